@@ -1,0 +1,204 @@
+// Package llama loads Llama-style decoders from Hugging Face checkpoints
+// (config.json + safetensors) and runs them on an nn.Backend: Llama 3.x
+// (LlamaForCausalLM) directly, and the Qwen families through package qwen,
+// which differ only by q/k/v biases (Qwen2) or per-head q/k norms (Qwen3).
+package llama
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/safetensors"
+	"github.com/gopard/gopard/tensor"
+)
+
+// Arch names what a family adds to the plain Llama block.
+type Arch struct {
+	Name    string // the architectures entry, for messages
+	QKVBias bool   // q_proj/k_proj/v_proj have biases (Qwen2)
+	QKNorm  bool   // per-head RMSNorm of q and k before RoPE (Qwen3)
+}
+
+// Options control loading.
+type Options struct {
+	Backend nn.Backend // where the model runs (required)
+	// Context is the KV-cache capacity in positions; 0 means
+	// min(max_position_embeddings, DefaultContext).
+	Context int
+	// ChunkSize bounds the positions processed per internal step of a long
+	// forward (0: DefaultChunk); it sizes the activation buffers.
+	ChunkSize int
+}
+
+// Defaults for Options.
+const (
+	DefaultContext = 4096
+	DefaultChunk   = 256
+)
+
+// Model is a loaded decoder with its KV cache. It satisfies pard.Forwarder.
+type Model struct {
+	*nn.Decoder
+	Dir       string
+	Arch      Arch
+	HF        *HFConfig
+	EOS       []int32 // config.json and generation_config.json eos_token_id
+	PardToken int32   // config.json pard_token; -1 when absent
+	LoadTime  time.Duration
+
+	ckpt *safetensors.Model
+}
+
+// Load opens a LlamaForCausalLM directory.
+func Load(dir string, opt Options) (*Model, error) {
+	c, err := ReadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	return Open(dir, c, Arch{Name: "LlamaForCausalLM"}, opt)
+}
+
+// Open builds a model of the given architecture from a parsed config and
+// the directory's safetensors. Weights stay memory-mapped.
+func Open(dir string, c *HFConfig, arch Arch, opt Options) (*Model, error) {
+	t0 := time.Now()
+	if opt.Backend == nil {
+		return nil, fmt.Errorf("model %s: no backend given", dir)
+	}
+	cfg, err := c.Decoder()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.path, err)
+	}
+	eos, err := ReadEOS(dir, c)
+	if err != nil {
+		return nil, err
+	}
+	pard := int32(-1)
+	if c.PardToken != nil {
+		if *c.PardToken < 0 || *c.PardToken >= int64(cfg.Vocab) {
+			return nil, fmt.Errorf("%s: pard_token %d is outside the vocabulary [0, %d)", c.path, *c.PardToken, cfg.Vocab)
+		}
+		pard = int32(*c.PardToken)
+	}
+	capacity := opt.Context
+	if capacity <= 0 {
+		capacity = DefaultContext
+		if cfg.MaxPositions > 0 {
+			capacity = min(capacity, cfg.MaxPositions)
+		}
+	}
+	if capacity > math.MaxInt32/max(1, cfg.KVHeads*cfg.HeadDim) {
+		return nil, fmt.Errorf("model %s: context %d is too large", dir, capacity)
+	}
+	chunk := opt.ChunkSize
+	if chunk <= 0 {
+		chunk = DefaultChunk
+	}
+
+	ckpt, err := safetensors.OpenModel(dir)
+	if err != nil {
+		return nil, err
+	}
+	b := &binder{ckpt: ckpt, backend: opt.Backend, dir: dir}
+	w := b.weights(cfg, arch)
+	if b.err != nil {
+		ckpt.Close()
+		return nil, b.err
+	}
+	dec, err := nn.NewDecoder(opt.Backend, cfg, w, capacity, chunk)
+	if err != nil {
+		ckpt.Close()
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	return &Model{Decoder: dec, Dir: dir, Arch: arch, HF: c, EOS: eos, PardToken: pard, ckpt: ckpt, LoadTime: time.Since(t0)}, nil
+}
+
+// WeightBytes is the size of the checkpoint's tensors.
+func (m *Model) WeightBytes() int64 { return m.ckpt.Bytes() }
+
+// Close unmaps the weights. The model must not be used afterwards.
+func (m *Model) Close() error { return m.ckpt.Close() }
+
+// binder looks tensors up by their Hugging Face names, checks their shapes
+// and loads them on the backend, remembering the first error.
+type binder struct {
+	ckpt    *safetensors.Model
+	backend nn.Backend
+	dir     string
+	err     error
+}
+
+func (b *binder) get(name string, shape ...int) *tensor.Tensor {
+	if b.err != nil {
+		return nil
+	}
+	t, err := b.ckpt.Tensor(name)
+	if err != nil {
+		b.err = err
+		return nil
+	}
+	if !sameShape(t.Shape, shape) {
+		b.err = fmt.Errorf("model %s: tensor %q has shape %v, config.json implies %v", b.dir, name, t.Shape, shape)
+		return nil
+	}
+	if t, err = b.backend.Load(t); err != nil {
+		b.err = fmt.Errorf("model %s: tensor %q: %w", b.dir, name, err)
+	}
+	return t
+}
+
+func (b *binder) weights(cfg nn.Config, arch Arch) nn.Weights {
+	D, I, hd := cfg.Hidden, cfg.Intermediate, cfg.HeadDim
+	qDim, kvDim := cfg.Heads*hd, cfg.KVHeads*hd
+	w := nn.Weights{
+		Embed:  b.get("model.embed_tokens.weight", cfg.Vocab, D),
+		Norm:   b.get("model.norm.weight", D),
+		Layers: make([]nn.Layer, cfg.Layers),
+	}
+	for l := range w.Layers {
+		p := fmt.Sprintf("model.layers.%d.", l)
+		L := &w.Layers[l]
+		L.AttnNorm = b.get(p+"input_layernorm.weight", D)
+		L.Q = b.get(p+"self_attn.q_proj.weight", qDim, D)
+		L.K = b.get(p+"self_attn.k_proj.weight", kvDim, D)
+		L.V = b.get(p+"self_attn.v_proj.weight", kvDim, D)
+		L.O = b.get(p+"self_attn.o_proj.weight", D, qDim)
+		if arch.QKVBias {
+			L.QBias = b.get(p+"self_attn.q_proj.bias", qDim)
+			L.KBias = b.get(p+"self_attn.k_proj.bias", kvDim)
+			L.VBias = b.get(p+"self_attn.v_proj.bias", kvDim)
+		}
+		if arch.QKNorm {
+			L.QNorm = b.get(p+"self_attn.q_norm.weight", hd)
+			L.KNorm = b.get(p+"self_attn.k_norm.weight", hd)
+		}
+		L.MLPNorm = b.get(p+"post_attention_layernorm.weight", D)
+		L.Gate = b.get(p+"mlp.gate_proj.weight", I, D)
+		L.Up = b.get(p+"mlp.up_proj.weight", I, D)
+		L.Down = b.get(p+"mlp.down_proj.weight", D, I)
+	}
+	switch {
+	case !cfg.Tied:
+		w.LMHead = b.get("lm_head.weight", cfg.Vocab, D)
+	case b.ckpt.Has("lm_head.weight"):
+		// Some tied checkpoints still store the head; it must equal the embedding's shape.
+		w.LMHead = b.get("lm_head.weight", cfg.Vocab, D)
+	default:
+		w.LMHead = w.Embed
+	}
+	return w
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

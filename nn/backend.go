@@ -1,0 +1,43 @@
+// Package nn holds the pieces a decoder-only transformer is built from —
+// the Backend interface its layers run on, RoPE frequency tables (with
+// Llama 3 scaling), the KV cache with a movable logical length, and the
+// Decoder that chains them — without knowing which model family it serves.
+// Families (models/llama, models/qwen) differ only in config switches and
+// nil-able weights.
+package nn
+
+import "github.com/gopard/gopard/tensor"
+
+// Backend runs the dozen operations a decoder needs. Activations are F32
+// tensors the backend allocated; weights are tensors the backend prepared
+// with Load. Shapes are (rows, cols) with rows = positions. Methods do not
+// return errors: callers validate shapes once, at load, from config.json.
+// ops.CPU is the first implementation; gpu/cuda and gpu/hip follow.
+type Backend interface {
+	// Name identifies the backend in messages ("cpu", "cuda:0").
+	Name() string
+	// Alloc returns a zeroed F32 activation tensor.
+	Alloc(shape ...int) *tensor.Tensor
+	// Load makes a host weight (often a memory-mapped span) usable by the
+	// kernels: the CPU uses it in place; a GPU uploads it.
+	Load(w *tensor.Tensor) (*tensor.Tensor, error)
+
+	// Embedding gathers rows ids of table (vocab, dim) into out (len(ids), dim).
+	Embedding(out, table *tensor.Tensor, ids []int32)
+	// Linear computes out = x·wᵀ + bias: x (M, K), w (N, K), out (M, N); bias (N) may be nil.
+	Linear(out, x, w, bias *tensor.Tensor)
+	// RMSNorm normalizes each row of x (rows, len(w)) and scales by w; out may be x.
+	RMSNorm(out, x, w *tensor.Tensor, eps float32)
+	// RoPE rotates x (rows, heads·headDim) in place for positions start..;
+	// cos and sin are (positions, headDim/2) tables from NewRoPE.
+	RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor.Tensor)
+	// Attention is causal GQA of q (M, heads·headDim) at positions start..
+	// over the cache k, v (≥ start+M, kvHeads·headDim), into out.
+	Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int)
+	// SiLUMul computes out = silu(gate) · up elementwise.
+	SiLUMul(out, gate, up *tensor.Tensor)
+	// Add does dst += src elementwise.
+	Add(dst, src *tensor.Tensor)
+	// Read copies an F32 tensor into host memory.
+	Read(dst []float32, src *tensor.Tensor)
+}

@@ -1,0 +1,237 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gopard/gopard/tensor"
+)
+
+// Config is the shape of a decoder-only transformer, read from config.json
+// by the model families.
+type Config struct {
+	Hidden       int     // hidden_size
+	Intermediate int     // intermediate_size
+	Layers       int     // num_hidden_layers
+	Heads        int     // num_attention_heads
+	KVHeads      int     // num_key_value_heads (GQA: Heads is a multiple of it)
+	HeadDim      int     // head_dim (Qwen3 sets it; otherwise hidden_size / num_attention_heads)
+	Vocab        int     // vocab_size: rows of the embedding and of the logits
+	NormEps      float32 // rms_norm_eps
+	RoPE         RoPEConfig
+	MaxPositions int  // max_position_embeddings
+	Tied         bool // tie_word_embeddings: the LM head is the embedding
+}
+
+// Validate reports a config that cannot describe a working decoder.
+func (c *Config) Validate() error {
+	switch {
+	case c.Hidden <= 0, c.Intermediate <= 0, c.Layers <= 0, c.Heads <= 0, c.KVHeads <= 0, c.HeadDim <= 0, c.Vocab <= 0:
+		return fmt.Errorf("hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim and vocab_size must be positive; got %d, %d, %d, %d, %d, %d, %d",
+			c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim, c.Vocab)
+	case c.Heads%c.KVHeads != 0:
+		return fmt.Errorf("num_attention_heads %d is not a multiple of num_key_value_heads %d", c.Heads, c.KVHeads)
+	case c.HeadDim%2 != 0:
+		return fmt.Errorf("head_dim %d must be even for rotary embeddings", c.HeadDim)
+	case !(c.NormEps > 0):
+		return fmt.Errorf("rms_norm_eps %v must be positive", c.NormEps)
+	case c.Hidden > 1<<20, c.Intermediate > 1<<22, c.Layers > 1<<12, c.Heads > 1<<12, c.HeadDim > 1<<12, c.Vocab > 1<<24:
+		return fmt.Errorf("config dimensions are implausibly large (hidden %d, intermediate %d, layers %d, heads %d, head_dim %d, vocab %d)",
+			c.Hidden, c.Intermediate, c.Layers, c.Heads, c.HeadDim, c.Vocab)
+	}
+	return c.RoPE.Validate()
+}
+
+// Layer holds one decoder block's weights, loaded on the backend.
+// Optional weights are nil when the family does not have them.
+type Layer struct {
+	AttnNorm            *tensor.Tensor // (hidden) input_layernorm
+	Q, K, V             *tensor.Tensor // (heads·headDim, hidden), (kvHeads·headDim, hidden) ×2
+	QBias, KBias, VBias *tensor.Tensor // (heads·headDim), (kvHeads·headDim) ×2: Qwen2 only
+	QNorm, KNorm        *tensor.Tensor // (headDim): per-head RMSNorm of q and k, Qwen3 only
+	O                   *tensor.Tensor // (hidden, heads·headDim)
+	MLPNorm             *tensor.Tensor // (hidden) post_attention_layernorm
+	Gate, Up            *tensor.Tensor // (intermediate, hidden)
+	Down                *tensor.Tensor // (hidden, intermediate)
+}
+
+// Weights is a whole decoder's parameters.
+type Weights struct {
+	Embed  *tensor.Tensor // (vocab, hidden) embed_tokens
+	Layers []Layer
+	Norm   *tensor.Tensor // (hidden) final norm
+	LMHead *tensor.Tensor // (vocab, hidden); the embedding when tied
+}
+
+// Decoder runs a decoder-only transformer on a backend, with its run state
+// (activation buffers sized once) and KV cache.
+type Decoder struct {
+	cfg     Config
+	b       Backend
+	w       Weights
+	cache   *KVCache
+	maxRows int // positions per internal chunk
+
+	cos, sin *tensor.Tensor // (capacity, headDim/2) RoPE tables
+
+	// Run state for up to maxRows positions.
+	x        *tensor.Tensor // (maxRows, hidden) residual stream
+	xb       *tensor.Tensor // (maxRows, hidden) normed input of a sublayer
+	q        *tensor.Tensor // (maxRows, heads·headDim)
+	att      *tensor.Tensor // (maxRows, heads·headDim) attention output
+	proj     *tensor.Tensor // (maxRows, hidden) output of o_proj / down_proj
+	gate, up *tensor.Tensor // (maxRows, intermediate)
+
+	logits     *tensor.Tensor // (rows, vocab), grown to the largest want seen
+	logitsHost []float32      // host copy when the backend is a device
+	rows       [][]float32    // returned row views
+}
+
+// NewDecoder prepares a decoder whose KV cache holds capacity positions
+// and which processes at most maxRows positions per internal step (longer
+// inputs are split). Weights must already be loaded on b.
+func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decoder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if capacity <= 0 || maxRows <= 0 {
+		return nil, fmt.Errorf("decoder: context capacity %d and chunk size %d must be positive", capacity, maxRows)
+	}
+	if len(w.Layers) != cfg.Layers {
+		return nil, fmt.Errorf("decoder: %d layers of weights for num_hidden_layers %d", len(w.Layers), cfg.Layers)
+	}
+	d := &Decoder{cfg: cfg, b: b, w: w, maxRows: maxRows}
+	d.cache = NewKVCache(b, cfg.Layers, capacity, cfg.KVHeads*cfg.HeadDim)
+	cos, sin := cfg.RoPE.Tables(cfg.HeadDim, capacity)
+	var err error
+	if d.cos, err = b.Load(tensor.FromF32(cos, capacity, cfg.HeadDim/2)); err != nil {
+		return nil, err
+	}
+	if d.sin, err = b.Load(tensor.FromF32(sin, capacity, cfg.HeadDim/2)); err != nil {
+		return nil, err
+	}
+	qDim := cfg.Heads * cfg.HeadDim
+	d.x, d.xb, d.proj = b.Alloc(maxRows, cfg.Hidden), b.Alloc(maxRows, cfg.Hidden), b.Alloc(maxRows, cfg.Hidden)
+	d.q, d.att = b.Alloc(maxRows, qDim), b.Alloc(maxRows, qDim)
+	d.gate, d.up = b.Alloc(maxRows, cfg.Intermediate), b.Alloc(maxRows, cfg.Intermediate)
+	return d, nil
+}
+
+// Config returns the decoder's shape.
+func (d *Decoder) Config() Config { return d.cfg }
+
+// Cache returns the KV cache.
+func (d *Decoder) Cache() *KVCache { return d.cache }
+
+// Len is the KV cache's logical length.
+func (d *Decoder) Len() int { return d.cache.Len() }
+
+// Truncate moves the KV cache's logical length back to n.
+func (d *Decoder) Truncate(n int) { d.cache.Truncate(n) }
+
+// Forward appends tokens at positions start.. to the KV cache and returns
+// the logits of the last want positions (want rows of Vocab values). The
+// rows alias the decoder's buffers until the next call.
+func (d *Decoder) Forward(tokens []int32, start, want int) ([][]float32, error) {
+	n := len(tokens)
+	if n == 0 {
+		return nil, fmt.Errorf("decoder: no tokens to forward")
+	}
+	if want < 0 || want > n {
+		return nil, fmt.Errorf("decoder: want %d logit rows from %d tokens", want, n)
+	}
+	for i, t := range tokens {
+		if t < 0 || int(t) >= d.cfg.Vocab {
+			return nil, fmt.Errorf("decoder: token %d at input index %d is outside the vocabulary [0, %d)", t, i, d.cfg.Vocab)
+		}
+	}
+	if err := d.cache.reserve(start, n); err != nil {
+		return nil, err
+	}
+	d.growLogits(want)
+	for c0 := 0; c0 < n; c0 += d.maxRows {
+		c1 := min(n, c0+d.maxRows)
+		d.forwardChunk(tokens[c0:c1], start+c0)
+		// Logits for the rows of this chunk among the last want of the input.
+		if lo := max(c0, n-want); lo < c1 {
+			d.logitRows(lo-c0, c1-c0, lo-(n-want))
+		}
+	}
+	if want == 0 {
+		return nil, nil
+	}
+	V := d.cfg.Vocab
+	host := d.logitsHost
+	if d.logits.Place == tensor.Host {
+		host = d.logits.F32()
+	} else {
+		d.b.Read(host[:want*V], d.logits.RowSlice(0, want))
+	}
+	d.rows = d.rows[:0]
+	for r := 0; r < want; r++ {
+		d.rows = append(d.rows, host[r*V:(r+1)*V])
+	}
+	return d.rows, nil
+}
+
+func (d *Decoder) growLogits(want int) {
+	if d.logits != nil && d.logits.Rows() >= want || want == 0 {
+		return
+	}
+	d.logits = d.b.Alloc(want, d.cfg.Vocab)
+	if d.logits.Place != tensor.Host {
+		d.logitsHost = make([]float32, want*d.cfg.Vocab)
+	}
+	d.rows = make([][]float32, 0, want)
+}
+
+// forwardChunk runs every layer over tokens at positions start.., leaving
+// the final residual stream in d.x.
+func (d *Decoder) forwardChunk(tokens []int32, start int) {
+	cfg, b := &d.cfg, d.b
+	M := len(tokens)
+	x, xb, q, att, proj := rows(d.x, M), rows(d.xb, M), rows(d.q, M), rows(d.att, M), rows(d.proj, M)
+	gate, up := rows(d.gate, M), rows(d.up, M)
+
+	b.Embedding(x, d.w.Embed, tokens)
+	for l := range d.w.Layers {
+		w := &d.w.Layers[l]
+		// Keys and values go straight into their cache rows.
+		k := d.cache.K[l].RowSlice(start, start+M)
+		v := d.cache.V[l].RowSlice(start, start+M)
+
+		// attention: norm, q/k/v projections, (Qwen3) per-head q/k norm, RoPE
+		b.RMSNorm(xb, x, w.AttnNorm, cfg.NormEps)
+		b.Linear(q, xb, w.Q, w.QBias)
+		b.Linear(k, xb, w.K, w.KBias)
+		b.Linear(v, xb, w.V, w.VBias)
+		if w.QNorm != nil {
+			qh, kh := q.Reshape(M*cfg.Heads, cfg.HeadDim), k.Reshape(M*cfg.KVHeads, cfg.HeadDim)
+			b.RMSNorm(qh, qh, w.QNorm, cfg.NormEps)
+			b.RMSNorm(kh, kh, w.KNorm, cfg.NormEps)
+		}
+		b.RoPE(q, cfg.Heads, cfg.HeadDim, start, d.cos, d.sin)
+		b.RoPE(k, cfg.KVHeads, cfg.HeadDim, start, d.cos, d.sin)
+		// causal grouped-query attention over the cache, output projection, residual
+		b.Attention(att, q, d.cache.K[l], d.cache.V[l], start, cfg.Heads, cfg.KVHeads, cfg.HeadDim)
+		b.Linear(proj, att, w.O, nil)
+		b.Add(x, proj)
+
+		// SwiGLU MLP: down(silu(gate(x)) · up(x)), residual
+		b.RMSNorm(xb, x, w.MLPNorm, cfg.NormEps)
+		b.Linear(gate, xb, w.Gate, nil)
+		b.Linear(up, xb, w.Up, nil)
+		b.SiLUMul(gate, gate, up)
+		b.Linear(proj, gate, w.Down, nil)
+		b.Add(x, proj)
+	}
+}
+
+// logitRows applies the final norm and LM head to chunk rows [lo, hi),
+// writing logits rows from dst on.
+func (d *Decoder) logitRows(lo, hi, dst int) {
+	xb := d.xb.RowSlice(lo, hi)
+	d.b.RMSNorm(xb, d.x.RowSlice(lo, hi), d.w.Norm, d.cfg.NormEps)
+	d.b.Linear(d.logits.RowSlice(dst, dst+hi-lo), xb, d.w.LMHead, nil)
+}
+
+func rows(t *tensor.Tensor, n int) *tensor.Tensor { return t.RowSlice(0, n) }

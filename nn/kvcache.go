@@ -1,0 +1,60 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gopard/gopard/tensor"
+)
+
+// KVCache holds the keys and values of every layer for up to Capacity
+// positions, and a logical length. Moving the length back (Truncate) is
+// how speculative decoding forgets rejected drafts: slots past the length
+// are never read, and the next Forward overwrites them.
+type KVCache struct {
+	K, V     []*tensor.Tensor // per layer: (capacity, kvHeads·headDim) F32
+	Capacity int
+	n        int
+}
+
+// NewKVCache allocates a cache on backend b.
+func NewKVCache(b Backend, layers, capacity, kvDim int) *KVCache {
+	c := &KVCache{K: make([]*tensor.Tensor, layers), V: make([]*tensor.Tensor, layers), Capacity: capacity}
+	for l := range c.K {
+		c.K[l] = b.Alloc(capacity, kvDim)
+		c.V[l] = b.Alloc(capacity, kvDim)
+	}
+	return c
+}
+
+// Len is the number of positions whose keys and values are valid.
+func (c *KVCache) Len() int { return c.n }
+
+// Truncate moves the logical length back to n; a larger n is ignored
+// (the cache cannot grow without a forward).
+func (c *KVCache) Truncate(n int) {
+	if n >= 0 && n < c.n {
+		c.n = n
+	}
+}
+
+// reserve checks that positions start..start+count-1 may be written and
+// sets the length to their end.
+func (c *KVCache) reserve(start, count int) error {
+	if start < 0 || start > c.n {
+		return fmt.Errorf("kv cache: start position %d is beyond the cached length %d", start, c.n)
+	}
+	if start+count > c.Capacity {
+		return fmt.Errorf("kv cache: positions %d..%d exceed the context capacity of %d", start, start+count-1, c.Capacity)
+	}
+	c.n = start + count
+	return nil
+}
+
+// Bytes is the memory the cache occupies.
+func (c *KVCache) Bytes() int64 {
+	var n int64
+	for l := range c.K {
+		n += int64(c.K[l].Len()+c.V[l].Len()) * 4
+	}
+	return n
+}

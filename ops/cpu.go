@@ -1,0 +1,110 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/gopard/gopard/tensor"
+)
+
+// CPU is the nn.Backend that runs the kernels of this package on a Pool.
+// It is not safe for concurrent use: one model forward at a time (several
+// models may share it, as a target and its draft do, one after the other).
+type CPU struct {
+	pool    *Pool
+	scratch [][]float32 // one buffer per worker: a widened weight row, attention scores
+}
+
+// NewCPU returns a CPU backend running on threads goroutines (≤ 0: all cores).
+func NewCPU(threads int) *CPU {
+	p := NewPool(threads)
+	return &CPU{pool: p, scratch: make([][]float32, p.Threads())}
+}
+
+// Name implements nn.Backend.
+func (c *CPU) Name() string { return fmt.Sprintf("cpu (%d threads)", c.pool.Threads()) }
+
+// Pool returns the backend's worker pool.
+func (c *CPU) Pool() *Pool { return c.pool }
+
+// Alloc implements nn.Backend.
+func (c *CPU) Alloc(shape ...int) *tensor.Tensor { return tensor.New(tensor.F32, shape...) }
+
+// Load implements nn.Backend. Matrices are used in place (memory-mapped,
+// in their stored dtype); vectors (norm weights, biases: a few KB) are
+// widened to F32 once because the elementwise kernels read float32.
+func (c *CPU) Load(w *tensor.Tensor) (*tensor.Tensor, error) {
+	if w.Place != tensor.Host {
+		return nil, fmt.Errorf("cpu backend: tensor %v is not in host memory", w)
+	}
+	switch w.DType {
+	case tensor.F32, tensor.BF16, tensor.F16:
+	default:
+		return nil, fmt.Errorf("cpu backend: unsupported dtype %v", w.DType)
+	}
+	if len(w.Shape) <= 1 && w.DType != tensor.F32 {
+		return tensor.FromF32(w.ToF32(), w.Shape...), nil
+	}
+	return w, nil
+}
+
+// grow makes every worker's scratch at least n floats long.
+func (c *CPU) grow(n int) {
+	for i, s := range c.scratch {
+		if len(s) < n {
+			c.scratch[i] = make([]float32, n)
+		}
+	}
+}
+
+// Embedding implements nn.Backend.
+func (c *CPU) Embedding(out, table *tensor.Tensor, ids []int32) {
+	o, d := out.F32(), table.Cols()
+	for m, id := range ids {
+		dst := o[m*d : (m+1)*d]
+		if row := WidenRow(dst, table, int(id)); table.DType == tensor.F32 {
+			copy(dst, row)
+		}
+	}
+}
+
+// Linear implements nn.Backend.
+func (c *CPU) Linear(out, x, w, bias *tensor.Tensor) {
+	c.grow(w.Cols())
+	var b []float32
+	if bias != nil {
+		b = bias.F32()
+	}
+	MatMul(c.pool, out.F32(), x.F32(), x.Rows(), w, b, c.scratch)
+}
+
+// RMSNorm implements nn.Backend.
+func (c *CPU) RMSNorm(out, x, w *tensor.Tensor, eps float32) {
+	wf := w.F32()
+	rows, d := x.Len()/len(wf), len(wf)
+	xo, oo := x.F32(), out.F32()
+	// Rows are independent; split them when there are many (prefill, q/k norm).
+	c.pool.Run(rows, max(1, 4096/d), func(_, lo, hi int) {
+		RMSNorm(oo[lo*d:hi*d], xo[lo*d:hi*d], wf, eps)
+	})
+}
+
+// RoPE implements nn.Backend.
+func (c *CPU) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor.Tensor) {
+	RoPE(x.F32(), heads, headDim, start, cos.F32(), sin.F32())
+}
+
+// Attention implements nn.Backend.
+func (c *CPU) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	M := q.Rows()
+	c.grow(start + M)
+	Attention(c.pool, out.F32(), q.F32(), k.F32(), v.F32(), M, start, heads, kvHeads, headDim, c.scratch)
+}
+
+// SiLUMul implements nn.Backend.
+func (c *CPU) SiLUMul(out, gate, up *tensor.Tensor) { SiLUMul(out.F32(), gate.F32(), up.F32()) }
+
+// Add implements nn.Backend.
+func (c *CPU) Add(dst, src *tensor.Tensor) { Add(dst.F32(), src.F32()) }
+
+// Read implements nn.Backend.
+func (c *CPU) Read(dst []float32, src *tensor.Tensor) { copy(dst, src.F32()) }

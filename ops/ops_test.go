@@ -1,0 +1,179 @@
+package ops
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/tensor"
+)
+
+func TestRMSNormHand(t *testing.T) {
+	// x = (1, 2, 3, 4): mean(x²) = 7.5; eps = 0.5 → scale = 1/sqrt(8) = 0.35355339
+	x := []float32{1, 2, 3, 4}
+	w := []float32{1, 2, 0.5, -1}
+	out := make([]float32, 4)
+	RMSNorm(out, x, w, 0.5)
+	s := float32(1 / math.Sqrt(8))
+	assert.InDeltaSlice(t, []float32{1 * s, 4 * s, 1.5 * s, -4 * s}, out, 1e-6)
+	// In place, two rows.
+	x2 := []float32{1, 2, 3, 4, 2, 0, 0, 0}
+	RMSNorm(x2, x2, []float32{1, 1, 1, 1}, 0)
+	assert.InDeltaSlice(t, []float32{1 / float32(math.Sqrt(7.5)), 2 / float32(math.Sqrt(7.5)), 3 / float32(math.Sqrt(7.5)), 4 / float32(math.Sqrt(7.5)), 2, 0, 0, 0}, x2, 1e-6)
+}
+
+func TestSiLUMulHand(t *testing.T) {
+	gate := []float32{0, 1, -2}
+	up := []float32{5, 2, 3}
+	out := make([]float32, 3)
+	SiLUMul(out, gate, up)
+	// silu(0)=0, silu(1)=1/(1+e^-1)=0.7310586, silu(-2)=-2/(1+e^2)=-0.23840584
+	assert.InDeltaSlice(t, []float32{0, 2 * 0.7310586, 3 * -0.23840584}, out, 1e-6)
+}
+
+func TestRoPEHand(t *testing.T) {
+	// One head of dim 4 at position 1 with angles θ0 = 0.5, θ1 = 0.25:
+	// pairs (x0, x2) and (x1, x3) rotate by θ0 and θ1.
+	cos := []float32{1, 1, float32(math.Cos(0.5)), float32(math.Cos(0.25))}
+	sin := []float32{0, 0, float32(math.Sin(0.5)), float32(math.Sin(0.25))}
+	x := []float32{1, 2, 3, 4}
+	RoPE(x, 1, 4, 1, cos, sin)
+	c0, s0, c1, s1 := math.Cos(0.5), math.Sin(0.5), math.Cos(0.25), math.Sin(0.25)
+	want := []float32{float32(1*c0 - 3*s0), float32(2*c1 - 4*s1), float32(3*c0 + 1*s0), float32(4*c1 + 2*s1)}
+	assert.InDeltaSlice(t, want, x, 1e-6)
+}
+
+func TestSoftmaxAndLogSoftmax(t *testing.T) {
+	x := []float32{1, 2, 3}
+	lp := make([]float32, 3)
+	LogSoftmax(lp, x)
+	z := math.Log(math.Exp(1) + math.Exp(2) + math.Exp(3))
+	assert.InDeltaSlice(t, []float32{float32(1 - z), float32(2 - z), float32(3 - z)}, lp, 1e-6)
+	Softmax(x)
+	assert.InDeltaSlice(t, []float32{float32(math.Exp(1 - z)), float32(math.Exp(2 - z)), float32(math.Exp(3 - z))}, x, 1e-6)
+	assert.Equal(t, 1, Argmax([]float32{1, 5, 5, 2}))
+}
+
+// naiveAttention is the definition, one query row and head at a time, in float64.
+func naiveAttention(q, k, v []float32, M, start, heads, kvHeads, hd int) []float32 {
+	out := make([]float32, M*heads*hd)
+	for m := 0; m < M; m++ {
+		for h := 0; h < heads; h++ {
+			kh := h / (heads / kvHeads)
+			n := start + m + 1
+			sc := make([]float64, n)
+			mx := math.Inf(-1)
+			for t := 0; t < n; t++ {
+				var s float64
+				for i := 0; i < hd; i++ {
+					s += float64(q[m*heads*hd+h*hd+i]) * float64(k[t*kvHeads*hd+kh*hd+i])
+				}
+				sc[t] = s / math.Sqrt(float64(hd))
+				mx = math.Max(mx, sc[t])
+			}
+			var sum float64
+			for t := range sc {
+				sc[t] = math.Exp(sc[t] - mx)
+				sum += sc[t]
+			}
+			for i := 0; i < hd; i++ {
+				var o float64
+				for t := range sc {
+					o += sc[t] / sum * float64(v[t*kvHeads*hd+kh*hd+i])
+				}
+				out[m*heads*hd+h*hd+i] = float32(o)
+			}
+		}
+	}
+	return out
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+func TestAttentionGQACausalAtOffset(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	pool := NewPool(3)
+	defer pool.Close()
+	for _, tc := range []struct{ M, start, heads, kvHeads, hd int }{
+		{1, 0, 1, 1, 4}, {3, 5, 4, 2, 8}, {7, 2, 6, 3, 16}, {4, 0, 8, 1, 2},
+	} {
+		n := tc.start + tc.M
+		q := randSlice(r, tc.M*tc.heads*tc.hd)
+		k := randSlice(r, n*tc.kvHeads*tc.hd)
+		v := randSlice(r, n*tc.kvHeads*tc.hd)
+		scratch := make([][]float32, pool.Threads())
+		for i := range scratch {
+			scratch[i] = make([]float32, n)
+		}
+		out := make([]float32, len(q))
+		Attention(pool, out, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, scratch)
+		assert.InDeltaSlice(t, naiveAttention(q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd), out, 1e-5, "%+v", tc)
+	}
+	// Causality: the first query row must not see the cache rows after its position.
+	q := randSlice(r, 2*4)
+	k, v := randSlice(r, 3*4), randSlice(r, 3*4)
+	scratch := [][]float32{make([]float32, 3), make([]float32, 3), make([]float32, 3)}
+	a := make([]float32, 8)
+	Attention(pool, a, q, k, v, 2, 1, 1, 1, 4, scratch)
+	k[2*4], v[2*4] = 100, 100 // position 2 is visible to row 1 only
+	b := make([]float32, 8)
+	Attention(pool, b, q, k, v, 2, 1, 1, 1, 4, scratch)
+	assert.Equal(t, a[:4], b[:4])
+	assert.NotEqual(t, a[4:], b[4:])
+}
+
+func TestMatMulDTypes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	pool := NewPool(2)
+	defer pool.Close()
+	for _, tc := range []struct{ M, N, K int }{{1, 1, 1}, {3, 37, 19}, {9, 64, 896 / 8}, {16, 5, 33}} {
+		x := randSlice(r, tc.M*tc.K)
+		wf := randSlice(r, tc.N*tc.K)
+		bias := randSlice(r, tc.N)
+		for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+			w := tensor.Convert(tensor.FromF32(wf, tc.N, tc.K), dt)
+			wv := w.ToF32() // the exact values the kernel sees
+			scratch := [][]float32{make([]float32, tc.K), make([]float32, tc.K)}
+			out := make([]float32, tc.M*tc.N)
+			MatMul(pool, out, x, tc.M, w, bias, scratch)
+			for m := 0; m < tc.M; m++ {
+				for n := 0; n < tc.N; n++ {
+					var s float64
+					for k := 0; k < tc.K; k++ {
+						s += float64(x[m*tc.K+k]) * float64(wv[n*tc.K+k])
+					}
+					require.InDelta(t, s+float64(bias[n]), out[m*tc.N+n], 1e-4*math.Sqrt(float64(tc.K)), "%v %+v m=%d n=%d", dt, tc, m, n)
+				}
+			}
+		}
+	}
+}
+
+func TestPoolCoversRangeOnce(t *testing.T) {
+	p := NewPool(4)
+	defer p.Close()
+	for _, tc := range []struct{ n, grain int }{{0, 1}, {1, 1}, {5, 1}, {100, 16}, {17, 16}, {1000, 3}} {
+		hits := make([]int, tc.n)
+		p.Run(tc.n, tc.grain, func(worker, lo, hi int) {
+			require.True(t, worker >= 0 && worker < 4)
+			if hi < tc.n {
+				require.Zero(t, (hi-lo)%tc.grain, "part [%d,%d) not a multiple of grain %d", lo, hi, tc.grain)
+			}
+			for i := lo; i < hi; i++ {
+				hits[i]++
+			}
+		})
+		for i, h := range hits {
+			require.Equal(t, 1, h, "n=%d index %d", tc.n, i)
+		}
+	}
+}
