@@ -1,0 +1,485 @@
+package pard
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Mode selects the engine.
+type Mode int
+
+const (
+	AR   Mode = iota // the target alone
+	VSD              // vanilla speculative decoding: an AR draft, K sequential draft forwards
+	PARD             // parallel draft: one draft forward with K−1 mask tokens
+)
+
+// MaxK is the largest number of draft tokens per iteration that Generate
+// accepts (the reference harness allows 33).
+const MaxK = 64
+
+// String returns "ar", "vsd" or "pard".
+func (m Mode) String() string {
+	switch m {
+	case AR:
+		return "ar"
+	case VSD:
+		return "vsd"
+	case PARD:
+		return "pard"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// ParseMode parses "ar" (also "ar+"), "vsd" or "pard", in any case.
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "ar", "ar+":
+		return AR, nil
+	case "vsd":
+		return VSD, nil
+	case "pard":
+		return PARD, nil
+	}
+	return 0, fmt.Errorf("pard: unknown mode %q (want ar, vsd or pard)", s)
+}
+
+// Set parses s into m, so that *Mode is a flag.Value.
+func (m *Mode) Set(s string) error {
+	v, err := ParseMode(s)
+	if err == nil {
+		*m = v
+	}
+	return err
+}
+
+// MarshalText writes the mode's name.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText parses a mode's name.
+func (m *Mode) UnmarshalText(b []byte) error { return m.Set(string(b)) }
+
+// Options controls Generate. The zero value means greedy AR decoding until an
+// EOS or the end of the context.
+type Options struct {
+	Mode Mode
+	// K is the number of draft tokens per iteration (0 ≤ K ≤ MaxK). K = 0,
+	// or Mode AR, decodes with the target alone. Near the end of the context
+	// an iteration drafts fewer tokens so that its forwards fit (see MaxContext).
+	K int
+	// MaxNewTokens bounds len(Result.Output); 0 means no bound besides EOS and
+	// the context. An iteration that overshoots is trimmed.
+	MaxNewTokens int
+	// MaxContext bounds the sequence (prompt + output) in positions; 0 means
+	// the smallest Info().MaxContext of the models in use (0 there: unbounded).
+	// The sequence never exceeds it: an iteration at total length n drafts
+	// min(K, MaxContext−n−1) tokens, so every forward writes positions
+	// < MaxContext−1 and commits at most up to MaxContext tokens. (The
+	// reference instead stops at max_cache_len−32 with a fixed K.)
+	MaxContext int
+	// Vocab, when > 0, is the tokenizer's vocabulary size: only ids below it
+	// are generated (by the target and the draft), and models whose logits
+	// widths differ are compatible when both are ≥ it (see CheckCompatible).
+	// 0 means the smallest VocabSize of the models in use. Draft tokens are
+	// always below the target's VocabSize.
+	Vocab int
+	// Temperature 0 is greedy decoding; > 0 samples (target and draft) from
+	// softmax(logits/Temperature) restricted by TopK (0: off) then TopP
+	// (0 or 1: off), and speculative engines use rejection sampling.
+	Temperature float32
+	TopK        int
+	TopP        float32
+	Seed        uint64 // the sampling stream; the same seed gives the same output
+	// PardToken overrides the PARD draft's mask token when > 0; otherwise
+	// the draft's Info().PardToken is used.
+	PardToken int32
+	// IgnoreEOS keeps generating past the target's EOS ids.
+	IgnoreEOS bool
+	// OnToken, when set, receives each committed block of tokens (after EOS
+	// and budget trimming) as it is committed. The slice aliases
+	// Result.Output: read it, do not modify or keep it past the call.
+	OnToken func(ids []int32)
+}
+
+// DefaultOptions returns the reference harness's settings for mode: K = 12
+// for VSD and PARD, 512 new tokens, greedy.
+func DefaultOptions(mode Mode) Options {
+	o := Options{Mode: mode, MaxNewTokens: 512}
+	if mode != AR {
+		o.K = 12
+	}
+	return o
+}
+
+// Stop reasons in Result.StopReason.
+const (
+	StopEOS       = "eos"        // an EOS id of the target was generated (it ends Output)
+	StopMaxTokens = "max_tokens" // Output reached Options.MaxNewTokens
+	StopContext   = "context"    // the sequence reached the context limit
+)
+
+// Result is the outcome of Generate.
+type Result struct {
+	Prompt     []int32 // a copy of the prompt
+	Output     []int32 // the generated tokens, the EOS included when StopReason is "eos"
+	Stats      Stats
+	StopReason string // StopEOS, StopMaxTokens or StopContext
+}
+
+// Cache rewind rules (spec §1.4 and §2). They are variables only so that a
+// test can plant a wrong rule and check that the test fakes notice.
+var (
+	// The target processed every committed token except the last one (the
+	// correction/bonus, which it produced but never read) with the right
+	// prefix; its later slots hold rejected drafts.
+	rewindTarget = func(total, tLen int) int { return min(total-1, tLen) }
+	// The PARD draft read the committed tokens plus k−1 masks; dropping the
+	// masks leaves exactly the previously committed prefix.
+	rewindPARD = func(dLen, k int) int { return dLen - (k - 1) }
+	// The VSD draft read the previously committed tokens and its own drafts
+	// d1..d(k−1) (never dk). With a accepted drafts the valid prefix ends at
+	// total−1 if a < k (the correction was never read); if a = k it ends at
+	// total−2 = dLen (dk and the bonus were never read). Either way
+	// min(total−1, dLen), and the next input all[dLen:total] is keep[−1:] or
+	// keep[−2:] respectively.
+	rewindVSD = func(total, dLen int) int { return min(total-1, dLen) }
+)
+
+// Generate continues prompt with target, sped up by draft according to
+// opt.Mode (draft may be nil for AR). It starts by truncating both caches to
+// 0, so models can be reused across calls; it is not safe for concurrent use
+// of the same models.
+func Generate(target, draft Model, prompt []int32, opt Options) (*Result, error) {
+	e, err := newEngine(target, draft, prompt, opt)
+	if err != nil {
+		return nil, err
+	}
+	return e.run()
+}
+
+// engine is the state of one Generate call.
+type engine struct {
+	target, draft Model
+	opt           Options
+	mode          Mode // AR when K = 0
+	k             int
+	vocab         int   // ids ≥ vocab are never generated
+	pard          int32 // PARD mask token
+	eos           []int32
+	limit         int // the sequence never exceeds it
+	greedy        bool
+
+	all        []int32 // prompt + committed tokens; drafts sit after them
+	plen       int
+	tLen, dLen int     // cache lengths the engine expects
+	din        []int32 // PARD draft input buffer
+
+	smp *sampler
+	rnd rng
+	p   []float32   // target distribution of the position being verified
+	q   [][]float32 // draft distributions, one per depth (sampling only)
+
+	stats Stats
+}
+
+func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error) {
+	if target == nil {
+		return nil, errors.New("pard: no target model")
+	}
+	switch opt.Mode {
+	case AR, VSD, PARD:
+	default:
+		return nil, fmt.Errorf("pard: unknown mode %d", int(opt.Mode))
+	}
+	if opt.Mode != AR && draft == nil {
+		return nil, fmt.Errorf("pard: mode %s needs a draft model", opt.Mode)
+	}
+	if opt.K < 0 || opt.K > MaxK {
+		return nil, fmt.Errorf("pard: K = %d draft tokens per iteration is out of range [0, %d]", opt.K, MaxK)
+	}
+	if len(prompt) == 0 {
+		return nil, errors.New("pard: empty prompt")
+	}
+	if opt.MaxNewTokens < 0 {
+		return nil, fmt.Errorf("pard: MaxNewTokens = %d is negative", opt.MaxNewTokens)
+	}
+	if opt.MaxContext < 0 {
+		return nil, fmt.Errorf("pard: MaxContext = %d is negative", opt.MaxContext)
+	}
+	if opt.Vocab < 0 {
+		return nil, fmt.Errorf("pard: Vocab = %d is negative", opt.Vocab)
+	}
+	t := opt.Temperature
+	if t < 0 || t != t || math.IsInf(float64(t), 0) {
+		return nil, fmt.Errorf("pard: temperature %v is not a finite number ≥ 0", t)
+	}
+	if opt.TopK < 0 {
+		return nil, fmt.Errorf("pard: top-k %d is negative", opt.TopK)
+	}
+	if p := opt.TopP; p < 0 || p > 1 || p != p {
+		return nil, fmt.Errorf("pard: top-p %v is outside [0, 1]", p)
+	}
+
+	e := &engine{target: target, opt: opt, mode: opt.Mode, k: opt.K, greedy: opt.Temperature == 0}
+	if e.mode == AR || e.k == 0 {
+		e.mode, e.k = AR, 0
+	} else {
+		e.draft = draft
+	}
+	ti := target.Info()
+	if ti.VocabSize <= 0 {
+		return nil, fmt.Errorf("pard: target %s: vocabulary size %d", ti.Name, ti.VocabSize)
+	}
+	e.vocab, e.limit = ti.VocabSize, ti.MaxContext
+	minVocab := ti.VocabSize
+	if e.draft != nil {
+		di := e.draft.Info()
+		if err := CheckCompatible(ti, di, opt.Vocab); err != nil {
+			return nil, err
+		}
+		minVocab = min(minVocab, di.VocabSize)
+		e.vocab = minVocab
+		if di.MaxContext > 0 && (e.limit <= 0 || di.MaxContext < e.limit) {
+			e.limit = di.MaxContext
+		}
+		if e.mode == PARD {
+			e.pard = di.PardToken
+			if opt.PardToken > 0 {
+				e.pard = opt.PardToken
+			}
+			if e.pard < 0 {
+				return nil, fmt.Errorf("pard: draft %s has no PARD mask token: pass --pard-token ID or a draft config.json with \"pard_token\"", di.Name)
+			}
+			if int(e.pard) >= di.VocabSize {
+				return nil, fmt.Errorf("pard: PARD mask token %d is outside the draft %s's vocabulary (%d)", e.pard, di.Name, di.VocabSize)
+			}
+		}
+	}
+	if opt.Vocab > 0 {
+		if opt.Vocab > ti.VocabSize {
+			return nil, fmt.Errorf("pard: Vocab = %d exceeds the target %s's %d logits", opt.Vocab, ti.Name, ti.VocabSize)
+		}
+		e.vocab = min(e.vocab, opt.Vocab)
+	}
+	if opt.MaxContext > 0 && (e.limit <= 0 || opt.MaxContext < e.limit) {
+		e.limit = opt.MaxContext
+	}
+	if e.limit <= 0 {
+		if opt.MaxNewTokens == 0 {
+			return nil, errors.New("pard: nothing bounds the generation: set MaxNewTokens or MaxContext (the models report no context size)")
+		}
+		e.limit = math.MaxInt
+	}
+	for i, id := range prompt {
+		if id < 0 || int(id) >= minVocab {
+			return nil, fmt.Errorf("pard: prompt token %d at index %d is outside the vocabulary [0, %d)", id, i, minVocab)
+		}
+	}
+	if len(prompt) >= e.limit {
+		return nil, fmt.Errorf("pard: the prompt has %d tokens but the context holds %d: no room to generate", len(prompt), e.limit)
+	}
+	if !opt.IgnoreEOS {
+		e.eos = ti.EOS
+	}
+
+	// Buffers. The sequence grows to at most the limit, or to the budget plus
+	// one iteration's overshoot.
+	size := e.limit
+	if opt.MaxNewTokens > 0 {
+		size = min(size, len(prompt)+opt.MaxNewTokens+e.k+1)
+	}
+	size = min(size, len(prompt)+max(4096, 2*(e.k+1)))
+	e.all = make([]int32, size)
+	e.plen = copy(e.all, prompt)
+	if e.mode == PARD {
+		e.din = make([]int32, 0, len(prompt)+2*e.k+1)
+	}
+	if !e.greedy {
+		e.smp = newSampler(opt.Temperature, opt.TopK, opt.TopP, e.vocab)
+		e.rnd = newRNG(opt.Seed)
+		e.p = make([]float32, e.vocab)
+		e.q = make([][]float32, e.k)
+		for i := range e.q {
+			e.q[i] = make([]float32, e.vocab)
+		}
+	}
+	e.stats.DepthTried = make([]int, e.k)
+	e.stats.DepthAccepted = make([]int, e.k)
+	return e, nil
+}
+
+func (e *engine) run() (*Result, error) {
+	start := time.Now()
+	e.target.Truncate(0)
+	if e.draft != nil {
+		e.draft.Truncate(0)
+	}
+	total, reason := e.plen, ""
+	for reason == "" {
+		kk := min(e.k, e.limit-total-1) // drafts this iteration
+		if kk < 0 {
+			reason = StopContext
+			break
+		}
+		iterStart := time.Now()
+		if need := total + kk + 1; need > len(e.all) {
+			e.all = append(e.all, make([]int32, max(need, 2*len(e.all))-len(e.all))...)
+		}
+		drafts := e.all[total : total+kk]
+		if kk > 0 {
+			if err := e.propose(total, kk); err != nil {
+				return nil, err
+			}
+		}
+
+		// Verify: one target forward over its uncached tokens and the drafts.
+		x := e.all[e.tLen : total+kk]
+		t0 := time.Now()
+		rows, err := e.target.Forward(x, e.tLen, kk+1)
+		e.stats.TargetTime += time.Since(t0)
+		e.stats.TargetForwards++
+		if err != nil {
+			return nil, fmt.Errorf("pard: target forward at %d: %w", e.tLen, err)
+		}
+		if e.tLen, err = expect(e.target, "target", rows, kk+1, e.vocab, e.tLen+len(x)); err != nil {
+			return nil, err
+		}
+		a, next := e.verify(rows, drafts)
+		e.all[total+a] = next
+		e.stats.record(kk, a)
+		newTotal := total + a + 1
+
+		// Rewind the caches to what stays valid.
+		e.tLen = rewindTarget(newTotal, e.tLen)
+		if err := truncate(e.target, "target", e.tLen); err != nil {
+			return nil, err
+		}
+		if kk > 0 {
+			if e.mode == PARD {
+				e.dLen = rewindPARD(e.dLen, kk)
+			} else {
+				e.dLen = rewindVSD(newTotal, e.dLen)
+			}
+			if err := truncate(e.draft, "draft", e.dLen); err != nil {
+				return nil, err
+			}
+		}
+
+		// Commit, trimming after an EOS and beyond the budget.
+		n := a + 1
+		for i, id := range e.all[total:newTotal] {
+			if slices.Contains(e.eos, id) {
+				n, reason = i+1, StopEOS
+				break
+			}
+		}
+		if m := e.opt.MaxNewTokens; m > 0 && total+n-e.plen >= m {
+			if total+n-e.plen > m {
+				n, reason = m-(total-e.plen), StopMaxTokens
+			} else if reason == "" {
+				reason = StopMaxTokens
+			}
+		}
+		if e.opt.OnToken != nil {
+			e.opt.OnToken(e.all[total : total+n : total+n])
+		}
+		total += n
+		if e.stats.Iterations == 1 {
+			e.stats.PrefillTime = time.Since(iterStart)
+		}
+	}
+	e.stats.Total = time.Since(start)
+	e.stats.Tokens = total - e.plen
+	e.stats.finish()
+	res := &Result{
+		Prompt:     slices.Clone(e.all[:e.plen]),
+		Output:     e.all[e.plen:total:total],
+		Stats:      e.stats,
+		StopReason: reason,
+	}
+	return res, nil
+}
+
+// propose writes kk drafts after the committed tokens (at e.all[total:]) and,
+// when sampling, their draft distributions into e.q.
+func (e *engine) propose(total, kk int) error {
+	drafts := e.all[total : total+kk]
+	if e.mode == PARD {
+		in := append(e.din[:0], e.all[e.dLen:total]...)
+		for range kk - 1 {
+			in = append(in, e.pard)
+		}
+		e.din = in
+		rows, err := e.draftForward(in, kk)
+		if err != nil {
+			return err
+		}
+		for j := range kk {
+			drafts[j] = e.pick(rows[j], j)
+		}
+		return nil
+	}
+	// VSD: K sequential forwards, feeding each draft back.
+	x := e.all[e.dLen:total]
+	for j := range kk {
+		rows, err := e.draftForward(x, 1)
+		if err != nil {
+			return err
+		}
+		drafts[j] = e.pick(rows[0], j)
+		x = drafts[j : j+1]
+	}
+	return nil
+}
+
+func (e *engine) draftForward(x []int32, want int) ([][]float32, error) {
+	t0 := time.Now()
+	rows, err := e.draft.Forward(x, e.dLen, want)
+	e.stats.DraftTime += time.Since(t0)
+	e.stats.DraftForwards++
+	if err != nil {
+		return nil, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
+	}
+	e.dLen, err = expect(e.draft, "draft", rows, want, e.vocab, e.dLen+len(x))
+	return rows, err
+}
+
+// pick chooses the draft token of depth j from the draft's logits row (only
+// ids below e.vocab), keeping its distribution when sampling.
+func (e *engine) pick(row []float32, j int) int32 {
+	row = row[:e.vocab]
+	if e.greedy {
+		return argmax(row)
+	}
+	e.smp.probs(e.q[j], row)
+	return sampleFrom(e.q[j], e.rnd.float64())
+}
+
+// expect checks a forward's result and the cache length it left, and returns
+// that length.
+func expect(m Model, role string, rows [][]float32, want, vocab, wantLen int) (int, error) {
+	if len(rows) != want {
+		return 0, fmt.Errorf("pard: %s %s returned %d logits rows, want %d", role, m.Info().Name, len(rows), want)
+	}
+	for _, r := range rows {
+		if len(r) < vocab {
+			return 0, fmt.Errorf("pard: %s %s returned a logits row of %d values, want ≥ %d", role, m.Info().Name, len(r), vocab)
+		}
+	}
+	if n := m.Len(); n != wantLen {
+		return 0, fmt.Errorf("pard: %s %s cache holds %d positions after a forward, want %d", role, m.Info().Name, n, wantLen)
+	}
+	return wantLen, nil
+}
+
+func truncate(m Model, role string, n int) error {
+	m.Truncate(n)
+	if got := m.Len(); got != n {
+		return fmt.Errorf("pard: %s %s cache holds %d positions after Truncate(%d)", role, m.Info().Name, got, n)
+	}
+	return nil
+}
