@@ -1,35 +1,22 @@
 package ops
 
-import "math"
+import (
+	"math"
+
+	"github.com/gopard/gopard/ops/asm"
+)
 
 // SiLUMul is the SwiGLU gate: out[i] = silu(gate[i]) · up[i], where
 // silu(x) = x · sigmoid(x). out may alias gate or up.
-func SiLUMul(out, gate, up []float32) {
-	out, up = out[:len(gate)], up[:len(gate)]
-	for i, g := range gate {
-		out[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
-	}
-}
+func SiLUMul(out, gate, up []float32) { asm.SiLUMul(out[:len(gate)], gate, up[:len(gate)]) }
 
-// Softmax replaces x by exp(x - max) / Σ exp(x - max).
+// Softmax replaces x by exp(x - max) / Σ exp(x - max), with asm.Exp.
 func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	mx := x[0]
-	for _, v := range x[1:] {
-		mx = max(mx, v)
-	}
-	var sum float64
-	for i, v := range x {
-		e := math.Exp(float64(v - mx))
-		x[i] = float32(e)
-		sum += e
-	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
+	sum := asm.ExpSub(x, asm.Max(x))
+	asm.Scale(x, 1/sum)
 }
 
 // LogSoftmax writes log(softmax(x)) into out (which may alias x), computed

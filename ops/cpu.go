@@ -3,6 +3,8 @@ package ops
 import (
 	"fmt"
 
+	"github.com/gopard/gopard/ops/asm"
+
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -11,13 +13,41 @@ import (
 // models may share it, as a target and its draft do, one after the other).
 type CPU struct {
 	pool    *Pool
-	scratch [][]float32 // one buffer per worker: a widened weight row, attention scores
+	scratch [][]float32 // one buffer per worker: attention scores
+
+	// The kernels in flight, kept so that no call allocates.
+	mm   matMulTask
+	att  attentionTask
+	norm normTask
+}
+
+// normTask is RMSNorm over rows [lo, hi) of a (rows, len(w)) input.
+type normTask struct {
+	out, x, w []float32
+	eps       float32
+}
+
+// Run implements Task.
+func (t *normTask) Run(_, lo, hi int) {
+	d := len(t.w)
+	RMSNorm(t.out[lo*d:hi*d], t.x[lo*d:hi*d], t.w, t.eps)
 }
 
 // NewCPU returns a CPU backend running on threads goroutines (≤ 0: all cores).
 func NewCPU(threads int) *CPU {
 	p := NewPool(threads)
 	return &CPU{pool: p, scratch: make([][]float32, p.Threads())}
+}
+
+// SetBF16Activations makes Linear round activations to bfloat16 when the
+// weights are bfloat16 and the CPU has AVX512-BF16 (asm.MatDot, VDPBF16PS:
+// twice the multiply-adds per instruction, as llama.cpp computes bf16
+// models), and reports whether that path is available. It is off by
+// default: on the tiny random Qwen3 checkpoints of the conformance suite
+// it moves log-probabilities by up to 2e-2, beyond the 2e-3 tolerance.
+func (c *CPU) SetBF16Activations(on bool) bool {
+	c.mm.bf16Act = on
+	return asm.HasMatDot()
 }
 
 // Name implements nn.Backend.
@@ -69,12 +99,11 @@ func (c *CPU) Embedding(out, table *tensor.Tensor, ids []int32) {
 
 // Linear implements nn.Backend.
 func (c *CPU) Linear(out, x, w, bias *tensor.Tensor) {
-	c.grow(w.Cols())
 	var b []float32
 	if bias != nil {
 		b = bias.F32()
 	}
-	MatMul(c.pool, out.F32(), x.F32(), x.Rows(), w, b, c.scratch)
+	c.mm.run(c.pool, out.F32(), x.F32(), x.Rows(), w, b)
 }
 
 // RMSNorm implements nn.Backend.
@@ -83,9 +112,9 @@ func (c *CPU) RMSNorm(out, x, w *tensor.Tensor, eps float32) {
 	rows, d := x.Len()/len(wf), len(wf)
 	xo, oo := x.F32(), out.F32()
 	// Rows are independent; split them when there are many (prefill, q/k norm).
-	c.pool.Run(rows, max(1, 4096/d), func(_, lo, hi int) {
-		RMSNorm(oo[lo*d:hi*d], xo[lo*d:hi*d], wf, eps)
-	})
+	c.norm = normTask{out: oo, x: xo, w: wf, eps: eps}
+	c.pool.RunTask(rows, max(1, 4096/d), &c.norm)
+	c.norm = normTask{}
 }
 
 // RoPE implements nn.Backend.
@@ -97,7 +126,7 @@ func (c *CPU) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor
 func (c *CPU) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
 	M := q.Rows()
 	c.grow(start + M)
-	Attention(c.pool, out.F32(), q.F32(), k.F32(), v.F32(), M, start, heads, kvHeads, headDim, c.scratch)
+	c.att.run(c.pool, out.F32(), q.F32(), k.F32(), v.F32(), M, start, heads, kvHeads, headDim, c.scratch)
 }
 
 // SiLUMul implements nn.Backend.

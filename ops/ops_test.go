@@ -142,6 +142,7 @@ func TestMatMulDTypes(t *testing.T) {
 		for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
 			w := tensor.Convert(tensor.FromF32(wf, tc.N, tc.K), dt)
 			wv := w.ToF32() // the exact values the kernel sees
+			xv := x
 			scratch := [][]float32{make([]float32, tc.K), make([]float32, tc.K)}
 			out := make([]float32, tc.M*tc.N)
 			MatMul(pool, out, x, tc.M, w, bias, scratch)
@@ -149,7 +150,7 @@ func TestMatMulDTypes(t *testing.T) {
 				for n := 0; n < tc.N; n++ {
 					var s float64
 					for k := 0; k < tc.K; k++ {
-						s += float64(x[m*tc.K+k]) * float64(wv[n*tc.K+k])
+						s += float64(xv[m*tc.K+k]) * float64(wv[n*tc.K+k])
 					}
 					require.InDelta(t, s+float64(bias[n]), out[m*tc.N+n], 1e-4*math.Sqrt(float64(tc.K)), "%v %+v m=%d n=%d", dt, tc, m, n)
 				}
@@ -175,5 +176,77 @@ func TestPoolCoversRangeOnce(t *testing.T) {
 		for i, h := range hits {
 			require.Equal(t, 1, h, "n=%d index %d", tc.n, i)
 		}
+	}
+}
+
+// With bf16 activations on (where the CPU has AVX512-BF16), Linear must
+// equal the float64 product of the bf16-rounded activations and weights.
+func TestLinearBF16Activations(t *testing.T) {
+	c := NewCPU(2)
+	if !c.SetBF16Activations(true) {
+		t.Skip("CPU lacks AVX512-BF16")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct{ M, N, K int }{{1, 9, 31}, {5, 37, 64}, {9, 64, 896}, {13, 5, 33}} {
+		x := tensor.FromF32(randSlice(r, tc.M*tc.K), tc.M, tc.K)
+		w := tensor.Convert(tensor.FromF32(randSlice(r, tc.N*tc.K), tc.N, tc.K), tensor.BF16)
+		out := c.Alloc(tc.M, tc.N)
+		c.Linear(out, x, w, nil)
+		xv, wv := tensor.Convert(x, tensor.BF16).ToF32(), w.ToF32()
+		for m := 0; m < tc.M; m++ {
+			for n := 0; n < tc.N; n++ {
+				var s float64
+				for k := 0; k < tc.K; k++ {
+					s += float64(xv[m*tc.K+k]) * float64(wv[n*tc.K+k])
+				}
+				require.InDelta(t, s, out.F32()[m*tc.N+n], 1e-4*math.Sqrt(float64(tc.K)), "%+v m=%d n=%d", tc, m, n)
+			}
+		}
+	}
+}
+
+type coverTask struct{ hits []int32 }
+
+func (c *coverTask) Run(worker, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		c.hits[i]++
+	}
+}
+
+func TestPoolDynamicCoversRangeOnce(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	for _, tc := range []struct{ n, grain int }{{0, 1}, {1, 1}, {5, 1}, {100, 16}, {17, 16}, {1000, 3}, {4864, 36}} {
+		c := &coverTask{hits: make([]int32, tc.n)}
+		for range 3 { // the same pool, loop after loop, mixed with static loops
+			clear(c.hits)
+			p.RunDynamic(tc.n, tc.grain, c)
+			for i, h := range c.hits {
+				require.Equal(t, int32(1), h, "n=%d index %d", tc.n, i)
+			}
+			clear(c.hits)
+			p.RunTask(tc.n, tc.grain, c)
+			for i, h := range c.hits {
+				require.Equal(t, int32(1), h, "static n=%d index %d", tc.n, i)
+			}
+		}
+	}
+}
+
+// A prefill-sized MatMul goes through RunDynamic: it must equal the same
+// product computed one row at a time.
+func TestMatMulDynamicEqualsRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	pool := NewPool(3)
+	defer pool.Close()
+	const M, N, K = 21, 300, 40
+	x := randSlice(r, M*K)
+	w := tensor.Convert(tensor.FromF32(randSlice(r, N*K), N, K), tensor.BF16)
+	out := make([]float32, M*N)
+	MatMul(pool, out, x, M, w, nil, nil)
+	for m := 0; m < M; m++ {
+		row := make([]float32, N)
+		MatMul(pool, row, x[m*K:(m+1)*K], 1, w, nil, nil)
+		require.Equal(t, row, out[m*N:(m+1)*N], "row %d", m)
 	}
 }

@@ -3,22 +3,63 @@ package ops
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+
+	"github.com/gopard/gopard/ops/asm"
 )
 
-// Pool is a fixed set of worker goroutines that run data-parallel loops.
-// One pool serves a whole process: kernels hand it a range and a body, the
-// caller's goroutine takes the first part itself, and Run returns when all
-// parts are done. Workers persist, so no goroutine is started per operation.
-type Pool struct {
-	threads int
-	tasks   []chan poolTask // tasks[i] feeds worker i+1; worker 0 is the caller
-	mu      sync.Mutex      // Run is not reentrant: one loop at a time
+// Task is a data-parallel loop body: Run handles items [lo, hi) on the
+// given worker (in [0, Threads())), which lets it use per-worker scratch.
+// Kernels on the per-token path implement Task with a preallocated struct
+// (a pointer in an interface does not allocate), so a Run costs no heap.
+type Task interface {
+	Run(worker, lo, hi int)
 }
 
-type poolTask struct {
-	body   func(worker, lo, hi int)
-	lo, hi int
-	done   *sync.WaitGroup
+// funcTask adapts a plain function to Task.
+type funcTask func(worker, lo, hi int)
+
+func (f funcTask) Run(worker, lo, hi int) { f(worker, lo, hi) }
+
+// spinIters is how many times a waiting thread polls before it parks
+// (a few tens of microseconds): the gaps between the kernels of one
+// forward are shorter than the wake-up of a parked goroutine.
+var spinIters = 1 << 10
+
+// pauseBatch is the spin-wait hints between two polls.
+const pauseBatch = 8
+
+// Pool is a fixed set of worker goroutines that run data-parallel loops.
+// One pool serves a whole process: kernels hand it a range and a Task, the
+// caller's goroutine takes the first part itself, and RunTask returns when
+// all parts are done. Workers persist, so no goroutine is started per
+// operation, and a loop is published through atomics, not channels:
+// workers spin briefly on the job counter before parking on their own
+// one-slot channel, which is how a Run avoids both allocation and, in a
+// forward's steady state, the latency of waking a goroutine.
+type Pool struct {
+	threads int
+	mu      sync.Mutex // RunTask is not reentrant: one loop at a time
+
+	// The published loop; written before gen is incremented.
+	task              Task
+	n, grain          int
+	per, extra, parts int
+	dynamic           bool          // parts are claimed from next, grain at a time
+	next              atomic.Int64  // the next unclaimed item of a dynamic loop
+	gen               atomic.Uint64 // loops published so far
+	pending           atomic.Int32  // workers that have not finished the loop
+	closed            atomic.Bool
+	workers           []*poolWorker
+	callerParked      atomic.Bool
+	callerWake        chan struct{}
+	_                 [64]byte // keep the hot counters off the workers' lines
+}
+
+type poolWorker struct {
+	parked atomic.Bool
+	wake   chan struct{}
+	_      [64]byte
 }
 
 // NewPool starts a pool of the given number of threads (≤ 0: all cores).
@@ -26,16 +67,11 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	p := &Pool{threads: threads, tasks: make([]chan poolTask, threads-1)}
-	for i := range p.tasks {
-		ch := make(chan poolTask, 1)
-		p.tasks[i] = ch
-		go func(worker int) {
-			for t := range ch {
-				t.body(worker, t.lo, t.hi)
-				t.done.Done()
-			}
-		}(i + 1)
+	p := &Pool{threads: threads, callerWake: make(chan struct{}, 1)}
+	for i := 1; i < threads; i++ {
+		w := &poolWorker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
+		go p.work(i, w)
 	}
 	return p
 }
@@ -43,10 +79,61 @@ func NewPool(threads int) *Pool {
 // Threads is the number of goroutines (the caller included) a Run uses.
 func (p *Pool) Threads() int { return p.threads }
 
+// bounds is the start of part i: whole grains spread as evenly as
+// possible, the first `extra` parts one grain longer.
+func (p *Pool) bounds(i int) int {
+	c := i*p.per + min(i, p.extra)
+	return min(c*p.grain, p.n)
+}
+
+func (p *Pool) work(id int, w *poolWorker) {
+	var seen uint64
+	for {
+		// Wait for a new loop: spin, then park until woken.
+		for spins := 0; p.gen.Load() == seen; spins++ {
+			if spins < spinIters {
+				asm.Pause(pauseBatch)
+				continue
+			}
+			w.parked.Store(true)
+			if p.gen.Load() == seen {
+				<-w.wake // a stale token only makes us look again
+			}
+			w.parked.Store(false)
+			spins = 0
+		}
+		seen++ // the caller waits for every worker, so loops never overlap
+		if p.closed.Load() {
+			return
+		}
+		switch {
+		case p.dynamic:
+			p.claim(id)
+		case id < p.parts:
+			p.task.Run(id, p.bounds(id), p.bounds(id+1))
+		}
+		// Every worker acknowledges every loop, taking part or not, so the
+		// caller may rewrite the loop fields as soon as pending is zero.
+		if p.pending.Add(-1) == 0 && p.callerParked.Load() {
+			select {
+			case p.callerWake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 // Run calls body(worker, lo, hi) on disjoint ranges covering [0, n), at most
 // one range per worker, each a multiple of grain long (except the last).
 // worker is in [0, Threads()) and lets bodies use per-worker scratch space.
+// A closure passed here usually escapes to the heap; per-token kernels use
+// RunTask with a preallocated Task instead.
 func (p *Pool) Run(n, grain int, body func(worker, lo, hi int)) {
+	p.RunTask(n, grain, funcTask(body))
+}
+
+// RunTask is Run for a Task; it does not allocate.
+func (p *Pool) RunTask(n, grain int, t Task) {
 	if n <= 0 {
 		return
 	}
@@ -56,29 +143,94 @@ func (p *Pool) Run(n, grain int, body func(worker, lo, hi int)) {
 	chunks := (n + grain - 1) / grain
 	parts := min(p.threads, chunks)
 	if parts <= 1 {
-		body(0, 0, n)
+		t.Run(0, 0, n)
 		return
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	var done sync.WaitGroup
-	done.Add(parts - 1)
-	// Spread whole grains as evenly as possible: the first `extra` parts get one more.
-	per, extra := chunks/parts, chunks%parts
-	bounds := func(i int) int {
-		c := i*per + min(i, extra)
-		return min(c*grain, n)
+	p.task, p.n, p.grain, p.parts = t, n, grain, parts
+	p.per, p.extra = chunks/parts, chunks%parts
+	p.publish()
+	t.Run(0, 0, p.bounds(1))
+	p.wait()
+	p.task = nil
+	p.mu.Unlock()
+}
+
+// RunDynamic is RunTask with the work handed out as it goes: every thread
+// claims the next grain items until none is left, so a thread that the OS
+// slows down (other processes on its core) takes fewer instead of holding
+// the others up. A worker may get several ranges. For compute-bound loops;
+// a memory-bound stream is faster as one contiguous range per thread.
+func (p *Pool) RunDynamic(n, grain int, t Task) {
+	if n <= 0 {
+		return
 	}
-	for i := 1; i < parts; i++ {
-		p.tasks[i-1] <- poolTask{body: body, lo: bounds(i), hi: bounds(i + 1), done: &done}
+	grain = max(grain, 1)
+	if p.threads == 1 || n <= grain {
+		t.Run(0, 0, n)
+		return
 	}
-	body(0, 0, bounds(1))
-	done.Wait()
+	p.mu.Lock()
+	p.task, p.n, p.grain, p.dynamic = t, n, grain, true
+	p.next.Store(0)
+	p.publish()
+	p.claim(0)
+	p.wait()
+	p.task, p.dynamic = nil, false
+	p.mu.Unlock()
+}
+
+// claim runs chunks of the current dynamic loop until none is left.
+func (p *Pool) claim(worker int) {
+	for {
+		lo := int(p.next.Add(int64(p.grain))) - p.grain
+		if lo >= p.n {
+			return
+		}
+		p.task.Run(worker, lo, min(lo+p.grain, p.n))
+	}
+}
+
+// publish starts the current loop on every worker, waking parked ones.
+func (p *Pool) publish() {
+	p.pending.Store(int32(len(p.workers)))
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		if w.parked.Load() {
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// wait returns when every worker has finished the current loop.
+func (p *Pool) wait() {
+	for spins := 0; p.pending.Load() != 0; spins++ {
+		if spins < spinIters {
+			asm.Pause(pauseBatch)
+			continue
+		}
+		p.callerParked.Store(true)
+		if p.pending.Load() != 0 {
+			<-p.callerWake
+		}
+		p.callerParked.Store(false)
+		spins = 0
+	}
 }
 
 // Close stops the workers. The pool must not be used afterwards.
 func (p *Pool) Close() {
-	for _, ch := range p.tasks {
-		close(ch)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed.Store(true)
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 }

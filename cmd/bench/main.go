@@ -1,0 +1,323 @@
+// Command bench measures the machine and gopard's CPU kernels and model
+// forwards on it: the read bandwidth (all threads streaming a buffer far
+// larger than the last-level cache) and the FMA peak (an assembly loop of
+// independent fused multiply-adds), then each kernel and whole-model
+// forwards of M = 1, 2, 4, 8, 9, 13, 16 and 64 tokens, each beside the
+// machine's limit.
+//
+//	go run ./cmd/bench [--shape qwen2.5-0.5b|llama3.2-1b|qwen3-0.6b|tiny | --model DIR]
+//	                   [--threads N] [--runs R] [--context C] [--json]
+//
+// Forwards run at context position C (default 256, prefilled once) and the
+// cache is truncated back to C before every run. M ≤ 16 are verify-shaped
+// (logits for every row, as a PARD verification needs); M = 64 is a
+// prefill chunk (logits for the last row only). Times are medians of R
+// runs after one warm-up. "weights GB/s" is the bytes of weight matrices a
+// forward streams (every layer plus the LM head) over its time, compared
+// with the measured read bandwidth; GFLOP/s counts the matrix products and
+// attention, compared with the FMA peak.
+//
+// With --json it prints one object:
+//
+//	{"read_bandwidth_gbs": x, "fma_peak_gflops": y, "weight_bytes": n,
+//	 "forward_ms": {"1": a, ..., "64": h}, "tok_s": {...}, "weight_gbs": {...},
+//	 "gflops": {...}, "kernels": [{"name", "ms", "gbs", "gflops"}...],
+//	 "threads": t, "impl": "avx512", "shape": "...", "context": c}
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gopard/gopard/internal/cli"
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/ops"
+)
+
+// forwardSizes are the M of the forwards measured.
+var forwardSizes = []int{1, 2, 4, 8, 9, 13, 16, 64}
+
+type options struct {
+	model, shape string
+	threads      int
+	runs         int
+	context      int
+	asJSON       bool
+	skipKernels  bool
+	cpuProfile   string
+	only         int
+	bf16Act      bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.model, "model", "", "model directory (config.json + safetensors); overrides --shape")
+	flag.StringVar(&o.shape, "shape", "qwen2.5-0.5b", "random bf16 model built in memory: "+shapeNames())
+	flag.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
+	flag.IntVar(&o.runs, "runs", 5, "timed runs per measurement (the median is reported)")
+	flag.IntVar(&o.context, "context", 256, "context position of the forwards (tokens prefilled first)")
+	flag.BoolVar(&o.asJSON, "json", false, "print one JSON object instead of tables")
+	flag.BoolVar(&o.skipKernels, "skip-kernels", false, "do not time the individual kernels")
+	flag.BoolVar(&o.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (VDPBF16PS; less accurate, see ops.CPU.SetBF16Activations)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the forwards to this file")
+	flag.IntVar(&o.only, "m", 0, "time only forwards of this many tokens (0: all of 1, 2, 4, 8, 9, 13, 16, 64)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: bench [--shape NAME | --model DIR] [flags]\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		cli.Fatal("bench", fmt.Errorf("unexpected arguments %q", flag.Args()))
+	}
+	if err := run(o); err != nil {
+		cli.Fatal("bench", err)
+	}
+}
+
+func (o *options) validate() error {
+	switch {
+	case o.threads < 0:
+		return fmt.Errorf("--threads %d: must be ≥ 0 (0: all %d cores)", o.threads, runtime.NumCPU())
+	case o.runs < 1:
+		return fmt.Errorf("--runs %d: must be ≥ 1", o.runs)
+	case o.only != 0 && !slices.Contains(forwardSizes, o.only):
+		return fmt.Errorf("--m %d: must be one of %v", o.only, forwardSizes)
+	case o.context < 1 || o.context > 1<<16:
+		return fmt.Errorf("--context %d: must be in [1, 65536]", o.context)
+	}
+	if o.model == "" {
+		if _, ok := shapes[o.shape]; !ok {
+			return fmt.Errorf("--shape %q: unknown; use one of %s", o.shape, shapeNames())
+		}
+	} else if st, err := os.Stat(o.model); err != nil || !st.IsDir() {
+		return fmt.Errorf("--model %s: not a directory", o.model)
+	}
+	return nil
+}
+
+// report is the --json object.
+type report struct {
+	ReadBandwidthGBs float64            `json:"read_bandwidth_gbs"`
+	FMAPeakGFlops    float64            `json:"fma_peak_gflops"`
+	WeightBytes      int64              `json:"weight_bytes"`
+	ForwardMs        map[string]float64 `json:"forward_ms"`
+	TokS             map[string]float64 `json:"tok_s"`
+	WeightGBs        map[string]float64 `json:"weight_gbs"`
+	GFlops           map[string]float64 `json:"gflops"`
+	Kernels          []kernelResult     `json:"kernels,omitempty"`
+	Threads          int                `json:"threads"`
+	Impl             string             `json:"impl"`
+	Shape            string             `json:"shape"`
+	Context          int                `json:"context"`
+	BF16Activations  bool               `json:"bf16_activations"`
+}
+
+func run(o options) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	cpu := ops.NewCPU(o.threads)
+	if o.bf16Act && !cpu.SetBF16Activations(true) {
+		return fmt.Errorf("--bf16-activations: this CPU lacks AVX512-BF16")
+	}
+	pool := cpu.Pool()
+	rep := report{ForwardMs: map[string]float64{}, TokS: map[string]float64{}, WeightGBs: map[string]float64{},
+		GFlops: map[string]float64{}, Threads: pool.Threads(), Impl: ops.Impl(), Context: o.context, BF16Activations: o.bf16Act}
+	say := func(format string, a ...any) {
+		if !o.asJSON {
+			fmt.Printf(format, a...)
+		}
+	}
+	say("gopard bench: %d threads, kernels %s, bf16 activations %v, %s/%s\n\n", pool.Threads(), rep.Impl, o.bf16Act, runtime.GOOS, runtime.GOARCH)
+
+	rep.ReadBandwidthGBs = readBandwidth(pool, o.runs)
+	rep.FMAPeakGFlops = fmaPeak(pool, o.runs)
+	say("machine: read bandwidth %.1f GB/s, FMA peak %.1f GFLOP/s (float32)\n", rep.ReadBandwidthGBs, rep.FMAPeakGFlops)
+	if rep.Impl != "avx512" {
+		say("(measured with the pure-Go sum and FMA loops of kernels %q: both limits are underestimated)\n", rep.Impl)
+	}
+	say("\n")
+
+	if !o.skipKernels {
+		rep.Kernels = benchKernels(cpu, o.runs)
+		say("kernels on a Qwen2.5-0.5B layer's shapes (an 8.7 MB matrix stays in L3: GB/s may exceed memory's)\n")
+		say("%-34s %10s %10s %8s %10s %8s\n", "kernel", "time", "GB/s", "of bw", "GFLOP/s", "of peak")
+		for _, k := range rep.Kernels {
+			say("%-34s %8.3fms %10.1f %7.0f%% %10.1f %7.0f%%\n", k.Name, k.Ms, k.GBs, 100*k.GBs/rep.ReadBandwidthGBs, k.GFlops, 100*k.GFlops/rep.FMAPeakGFlops)
+		}
+		say("\n")
+	}
+
+	m, err := openModel(o, cpu)
+	if err != nil {
+		return err
+	}
+	defer m.close()
+	rep.Shape, rep.WeightBytes = m.name, m.weightBytes
+	say("model %s: %d layers, hidden %d, vocab %d, %.1f MB of weights streamed per forward\n",
+		m.name, m.cfg.Layers, m.cfg.Hidden, m.cfg.Vocab, float64(m.weightBytes)/1e6)
+	say("forwards at context position %d, median of %d runs\n", o.context, o.runs)
+	say("%4s %10s %10s %10s %8s %10s %8s\n", "M", "time", "tok/s", "w GB/s", "of bw", "GFLOP/s", "of peak")
+
+	prompt := make([]int32, o.context+64)
+	for i := range prompt {
+		prompt[i] = int32((i*7919 + 13) % m.cfg.Vocab)
+	}
+	if _, err := m.dec.Forward(prompt[:o.context], 0, 0); err != nil {
+		return fmt.Errorf("prefill of %d tokens: %w", o.context, err)
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	for _, M := range forwardSizes {
+		if o.only != 0 && M != o.only {
+			continue
+		}
+		want := M
+		if M > 16 {
+			want = 1
+		}
+		toks := prompt[o.context : o.context+M]
+		times := make([]float64, 0, o.runs)
+		for r := -1; r < o.runs; r++ {
+			m.dec.Truncate(o.context)
+			t0 := time.Now()
+			if _, err := m.dec.Forward(toks, o.context, want); err != nil {
+				return fmt.Errorf("forward of %d tokens: %w", M, err)
+			}
+			if r >= 0 {
+				times = append(times, time.Since(t0).Seconds())
+			}
+		}
+		sec := median(times)
+		key := strconv.Itoa(M)
+		rep.ForwardMs[key] = round3(sec * 1e3)
+		rep.TokS[key] = round3(float64(M) / sec)
+		rep.WeightGBs[key] = round3(float64(m.weightBytes) / sec / 1e9)
+		rep.GFlops[key] = round3(m.flops(M, want, o.context) / sec / 1e9)
+		say("%4d %8.2fms %10.1f %10.1f %7.0f%% %10.1f %7.0f%%\n", M, sec*1e3, float64(M)/sec,
+			rep.WeightGBs[key], 100*rep.WeightGBs[key]/rep.ReadBandwidthGBs, rep.GFlops[key], 100*rep.GFlops[key]/rep.FMAPeakGFlops)
+	}
+	m.dec.Truncate(0)
+	say("\nforward(9)/forward(1) = %.2f, forward(13)/forward(1) = %.2f, prefill %.1f tok/s\n",
+		rep.ForwardMs["9"]/rep.ForwardMs["1"], rep.ForwardMs["13"]/rep.ForwardMs["1"], rep.TokS["64"])
+	if o.asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return nil
+}
+
+// readBandwidth streams a 1 GiB buffer (far beyond any L3) with every
+// thread and returns the best of runs passes in GB/s.
+func readBandwidth(p *ops.Pool, runs int) float64 {
+	buf := make([]float32, 256<<20)
+	for i := 0; i < len(buf); i += 1024 { // touch every page
+		buf[i] = 1
+	}
+	best := 0.0
+	for range runs + 1 {
+		t0 := time.Now()
+		ops.ReadSum(p, buf)
+		best = max(best, float64(len(buf)*4)/time.Since(t0).Seconds()/1e9)
+	}
+	return best
+}
+
+// fmaPeak times the FMA loop on every thread; the best of runs, in GFLOP/s.
+func fmaPeak(p *ops.Pool, runs int) float64 {
+	best := 0.0
+	for range runs + 1 {
+		t0 := time.Now()
+		flops := ops.FMAPeakFlops(p, 1<<20)
+		best = max(best, flops/time.Since(t0).Seconds()/1e9)
+	}
+	return best
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// shapeNames lists the --shape values.
+func shapeNames() string {
+	names := make([]string, 0, len(shapes))
+	for n := range shapes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	s := ""
+	for i, n := range names {
+		if i > 0 {
+			s += "|"
+		}
+		s += n
+	}
+	return s
+}
+
+// forwardRunner is the model under test.
+type forwardRunner struct {
+	name        string
+	cfg         nn.Config
+	dec         *nn.Decoder
+	weightBytes int64
+	close       func()
+}
+
+// flops counts the multiply-adds (×2) of a forward of M rows with want
+// logit rows at context position ctx: the layer matrices, the LM head and
+// attention (q·k and p·v over the visible positions).
+func (m *forwardRunner) flops(M, want, ctx int) float64 {
+	c := m.cfg
+	q, kv := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	layer := float64(c.Hidden*(q+2*kv) + q*c.Hidden + 3*c.Hidden*c.Intermediate)
+	att := 0.0
+	for r := 0; r < M; r++ {
+		att += 2 * float64(c.Heads*c.HeadDim*(ctx+r+1))
+	}
+	return 2 * (float64(M)*layer*float64(c.Layers) + att*float64(c.Layers) + float64(want*c.Vocab*c.Hidden))
+}
+
+func openModel(o options, cpu *ops.CPU) (*forwardRunner, error) {
+	capacity := o.context + 64 + 16
+	if o.model != "" {
+		lm, err := cli.LoadModel(o.model, cpu, capacity, true)
+		if err != nil {
+			return nil, err
+		}
+		return &forwardRunner{name: o.model, cfg: lm.Config(), dec: lm.Decoder, weightBytes: lm.WeightBytes(),
+			close: func() { lm.Close() }}, nil
+	}
+	s := shapes[o.shape]
+	w, bytes := randomWeights(s, cpu)
+	dec, err := nn.NewDecoder(cpu, s.cfg, w, capacity, 256)
+	if err != nil {
+		return nil, err
+	}
+	return &forwardRunner{name: o.shape + " (random bf16)", cfg: s.cfg, dec: dec, weightBytes: bytes, close: func() {}}, nil
+}

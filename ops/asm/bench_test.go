@@ -1,0 +1,120 @@
+package asm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Benchmarks run each kernel as dispatched (impl=avx512 where the CPU has
+// it) beside its Go twin (impl=go), at Llama/Qwen sizes, with b.SetBytes
+// so that benchstat reports the bytes streamed per second.
+
+var benchMatSizes = []struct{ n, k int }{{128, 896}, {4864, 896}, {896, 4864}}
+
+func BenchmarkMat(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, sz := range benchMatSizes {
+		w := make([]uint16, sz.n*sz.k)
+		for i := range w {
+			w[i] = uint16(r.Uint32()>>20) | 0x3c00
+		}
+		wf := randF32(r, sz.n*sz.k)
+		for _, mt := range []int{1, 4} {
+			xp := make([]float32, PackedLen(mt, sz.k))
+			copy(xp, randF32(r, len(xp)))
+			xp16 := make([]uint16, PackedBF16Len(mt, sz.k))
+			out := make([]float32, mt*sz.n)
+			cases := []struct {
+				name  string
+				bytes int
+				f     func()
+			}{
+				{"bf16/impl=" + Impl(), 2 * len(w), func() { MatBF16(mt, true, out, sz.n, xp, w, sz.n, sz.k) }},
+				{"bf16/impl=go", 2 * len(w), func() { matBF16Go(mt, out, sz.n, xp, w, sz.n, sz.k) }},
+				{"f16/impl=" + Impl(), 2 * len(w), func() { MatF16(mt, true, out, sz.n, xp, w, sz.n, sz.k) }},
+				{"f16/impl=go", 2 * len(w), func() { matF16Go(mt, out, sz.n, xp, w, sz.n, sz.k) }},
+				{"f32/impl=" + Impl(), 4 * len(wf), func() { MatF32(mt, true, out, sz.n, xp, wf, sz.n, sz.k) }},
+				{"f32/impl=go", 4 * len(wf), func() { matF32Go(mt, out, sz.n, xp, wf, sz.n, sz.k) }},
+				{"bf16dot/impl=go", 2 * len(w), func() { matDotGo(mt, out, sz.n, xp16, w, sz.n, sz.k) }},
+			}
+			if HasMatDot() {
+				cases = append(cases, struct {
+					name  string
+					bytes int
+					f     func()
+				}{"bf16dot/impl=avx512bf16", 2 * len(w), func() { MatDot(mt, out, sz.n, xp16, w, sz.n, sz.k) }})
+			}
+			for _, c := range cases {
+				b.Run(fmt.Sprintf("size=%dx%d/mt=%d/%s", sz.n, sz.k, mt, c.name), func(b *testing.B) {
+					b.SetBytes(int64(c.bytes))
+					for b.Loop() {
+						c.f()
+					}
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkVec(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, n := range []int{64, 896, 4864, 151936} {
+		x, y, w := randF32(r, n), randF32(r, n), randF32(r, n)
+		h := make([]uint16, n)
+		cases := []struct {
+			name     string
+			bytes    int
+			asm, go_ func()
+		}{
+			{"dot", 8 * n, func() { Dot(x, y) }, func() { dotGo(x, y) }},
+			{"axpy", 12 * n, func() { Axpy(0.5, x, y) }, func() { axpyGo(0.5, x, y) }},
+			{"add", 12 * n, func() { Add(y, x) }, func() { addGo(y, x) }},
+			{"bf16ToF32", 6 * n, func() { BF16ToF32(y, h) }, func() { bf16ToF32Go(y, h) }},
+			{"sumSq", 4 * n, func() { SumSq(x) }, func() { sumSqGo(x) }},
+			{"scaleMul", 12 * n, func() { ScaleMul(y, x, 0.5, w) }, func() { scaleMulGo(y, x, 0.5, w) }},
+			{"scale", 8 * n, func() { Scale(y, 1) }, func() { scaleGo(y, 1) }},
+			{"max", 4 * n, func() { Max(x) }, func() { maxGo(x) }},
+			{"sum", 4 * n, func() { Sum(x) }, func() { sumGo(x) }},
+			{"siluMul", 12 * n, func() { SiLUMul(y, x, w) }, func() { siluMulGo(y, x, w) }},
+			{"expSub", 8 * n, func() { copy(y, x); ExpSub(y, 3) }, func() { copy(y, x); expSubGo(y, 3) }},
+			// one attention head (dim 64) over n/64 positions
+			{"dotRows/hd=64", 4 * n, func() { DotRows(y, x[:64], x, 64, n/64) }, func() { dotRowsGo(y, x[:64], x, 64, n/64) }},
+			{"axpyRows/hd=64", 4 * n, func() { AxpyRows(y[:64], w[:n/64], x, 64) }, func() { axpyRowsGo(y[:64], w[:n/64], x, 64) }},
+		}
+		for _, c := range cases {
+			for _, impl := range []struct {
+				name string
+				f    func()
+			}{{Impl(), c.asm}, {"go", c.go_}} {
+				b.Run(fmt.Sprintf("%s/size=%d/impl=%s", c.name, n, impl.name), func(b *testing.B) {
+					b.SetBytes(int64(c.bytes))
+					for b.Loop() {
+						impl.f()
+					}
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkPack(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, k := range []int{896, 4864} {
+		x := randF32(r, 4*k)
+		xp := make([]float32, PackedLen(4, k))
+		xp16 := make([]uint16, PackedBF16Len(4, k))
+		b.Run(fmt.Sprintf("f32/size=4x%d", k), func(b *testing.B) {
+			b.SetBytes(int64(16 * k))
+			for b.Loop() {
+				Pack(xp, x, 4, k, k)
+			}
+		})
+		b.Run(fmt.Sprintf("bf16/size=4x%d", k), func(b *testing.B) {
+			b.SetBytes(int64(16 * k))
+			for b.Loop() {
+				PackBF16(xp16, x, 4, k, k)
+			}
+		})
+	}
+}

@@ -1,0 +1,176 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/x448/float16"
+)
+
+// Block is the number of k elements in one packed block of activations.
+const Block = 16
+
+// Tiles are the activation-tile heights the Mat kernels exist for. A
+// caller splits M rows greedily into tiles of 4, 2 and 1 (13 = 4+4+4+1).
+// Four is the most that fits the registers beside four weight rows: 16
+// accumulators.
+var Tiles = [...]int{4, 2, 1}
+
+// PackedLen is the number of floats Pack writes for mt rows of length k:
+// k is padded with zeros to a multiple of Block.
+func PackedLen(mt, k int) int { return mt * ((k + Block - 1) / Block * Block) }
+
+// Pack interleaves mt rows of x (row m is x[m*ldx : m*ldx+k]) into xp in
+// blocks of 16 columns, so that a Mat kernel reads one block of every row
+// from consecutive memory:
+//
+//	xp[(j/16·mt + m)·16 + j%16] = x[m·ldx + j]     (0 past k)
+func Pack(xp, x []float32, mt, k, ldx int) {
+	kp := (k + Block - 1) / Block * Block
+	xp = xp[:mt*kp]
+	for m := 0; m < mt; m++ {
+		row := x[m*ldx : m*ldx+k]
+		for j0 := 0; j0 < kp; j0 += Block {
+			dst := xp[(j0/Block*mt+m)*Block:][:Block]
+			n := copy(dst, row[min(j0, k):min(j0+Block, k)])
+			clear(dst[n:])
+		}
+	}
+}
+
+// matU16 and matF32 are the signatures of one Mat kernel for a fixed tile height.
+type (
+	matU16 func(out []float32, ldo int, xp []float32, w []uint16, n, k int)
+	matF32 func(out []float32, ldo int, xp []float32, w []float32, n, k int)
+)
+
+// The kernels in use, indexed by tileIndex (log2 of the tile height, then
+// 3 + log2 for the four-row kernels of heights 1 and 2): the twins until
+// init (dispatch.go) installs the assembly. Package-level initializers run
+// before any init function, whatever the file order.
+var (
+	matBF16Impl = twinsU16(matBF16Go)
+	matF16Impl  = twinsU16(matF16Go)
+	matF32Impl  = [5]matF32{
+		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(1, out, ldo, xp, w, n, k) },
+		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(2, out, ldo, xp, w, n, k) },
+		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(4, out, ldo, xp, w, n, k) },
+		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(1, out, ldo, xp, w, n, k) },
+		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(2, out, ldo, xp, w, n, k) },
+	}
+)
+
+// twinsU16 binds a generic Mat twin to the four tile heights.
+func twinsU16(f func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int)) (t [5]matU16) {
+	for i := range t {
+		mt := 1 << (i % 3)
+		if i >= 3 {
+			mt = 1 << (i - 3)
+		}
+		t[i] = func(out []float32, ldo int, xp []float32, w []uint16, n, k int) { f(mt, out, ldo, xp, w, n, k) }
+	}
+	return t
+}
+
+// tileIndex checks a Mat call's slices and returns the kernel index of mt.
+func tileIndex(mt int, inOrder bool, out []float32, ldo int, xp []float32, wlen, n, k int) int {
+	if mt != 1 && mt != 2 && mt != 4 {
+		panic(fmt.Sprintf("asm: tile height %d is not 1, 2 or 4", mt))
+	}
+	if n < 0 || k < 0 || wlen < n*k || len(xp) < PackedLen(mt, k) || n > 0 && (ldo < n || len(out) < (mt-1)*ldo+n) {
+		panic(fmt.Sprintf("asm: Mat slices too short: mt %d n %d k %d ldo %d: out %d xp %d w %d", mt, n, k, ldo, len(out), len(xp), wlen))
+	}
+	if !inOrder && mt < 4 {
+		return 3 + bits.TrailingZeros(uint(mt))
+	}
+	return bits.TrailingZeros(uint(mt))
+}
+
+// MatBF16 multiplies n bfloat16 weight rows (w, row length k) with a tile
+// of mt ∈ {1, 2, 4} activation rows packed by Pack:
+//
+//	out[m·ldo + i] = Σ_j x[m][j] · w[i·k + j]      i < n, m < mt
+//
+// inOrder asks, for mt ≤ 2, for the kernel that reads the weights strictly
+// in address order (best when they come from memory, as in decode);
+// otherwise four rows are read at once (best when they are in cache, or
+// for mt = 4 always). Both compute every output bit for bit the same.
+func MatBF16(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []uint16, n, k int) {
+	if n == 0 {
+		return
+	}
+	matBF16Impl[tileIndex(mt, inOrder, out, ldo, xp, len(w), n, k)](out, ldo, xp, w, n, k)
+}
+
+// MatF16 is MatBF16 for IEEE binary16 weights.
+func MatF16(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []uint16, n, k int) {
+	if n == 0 {
+		return
+	}
+	matF16Impl[tileIndex(mt, inOrder, out, ldo, xp, len(w), n, k)](out, ldo, xp, w, n, k)
+}
+
+// MatF32 is MatBF16 for float32 weights.
+func MatF32(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []float32, n, k int) {
+	if n == 0 {
+		return
+	}
+	matF32Impl[tileIndex(mt, inOrder, out, ldo, xp, len(w), n, k)](out, ldo, xp, w, n, k)
+}
+
+// matGo is the loop all Mat twins share: each 16-element block of weight
+// row i is widened once into wb (zeros past k) and multiplied with the
+// block of every activation row of the tile. Exactly one of w16 and w32
+// is non-nil; f16 says how w16 is encoded.
+func matGo(mt int, out []float32, ldo int, xp []float32, w16 []uint16, w32 []float32, f16 bool, n, k int) {
+	var wb [Block]float32
+	for i := 0; i < n; i++ {
+		var s [4]float32
+		for j0 := 0; j0 < k; j0 += Block {
+			j1 := min(j0+Block, k)
+			wb = [Block]float32{}
+			switch {
+			case w32 != nil:
+				copy(wb[:], w32[i*k+j0:i*k+j1])
+			case f16:
+				for j, h := range w16[i*k+j0 : i*k+j1] {
+					wb[j] = float16.Frombits(h).Float32()
+				}
+			default:
+				for j, h := range w16[i*k+j0 : i*k+j1] {
+					wb[j] = math.Float32frombits(uint32(h) << 16)
+				}
+			}
+			for m := 0; m < mt; m++ {
+				xb := (*[Block]float32)(xp[(j0/Block*mt+m)*Block:])
+				var d float32
+				for j, v := range wb {
+					d += xb[j] * v
+				}
+				s[m] += d
+			}
+		}
+		for m := 0; m < mt; m++ {
+			out[m*ldo+i] = s[m]
+		}
+	}
+}
+
+// matBF16Go is the twin of the matBF16M*AVX512 kernels.
+func matBF16Go(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int) {
+	matGo(mt, out, ldo, xp, w, nil, false, n, k)
+}
+
+// matF16Go is the twin of the matF16M*AVX512 kernels.
+func matF16Go(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int) {
+	matGo(mt, out, ldo, xp, w, nil, true, n, k)
+}
+
+// matF32Go is the twin of the matF32M*AVX512 kernels.
+func matF32Go(mt int, out []float32, ldo int, xp []float32, w []float32, n, k int) {
+	if w == nil {
+		w = []float32{}
+	}
+	matGo(mt, out, ldo, xp, nil, w, false, n, k)
+}

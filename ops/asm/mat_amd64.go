@@ -1,0 +1,197 @@
+//go:build amd64 && !noasm
+
+package asm
+
+import "golang.org/x/sys/cpu"
+
+// hasAVX512 is whether the AVX-512 kernels can run: F for the arithmetic,
+// BW for the 16-bit widening, VL for the 128/256-bit forms on zmm16-31.
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+
+// archInit installs the best kernels the CPU runs, at most those of level
+// max ("avx2" caps them at AVX2; "" means no cap), and names them.
+func archInit(max string) string {
+	if hasAVX512 && max != "avx2" {
+		matBF16Impl = [5]matU16{matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512}
+		matF16Impl = [5]matU16{matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512}
+		matF32Impl = [5]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512}
+		installVec()
+		installDot()
+		return "avx512"
+	}
+	if hasAVX2 {
+		installAVX2()
+		return "avx2"
+	}
+	return "go"
+}
+
+// The Mat kernels, for tile heights mt = 1, 2, 4 (M1, M2: one weight row
+// at a time; M4, M1x4, M2x4: four). Each is, with its mt:
+//
+//	for i := 0; i < n; i++ {
+//		for m := 0; m < mt; m++ {
+//			var s float32
+//			for j := 0; j < k; j++ {
+//				s += xp[(j/16*mt+m)*16+j%16] * widen(w[i*k+j])
+//			}
+//			out[m*ldo+i] = s
+//		}
+//	}
+//
+// where widen is the exact bfloat16, binary16 or float32 → float32
+// conversion (matBF16Go, matF16Go, matF32Go); the sum runs in 16 lanes.
+
+//go:noescape
+func matBF16M1AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matBF16M2AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matBF16M4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M1AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M2AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF32M1AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+//go:noescape
+func matF32M2AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+//go:noescape
+func matF32M4AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+//go:noescape
+func matBF16M1x4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matBF16M2x4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M1x4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M2x4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF32M1x4AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+//go:noescape
+func matF32M2x4AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+// installVec installs the AVX-512 vector kernels (vec_amd64.s).
+func installVec() {
+	dotImpl, axpyImpl, addImpl, bf16ToF32Impl = dotAVX512, axpyAVX512, addAVX512, bf16ToF32AVX512
+	sumSqImpl, scaleMulImpl, scaleImpl, maxImpl = sumSqAVX512, scaleMulAVX512, scaleAVX512, maxAVX512
+	sumImpl, fmaLoopImpl = sumAVX512, fmaLoopAVX512
+	siluMulImpl, expSubImpl = siluMulAVX512, expSubAVX512
+	pauseImpl, prefetchImpl = pauseAVX512, prefetchAVX512
+	dotRowsImpl, axpyRowsImpl = dotRowsAVX512, axpyRowsAVX512
+}
+
+// The vector kernels; each is its twin in vec.go:
+//
+//	dotAVX512:       for i, v := range a { s += v * b[i] }; return s      (16 lanes)
+//	axpyAVX512:      for i, v := range x { y[i] += alpha * v }
+//	addAVX512:       for i, v := range src { dst[i] += v }
+//	bf16ToF32AVX512: for i, h := range src { dst[i] = math.Float32frombits(uint32(h) << 16) }
+//	sumSqAVX512:     for _, v := range x { s += v * v }; return s         (16 lanes)
+//	scaleMulAVX512:  for i, v := range x { out[i] = v * s * w[i] }
+//	scaleAVX512:     for i := range x { x[i] *= s }
+//	maxAVX512:       m := -Inf; for _, v := range x { m = max(m, v) }; return m
+//	sumAVX512:       for _, v := range x { s += v }; return s             (64 lanes)
+//	fmaLoopAVX512:   z := 1; for range n { z = z*0.99999 + 1 }; return 192 * z   (12×16 lanes)
+//	siluMulAVX512:   for i, g := range gate { out[i] = g / (1 + Exp(-g)) * up[i] }
+//	expSubAVX512:    for i, v := range x { x[i] = Exp(v - m); s += x[i] }; return s   (16 lanes)
+//	dotRowsAVX512:   for t := range n { out[t] = Σ_i q[i] * k[t*stride+i] }      (16 lanes)
+//	axpyRowsAVX512:  for t, pt := range p { for i := range o { o[i] += pt * v[t*stride+i] } }
+
+//go:noescape
+func dotAVX512(a []float32, b []float32) float32
+
+//go:noescape
+func axpyAVX512(alpha float32, x []float32, y []float32)
+
+//go:noescape
+func addAVX512(dst []float32, src []float32)
+
+//go:noescape
+func bf16ToF32AVX512(dst []float32, src []uint16)
+
+//go:noescape
+func sumSqAVX512(x []float32) float32
+
+//go:noescape
+func scaleMulAVX512(out []float32, x []float32, s float32, w []float32)
+
+//go:noescape
+func scaleAVX512(x []float32, s float32)
+
+//go:noescape
+func maxAVX512(x []float32) float32
+
+//go:noescape
+func sumAVX512(x []float32) float32
+
+func fmaLoopAVX512(n int) float32
+
+// prefetchAVX512 issues PREFETCHT1 for every 64-byte line of b; its Go
+// twin is an empty function (a hint changes no result).
+//
+//go:noescape
+func prefetchAVX512(b []byte)
+
+//go:noescape
+func dotRowsAVX512(out []float32, q []float32, k []float32, stride int, n int)
+
+//go:noescape
+func axpyRowsAVX512(o []float32, p []float32, v []float32, stride int)
+
+// pauseAVX512 is pauseGo with the PAUSE instruction in the loop.
+func pauseAVX512(n int)
+
+//go:noescape
+func siluMulAVX512(out []float32, gate []float32, up []float32)
+
+//go:noescape
+func expSubAVX512(x []float32, m float32) float32
+
+// hasAVX512BF16 is whether the MatDot kernels can run.
+var hasAVX512BF16 = hasAVX512 && cpu.X86.HasAVX512BF16
+
+// installDot installs the AVX512-BF16 MatDot kernels.
+func installDot() {
+	if hasAVX512BF16 {
+		matDotImpl = [3]matDotFunc{matDotM1AVX512BF16, matDotM2AVX512BF16, matDotM4AVX512BF16}
+	}
+}
+
+// The MatDot kernels, for tile heights mt = 1, 2, 4; each is matDotGo
+// with its mt:
+//
+//	for i := 0; i < n; i++ {
+//		for m := 0; m < mt; m++ {
+//			var s float32
+//			for j := 0; j < k; j++ {
+//				s += bf16(xp[(j/32*mt+m)*32+j%32]) * bf16(w[i*k+j])
+//			}
+//			out[m*ldo+i] = s
+//		}
+//	}
+
+//go:noescape
+func matDotM1AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM4AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)

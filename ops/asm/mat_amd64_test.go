@@ -1,0 +1,206 @@
+//go:build amd64 && !noasm
+
+package asm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"golang.org/x/sys/cpu"
+
+	"github.com/gopard/gopard/tensor"
+)
+
+func requireAVX512(tb testing.TB) {
+	if !hasAVX512 {
+		tb.Skip("CPU lacks AVX-512 F/BW/VL")
+	}
+}
+
+// TestMatAVX512 compares every Mat kernel with its Go twin at every tail
+// length, start offset, tile height and a few row counts, with guard
+// values between and around the output rows.
+func TestMatAVX512(t *testing.T) {
+	requireAVX512(t)
+	r := rand.New(rand.NewPCG(1, 1))
+	asmU16 := map[string][5]matU16{
+		"bf16": {matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512},
+		"f16":  {matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512},
+	}
+	goU16 := map[string]func(int, []float32, int, []float32, []uint16, int, int){"bf16": matBF16Go, "f16": matF16Go}
+	asmF32 := [5]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512}
+	for _, k := range testLengths {
+		for _, off := range testOffsets {
+			for ti, mt := range []int{1, 2, 4, 1, 2} {
+				n := []int{1, 3, 4, 5, 7, 8, 9}[(k+off)%7]
+				if k > 1000 && mt > 2 {
+					n = 5
+				}
+				x := randF32(r, mt*k)
+				xp := make([]float32, PackedLen(mt, k))
+				Pack(xp, x, mt, k, k)
+				wf := randF32(r, off+n*k)
+				ldo := n + 3
+				for _, dt := range []string{"bf16", "f16", "f32"} {
+					outLen := (mt-1)*ldo + n
+					bufA, outA := guarded(off, outLen)
+					bufG, outG := guarded(off, outLen)
+					switch dt {
+					case "f32":
+						asmF32[ti](outA, ldo, xp, wf[off:], n, k)
+						matF32Go(mt, outG, ldo, xp, wf[off:], n, k)
+					default:
+						w := make([]uint16, len(wf))
+						if dt == "bf16" {
+							tensor.F32ToBF16(w, wf)
+						} else {
+							tensor.F32ToF16(w, wf)
+						}
+						asmU16[dt][ti](outA, ldo, xp, w[off:], n, k)
+						goU16[dt](mt, outG, ldo, xp, w[off:], n, k)
+					}
+					what := fmt.Sprintf("%s k=%d off=%d mt=%d n=%d", dt, k, off, mt, n)
+					checkGuards(t, bufA, off, outLen, what)
+					for m := 0; m < mt; m++ {
+						for i := 0; i < n; i++ {
+							a, g := outA[m*ldo+i], outG[m*ldo+i]
+							if !near(a, g, 2e-5*float32(1+k/64)) {
+								t.Fatalf("%s: out[%d][%d] = %v, twin %v", what, m, i, a, g)
+							}
+						}
+						for i := n; i < ldo && m < mt-1; i++ {
+							if outA[m*ldo+i] != guard {
+								t.Fatalf("%s: guard between rows overwritten", what)
+							}
+						}
+					}
+					_ = bufG
+				}
+			}
+		}
+	}
+}
+
+// TestMatDotAVX512BF16 compares the MatDot kernels with their twin.
+func TestMatDotAVX512BF16(t *testing.T) {
+	if !hasAVX512BF16 {
+		t.Skip("CPU lacks AVX512-BF16")
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	kernels := [3]matDotFunc{matDotM1AVX512BF16, matDotM2AVX512BF16, matDotM4AVX512BF16}
+	for _, k := range testLengths {
+		for _, off := range testOffsets {
+			for ti, mt := range []int{1, 2, 4} {
+				n := []int{1, 3, 4, 5, 7, 8, 9}[(k+off)%7]
+				x := randF32(r, mt*k)
+				xp := make([]uint16, PackedBF16Len(mt, k))
+				PackBF16(xp, x, mt, k, k)
+				w := make([]uint16, off+n*k)
+				tensor.F32ToBF16(w, randF32(r, len(w)))
+				ldo := n + 3
+				outLen := (mt-1)*ldo + n
+				bufA, outA := guarded(off, outLen)
+				_, outG := guarded(off, outLen)
+				kernels[ti](outA, ldo, xp, w[off:], n, k)
+				matDotGo(mt, outG, ldo, xp, w[off:], n, k)
+				what := fmt.Sprintf("k=%d off=%d mt=%d n=%d", k, off, mt, n)
+				checkGuards(t, bufA, off, outLen, what)
+				for m := 0; m < mt; m++ {
+					for i := 0; i < n; i++ {
+						if a, g := outA[m*ldo+i], outG[m*ldo+i]; !near(a, g, 2e-5*float32(1+k/64)) {
+							t.Fatalf("%s: out[%d][%d] = %v, twin %v", what, m, i, a, g)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMatKernelsAgreeBitwise checks that the in-order and four-row kernels
+// of a tile height give identical bits, which keeps a forward's result
+// independent of how its rows were tiled.
+func TestMatKernelsAgreeBitwise(t *testing.T) {
+	requireAVX512(t)
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, k := range []int{1, 17, 64, 896, 4864} {
+		n := 9
+		w := make([]uint16, n*k)
+		tensor.F32ToBF16(w, randF32(r, n*k))
+		x := randF32(r, 4*k)
+		var ref [4][]float32
+		for _, mt := range []int{4, 2, 1} {
+			xp := make([]float32, PackedLen(mt, k))
+			Pack(xp, x, mt, k, k)
+			for _, inOrder := range []bool{true, false} {
+				out := make([]float32, mt*n)
+				MatBF16(mt, inOrder, out, n, xp, w, n, k)
+				for m := 0; m < mt; m++ {
+					if ref[m] == nil {
+						ref[m] = out[m*n : (m+1)*n]
+						continue
+					}
+					for i, v := range out[m*n : (m+1)*n] {
+						if v != ref[m][i] {
+							t.Fatalf("k=%d mt=%d inOrder=%v: row %d col %d = %v, other kernel %v", k, mt, inOrder, m, i, v, ref[m][i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMatAVX2 compares the AVX2 Mat kernels with their Go twins.
+func TestMatAVX2(t *testing.T) {
+	if !hasAVX2 || !cpu.X86.HasF16C {
+		t.Skip("CPU lacks AVX2/FMA/F16C")
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	u16 := map[string][3]matU16{
+		"bf16": {matBF16M1AVX2, matBF16M2AVX2, matBF16M4AVX2},
+		"f16":  {matF16M1AVX2, matF16M2AVX2, matF16M4AVX2},
+	}
+	twin := map[string]func(int, []float32, int, []float32, []uint16, int, int){"bf16": matBF16Go, "f16": matF16Go}
+	f32 := [3]matF32{matF32M1AVX2, matF32M2AVX2, matF32M4AVX2}
+	for _, k := range testLengths {
+		for _, off := range testOffsets {
+			for ti, mt := range []int{1, 2, 4} {
+				n := []int{1, 3, 4, 5}[(k+off)%4]
+				x := randF32(r, mt*k)
+				xp := make([]float32, PackedLen(mt, k))
+				Pack(xp, x, mt, k, k)
+				wf := randF32(r, off+n*k)
+				ldo := n + 2
+				outLen := (mt-1)*ldo + n
+				for _, dt := range []string{"bf16", "f16", "f32"} {
+					bufA, outA := guarded(off, outLen)
+					_, outG := guarded(off, outLen)
+					if dt == "f32" {
+						f32[ti](outA, ldo, xp, wf[off:], n, k)
+						matF32Go(mt, outG, ldo, xp, wf[off:], n, k)
+					} else {
+						w := make([]uint16, len(wf))
+						if dt == "bf16" {
+							tensor.F32ToBF16(w, wf)
+						} else {
+							tensor.F32ToF16(w, wf)
+						}
+						u16[dt][ti](outA, ldo, xp, w[off:], n, k)
+						twin[dt](mt, outG, ldo, xp, w[off:], n, k)
+					}
+					what := fmt.Sprintf("avx2 %s k=%d off=%d mt=%d n=%d", dt, k, off, mt, n)
+					checkGuards(t, bufA, off, outLen, what)
+					for m := 0; m < mt; m++ {
+						for i := 0; i < n; i++ {
+							if a, g := outA[m*ldo+i], outG[m*ldo+i]; !near(a, g, 2e-5*float32(1+k/64)) {
+								t.Fatalf("%s: out[%d][%d] = %v, twin %v", what, m, i, a, g)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

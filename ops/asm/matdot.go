@@ -1,0 +1,103 @@
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+)
+
+// DotBlock is the number of k elements in one block of PackBF16.
+const DotBlock = 32
+
+// PackedBF16Len is the number of bfloat16 values PackBF16 writes for mt
+// rows of length k (k padded with zeros to a multiple of DotBlock).
+func PackedBF16Len(mt, k int) int { return mt * ((k + DotBlock - 1) / DotBlock * DotBlock) }
+
+// PackBF16 rounds mt rows of x (row m is x[m*ldx : m*ldx+k]) to bfloat16,
+// to nearest even, and interleaves them in blocks of 32 columns for the
+// MatDot kernels:
+//
+//	xp[(j/32·mt + m)·32 + j%32] = bf16(x[m·ldx + j])     (0 past k)
+func PackBF16(xp []uint16, x []float32, mt, k, ldx int) {
+	kp := (k + DotBlock - 1) / DotBlock * DotBlock
+	xp = xp[:mt*kp]
+	for m := 0; m < mt; m++ {
+		row := x[m*ldx : m*ldx+k]
+		for j0 := 0; j0 < kp; j0 += DotBlock {
+			dst := xp[(j0/DotBlock*mt+m)*DotBlock:][:DotBlock]
+			src := row[min(j0, k):min(j0+DotBlock, k)]
+			for j, f := range src {
+				dst[j] = roundBF16(f)
+			}
+			clear(dst[len(src):])
+		}
+	}
+}
+
+// roundBF16 rounds to the nearest bfloat16, ties to even (NaN stays NaN).
+func roundBF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	if b&0x7fffffff > 0x7f800000 {
+		return uint16(b>>16) | 0x40
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+}
+
+// matDotImpl holds the MatDot kernels by log2 of the tile height; nil
+// unless the CPU has AVX512-BF16 (see HasMatDot).
+var matDotImpl [3]matDotFunc
+
+// matDotFunc is the signature of one MatDot kernel.
+type matDotFunc func(out []float32, ldo int, xp []uint16, w []uint16, n, k int)
+
+// HasMatDot reports whether the MatDot kernels run in hardware. When they
+// do, package ops multiplies bfloat16 weights with activations rounded to
+// bfloat16 (as llama.cpp does for bf16 models), at twice the FMA rate;
+// otherwise it uses MatBF16, which keeps the activations in float32.
+func HasMatDot() bool { return matDotImpl[0] != nil }
+
+// MatDot is MatBF16 with activations packed by PackBF16:
+//
+//	out[m·ldo + i] = Σ_j bf16(x[m][j]) · w[i·k + j]      i < n, m < mt
+//
+// where each product is exact and the sum runs in 16 float32 lanes, two
+// products per lane and step. It panics unless HasMatDot.
+func MatDot(mt int, out []float32, ldo int, xp []uint16, w []uint16, n, k int) {
+	if n == 0 {
+		return
+	}
+	if mt != 1 && mt != 2 && mt != 4 {
+		panic(fmt.Sprintf("asm: tile height %d is not 1, 2 or 4", mt))
+	}
+	if k < 0 || len(w) < n*k || len(xp) < PackedBF16Len(mt, k) || ldo < n || len(out) < (mt-1)*ldo+n {
+		panic(fmt.Sprintf("asm: MatDot slices too short: mt %d n %d k %d ldo %d: out %d xp %d w %d", mt, n, k, ldo, len(out), len(xp), len(w)))
+	}
+	matDotImpl[bits.TrailingZeros(uint(mt))](out, ldo, xp, w, n, k)
+}
+
+// matDotGo is the twin of the matDotM*AVX512BF16 kernels, lane by lane:
+// lane l of a 32-element block accumulates the pair (2l, 2l+1), the odd
+// product first, as VDPBF16PS does; the 16 lanes are summed at the end.
+func matDotGo(mt int, out []float32, ldo int, xp []uint16, w []uint16, n, k int) {
+	bf := func(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+	for i := 0; i < n; i++ {
+		row := w[i*k : (i+1)*k]
+		for m := 0; m < mt; m++ {
+			var lanes [16]float32
+			for j0 := 0; j0 < k; j0 += DotBlock {
+				xb := xp[(j0/DotBlock*mt+m)*DotBlock:][:DotBlock]
+				var wb [DotBlock]uint16
+				copy(wb[:], row[j0:min(j0+DotBlock, k)])
+				for l := range lanes {
+					lanes[l] += bf(wb[2*l+1]) * bf(xb[2*l+1])
+					lanes[l] += bf(wb[2*l]) * bf(xb[2*l])
+				}
+			}
+			var s float32
+			for _, v := range lanes {
+				s += v
+			}
+			out[m*ldo+i] = s
+		}
+	}
+}

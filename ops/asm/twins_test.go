@@ -1,0 +1,101 @@
+package asm
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// These tests pin the Go twins themselves (and so every build, noasm
+// included) to the definitions, with a few hand values.
+
+func TestExpAccuracy(t *testing.T) {
+	for x := float32(-87); x <= 88; x += 0.0137 {
+		want := math.Exp(float64(x))
+		if got := float64(Exp(x)); math.Abs(got-want) > 4e-7*want {
+			t.Fatalf("Exp(%v) = %v, want %v", x, got, want)
+		}
+	}
+	if Exp(-100) != 0 || !math.IsInf(float64(Exp(100)), 1) || Exp(0) != 1 {
+		t.Fatalf("Exp edges: %v %v %v", Exp(-100), Exp(100), Exp(0))
+	}
+	if nan := float32(math.NaN()); !math.IsNaN(float64(Exp(nan))) {
+		t.Fatal("Exp(NaN) is not NaN")
+	}
+}
+
+func TestTwinsHand(t *testing.T) {
+	a, b := []float32{1, 2, 3}, []float32{4, 5, 6}
+	if got := Dot(a, b); got != 32 {
+		t.Fatalf("Dot = %v, want 32", got)
+	}
+	y := []float32{1, 1, 1, 9}
+	Axpy(2, a, y)
+	if y[0] != 3 || y[1] != 5 || y[2] != 7 || y[3] != 9 {
+		t.Fatalf("Axpy = %v", y)
+	}
+	if SumSq(a) != 14 || Max(a) != 3 || Sum(a) != 6 {
+		t.Fatalf("SumSq %v Max %v Sum %v", SumSq(a), Max(a), Sum(a))
+	}
+	x := []float32{0, 1, -1}
+	if s := ExpSub(x, 1); math.Abs(float64(s)-(math.Exp(-1)+1+math.Exp(-2))) > 1e-6 {
+		t.Fatalf("ExpSub sum = %v", s)
+	}
+	if roundBF16(1+1.0/256) != 0x3f80 || roundBF16(1+3.0/256) != 0x3f82 { // ties to even
+		t.Fatalf("roundBF16: %#x %#x", roundBF16(1+1.0/256), roundBF16(1+3.0/256))
+	}
+}
+
+// TestMatTwinsDefinition checks Pack and the Mat twins (and whatever
+// MatBF16/MatF32 dispatch to) against the plain matrix product.
+func TestMatTwinsDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, k := range []int{1, 15, 16, 17, 33, 100} {
+		for _, mt := range []int{1, 2, 4} {
+			n := 5
+			x, wf := randF32(r, mt*k), randF32(r, n*k)
+			w := make([]uint16, len(wf))
+			for i, f := range wf {
+				w[i] = uint16(math.Float32bits(f) >> 16)
+				wf[i] = math.Float32frombits(uint32(w[i]) << 16)
+			}
+			xp := make([]float32, PackedLen(mt, k))
+			Pack(xp, x, mt, k, k)
+			for name, f := range map[string]func(out []float32){
+				"MatBF16":   func(out []float32) { MatBF16(mt, true, out, n, xp, w, n, k) },
+				"matBF16Go": func(out []float32) { matBF16Go(mt, out, n, xp, w, n, k) },
+				"MatF32":    func(out []float32) { MatF32(mt, true, out, n, xp, wf, n, k) },
+			} {
+				out := make([]float32, mt*n)
+				f(out)
+				for m := 0; m < mt; m++ {
+					for i := 0; i < n; i++ {
+						var s float64
+						for j := 0; j < k; j++ {
+							s += float64(x[m*k+j]) * float64(wf[i*k+j])
+						}
+						if math.Abs(s-float64(out[m*n+i])) > 1e-4*math.Sqrt(float64(k)) {
+							t.Fatalf("%s k=%d mt=%d: out[%d][%d] = %v, want %v", name, k, mt, m, i, out[m*n+i], s)
+						}
+					}
+				}
+			}
+			// MatDot's twin against the product of the bf16-rounded activations.
+			xp16 := make([]uint16, PackedBF16Len(mt, k))
+			PackBF16(xp16, x, mt, k, k)
+			out := make([]float32, mt*n)
+			matDotGo(mt, out, n, xp16, w, n, k)
+			for m := 0; m < mt; m++ {
+				for i := 0; i < n; i++ {
+					var s float64
+					for j := 0; j < k; j++ {
+						s += float64(math.Float32frombits(uint32(roundBF16(x[m*k+j]))<<16)) * float64(wf[i*k+j])
+					}
+					if math.Abs(s-float64(out[m*n+i])) > 1e-4*math.Sqrt(float64(k)) {
+						t.Fatalf("matDotGo k=%d mt=%d: out[%d][%d] = %v, want %v", k, mt, m, i, out[m*n+i], s)
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,301 @@
+package asm
+
+import "math"
+
+// The vector kernels in use; init (dispatch.go) may replace the twins.
+var (
+	dotImpl       = dotGo
+	axpyImpl      = axpyGo
+	addImpl       = addGo
+	bf16ToF32Impl = bf16ToF32Go
+	sumSqImpl     = sumSqGo
+	scaleMulImpl  = scaleMulGo
+	scaleImpl     = scaleGo
+	siluMulImpl   = siluMulGo
+	expSubImpl    = expSubGo
+	maxImpl       = maxGo
+)
+
+// Dot returns Σ a[i]·b[i]; len(b) must be ≥ len(a).
+func Dot(a, b []float32) float32 {
+	if len(b) < len(a) {
+		panic("asm: Dot: b shorter than a")
+	}
+	return dotImpl(a, b)
+}
+
+// Axpy does y[i] += alpha·x[i]; len(y) must be ≥ len(x).
+func Axpy(alpha float32, x, y []float32) {
+	if len(y) < len(x) {
+		panic("asm: Axpy: y shorter than x")
+	}
+	axpyImpl(alpha, x, y)
+}
+
+// Add does dst[i] += src[i]; len(dst) must be ≥ len(src).
+func Add(dst, src []float32) {
+	if len(dst) < len(src) {
+		panic("asm: Add: dst shorter than src")
+	}
+	addImpl(dst, src)
+}
+
+// BF16ToF32 widens src into dst exactly; len(dst) must be ≥ len(src).
+func BF16ToF32(dst []float32, src []uint16) {
+	if len(dst) < len(src) {
+		panic("asm: BF16ToF32: dst shorter than src")
+	}
+	bf16ToF32Impl(dst, src)
+}
+
+// SumSq returns Σ x[i]², the statistic of RMSNorm.
+func SumSq(x []float32) float32 { return sumSqImpl(x) }
+
+// ScaleMul does out[i] = x[i]·s·w[i], the second half of RMSNorm;
+// len(out) and len(w) must be ≥ len(x). out may alias x.
+func ScaleMul(out, x []float32, s float32, w []float32) {
+	if len(out) < len(x) || len(w) < len(x) {
+		panic("asm: ScaleMul: out or w shorter than x")
+	}
+	scaleMulImpl(out, x, s, w)
+}
+
+// Scale does x[i] *= s.
+func Scale(x []float32, s float32) { scaleImpl(x, s) }
+
+// SiLUMul does out[i] = gate[i]·sigmoid(gate[i])·up[i] with Exp's
+// approximation of the exponential; out and up must be ≥ len(gate) long.
+func SiLUMul(out, gate, up []float32) {
+	if len(out) < len(gate) || len(up) < len(gate) {
+		panic("asm: SiLUMul: out or up shorter than gate")
+	}
+	siluMulImpl(out, gate, up)
+}
+
+// ExpSub replaces x[i] by Exp(x[i] − m) and returns the sum of the new
+// values: the body of a softmax once m = max(x) is known.
+func ExpSub(x []float32, m float32) float32 { return expSubImpl(x, m) }
+
+// Max returns the largest element of x (−Inf when x is empty).
+func Max(x []float32) float32 { return maxImpl(x) }
+
+func dotGo(a, b []float32) float32 {
+	var s float32
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
+
+func axpyGo(alpha float32, x, y []float32) {
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+func addGo(dst, src []float32) {
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+func bf16ToF32Go(dst []float32, src []uint16) {
+	for i, h := range src {
+		dst[i] = math.Float32frombits(uint32(h) << 16)
+	}
+}
+
+func sumSqGo(x []float32) float32 {
+	var s float32
+	for _, v := range x {
+		s += v * v
+	}
+	return s
+}
+
+func scaleMulGo(out, x []float32, s float32, w []float32) {
+	for i, v := range x {
+		out[i] = v * s * w[i]
+	}
+}
+
+func scaleGo(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
+}
+
+func siluMulGo(out, gate, up []float32) {
+	for i, g := range gate {
+		out[i] = g / (1 + Exp(-g)) * up[i]
+	}
+}
+
+func expSubGo(x []float32, m float32) float32 {
+	var s float32
+	for i, v := range x {
+		e := Exp(v - m)
+		x[i] = e
+		s += e
+	}
+	return s
+}
+
+func maxGo(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		m = max(m, v)
+	}
+	return m
+}
+
+// Constants of Exp: 2^n·p(r) with n = round(x·log2 e), r = x − n·ln 2
+// (ln 2 split in a high part exact in float32 and a low remainder), and p
+// the degree-6 Taylor polynomial of e^r on |r| ≤ ln2/2 (relative error
+// below 2e-7 there).
+const (
+	expHi    = 88.0              // above this 2^n would need n = 128: return +Inf
+	expLo    = -87.3365447505531 // below this e^x is under the smallest normal: flush to 0
+	log2e    = 1.44269504088896341
+	ln2Hi    = 0.693359375
+	ln2Lo    = -2.12194440e-4
+	expC2    = 1.0 / 2
+	expC3    = 1.0 / 6
+	expC4    = 1.0 / 24
+	expC5    = 1.0 / 120
+	expC6    = 1.0 / 720
+	expRound = 12582912 // 1.5·2^23: adding it rounds a float32 to an integer
+)
+
+// Exp is the float32 exponential the SiLU and softmax kernels use, the
+// same steps in every lane: range reduction to r = x − n·ln 2 and a
+// polynomial, scaled by 2^n through the exponent bits. Relative error is a
+// few ulp; x > 88 gives +Inf, x < −87.34 gives 0, NaN stays NaN.
+func Exp(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x > expHi:
+		return float32(math.Inf(1))
+	case x < expLo:
+		return 0
+	}
+	n := (x*log2e + expRound) - expRound
+	r := x - n*ln2Hi
+	r -= n * ln2Lo
+	p := float32(expC6)
+	p = p*r + expC5
+	p = p*r + expC4
+	p = p*r + expC3
+	p = p*r + expC2
+	p = p*r + 1
+	p = p*r + 1
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
+
+// Sum returns Σ x[i]; cmd/bench streams a large buffer through it to
+// measure the read bandwidth.
+func Sum(x []float32) float32 { return sumImpl(x) }
+
+// FMALoop runs n rounds of twelve independent 16-lane fused multiply-adds
+// (z = z·0.99999 + 1 from z = 1) and returns the sum of all lanes: 384·n
+// floating-point operations, the machine's FMA peak when timed.
+func FMALoop(n int) float32 { return fmaLoopImpl(n) }
+
+// FMALoopFlops is the number of floating-point operations in one round of FMALoop.
+const FMALoopFlops = 12 * 16 * 2
+
+var (
+	sumImpl     = sumGo
+	fmaLoopImpl = fmaLoopGo
+)
+
+func sumGo(x []float32) float32 {
+	var s float32
+	for _, v := range x {
+		s += v
+	}
+	return s
+}
+
+func fmaLoopGo(n int) float32 {
+	z := float32(1)
+	for range n {
+		z = z*0.99999 + 1
+	}
+	return 12 * 16 * z
+}
+
+// Pause spends about n spin-wait hints (the PAUSE instruction on amd64,
+// which yields the core's issue slots to its SMT sibling); the pool's
+// workers call it while they wait for the next loop. n must be ≥ 1.
+func Pause(n int) { pauseImpl(n) }
+
+var pauseImpl = pauseGo
+
+func pauseGo(n int) {
+	for range n {
+	}
+}
+
+// DotRows computes the dot products of q with n rows of k spaced stride
+// apart, the scores of one attention head:
+//
+//	out[t] = Σ_i q[i] · k[t·stride + i]      t < n, i < len(q)
+func DotRows(out, q, k []float32, stride, n int) {
+	if n <= 0 {
+		return
+	}
+	if len(out) < n || stride < len(q) || len(k) < (n-1)*stride+len(q) {
+		panic("asm: DotRows: slices too short")
+	}
+	dotRowsImpl(out, q, k, stride, n)
+}
+
+// AxpyRows adds to o the rows of v (spaced stride apart) weighted by p, the
+// output of one attention head:
+//
+//	o[i] += Σ_t p[t] · v[t·stride + i]      t < len(p), i < len(o)
+func AxpyRows(o, p, v []float32, stride int) {
+	if len(p) == 0 {
+		return
+	}
+	if stride < len(o) || len(v) < (len(p)-1)*stride+len(o) {
+		panic("asm: AxpyRows: slices too short")
+	}
+	axpyRowsImpl(o, p, v, stride)
+}
+
+var (
+	dotRowsImpl  = dotRowsGo
+	axpyRowsImpl = axpyRowsGo
+)
+
+func dotRowsGo(out, q, k []float32, stride, n int) {
+	for t := 0; t < n; t++ {
+		row := k[t*stride : t*stride+len(q)]
+		var s float32
+		for i, v := range q {
+			s += v * row[i]
+		}
+		out[t] = s
+	}
+}
+
+func axpyRowsGo(o, p, v []float32, stride int) {
+	for t, pt := range p {
+		row := v[t*stride : t*stride+len(o)]
+		for i, x := range row {
+			o[i] += pt * x
+		}
+	}
+}
+
+// Prefetch asks the CPU to bring b into its L2 cache, one cache line at a
+// time in address order, without waiting: MatMul issues it for a block of
+// weight rows before the four-row kernels read the rows interleaved, a
+// pattern the hardware prefetchers follow poorly. It has no effect on
+// results (the twin does nothing).
+func Prefetch(b []byte) { prefetchImpl(b) }
+
+var prefetchImpl = func([]byte) {}

@@ -1,0 +1,669 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// Vector kernels: 16 float32 lanes per zmm, the loop body on whole
+// 16-element blocks and the last n%16 elements under the mask K1 (masked
+// loads do not fault past the end of a slice, masked stores write nothing
+// there). Each has a Go twin in vec.go.
+
+// TAILMASK sets K1 to the low n%16 bits, given n in CX; clobbers AX, CX.
+#define TAILMASK ANDQ $15, CX; MOVL $1, AX; SHLL CX, AX; DECL AX; KMOVW AX, K1
+
+// HSUM0 leaves the sum of the 16 lanes of Z0 in the low lane of X0.
+#define HSUM0 \
+	VEXTRACTF64X4 $1, Z0, Y17; \
+	VADDPS        Y17, Y0, Y0; \
+	VEXTRACTF32X4 $1, Y0, X17; \
+	VADDPS        X17, X0, X0; \
+	VPERMILPS     $0x4e, X0, X17; \
+	VADDPS        X17, X0, X0; \
+	VPERMILPS     $0xb1, X0, X17; \
+	VADDSS        X17, X0, X0
+
+#define X_PTR SI
+#define Y_PTR DI
+#define LEN BX
+
+// func dotAVX512(a []float32, b []float32) float32
+TEXT ·dotAVX512(SB), NOSPLIT, $0-52
+	MOVQ   a_base+0(FP), X_PTR
+	MOVQ   b_base+24(FP), Y_PTR
+	MOVQ   a_len+8(FP), LEN
+	MOVQ   LEN, CX
+	TAILMASK
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	SHRQ   $4, LEN
+	JZ     dottail
+
+dotloop:
+	VMOVUPS     (X_PTR), Z2
+	VFMADD231PS (Y_PTR), Z2, Z0 // S += A_i · B_i
+	ADDQ        $64, X_PTR
+	ADDQ        $64, Y_PTR
+	DECQ        LEN
+	JNZ         dotloop
+
+dottail:
+	VMOVUPS.Z   (X_PTR), K1, Z2
+	VMOVUPS.Z   (Y_PTR), K1, Z3
+	VFMADD231PS Z3, Z2, Z1
+	VADDPS      Z1, Z0, Z0
+	HSUM0
+	VMOVSS      X0, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func axpyAVX512(alpha float32, x []float32, y []float32)
+TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
+	VBROADCASTSS alpha+0(FP), Z1
+	MOVQ         x_base+8(FP), X_PTR
+	MOVQ         x_len+16(FP), LEN
+	MOVQ         y_base+32(FP), Y_PTR
+	MOVQ         LEN, CX
+	TAILMASK
+	SHRQ         $4, LEN
+	JZ           axpytail
+
+axpyloop:
+	VMOVUPS     (Y_PTR), Z0
+	VFMADD231PS (X_PTR), Z1, Z0 // Y_i += alpha · X_i
+	VMOVUPS     Z0, (Y_PTR)
+	ADDQ        $64, X_PTR
+	ADDQ        $64, Y_PTR
+	DECQ        LEN
+	JNZ         axpyloop
+
+axpytail:
+	VMOVUPS.Z   (Y_PTR), K1, Z0
+	VMOVUPS.Z   (X_PTR), K1, Z2
+	VFMADD231PS Z2, Z1, Z0
+	VMOVUPS     Z0, K1, (Y_PTR)
+	VZEROUPPER
+	RET
+
+// func addAVX512(dst []float32, src []float32)
+TEXT ·addAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), Y_PTR
+	MOVQ src_base+24(FP), X_PTR
+	MOVQ src_len+32(FP), LEN
+	MOVQ LEN, CX
+	TAILMASK
+	SHRQ $4, LEN
+	JZ   addtail
+
+addloop:
+	VMOVUPS (Y_PTR), Z0
+	VADDPS  (X_PTR), Z0, Z0 // DST_i += SRC_i
+	VMOVUPS Z0, (Y_PTR)
+	ADDQ    $64, X_PTR
+	ADDQ    $64, Y_PTR
+	DECQ    LEN
+	JNZ     addloop
+
+addtail:
+	VMOVUPS.Z (Y_PTR), K1, Z0
+	VMOVUPS.Z (X_PTR), K1, Z2
+	VADDPS    Z2, Z0, Z0
+	VMOVUPS   Z0, K1, (Y_PTR)
+	VZEROUPPER
+	RET
+
+// func bf16ToF32AVX512(dst []float32, src []uint16)
+TEXT ·bf16ToF32AVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), Y_PTR
+	MOVQ src_base+24(FP), X_PTR
+	MOVQ src_len+32(FP), LEN
+	MOVQ LEN, CX
+	TAILMASK
+	SHRQ $4, LEN
+	JZ   cvttail
+
+cvtloop:
+	VPMOVZXWD (X_PTR), Z0 // DST_i = SRC_i << 16
+	VPSLLD    $16, Z0, Z0
+	VMOVUPS   Z0, (Y_PTR)
+	ADDQ      $32, X_PTR
+	ADDQ      $64, Y_PTR
+	DECQ      LEN
+	JNZ       cvtloop
+
+cvttail:
+	VPMOVZXWD.Z (X_PTR), K1, Z0
+	VPSLLD      $16, Z0, Z0
+	VMOVUPS     Z0, K1, (Y_PTR)
+	VZEROUPPER
+	RET
+
+// func sumSqAVX512(x []float32) float32
+TEXT ·sumSqAVX512(SB), NOSPLIT, $0-28
+	MOVQ   x_base+0(FP), X_PTR
+	MOVQ   x_len+8(FP), LEN
+	MOVQ   LEN, CX
+	TAILMASK
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	SHRQ   $4, LEN
+	JZ     sstail
+
+ssloop:
+	VMOVUPS     (X_PTR), Z2
+	VFMADD231PS Z2, Z2, Z0 // S += X_i²
+	ADDQ        $64, X_PTR
+	DECQ        LEN
+	JNZ         ssloop
+
+sstail:
+	VMOVUPS.Z   (X_PTR), K1, Z2
+	VFMADD231PS Z2, Z2, Z1
+	VADDPS      Z1, Z0, Z0
+	HSUM0
+	VMOVSS      X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func scaleMulAVX512(out []float32, x []float32, s float32, w []float32)
+TEXT ·scaleMulAVX512(SB), NOSPLIT, $0-80
+	MOVQ         out_base+0(FP), Y_PTR
+	MOVQ         x_base+24(FP), X_PTR
+	MOVQ         x_len+32(FP), LEN
+	VBROADCASTSS s+48(FP), Z1
+	MOVQ         w_base+56(FP), DX
+	MOVQ         LEN, CX
+	TAILMASK
+	SHRQ         $4, LEN
+	JZ           smtail
+
+smloop:
+	VMULPS  (X_PTR), Z1, Z0 // OUT_i = X_i · s · W_i
+	VMULPS  (DX), Z0, Z0
+	VMOVUPS Z0, (Y_PTR)
+	ADDQ    $64, X_PTR
+	ADDQ    $64, Y_PTR
+	ADDQ    $64, DX
+	DECQ    LEN
+	JNZ     smloop
+
+smtail:
+	VMOVUPS.Z (X_PTR), K1, Z0
+	VMOVUPS.Z (DX), K1, Z2
+	VMULPS    Z1, Z0, Z0
+	VMULPS    Z2, Z0, Z0
+	VMOVUPS   Z0, K1, (Y_PTR)
+	VZEROUPPER
+	RET
+
+// func scaleAVX512(x []float32, s float32)
+TEXT ·scaleAVX512(SB), NOSPLIT, $0-28
+	MOVQ         x_base+0(FP), X_PTR
+	MOVQ         x_len+8(FP), LEN
+	VBROADCASTSS s+24(FP), Z1
+	MOVQ         LEN, CX
+	TAILMASK
+	SHRQ         $4, LEN
+	JZ           sctail
+
+scloop:
+	VMULPS  (X_PTR), Z1, Z0 // X_i *= s
+	VMOVUPS Z0, (X_PTR)
+	ADDQ    $64, X_PTR
+	DECQ    LEN
+	JNZ     scloop
+
+sctail:
+	VMOVUPS.Z (X_PTR), K1, Z0
+	VMULPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (X_PTR)
+	VZEROUPPER
+	RET
+
+// func maxAVX512(x []float32) float32
+TEXT ·maxAVX512(SB), NOSPLIT, $0-28
+	MOVQ         x_base+0(FP), X_PTR
+	MOVQ         x_len+8(FP), LEN
+	MOVL         $0xff800000, AX // -Inf
+	VPBROADCASTD AX, Z0
+	VMOVAPS      Z0, Z1
+	MOVQ         LEN, CX
+	TAILMASK
+	SHRQ         $4, LEN
+	JZ           mxtail
+
+mxloop:
+	VMAXPS (X_PTR), Z0, Z0 // M = max(M, X_i)
+	ADDQ   $64, X_PTR
+	DECQ   LEN
+	JNZ    mxloop
+
+mxtail:
+	VMOVUPS       (X_PTR), K1, Z1 // the tail; lanes past it keep -Inf
+	VMAXPS        Z1, Z0, Z2
+	VEXTRACTF64X4 $1, Z2, Y3
+	VMAXPS        Y3, Y2, Y2
+	VEXTRACTF32X4 $1, Y2, X3
+	VMAXPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VMAXPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VMAXSS        X3, X2, X2
+	VMOVSS        X2, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sumAVX512(x []float32) float32
+TEXT ·sumAVX512(SB), NOSPLIT, $0-28
+	MOVQ   x_base+0(FP), X_PTR
+	MOVQ   x_len+8(FP), LEN
+	MOVQ   LEN, CX
+	TAILMASK
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ   LEN, DX
+	SHRQ   $6, DX
+	JZ     sum16
+
+sum64:
+	VADDPS (X_PTR), Z0, Z0 // S += X_i, four blocks per round
+	VADDPS 64(X_PTR), Z1, Z1
+	VADDPS 128(X_PTR), Z2, Z2
+	VADDPS 192(X_PTR), Z3, Z3
+	ADDQ   $256, X_PTR
+	DECQ   DX
+	JNZ    sum64
+
+sum16:
+	ANDQ $63, LEN
+	SHRQ $4, LEN
+	JZ   sumtail
+
+sumloop:
+	VADDPS (X_PTR), Z0, Z0
+	ADDQ   $64, X_PTR
+	DECQ   LEN
+	JNZ    sumloop
+
+sumtail:
+	VMOVUPS.Z (X_PTR), K1, Z4
+	VADDPS    Z4, Z0, Z0
+	VADDPS    Z1, Z0, Z0
+	VADDPS    Z3, Z2, Z2
+	VADDPS    Z2, Z0, Z0
+	HSUM0
+	VMOVSS    X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func fmaLoopAVX512(n int) float32
+TEXT ·fmaLoopAVX512(SB), NOSPLIT, $0-12
+	MOVQ         n+0(FP), CX
+	MOVL         $0x3f800000, AX // 1.0
+	VPBROADCASTD AX, Z20
+	MOVL         $0x3f7fff58, AX // 0.99999: keeps the chains finite
+	VPBROADCASTD AX, Z21
+	VMOVAPS      Z20, Z0
+	VMOVAPS      Z20, Z1
+	VMOVAPS      Z20, Z2
+	VMOVAPS      Z20, Z3
+	VMOVAPS      Z20, Z4
+	VMOVAPS      Z20, Z5
+	VMOVAPS      Z20, Z6
+	VMOVAPS      Z20, Z7
+	VMOVAPS      Z20, Z8
+	VMOVAPS      Z20, Z9
+	VMOVAPS      Z20, Z10
+	VMOVAPS      Z20, Z11
+	TESTQ        CX, CX
+	JZ           fmadone
+
+fmaloop:
+	VFMADD213PS Z20, Z21, Z0 // Z_i = Z_i · 0.99999 + 1: twelve independent chains
+	VFMADD213PS Z20, Z21, Z1
+	VFMADD213PS Z20, Z21, Z2
+	VFMADD213PS Z20, Z21, Z3
+	VFMADD213PS Z20, Z21, Z4
+	VFMADD213PS Z20, Z21, Z5
+	VFMADD213PS Z20, Z21, Z6
+	VFMADD213PS Z20, Z21, Z7
+	VFMADD213PS Z20, Z21, Z8
+	VFMADD213PS Z20, Z21, Z9
+	VFMADD213PS Z20, Z21, Z10
+	VFMADD213PS Z20, Z21, Z11
+	DECQ        CX
+	JNZ         fmaloop
+
+fmadone:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z5, Z4, Z4
+	VADDPS Z7, Z6, Z6
+	VADDPS Z9, Z8, Z8
+	VADDPS Z11, Z10, Z10
+	VADDPS Z2, Z0, Z0
+	VADDPS Z6, Z4, Z4
+	VADDPS Z10, Z8, Z8
+	VADDPS Z4, Z0, Z0
+	VADDPS Z8, Z0, Z0
+	HSUM0
+	VMOVSS X0, ret+8(FP)
+	VZEROUPPER
+	RET
+
+// Constants of Exp (vec.go), as float32 bits, and 127 for the exponent.
+DATA expc<>+0(SB)/4, $0x3fb8aa3b  // log2 e
+DATA expc<>+4(SB)/4, $0x4b400000  // 1.5·2^23: rounds to an integer
+DATA expc<>+8(SB)/4, $0x3f318000  // ln 2, high part
+DATA expc<>+12(SB)/4, $0xb95e8083 // ln 2, low part
+DATA expc<>+16(SB)/4, $0x3ab60b61 // 1/720
+DATA expc<>+20(SB)/4, $0x3c088889 // 1/120
+DATA expc<>+24(SB)/4, $0x3d2aaaab // 1/24
+DATA expc<>+28(SB)/4, $0x3e2aaaab // 1/6
+DATA expc<>+32(SB)/4, $0x3f000000 // 1/2
+DATA expc<>+36(SB)/4, $0x3f800000 // 1
+DATA expc<>+40(SB)/4, $0x42b00000 // 88: above, +Inf
+DATA expc<>+44(SB)/4, $0xc2aeac50 // -87.3365: below, 0
+DATA expc<>+48(SB)/4, $127        // exponent bias
+DATA expc<>+52(SB)/4, $0x7f800000 // +Inf
+GLOBL expc<>(SB), RODATA|NOPTR, $56
+
+// EXPCONST loads the constants of EXP into Z20-Z31.
+#define EXPCONST \
+	VBROADCASTSS expc<>+0(SB), Z20; \
+	VBROADCASTSS expc<>+4(SB), Z21; \
+	VBROADCASTSS expc<>+8(SB), Z22; \
+	VBROADCASTSS expc<>+12(SB), Z23; \
+	VBROADCASTSS expc<>+16(SB), Z24; \
+	VBROADCASTSS expc<>+20(SB), Z25; \
+	VBROADCASTSS expc<>+24(SB), Z26; \
+	VBROADCASTSS expc<>+28(SB), Z27; \
+	VBROADCASTSS expc<>+32(SB), Z28; \
+	VBROADCASTSS expc<>+36(SB), Z29; \
+	VBROADCASTSS expc<>+40(SB), Z30; \
+	VBROADCASTSS expc<>+44(SB), Z31
+
+// EXP sets R = Exp(X) in 16 lanes, the steps of the Go Exp: n = round(x·log2 e),
+// r = x − n·ln 2 (in two parts), p(r) by Horner, times 2^n built in the
+// exponent bits; then 0 below the range, +Inf above it, NaN kept. N and P
+// are temporaries; K2-K4 are clobbered.
+#define EXP(X, R, N, P) \
+	VMAXPS       Z31, X, R; \
+	VMINPS       Z30, R, R; \
+	VMOVAPS      Z21, N; \
+	VFMADD231PS  Z20, R, N; \
+	VSUBPS       Z21, N, N; \
+	VFNMADD231PS Z22, N, R; \
+	VFNMADD231PS Z23, N, R; \
+	VMOVAPS      Z24, P; \
+	VFMADD213PS  Z25, R, P; \
+	VFMADD213PS  Z26, R, P; \
+	VFMADD213PS  Z27, R, P; \
+	VFMADD213PS  Z28, R, P; \
+	VFMADD213PS  Z29, R, P; \
+	VFMADD213PS  Z29, R, P; \
+	VCVTPS2DQ    N, N; \
+	VPADDD.BCST  expc<>+48(SB), N, N; \
+	VPSLLD       $23, N, N; \
+	VMULPS       N, P, R; \
+	VCMPPS       $1, Z31, X, K2; \
+	VCMPPS       $14, Z30, X, K3; \
+	VCMPPS       $3, X, X, K4; \
+	VXORPS       R, R, K2, R; \
+	VBROADCASTSS expc<>+52(SB), K3, R; \
+	VMOVAPS      X, K4, R
+
+// func siluMulAVX512(out []float32, gate []float32, up []float32)
+TEXT ·siluMulAVX512(SB), NOSPLIT, $0-72
+	MOVQ   out_base+0(FP), Y_PTR
+	MOVQ   gate_base+24(FP), X_PTR
+	MOVQ   gate_len+32(FP), LEN
+	MOVQ   up_base+48(FP), DX
+	MOVQ   LEN, CX
+	TAILMASK
+	EXPCONST
+	VXORPS Z9, Z9, Z9
+	SHRQ   $4, LEN
+	JZ     silutail
+
+siluloop:
+	VMOVUPS (X_PTR), Z0
+	VSUBPS  Z0, Z9, Z1     // -g
+	EXP(Z1, Z2, Z3, Z4)    // e^-g
+	VADDPS  Z29, Z2, Z2    // 1 + e^-g
+	VDIVPS  Z2, Z0, Z0     // g / (1 + e^-g)
+	VMULPS  (DX), Z0, Z0   // · up
+	VMOVUPS Z0, (Y_PTR)
+	ADDQ    $64, X_PTR
+	ADDQ    $64, Y_PTR
+	ADDQ    $64, DX
+	DECQ    LEN
+	JNZ     siluloop
+
+silutail:
+	KTESTW    K1, K1
+	JZ        silureturn
+	VMOVUPS.Z (X_PTR), K1, Z0
+	VMOVUPS.Z (DX), K1, Z5
+	VSUBPS    Z0, Z9, Z1
+	EXP(Z1, Z2, Z3, Z4)
+	VADDPS    Z29, Z2, Z2
+	VDIVPS    Z2, Z0, Z0
+	VMULPS    Z5, Z0, Z0
+	VMOVUPS   Z0, K1, (Y_PTR)
+
+silureturn:
+	VZEROUPPER
+	RET
+
+// func expSubAVX512(x []float32, m float32) float32
+TEXT ·expSubAVX512(SB), NOSPLIT, $0-36
+	MOVQ         x_base+0(FP), X_PTR
+	MOVQ         x_len+8(FP), LEN
+	VBROADCASTSS m+24(FP), Z8
+	MOVQ         LEN, CX
+	TAILMASK
+	EXPCONST
+	VXORPS       Z0, Z0, Z0 // the sum, 16 lanes
+	SHRQ         $4, LEN
+	JZ           exptail
+
+exploop:
+	VMOVUPS (X_PTR), Z1
+	VSUBPS  Z8, Z1, Z1     // x - m
+	EXP(Z1, Z2, Z3, Z4)
+	VMOVUPS Z2, (X_PTR)
+	VADDPS  Z2, Z0, Z0
+	ADDQ    $64, X_PTR
+	DECQ    LEN
+	JNZ     exploop
+
+exptail:
+	KTESTW    K1, K1
+	JZ        expdone
+	VMOVUPS.Z (X_PTR), K1, Z1
+	VSUBPS    Z8, Z1, Z1
+	EXP(Z1, Z2, Z3, Z4)
+	VMOVUPS   Z2, K1, (X_PTR)
+	VADDPS    Z2, Z0, K1, Z0
+
+expdone:
+	HSUM0
+	VMOVSS X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func pauseAVX512(n int)
+TEXT ·pauseAVX512(SB), NOSPLIT, $0-8
+	MOVQ n+0(FP), CX
+
+pauseloop:
+	PAUSE
+	DECQ CX
+	JNZ  pauseloop
+	RET
+
+// func dotRowsAVX512(out []float32, q []float32, k []float32, stride int, n int)
+TEXT ·dotRowsAVX512(SB), NOSPLIT, $0-88
+	MOVQ out_base+0(FP), DI
+	MOVQ q_base+24(FP), SI
+	MOVQ q_len+32(FP), BX
+	MOVQ k_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	SHLQ $2, R8
+	MOVQ n+80(FP), R9
+	MOVQ BX, CX
+	TAILMASK
+	SHRQ $4, BX
+	TESTQ R9, R9
+	JZ   drdone
+
+drrow:
+	VXORPS Z0, Z0, Z0
+	MOVQ   SI, R10 // q
+	MOVQ   DX, R11 // k row t
+	MOVQ   BX, R12
+	TESTQ  R12, R12
+	JZ     drtail
+
+drblock:
+	VMOVUPS     (R10), Z1
+	VFMADD231PS (R11), Z1, Z0 // S += Q_i · K_t,i
+	ADDQ        $64, R10
+	ADDQ        $64, R11
+	DECQ        R12
+	JNZ         drblock
+
+drtail:
+	VMOVUPS.Z   (R10), K1, Z1
+	VMOVUPS.Z   (R11), K1, Z2
+	VFMADD231PS Z2, Z1, Z0
+	HSUM0
+	VMOVSS      X0, (DI) // out[t] = S
+	ADDQ        $4, DI
+	ADDQ        R8, DX
+	DECQ        R9
+	JNZ         drrow
+
+drdone:
+	VZEROUPPER
+	RET
+
+// func axpyRowsAVX512(o []float32, p []float32, v []float32, stride int)
+TEXT ·axpyRowsAVX512(SB), NOSPLIT, $0-80
+	MOVQ o_base+0(FP), DI
+	MOVQ o_len+8(FP), BX
+	MOVQ p_base+24(FP), SI
+	MOVQ p_len+32(FP), R9
+	MOVQ v_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	SHLQ $2, R8
+	MOVQ BX, CX
+	TAILMASK
+	MOVQ BX, R13
+	SHRQ $6, R13 // 64-column groups
+	ANDQ $63, BX
+	SHRQ $4, BX  // then 16-column blocks
+	TESTQ R13, R13
+	JZ   arblocks
+
+arquad:
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	MOVQ    SI, R10 // p
+	MOVQ    DX, R11 // v row t, this group
+	MOVQ    R9, R12
+	TESTQ   R12, R12
+	JZ      arquadstore
+
+arquadt:
+	VBROADCASTSS (R10), Z4
+	VFMADD231PS  (R11), Z4, Z0 // O_i += p_t · V_t,i
+	VFMADD231PS  64(R11), Z4, Z1
+	VFMADD231PS  128(R11), Z4, Z2
+	VFMADD231PS  192(R11), Z4, Z3
+	ADDQ         $4, R10
+	ADDQ         R8, R11
+	DECQ         R12
+	JNZ          arquadt
+
+arquadstore:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ    $256, DI
+	ADDQ    $256, DX
+	DECQ    R13
+	JNZ     arquad
+
+arblocks:
+	TESTQ BX, BX
+	JZ    artail
+
+arblock:
+	VMOVUPS (DI), Z0
+	MOVQ    SI, R10
+	MOVQ    DX, R11
+	MOVQ    R9, R12
+	TESTQ   R12, R12
+	JZ      arblockstore
+
+arblockt:
+	VBROADCASTSS (R10), Z4
+	VFMADD231PS  (R11), Z4, Z0
+	ADDQ         $4, R10
+	ADDQ         R8, R11
+	DECQ         R12
+	JNZ          arblockt
+
+arblockstore:
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	DECQ    BX
+	JNZ     arblock
+
+artail:
+	KTESTW    K1, K1
+	JZ        ardone
+	VMOVUPS.Z (DI), K1, Z0
+	MOVQ      SI, R10
+	MOVQ      DX, R11
+	MOVQ      R9, R12
+	TESTQ     R12, R12
+	JZ        artailstore
+
+artailt:
+	VBROADCASTSS (R10), Z4
+	VMOVUPS.Z    (R11), K1, Z5
+	VFMADD231PS  Z5, Z4, Z0
+	ADDQ         $4, R10
+	ADDQ         R8, R11
+	DECQ         R12
+	JNZ          artailt
+
+artailstore:
+	VMOVUPS Z0, K1, (DI)
+
+ardone:
+	VZEROUPPER
+	RET
+
+// func prefetchAVX512(b []byte)
+TEXT ·prefetchAVX512(SB), NOSPLIT, $0-24
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), CX
+	ADDQ SI, CX // end
+
+pfloop:
+	CMPQ       SI, CX
+	JAE        pfdone
+	PREFETCHT1 (SI) // bring the line to L2
+	ADDQ       $64, SI
+	JMP        pfloop
+
+pfdone:
+	RET

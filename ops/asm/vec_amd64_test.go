@@ -1,0 +1,122 @@
+//go:build amd64 && !noasm
+
+package asm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestVecAVX512 compares every vector kernel with its Go twin at every
+// tail length and start offset, with guard values around outputs.
+func TestVecAVX512(t *testing.T) {
+	requireAVX512(t)
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, n := range testLengths {
+		for _, off := range testOffsets {
+			what := func(k string) string { return fmt.Sprintf("%s n=%d off=%d", k, n, off) }
+			a, b := randF32(r, off+n), randF32(r, off+n)
+			a, b = a[off:], b[off:]
+			tol := 1e-5 * float32(1+n/64)
+			// Reductions.
+			for _, c := range []struct {
+				name     string
+				asm, go_ func([]float32) float32
+			}{{"sumSq", sumSqAVX512, sumSqGo}, {"max", maxAVX512, maxGo}, {"sum", sumAVX512, sumGo}} {
+				if x, y := c.asm(a), c.go_(a); !near(x, y, tol) {
+					t.Fatalf("%s: %v, twin %v", what(c.name), x, y)
+				}
+			}
+			if x, y := dotAVX512(a, b), dotGo(a, b); !near(x, y, tol) {
+				t.Fatalf("%s: %v, twin %v", what("dot"), x, y)
+			}
+			// In-place and out-of-place maps.
+			type mapCase struct {
+				name     string
+				asm, go_ func(out []float32)
+			}
+			w := randF32(r, n)
+			h := make([]uint16, n)
+			for i := range h {
+				h[i] = uint16(r.Uint32())
+			}
+			for _, c := range []mapCase{
+				{"axpy", func(o []float32) { axpyAVX512(0.7, a, o) }, func(o []float32) { axpyGo(0.7, a, o) }},
+				{"add", func(o []float32) { addAVX512(o, a) }, func(o []float32) { addGo(o, a) }},
+				{"scale", func(o []float32) { scaleAVX512(o, 1.3) }, func(o []float32) { scaleGo(o, 1.3) }},
+				{"scaleMul", func(o []float32) { scaleMulAVX512(o, a, 0.9, w) }, func(o []float32) { scaleMulGo(o, a, 0.9, w) }},
+				{"bf16ToF32", func(o []float32) { bf16ToF32AVX512(o, h) }, func(o []float32) { bf16ToF32Go(o, h) }},
+				{"siluMul", func(o []float32) { siluMulAVX512(o, a, w) }, func(o []float32) { siluMulGo(o, a, w) }},
+				{"expSub", func(o []float32) { expSubAVX512(o, 0.5) }, func(o []float32) { expSubGo(o, 0.5) }},
+			} {
+				bufA, outA := guarded(off, n)
+				_, outG := guarded(off, n)
+				copy(outA, b)
+				copy(outG, b)
+				c.asm(outA)
+				c.go_(outG)
+				checkGuards(t, bufA, off, n, what(c.name))
+				for i := range outA {
+					if !near(outA[i], outG[i], 2e-6) {
+						t.Fatalf("%s: [%d] = %v, twin %v", what(c.name), i, outA[i], outG[i])
+					}
+				}
+			}
+		}
+	}
+	// The strided attention kernels: rows of length n, 0-5 of them, stride n+off.
+	for _, n := range testLengths {
+		for _, off := range testOffsets {
+			for _, rows := range []int{0, 1, 5} {
+				stride := n + off
+				q, kv := randF32(r, n), randF32(r, off+rows*stride+n)
+				kv = kv[off:]
+				what := fmt.Sprintf("n=%d off=%d rows=%d", n, off, rows)
+				bufA, outA := guarded(off, rows)
+				_, outG := guarded(off, rows)
+				dotRowsAVX512(outA, q, kv, stride, rows)
+				dotRowsGo(outG, q, kv, stride, rows)
+				checkGuards(t, bufA, off, rows, "dotRows "+what)
+				for i := range outA {
+					if !near(outA[i], outG[i], 1e-5*float32(1+n/64)) {
+						t.Fatalf("dotRows %s: [%d] = %v, twin %v", what, i, outA[i], outG[i])
+					}
+				}
+				p := randF32(r, rows)
+				bufA, oA := guarded(off, n)
+				_, oG := guarded(off, n)
+				copy(oA, q)
+				copy(oG, q)
+				axpyRowsAVX512(oA, p, kv, stride)
+				axpyRowsGo(oG, p, kv, stride)
+				checkGuards(t, bufA, off, n, "axpyRows "+what)
+				for i := range oA {
+					if !near(oA[i], oG[i], 1e-5) {
+						t.Fatalf("axpyRows %s: [%d] = %v, twin %v", what, i, oA[i], oG[i])
+					}
+				}
+			}
+		}
+	}
+	// Exp's edges and the sum ExpSub returns.
+	edges := []float32{-1000, -87.4, -87.3, -20, -1, 0, 1e-30, 1, 20, 87.9, 88.1, 1000, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for _, off := range []int{0, 1} {
+		xa, xg := append([]float32(nil), edges[off:]...), append([]float32(nil), edges[off:]...)
+		sa, sg := expSubAVX512(xa[:len(xa)-1], 0), expSubGo(xg[:len(xg)-1], 0) // the sum without the NaN
+		if !near(sa, sg, 1e-6) {
+			t.Fatalf("expSub sum: %v, twin %v", sa, sg)
+		}
+		expSubAVX512(xa, 0)
+		expSubGo(xg, 0)
+		for i := range xa {
+			if !near(xa[i], xg[i], 1e-6) {
+				t.Fatalf("exp(%v): %v, twin %v", edges[off+i], xa[i], xg[i])
+			}
+		}
+	}
+	if x, y := fmaLoopAVX512(1000), fmaLoopGo(1000); !near(x, y, 1e-4) {
+		t.Fatalf("fmaLoop: %v, twin %v", x, y)
+	}
+}
