@@ -1,0 +1,413 @@
+// Command eval is gopard's equivalent of the PARD reference's pard.infer:
+// it runs benchmark prompts (JSONL, field "data") through AR, VSD and PARD
+// decoding over a grid of K values in one process, and prints a table of
+// tokens per second, speedup over AR and mean accepted length, and writes
+// one JSON line per grid cell.
+//
+//	go run ./cmd/eval -t TARGET -d PARD_DRAFT -k 4,8,12 -b humaneval,gsm8k
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gopard/gopard/internal/cli"
+	"github.com/gopard/gopard/models/llama"
+	"github.com/gopard/gopard/ops"
+	"github.com/gopard/gopard/pard"
+	"github.com/gopard/gopard/tokenizer"
+)
+
+type config struct {
+	target, draft, arDraft string
+	ks                     []int
+	modes                  []pard.Mode
+	benchmarks             []string
+	dataDir, out, serie    string
+	limit, tokens, maxLen  int
+	warmup, threads        int
+	pardToken              int
+}
+
+func main() {
+	c, err := parseFlags(os.Args[1:], os.Stderr)
+	if err == flag.ErrHelp {
+		os.Exit(0)
+	}
+	if err != nil {
+		cli.Fatal("eval", err)
+	}
+	if err := run(c, os.Stdout, os.Stderr); err != nil {
+		cli.Fatal("eval", err)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var ks, modes, bench string
+	for _, n := range []string{"target", "t", "model"} {
+		fs.StringVar(&c.target, n, "", "target model directory (with tokenizer.json and a chat template)")
+	}
+	for _, n := range []string{"draft", "d"} {
+		fs.StringVar(&c.draft, n, "", "PARD draft directory (config.json with pard_token)")
+	}
+	fs.StringVar(&c.arDraft, "ar-draft", "", "autoregressive draft for VSD (default: the PARD draft, run autoregressively)")
+	for _, n := range []string{"k", "draft_k"} {
+		fs.StringVar(&ks, n, "12", "comma-separated draft lengths K to evaluate")
+	}
+	fs.StringVar(&modes, "modes", "", "comma-separated modes among ar,vsd,pard (default: ar, plus vsd and pard when a draft is given)")
+	for _, n := range []string{"benchmark", "b"} {
+		fs.StringVar(&bench, n, "humaneval", "comma-separated benchmarks: humaneval, gsm8k, math_500 (alias math500), or paths to JSONL files")
+	}
+	fs.StringVar(&c.dataDir, "data", "", "directory of the benchmark JSONL files (default: datas/bmk, ../shared/data/bmk or shared/data/bmk, first found)")
+	fs.IntVar(&c.limit, "n", 0, "use only the first n prompts of each benchmark (0: all)")
+	for _, n := range []string{"tokens", "max-tokens"} {
+		fs.IntVar(&c.tokens, n, 512, "maximum new tokens per prompt")
+	}
+	fs.IntVar(&c.maxLen, "max_cache_len", 0, "KV-cache capacity, prompt included; generation stops there (0: the longest prompt + --tokens + K + 1)")
+	fs.IntVar(&c.warmup, "warmup", 8, "prompts run untimed before each grid cell")
+	for _, n := range []string{"model_serie", "ms"} {
+		fs.StringVar(&c.serie, n, "", "llama3|qwen|r1: chat prompt style (inferred from the target's name)")
+	}
+	fs.StringVar(&c.out, "out", "", "results JSONL file (default: results/<timestamp>.jsonl)")
+	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
+	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft's pard_token)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.target == "" {
+		return nil, fmt.Errorf("--target (-t) DIR is required")
+	}
+	for _, f := range strings.Split(ks, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 0 || k > pard.MaxK {
+			return nil, fmt.Errorf("-k %q: want comma-separated integers in [0, %d]", ks, pard.MaxK)
+		}
+		c.ks = append(c.ks, k)
+	}
+	if modes == "" {
+		modes = "ar"
+		if c.draft != "" || c.arDraft != "" {
+			modes += ",vsd"
+		}
+		if c.draft != "" {
+			modes += ",pard"
+		}
+	}
+	for _, f := range strings.Split(modes, ",") {
+		m, err := pard.ParseMode(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("--modes: %w", err)
+		}
+		if m == pard.PARD && c.draft == "" {
+			return nil, fmt.Errorf("--modes pard needs --draft DIR")
+		}
+		if m == pard.VSD && c.draft == "" && c.arDraft == "" {
+			return nil, fmt.Errorf("--modes vsd needs --ar-draft DIR or --draft DIR")
+		}
+		c.modes = append(c.modes, m)
+	}
+	for _, b := range strings.Split(bench, ",") {
+		if b = strings.TrimSpace(b); b == "math500" {
+			b = "math_500"
+		}
+		c.benchmarks = append(c.benchmarks, b)
+	}
+	switch {
+	case c.limit < 0:
+		return nil, fmt.Errorf("-n %d: must not be negative", c.limit)
+	case c.tokens < 1:
+		return nil, fmt.Errorf("--tokens %d: must be at least 1", c.tokens)
+	case c.warmup < 0:
+		return nil, fmt.Errorf("--warmup %d: must not be negative", c.warmup)
+	case c.maxLen < 0:
+		return nil, fmt.Errorf("--max_cache_len %d: must not be negative", c.maxLen)
+	}
+	return c, nil
+}
+
+// readBenchmark returns the "data" field of every line of a JSONL file.
+func readBenchmark(c *config, name string) ([]string, error) {
+	path := name
+	if !strings.HasSuffix(name, ".jsonl") {
+		dirs := []string{c.dataDir}
+		if c.dataDir == "" {
+			dirs = []string{"datas/bmk", "../shared/data/bmk", "shared/data/bmk"}
+		}
+		path = ""
+		for _, d := range dirs {
+			if p := filepath.Join(d, name+".jsonl"); fileExists(p) {
+				path = p
+				break
+			}
+		}
+		if path == "" {
+			return nil, fmt.Errorf("benchmark %q: no %s.jsonl in %s (pass --data DIR)", name, name, strings.Join(dirs, ", "))
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("benchmark %s: %w", name, err)
+	}
+	defer f.Close()
+	var prompts []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var row struct {
+			Data *string `json:"data"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil || row.Data == nil {
+			return nil, fmt.Errorf("%s:%d: want a JSON object with a string field \"data\"", path, line)
+		}
+		prompts = append(prompts, *row.Data)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.limit > 0 && len(prompts) > c.limit {
+		prompts = prompts[:c.limit]
+	}
+	if len(prompts) == 0 {
+		return nil, fmt.Errorf("%s: no prompts", path)
+	}
+	return prompts, nil
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// cell is one row of the grid's results.
+type cell struct {
+	Benchmark    string    `json:"benchmark"`
+	Mode         string    `json:"mode"`
+	K            int       `json:"k"`
+	Target       string    `json:"target"`
+	Draft        string    `json:"draft,omitempty"`
+	Prompts      int       `json:"prompts"`
+	Tokens       int       `json:"tokens"`
+	Seconds      float64   `json:"seconds"`
+	TokenPerSec  float64   `json:"token_per_sec"`
+	AcceptLength float64   `json:"accept_length"`
+	Acc          float64   `json:"acc"`
+	PerDepth     []float64 `json:"per_depth_acceptance,omitempty"`
+	TargetShare  float64   `json:"target_time_share"`
+	DraftShare   float64   `json:"draft_time_share"`
+	SpeedupVsAR  float64   `json:"speedup_vs_ar,omitempty"`
+}
+
+func run(c *config, stdout, stderr io.Writer) error {
+	tok, err := tokenizer.Load(c.target)
+	if err != nil {
+		return err
+	}
+	serie := c.serie
+	if serie == "" {
+		if serie, err = cli.ModelSerie(c.target); err != nil {
+			return err
+		}
+	}
+	// Prompts, built as the reference does: the target's chat template, the
+	// system prompt "You are a helpful assistant." (none for r1), the
+	// generation prompt, thinking off, tokenized without added specials.
+	prompts := map[string][][]int32{}
+	longest := 0
+	for _, b := range c.benchmarks {
+		texts, err := readBenchmark(c, b)
+		if err != nil {
+			return err
+		}
+		for _, text := range texts {
+			p, err := cli.ChatPrompt(c.target, cli.DefaultSystem(serie), text)
+			if err != nil {
+				return err
+			}
+			ids := tok.Encode(p, false)
+			longest = max(longest, len(ids))
+			prompts[b] = append(prompts[b], ids)
+		}
+	}
+	maxK := 0
+	for _, k := range c.ks {
+		maxK = max(maxK, k)
+	}
+	// With --max_cache_len the sequence stops at that length, as the
+	// reference's does; by default every prompt gets its full --tokens.
+	capacity := c.maxLen
+	if capacity == 0 {
+		capacity = longest + c.tokens + maxK + 1
+	}
+	hf, err := llama.ReadConfig(c.target)
+	if err != nil {
+		return err
+	}
+	if hf.MaxPositions > 0 && capacity > hf.MaxPositions {
+		capacity = hf.MaxPositions
+	}
+
+	backend := ops.NewCPU(c.threads)
+	pair, err := cli.OpenPair(c.target, c.draft, tok, backend, capacity, false)
+	if err != nil {
+		return err
+	}
+	defer pair.Close()
+	target, pardDraft := pair.Models()
+	vsdDraft := pardDraft
+	if c.arDraft != "" {
+		ar, err := cli.OpenPair(c.target, c.arDraft, tok, backend, capacity, false)
+		if err != nil {
+			return err
+		}
+		defer ar.Close()
+		_, vsdDraft = ar.Models()
+	}
+
+	outPath := c.out
+	if outPath == "" {
+		outPath = filepath.Join("results", time.Now().Format("20060102_150405")+".jsonl")
+	}
+	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
+		return err
+	}
+	outFile, err := os.Create(outPath)
+	if err != nil {
+		return err
+	}
+	defer outFile.Close()
+	enc := json.NewEncoder(outFile)
+
+	var cells []cell
+	for _, b := range c.benchmarks {
+		arSpeed := 0.0
+		for _, mode := range c.modes {
+			ks := c.ks
+			if mode == pard.AR {
+				ks = []int{0}
+			}
+			for _, k := range ks {
+				if mode != pard.AR && k == 0 {
+					continue
+				}
+				draft, draftDir := pard.Model(nil), ""
+				switch mode {
+				case pard.VSD:
+					draft, draftDir = vsdDraft, firstNonEmpty(c.arDraft, c.draft)
+				case pard.PARD:
+					draft, draftDir = pardDraft, c.draft
+				}
+				opt := pard.Options{Mode: mode, K: k, MaxNewTokens: c.tokens, MaxContext: capacity, Vocab: tok.VocabSize()}
+				if c.pardToken >= 0 {
+					opt.PardToken = int32(c.pardToken)
+				}
+				r, err := runCell(prompts[b], target, draft, opt, c.warmup, fmt.Sprintf("%s %s k=%d", b, mode, k), stderr)
+				if err != nil {
+					return fmt.Errorf("%s %s k=%d: %w", b, mode, k, err)
+				}
+				r.Benchmark, r.Target, r.Draft = b, c.target, draftDir
+				if mode == pard.AR {
+					arSpeed = r.TokenPerSec
+				} else if arSpeed > 0 {
+					r.SpeedupVsAR = r.TokenPerSec / arSpeed
+				}
+				cells = append(cells, r)
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	printTable(stdout, cells)
+	fmt.Fprintf(stderr, "results written to %s\n", outPath)
+	return nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// runCell warms up on the first prompts, then runs every prompt once and
+// sums the statistics as the reference does (tokens/s = Σ tokens / Σ time,
+// each prompt's prefill iteration excluded).
+func runCell(prompts [][]int32, target, draft pard.Model, opt pard.Options, warmup int, label string, stderr io.Writer) (cell, error) {
+	for i := 0; i < min(warmup, len(prompts)); i++ {
+		fmt.Fprintf(stderr, "\r%-28s warm-up %d/%d", label, i+1, min(warmup, len(prompts)))
+		if _, err := pard.Generate(target, draft, prompts[i], opt); err != nil {
+			return cell{}, err
+		}
+	}
+	var sum pard.Stats
+	tokens := 0
+	start := time.Now()
+	for i, p := range prompts {
+		res, err := pard.Generate(target, draft, p, opt)
+		if err != nil {
+			return cell{}, err
+		}
+		sum.Add(res.Stats)
+		tokens += len(res.Output)
+		progress(stderr, label, i+1, len(prompts), tokens, sum, start)
+	}
+	fmt.Fprintln(stderr)
+	decode := (sum.Total - sum.PrefillTime).Seconds()
+	r := cell{Mode: opt.Mode.String(), K: opt.K, Prompts: len(prompts), Tokens: tokens, Seconds: decode,
+		AcceptLength: sum.AcceptLength, Acc: sum.Acc}
+	if decode > 0 {
+		r.TokenPerSec = float64(tokens) / decode
+	}
+	if sum.Total > 0 {
+		r.TargetShare = sum.TargetTime.Seconds() / sum.Total.Seconds()
+		r.DraftShare = sum.DraftTime.Seconds() / sum.Total.Seconds()
+	}
+	for _, v := range sum.PerDepth {
+		if v != v {
+			v = -1
+		}
+		r.PerDepth = append(r.PerDepth, v)
+	}
+	return r, nil
+}
+
+func progress(w io.Writer, label string, done, total, tokens int, sum pard.Stats, start time.Time) {
+	const width = 24
+	filled := width * done / total
+	elapsed := time.Since(start)
+	eta := time.Duration(float64(elapsed) / float64(done) * float64(total-done))
+	tps := 0.0
+	if d := (sum.Total - sum.PrefillTime).Seconds(); d > 0 {
+		tps = float64(tokens) / d
+	}
+	fmt.Fprintf(w, "\r%-28s %3d/%-3d |%s%s| %6.1f tok/s  AL %.2f  ETA %v   ", label, done, total,
+		strings.Repeat("█", filled), strings.Repeat("·", width-filled), tps, sum.AcceptLength, eta.Round(time.Second))
+}
+
+func printTable(w io.Writer, cells []cell) {
+	fmt.Fprintf(w, "\n%-12s %-5s %3s %8s %10s %8s %9s %6s\n", "benchmark", "mode", "K", "prompts", "tok/s", "speedup", "accept_len", "acc")
+	for _, c := range cells {
+		speed := "1.00x"
+		if c.Mode != "ar" {
+			speed = "-"
+			if c.SpeedupVsAR > 0 {
+				speed = fmt.Sprintf("%.2fx", c.SpeedupVsAR)
+			}
+		}
+		fmt.Fprintf(w, "%-12s %-5s %3d %8d %10.2f %8s %9.2f %6.3f\n", c.Benchmark, c.Mode, c.K, c.Prompts, c.TokenPerSec, speed, c.AcceptLength, c.Acc)
+	}
+}

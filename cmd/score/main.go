@@ -1,0 +1,113 @@
+// Command score prints teacher-forced log-probabilities of a token
+// sequence under a model, like llama.cpp's perplexity tool: for every
+// position, the top N next-token log-probabilities, and the perplexity of
+// the sequence itself.
+//
+//	go run ./cmd/score --model DIR --ids 1,2,3 [--top 10] [--json]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+
+	"github.com/gopard/gopard/internal/cli"
+	"github.com/gopard/gopard/ops"
+)
+
+func main() {
+	model := flag.String("model", "", "model directory (config.json + safetensors)")
+	idsFlag := flag.String("ids", "", "token ids to score, comma-separated")
+	top := flag.Int("top", 10, "log-probabilities to print per position")
+	threads := flag.Int("threads", 0, "CPU threads (0: all cores)")
+	asJSON := flag.Bool("json", false, `print one JSON object {"top_logprobs": [[[id, logprob], ...], ...], "perplexity": p}`)
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: score --model DIR --ids 1,2,3 [flags]\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if err := run(*model, *idsFlag, *top, *threads, *asJSON); err != nil {
+		cli.Fatal("score", err)
+	}
+}
+
+func run(dir, idsFlag string, top, threads int, asJSON bool) error {
+	if dir == "" {
+		return fmt.Errorf("--model DIR is required")
+	}
+	ids, err := cli.ParseIDs(idsFlag)
+	if err != nil {
+		return fmt.Errorf("--ids: %w", err)
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("--ids: no token ids given")
+	}
+	if top < 1 {
+		return fmt.Errorf("--top %d: must be at least 1", top)
+	}
+	m, err := cli.LoadModel(dir, ops.NewCPU(threads), len(ids), asJSON)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	top = min(top, m.Config().Vocab)
+
+	// Forward in chunks so the logits buffer stays small for long inputs.
+	const chunk = 64
+	var tops [][][2]float64
+	var nll float64
+	lp := make([]float32, m.Config().Vocab)
+	order := make([]int, len(lp))
+	for c0 := 0; c0 < len(ids); c0 += chunk {
+		c1 := min(len(ids), c0+chunk)
+		rows, err := m.Forward(ids[c0:c1], c0, c1-c0)
+		if err != nil {
+			return err
+		}
+		for r, logits := range rows {
+			ops.LogSoftmax(lp, logits)
+			for i := range order {
+				order[i] = i
+			}
+			sort.SliceStable(order, func(a, b int) bool { return lp[order[a]] > lp[order[b]] })
+			row := make([][2]float64, top)
+			for i := range row {
+				row[i] = [2]float64{float64(order[i]), float64(lp[order[i]])}
+			}
+			tops = append(tops, row)
+			if pos := c0 + r; pos+1 < len(ids) {
+				nll -= float64(lp[ids[pos+1]])
+			}
+		}
+	}
+	ppl := math.NaN()
+	if len(ids) > 1 {
+		ppl = math.Exp(nll / float64(len(ids)-1))
+	}
+	if asJSON {
+		out := struct {
+			TopLogprobs [][][2]float64 `json:"top_logprobs"`
+			Perplexity  *float64       `json:"perplexity"`
+		}{TopLogprobs: tops}
+		if !math.IsNaN(ppl) {
+			out.Perplexity = &ppl
+		}
+		return json.NewEncoder(os.Stdout).Encode(out)
+	}
+	for pos, row := range tops {
+		fmt.Printf("pos %4d  id %6d  next:", pos, ids[pos])
+		for _, e := range row {
+			fmt.Printf(" %d:%.4f", int(e[0]), e[1])
+		}
+		fmt.Println()
+	}
+	if math.IsNaN(ppl) {
+		fmt.Println("perplexity: undefined for a single token")
+	} else {
+		fmt.Printf("perplexity: %.4f over %d predicted tokens\n", ppl, len(ids)-1)
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+// Package cli holds what gopard's commands share: parsing token-id lists,
+// loading a model with a progress line, and printing errors.
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/gopard/gopard/models"
+	"github.com/gopard/gopard/models/llama"
+	"github.com/gopard/gopard/nn"
+)
+
+// ParseIDs parses a comma- or space-separated list of token ids.
+func ParseIDs(s string) ([]int32, error) {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+	ids := make([]int32, 0, len(fields))
+	for _, f := range fields {
+		v, err := strconv.ParseInt(f, 10, 32)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("token id %q is not a non-negative integer", f)
+		}
+		ids = append(ids, int32(v))
+	}
+	return ids, nil
+}
+
+// LoadModel opens a model directory on a backend and, unless quiet, prints a
+// line saying what was loaded (to stderr, so --json output stays clean).
+func LoadModel(dir string, b nn.Backend, context int, quiet bool) (*llama.Model, error) {
+	if !quiet {
+		fmt.Fprintf(os.Stderr, "loading %s ...", dir)
+	}
+	m, err := models.Load(dir, llama.Options{Backend: b, Context: context})
+	if err != nil {
+		if !quiet {
+			fmt.Fprintln(os.Stderr)
+		}
+		return nil, err
+	}
+	if !quiet {
+		c := m.Config()
+		fmt.Fprintf(os.Stderr, "\rloaded %s: %s, %d layers, hidden %d, vocab %d, %.1f MB of weights mapped, %.1f MB KV cache (%d positions), %v\n",
+			dir, m.Arch.Name, c.Layers, c.Hidden, c.Vocab, float64(m.WeightBytes())/1e6, float64(m.Cache().Bytes())/1e6, m.Cache().Capacity, m.LoadTime.Round(1e6))
+	}
+	return m, nil
+}
+
+// Fatal prints "cmd: err" to stderr and exits with status 1.
+func Fatal(cmd string, err error) {
+	fmt.Fprintf(os.Stderr, "%s: %v\n", cmd, err)
+	os.Exit(1)
+}

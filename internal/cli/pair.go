@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gopard/gopard/models/llama"
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/pard"
+	"github.com/gopard/gopard/tokenizer"
+	"github.com/gopard/gopard/tokenizer/chat"
+)
+
+// Info describes a loaded model for the engines.
+func Info(m *llama.Model) pard.ModelInfo {
+	return pard.ModelInfo{
+		Name:       m.Dir,
+		VocabSize:  m.Config().Vocab,
+		EOS:        m.EOS,
+		PardToken:  m.PardToken,
+		SpdType:    m.HF.SpdType,
+		MaxContext: m.Cache().Capacity,
+	}
+}
+
+// Pair is a target model, an optional draft, and the target's tokenizer
+// (nil when the target directory has none).
+type Pair struct {
+	Target, Draft         *llama.Model
+	TargetInfo, DraftInfo pard.ModelInfo
+	Tokenizer             *tokenizer.Tokenizer
+}
+
+// Models returns the pair as engine models (draft nil when absent).
+func (p *Pair) Models() (target, draft pard.Model) {
+	target = pard.WithInfo(p.Target, p.TargetInfo)
+	if p.Draft != nil {
+		draft = pard.WithInfo(p.Draft, p.DraftInfo)
+	}
+	return target, draft
+}
+
+// Close unmaps both models.
+func (p *Pair) Close() {
+	if p.Target != nil {
+		p.Target.Close()
+	}
+	if p.Draft != nil {
+		p.Draft.Close()
+	}
+}
+
+// HasTokenizer reports whether dir holds a tokenizer.json.
+func HasTokenizer(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "tokenizer.json"))
+	return err == nil
+}
+
+// LoadTokenizer loads dir's tokenizer, or returns nil when dir has none.
+func LoadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
+	if !HasTokenizer(dir) {
+		return nil, nil
+	}
+	return tokenizer.Load(dir)
+}
+
+// OpenPair loads a target and (when draftDir is not "") a draft on backend
+// b with the given KV capacity, and checks that they share a tokenizer.
+func OpenPair(targetDir, draftDir string, tok *tokenizer.Tokenizer, b nn.Backend, context int, quiet bool) (*Pair, error) {
+	p := &Pair{Tokenizer: tok}
+	var err error
+	if p.Target, err = LoadModel(targetDir, b, context, quiet); err != nil {
+		return nil, err
+	}
+	p.TargetInfo = Info(p.Target)
+	if draftDir == "" {
+		return p, nil
+	}
+	if p.Draft, err = LoadModel(draftDir, b, context, quiet); err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.DraftInfo = Info(p.Draft)
+	vocab := 0
+	if tok != nil {
+		vocab = tok.VocabSize()
+	}
+	if err := pard.CheckCompatible(p.TargetInfo, p.DraftInfo, vocab); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if tok != nil && HasTokenizer(draftDir) {
+		dtok, err := tokenizer.Load(draftDir)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		if err := pard.CompareSpecialTokens(tok.SpecialIDs(), dtok.SpecialIDs()); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("target %s and draft %s: %w", targetDir, draftDir, err)
+		}
+	}
+	return p, nil
+}
+
+// ModelSerie infers the reference's model_serie from a target name, in
+// its order: llama3, then r1, then qwen.
+func ModelSerie(name string) (string, error) {
+	base := filepath.Base(filepath.Clean(name))
+	switch {
+	case strings.Contains(base, "llama3") || strings.Contains(base, "Llama-3"):
+		return "llama3", nil
+	case strings.Contains(base, "r1") || strings.Contains(base, "R1"):
+		return "r1", nil
+	case strings.Contains(base, "qwen") || strings.Contains(base, "Qwen"):
+		return "qwen", nil
+	}
+	return "", fmt.Errorf("cannot infer the model series from %q: pass --model_serie llama3|qwen|r1", base)
+}
+
+// DefaultSystem is the reference's system prompt ("" for r1, which has none).
+func DefaultSystem(serie string) string {
+	if serie == "r1" {
+		return ""
+	}
+	return "You are a helpful assistant."
+}
+
+// ChatPrompt renders a system (optional) and user message with dir's chat
+// template, with the generation prompt and thinking disabled, as the
+// reference's evaluation does.
+func ChatPrompt(dir, system, user string) (string, error) {
+	tmpl, specials, err := chat.LoadConfig(dir)
+	if err != nil {
+		return "", err
+	}
+	if tmpl == nil {
+		return "", errors.New(dir + ": tokenizer_config.json has no chat_template")
+	}
+	type msg struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	}
+	var req struct {
+		Messages            []msg `json:"messages"`
+		AddGenerationPrompt bool  `json:"add_generation_prompt"`
+		EnableThinking      bool  `json:"enable_thinking"`
+	}
+	if system != "" {
+		req.Messages = append(req.Messages, msg{"system", system})
+	}
+	req.Messages = append(req.Messages, msg{"user", user})
+	req.AddGenerationPrompt = true
+	data, err := json.Marshal(req)
+	if err != nil {
+		return "", err
+	}
+	return chat.RenderRequest(tmpl, data, specials)
+}
