@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func modelDir(t *testing.T) string {
+	dir, _ := os.Getwd()
+	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+		p := filepath.Join(dir, "shared", "data", "conformance", "models", "qwen3-vocab")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Skip("../shared/data not found: conformance data absent")
+	return ""
+}
+
+func TestFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{}, {"--model", "x"}, {"--model", "x", "--ids", "1", "--prompt", "a"},
+		{"--model", "x", "--ids", "1", "-k", "-1"}, {"--model", "x", "--ids", "1", "--max-tokens", "0"},
+		{"--model", "x", "--ids", "1", "--para"}, {"--model", "x", "--ids", "1", "--top-p", "2"},
+		{"--model", "x", "--ids", "1", "--temperature", "-1"}, {"--model", "x", "--ids", "1", "stray"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted bad flags", args)
+		}
+	}
+}
+
+// PARD and VSD greedy output must be the target's own greedy output.
+func TestSpeculativeEqualsAR(t *testing.T) {
+	dir := modelDir(t)
+	gen := func(args ...string) output {
+		c, err := parseFlags(append([]string{"--model", dir, "--prompt", "The little robot", "--max-tokens", "12", "--json", "--threads", "1"}, args...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := run(c, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		var o output
+		if err := json.Unmarshal(out.Bytes(), &o); err != nil {
+			t.Fatalf("--json output %q: %v", out.String(), err)
+		}
+		return o
+	}
+	ar := gen()
+	if len(ar.IDs) != 12 || ar.Mode != "ar" {
+		t.Fatalf("AR output %+v", ar)
+	}
+	for _, extra := range [][]string{{"-d", dir, "-k", "3"}, {"-d", dir, "--para", "--pard-token", "151670", "-k", "5"}} {
+		o := gen(extra...)
+		if !slicesEqual(o.IDs, ar.IDs) {
+			t.Errorf("%v: ids %v, AR %v", extra, o.IDs, ar.IDs)
+		}
+		if o.TargetFwd == 0 || o.DraftFwd == 0 {
+			t.Errorf("%v: forwards not counted: %+v", extra, o)
+		}
+	}
+}
+
+func slicesEqual(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
