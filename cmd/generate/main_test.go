@@ -78,3 +78,33 @@ func slicesEqual(a, b []int32) bool {
 	}
 	return true
 }
+
+// A random-weight target with an unrelated draft (low acceptance) must still
+// give the target's greedy output, for every K, in VSD and PARD modes.
+func TestLowAcceptanceEqualsAR(t *testing.T) {
+	models := filepath.Dir(modelDir(t))
+	target, draft := filepath.Join(models, "llama3-tiny"), filepath.Join(models, "stories260k")
+	gen := func(args ...string) output {
+		c, err := parseFlags(append([]string{"--model", target, "--ids", "10,216,113,104,245", "--max-tokens", "24", "--json", "--ignore-eos"}, args...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := run(c, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		var o output
+		if err := json.Unmarshal(out.Bytes(), &o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	ar := gen()
+	for _, k := range []string{"1", "2", "4", "8", "12"} {
+		for _, extra := range [][]string{{"-d", draft, "-k", k}, {"-d", draft, "--para", "--pard-token", "3", "-k", k}} {
+			if o := gen(extra...); !slicesEqual(o.IDs, ar.IDs) {
+				t.Errorf("%v: ids %v, AR %v", extra, o.IDs, ar.IDs)
+			}
+		}
+	}
+}
