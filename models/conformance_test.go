@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gopard/gopard/internal/shareddata"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopard/gopard/models"
@@ -16,16 +18,7 @@ import (
 
 // sharedData finds ../shared/data beside the repository.
 func sharedData(t testing.TB) string {
-	dir, _ := os.Getwd()
-	for ; ; dir = filepath.Dir(dir) {
-		p := filepath.Join(dir, "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		if dir == filepath.Dir(dir) {
-			t.Skip("../shared/data not found: conformance data absent")
-		}
-	}
+	return shareddata.Dir(t)
 }
 
 type reference struct {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopard/gopard/internal/shareddata"
+
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -181,19 +183,7 @@ func TestModelErrors(t *testing.T) {
 // findSharedData walks up from the working directory to a shared/data
 // directory.
 func findSharedData(t *testing.T) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		if filepath.Dir(d) == d {
-			return ""
-		}
-	}
+	return shareddata.Find()
 }
 
 func TestRealModel(t *testing.T) {

@@ -7,45 +7,24 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/gopard/gopard/internal/shareddata"
 )
 
 // Conformance data lives in ../shared/data relative to the repo root; tests
 // find it by walking up from the package directory and skip when it is absent.
 
-var (
-	dataDirOnce sync.Once
-	dataDirPath string
-)
-
-// findDataDir returns the conformance data directory, or "" when absent.
+// findDataDir returns the tokenizer conformance directory, or "" when absent.
 func findDataDir() string {
-	dataDirOnce.Do(func() {
-		d, err := os.Getwd()
-		if err != nil {
-			return
-		}
-		for {
-			p := filepath.Join(d, "shared", "data", "tokenizers")
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				dataDirPath = p
-				return
-			}
-			parent := filepath.Dir(d)
-			if parent == d {
-				return
-			}
-			d = parent
-		}
-	})
-	return dataDirPath
+	if root := shareddata.Find(); root != "" {
+		return filepath.Join(root, "tokenizers")
+	}
+	return ""
 }
 
 func dataDir(tb testing.TB) string {
 	tb.Helper()
-	if findDataDir() == "" {
-		tb.Skip("../shared/data not found: conformance data absent")
-	}
-	return dataDirPath
+	return shareddata.Dir(tb, "tokenizers")
 }
 
 // realNames are the conformance tokenizers, one directory and one cases file each.

@@ -4,21 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gopard/gopard/internal/shareddata"
 )
 
 func modelDir(t *testing.T) string {
-	dir, _ := os.Getwd()
-	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-		p := filepath.Join(dir, "shared", "data", "conformance", "models", "qwen3-vocab")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Skip("../shared/data not found: conformance data absent")
-	return ""
+	return shareddata.Dir(t, "conformance", "models", "qwen3-vocab")
 }
 
 func TestFlagErrors(t *testing.T) {

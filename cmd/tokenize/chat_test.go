@@ -7,25 +7,15 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gopard/gopard/internal/shareddata"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // chatDataDir walks up to a directory holding shared/data.
 func chatDataDir(t *testing.T) string {
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		p := filepath.Join(dir, "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("../shared/data not found")
-		}
-		dir = parent
-	}
+	return shareddata.Dir(t)
 }
 
 func TestChatMode(t *testing.T) {

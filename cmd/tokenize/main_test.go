@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopard/gopard/internal/shareddata"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -75,16 +77,7 @@ func TestRun(t *testing.T) {
 // TestConformanceCases pipes a real cases file through the command when the
 // shared conformance data is present.
 func TestConformanceCases(t *testing.T) {
-	var data string
-	for d, _ := os.Getwd(); ; d = filepath.Dir(d) {
-		if p := filepath.Join(d, "shared", "data", "tokenizers"); dirExists(p) {
-			data = p
-			break
-		}
-		if filepath.Dir(d) == d {
-			t.Skip("../shared/data not found: conformance data absent")
-		}
-	}
+	data := shareddata.Dir(t, "tokenizers")
 	cases, err := os.ReadFile(filepath.Join(data, "cases-llama3_1.jsonl"))
 	require.NoError(t, err)
 	code, out, errOut := runCmd([]string{"--tokenizer", filepath.Join(data, "llama3_1")}, string(cases))

@@ -7,27 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gopard/gopard/internal/shareddata"
 )
 
 // sharedData walks up from the working directory to a directory containing
 // shared/data and returns that path, or skips the test.
 func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("../shared/data not found")
-		}
-		dir = parent
-	}
+	return shareddata.Dir(t)
 }
 
 func TestConformanceCases(t *testing.T) {
