@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"sort"
@@ -29,12 +30,12 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := run(*model, *idsFlag, *top, *threads, *asJSON); err != nil {
+	if err := run(*model, *idsFlag, *top, *threads, *asJSON, os.Stdout); err != nil {
 		cli.Fatal("score", err)
 	}
 }
 
-func run(dir, idsFlag string, top, threads int, asJSON bool) error {
+func run(dir, idsFlag string, top, threads int, asJSON bool, stdout io.Writer) error {
 	if dir == "" {
 		return fmt.Errorf("--model DIR is required")
 	}
@@ -95,19 +96,19 @@ func run(dir, idsFlag string, top, threads int, asJSON bool) error {
 		if !math.IsNaN(ppl) {
 			out.Perplexity = &ppl
 		}
-		return json.NewEncoder(os.Stdout).Encode(out)
+		return json.NewEncoder(stdout).Encode(out)
 	}
 	for pos, row := range tops {
-		fmt.Printf("pos %4d  id %6d  next:", pos, ids[pos])
+		fmt.Fprintf(stdout, "pos %4d  id %6d  next:", pos, ids[pos])
 		for _, e := range row {
-			fmt.Printf(" %d:%.4f", int(e[0]), e[1])
+			fmt.Fprintf(stdout, " %d:%.4f", int(e[0]), e[1])
 		}
-		fmt.Println()
+		fmt.Fprintln(stdout)
 	}
 	if math.IsNaN(ppl) {
-		fmt.Println("perplexity: undefined for a single token")
+		fmt.Fprintln(stdout, "perplexity: undefined for a single token")
 	} else {
-		fmt.Printf("perplexity: %.4f over %d predicted tokens\n", ppl, len(ids)-1)
+		fmt.Fprintf(stdout, "perplexity: %.4f over %d predicted tokens\n", ppl, len(ids)-1)
 	}
 	return nil
 }

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gopard/gopard/internal/shareddata"
+)
+
+func TestFlags(t *testing.T) {
+	c, err := parseFlags([]string{"-t", "x", "-d", "y", "-k", "4,8", "-b", "math500,gsm8k"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.modes) != 3 || len(c.ks) != 2 || c.benchmarks[0] != "math_500" {
+		t.Fatalf("parsed %+v", c)
+	}
+	for _, bad := range [][]string{{}, {"-t", "x", "-k", "a"}, {"-t", "x", "--modes", "pard"}, {"-t", "x", "--modes", "fast"}, {"-t", "x", "--tokens", "0"}} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted bad flags", bad)
+		}
+	}
+}
+
+// A tiny end-to-end grid on the real-tokenizer conformance model, used as its
+// own draft: every cell must produce tokens, and the results file one line each.
+func TestEvalGrid(t *testing.T) {
+	model := shareddata.Dir(t, "conformance", "models", "qwen3-vocab")
+	out := filepath.Join(t.TempDir(), "r.jsonl")
+	c, err := parseFlags([]string{"-t", model, "-d", model, "--pard-token", "151670", "-ms", "qwen", "-k", "2,4",
+		"-b", "gsm8k", "--data", shareddata.Dir(t, "bmk"), "-n", "2", "--tokens", "6", "--warmup", "1", "--out", out, "--threads", "1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	if err := run(c, &table, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 5 { // ar + vsd×2 + pard×2
+		t.Fatalf("%d result lines:\n%s", len(lines), data)
+	}
+	for _, l := range lines {
+		var r cell
+		if err := json.Unmarshal([]byte(l), &r); err != nil || r.Tokens == 0 || r.Prompts != 2 {
+			t.Fatalf("bad result line %s (%v)", l, err)
+		}
+	}
+	if !strings.Contains(table.String(), "pard") {
+		t.Fatalf("table:\n%s", table.String())
+	}
+}
