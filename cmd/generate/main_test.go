@@ -31,19 +31,7 @@ func TestFlagErrors(t *testing.T) {
 func TestSpeculativeEqualsAR(t *testing.T) {
 	dir := modelDir(t)
 	gen := func(args ...string) output {
-		c, err := parseFlags(append([]string{"--model", dir, "--prompt", "The little robot", "--max-tokens", "12", "--json", "--threads", "1"}, args...), io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		if err := run(c, &out, io.Discard); err != nil {
-			t.Fatal(err)
-		}
-		var o output
-		if err := json.Unmarshal(out.Bytes(), &o); err != nil {
-			t.Fatalf("--json output %q: %v", out.String(), err)
-		}
-		return o
+		return generateJSON(t, append([]string{"--model", dir, "--prompt", "The little robot", "--max-tokens", "12", "--threads", "1"}, args...)...)
 	}
 	ar := gen()
 	if len(ar.IDs) != 12 || ar.Mode != "ar" {
@@ -78,19 +66,7 @@ func TestLowAcceptanceEqualsAR(t *testing.T) {
 	models := filepath.Dir(modelDir(t))
 	target, draft := filepath.Join(models, "llama3-tiny"), filepath.Join(models, "stories260k")
 	gen := func(args ...string) output {
-		c, err := parseFlags(append([]string{"--model", target, "--ids", "10,216,113,104,245", "--max-tokens", "24", "--json", "--ignore-eos"}, args...), io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		if err := run(c, &out, io.Discard); err != nil {
-			t.Fatal(err)
-		}
-		var o output
-		if err := json.Unmarshal(out.Bytes(), &o); err != nil {
-			t.Fatal(err)
-		}
-		return o
+		return generateJSON(t, append([]string{"--model", target, "--ids", "10,216,113,104,245", "--max-tokens", "24", "--ignore-eos"}, args...)...)
 	}
 	ar := gen()
 	for _, k := range []string{"1", "2", "4", "8", "12"} {
@@ -100,4 +76,22 @@ func TestLowAcceptanceEqualsAR(t *testing.T) {
 			}
 		}
 	}
+}
+
+// generateJSON runs the command with --json and decodes its object.
+func generateJSON(t *testing.T, args ...string) output {
+	t.Helper()
+	c, err := parseFlags(append(args, "--json"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(c, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var o output
+	if err := json.Unmarshal(out.Bytes(), &o); err != nil {
+		t.Fatalf("--json output %q: %v", out.String(), err)
+	}
+	return o
 }
