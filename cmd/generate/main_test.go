@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gopard/gopard/internal/shareddata"
@@ -39,25 +40,13 @@ func TestSpeculativeEqualsAR(t *testing.T) {
 	}
 	for _, extra := range [][]string{{"-d", dir, "-k", "3"}, {"-d", dir, "--para", "--pard-token", "151670", "-k", "5"}} {
 		o := gen(extra...)
-		if !slicesEqual(o.IDs, ar.IDs) {
+		if !slices.Equal(o.IDs, ar.IDs) {
 			t.Errorf("%v: ids %v, AR %v", extra, o.IDs, ar.IDs)
 		}
 		if o.TargetFwd == 0 || o.DraftFwd == 0 {
 			t.Errorf("%v: forwards not counted: %+v", extra, o)
 		}
 	}
-}
-
-func slicesEqual(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // A random-weight target with an unrelated draft (low acceptance) must still
@@ -71,7 +60,7 @@ func TestLowAcceptanceEqualsAR(t *testing.T) {
 	ar := gen()
 	for _, k := range []string{"1", "2", "4", "8", "12"} {
 		for _, extra := range [][]string{{"-d", draft, "-k", k}, {"-d", draft, "--para", "--pard-token", "3", "-k", k}} {
-			if o := gen(extra...); !slicesEqual(o.IDs, ar.IDs) {
+			if o := gen(extra...); !slices.Equal(o.IDs, ar.IDs) {
 				t.Errorf("%v: ids %v, AR %v", extra, o.IDs, ar.IDs)
 			}
 		}

@@ -7,6 +7,7 @@ package llama
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/gopard/gopard/nn"
@@ -139,7 +140,7 @@ func (b *binder) get(name string, shape ...int) *tensor.Tensor {
 		b.err = err
 		return nil
 	}
-	if !sameShape(t.Shape, shape) {
+	if !slices.Equal(t.Shape, shape) {
 		b.err = fmt.Errorf("model %s: tensor %q has shape %v, config.json implies %v", b.dir, name, t.Shape, shape)
 		return nil
 	}
@@ -189,16 +190,4 @@ func (b *binder) weights(cfg nn.Config, arch Arch) nn.Weights {
 		w.LMHead = w.Embed
 	}
 	return w
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
