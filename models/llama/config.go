@@ -34,10 +34,10 @@ type HFConfig struct {
 	MLPBias           bool            `json:"mlp_bias"`
 	UseSlidingWindow  bool            `json:"use_sliding_window"`
 	TorchDType        string          `json:"torch_dtype"`
-	BOSTokenID        json.RawMessage `json:"bos_token_id"`
-	EOSTokenID        json.RawMessage `json:"eos_token_id"` // an int or a list of ints
-	PardToken         *int64          `json:"pard_token"`   // PARD drafts: the mask token id
-	SpdType           string          `json:"spd_type"`     // PARD drafts: "pard"
+	BOSTokenID        json.RawMessage `json:"bos_token_id,omitempty"`
+	EOSTokenID        json.RawMessage `json:"eos_token_id,omitempty"` // an int or a list of ints
+	PardToken         *int64          `json:"pard_token,omitempty"`   // PARD drafts: the mask token id
+	SpdType           string          `json:"spd_type,omitempty"`     // PARD drafts: "pard"
 
 	path string
 }
@@ -191,7 +191,7 @@ func checkIDs(key string, ids ...int64) ([]int32, error) {
 
 // GenerationConfig is the part of generation_config.json gopard reads.
 type GenerationConfig struct {
-	BOSTokenID json.RawMessage `json:"bos_token_id"`
+	BOSTokenID json.RawMessage `json:"bos_token_id,omitempty"`
 	EOSTokenID json.RawMessage `json:"eos_token_id"`
 }
 

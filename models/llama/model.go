@@ -150,44 +150,68 @@ func (b *binder) get(name string, shape ...int) *tensor.Tensor {
 	return t
 }
 
-func (b *binder) weights(cfg nn.Config, arch Arch) nn.Weights {
+// tensorRef is one weight of a checkpoint: its Hugging Face name, the
+// shape config.json implies, and the field of nn.Weights it binds to.
+type tensorRef struct {
+	name  string
+	shape []int
+	field **tensor.Tensor
+}
+
+// tensorRefs lists every weight a model of this shape stores, pointing into
+// w (whose Layers must have cfg.Layers entries). Loading and saving both
+// walk this one list, so the names exist in one place. A tied model's head
+// is the embedding and is not listed.
+func tensorRefs(cfg nn.Config, arch Arch, w *nn.Weights) []tensorRef {
 	D, I, hd := cfg.Hidden, cfg.Intermediate, cfg.HeadDim
 	qDim, kvDim := cfg.Heads*hd, cfg.KVHeads*hd
-	w := nn.Weights{
-		Embed:  b.get("model.embed_tokens.weight", cfg.Vocab, D),
-		Norm:   b.get("model.norm.weight", D),
-		Layers: make([]nn.Layer, cfg.Layers),
+	refs := []tensorRef{
+		{"model.embed_tokens.weight", []int{cfg.Vocab, D}, &w.Embed},
+		{"model.norm.weight", []int{D}, &w.Norm},
 	}
 	for l := range w.Layers {
 		p := fmt.Sprintf("model.layers.%d.", l)
 		L := &w.Layers[l]
-		L.AttnNorm = b.get(p+"input_layernorm.weight", D)
-		L.Q = b.get(p+"self_attn.q_proj.weight", qDim, D)
-		L.K = b.get(p+"self_attn.k_proj.weight", kvDim, D)
-		L.V = b.get(p+"self_attn.v_proj.weight", kvDim, D)
-		L.O = b.get(p+"self_attn.o_proj.weight", D, qDim)
+		refs = append(refs,
+			tensorRef{p + "input_layernorm.weight", []int{D}, &L.AttnNorm},
+			tensorRef{p + "self_attn.q_proj.weight", []int{qDim, D}, &L.Q},
+			tensorRef{p + "self_attn.k_proj.weight", []int{kvDim, D}, &L.K},
+			tensorRef{p + "self_attn.v_proj.weight", []int{kvDim, D}, &L.V},
+			tensorRef{p + "self_attn.o_proj.weight", []int{D, qDim}, &L.O})
 		if arch.QKVBias {
-			L.QBias = b.get(p+"self_attn.q_proj.bias", qDim)
-			L.KBias = b.get(p+"self_attn.k_proj.bias", kvDim)
-			L.VBias = b.get(p+"self_attn.v_proj.bias", kvDim)
+			refs = append(refs,
+				tensorRef{p + "self_attn.q_proj.bias", []int{qDim}, &L.QBias},
+				tensorRef{p + "self_attn.k_proj.bias", []int{kvDim}, &L.KBias},
+				tensorRef{p + "self_attn.v_proj.bias", []int{kvDim}, &L.VBias})
 		}
 		if arch.QKNorm {
-			L.QNorm = b.get(p+"self_attn.q_norm.weight", hd)
-			L.KNorm = b.get(p+"self_attn.k_norm.weight", hd)
+			refs = append(refs,
+				tensorRef{p + "self_attn.q_norm.weight", []int{hd}, &L.QNorm},
+				tensorRef{p + "self_attn.k_norm.weight", []int{hd}, &L.KNorm})
 		}
-		L.MLPNorm = b.get(p+"post_attention_layernorm.weight", D)
-		L.Gate = b.get(p+"mlp.gate_proj.weight", I, D)
-		L.Up = b.get(p+"mlp.up_proj.weight", I, D)
-		L.Down = b.get(p+"mlp.down_proj.weight", D, I)
+		refs = append(refs,
+			tensorRef{p + "post_attention_layernorm.weight", []int{D}, &L.MLPNorm},
+			tensorRef{p + "mlp.gate_proj.weight", []int{I, D}, &L.Gate},
+			tensorRef{p + "mlp.up_proj.weight", []int{I, D}, &L.Up},
+			tensorRef{p + "mlp.down_proj.weight", []int{D, I}, &L.Down})
 	}
-	switch {
-	case !cfg.Tied:
-		w.LMHead = b.get("lm_head.weight", cfg.Vocab, D)
-	case b.ckpt.Has("lm_head.weight"):
-		// Some tied checkpoints still store the head; it must equal the embedding's shape.
-		w.LMHead = b.get("lm_head.weight", cfg.Vocab, D)
-	default:
+	if !cfg.Tied {
+		refs = append(refs, tensorRef{"lm_head.weight", []int{cfg.Vocab, D}, &w.LMHead})
+	}
+	return refs
+}
+
+func (b *binder) weights(cfg nn.Config, arch Arch) nn.Weights {
+	w := nn.Weights{Layers: make([]nn.Layer, cfg.Layers)}
+	for _, r := range tensorRefs(cfg, arch, &w) {
+		*r.field = b.get(r.name, r.shape...)
+	}
+	if cfg.Tied {
 		w.LMHead = w.Embed
+		// Some tied checkpoints still store the head; it must have the embedding's shape.
+		if b.ckpt.Has("lm_head.weight") {
+			w.LMHead = b.get("lm_head.weight", cfg.Vocab, cfg.Hidden)
+		}
 	}
 	return w
 }
