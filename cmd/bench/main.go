@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/gopard/gopard/internal/cli"
+	"github.com/gopard/gopard/models/llama"
 	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/ops"
 )
@@ -55,6 +56,7 @@ type options struct {
 	cpuProfile   string
 	only         int
 	bf16Act      bool
+	save         string
 }
 
 func main() {
@@ -68,6 +70,7 @@ func main() {
 	flag.BoolVar(&o.skipKernels, "skip-kernels", false, "do not time the individual kernels")
 	flag.BoolVar(&o.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (VDPBF16PS; less accurate, see ops.CPU.SetBF16Activations)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the forwards to this file")
+	flag.StringVar(&o.save, "save", "", "write the random --shape model as a Hugging Face directory (config.json + model.safetensors) and exit")
 	flag.IntVar(&o.only, "m", 0, "time only forwards of this many tokens (0: all of 1, 2, 4, 8, 9, 13, 16, 64)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: bench [--shape NAME | --model DIR] [flags]\n\n")
@@ -97,6 +100,8 @@ func (o *options) validate() error {
 		if _, ok := shapes[o.shape]; !ok {
 			return fmt.Errorf("--shape %q: unknown; use one of %s", o.shape, shapeNames())
 		}
+	} else if o.save != "" {
+		return fmt.Errorf("--save writes a random --shape model; it cannot be combined with --model")
 	} else if st, err := os.Stat(o.model); err != nil || !st.IsDir() {
 		return fmt.Errorf("--model %s: not a directory", o.model)
 	}
@@ -123,6 +128,9 @@ type report struct {
 func run(o options) error {
 	if err := o.validate(); err != nil {
 		return err
+	}
+	if o.save != "" {
+		return saveShape(o.shape, o.save)
 	}
 	cpu := ops.NewCPU(o.threads)
 	if o.bf16Act && !cpu.SetBF16Activations(true) {
@@ -314,10 +322,23 @@ func openModel(o options, cpu *ops.CPU) (*forwardRunner, error) {
 			close: func() { lm.Close() }}, nil
 	}
 	s := shapes[o.shape]
-	w, bytes := randomWeights(s, cpu)
+	w, bytes := randomWeights(s)
 	dec, err := nn.NewDecoder(cpu, s.cfg, w, capacity, 256)
 	if err != nil {
 		return nil, err
 	}
 	return &forwardRunner{name: o.shape + " (random bf16)", cfg: s.cfg, dec: dec, weightBytes: bytes, close: func() {}}, nil
+}
+
+// saveShape writes a random model of a named shape where cmd/generate,
+// cmd/score and --model can load it (memory-mapped, as real checkpoints are).
+func saveShape(name, dir string) error {
+	s := shapes[name]
+	arch := llama.Arch{Name: name, QKVBias: s.qkvBias, QKNorm: s.qkNorm}
+	w, bytes := randomWeights(s)
+	if err := llama.Save(dir, llama.NewHFConfig(s.cfg, arch), arch, w); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: random bf16 %s, %.1f MB of matrices\n", dir, name, float64(bytes)/1e6)
+	return nil
 }

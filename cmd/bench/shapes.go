@@ -4,7 +4,6 @@ import (
 	"math"
 
 	"github.com/gopard/gopard/nn"
-	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -63,7 +62,7 @@ func filled(n int, v float32) *tensor.Tensor {
 
 // randomWeights builds a model of shape s with random bf16 matrices and
 // returns it with the bytes of matrices a forward streams.
-func randomWeights(s shape, cpu *ops.CPU) (nn.Weights, int64) {
+func randomWeights(s shape) (nn.Weights, int64) {
 	c := s.cfg
 	r := rng(0x9e3779b97f4a7c15)
 	D, q, kv := c.Hidden, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim

@@ -147,6 +147,7 @@ type output struct {
 	TargetShare   float64   `json:"target_time_share"`
 	DraftShare    float64   `json:"draft_time_share"`
 	StopReason    string    `json:"stop_reason"`
+	PeakRSSBytes  int64     `json:"peak_rss_bytes,omitempty"`
 	TotalSeconds  float64   `json:"total_seconds"`
 	PrefillSecond float64   `json:"prefill_seconds"`
 }
@@ -241,7 +242,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 			PromptIDs: prompt, IDs: res.Output, PrefillTPS: prefillTPS, DecodeTPS: st.TokensPerSecond,
 			Mode: mode.String(), K: opt.K, AcceptLength: st.AcceptLength, Acc: st.Acc, PerDepth: finite(st.PerDepth),
 			TargetFwd: st.TargetForwards, DraftFwd: st.DraftForwards, StopReason: res.StopReason,
-			TotalSeconds: st.Total.Seconds(), PrefillSecond: st.PrefillTime.Seconds(),
+			TotalSeconds: st.Total.Seconds(), PrefillSecond: st.PrefillTime.Seconds(), PeakRSSBytes: cli.PeakRSS(),
 		}
 		if st.Total > 0 {
 			o.TargetShare = st.TargetTime.Seconds() / st.Total.Seconds()
@@ -264,6 +265,9 @@ func run(c *config, stdout, stderr io.Writer) error {
 		if mode != pard.AR {
 			fmt.Fprintf(stderr, "; mean accepted length %.2f, acc %.3f; %d target / %d draft forwards",
 				st.AcceptLength, st.Acc, st.TargetForwards, st.DraftForwards)
+		}
+		if rss := cli.PeakRSS(); rss > 0 {
+			fmt.Fprintf(stderr, "; peak RSS %.0f MB", float64(rss)/1e6)
 		}
 		fmt.Fprintln(stderr)
 	}
