@@ -223,8 +223,10 @@ func run(o options) error {
 			rep.WeightGBs[key], 100*rep.WeightGBs[key]/rep.ReadBandwidthGBs, rep.GFlops[key], 100*rep.GFlops[key]/rep.FMAPeakGFlops)
 	}
 	m.dec.Truncate(0)
-	say("\nforward(9)/forward(1) = %.2f, forward(13)/forward(1) = %.2f, prefill %.1f tok/s\n",
-		rep.ForwardMs["9"]/rep.ForwardMs["1"], rep.ForwardMs["13"]/rep.ForwardMs["1"], rep.TokS["64"])
+	if o.only == 0 { // the ratios need every size
+		say("\nforward(9)/forward(1) = %.2f, forward(13)/forward(1) = %.2f, prefill %.1f tok/s\n",
+			rep.ForwardMs["9"]/rep.ForwardMs["1"], rep.ForwardMs["13"]/rep.ForwardMs["1"], rep.TokS["64"])
+	}
 	if o.asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
