@@ -2,6 +2,7 @@
 // (config.json + safetensors) and runs them on an nn.Backend: Llama 3.x
 // (LlamaForCausalLM) directly, and the Qwen families through package qwen,
 // which differ only by q/k/v biases (Qwen2) or per-head q/k norms (Qwen3).
+// models.Load is the entry point that picks the family from config.json.
 package llama
 
 import (
@@ -50,15 +51,6 @@ type Model struct {
 	LoadTime  time.Duration
 
 	ckpt *safetensors.Model
-}
-
-// Load opens a LlamaForCausalLM directory.
-func Load(dir string, opt Options) (*Model, error) {
-	c, err := ReadConfig(dir)
-	if err != nil {
-		return nil, err
-	}
-	return Open(dir, c, Arch{Name: "LlamaForCausalLM"}, opt)
 }
 
 // Open builds a model of the given architecture from a parsed config and

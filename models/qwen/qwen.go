@@ -1,4 +1,4 @@
-// Package qwen loads the Qwen decoder families, which are Llama blocks
+// Package qwen describes the Qwen decoder families, which are Llama blocks
 // with a twist: Qwen2ForCausalLM (Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen)
 // adds biases to the q/k/v projections, and Qwen3ForCausalLM normalizes
 // each query and key head (q_norm, k_norm) before RoPE and may set a
@@ -20,17 +20,4 @@ func Arch(name string) (llama.Arch, error) {
 		return llama.Arch{Name: name, QKNorm: true}, nil
 	}
 	return llama.Arch{}, fmt.Errorf("qwen: unknown architecture %q", name)
-}
-
-// Load opens a Qwen2ForCausalLM or Qwen3ForCausalLM directory.
-func Load(dir string, opt llama.Options) (*llama.Model, error) {
-	c, err := llama.ReadConfig(dir)
-	if err != nil {
-		return nil, err
-	}
-	arch, err := Arch(c.Architecture())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Path(), err)
-	}
-	return llama.Open(dir, c, arch, opt)
 }
