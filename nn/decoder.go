@@ -86,7 +86,7 @@ type Decoder struct {
 	rows       [][]float32    // returned row views
 
 	// Reusable tensor headers for the row views of one chunk, so that a
-	// forward allocates nothing (see setRows).
+	// forward allocates nothing (see tensor.RowSliceInto).
 	vx, vxb, vq, vatt, vproj, vgate, vup tensor.Tensor
 	vk, vv, vqh, vkh                     tensor.Tensor
 	vnx, vnxb, vlogits                   tensor.Tensor
@@ -170,7 +170,7 @@ func (d *Decoder) Forward(tokens []int32, start, want int) ([][]float32, error) 
 	if d.logits.Place == tensor.Host {
 		host = d.logits.F32()
 	} else {
-		d.b.Read(host[:want*V], setRows(&d.vlogits, d.logits, 0, want))
+		d.b.Read(host[:want*V], d.logits.RowSliceInto(&d.vlogits, 0, want))
 	}
 	d.rows = d.rows[:0]
 	for r := 0; r < want; r++ {
@@ -195,16 +195,16 @@ func (d *Decoder) growLogits(want int) {
 func (d *Decoder) forwardChunk(tokens []int32, start int) {
 	cfg, b := &d.cfg, d.b
 	M := len(tokens)
-	x, xb, q := setRows(&d.vx, d.x, 0, M), setRows(&d.vxb, d.xb, 0, M), setRows(&d.vq, d.q, 0, M)
-	att, proj := setRows(&d.vatt, d.att, 0, M), setRows(&d.vproj, d.proj, 0, M)
-	gate, up := setRows(&d.vgate, d.gate, 0, M), setRows(&d.vup, d.up, 0, M)
+	x, xb, q := d.x.RowSliceInto(&d.vx, 0, M), d.xb.RowSliceInto(&d.vxb, 0, M), d.q.RowSliceInto(&d.vq, 0, M)
+	att, proj := d.att.RowSliceInto(&d.vatt, 0, M), d.proj.RowSliceInto(&d.vproj, 0, M)
+	gate, up := d.gate.RowSliceInto(&d.vgate, 0, M), d.up.RowSliceInto(&d.vup, 0, M)
 
 	b.Embedding(x, d.w.Embed, tokens)
 	for l := range d.w.Layers {
 		w := &d.w.Layers[l]
 		// Keys and values go straight into their cache rows.
-		k := setRows(&d.vk, d.cache.K[l], start, start+M)
-		v := setRows(&d.vv, d.cache.V[l], start, start+M)
+		k := d.cache.K[l].RowSliceInto(&d.vk, start, start+M)
+		v := d.cache.V[l].RowSliceInto(&d.vv, start, start+M)
 
 		// attention: norm, q/k/v projections, (Qwen3) per-head q/k norm, RoPE
 		b.RMSNorm(xb, x, w.AttnNorm, cfg.NormEps)
@@ -212,7 +212,7 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 		b.Linear(k, xb, w.K, w.KBias)
 		b.Linear(v, xb, w.V, w.VBias)
 		if w.QNorm != nil {
-			qh, kh := reshape2(&d.vqh, q, M*cfg.Heads, cfg.HeadDim), reshape2(&d.vkh, k, M*cfg.KVHeads, cfg.HeadDim)
+			qh, kh := q.ReshapeInto(&d.vqh, M*cfg.Heads, cfg.HeadDim), k.ReshapeInto(&d.vkh, M*cfg.KVHeads, cfg.HeadDim)
 			b.RMSNorm(qh, qh, w.QNorm, cfg.NormEps)
 			b.RMSNorm(kh, kh, w.KNorm, cfg.NormEps)
 		}
@@ -236,35 +236,7 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 // logitRows applies the final norm and LM head to chunk rows [lo, hi),
 // writing logits rows from dst on.
 func (d *Decoder) logitRows(lo, hi, dst int) {
-	xb := setRows(&d.vnxb, d.xb, lo, hi)
-	d.b.RMSNorm(xb, setRows(&d.vnx, d.x, lo, hi), d.w.Norm, d.cfg.NormEps)
-	d.b.Linear(setRows(&d.vlogits, d.logits, dst, dst+hi-lo), xb, d.w.LMHead, nil)
-}
-
-// setRows points the header v at rows [lo, hi) of t and returns it: the
-// view t.RowSlice(lo, hi) would make, without allocating (v's shape
-// storage is reused). v must not be in use by an earlier view.
-func setRows(v, t *tensor.Tensor, lo, hi int) *tensor.Tensor {
-	if lo < 0 || hi > t.Rows() || lo > hi {
-		panic(fmt.Sprintf("nn: rows [%d,%d) out of range for shape %v", lo, hi, t.Shape))
-	}
-	rowBytes := t.Cols() * t.DType.Size()
-	v.DType, v.Place, v.Ptr, v.Data = t.DType, t.Place, 0, nil
-	v.Shape = append(append(v.Shape[:0], hi-lo), t.Shape[1:]...)
-	if t.Place == tensor.Device {
-		v.Ptr = t.Ptr + uintptr(lo*rowBytes)
-	} else {
-		v.Data = t.Data[lo*rowBytes : hi*rowBytes]
-	}
-	return v
-}
-
-// reshape2 points v at t viewed as (rows, cols), like t.Reshape(rows, cols)
-// without allocating.
-func reshape2(v, t *tensor.Tensor, rows, cols int) *tensor.Tensor {
-	if rows*cols != t.Len() {
-		panic(fmt.Sprintf("nn: cannot reshape %v to [%d %d]", t.Shape, rows, cols))
-	}
-	*v = tensor.Tensor{DType: t.DType, Shape: append(v.Shape[:0], rows, cols), Data: t.Data, Place: t.Place, Ptr: t.Ptr}
-	return v
+	xb := d.xb.RowSliceInto(&d.vnxb, lo, hi)
+	d.b.RMSNorm(xb, d.x.RowSliceInto(&d.vnx, lo, hi), d.w.Norm, d.cfg.NormEps)
+	d.b.Linear(d.logits.RowSliceInto(&d.vlogits, dst, dst+hi-lo), xb, d.w.LMHead, nil)
 }

@@ -8,6 +8,7 @@ package tensor
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 )
 
@@ -193,15 +194,20 @@ func bytesAs[T float32 | uint16](b []byte) []T {
 	return unsafe.Slice((*T)(unsafe.Pointer(&b[0])), len(b)/size)
 }
 
-// RowSlice returns a view of rows [lo, hi) of a host tensor (its first
-// dimension), sharing storage.
-func (t *Tensor) RowSlice(lo, hi int) *Tensor {
+// RowSlice returns a view of rows [lo, hi) of t (its first dimension),
+// sharing storage.
+func (t *Tensor) RowSlice(lo, hi int) *Tensor { return t.RowSliceInto(new(Tensor), lo, hi) }
+
+// RowSliceInto is RowSlice writing the view into v and returning it; it
+// reuses v's shape storage, so a hot loop can take views without
+// allocating. v must not be another live view's header.
+func (t *Tensor) RowSliceInto(v *Tensor, lo, hi int) *Tensor {
 	if lo < 0 || hi > t.Rows() || lo > hi {
 		panic(fmt.Sprintf("tensor: rows [%d,%d) out of range for shape %v", lo, hi, t.Shape))
 	}
-	shape := append([]int{hi - lo}, t.Shape[1:]...)
 	rowBytes := t.Cols() * t.DType.Size()
-	v := &Tensor{DType: t.DType, Shape: shape, Place: t.Place}
+	v.DType, v.Place, v.Ptr, v.Data = t.DType, t.Place, 0, nil
+	v.Shape = append(append(v.Shape[:0], hi-lo), t.Shape[1:]...)
 	if t.Place == Device {
 		v.Ptr = t.Ptr + uintptr(lo*rowBytes)
 	} else {
@@ -211,13 +217,22 @@ func (t *Tensor) RowSlice(lo, hi int) *Tensor {
 }
 
 // Reshape returns a view with another shape of the same number of elements.
-func (t *Tensor) Reshape(shape ...int) *Tensor {
+func (t *Tensor) Reshape(shape ...int) *Tensor { return t.ReshapeInto(new(Tensor), shape...) }
+
+// ReshapeInto is Reshape writing the view into v (reusing its shape
+// storage) and returning it.
+func (t *Tensor) ReshapeInto(v *Tensor, shape ...int) *Tensor {
 	if NumElements(shape) != t.Len() {
-		panic(fmt.Sprintf("tensor: cannot reshape %v to %v", t.Shape, shape))
+		badReshape(t.Shape, shape)
 	}
-	v := *t
-	v.Shape = append([]int(nil), shape...)
-	return &v
+	*v = Tensor{DType: t.DType, Shape: append(v.Shape[:0], shape...), Data: t.Data, Place: t.Place, Ptr: t.Ptr}
+	return v
+}
+
+// badReshape panics with a copy of the shapes, so that ReshapeInto's
+// variadic argument does not escape and the call stays allocation-free.
+func badReshape(from, to []int) {
+	panic(fmt.Sprintf("tensor: cannot reshape %v to %v", slices.Clone(from), slices.Clone(to)))
 }
 
 // ToF32 converts a host tensor of any dtype to a new F32 slice.
