@@ -125,6 +125,10 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 // Config returns the decoder's shape.
 func (d *Decoder) Config() Config { return d.cfg }
 
+// Weights returns the decoder's parameters as loaded on its backend (for
+// the CPU, host tensors in their stored dtype; norms widened to F32).
+func (d *Decoder) Weights() Weights { return d.w }
+
 // Cache returns the KV cache.
 func (d *Decoder) Cache() *KVCache { return d.cache }
 
