@@ -5,6 +5,7 @@
 // one JSON line per grid cell.
 //
 //	go run ./cmd/eval -t TARGET -d PARD_DRAFT -k 4,8,12 -b humaneval,gsm8k
+//	go run ./cmd/eval -k 2,4,8 -n 20      # the embedded Go models on held-out Go code
 package main
 
 import (
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/gopard/gopard/internal/cli"
+	"github.com/gopard/gopard/internal/defaultmodel"
+	"github.com/gopard/gopard/internal/gocorpus"
 	"github.com/gopard/gopard/models/llama"
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/pard"
@@ -67,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	fs.StringVar(&modes, "modes", "", "comma-separated modes among ar,vsd,pard (default: ar, plus vsd and pard when a draft is given)")
 	for _, n := range []string{"benchmark", "b"} {
-		fs.StringVar(&bench, n, "humaneval", "comma-separated benchmarks: humaneval, gsm8k, math_500 (alias math500), or paths to JSONL files")
+		fs.StringVar(&bench, n, "", "comma-separated benchmarks: humaneval, gsm8k, math_500 (alias math500), go (completion prompts cut from the held-out packages of $(go env GOROOT)/src, no chat template), or paths to JSONL files (default: humaneval; go for the embedded models)")
 	}
 	fs.StringVar(&c.dataDir, "data", "", "directory of the benchmark JSONL files (default: datas/bmk, ../shared/data/bmk or shared/data/bmk, first found)")
 	fs.IntVar(&c.limit, "n", 0, "use only the first n prompts of each benchmark (0: all)")
@@ -89,7 +92,21 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if c.target == "" {
-		return nil, fmt.Errorf("--target (-t) DIR is required")
+		if c.draft != "" || c.arDraft != "" {
+			return nil, fmt.Errorf("--draft or --ar-draft without --target (-t) DIR")
+		}
+		// No model: the embedded Go models (target, PARD draft, AR draft).
+		dirs, err := defaultmodel.Dirs()
+		if err != nil {
+			return nil, err
+		}
+		c.target, c.draft, c.arDraft = dirs.Target, dirs.PARD, dirs.Draft
+		if bench == "" {
+			bench = "go"
+		}
+	}
+	if bench == "" {
+		bench = "humaneval"
 	}
 	for _, f := range strings.Split(ks, ",") {
 		k, err := strconv.Atoi(strings.TrimSpace(f))
@@ -190,6 +207,27 @@ func readBenchmark(c *config, name string) ([]string, error) {
 	return prompts, nil
 }
 
+// goPrompts cuts n (default 40) completion prompts of up to 800 bytes
+// (about 300 tokens) from the held-out packages of the Go source tree.
+func goPrompts(n int) ([]string, error) {
+	if n == 0 {
+		n = 40
+	}
+	_, held, err := gocorpus.Files(gocorpus.Root())
+	if err != nil {
+		return nil, err
+	}
+	ps, err := gocorpus.Prompts(held, n, 800)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Text
+	}
+	return out, nil
+}
+
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // cell is one row of the grid's results.
@@ -217,17 +255,30 @@ func run(c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	serie := c.serie
-	if serie == "" {
-		if serie, err = cli.ModelSerie(c.target); err != nil {
-			return err
-		}
-	}
 	// Prompts, built as the reference does: the target's chat template, the
 	// system prompt "You are a helpful assistant." (none for r1), the
 	// generation prompt, thinking off, tokenized without added specials.
+	// The go benchmark is raw code completion instead.
 	prompts := map[string][][]int32{}
 	longest := 0
 	for _, b := range c.benchmarks {
+		if b == "go" {
+			texts, err := goPrompts(c.limit)
+			if err != nil {
+				return err
+			}
+			for _, text := range texts {
+				ids := tok.Encode(text, true)
+				longest = max(longest, len(ids))
+				prompts[b] = append(prompts[b], ids)
+			}
+			continue
+		}
+		if serie == "" {
+			if serie, err = cli.ModelSerie(c.target); err != nil {
+				return err
+			}
+		}
 		texts, err := readBenchmark(c, b)
 		if err != nil {
 			return err

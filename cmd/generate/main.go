@@ -38,6 +38,7 @@ type config struct {
 	pardToken                   int
 	threads                     int
 	asJSON, ignoreEOS, quiet    bool
+	demo, kSet                  bool // no --model: the embedded models' side-by-side demo
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -77,17 +78,31 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.ignoreEOS, "ignore-eos", false, "keep generating past end-of-sequence tokens")
 	fs.BoolVar(&c.quiet, "quiet", false, "no loading or statistics lines on stderr")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: generate --model DIR (--prompt TEXT | --ids 1,2,3) [flags]\n\n")
+		fmt.Fprintf(stderr, "usage: generate [--model DIR (--prompt TEXT | --ids 1,2,3)] [flags]\n\nWith no model, the embedded Go models complete a Go snippet (or --prompt) with AR, VSD and PARD side by side.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c.kSet = set["k"] || set["draft_k"]
+	if c.target == "" && c.draft == "" && c.ids == "" && !c.chat && c.temperature == 0 {
+		// No model: the embedded Go models' demo, 128 tokens unless asked.
+		c.demo = true
+		if !set["max-tokens"] && !set["tokens"] {
+			c.maxTokens = 128
+		}
+	}
 	switch {
 	case fs.NArg() > 0:
 		return nil, fmt.Errorf("unexpected argument %q (flags come as --name value)", fs.Arg(0))
+	case c.demo:
+		if c.k < 1 && c.kSet {
+			return nil, fmt.Errorf("-k %d: the demo compares speculative modes, give k ≥ 1", c.k)
+		}
 	case c.target == "":
-		return nil, fmt.Errorf("--model (or --target, -t) DIR is required")
+		return nil, fmt.Errorf("--model (or --target, -t) DIR is required (or no model flags at all for the embedded demo)")
 	case c.ids != "" && c.prompt != "":
 		return nil, fmt.Errorf("give --ids or --prompt, not both")
 	case c.ids == "" && c.prompt == "":
@@ -111,7 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	case c.threads < 0 || c.threads > 1024:
 		return nil, fmt.Errorf("--threads %d: must be in [0, 1024]", c.threads)
 	}
-	if c.draft == "" {
+	if c.draft == "" && !c.demo {
 		c.k = 0
 	}
 	return c, nil
@@ -153,6 +168,9 @@ type output struct {
 }
 
 func run(c *config, stdout, stderr io.Writer) error {
+	if c.demo {
+		return runDemo(c, stdout, stderr)
+	}
 	tokDir := c.tokenizerDir
 	if tokDir == "" {
 		tokDir = c.target

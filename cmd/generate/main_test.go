@@ -17,13 +17,34 @@ func modelDir(t *testing.T) string {
 
 func TestFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{}, {"--model", "x"}, {"--model", "x", "--ids", "1", "--prompt", "a"},
+		{"--model", "x"}, {"--model", "x", "--ids", "1", "--prompt", "a"}, {"-k", "0"}, {"--draft", "x", "--ids", "1"},
 		{"--model", "x", "--ids", "1", "-k", "-1"}, {"--model", "x", "--ids", "1", "--max-tokens", "0"},
 		{"--model", "x", "--ids", "1", "--para"}, {"--model", "x", "--ids", "1", "--top-p", "2"},
 		{"--model", "x", "--ids", "1", "--temperature", "-1"}, {"--model", "x", "--ids", "1", "stray"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted bad flags", args)
+		}
+	}
+}
+
+// No model flags at all select the embedded demo, with its own defaults.
+func TestNoFlagsIsDemo(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		tokens int
+		kSet   bool
+	}{
+		{nil, 128, false},
+		{[]string{"--prompt", "func main() {"}, 128, false},
+		{[]string{"--max-tokens", "40", "-k", "6"}, 40, true},
+	} {
+		cfg, err := parseFlags(c.args, io.Discard)
+		if err != nil {
+			t.Fatalf("parseFlags(%q): %v", c.args, err)
+		}
+		if !cfg.demo || cfg.maxTokens != c.tokens || cfg.kSet != c.kSet {
+			t.Errorf("parseFlags(%q): demo %v, max tokens %d, k set %v; want demo, %d, %v", c.args, cfg.demo, cfg.maxTokens, cfg.kSet, c.tokens, c.kSet)
 		}
 	}
 }

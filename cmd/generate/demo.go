@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/gopard/gopard/internal/cli"
+	"github.com/gopard/gopard/internal/defaultmodel"
+	"github.com/gopard/gopard/ops"
+	"github.com/gopard/gopard/pard"
+	"github.com/gopard/gopard/tokenizer"
+)
+
+// demoSnippet is the Go code the no-flag demo completes.
+const demoSnippet = `package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+)
+
+// countLines returns the number of lines in the named file.
+func countLines(name string) (int, error) {
+	f, err := os.Open(name)
+	if err != nil {
+`
+
+// The K each speculative mode uses in the demo unless -k is given: the best
+// of the grid measured with cmd/eval on the held-out Go packages (README).
+const (
+	demoVSDK  = 4
+	demoPARDK = 8
+)
+
+// runDemo is generate with no model flags: the embedded Go models complete
+// a Go snippet (or --prompt) three times — the target alone (AR), with its
+// autoregressive draft (VSD) and with the PARD draft — and print the text
+// once and the three speeds side by side. Greedy decoding makes the three
+// outputs identical, which is checked.
+func runDemo(c *config, stdout, stderr io.Writer) error {
+	dirs, err := defaultmodel.Dirs()
+	if err != nil {
+		return err
+	}
+	tok, err := tokenizer.Load(dirs.Target)
+	if err != nil {
+		return err
+	}
+	text := c.prompt
+	if text == "" {
+		text = demoSnippet
+	}
+	prompt := tok.Encode(text, true)
+	if len(prompt) == 0 {
+		return fmt.Errorf("the prompt encodes to no tokens")
+	}
+	kv, kp := demoVSDK, demoPARDK
+	if c.kSet {
+		kv, kp = c.k, c.k
+	}
+	capacity := len(prompt) + c.maxTokens + max(kv, kp) + 1
+	quiet := c.quiet || c.asJSON
+	b := ops.NewCPU(c.threads)
+	target, err := cli.LoadModel(dirs.Target, b, capacity, true)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	draft, err := cli.LoadModel(dirs.Draft, b, capacity, true)
+	if err != nil {
+		return err
+	}
+	defer draft.Close()
+	pdraft, err := cli.LoadModel(dirs.PARD, b, capacity, true)
+	if err != nil {
+		return err
+	}
+	defer pdraft.Close()
+	if !quiet {
+		fmt.Fprintf(stderr, "gopard demo: %s (%.1f MB bf16) completes Go code alone, with %s (%.1f MB) and with %s (%.1f MB); models extracted to %s\n",
+			defaultmodel.TargetName, float64(target.WeightBytes())/1e6, defaultmodel.DraftName, float64(draft.WeightBytes())/1e6,
+			defaultmodel.PARDName, float64(pdraft.WeightBytes())/1e6, strings.TrimSuffix(dirs.Target, "/target"))
+	}
+	tm := pard.WithInfo(target, cli.Info(target))
+	dm := pard.WithInfo(draft, cli.Info(draft))
+	pm := pard.WithInfo(pdraft, cli.Info(pdraft))
+	for _, d := range []pard.ModelInfo{cli.Info(draft), cli.Info(pdraft)} {
+		if err := pard.CheckCompatible(cli.Info(target), d, tok.VocabSize()); err != nil {
+			return err
+		}
+	}
+
+	runs := []struct {
+		name  string
+		mode  pard.Mode
+		k     int
+		draft pard.Model
+	}{
+		{"AR", pard.AR, 0, nil},
+		{"VSD", pard.VSD, kv, dm},
+		{"PARD", pard.PARD, kp, pm},
+	}
+	// Warm up: fault the mapped weights in and settle the clocks, so the
+	// first measured run is not charged for it.
+	for _, r := range runs {
+		opt := pard.Options{Mode: r.mode, K: r.k, MaxNewTokens: 8, MaxContext: capacity, Vocab: tok.VocabSize(), IgnoreEOS: true}
+		if _, err := pard.Generate(tm, r.draft, prompt, opt); err != nil {
+			return err
+		}
+	}
+	type result struct {
+		out   []int32
+		stats pard.Stats
+	}
+	var res []result
+	for i, r := range runs {
+		opt := pard.Options{Mode: r.mode, K: r.k, MaxNewTokens: c.maxTokens, MaxContext: capacity, Vocab: tok.VocabSize(), IgnoreEOS: c.ignoreEOS}
+		if i == len(runs)-1 && !c.asJSON {
+			// Stream the last run: the text is the same for all three.
+			fmt.Fprint(stdout, text)
+			sd := tokenizer.NewStreamDecoder(tok)
+			opt.OnToken = func(ids []int32) {
+				for _, id := range ids {
+					fmt.Fprint(stdout, sd.Add(id))
+				}
+			}
+			defer func() { fmt.Fprintln(stdout, sd.Flush()) }()
+		}
+		g, err := pard.Generate(tm, r.draft, prompt, opt)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		res = append(res, result{g.Output, g.Stats})
+	}
+	for i := 1; i < len(res); i++ {
+		if !slices.Equal(res[i].out, res[0].out) {
+			return fmt.Errorf("%s produced different tokens from AR: a bug, please report it", runs[i].name)
+		}
+	}
+	if c.asJSON {
+		fmt.Fprint(stdout, "[")
+		for i, r := range runs {
+			st := res[i].stats
+			sep := ","
+			if i == len(runs)-1 {
+				sep = "]\n"
+			}
+			fmt.Fprintf(stdout, `{"mode":%q,"k":%d,"tokens":%d,"tokens_per_second":%.3f,"speedup":%.4f,"accept_length":%.4f}%s`,
+				r.name, r.k, len(res[i].out), st.TokensPerSecond, st.TokensPerSecond/res[0].stats.TokensPerSecond, st.AcceptLength, sep)
+		}
+		return nil
+	}
+	defer func() {
+		if quiet {
+			return
+		}
+		fmt.Fprintf(stderr, "\n%-5s %3s %7s %9s %8s %14s\n", "mode", "k", "tokens", "tok/s", "speedup", "mean accepted")
+		for i, r := range runs {
+			st := res[i].stats
+			acc := "-"
+			if r.mode != pard.AR {
+				acc = fmt.Sprintf("%.2f", st.AcceptLength)
+			}
+			fmt.Fprintf(stderr, "%-5s %3d %7d %9.1f %7.2fx %14s\n", r.name, r.k, len(res[i].out), st.TokensPerSecond,
+				st.TokensPerSecond/res[0].stats.TokensPerSecond, acc)
+		}
+		fmt.Fprintf(stderr, "the three outputs are identical token for token (greedy decoding is lossless); %s\n", b.Name())
+	}()
+	return nil
+}
