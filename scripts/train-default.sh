@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Reproduces gopard's embedded default models from scratch, in pure Go on
+# the CPU: a BPE tokenizer, the target, an AR draft and its PARD adaptation,
+# all trained on $(go env GOROOT)/src minus the held-out packages of
+# internal/gocorpus, then copied into internal/defaultmodel/assets.
+#
+#   scripts/train-default.sh [WORKDIR]      (default WORKDIR: /tmp/gopard-default)
+#
+# Training is deterministic and independent of the thread count, so the
+# result is bit-identical to the shipped files for the same Go release
+# (the corpus is that release's source tree). The target runs alongside
+# the draft, one core each, on a 2-core machine; see the README for times.
+# Every stage checkpoints; rerun with RESUME=1 to continue after a stop.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${1:-/tmp/gopard-default}
+mkdir -p "$work"
+resume=()
+[ "${RESUME:-0}" = 1 ] && resume=(--resume)
+go build -o "$work/train" ./cmd/train
+
+"$work/train" tokenizer --out "$work/tokenizer" --vocab 4096 --max-bytes 0
+
+target() {
+  "$work/train" pretrain --tokenizer "$work/tokenizer" --out "$work/target" \
+    --hidden 512 --layers 5 --heads 8 --kv-heads 4 --intermediate 1408 \
+    --seq 512 --batch 8 --steps 880 --lr 1e-3 --seed 1 --threads 1 \
+    --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}"
+}
+drafts() {
+  "$work/train" pretrain --tokenizer "$work/tokenizer" --out "$work/draft" \
+    --hidden 256 --layers 3 --heads 4 --kv-heads 2 --intermediate 704 \
+    --seq 512 --batch 8 --steps 600 --lr 1.5e-3 --seed 2 --threads 1 \
+    --checkpoint-every 50 --eval-every 100 --log-every 10 "${resume[@]}"
+  "$work/train" pard --model "$work/draft" --out "$work/pard" --para-num 8 \
+    --seq 512 --batch 8 --steps 400 --lr 5e-4 --warmup 20 --seed 3 --threads 1 \
+    --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}"
+}
+target > "$work/target.log" 2>&1 &
+tpid=$!
+drafts 2>&1 | tee "$work/drafts.log"
+echo "waiting for the target (log: $work/target.log)"
+wait "$tpid"
+tail -n 1 "$work/target.log"
+
+assets=internal/defaultmodel/assets
+for m in target draft pard; do
+  mkdir -p "$assets/$m"
+  cp "$work/$m/config.json" "$work/$m/model.safetensors" "$assets/$m/"
+done
+cp "$work/tokenizer/tokenizer.json" "$work/tokenizer/tokenizer_config.json" "$assets/"
+echo "models copied into $assets; evaluate with: go run ./cmd/eval -k 2,4,6,8 -n 40 --tokens 128"
