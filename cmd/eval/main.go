@@ -38,6 +38,7 @@ type config struct {
 	limit, tokens, maxLen  int
 	warmup, threads        int
 	pardToken              int
+	bf16Act                bool
 }
 
 func main() {
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	fs.StringVar(&c.out, "out", "", "results JSONL file (default: results/<timestamp>.jsonl)")
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
+	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (AVX512-BF16 CPUs; see generate --help)")
 	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft's pard_token)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -312,6 +314,9 @@ func run(c *config, stdout, stderr io.Writer) error {
 	}
 
 	backend := ops.NewCPU(c.threads)
+	if c.bf16Act && !backend.SetBF16Activations(true) {
+		fmt.Fprintln(stderr, "eval: this CPU has no AVX512-BF16; --bf16-activations has no effect")
+	}
 	pair, err := cli.OpenPair(c.target, c.draft, tok, backend, capacity, false)
 	if err != nil {
 		return err

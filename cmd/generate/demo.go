@@ -8,7 +8,6 @@ import (
 
 	"github.com/gopard/gopard/internal/cli"
 	"github.com/gopard/gopard/internal/defaultmodel"
-	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/pard"
 	"github.com/gopard/gopard/tokenizer"
 )
@@ -63,7 +62,7 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 	}
 	capacity := len(prompt) + c.maxTokens + max(kv, kp) + 1
 	quiet := c.quiet || c.asJSON
-	b := ops.NewCPU(c.threads)
+	b := newCPU(c, stderr)
 	target, err := cli.LoadModel(dirs.Target, b, capacity, true)
 	if err != nil {
 		return err
@@ -167,7 +166,11 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "%-5s %3d %7d %9.1f %7.2fx %14s\n", r.name, r.k, len(res[i].out), st.TokensPerSecond,
 				st.TokensPerSecond/res[0].stats.TokensPerSecond, acc)
 		}
-		fmt.Fprintf(stderr, "the three outputs are identical token for token (greedy decoding is lossless); %s\n", b.Name())
+		act := "float32 activations"
+		if c.bf16Act {
+			act = "bf16 activations"
+		}
+		fmt.Fprintf(stderr, "the three outputs are identical token for token (greedy decoding is lossless); %s, %s\n", b.Name(), act)
 	}()
 	return nil
 }

@@ -39,6 +39,7 @@ type config struct {
 	threads                     int
 	asJSON, ignoreEOS, quiet    bool
 	demo, kSet                  bool // no --model: the embedded models' side-by-side demo
+	bf16Act                     bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -74,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Uint64Var(&c.seed, "seed", 0, "sampling seed")
 	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft config.json's pard_token)")
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
+	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights on CPUs with AVX512-BF16: about twice the multiply-adds per instruction, logits within ~1e-2 of the exact path")
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object instead of streaming text")
 	fs.BoolVar(&c.ignoreEOS, "ignore-eos", false, "keep generating past end-of-sequence tokens")
 	fs.BoolVar(&c.quiet, "quiet", false, "no loading or statistics lines on stderr")
@@ -202,7 +204,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the prompt has %d tokens; the context holds %d (raise --max_cache_len, within max_position_embeddings %d)", len(prompt), capacity, hf.MaxPositions)
 	}
 
-	pair, err := cli.OpenPair(c.target, c.draft, tok, ops.NewCPU(c.threads), capacity, c.asJSON || c.quiet)
+	pair, err := cli.OpenPair(c.target, c.draft, tok, newCPU(c, stderr), capacity, c.asJSON || c.quiet)
 	if err != nil {
 		return err
 	}
@@ -343,4 +345,13 @@ func buildPrompt(c *config, tok *tokenizer.Tokenizer, tokDir string) ([]int32, e
 		return nil, fmt.Errorf("--prompt is blank")
 	}
 	return ids, nil
+}
+
+// newCPU is the backend of --threads and --bf16-activations.
+func newCPU(c *config, stderr io.Writer) *ops.CPU {
+	b := ops.NewCPU(c.threads)
+	if c.bf16Act && !b.SetBF16Activations(true) && !c.quiet {
+		fmt.Fprintln(stderr, "generate: this CPU has no AVX512-BF16; --bf16-activations has no effect")
+	}
+	return b
 }

@@ -6,8 +6,10 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/gopard/gopard/internal/defaultmodel"
 	"github.com/gopard/gopard/internal/shareddata"
 )
 
@@ -104,4 +106,28 @@ func generateJSON(t *testing.T, args ...string) output {
 		t.Fatalf("--json output %q: %v", out.String(), err)
 	}
 	return o
+}
+
+// The no-flag demo on the embedded models: three modes, identical tokens
+// (runDemo fails otherwise), a table on stderr.
+func TestDemoRuns(t *testing.T) {
+	if _, err := defaultmodel.Dirs(); err != nil {
+		t.Skipf("no embedded models: %v", err)
+	}
+	c, err := parseFlags([]string{"--max-tokens", "24", "--threads", "1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(c, &out, &errOut); err != nil {
+		t.Fatalf("demo: %v\n%s", err, errOut.String())
+	}
+	if !strings.HasPrefix(out.String(), demoSnippet) || len(out.String()) <= len(demoSnippet) {
+		t.Errorf("demo printed %q, want the snippet and its completion", out.String())
+	}
+	for _, want := range []string{"AR ", "VSD ", "PARD ", "identical token for token"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("demo table lacks %q:\n%s", want, errOut.String())
+		}
+	}
 }
