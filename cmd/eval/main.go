@@ -39,6 +39,7 @@ type config struct {
 	warmup, threads        int
 	pardToken              int
 	bf16Act                bool
+	device                 string
 }
 
 func main() {
@@ -85,6 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	fs.StringVar(&c.out, "out", "", "results JSONL file (default: results/<timestamp>.jsonl)")
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
+	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
 	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (AVX512-BF16 CPUs; see generate --help)")
 	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft's pard_token)")
 	if err := fs.Parse(args); err != nil {
@@ -313,10 +315,15 @@ func run(c *config, stdout, stderr io.Writer) error {
 		capacity = hf.MaxPositions
 	}
 
-	backend := ops.NewCPU(c.threads)
-	if c.bf16Act && !backend.SetBF16Activations(true) {
+	backend, err := cli.Backend(c.device, c.threads)
+	if err != nil {
+		return err
+	}
+	defer cli.CloseBackend(backend)
+	if cpu, ok := backend.(*ops.CPU); ok && c.bf16Act && !cpu.SetBF16Activations(true) {
 		fmt.Fprintln(stderr, "eval: this CPU has no AVX512-BF16; --bf16-activations has no effect")
 	}
+	fmt.Fprintf(stderr, "eval: running on %s\n", backend.Name())
 	pair, err := cli.OpenPair(c.target, c.draft, tok, backend, capacity, false)
 	if err != nil {
 		return err

@@ -62,7 +62,11 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 	}
 	capacity := len(prompt) + c.maxTokens + max(kv, kp) + 1
 	quiet := c.quiet || c.asJSON
-	b := newCPU(c, stderr)
+	b, err := newBackend(c, stderr)
+	if err != nil {
+		return err
+	}
+	defer cli.CloseBackend(b)
 	target, err := cli.LoadModel(dirs.Target, b, capacity, true)
 	if err != nil {
 		return err

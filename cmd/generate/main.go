@@ -19,6 +19,7 @@ import (
 
 	"github.com/gopard/gopard/internal/cli"
 	"github.com/gopard/gopard/models/llama"
+	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/pard"
 	"github.com/gopard/gopard/tokenizer"
@@ -40,6 +41,7 @@ type config struct {
 	asJSON, ignoreEOS, quiet    bool
 	demo, kSet                  bool // no --model: the embedded models' side-by-side demo
 	bf16Act                     bool
+	device                      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -75,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Uint64Var(&c.seed, "seed", 0, "sampling seed")
 	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft config.json's pard_token)")
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
+	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
 	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights on CPUs with AVX512-BF16: about twice the multiply-adds per instruction, logits within ~1e-2 of the exact path")
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object instead of streaming text")
 	fs.BoolVar(&c.ignoreEOS, "ignore-eos", false, "keep generating past end-of-sequence tokens")
@@ -204,7 +207,12 @@ func run(c *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the prompt has %d tokens; the context holds %d (raise --max_cache_len, within max_position_embeddings %d)", len(prompt), capacity, hf.MaxPositions)
 	}
 
-	pair, err := cli.OpenPair(c.target, c.draft, tok, newCPU(c, stderr), capacity, c.asJSON || c.quiet)
+	b, err := newBackend(c, stderr)
+	if err != nil {
+		return err
+	}
+	defer cli.CloseBackend(b)
+	pair, err := cli.OpenPair(c.target, c.draft, tok, b, capacity, c.asJSON || c.quiet)
 	if err != nil {
 		return err
 	}
@@ -347,11 +355,14 @@ func buildPrompt(c *config, tok *tokenizer.Tokenizer, tokDir string) ([]int32, e
 	return ids, nil
 }
 
-// newCPU is the backend of --threads and --bf16-activations.
-func newCPU(c *config, stderr io.Writer) *ops.CPU {
-	b := ops.NewCPU(c.threads)
-	if c.bf16Act && !b.SetBF16Activations(true) && !c.quiet {
+// newBackend is the backend of --device, --threads and --bf16-activations.
+func newBackend(c *config, stderr io.Writer) (nn.Backend, error) {
+	b, err := cli.Backend(c.device, c.threads)
+	if err != nil {
+		return nil, err
+	}
+	if cpu, ok := b.(*ops.CPU); ok && c.bf16Act && !cpu.SetBF16Activations(true) && !c.quiet {
 		fmt.Fprintln(stderr, "generate: this CPU has no AVX512-BF16; --bf16-activations has no effect")
 	}
-	return b
+	return b, nil
 }

@@ -24,18 +24,19 @@ func main() {
 	idsFlag := flag.String("ids", "", "token ids to score, comma-separated")
 	top := flag.Int("top", 10, "log-probabilities to print per position")
 	threads := flag.Int("threads", 0, "CPU threads (0: all cores)")
+	device := flag.String("device", "auto", cli.DeviceHelp)
 	asJSON := flag.Bool("json", false, `print one JSON object {"top_logprobs": [[[id, logprob], ...], ...], "perplexity": p}`)
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: score --model DIR --ids 1,2,3 [flags]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := run(*model, *idsFlag, *top, *threads, *asJSON, os.Stdout); err != nil {
+	if err := run(*model, *idsFlag, *top, *device, *threads, *asJSON, os.Stdout); err != nil {
 		cli.Fatal("score", err)
 	}
 }
 
-func run(dir, idsFlag string, top, threads int, asJSON bool, stdout io.Writer) error {
+func run(dir, idsFlag string, top int, device string, threads int, asJSON bool, stdout io.Writer) error {
 	if dir == "" {
 		return fmt.Errorf("--model DIR is required")
 	}
@@ -49,7 +50,12 @@ func run(dir, idsFlag string, top, threads int, asJSON bool, stdout io.Writer) e
 	if top < 1 {
 		return fmt.Errorf("--top %d: must be at least 1", top)
 	}
-	m, err := cli.LoadModel(dir, ops.NewCPU(threads), len(ids), asJSON)
+	b, err := cli.Backend(device, threads)
+	if err != nil {
+		return err
+	}
+	defer cli.CloseBackend(b)
+	m, err := cli.LoadModel(dir, b, len(ids), asJSON)
 	if err != nil {
 		return err
 	}

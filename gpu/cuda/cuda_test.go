@@ -1,0 +1,95 @@
+package cuda
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/gpu"
+	"github.com/gopard/gopard/gpu/gputest"
+	"github.com/gopard/gopard/tensor"
+)
+
+// open returns the first CUDA device, or skips the test with the reason
+// there is none.
+func open(t *testing.T) *Backend {
+	t.Helper()
+	b, err := New()
+	if err != nil {
+		if errors.Is(err, gpu.ErrNoDevice) || strings.Contains(err.Error(), "not found") {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { require.NoError(t, b.Close()) })
+	return b
+}
+
+// TestNew checks that New either opens a device or explains why not.
+func TestNew(t *testing.T) {
+	b, err := New()
+	if err != nil {
+		require.Regexp(t, `^cuda: (libcuda\.so\.1 not found: no NVIDIA driver on this machine|not available|no CUDA device|libnvrtc\.so not found)`, err.Error())
+		t.Skip(err)
+	}
+	defer b.Close()
+	require.True(t, strings.HasPrefix(b.Name(), "cuda:0 "), b.Name())
+	require.Equal(t, 32, b.WarpSize())
+	t.Log(b.Name())
+}
+
+func TestKernels(t *testing.T) { gputest.Kernels(t, open(t)) }
+
+func TestDecoder(t *testing.T) { gputest.Decoder(t, open(t), 0, 32) }
+
+// TestTime times a decode-sized bf16 linear layer with events.
+func TestTime(t *testing.T) {
+	b := open(t)
+	w, err := b.Load(tensor.New(tensor.BF16, 4096, 4096))
+	require.NoError(t, err)
+	x, out := b.Alloc(1, 4096), b.Alloc(1, 4096)
+	b.Linear(out, x, w, nil) // warm up
+	d, err := b.Time(func() {
+		for range 10 {
+			b.Linear(out, x, w, nil)
+		}
+	})
+	require.NoError(t, err)
+	require.Greater(t, d, time.Duration(0))
+	t.Logf("4096×4096 bf16 GEMV: %v each, %.0f GB/s", d/10, 10*4096*4096*2/d.Seconds()/1e9)
+}
+
+func TestTarget(t *testing.T) {
+	for _, c := range []struct {
+		cc        int
+		supported []int
+		cubin     bool
+		arch      string
+		wantCUBIN bool
+	}{
+		{90, nil, true, "sm_90", true},                              // NVRTC cannot list: try the device's
+		{86, []int{75, 80, 86, 89, 90}, true, "sm_86", true},        // supported
+		{120, []int{75, 80, 86, 89, 90}, true, "compute_90", false}, // device newer than NVRTC: PTX
+		{80, nil, false, "compute_80", false},                       // NVRTC 11.0: no CUBIN
+		{50, []int{75, 80}, true, "compute_50", false},              // older than all: let NVRTC say so
+	} {
+		arch, cubin := target(c.cc, c.supported, c.cubin)
+		require.Equal(t, c.arch, arch, "%+v", c)
+		require.Equal(t, c.wantCUBIN, cubin, "%+v", c)
+	}
+	require.Equal(t, []string{"--gpu-architecture=sm_80", "--std=c++14", "-DGOPARD_CUDA=1"}, options("sm_80"))
+}
+
+func TestNVRTCLibs(t *testing.T) {
+	t.Setenv("GOPARD_NVRTC", "/opt/x/libnvrtc.so.12")
+	t.Setenv("CUDA_HOME", "/opt/cuda")
+	t.Setenv("CUDA_PATH", "")
+	libs := nvrtcLibs()
+	require.Equal(t, "/opt/x/libnvrtc.so.12", libs[0])
+	require.Equal(t, "libnvrtc.so", libs[1])
+	require.Contains(t, libs, "/opt/cuda/lib64/libnvrtc.so.12")
+	require.Contains(t, libs, "/usr/local/cuda/lib64/libnvrtc.so")
+}

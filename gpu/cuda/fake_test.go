@@ -1,0 +1,58 @@
+package cuda
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/gpu"
+	"github.com/gopard/gopard/gpu/gputest"
+	"github.com/gopard/gopard/gpu/internal/fakegpu"
+)
+
+// TestFakeDriver runs the dlopen layer against gpu/internal/fakegpu's
+// libcuda/libnvrtc stand-in, whose device is the CPU emulator: every call
+// of this file's C layer, the kernel cache, and a model through it.
+func TestFakeDriver(t *testing.T) {
+	if !fakegpu.Run(t, 32, "GOPARD_LIBCUDA", "GOPARD_NVRTC") {
+		return
+	}
+	t.Setenv("FAKE_NO_DEVICE", "1")
+	_, err := New()
+	require.ErrorIs(t, err, gpu.ErrNoDevice)
+	require.EqualError(t, err, "cuda: no CUDA device on this machine (cuInit: no CUDA-capable device is detected)")
+	os.Unsetenv("FAKE_NO_DEVICE")
+
+	b, err := New()
+	require.NoError(t, err)
+	require.Equal(t, "cuda:0 Fake GPU", b.Name())
+	gputest.Smoke(t, b) // (the emulator's own tests check every kernel)
+	gputest.Decoder(t, b, 0, 4, "qwen3-tiny")
+	x := b.Alloc(1, 64)
+	d, err := b.Time(func() { b.Add(x, x) })
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, d, time.Duration(0))
+	require.NoError(t, b.Close())
+	require.Zero(t, b.Allocated())
+
+	// The module is cached: opening again compiles nothing, even with a
+	// compiler that fails.
+	files, _ := filepath.Glob(filepath.Join(os.Getenv("GOPARD_GPU_CACHE"), "cuda", "*-sm_86.cubin"))
+	require.Len(t, files, 1)
+	t.Setenv("FAKE_COMPILE_ERROR", "1")
+	b, err = New()
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+
+	// Without the cache the compiler's error and log come back.
+	t.Setenv("GOPARD_GPU_CACHE", "off")
+	_, err = New()
+	require.ErrorContains(t, err, "cuda:0 Fake GPU: nvrtcCompileProgram(--gpu-architecture=sm_86 --std=c++14 -DGOPARD_CUDA=1): NVRTC_ERROR_COMPILATION")
+	require.ErrorContains(t, err, "fake: compilation failed")
+
+	_, err = Open(1)
+	require.EqualError(t, err, "cuda: no device 1 (this machine has 1)")
+}

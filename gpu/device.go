@@ -1,0 +1,342 @@
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"time"
+	"unsafe"
+
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/tensor"
+)
+
+// Dim3 is a grid or block size.
+type Dim3 struct{ X, Y, Z uint32 }
+
+// Driver is a vendor runtime as a Device uses it: device memory, one
+// in-order stream of work, and the kernels of package kernels, compiled
+// for the device and looked up by name. gpu/cuda and gpu/hip implement it.
+// A Driver is used by one goroutine at a time.
+type Driver interface {
+	// Name identifies the device ("cuda:0 NVIDIA H100 80GB HBM3").
+	Name() string
+	// Alloc returns bytes (> 0) of uninitialized device memory.
+	Alloc(bytes int) (uintptr, error)
+	// Free releases memory from Alloc.
+	Free(ptr uintptr) error
+	// Zero queues the clearing of bytes at ptr.
+	Zero(ptr uintptr, bytes int) error
+	// Upload copies host memory to the device after the queued work,
+	// and returns once it is copied.
+	Upload(dst uintptr, src unsafe.Pointer, bytes int) error
+	// Download waits for the queued work and copies device memory to the host.
+	Download(dst unsafe.Pointer, src uintptr, bytes int) error
+	// Function returns the handle of a kernel entry point.
+	Function(name string) (uintptr, error)
+	// Launch queues a kernel. args holds one 8-byte slot per parameter:
+	// a device address, or an int32 or float32 in its low 4 bytes.
+	Launch(fn uintptr, grid, block Dim3, args []uint64) error
+	// Synchronize waits for the queued work and reports its errors.
+	Synchronize() error
+	// Close releases the device; memory from Alloc must be freed first.
+	Close() error
+}
+
+// Timer is implemented by drivers that time work on the device (events).
+type Timer interface {
+	// Time returns the device time of the work f queues.
+	Time(f func()) (time.Duration, error)
+}
+
+// Launch geometry shared with the kernels (see gpu/kernels).
+const (
+	blockThreads   = 256 // a multiple of every warp size
+	linearMaxRows  = 16  // LINEAR_MAX_ROWS in linear.cu
+	attnChunk      = 256 // ATTN_CHUNK in attention.cu
+	attnMaxHeadDim = 512 // ATTN_MAX_HEAD_DIM in attention.cu
+	maxGrid        = 1 << 16
+)
+
+// Device is the nn.Backend of a GPU: it checks shapes, sizes grids and
+// launches the kernels of package kernels through a Driver, and owns every
+// allocation it makes (Close frees them). Activations are F32 device
+// tensors; weights are uploaded in their stored dtype. Methods panic on a
+// shape mismatch or a driver error, as nn.Backend methods do not return
+// errors. A Device is not safe for concurrent use.
+type Device struct {
+	drv  Driver
+	warp int                // threads per warp of the compiled kernels
+	fns  map[string]uintptr // kernel handles by name
+	mem  map[uintptr]int    // live allocations: address → bytes
+	used int64
+
+	ids, part, result buffer // scratch: Embedding's ids, attention partials, Argmax's results
+	hostIDs           []int32
+}
+
+// buffer is scratch device memory that grows on demand.
+type buffer struct {
+	ptr   uintptr
+	bytes int
+}
+
+// NewDevice makes a Device on an open Driver. It runs a first kernel (to
+// learn the warp size the kernels were compiled with) so that a device
+// that cannot run them fails here.
+func NewDevice(drv Driver) (*Device, error) {
+	d := &Device{drv: drv, fns: map[string]uintptr{}, mem: map[uintptr]int{}}
+	warp, err := d.warpSize()
+	if err != nil {
+		d.freeAll()
+		return nil, fmt.Errorf("%s: %w", drv.Name(), err)
+	}
+	if warp != 32 && warp != 64 {
+		d.freeAll()
+		return nil, fmt.Errorf("%s: kernels report a warp size of %d", drv.Name(), warp)
+	}
+	d.warp = warp
+	return d, nil
+}
+
+func (d *Device) warpSize() (int, error) {
+	fn, err := d.drv.Function("warp_size")
+	if err != nil {
+		return 0, err
+	}
+	p, err := d.drv.Alloc(4)
+	if err != nil {
+		return 0, err
+	}
+	d.track(p, 4)
+	if err := d.drv.Launch(fn, Dim3{1, 1, 1}, Dim3{64, 1, 1}, []uint64{uint64(p)}); err != nil {
+		return 0, err
+	}
+	var w int32
+	if err := d.drv.Download(unsafe.Pointer(&w), p, 4); err != nil {
+		return 0, err
+	}
+	d.free(p)
+	return int(w), nil
+}
+
+// Name implements nn.Backend.
+func (d *Device) Name() string { return d.drv.Name() }
+
+// WarpSize is the number of threads per warp (wavefront) of the kernels.
+func (d *Device) WarpSize() int { return d.warp }
+
+// Allocated is the device memory the Device holds, in bytes.
+func (d *Device) Allocated() int64 { return d.used }
+
+// Time returns the device time of the work f queues, when the driver can
+// measure it (CUDA and HIP events).
+func (d *Device) Time(f func()) (time.Duration, error) {
+	t, ok := d.drv.(Timer)
+	if !ok {
+		return 0, fmt.Errorf("%s: the driver has no timer", d.Name())
+	}
+	return t.Time(f)
+}
+
+// Synchronize waits for the queued work and reports its errors.
+func (d *Device) Synchronize() error { return d.drv.Synchronize() }
+
+// Close frees every allocation and releases the device. The Device and its
+// tensors must not be used afterwards.
+func (d *Device) Close() error {
+	if d.drv == nil {
+		return nil
+	}
+	err := d.drv.Synchronize()
+	d.freeAll()
+	if cerr := d.drv.Close(); err == nil {
+		err = cerr
+	}
+	d.drv = nil
+	return err
+}
+
+func (d *Device) freeAll() {
+	for p := range d.mem {
+		d.free(p)
+	}
+	d.ids, d.part, d.result = buffer{}, buffer{}, buffer{}
+}
+
+func (d *Device) track(p uintptr, bytes int) {
+	d.mem[p] = bytes
+	d.used += int64(bytes)
+}
+
+func (d *Device) free(p uintptr) {
+	if n, ok := d.mem[p]; ok {
+		d.drv.Free(p)
+		delete(d.mem, p)
+		d.used -= int64(n)
+	}
+}
+
+// Free releases a tensor made by Alloc or Load before Close; views of it
+// must not be used afterwards. Tensors the Device does not own are ignored.
+func (d *Device) Free(t *tensor.Tensor) {
+	if t != nil && t.Place == tensor.Device {
+		d.free(t.Ptr)
+	}
+}
+
+// fail panics with the device name, the operation and the error.
+func (d *Device) fail(op string, err error) {
+	panic(fmt.Sprintf("%s: %s: %v", d.Name(), op, err))
+}
+
+func (d *Device) alloc(bytes int) uintptr {
+	p, err := d.drv.Alloc(bytes)
+	if err != nil {
+		d.fail(fmt.Sprintf("allocating %d bytes (%d held)", bytes, d.used), err)
+	}
+	d.track(p, bytes)
+	return p
+}
+
+// grow makes b hold at least bytes, dropping its contents.
+func (d *Device) grow(b *buffer, bytes int) uintptr {
+	if b.bytes < bytes {
+		if b.ptr != 0 {
+			// Queued kernels may still read the old buffer.
+			if err := d.drv.Synchronize(); err != nil {
+				d.fail("synchronize", err)
+			}
+			d.free(b.ptr)
+		}
+		bytes = max(bytes, 2*b.bytes)
+		*b = buffer{ptr: d.alloc(bytes), bytes: bytes}
+	}
+	return b.ptr
+}
+
+// Alloc implements nn.Backend: a zeroed F32 device tensor.
+func (d *Device) Alloc(shape ...int) *tensor.Tensor {
+	t := &tensor.Tensor{DType: tensor.F32, Shape: append([]int(nil), shape...), Place: tensor.Device}
+	if n := t.Len() * 4; n > 0 {
+		t.Ptr = d.alloc(n)
+		if err := d.drv.Zero(t.Ptr, n); err != nil {
+			d.fail("zero", err)
+		}
+	}
+	return t
+}
+
+// Load implements nn.Backend: it uploads a host weight in its stored
+// dtype; vectors (norm weights, biases) are widened to F32 first, as the
+// elementwise kernels read float32. A tensor already on the device is
+// returned as it is.
+func (d *Device) Load(w *tensor.Tensor) (*tensor.Tensor, error) {
+	if w.Place == tensor.Device {
+		return w, nil
+	}
+	switch w.DType {
+	case tensor.F32, tensor.BF16, tensor.F16:
+	default:
+		return nil, fmt.Errorf("%s: unsupported dtype %v", d.Name(), w.DType)
+	}
+	if len(w.Shape) <= 1 && w.DType != tensor.F32 {
+		w = tensor.FromF32(w.ToF32(), w.Shape...)
+	}
+	if len(w.Data) != w.Len()*w.DType.Size() {
+		return nil, fmt.Errorf("%s: tensor %v holds %d bytes", d.Name(), w, len(w.Data))
+	}
+	t := &tensor.Tensor{DType: w.DType, Shape: append([]int(nil), w.Shape...), Place: tensor.Device}
+	if n := len(w.Data); n > 0 {
+		p, err := d.drv.Alloc(n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: allocating %d bytes for %v (%d held): %w", d.Name(), n, w, d.used, err)
+		}
+		d.track(p, n)
+		if err := d.drv.Upload(p, unsafe.Pointer(&w.Data[0]), n); err != nil {
+			d.free(p)
+			return nil, fmt.Errorf("%s: uploading %v: %w", d.Name(), w, err)
+		}
+		t.Ptr = p
+	}
+	return t, nil
+}
+
+// Read implements nn.Backend: it waits for the queued work and copies
+// min(len(dst), src.Len()) values to the host.
+func (d *Device) Read(dst []float32, src *tensor.Tensor) {
+	d.operand("Read", src, tensor.F32)
+	n := min(len(dst), src.Len())
+	if n == 0 {
+		return
+	}
+	if err := d.drv.Download(unsafe.Pointer(&dst[0]), src.Ptr, n*4); err != nil {
+		d.fail("Read", err)
+	}
+}
+
+// operand panics unless t is a device tensor of one of the dtypes.
+func (d *Device) operand(op string, t *tensor.Tensor, dtypes ...tensor.DType) {
+	if t == nil || t.Place != tensor.Device {
+		panic(fmt.Sprintf("%s: %s: operand %v is not in device memory", d.Name(), op, t))
+	}
+	for _, dt := range dtypes {
+		if t.DType == dt {
+			return
+		}
+	}
+	panic(fmt.Sprintf("%s: %s: operand %v has dtype %v, want one of %v", d.Name(), op, t, t.DType, dtypes))
+}
+
+// need panics with a shape message unless ok.
+func (d *Device) need(ok bool, op, format string, args ...any) {
+	if !ok {
+		panic(fmt.Sprintf("%s: %s: ", d.Name(), op) + fmt.Sprintf(format, args...))
+	}
+}
+
+// launch queues kernel name.
+func (d *Device) launch(name string, grid, block Dim3, args ...uint64) {
+	fn, ok := d.fns[name]
+	if !ok {
+		var err error
+		if fn, err = d.drv.Function(name); err != nil {
+			d.fail("kernel "+name, err)
+		}
+		d.fns[name] = fn
+	}
+	if err := d.drv.Launch(fn, grid, block, args); err != nil {
+		d.fail("launch "+name, err)
+	}
+}
+
+// Kernel arguments, one 8-byte slot each.
+func ptr(t *tensor.Tensor) uint64 { return uint64(t.Ptr) }
+func i32(v int) uint64            { return uint64(uint32(int32(v))) }
+func f32(v float32) uint64        { return uint64(math.Float32bits(v)) }
+
+// suffix names a kernel's weight dtype variant.
+func suffix(dt tensor.DType) string {
+	switch dt {
+	case tensor.F32:
+		return "f32"
+	case tensor.BF16:
+		return "bf16"
+	case tensor.F16:
+		return "f16"
+	}
+	panic(fmt.Sprintf("gpu: no kernel for dtype %v", dt))
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// threadsFor is a block size for rows of n values: n rounded up to 64
+// (a multiple of every warp size), at most blockThreads.
+func threadsFor(n int) uint32 { return uint32(min(blockThreads, max(64, ceilDiv(n, 64)*64))) }
+
+// elementwiseGrid covers n elements with blocks of blockThreads threads,
+// the kernels striding over what a capped grid leaves.
+func elementwiseGrid(n int) Dim3 {
+	return Dim3{uint32(max(1, min(ceilDiv(n, blockThreads), maxGrid))), 1, 1}
+}
+
+var _ nn.Backend = (*Device)(nil)

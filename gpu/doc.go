@@ -1,0 +1,45 @@
+// Package gpu runs gopard's decoder on NVIDIA and AMD GPUs with handwritten
+// kernels: no cuBLAS, rocBLAS or vendor SDK is needed to build, only a
+// driver at run time.
+//
+// Layout:
+//
+//	gpu/kernels        the device code: one .cu file per operation (linear,
+//	                   rmsnorm, rope, attention, embedding, elementwise,
+//	                   argmax), written once for CUDA and HIP; compat.h maps
+//	                   the spellings that differ, common.h holds dtype
+//	                   conversions and reductions. Embedded with go:embed.
+//	gpu (this package) Device, the nn.Backend both vendors share: shape
+//	                   checks, launch geometry, scratch buffers and
+//	                   allocation tracking, over the small Driver interface;
+//	                   and the on-disk cache of compiled kernels.
+//	gpu/cuda           the NVIDIA Driver: libcuda.so.1 (driver API) and
+//	                   libnvrtc.so opened with dlopen through cgo, kernels
+//	                   compiled by NVRTC for the device's sm_XX on first use
+//	                   ($GOPARD_LIBCUDA and $GOPARD_NVRTC name other files).
+//	gpu/hip            the AMD Driver: libamdhip64.so and libhiprtc.so, the
+//	                   same way, kernels compiled for the device's gfx arch
+//	                   ($GOPARD_AMDHIP, $GOPARD_HIPRTC).
+//	gpu/gputest        the tests every Driver must pass: each kernel against
+//	                   ops.CPU on random data, and the conformance models'
+//	                   logits on the device against the CPU.
+//	gpu/internal/emu   a CPU emulator of the kernels (the .cu sources built
+//	                   with the host's C++ compiler, every GPU thread a
+//	                   fiber), so that gpu/gputest runs, and the kernels and
+//	                   Device are tested, on machines without a GPU.
+//	gpu/internal/fakegpu a stand-in libcuda/libnvrtc/libamdhip64/libhiprtc
+//	                   (C, built by the tests) whose device is the emulator,
+//	                   so that the dlopen layers of gpu/cuda and gpu/hip run
+//	                   in tests too.
+//
+// Without cgo, off Linux, or without a driver, cuda.New and hip.New return
+// an error (errors.Is(err, gpu.ErrNoDevice)) and callers fall back to the
+// CPU; see internal/cli.Backend. Compiled kernels are cached under
+// os.UserCacheDir()/gopard/<vendor>/<hash>-<arch>.<ext> (GOPARD_GPU_CACHE
+// overrides the directory; "off" disables the cache).
+//
+// Data layout follows the nn.Backend contract: activations are F32 device
+// tensors (tensor.Device, Ptr a device address, RowSliceInto offsets it);
+// weights keep their stored dtype (F32, BF16, F16) and are widened in
+// registers; norm vectors are widened to F32 at Load, as ops.CPU does.
+package gpu

@@ -1,0 +1,93 @@
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/gpu/kernels"
+	"github.com/gopard/gopard/tensor"
+)
+
+func TestKernelSources(t *testing.T) {
+	for _, f := range kernels.Files() {
+		require.NotEmpty(t, kernels.Read(f), f)
+	}
+	src := kernels.Source()
+	require.NotContains(t, src, `#include "`, "local includes are inlined")
+	// Every kernel the Device launches exists.
+	names := kernels.Names()
+	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+		require.Contains(t, names, "linear_"+suffix(dt))
+		require.Contains(t, names, "embedding_"+suffix(dt))
+	}
+	for _, n := range []string{"rmsnorm", "rope", "attention_chunk", "attention_combine", "silu_mul", "add", "argmax", "warp_size"} {
+		require.Contains(t, names, n)
+	}
+	// The launch geometry the host assumes is the kernels'.
+	for name, want := range map[string]int{"LINEAR_MAX_ROWS": linearMaxRows, "ATTN_CHUNK": attnChunk, "ATTN_MAX_HEAD_DIM": attnMaxHeadDim, "GP_MAX_BLOCK": 1024} {
+		m := regexp.MustCompile(`#define ` + name + ` (\d+)`).FindStringSubmatch(src)
+		require.NotNil(t, m, name)
+		got, _ := strconv.Atoi(m[1])
+		require.Equal(t, want, got, name)
+	}
+}
+
+func TestCache(t *testing.T) {
+	t.Setenv("GOPARD_GPU_CACHE", t.TempDir())
+	dir := CacheDir("cuda")
+	require.Equal(t, filepath.Join(os.Getenv("GOPARD_GPU_CACHE"), "cuda"), dir)
+	key := CacheKey("src", "nvrtc 12.4", []string{"--gpu-architecture=sm_90"})
+	require.Len(t, key, 16)
+	require.NotEqual(t, key, CacheKey("src", "nvrtc 12.5", []string{"--gpu-architecture=sm_90"}))
+	require.NotEqual(t, key, CacheKey("src", "nvrtc 12.4", []string{"--gpu-architecture=sm_80"}))
+	require.NotEqual(t, CacheKey("ab", "c", nil), CacheKey("a", "bc", nil))
+	require.Equal(t, filepath.Join(dir, key+"-sm_90.cubin"), CachePath(dir, key, "sm_90", "cubin"))
+	require.Equal(t, filepath.Join(dir, "k-gfx90a_sramecc+_xnack-.hsaco"), CachePath(dir, "k", "gfx90a:sramecc+:xnack-", "hsaco"))
+
+	path := CachePath(dir, key, "sm_90", "cubin")
+	builds := 0
+	build := func() ([]byte, error) { builds++; return []byte("image"), nil }
+	img, hit, err := Cached(path, build)
+	require.NoError(t, err)
+	require.False(t, hit)
+	require.Equal(t, "image", string(img))
+	img, hit, err = Cached(path, build)
+	require.NoError(t, err)
+	require.True(t, hit)
+	require.Equal(t, "image", string(img))
+	require.Equal(t, 1, builds)
+	_, _, err = Cached(CachePath(dir, "other", "sm_90", "cubin"), func() ([]byte, error) { return nil, fmt.Errorf("boom") })
+	require.EqualError(t, err, "boom")
+	_, _, err = Cached("", build) // no cache
+	require.NoError(t, err)
+	require.Equal(t, 2, builds)
+
+	t.Setenv("GOPARD_GPU_CACHE", "off")
+	require.Equal(t, "", CacheDir("cuda"))
+}
+
+func TestNoDevice(t *testing.T) {
+	err := NoDevice("cuda: libcuda.so.1 not found")
+	require.True(t, errors.Is(err, ErrNoDevice))
+	require.True(t, errors.Is(fmt.Errorf("wrapped: %w", err), ErrNoDevice))
+	require.Equal(t, "cuda: libcuda.so.1 not found", err.Error())
+	require.False(t, errors.Is(errors.New("other"), ErrNoDevice))
+}
+
+func TestGeometry(t *testing.T) {
+	require.Equal(t, uint32(64), threadsFor(1))
+	require.Equal(t, uint32(128), threadsFor(100))
+	require.Equal(t, uint32(256), threadsFor(5000))
+	require.Equal(t, Dim3{1, 1, 1}, elementwiseGrid(1))
+	require.Equal(t, Dim3{4, 1, 1}, elementwiseGrid(1000))
+	require.Equal(t, Dim3{maxGrid, 1, 1}, elementwiseGrid(1<<30))
+	require.Equal(t, uint64(0xffffffff), i32(-1))
+	require.Equal(t, uint64(0x3f800000), f32(1))
+}

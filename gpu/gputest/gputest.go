@@ -1,0 +1,386 @@
+// Package gputest holds the tests every GPU backend must pass, so that
+// gpu/cuda, gpu/hip and the CPU emulator of gpu/internal/emu run the same
+// ones: each operation against ops.CPU on random data (f32, bf16 and f16
+// weights; M = 1, 4, 9, 16 query rows and more), and whole conformance
+// models, the device's logits against the CPU's.
+package gputest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/internal/shareddata"
+	"github.com/gopard/gopard/models"
+	"github.com/gopard/gopard/models/llama"
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/ops"
+	"github.com/gopard/gopard/tensor"
+)
+
+// Backend is what the tests need of a GPU backend: nn.Backend and a
+// device argmax.
+type Backend interface {
+	nn.Backend
+	Argmax(t *tensor.Tensor, rows int) []int32
+}
+
+// Tol is the tolerance of the kernel comparisons: the largest difference
+// from the CPU over a tensor, relative to its largest magnitude. Both sides
+// compute in f32, only in different orders.
+const Tol = 1e-4
+
+var cpu = ops.NewCPU(1)
+
+// rng returns a seeded generator, so that failures repeat.
+func rng(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)) }
+
+// random returns a host tensor of normal values (std 1) in dtype dt
+// (rounded there: the CPU and the device see the same values).
+func random(r *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor {
+	v := make([]float32, tensor.NumElements(shape))
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	t := tensor.FromF32(v, shape...)
+	if dt != tensor.F32 {
+		t = tensor.Convert(t, dt)
+	}
+	return t
+}
+
+// upload puts a host tensor on b (Load), and returns it with its CPU twin
+// (which the CPU backend may have widened).
+func upload(t *testing.T, b nn.Backend, h *tensor.Tensor) (dev, host *tensor.Tensor) {
+	t.Helper()
+	dev, err := b.Load(h)
+	require.NoError(t, err)
+	host, err = cpu.Load(h)
+	require.NoError(t, err)
+	return dev, host
+}
+
+// read copies a device tensor to the host.
+func read(b nn.Backend, t *tensor.Tensor) []float32 {
+	out := make([]float32, t.Len())
+	b.Read(out, t)
+	return out
+}
+
+// clone returns a host F32 tensor with a copy of t's values.
+func clone(t *tensor.Tensor) *tensor.Tensor {
+	return tensor.FromF32(append([]float32(nil), t.ToF32()...), t.Shape...)
+}
+
+// Close compares got with want: max |got − want| ≤ tol · max(1, max |want|).
+func Close(t *testing.T, name string, got, want []float32, tol float64) {
+	t.Helper()
+	require.Len(t, got, len(want), name)
+	scale, worst, at := 1.0, 0.0, 0
+	for i := range want {
+		scale = math.Max(scale, math.Abs(float64(want[i])))
+	}
+	for i := range want {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if d > worst || math.IsNaN(d) {
+			worst, at = d, i
+		}
+		if math.IsNaN(d) {
+			break
+		}
+	}
+	if !(worst <= tol*scale) {
+		t.Fatalf("%s: element %d is %v, want %v (max |Δ| %.3g > %.3g)", name, at, got[at], want[at], worst, tol*scale)
+	}
+}
+
+var dtypes = []tensor.DType{tensor.F32, tensor.BF16, tensor.F16}
+
+// Kernels tests every operation of b against ops.CPU.
+func Kernels(t *testing.T, b Backend) {
+	t.Run("Alloc", func(t *testing.T) { testAlloc(t, b) })
+	t.Run("Embedding", func(t *testing.T) { testEmbedding(t, b) })
+	t.Run("Linear", func(t *testing.T) { testLinear(t, b) })
+	t.Run("RMSNorm", func(t *testing.T) { testRMSNorm(t, b) })
+	t.Run("RoPE", func(t *testing.T) { testRoPE(t, b) })
+	t.Run("Attention", func(t *testing.T) { testAttention(t, b) })
+	t.Run("SiLUMul", func(t *testing.T) { testSiLUMul(t, b) })
+	t.Run("Add", func(t *testing.T) { testAdd(t, b) })
+	t.Run("Argmax", func(t *testing.T) { testArgmax(t, b) })
+}
+
+// Smoke runs one small case of each operation: for a driver whose kernels
+// Kernels already checked elsewhere (the emulator behind a fake driver).
+func Smoke(t *testing.T, b Backend) {
+	testAlloc(t, b)
+	r := rng(11)
+	table, hostTable := upload(t, b, random(r, tensor.BF16, 20, 64))
+	x := b.Alloc(3, 64)
+	b.Embedding(x, table, []int32{4, 19, 0})
+	want := tensor.New(tensor.F32, 3, 64)
+	cpu.Embedding(want, hostTable, []int32{4, 19, 0})
+	require.Equal(t, want.F32(), read(b, x))
+	w, hw := upload(t, b, random(r, tensor.F16, 48, 64))
+	out, wantOut := b.Alloc(3, 48), tensor.New(tensor.F32, 3, 48)
+	b.Linear(out, x, w, nil)
+	cpu.Linear(wantOut, want, hw, nil)
+	Close(t, "Linear", read(b, out), wantOut.F32(), Tol)
+	require.Equal(t, []int32{int32(ops.Argmax(wantOut.F32()[48:96]))}, b.Argmax(out.RowSlice(1, 2), 1))
+}
+
+func testAlloc(t *testing.T, b Backend) {
+	x := b.Alloc(3, 5)
+	require.Equal(t, tensor.F32, x.DType)
+	require.Equal(t, tensor.Device, x.Place)
+	require.Equal(t, []int{3, 5}, x.Shape)
+	require.Equal(t, make([]float32, 15), read(b, x))
+	// Load and Read round-trip, and Read of a row view.
+	h := random(rng(1), tensor.F32, 4, 6)
+	d, _ := upload(t, b, h)
+	require.Equal(t, h.F32(), read(b, d))
+	require.Equal(t, h.F32()[12:18], read(b, d.RowSlice(2, 3)))
+	// Vectors are widened to F32, as on the CPU.
+	v, _ := upload(t, b, random(rng(2), tensor.BF16, 7))
+	require.Equal(t, tensor.F32, v.DType)
+}
+
+func testEmbedding(t *testing.T, b Backend) {
+	r := rng(3)
+	for _, dt := range dtypes {
+		for _, dim := range []int{36, 301} {
+			table, hostTable := upload(t, b, random(r, dt, 50, dim))
+			ids := []int32{3, 0, 49, 3, 17, 8, 1, 22, 41}
+			want := tensor.New(tensor.F32, len(ids), dim)
+			cpu.Embedding(want, hostTable, ids)
+			out := b.Alloc(len(ids), dim)
+			b.Embedding(out, table, ids)
+			require.Equal(t, want.F32(), read(b, out), "%v dim %d", dt, dim) // exact: a copy
+		}
+	}
+}
+
+func testLinear(t *testing.T, b Backend) {
+	r := rng(4)
+	for _, dt := range dtypes {
+		// K = 96: the vector path; K = 70: the scalar one (K % 4 ≠ 0).
+		for _, nk := range [][2]int{{67, 96}, {40, 70}, {130, 256}} {
+			N, K := nk[0], nk[1]
+			w, hw := upload(t, b, random(r, dt, N, K))
+			bias, hbias := upload(t, b, random(r, tensor.F32, N))
+			for _, M := range []int{1, 4, 9, 16, 21, 37} {
+				for _, withBias := range []bool{false, true} {
+					name := fmt.Sprintf("%v N=%d K=%d M=%d bias=%v", dt, N, K, M, withBias)
+					// x is a view two rows into a larger tensor, as the decoder's chunks are.
+					hx := random(r, tensor.F32, M+3, K)
+					x, _ := upload(t, b, hx)
+					xv, hxv := x.RowSlice(2, 2+M), hx.RowSlice(2, 2+M)
+					want := tensor.New(tensor.F32, M, N)
+					out := b.Alloc(M, N)
+					if withBias {
+						cpu.Linear(want, hxv, hw, hbias)
+						b.Linear(out, xv, w, bias)
+					} else {
+						cpu.Linear(want, hxv, hw, nil)
+						b.Linear(out, xv, w, nil)
+					}
+					Close(t, name, read(b, out), want.F32(), Tol)
+				}
+			}
+		}
+	}
+}
+
+func testRMSNorm(t *testing.T, b Backend) {
+	r := rng(5)
+	for _, shape := range [][2]int{{5, 96}, {9 * 4, 16}, {3, 1000}, {2, 7}} {
+		rows, d := shape[0], shape[1]
+		hx := random(r, tensor.F32, rows, d)
+		w, hw := upload(t, b, random(r, tensor.BF16, d))
+		x, _ := upload(t, b, hx)
+		want := tensor.New(tensor.F32, rows, d)
+		cpu.RMSNorm(want, hx, hw, 1e-6)
+		out := b.Alloc(rows, d)
+		b.RMSNorm(out, x, w, 1e-6)
+		Close(t, fmt.Sprintf("rows %d d %d", rows, d), read(b, out), want.F32(), Tol)
+		b.RMSNorm(x, x, w, 1e-6) // in place
+		Close(t, fmt.Sprintf("in place, rows %d d %d", rows, d), read(b, x), want.F32(), Tol)
+	}
+}
+
+func testRoPE(t *testing.T, b Backend) {
+	r := rng(6)
+	scaling := &nn.Llama3Scaling{Factor: 32, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositions: 64}
+	for _, cfg := range []nn.RoPEConfig{{Theta: 10000}, {Theta: 500000, Scaling: scaling}} {
+		for _, hd := range []int{16, 128} {
+			heads, rows, start, positions := 3, 9, 5, 40
+			c, s := cfg.Tables(hd, positions)
+			cos, hcos := upload(t, b, tensor.FromF32(c, positions, hd/2))
+			sin, hsin := upload(t, b, tensor.FromF32(s, positions, hd/2))
+			hx := random(r, tensor.F32, rows, heads*hd)
+			x, _ := upload(t, b, hx)
+			want := clone(hx)
+			cpu.RoPE(want, heads, hd, start, hcos, hsin)
+			b.RoPE(x, heads, hd, start, cos, sin)
+			Close(t, fmt.Sprintf("head_dim %d scaling %v", hd, cfg.Scaling != nil), read(b, x), want.F32(), Tol)
+		}
+	}
+}
+
+func testAttention(t *testing.T, b Backend) {
+	r := rng(7)
+	type shape struct{ heads, kvHeads, headDim int }
+	for _, sh := range []shape{{4, 2, 16}, {8, 1, 64}, {2, 2, 128}} {
+		for _, M := range []int{1, 4, 9, 16} {
+			for _, start := range []int{0, 7, 300} { // 300+M spans two chunks of 256
+				kw := sh.kvHeads * sh.headDim
+				capacity := start + M + 3
+				hq := random(r, tensor.F32, M, sh.heads*sh.headDim)
+				hk, hv := random(r, tensor.F32, capacity, kw), random(r, tensor.F32, capacity, kw)
+				q, _ := upload(t, b, hq)
+				k, _ := upload(t, b, hk)
+				v, _ := upload(t, b, hv)
+				want := tensor.New(tensor.F32, M, sh.heads*sh.headDim)
+				cpu.Attention(want, hq, hk, hv, start, sh.heads, sh.kvHeads, sh.headDim)
+				out := b.Alloc(M, sh.heads*sh.headDim)
+				b.Attention(out, q, k, v, start, sh.heads, sh.kvHeads, sh.headDim)
+				Close(t, fmt.Sprintf("%+v M=%d start=%d", sh, M, start), read(b, out), want.F32(), Tol)
+			}
+		}
+	}
+}
+
+func testSiLUMul(t *testing.T, b Backend) {
+	r := rng(8)
+	for _, n := range []int{1, 1000, 70001} {
+		hg, hu := random(r, tensor.F32, n), random(r, tensor.F32, n)
+		g, _ := upload(t, b, hg)
+		u, _ := upload(t, b, hu)
+		want := tensor.New(tensor.F32, n)
+		cpu.SiLUMul(want, hg, hu)
+		out := b.Alloc(n)
+		b.SiLUMul(out, g, u)
+		Close(t, fmt.Sprintf("n %d", n), read(b, out), want.F32(), Tol)
+		b.SiLUMul(g, g, u) // in place, as the decoder does
+		Close(t, fmt.Sprintf("in place, n %d", n), read(b, g), want.F32(), Tol)
+	}
+}
+
+func testAdd(t *testing.T, b Backend) {
+	r := rng(9)
+	for _, n := range []int{1, 1000, 70001} {
+		hd, hs := random(r, tensor.F32, n), random(r, tensor.F32, n)
+		d, _ := upload(t, b, hd)
+		s, _ := upload(t, b, hs)
+		want := clone(hd)
+		cpu.Add(want, hs)
+		b.Add(d, s)
+		require.Equal(t, want.F32(), read(b, d), "n %d", n) // exact: one rounding
+	}
+}
+
+func testArgmax(t *testing.T, b Backend) {
+	r := rng(10)
+	rows, n := 5, 3001
+	h := random(r, tensor.F32, rows, n)
+	v := h.F32()
+	v[1*n+7], v[1*n+2900] = 50, 50 // a tie: the first wins
+	for i := range n {
+		v[2*n+i] = float32(math.Inf(-1)) // all -inf: index 0
+	}
+	v[3*n+n-1] = 99 // the last element
+	x, _ := upload(t, b, h)
+	got := b.Argmax(x, rows)
+	for row := range rows {
+		require.Equal(t, int32(ops.Argmax(v[row*n:(row+1)*n])), got[row], "row %d", row)
+	}
+	require.Equal(t, []int32{7, 0, int32(n - 1)}, got[1:4])
+}
+
+// reference is the part of a conformance case's reference.json used here.
+type reference struct {
+	PromptIDs []int32 `json:"prompt_ids"`
+	GreedyIDs []int32 `json:"greedy_ids"`
+}
+
+// Decoder runs the conformance models of ../shared/data (those with at
+// most maxVocab tokens: 0, all) on b and on the CPU: the log-probabilities
+// of the whole prompt must agree within 2e-3 (the conformance tolerance),
+// then the first greedy tokens (decoded one at a time) must be the
+// reference continuation, and forwarding them again as one block of rows
+// after a truncation (the PARD verify shape) must predict the same tokens.
+// Only those named in only run, when any are.
+func Decoder(t *testing.T, b Backend, maxVocab, greedy int, only ...string) {
+	root := shareddata.Dir(t, "conformance", "models")
+	entries, err := os.ReadDir(root)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if !e.IsDir() || len(only) > 0 && !slices.Contains(only, e.Name()) {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		t.Run(e.Name(), func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(dir, "reference.json"))
+			require.NoError(t, err)
+			var ref reference
+			require.NoError(t, json.Unmarshal(data, &ref))
+			onCPU, err := models.Load(dir, llama.Options{Backend: cpu, Context: 128})
+			require.NoError(t, err)
+			defer onCPU.Close()
+			if maxVocab > 0 && onCPU.Config().Vocab > maxVocab {
+				t.Skipf("vocab %d > %d", onCPU.Config().Vocab, maxVocab)
+			}
+			onGPU, err := models.Load(dir, llama.Options{Backend: b, Context: 128})
+			require.NoError(t, err)
+			defer onGPU.Close()
+
+			want, err := onCPU.Forward(ref.PromptIDs, 0, len(ref.PromptIDs))
+			require.NoError(t, err)
+			got, err := onGPU.Forward(ref.PromptIDs, 0, len(ref.PromptIDs))
+			require.NoError(t, err)
+			worst := 0.0
+			for pos := range want {
+				lw, lg := make([]float32, len(want[pos])), make([]float32, len(got[pos]))
+				ops.LogSoftmax(lw, want[pos])
+				ops.LogSoftmax(lg, got[pos])
+				for i := range lw {
+					worst = math.Max(worst, math.Abs(float64(lg[i]-lw[i])))
+				}
+			}
+			t.Logf("max |Δ logprob| GPU vs CPU over the prompt = %.2e", worst)
+			require.LessOrEqual(t, worst, 2e-3)
+
+			// Greedy decoding on the device, one row at a time.
+			n := min(greedy, len(ref.GreedyIDs))
+			next := int32(ops.Argmax(got[len(got)-1]))
+			var ids []int32
+			for len(ids) < n {
+				ids = append(ids, next)
+				out, err := onGPU.Forward([]int32{next}, onGPU.Len(), 1)
+				require.NoError(t, err)
+				next = int32(ops.Argmax(out[0]))
+			}
+			require.Equal(t, ref.GreedyIDs[:n], ids, "greedy continuation")
+
+			// Verify: forget the continuation, then forward it as one block
+			// and check every row's prediction.
+			p := len(ref.PromptIDs)
+			onGPU.Truncate(p)
+			rows, err := onGPU.Forward(ids, p, len(ids))
+			require.NoError(t, err)
+			for i := range ids {
+				want := next
+				if i+1 < len(ids) {
+					want = ids[i+1]
+				}
+				require.Equal(t, want, int32(ops.Argmax(rows[i])), "verify row %d", i)
+			}
+		})
+	}
+}

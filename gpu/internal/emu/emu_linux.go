@@ -1,0 +1,138 @@
+//go:build cgo && linux
+
+package emu
+
+/*
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*gp_emu_fn)(unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void**);
+
+// gp_emu_launch passes kernel parameter i as a pointer to the 8-byte slot
+// args[i], as cuLaunchKernel is given them.
+static int gp_emu_launch(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                         uint64_t* args, int nargs) {
+	void* params[32];
+	if (nargs > 32) return 1;
+	for (int i = 0; i < nargs; i++) params[i] = &args[i];
+	((gp_emu_fn)f)(gx, gy, gz, bx, by, bz, params);
+	return 0;
+}
+
+// Device memory is host memory, aligned as cuMemAlloc's (256 bytes).
+static uintptr_t gp_emu_alloc(size_t n) { return (uintptr_t)aligned_alloc(256, (n + 255) / 256 * 256); }
+static void gp_emu_free(uintptr_t p) { free((void*)p); }
+static void gp_emu_zero(uintptr_t p, size_t n) { memset((void*)p, 0, n); }
+static void gp_emu_upload(uintptr_t dst, const void* src, size_t n) { memcpy((void*)dst, src, n); }
+static void gp_emu_download(void* dst, uintptr_t src, size_t n) { memcpy(dst, (const void*)src, n); }
+*/
+import "C"
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/gopard/gopard/gpu"
+)
+
+// libraries loaded in this process, by warp size.
+var (
+	mu   sync.Mutex
+	libs = map[int]unsafe.Pointer{}
+)
+
+// Open compiles the kernels for an emulated warp of 32 or 64 threads (or
+// takes them from the cache of gpu.CacheDir("emu")) and returns a Driver
+// that runs them on the CPU.
+func Open(warp int) (gpu.Driver, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	h := libs[warp]
+	if h == nil {
+		path, err := Library(warp)
+		if err != nil {
+			return nil, err
+		}
+		cpath := C.CString(path)
+		defer C.free(unsafe.Pointer(cpath))
+		if h = C.dlopen(cpath, C.RTLD_NOW|C.RTLD_LOCAL); h == nil {
+			return nil, fmt.Errorf("emu: dlopen %s: %s", path, C.GoString(C.dlerror()))
+		}
+		libs[warp] = h
+	}
+	return &driver{lib: h, warp: warp}, nil
+}
+
+// driver is a gpu.Driver whose device is the CPU. Launches run to
+// completion before they return, so there is nothing to synchronize.
+type driver struct {
+	lib  unsafe.Pointer
+	warp int
+	fns  []unsafe.Pointer
+	args []C.uint64_t
+}
+
+func (d *driver) Name() string { return fmt.Sprintf("emu:0 CPU emulator (warp %d)", d.warp) }
+
+func (d *driver) Alloc(bytes int) (uintptr, error) {
+	p := C.gp_emu_alloc(C.size_t(bytes))
+	if p == 0 {
+		return 0, fmt.Errorf("emu: out of memory (%d bytes)", bytes)
+	}
+	return uintptr(p), nil
+}
+
+func (d *driver) Free(p uintptr) error { C.gp_emu_free(C.uintptr_t(p)); return nil }
+
+func (d *driver) Zero(p uintptr, bytes int) error {
+	C.gp_emu_zero(C.uintptr_t(p), C.size_t(bytes))
+	return nil
+}
+
+func (d *driver) Upload(dst uintptr, src unsafe.Pointer, bytes int) error {
+	C.gp_emu_upload(C.uintptr_t(dst), src, C.size_t(bytes))
+	return nil
+}
+
+func (d *driver) Download(dst unsafe.Pointer, src uintptr, bytes int) error {
+	C.gp_emu_download(dst, C.uintptr_t(src), C.size_t(bytes))
+	return nil
+}
+
+func (d *driver) Function(name string) (uintptr, error) {
+	cn := C.CString("emu_launch_" + name)
+	defer C.free(unsafe.Pointer(cn))
+	f := C.dlsym(d.lib, cn)
+	if f == nil {
+		return 0, fmt.Errorf("emu: no kernel %q", name)
+	}
+	d.fns = append(d.fns, f)
+	return uintptr(len(d.fns) - 1), nil
+}
+
+func (d *driver) Launch(fn uintptr, grid, block gpu.Dim3, args []uint64) error {
+	if block.X*block.Y*block.Z%uint32(d.warp) != 0 {
+		return fmt.Errorf("emu: block %v is not whole warps of %d", block, d.warp)
+	}
+	d.args = d.args[:0]
+	for _, a := range args {
+		d.args = append(d.args, C.uint64_t(a))
+	}
+	var argp *C.uint64_t
+	if len(d.args) > 0 {
+		argp = &d.args[0]
+	}
+	if C.gp_emu_launch(d.fns[fn], C.uint(grid.X), C.uint(grid.Y), C.uint(grid.Z),
+		C.uint(block.X), C.uint(block.Y), C.uint(block.Z), argp, C.int(len(args))) != 0 {
+		return fmt.Errorf("emu: too many kernel arguments (%d)", len(args))
+	}
+	return nil
+}
+
+func (d *driver) Synchronize() error { return nil }
+
+func (d *driver) Close() error { return nil }

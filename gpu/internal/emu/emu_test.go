@@ -1,0 +1,52 @@
+package emu
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/gpu"
+	"github.com/gopard/gopard/gpu/gputest"
+)
+
+// device opens an emulated device, or skips without a C++ compiler.
+func device(t *testing.T, warp int) *gpu.Device {
+	t.Helper()
+	drv, err := Open(warp)
+	if errors.Is(err, ErrNoCompiler) || errors.Is(err, errUnavailable) {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	d, err := gpu.NewDevice(drv)
+	require.NoError(t, err)
+	require.Equal(t, warp, d.WarpSize())
+	t.Cleanup(func() { require.NoError(t, d.Close()) })
+	return d
+}
+
+// TestKernels runs every kernel against the CPU, with CUDA's warp of 32
+// and an AMD wavefront of 64.
+func TestKernels(t *testing.T) {
+	for _, warp := range []int{32, 64} {
+		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) { gputest.Kernels(t, device(t, warp)) })
+	}
+}
+
+// TestDecoder runs the small-vocabulary conformance models on the emulator.
+func TestDecoder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	gputest.Decoder(t, device(t, 32), 1000, 4)
+}
+
+func TestMemory(t *testing.T) {
+	d := device(t, 32)
+	before := d.Allocated()
+	x := d.Alloc(10, 10)
+	require.Equal(t, before+400, d.Allocated())
+	d.Free(x)
+	require.Equal(t, before, d.Allocated())
+}

@@ -1,0 +1,193 @@
+// fakegpu.c: a stand-in for libcuda.so.1 + libnvrtc.so and libamdhip64.so
+// + libhiprtc.so, so that the dlopen layers of gpu/cuda and gpu/hip run in
+// tests on machines without a GPU. It implements just what they call:
+// memory is host memory, launches are synchronous, and the "compiled
+// module" is the CPU emulator's library (gpu/internal/emu), whose path the
+// compiler returns as its code (FAKE_MODULE) and the module loader dlopens;
+// kernel name runs as emu_launch_<name>.
+//
+// Every call that takes a context or device checks it is the one handed
+// out, so a mix-up in the Go layer fails. Environment knobs, read at each
+// call: FAKE_NO_DEVICE (init reports no device), FAKE_COMPILE_ERROR (the
+// compiler fails with a log).
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef void (*emu_fn)(unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void**);
+
+static void* const the_ctx = (void*)0xc0;
+static int current_device = -1;
+static long live_allocs;
+
+long fake_live_allocs(void) { return live_allocs; }
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void* alloc(size_t n) {
+  live_allocs++;
+  return aligned_alloc(256, (n + 255) / 256 * 256);
+}
+
+static void* load_module(const void* image) { return dlopen((const char*)image, RTLD_NOW | RTLD_LOCAL); }
+
+static void* function(void* module, const char* name) {
+  char sym[256];
+  snprintf(sym, sizeof sym, "emu_launch_%s", name);
+  return dlsym(module, sym);
+}
+
+// ---- the compiler (NVRTC and hiprtc share the program object)
+
+struct program {
+  int compiled;
+  char log[256];
+};
+
+static int compile(struct program* p, int n, const char* const* opts, const char* want_arch) {
+  int arch = 0;
+  for (int i = 0; i < n; i++)
+    if (strcmp(opts[i], want_arch) == 0) arch = 1;
+  if (getenv("FAKE_COMPILE_ERROR") || !arch) {
+    snprintf(p->log, sizeof p->log, "fake: compilation failed (want option %s)", want_arch);
+    return 6; // NVRTC_ERROR_COMPILATION, HIPRTC_ERROR_COMPILATION
+  }
+  p->compiled = 1;
+  return 0;
+}
+
+static int code_size(struct program* p, size_t* n) {
+  const char* m = getenv("FAKE_MODULE");
+  if (!p->compiled || !m) return 7;
+  *n = strlen(m) + 1;
+  return 0;
+}
+
+static int code(struct program* p, char* buf) {
+  const char* m = getenv("FAKE_MODULE");
+  if (!p->compiled || !m) return 7;
+  memcpy(buf, m, strlen(m) + 1);
+  return 0;
+}
+
+static int create(struct program** p, const char* src) {
+  if (!strstr(src, "KERNEL void linear_bf16(")) return 4; // not our kernels
+  *p = calloc(1, sizeof **p);
+  return 0;
+}
+
+// ---- CUDA driver API
+
+typedef int CUresult;
+typedef unsigned long long CUdeviceptr;
+
+#define CTX(c) \
+  if ((c) != the_ctx) return 201 // CUDA_ERROR_INVALID_CONTEXT
+static void* current_ctx;
+
+CUresult cuInit(unsigned flags) { return getenv("FAKE_NO_DEVICE") ? 100 : 0; }
+CUresult cuDriverGetVersion(int* v) { *v = 12040; return 0; }
+CUresult cuDeviceGetCount(int* n) { *n = 1; return 0; }
+CUresult cuDeviceGet(int* d, int ordinal) { if (ordinal != 0) return 101; *d = 0; return 0; }
+CUresult cuDeviceGetName(char* name, int len, int d) { snprintf(name, len, "Fake GPU"); return 0; }
+CUresult cuDeviceGetAttribute(int* v, int attr, int d) { *v = attr == 75 ? 8 : attr == 76 ? 6 : 0; return 0; }
+CUresult cuDevicePrimaryCtxRetain(void** c, int d) { *c = the_ctx; return 0; }
+CUresult cuDevicePrimaryCtxRelease_v2(int d) { return 0; }
+CUresult cuCtxSetCurrent(void* c) { current_ctx = c; return 0; }
+CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t n) { CTX(current_ctx); *p = (uintptr_t)alloc(n); return 0; }
+CUresult cuMemFree_v2(CUdeviceptr p) { CTX(current_ctx); live_allocs--; free((void*)(uintptr_t)p); return 0; }
+CUresult cuMemsetD8Async(CUdeviceptr p, unsigned char v, size_t n, void* s) { CTX(current_ctx); memset((void*)(uintptr_t)p, v, n); return 0; }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* s, size_t n, void* st) { CTX(current_ctx); memcpy((void*)(uintptr_t)d, s, n); return 0; }
+CUresult cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, void* st) { CTX(current_ctx); memcpy(d, (void*)(uintptr_t)s, n); return 0; }
+CUresult cuModuleLoadData(void** m, const void* image) { CTX(current_ctx); return (*m = load_module(image)) ? 0 : 200; }
+CUresult cuModuleUnload(void* m) { CTX(current_ctx); return 0; }
+CUresult cuModuleGetFunction(void** f, void* m, const char* name) { CTX(current_ctx); return (*f = function(m, name)) ? 0 : 500; }
+CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                        unsigned shmem, void* stream, void** params, void** extra) {
+  CTX(current_ctx);
+  ((emu_fn)f)(gx, gy, gz, bx, by, bz, params);
+  return 0;
+}
+CUresult cuStreamCreate(void** s, unsigned flags) { CTX(current_ctx); *s = (void*)0x5; return 0; }
+CUresult cuStreamDestroy_v2(void* s) { CTX(current_ctx); return 0; }
+CUresult cuStreamSynchronize(void* s) { CTX(current_ctx); return s == (void*)0x5 ? 0 : 400; }
+CUresult cuEventCreate(void** e, unsigned flags) { CTX(current_ctx); *e = calloc(1, sizeof(double)); return 0; }
+CUresult cuEventRecord(void* e, void* s) { CTX(current_ctx); *(double*)e = now_ms(); return 0; }
+CUresult cuEventSynchronize(void* e) { CTX(current_ctx); return 0; }
+CUresult cuEventElapsedTime(float* ms, void* a, void* b) { CTX(current_ctx); *ms = *(double*)b - *(double*)a; return 0; }
+CUresult cuEventDestroy_v2(void* e) { CTX(current_ctx); free(e); return 0; }
+CUresult cuGetErrorName(CUresult r, const char** s) { *s = r == 100 ? "CUDA_ERROR_NO_DEVICE" : "CUDA_ERROR_FAKE"; return 0; }
+CUresult cuGetErrorString(CUresult r, const char** s) { *s = r == 100 ? "no CUDA-capable device is detected" : "fake error"; return 0; }
+
+int nvrtcVersion(int* major, int* minor) { *major = 12, *minor = 4; return 0; }
+int nvrtcCreateProgram(struct program** p, const char* src, const char* name, int nh, const char* const* h, const char* const* in) { return create(p, src); }
+int nvrtcCompileProgram(struct program* p, int n, const char* const* opts) { return compile(p, n, opts, "--gpu-architecture=sm_86"); }
+int nvrtcGetProgramLogSize(struct program* p, size_t* n) { *n = strlen(p->log) + 1; return 0; }
+int nvrtcGetProgramLog(struct program* p, char* buf) { strcpy(buf, p->log); return 0; }
+int nvrtcGetPTXSize(struct program* p, size_t* n) { return code_size(p, n); }
+int nvrtcGetPTX(struct program* p, char* buf) { return code(p, buf); }
+int nvrtcGetCUBINSize(struct program* p, size_t* n) { return code_size(p, n); }
+int nvrtcGetCUBIN(struct program* p, char* buf) { return code(p, buf); }
+int nvrtcGetNumSupportedArchs(int* n) { *n = 5; return 0; }
+int nvrtcGetSupportedArchs(int* a) { int v[] = {75, 80, 86, 89, 90}; memcpy(a, v, sizeof v); return 0; }
+int nvrtcDestroyProgram(struct program** p) { free(*p); *p = 0; return 0; }
+const char* nvrtcGetErrorString(int r) { return r == 6 ? "NVRTC_ERROR_COMPILATION" : "NVRTC_ERROR_FAKE"; }
+
+// ---- HIP runtime
+
+typedef int hipError_t;
+
+#define DEV() \
+  if (current_device != 0) return 101 // hipErrorInvalidDevice
+
+hipError_t hipInit(unsigned flags) { return getenv("FAKE_NO_DEVICE") ? 100 : 0; }
+hipError_t hipRuntimeGetVersion(int* v) { *v = 60200000; return 0; }
+hipError_t hipGetDeviceCount(int* n) { *n = 1; return 0; }
+hipError_t hipSetDevice(int d) { if (d != 0) return 101; current_device = d; return 0; }
+hipError_t hipDeviceGetName(char* name, int len, int d) { snprintf(name, len, "Fake Instinct"); return 0; }
+hipError_t hipGetDevicePropertiesR0600(char* props, int d) {
+  strcpy(props, "Fake Instinct");
+  strcpy(props + 1160, "gfx90a:sramecc+:xnack-"); // somewhere past the name
+  return 0;
+}
+hipError_t hipMalloc(void** p, size_t n) { DEV(); *p = alloc(n); return 0; }
+hipError_t hipFree(void* p) { DEV(); live_allocs--; free(p); return 0; }
+hipError_t hipMemsetAsync(void* p, int v, size_t n, void* s) { DEV(); memset(p, v, n); return 0; }
+hipError_t hipMemcpyHtoDAsync(void* d, void* s, size_t n, void* st) { DEV(); memcpy(d, s, n); return 0; }
+hipError_t hipMemcpyDtoHAsync(void* d, void* s, size_t n, void* st) { DEV(); memcpy(d, s, n); return 0; }
+hipError_t hipModuleLoadData(void** m, const void* image) { DEV(); return (*m = load_module(image)) ? 0 : 200; }
+hipError_t hipModuleUnload(void* m) { DEV(); return 0; }
+hipError_t hipModuleGetFunction(void** f, void* m, const char* name) { DEV(); return (*f = function(m, name)) ? 0 : 500; }
+hipError_t hipModuleLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                                 unsigned shmem, void* stream, void** params, void** extra) {
+  DEV();
+  ((emu_fn)f)(gx, gy, gz, bx, by, bz, params);
+  return 0;
+}
+hipError_t hipStreamCreateWithFlags(void** s, unsigned flags) { DEV(); *s = (void*)0x5; return 0; }
+hipError_t hipStreamDestroy(void* s) { DEV(); return 0; }
+hipError_t hipStreamSynchronize(void* s) { DEV(); return s == (void*)0x5 ? 0 : 400; }
+hipError_t hipEventCreate(void** e) { DEV(); *e = calloc(1, sizeof(double)); return 0; }
+hipError_t hipEventRecord(void* e, void* s) { DEV(); *(double*)e = now_ms(); return 0; }
+hipError_t hipEventSynchronize(void* e) { DEV(); return 0; }
+hipError_t hipEventElapsedTime(float* ms, void* a, void* b) { DEV(); *ms = *(double*)b - *(double*)a; return 0; }
+hipError_t hipEventDestroy(void* e) { DEV(); free(e); return 0; }
+const char* hipGetErrorName(hipError_t r) { return r == 100 ? "hipErrorNoDevice" : "hipErrorFake"; }
+const char* hipGetErrorString(hipError_t r) { return r == 100 ? "no ROCm-capable device is detected" : "fake error"; }
+
+int hiprtcVersion(int* major, int* minor) { *major = 6, *minor = 2; return 0; }
+int hiprtcCreateProgram(struct program** p, const char* src, const char* name, int nh, const char** h, const char** in) { return create(p, src); }
+int hiprtcCompileProgram(struct program* p, int n, const char** opts) { return compile(p, n, opts, "--gpu-architecture=gfx90a:sramecc+:xnack-"); }
+int hiprtcGetProgramLogSize(struct program* p, size_t* n) { *n = strlen(p->log) + 1; return 0; }
+int hiprtcGetProgramLog(struct program* p, char* buf) { strcpy(buf, p->log); return 0; }
+int hiprtcGetCodeSize(struct program* p, size_t* n) { return code_size(p, n); }
+int hiprtcGetCode(struct program* p, char* buf) { return code(p, buf); }
+int hiprtcDestroyProgram(struct program** p) { free(*p); *p = 0; return 0; }
+const char* hiprtcGetErrorString(int r) { return r == 6 ? "HIPRTC_ERROR_COMPILATION" : "HIPRTC_ERROR_FAKE"; }

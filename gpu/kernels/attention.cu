@@ -1,0 +1,94 @@
+// Causal grouped-query attention of M query rows over the KV cache, split
+// along the sequence (flash-decoding) so that a single decoded row still
+// fills the GPU. Query row m sits at position start+m and sees cache rows
+// 0..start+m; head h reads key/value head h / (heads / kv_heads).
+//
+//   score[t] = q·k[t] · scale           scale = 1/sqrt(head_dim), t ≤ start+m
+//   out      = Σ_t softmax(score)[t] · v[t]
+//
+// attention_chunk scores one chunk c of ATTN_CHUNK positions for one
+// (row, head) and keeps, relative to the chunk's own maximum μ_c,
+//
+//   λ_c = Σ_{t∈c} exp(score[t] − μ_c)      o_c = Σ_{t∈c} exp(score[t] − μ_c) · v[t]
+//
+// and attention_combine merges the chunks with μ = max_c μ_c:
+//
+//   out = Σ_c exp(μ_c − μ) · o_c / Σ_c exp(μ_c − μ) · λ_c
+//
+// q and out are (M, heads·head_dim); k and v are (≥ start+M, kv_heads·head_dim).
+// The partials are (M·heads, chunks, head_dim) for o and (M·heads, chunks, 2)
+// for (μ, λ).
+#include "common.h"
+
+#define ATTN_CHUNK 256
+#define ATTN_MAX_HEAD_DIM 512
+
+// grid (M·heads, chunks), block (a multiple of GP_WARP).
+KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const float* k, const float* v,
+                            int start, int heads, int kv_heads, int head_dim, float scale) {
+  __shared__ float qs[ATTN_MAX_HEAD_DIM];
+  __shared__ float p[ATTN_CHUNK];
+  __shared__ float scratch[GP_MAX_WARPS];
+  int rh = blockIdx.x, m = rh / heads, h = rh % heads, c = blockIdx.y;
+  int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP, warps = blockDim.x / GP_WARP;
+  int kw = kv_heads * head_dim, kv_off = h / (heads / kv_heads) * head_dim;
+  int t0 = c * ATTN_CHUNK, t1 = imin(start + m + 1, t0 + ATTN_CHUNK); // positions [t0, t1)
+  size_t part = (size_t)rh * gridDim.y + c;
+  float* o = part_o + part * head_dim;
+
+  if (t0 >= t1) { // the chunk lies in this row's future: it adds nothing
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) o[d] = 0.0f;
+    if (threadIdx.x == 0) part_ml[2 * part] = neg_inf(), part_ml[2 * part + 1] = 0.0f;
+    return;
+  }
+
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) qs[d] = q[(size_t)rh * head_dim + d];
+  __syncthreads();
+
+  // Scores: one warp per position, its lanes along head_dim.
+  for (int t = t0 + warp; t < t1; t += warps) {
+    const float* kt = k + (size_t)t * kw + kv_off;
+    float s = 0.0f;
+    for (int d = lane; d < head_dim; d += GP_WARP) s = fmaf(qs[d], kt[d], s);
+    s = warp_sum(s);
+    if (lane == 0) p[t - t0] = s * scale;
+  }
+  __syncthreads();
+
+  // Softmax numerators relative to the chunk's maximum.
+  float mu = neg_inf();
+  for (int i = threadIdx.x; i < t1 - t0; i += blockDim.x) mu = fmaxf(mu, p[i]);
+  mu = block_max(mu, scratch);
+  float lambda = 0.0f;
+  for (int i = threadIdx.x; i < t1 - t0; i += blockDim.x) {
+    p[i] = expf(p[i] - mu);
+    lambda += p[i];
+  }
+  lambda = block_sum(lambda, scratch); // (its barriers also publish p)
+
+  // Weighted values: one thread per dimension.
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    float acc = 0.0f;
+    for (int t = t0; t < t1; t++) acc = fmaf(p[t - t0], v[(size_t)t * kw + kv_off + d], acc);
+    o[d] = acc;
+  }
+  if (threadIdx.x == 0) part_ml[2 * part] = mu, part_ml[2 * part + 1] = lambda;
+}
+
+// grid (M·heads), block (any): block rh writes head rh % heads of row rh / heads,
+// which is out + rh·head_dim since rows are heads·head_dim wide.
+KERNEL void attention_combine(float* out, const float* part_o, const float* part_ml, int chunks, int head_dim) {
+  size_t rh = blockIdx.x;
+  const float* ml = part_ml + rh * chunks * 2;
+  float mu = neg_inf();
+  for (int c = 0; c < chunks; c++) mu = fmaxf(mu, ml[2 * c]);
+  float denom = 0.0f;
+  for (int c = 0; c < chunks; c++)
+    if (ml[2 * c + 1] > 0.0f) denom += expf(ml[2 * c] - mu) * ml[2 * c + 1];
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    float acc = 0.0f;
+    for (int c = 0; c < chunks; c++)
+      if (ml[2 * c + 1] > 0.0f) acc += expf(ml[2 * c] - mu) * part_o[(rh * chunks + c) * head_dim + d];
+    out[rh * head_dim + d] = acc / denom;
+  }
+}

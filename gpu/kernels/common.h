@@ -1,0 +1,84 @@
+// common.h: dtypes and reductions shared by the kernels.
+#ifndef GOPARD_COMMON_H
+#define GOPARD_COMMON_H
+#include "compat.h"
+
+// Weights stay as stored: f32, bfloat16 or IEEE binary16. The 16-bit types
+// are wrapped in structs so that to_f32 can be overloaded on them.
+struct bf16_t { unsigned short bits; }; // bfloat16: the top half of a float32
+struct f16_t { unsigned short bits; };  // IEEE 754 binary16
+
+// to_f32 widens one element exactly.
+DEV float to_f32(float x) { return x; }
+
+DEV float to_f32(bf16_t x) { return __uint_as_float((unsigned)x.bits << 16); }
+
+// binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits. Rebias the
+// exponent to 127 for normal numbers; subnormals are mantissa · 2^-24.
+DEV float f16_bits_to_f32(unsigned h) {
+  unsigned sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  if (exp == 0x1fu) return __uint_as_float(sign | 0x7f800000u | (mant << 13)); // inf, nan
+  if (exp != 0) return __uint_as_float(sign | ((exp + 112u) << 23) | (mant << 13));
+  float f = (float)mant * 5.9604644775390625e-8f;
+  return sign ? -f : f;
+}
+
+DEV float to_f32(f16_t x) { return f16_bits_to_f32(x.bits); }
+
+// load4 widens four consecutive elements at p, which must be 16-byte
+// aligned for f32 and 8-byte aligned for the 16-bit types.
+DEV void load4(const float* p, float v[4]) {
+  float4 a = *(const float4*)p;
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w;
+}
+
+DEV void load4(const bf16_t* p, float v[4]) {
+  uint2 a = *(const uint2*)p; // little-endian: element 0 is the low half
+  v[0] = __uint_as_float(a.x << 16), v[1] = __uint_as_float(a.x & 0xffff0000u);
+  v[2] = __uint_as_float(a.y << 16), v[3] = __uint_as_float(a.y & 0xffff0000u);
+}
+
+DEV void load4(const f16_t* p, float v[4]) {
+  uint2 a = *(const uint2*)p;
+  v[0] = f16_bits_to_f32(a.x & 0xffffu), v[1] = f16_bits_to_f32(a.x >> 16);
+  v[2] = f16_bits_to_f32(a.y & 0xffffu), v[3] = f16_bits_to_f32(a.y >> 16);
+}
+
+DEV float neg_inf() { return __uint_as_float(0xff800000u); }
+
+DEV int imin(int a, int b) { return a < b ? a : b; }
+
+// warp_sum and warp_max combine v over the lanes of a warp (butterfly
+// shuffles); every lane gets the result.
+DEV float warp_sum(float v) {
+  for (int m = GP_WARP / 2; m > 0; m >>= 1) v += GP_SHFL_XOR(v, m);
+  return v;
+}
+
+DEV float warp_max(float v) {
+  for (int m = GP_WARP / 2; m > 0; m >>= 1) v = fmaxf(v, GP_SHFL_XOR(v, m));
+  return v;
+}
+
+// block_sum and block_max combine v over the block (whose size is a
+// multiple of GP_WARP); every thread must call them and gets the result.
+// scratch is GP_MAX_WARPS floats of shared memory.
+DEV float block_sum(float v, float* scratch) {
+  int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP, warps = blockDim.x / GP_WARP;
+  v = warp_sum(v);
+  __syncthreads(); // scratch may still be read by a previous reduction
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  return warp_sum(lane < warps ? scratch[lane] : 0.0f);
+}
+
+DEV float block_max(float v, float* scratch) {
+  int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP, warps = blockDim.x / GP_WARP;
+  v = warp_max(v);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  return warp_max(lane < warps ? scratch[lane] : neg_inf());
+}
+
+#endif

@@ -1,0 +1,240 @@
+// emu.h: a CPU emulator of the GPU execution model, so that the kernels
+// of gpu/kernels, compiled as C++ by the host compiler, run on machines
+// without a GPU (gpu/internal/emu; the tests of every kernel use it).
+//
+// A launch runs its blocks one after the other; the threads of a block are
+// fibers scheduled cooperatively, one at a time, that switch only at
+// barriers (a few instructions on x86-64, ucontext elsewhere):
+// __syncthreads waits for the block, a shuffle for its warp (each lane
+// posts its value, waits, reads its partner's, waits). __shared__
+// variables are static, which is shared memory when one block runs at a
+// time. EMU_WARP is the warp size; compile with -D__HIPCC__
+// -DEMU_WARP=64 to emulate an AMD wavefront with HIP's spellings.
+#ifndef GOPARD_EMU_PRELUDE_H
+#define GOPARD_EMU_PRELUDE_H
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <ucontext.h>
+#include <utility>
+#include <vector>
+
+#ifndef EMU_WARP
+#define EMU_WARP 32
+#endif
+
+#define __global__
+#define __device__
+#define __shared__ static
+
+struct dim3 {
+  unsigned x, y, z;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct alignas(8) uint2 {
+  unsigned x, y;
+};
+
+// The built-in variables; the scheduler sets threadIdx whenever it resumes a fiber.
+static dim3 threadIdx, blockIdx, blockDim, gridDim;
+static const int warpSize = EMU_WARP;
+
+static inline float __uint_as_float(unsigned u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+namespace emu {
+
+// A fiber's saved context. On x86-64 it is a stack pointer, and
+// emu_switch saves the callee-saved registers and the floating-point
+// control words on the old stack and restores them from the new one; no
+// system call (ucontext saves the signal mask, which costs one per switch).
+#if defined(__x86_64__)
+extern "C" void emu_switch(void** from_sp, void* to_sp);
+asm(R"(
+.text
+.p2align 4
+.hidden emu_switch
+.globl emu_switch
+.type emu_switch, @function
+emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+.size emu_switch, .-emu_switch
+)");
+struct Context {
+  void* sp;
+};
+// start prepares ctx to run entry on the stack [base, base+size); entry must not return.
+static void start(Context& ctx, char* base, size_t size, void (*entry)()) {
+  uintptr_t top = ((uintptr_t)base + size) & ~(uintptr_t)15;
+  uint64_t* sp = (uint64_t*)top;
+  *--sp = 0;                  // entry's (never used) return address: rsp ≡ 8 mod 16 at entry
+  *--sp = (uint64_t)entry;    // where emu_switch's ret goes
+  for (int i = 0; i < 6; i++) *--sp = 0; // rbp rbx r12 r13 r14 r15
+  *--sp = 0x037f00001f80ull;  // mxcsr (low half) and the x87 control word: their defaults
+  ctx.sp = sp;
+}
+static void swap(Context& from, Context& to) { emu_switch(&from.sp, to.sp); }
+#else
+struct Context {
+  ucontext_t uc;
+};
+static void start(Context& ctx, char* base, size_t size, void (*entry)()) {
+  getcontext(&ctx.uc);
+  ctx.uc.uc_stack.ss_sp = base;
+  ctx.uc.uc_stack.ss_size = size;
+  ctx.uc.uc_link = nullptr;
+  makecontext(&ctx.uc, entry, 0);
+}
+static void swap(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+#endif
+
+struct Barrier {
+  int arrived = 0;
+  unsigned gen = 0;
+};
+
+struct Fiber {
+  Context ctx;
+  dim3 tid;
+  bool done;
+  Barrier* waiting; // the barrier it waits at, until its generation moves on
+  unsigned wait_gen;
+  std::vector<char> stack;
+};
+
+static const size_t stack_bytes = 64 << 10;
+static std::vector<Fiber> fibers;
+static std::vector<Barrier> warp_barriers;
+static std::vector<int> warp_live; // live fibers per warp
+static std::vector<uint64_t> slots; // shuffle mailboxes, one per thread
+static Barrier block_barrier;
+static int live, current;
+static Context scheduler;
+static std::function<void()> body;
+
+static int linear_tid() { return (int)(threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)); }
+
+// wait blocks the current fiber until participants fibers reached b.
+static void wait(Barrier& b, int participants) {
+  unsigned gen = b.gen;
+  if (++b.arrived >= participants) {
+    b.arrived = 0;
+    b.gen++;
+    return;
+  }
+  Fiber& f = fibers[current];
+  f.waiting = &b, f.wait_gen = gen;
+  swap(f.ctx, scheduler);
+}
+
+static void fiber_main() {
+  body();
+  Fiber& f = fibers[current];
+  f.done = true;
+  live--;
+  int w = linear_tid() / EMU_WARP;
+  warp_live[w]--;
+  // Threads that exited no longer hold their barriers up.
+  if (block_barrier.arrived > 0 && block_barrier.arrived >= live) block_barrier.arrived = 0, block_barrier.gen++;
+  if (warp_barriers[w].arrived > 0 && warp_barriers[w].arrived >= warp_live[w]) warp_barriers[w].arrived = 0, warp_barriers[w].gen++;
+  swap(f.ctx, scheduler); // never resumed
+}
+
+static void run_block(int n) {
+  if ((int)fibers.size() < n) fibers.resize(n);
+  int warps = (n + EMU_WARP - 1) / EMU_WARP;
+  warp_barriers.assign(warps, Barrier{});
+  warp_live.assign(warps, 0);
+  slots.assign(n, 0);
+  block_barrier = Barrier{};
+  for (int i = 0; i < n; i++) {
+    Fiber& f = fibers[i];
+    if (f.stack.empty()) f.stack.resize(stack_bytes);
+    start(f.ctx, f.stack.data(), f.stack.size(), fiber_main);
+    f.tid = dim3{i % blockDim.x, i / blockDim.x % blockDim.y, i / (blockDim.x * blockDim.y)};
+    f.done = false, f.waiting = nullptr;
+    warp_live[i / EMU_WARP]++;
+  }
+  live = n;
+  while (live > 0) {
+    for (int i = 0; i < n; i++) {
+      Fiber& f = fibers[i];
+      if (f.done || (f.waiting && f.waiting->gen == f.wait_gen)) continue;
+      f.waiting = nullptr;
+      current = i;
+      threadIdx = f.tid;
+      swap(scheduler, f.ctx);
+    }
+  }
+}
+
+template <typename T>
+static T shfl_xor(T v, int mask) {
+  int t = linear_tid(), w = t / EMU_WARP, lane = t % EMU_WARP;
+  std::memcpy(&slots[t], &v, sizeof v);
+  wait(warp_barriers[w], warp_live[w]);
+  T r;
+  std::memcpy(&r, &slots[w * EMU_WARP + (lane ^ mask)], sizeof r);
+  wait(warp_barriers[w], warp_live[w]);
+  return r;
+}
+
+template <typename... A, size_t... I>
+static void call(void (*k)(A...), void** p, std::index_sequence<I...>) {
+  k(*static_cast<A*>(p[I])...);
+}
+
+// launch runs kernel k over the grid; params[i] points at argument i.
+template <typename... A>
+static void launch(void (*k)(A...), unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                   void** params) {
+  body = [=] { call(k, params, std::index_sequence_for<A...>{}); };
+  gridDim = dim3{gx, gy, gz};
+  blockDim = dim3{bx, by, bz};
+  for (unsigned z = 0; z < gz; z++)
+    for (unsigned y = 0; y < gy; y++)
+      for (unsigned x = 0; x < gx; x++) {
+        blockIdx = dim3{x, y, z};
+        run_block((int)(bx * by * bz));
+      }
+  body = nullptr;
+}
+
+} // namespace emu
+
+static inline void __syncthreads() { emu::wait(emu::block_barrier, emu::live); }
+template <typename T>
+static inline T __shfl_xor_sync(unsigned, T v, int mask) { return emu::shfl_xor(v, mask); }
+template <typename T>
+static inline T __shfl_xor(T v, int mask) { return emu::shfl_xor(v, mask); }
+
+#endif

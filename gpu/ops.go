@@ -1,0 +1,159 @@
+package gpu
+
+import (
+	"math"
+
+	"github.com/gopard/gopard/tensor"
+)
+
+// The nn.Backend operations: each checks its operands, then queues the
+// kernel of the same name in gpu/kernels (see there for the math).
+
+// Embedding implements nn.Backend: out (len(ids), dim) gets rows ids of
+// table (vocab, dim), whose dtype it keeps.
+func (d *Device) Embedding(out, table *tensor.Tensor, ids []int32) {
+	d.operand("Embedding", out, tensor.F32)
+	d.operand("Embedding", table, tensor.F32, tensor.BF16, tensor.F16)
+	M, dim := len(ids), table.Cols()
+	d.need(out.Len() == M*dim, "Embedding", "out %v for %d ids of table %v", out.Shape, M, table.Shape)
+	if M == 0 {
+		return
+	}
+	for i, id := range ids {
+		d.need(id >= 0 && int(id) < table.Rows(), "Embedding", "id %d at %d outside the table's %d rows", id, i, table.Rows())
+	}
+	buf := d.grow(&d.ids, M*4)
+	d.hostIDs = append(d.hostIDs[:0], ids...)
+	if err := d.drv.Upload(buf, unsafePointer(d.hostIDs), M*4); err != nil {
+		d.fail("Embedding: uploading ids", err)
+	}
+	d.launch("embedding_"+suffix(table.DType), Dim3{uint32(M), 1, 1}, Dim3{threadsFor(dim), 1, 1},
+		ptr(out), ptr(table), uint64(buf), i32(dim))
+}
+
+// Linear implements nn.Backend: out = x·wᵀ + bias, x (M, K), w (N, K) in
+// its stored dtype, out (M, N), bias (N) or nil. Rows of x go in launches
+// of up to linearMaxRows, each reading the weights once.
+func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
+	d.operand("Linear", out, tensor.F32)
+	d.operand("Linear", x, tensor.F32)
+	d.operand("Linear", w, tensor.F32, tensor.BF16, tensor.F16)
+	M, K, N := x.Rows(), x.Cols(), w.Rows()
+	d.need(w.Cols() == K && out.Len() == M*N, "Linear", "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
+	var b uint64
+	if bias != nil {
+		d.operand("Linear", bias, tensor.F32)
+		d.need(bias.Len() == N, "Linear", "bias %v for %d outputs", bias.Shape, N)
+		b = ptr(bias)
+	}
+	if M == 0 || N == 0 {
+		return
+	}
+	grid := Dim3{uint32(ceilDiv(N, blockThreads/d.warp)), 1, 1}
+	name := "linear_" + suffix(w.DType)
+	for m0 := 0; m0 < M; m0 += linearMaxRows {
+		rows := min(linearMaxRows, M-m0)
+		d.launch(name, grid, Dim3{blockThreads, 1, 1},
+			uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(w), b, i32(rows), i32(N), i32(K))
+	}
+}
+
+// RMSNorm implements nn.Backend: each row of x (rows, len(w)) normalized
+// and scaled by w, into out (which may be x).
+func (d *Device) RMSNorm(out, x, w *tensor.Tensor, eps float32) {
+	d.operand("RMSNorm", out, tensor.F32)
+	d.operand("RMSNorm", x, tensor.F32)
+	d.operand("RMSNorm", w, tensor.F32)
+	dim := w.Len()
+	d.need(dim > 0 && x.Len()%dim == 0 && out.Len() == x.Len(), "RMSNorm", "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
+	if rows := x.Len() / dim; rows > 0 {
+		d.launch("rmsnorm", Dim3{uint32(rows), 1, 1}, Dim3{threadsFor(dim), 1, 1}, ptr(out), ptr(x), ptr(w), i32(dim), f32(eps))
+	}
+}
+
+// RoPE implements nn.Backend: x (rows, heads·headDim) rotated in place for
+// positions start.., with the (positions, headDim/2) cos and sin tables
+// loaded on the device.
+func (d *Device) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor.Tensor) {
+	d.operand("RoPE", x, tensor.F32)
+	d.operand("RoPE", cos, tensor.F32)
+	d.operand("RoPE", sin, tensor.F32)
+	width := heads * headDim
+	d.need(width > 0 && headDim%2 == 0 && x.Len()%width == 0, "RoPE", "x %v for %d heads of %d", x.Shape, heads, headDim)
+	rows := x.Len() / width
+	d.need(cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && cos.Rows() >= start+rows && sin.Rows() >= start+rows && start >= 0,
+		"RoPE", "tables %v, %v for positions %d..%d of head_dim %d", cos.Shape, sin.Shape, start, start+rows-1, headDim)
+	if rows > 0 {
+		d.launch("rope", Dim3{uint32(rows * heads), 1, 1}, Dim3{64, 1, 1}, ptr(x), ptr(cos), ptr(sin), i32(heads), i32(headDim), i32(start))
+	}
+}
+
+// Attention implements nn.Backend: causal GQA of q (M, heads·headDim) at
+// positions start.. over the cache k, v (≥ start+M, kvHeads·headDim), into
+// out. Every (row, head) is split into chunks of attnChunk positions
+// (flash-decoding), scored by attention_chunk and merged by
+// attention_combine.
+func (d *Device) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	for _, t := range []*tensor.Tensor{out, q, k, v} {
+		d.operand("Attention", t, tensor.F32)
+	}
+	M := q.Rows()
+	d.need(heads > 0 && kvHeads > 0 && heads%kvHeads == 0 && headDim > 0 && headDim <= attnMaxHeadDim, "Attention",
+		"%d heads, %d kv heads of %d (head_dim ≤ %d)", heads, kvHeads, headDim, attnMaxHeadDim)
+	d.need(q.Len() == M*heads*headDim && out.Len() == q.Len(), "Attention", "q %v, out %v for %d heads of %d", q.Shape, out.Shape, heads, headDim)
+	d.need(start >= 0 && k.Cols() == kvHeads*headDim && v.Cols() == k.Cols() && k.Rows() >= start+M && v.Rows() >= start+M,
+		"Attention", "cache k %v, v %v for positions %d..%d of %d kv heads", k.Shape, v.Shape, start, start+M-1, kvHeads)
+	if M == 0 {
+		return
+	}
+	chunks := ceilDiv(start+M, attnChunk)
+	d.need(chunks < maxGrid && M*heads < math.MaxInt32, "Attention", "%d positions, %d rows", start+M, M)
+	n := M * heads * chunks
+	partO := d.grow(&d.part, n*(headDim+2)*4)
+	partML := partO + uintptr(n*headDim*4)
+	scale := float32(1 / math.Sqrt(float64(headDim)))
+	d.launch("attention_chunk", Dim3{uint32(M * heads), uint32(chunks), 1}, Dim3{blockThreads, 1, 1},
+		uint64(partO), uint64(partML), ptr(q), ptr(k), ptr(v), i32(start), i32(heads), i32(kvHeads), i32(headDim), f32(scale))
+	d.launch("attention_combine", Dim3{uint32(M * heads), 1, 1}, Dim3{threadsFor(headDim), 1, 1},
+		ptr(out), uint64(partO), uint64(partML), i32(chunks), i32(headDim))
+}
+
+// SiLUMul implements nn.Backend: out = silu(gate)·up over gate's elements.
+func (d *Device) SiLUMul(out, gate, up *tensor.Tensor) {
+	for _, t := range []*tensor.Tensor{out, gate, up} {
+		d.operand("SiLUMul", t, tensor.F32)
+	}
+	n := gate.Len()
+	d.need(out.Len() >= n && up.Len() >= n, "SiLUMul", "out %v, gate %v, up %v", out.Shape, gate.Shape, up.Shape)
+	if n > 0 {
+		d.launch("silu_mul", elementwiseGrid(n), Dim3{blockThreads, 1, 1}, ptr(out), ptr(gate), ptr(up), i32(n))
+	}
+}
+
+// Add implements nn.Backend: dst += src over src's elements.
+func (d *Device) Add(dst, src *tensor.Tensor) {
+	d.operand("Add", dst, tensor.F32)
+	d.operand("Add", src, tensor.F32)
+	n := src.Len()
+	d.need(dst.Len() >= n, "Add", "dst %v, src %v", dst.Shape, src.Shape)
+	if n > 0 {
+		d.launch("add", elementwiseGrid(n), Dim3{blockThreads, 1, 1}, ptr(dst), ptr(src), i32(n))
+	}
+}
+
+// Argmax returns, for each of the rows of t (rows, n), the index of its
+// largest value (the first on ties, as ops.Argmax), computed on the device
+// so that greedy decoding copies rows ints instead of rows·n logits.
+func (d *Device) Argmax(t *tensor.Tensor, rows int) []int32 {
+	d.operand("Argmax", t, tensor.F32)
+	d.need(rows > 0 && t.Len()%rows == 0, "Argmax", "%d rows of %v", rows, t.Shape)
+	n := t.Len() / rows
+	d.need(n > 0, "Argmax", "empty rows of %v", t.Shape)
+	buf := d.grow(&d.result, rows*4)
+	d.launch("argmax", Dim3{uint32(rows), 1, 1}, Dim3{blockThreads, 1, 1}, uint64(buf), ptr(t), i32(n))
+	ids := make([]int32, rows)
+	if err := d.drv.Download(unsafePointer(ids), buf, rows*4); err != nil {
+		d.fail("Argmax", err)
+	}
+	return ids
+}
