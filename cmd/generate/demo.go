@@ -30,8 +30,8 @@ func countLines(name string) (int, error) {
 // The K each speculative mode uses in the demo unless -k is given: the best
 // of the grid measured with cmd/eval on the held-out Go packages (README).
 const (
-	demoVSDK  = 4
-	demoPARDK = 8
+	demoVSDK  = 3
+	demoPARDK = 3
 )
 
 // runDemo is generate with no model flags: the embedded Go models complete
@@ -119,24 +119,27 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		stats pard.Stats
 	}
 	var res []result
+	var sd *tokenizer.StreamDecoder
 	for i, r := range runs {
 		opt := pard.Options{Mode: r.mode, K: r.k, MaxNewTokens: c.maxTokens, MaxContext: capacity, Vocab: tok.VocabSize(), IgnoreEOS: c.ignoreEOS}
 		if i == len(runs)-1 && !c.asJSON {
 			// Stream the last run: the text is the same for all three.
 			fmt.Fprint(stdout, text)
-			sd := tokenizer.NewStreamDecoder(tok)
+			sd = tokenizer.NewStreamDecoder(tok)
 			opt.OnToken = func(ids []int32) {
 				for _, id := range ids {
 					fmt.Fprint(stdout, sd.Add(id))
 				}
 			}
-			defer func() { fmt.Fprintln(stdout, sd.Flush()) }()
 		}
 		g, err := pard.Generate(tm, r.draft, prompt, opt)
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.name, err)
 		}
 		res = append(res, result{g.Output, g.Stats})
+	}
+	if sd != nil {
+		fmt.Fprintln(stdout, sd.Flush())
 	}
 	for i := 1; i < len(res); i++ {
 		if !slices.Equal(res[i].out, res[0].out) {
