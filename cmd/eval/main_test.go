@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopard/gopard/internal/defaultmodel"
 	"github.com/gopard/gopard/internal/shareddata"
 )
 
@@ -20,7 +21,13 @@ func TestFlags(t *testing.T) {
 	if len(c.modes) != 3 || len(c.ks) != 2 || c.benchmarks[0] != "math_500" {
 		t.Fatalf("parsed %+v", c)
 	}
-	for _, bad := range [][]string{{}, {"-t", "x", "-k", "a"}, {"-t", "x", "--modes", "pard"}, {"-t", "x", "--modes", "fast"}, {"-t", "x", "--tokens", "0"}} {
+	// No model: the embedded Go models on the go benchmark.
+	if c, err := parseFlags(nil, io.Discard); err != nil {
+		t.Fatal(err)
+	} else if c.draft == "" || c.arDraft == "" || len(c.benchmarks) != 1 || c.benchmarks[0] != "go" || len(c.modes) != 3 {
+		t.Errorf("no flags parsed as %+v, want the embedded trio on -b go", c)
+	}
+	for _, bad := range [][]string{{"-d", "y"}, {"--ar-draft", "y"}, {"-t", "x", "-k", "a"}, {"-t", "x", "--modes", "pard"}, {"-t", "x", "--modes", "fast"}, {"-t", "x", "--tokens", "0"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted bad flags", bad)
 		}
@@ -57,5 +64,26 @@ func TestEvalGrid(t *testing.T) {
 	}
 	if !strings.Contains(table.String(), "pard") {
 		t.Fatalf("table:\n%s", table.String())
+	}
+}
+
+// The embedded Go models on held-out Go code (the README's figures), tiny.
+func TestEvalGoBenchmark(t *testing.T) {
+	if _, err := defaultmodel.Dirs(); err != nil {
+		t.Skipf("no embedded models: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "r.jsonl")
+	c, err := parseFlags([]string{"-k", "2", "-n", "2", "--tokens", "8", "--warmup", "0", "--out", out, "--threads", "1", "--device", "cpu"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	if err := run(c, &table, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"go ", "ar ", "vsd ", "pard "} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
 	}
 }
