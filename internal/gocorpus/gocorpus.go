@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -28,8 +29,21 @@ var Holdout = []string{
 	"html/template",
 }
 
-// Root returns the Go source tree of the running toolchain.
-func Root() string { return filepath.Join(runtime.GOROOT(), "src") }
+// Root returns the Go source tree of the toolchain: $GOROOT if set, else
+// the GOROOT the binary was built with, else what `go env GOROOT` says
+// (a -trimpath build records none).
+func Root() string {
+	root := os.Getenv("GOROOT")
+	if root == "" {
+		root = runtime.GOROOT() //nolint:staticcheck // the build's GOROOT is the right default here
+	}
+	if root == "" {
+		if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+			root = strings.TrimSpace(string(out))
+		}
+	}
+	return filepath.Join(root, "src")
+}
 
 // Files lists the .go files under root in lexical order, split into the
 // training files and the held-out ones. testdata directories are skipped:
