@@ -246,6 +246,11 @@ func TestResume(t *testing.T) {
 			if !strings.Contains(out, "after 4 steps:") {
 				t.Errorf("resumed stdout %q: want after 4 steps", out)
 			}
+			// Flags that disagree with the checkpoint are overridden, loudly.
+			if _, stderr, err := runArgs(with("--steps", "4", "--resume", "--seed", "99", "--out", dir("split"))...); err != nil ||
+				!strings.Contains(stderr, "warning: continuing with the checkpoint's settings") {
+				t.Errorf("resume with another --seed: err %v, stderr %q: want a warning", err, stderr)
+			}
 			// The naive split: a 2-step run has a shorter cosine schedule.
 			mustRun(t, with("--steps", "2", "--out", dir("naive"))...)
 			mustRun(t, with("--steps", "4", "--resume", "--out", dir("naive"))...)

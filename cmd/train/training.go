@@ -269,6 +269,13 @@ func runTraining(mode string, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		logf("%s: resumed at step %d from %s\n", mode, tr.StepsDone(), f.checkpoint)
+		// The checkpoint's settings win, so that the run continues as it
+		// began; say so when the flags asked for something else.
+		if got := tr.O; got.SeqLen != opt.SeqLen || got.Batch != opt.Batch || got.P != opt.P || got.Seed != opt.Seed ||
+			got.R != opt.R || got.RMin != opt.RMin || got.MaskID != opt.MaskID || got.Schedule.LR != opt.Schedule.LR {
+			fmt.Fprintf(stderr, "%s: warning: continuing with the checkpoint's settings (seq %d, batch %d, para-num %d, seed %d, r %v, r-min %v, mask %d, lr %v), not the flags'\n",
+				mode, got.SeqLen, got.Batch, got.P, got.Seed, got.R, got.RMin, got.MaskID, got.Schedule.LR)
+		}
 	}
 	c := m.Cfg
 	logf("%s: %d parameters (%.1f MB as bf16), %d layers, hidden %d, heads %d/%d, vocab %d; P=%d; %d steps × %d sequences × %d tokens; %s\n",
