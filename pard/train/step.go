@@ -129,6 +129,23 @@ func (w *Workspace) Forward(m *Model, inputs []int32, l *Layout) []float32 {
 	return w.logits
 }
 
+// Loss returns the summed cross-entropy of the logits of the last Forward
+// against targets (−1: no label) and the number of labelled rows. It
+// consumes the logits (they become the loss gradient).
+func (w *Workspace) Loss(targets []int32) (sum float64, labelled int) { return w.loss(targets, 0) }
+
+func (w *Workspace) loss(targets []int32, scale float32) (sum float64, labelled int) {
+	V := len(w.logits) / max(1, w.T)
+	crossEntropy(w.cpu.Pool(), w.logits[:w.T*V], targets[:w.T], V, scale, w.losses)
+	for i, v := range w.losses {
+		sum += v
+		if targets[i] >= 0 {
+			labelled++
+		}
+	}
+	return sum, labelled
+}
+
 // Backward computes the cross-entropy of the logits of the last Forward
 // against targets (−1: no label), accumulates the gradient of
 // scale·(summed loss) into g, and returns the summed loss. scale is
@@ -142,11 +159,7 @@ func (w *Workspace) Backward(m, g *Model, inputs []int32, l *Layout, targets []i
 	p := w.cpu.Pool()
 	pos := l.Local
 
-	crossEntropy(p, w.logits[:T*V], targets[:T], V, scale, w.losses)
-	var loss float64
-	for _, v := range w.losses {
-		loss += v
-	}
+	loss, _ := w.loss(targets, scale)
 	// Head: logits = xf · LMHeadᵀ, xf = rmsnorm(xL).
 	clear(w.dxn)
 	w.lin.backward(w.dxn, g.LMHead, nil, w.logits, w.xf, nil, m.LMHead, T, V, D)

@@ -119,32 +119,39 @@ func NewTrainer(m *Model, cpu *ops.CPU, opt Options, src Source) (*Trainer, erro
 // StepsDone is the number of optimizer steps taken (restored by Resume).
 func (t *Trainer) StepsDone() int { return t.step }
 
+// layout draws the block layout of one sequence of S real tokens: COD
+// over P blocks, or the plain causal layout for AR training (P = 1, where
+// R and RMin are unused and may be zero).
+func (o *Options) layout(S int, rng *rand.Rand) (*Layout, error) {
+	if o.P == 1 {
+		return NewLayout(S, 1, 1, 1, nil)
+	}
+	return NewLayout(S, o.P, o.R, o.RMin, rng)
+}
+
 // Step runs one optimizer step over Batch sequences.
 func (t *Trainer) Step() (StepStats, error) {
 	o := t.O
 	type seq struct {
-		l *Layout
-		x []int32
+		l     *Layout
+		x, tg []int32
 	}
 	batch := make([]seq, o.Batch)
 	labelled := 0
 	for b := range batch {
 		x := t.src.Sample(t.rng, o.SeqLen+1)
-		l, err := NewLayout(o.SeqLen, o.P, o.R, o.RMin, t.rng)
-		if o.P == 1 {
-			l, err = NewLayout(o.SeqLen, 1, 1, 1, nil)
-		}
+		l, err := o.layout(o.SeqLen, t.rng)
 		if err != nil {
 			return StepStats{}, fmt.Errorf("train: %w", err)
 		}
-		batch[b] = seq{l, x}
-		t.tg = grow32(t.tg, l.Rows())
-		l.Targets(t.tg, x)
-		for _, v := range t.tg {
+		tg := make([]int32, l.Rows())
+		l.Targets(tg, x)
+		for _, v := range tg {
 			if v >= 0 {
 				labelled++
 			}
 		}
+		batch[b] = seq{l, x, tg}
 	}
 	if labelled == 0 {
 		return StepStats{}, errors.New("train: a batch without any labelled row")
@@ -154,13 +161,12 @@ func (t *Trainer) Step() (StepStats, error) {
 	var loss, flops float64
 	rows := 0
 	for _, s := range batch {
-		flops += t.M.StepFLOPs(s.l.Rows(), s.l.VisiblePairs())
 		n := s.l.Rows()
-		t.in, t.tg = grow32(t.in, n), grow32(t.tg, n)
+		flops += t.M.StepFLOPs(n, s.l.VisiblePairs())
+		t.in = grow32(t.in, n)
 		s.l.Inputs(t.in, s.x, o.MaskID)
-		s.l.Targets(t.tg, s.x)
 		t.ws.Forward(t.M, t.in, s.l)
-		loss += t.ws.Backward(t.M, t.Grad, t.in, s.l, t.tg, scale)
+		loss += t.ws.Backward(t.M, t.Grad, t.in, s.l, s.tg, scale)
 		rows += n
 	}
 	norm := ClipGrad(t.Grad, o.Clip)
@@ -184,40 +190,21 @@ func grow32(b []int32, n int) []int32 {
 // under the trainer's layout settings, with COD drawn from a generator
 // seeded by seed so that evaluations are comparable across steps.
 func (t *Trainer) Evaluate(seqs [][]int32, seed uint64) (float64, error) {
-	o := t.O
 	rng := rand.New(rand.NewPCG(seed, seed))
 	var loss float64
 	n := 0
 	for _, x := range seqs {
-		S := len(x) - 1
-		l, err := NewLayout(S, o.P, o.R, o.RMin, rng)
-		if o.P == 1 {
-			l, err = NewLayout(S, 1, 1, 1, nil)
-		}
+		l, err := t.O.layout(len(x)-1, rng)
 		if err != nil {
 			return 0, err
 		}
 		t.in, t.tg = grow32(t.in, l.Rows()), grow32(t.tg, l.Rows())
-		l.Inputs(t.in, x, o.MaskID)
+		l.Inputs(t.in, x, t.O.MaskID)
 		l.Targets(t.tg, x)
-		logits := t.ws.Forward(t.M, t.in, l)
-		V := t.M.Cfg.Vocab
-		for r, tg := range t.tg {
-			if tg < 0 {
-				continue
-			}
-			row := logits[r*V : (r+1)*V]
-			mx := row[0]
-			for _, v := range row {
-				mx = max(mx, v)
-			}
-			var z float64
-			for _, v := range row {
-				z += math.Exp(float64(v - mx))
-			}
-			loss += math.Log(z) - float64(row[tg]-mx)
-			n++
-		}
+		t.ws.Forward(t.M, t.in, l)
+		sum, labelled := t.ws.Loss(t.tg)
+		loss += sum
+		n += labelled
 	}
 	if n == 0 {
 		return 0, errors.New("train: nothing to evaluate")
@@ -287,53 +274,38 @@ func (t *Trainer) Resume(dir string) error {
 	if err := json.Unmarshal(js, &st); err != nil {
 		return fmt.Errorf("resume %s: state.json: %w", dir, err)
 	}
-	load := func(file string, dst func(name string) []float32) error {
+	// Each file's tensors, by name, and where they go.
+	params, moments := map[string][]float32{}, map[string][]float32{}
+	off := 0
+	for _, p := range t.M.Params {
+		n := len(p.Data)
+		params[p.Name] = p.Data
+		moments["m."+p.Name] = t.Opt.M[off : off+n]
+		moments["v."+p.Name] = t.Opt.V[off : off+n]
+		off += n
+	}
+	load := func(file string, dst map[string][]float32) error {
 		f, err := safetensors.Open(filepath.Join(dir, file))
 		if err != nil {
 			return fmt.Errorf("resume: %w", err)
 		}
 		defer f.Close()
-		for _, p := range t.M.Params {
-			for _, name := range []string{p.Name, "m." + p.Name, "v." + p.Name} {
-				d := dst(name)
-				if d == nil {
-					continue
-				}
-				src, err := f.Tensor(name)
-				if err != nil {
-					return fmt.Errorf("resume %s/%s: %w", dir, file, err)
-				}
-				if src.Len() != len(d) || src.DType != tensor.F32 {
-					return fmt.Errorf("resume %s/%s: tensor %s is %v %v, want F32 with %d values (a checkpoint of another model shape?)", dir, file, name, src.DType, src.Shape, len(d))
-				}
-				copy(d, src.F32())
+		for name, d := range dst {
+			src, err := f.Tensor(name)
+			if err != nil {
+				return fmt.Errorf("resume %s/%s: %w", dir, file, err)
 			}
+			if src.Len() != len(d) || src.DType != tensor.F32 {
+				return fmt.Errorf("resume %s/%s: tensor %s is %v %v, want F32 with %d values (a checkpoint of another model shape?)", dir, file, name, src.DType, src.Shape, len(d))
+			}
+			copy(d, src.F32())
 		}
 		return nil
 	}
-	byName := map[string][]float32{}
-	off := 0
-	for _, p := range t.M.Params {
-		n := len(p.Data)
-		byName[p.Name] = p.Data
-		byName["m."+p.Name] = t.Opt.M[off : off+n]
-		byName["v."+p.Name] = t.Opt.V[off : off+n]
-		off += n
-	}
-	if err := load("model.safetensors", func(n string) []float32 {
-		if n[:2] == "m." || n[:2] == "v." {
-			return nil
-		}
-		return byName[n]
-	}); err != nil {
+	if err := load("model.safetensors", params); err != nil {
 		return err
 	}
-	if err := load("optimizer.safetensors", func(n string) []float32 {
-		if n[:2] == "m." || n[:2] == "v." {
-			return byName[n]
-		}
-		return nil
-	}); err != nil {
+	if err := load("optimizer.safetensors", moments); err != nil {
 		return err
 	}
 	if err := t.pcg.UnmarshalBinary(st.RNG); err != nil {
