@@ -87,11 +87,10 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 			defaultmodel.TargetName, float64(target.WeightBytes())/1e6, defaultmodel.DraftName, float64(draft.WeightBytes())/1e6,
 			defaultmodel.PARDName, float64(pdraft.WeightBytes())/1e6, strings.TrimSuffix(dirs.Target, "/target"))
 	}
-	tm := pard.WithInfo(target, cli.Info(target))
-	dm := pard.WithInfo(draft, cli.Info(draft))
-	pm := pard.WithInfo(pdraft, cli.Info(pdraft))
-	for _, d := range []pard.ModelInfo{cli.Info(draft), cli.Info(pdraft)} {
-		if err := pard.CheckCompatible(cli.Info(target), d, tok.VocabSize()); err != nil {
+	ti, di, pi := cli.Info(target), cli.Info(draft), cli.Info(pdraft)
+	tm, dm, pm := pard.WithInfo(target, ti), pard.WithInfo(draft, di), pard.WithInfo(pdraft, pi)
+	for _, d := range []pard.ModelInfo{di, pi} {
+		if err := pard.CheckCompatible(ti, d, tok.VocabSize()); err != nil {
 			return err
 		}
 	}
