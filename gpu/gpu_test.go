@@ -24,8 +24,24 @@ func TestKernelSources(t *testing.T) {
 	// Every kernel the Device launches exists.
 	names := kernels.Names()
 	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
-		require.Contains(t, names, "linear_"+suffix(dt))
+		for _, mt := range linearBuckets {
+			require.Contains(t, names, fmt.Sprintf("linear_%s_m%d", suffix(dt), mt))
+		}
 		require.Contains(t, names, "embedding_"+suffix(dt))
+	}
+	// Each linear kernel computes the columns per warp the host sizes its grid for.
+	entries := regexp.MustCompile(`linear_\w+_m(\d+)\(LINEAR_PARAMS\(\w+\)\) \{ linear<\w+, (\d+), (\d+), \d+>`).FindAllStringSubmatch(src, -1)
+	require.Len(t, entries, 3*len(linearBuckets))
+	for _, e := range entries {
+		mt, _ := strconv.Atoi(e[1])
+		tmt, _ := strconv.Atoi(e[2])
+		nr, _ := strconv.Atoi(e[3])
+		require.Equal(t, mt, tmt, e[0])
+		require.Equal(t, linearCols(mt), nr, e[0])
+	}
+	for rows := 1; rows <= linearMaxRows; rows++ {
+		b := linearBucket(rows)
+		require.True(t, b >= rows && b/2 < rows, "rows %d → bucket %d: the smallest power of two ≥ rows", rows, b)
 	}
 	for _, n := range []string{"rmsnorm", "rope", "attention_chunk", "attention_combine", "silu_mul", "add", "argmax", "warp_size"} {
 		require.Contains(t, names, n)

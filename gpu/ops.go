@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/gopard/gopard/tensor"
@@ -33,7 +34,8 @@ func (d *Device) Embedding(out, table *tensor.Tensor, ids []int32) {
 
 // Linear implements nn.Backend: out = x·wᵀ + bias, x (M, K), w (N, K) in
 // its stored dtype, out (M, N), bias (N) or nil. Rows of x go in launches
-// of up to linearMaxRows, each reading the weights once.
+// of up to linearMaxRows, each reading the weights once, with the kernel
+// of the smallest row bucket that holds them (see linear.cu).
 func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 	d.operand("Linear", out, tensor.F32)
 	d.operand("Linear", x, tensor.F32)
@@ -49,13 +51,38 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 	if M == 0 || N == 0 {
 		return
 	}
-	grid := Dim3{uint32(ceilDiv(N, blockThreads/d.warp)), 1, 1}
-	name := "linear_" + suffix(w.DType)
 	for m0 := 0; m0 < M; m0 += linearMaxRows {
 		rows := min(linearMaxRows, M-m0)
-		d.launch(name, grid, Dim3{blockThreads, 1, 1},
+		bucket := linearBucket(rows)
+		grid := Dim3{uint32(ceilDiv(N, linearCols(bucket)*blockThreads/d.warp)), 1, 1}
+		d.launch(fmt.Sprintf("linear_%s_m%d", suffix(w.DType), bucket), grid, Dim3{blockThreads, 1, 1},
 			uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(w), b, i32(rows), i32(N), i32(K))
 	}
+}
+
+// linearBuckets are the row counts MT of the linear kernels.
+var linearBuckets = [...]int{1, 2, 4, 8, 16}
+
+// linearBucket returns the smallest bucket that holds rows (≤ linearMaxRows).
+func linearBucket(rows int) int {
+	for _, b := range linearBuckets {
+		if rows <= b {
+			return b
+		}
+	}
+	return linearMaxRows
+}
+
+// linearCols is the number of output columns (NR) one warp of the
+// bucket's kernel computes.
+func linearCols(bucket int) int {
+	switch {
+	case bucket >= 8:
+		return 4
+	case bucket >= 4:
+		return 2
+	}
+	return 1
 }
 
 // RMSNorm implements nn.Backend: each row of x (rows, len(w)) normalized

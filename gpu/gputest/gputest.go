@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -25,11 +26,14 @@ import (
 	"github.com/gopard/gopard/tensor"
 )
 
-// Backend is what the tests need of a GPU backend: nn.Backend and a
-// device argmax.
+// Backend is what the tests need of a GPU backend: nn.Backend, a device
+// argmax, the bandwidth probe's copy and the event timer.
 type Backend interface {
 	nn.Backend
 	Argmax(t *tensor.Tensor, rows int) []int32
+	Copy(dst, src uintptr, bytes int)
+	CopyBandwidth(bytes, runs int) (float64, error)
+	Time(f func()) (time.Duration, error)
 }
 
 // Tol is the tolerance of the kernel comparisons: the largest difference
@@ -114,6 +118,7 @@ func Kernels(t *testing.T, b Backend) {
 	t.Run("SiLUMul", func(t *testing.T) { testSiLUMul(t, b) })
 	t.Run("Add", func(t *testing.T) { testAdd(t, b) })
 	t.Run("Argmax", func(t *testing.T) { testArgmax(t, b) })
+	t.Run("Copy", func(t *testing.T) { testCopy(t, b) })
 }
 
 // Smoke runs one small case of each operation: for a driver whose kernels
@@ -169,12 +174,16 @@ func testEmbedding(t *testing.T, b Backend) {
 func testLinear(t *testing.T, b Backend) {
 	r := rng(4)
 	for _, dt := range dtypes {
-		// K = 96: the vector path; K = 70: the scalar one (K % 4 ≠ 0).
-		for _, nk := range [][2]int{{67, 96}, {40, 70}, {130, 256}} {
+		// K = 96, 256: the vector path with its tail steps only; K = 1288: its
+		// unrolled steps and a tail (warp 32: 1288 = 5·256 + 8); K = 70: the
+		// scalar path (K % 8 ≠ 0). N = 67, 130: the last warp of the
+		// kernels that take 2 or 4 columns has fewer.
+		for _, nk := range [][2]int{{67, 96}, {40, 70}, {130, 256}, {67, 1288}} {
 			N, K := nk[0], nk[1]
 			w, hw := upload(t, b, random(r, dt, N, K))
 			bias, hbias := upload(t, b, random(r, tensor.F32, N))
-			for _, M := range []int{1, 4, 9, 16, 21, 37} {
+			// Every row bucket (1, 2, 4, 8, 16), partly filled, and M > 16.
+			for _, M := range []int{1, 2, 3, 6, 9, 16, 37} {
 				for _, withBias := range []bool{false, true} {
 					name := fmt.Sprintf("%v N=%d K=%d M=%d bias=%v", dt, N, K, M, withBias)
 					// x is a view two rows into a larger tensor, as the decoder's chunks are.
@@ -383,4 +392,24 @@ func Decoder(t *testing.T, b Backend, maxVocab, greedy int, only ...string) {
 			}
 		})
 	}
+}
+
+func testCopy(t *testing.T, b Backend) {
+	h := random(rng(12), tensor.F32, 3, 1000)
+	src, _ := upload(t, b, h)
+	dst := b.Alloc(3, 1000)
+	// Two rows only: the third must stay zero.
+	b.Copy(dst.Ptr, src.Ptr, 2*1000*4)
+	got := read(b, dst)
+	require.Equal(t, h.F32()[:2000], got[:2000])
+	require.Equal(t, make([]float32, 1000), got[2000:])
+	// The probe itself, where the driver can time work.
+	if _, err := b.Time(func() {}); err != nil {
+		t.Logf("no device timer (%v): CopyBandwidth not measured", err)
+		return
+	}
+	bw, err := b.CopyBandwidth(64<<20, 2)
+	require.NoError(t, err)
+	require.Greater(t, bw, 1e9, "bytes/s")
+	t.Logf("copy bandwidth of 64 MiB buffers: %.0f GB/s (read + written)", bw/1e9)
 }

@@ -3,72 +3,148 @@
 //   out[m][n] = Σ_k x[m][k]·w[n][k] + bias[n]      x (M, K) f32, w (N, K), out (M, N) f32
 //
 // Decoding is bound by reading the weights, so each weight is read from
-// memory once for all M rows: one warp computes output column n, its
-// lanes walk along row n of w, widen each weight to f32 in registers and
-// multiply it with the M rows of x (small, and served from cache); a
-// warp_sum then finishes the M dot products. At M = 1 this is a GEMV; up
-// to 16 it is the verify step of speculative decoding at the same cost.
-// The host splits larger M into launches of LINEAR_MAX_ROWS rows.
+// memory once for all M rows: a warp computes NR output columns, its lanes
+// walk along those rows of w eight weights (16 bytes of bf16) at a time,
+// widen them to f32 in registers and multiply them with the M rows of x
+// (small, and served from cache); a warp_sum then finishes each dot
+// product. At M = 1 this is a GEMV; up to 16 it is the verify step of
+// speculative decoding, at nearly the same cost while the weights, not the
+// arithmetic, are the bottleneck.
 //
-// grid (ceil(N / warps per block)), block (a multiple of GP_WARP).
+// Two things keep HBM busy. Each lane issues UNROLL steps of loads before
+// it uses any (memory-level parallelism: a GEMV reaches the memory's
+// bandwidth only with many bytes in flight per multiprocessor). And the
+// row count MT is a template parameter (kernels linear_<dtype>_m<MT> for MT
+// = 1, 2, 4, 8, 16; the host picks the smallest MT ≥ M), so that a decode
+// step does not pay the registers of sixteen accumulators. For larger MT
+// a warp takes NR = 2 or 4 output columns so that each load of x feeds NR
+// times as many multiply-adds: at M = 16 the x reads from cache, not the
+// weights, would otherwise bound the kernel.
+//
+// The host splits larger M into launches of LINEAR_MAX_ROWS rows.
+// grid (ceil(N / (NR · warps per block))), block (a multiple of GP_WARP).
 // bias may be null.
 #include "common.h"
 
 #define LINEAR_MAX_ROWS 16
 
-template <typename T>
+// load8 widens eight consecutive elements at p, which must be 16-byte
+// aligned (32-byte for f32).
+DEV void load8(const float* p, float v[8]) {
+  load4(p, v);
+  load4(p + 4, v + 4);
+}
+
+DEV void load8(const bf16_t* p, float v[8]) {
+  uint4 a = *(const uint4*)p; // little-endian: element 0 is the low half
+  v[0] = __uint_as_float(a.x << 16), v[1] = __uint_as_float(a.x & 0xffff0000u);
+  v[2] = __uint_as_float(a.y << 16), v[3] = __uint_as_float(a.y & 0xffff0000u);
+  v[4] = __uint_as_float(a.z << 16), v[5] = __uint_as_float(a.z & 0xffff0000u);
+  v[6] = __uint_as_float(a.w << 16), v[7] = __uint_as_float(a.w & 0xffff0000u);
+}
+
+DEV void load8(const f16_t* p, float v[8]) {
+  uint4 a = *(const uint4*)p;
+  v[0] = f16_bits_to_f32(a.x & 0xffffu), v[1] = f16_bits_to_f32(a.x >> 16);
+  v[2] = f16_bits_to_f32(a.y & 0xffffu), v[3] = f16_bits_to_f32(a.y >> 16);
+  v[4] = f16_bits_to_f32(a.z & 0xffffu), v[5] = f16_bits_to_f32(a.z >> 16);
+  v[6] = f16_bits_to_f32(a.w & 0xffffu), v[7] = f16_bits_to_f32(a.w >> 16);
+}
+
+// linear_dot8 adds the products of eight weights of NR columns with the
+// matching eight elements of the M ≤ MT rows of x (at column k).
+template <int MT, int NR>
+DEV void linear_dot8(float acc[MT][NR], const float wv[NR][8], const float* x, int M, int K, int k) {
+#pragma unroll
+  for (int m = 0; m < MT; m++) {
+    if (m < M) {
+      float xv[8];
+      load8(x + (size_t)m * K + k, xv);
+#pragma unroll
+      for (int r = 0; r < NR; r++)
+#pragma unroll
+        for (int j = 0; j < 8; j++) acc[m][r] = fmaf(wv[r][j], xv[j], acc[m][r]);
+    }
+  }
+}
+
+template <typename T, int MT, int NR, int UNROLL>
 DEV void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K) {
   int lane = threadIdx.x % GP_WARP;
-  int n = blockIdx.x * (blockDim.x / GP_WARP) + threadIdx.x / GP_WARP;
-  if (n >= N) return; // the whole warp leaves
-  const T* wn = w + (size_t)n * K;
-
-  float acc[LINEAR_MAX_ROWS];
+  int n0 = (blockIdx.x * (blockDim.x / GP_WARP) + threadIdx.x / GP_WARP) * NR;
+  if (n0 >= N) return; // the whole warp leaves
+  int nr = imin(NR, N - n0); // columns of this warp; the others repeat the last
+  const T* wr[NR];
 #pragma unroll
-  for (int m = 0; m < LINEAR_MAX_ROWS; m++) acc[m] = 0.0f;
+  for (int r = 0; r < NR; r++) wr[r] = w + (size_t)(n0 + imin(r, nr - 1)) * K;
 
-  // Four consecutive weights per lane and step when rows are aligned for
-  // vector loads (the usual case); one otherwise.
-  if (K % 4 == 0 && (size_t)x % 16 == 0 && (size_t)w % 16 == 0) {
-    for (int k = lane * 4; k < K; k += GP_WARP * 4) {
-      float wv[4], xv[4];
-      load4(wn + k, wv);
+  float acc[MT][NR];
 #pragma unroll
-      for (int m = 0; m < LINEAR_MAX_ROWS; m++) {
-        if (m < M) {
-          load4(x + (size_t)m * K + k, xv);
-          acc[m] = fmaf(wv[0], xv[0], acc[m]);
-          acc[m] = fmaf(wv[1], xv[1], acc[m]);
-          acc[m] = fmaf(wv[2], xv[2], acc[m]);
-          acc[m] = fmaf(wv[3], xv[3], acc[m]);
-        }
-      }
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int r = 0; r < NR; r++) acc[m][r] = 0.0f;
+
+  if (K % 8 == 0 && (size_t)x % 32 == 0 && (size_t)w % 16 == 0) {
+    int step = GP_WARP * 8; // weights a warp reads per row and step
+    int k = lane * 8;
+    // UNROLL steps at a time: all their loads are issued before any use.
+    for (; k + (UNROLL - 1) * step < K; k += UNROLL * step) {
+      float wv[UNROLL][NR][8];
+#pragma unroll
+      for (int u = 0; u < UNROLL; u++)
+#pragma unroll
+        for (int r = 0; r < NR; r++) load8(wr[r] + k + u * step, wv[u][r]);
+#pragma unroll
+      for (int u = 0; u < UNROLL; u++) linear_dot8<MT, NR>(acc, wv[u], x, M, K, k + u * step);
+    }
+    for (; k < K; k += step) {
+      float wv[NR][8];
+#pragma unroll
+      for (int r = 0; r < NR; r++) load8(wr[r] + k, wv[r]);
+      linear_dot8<MT, NR>(acc, wv, x, M, K, k);
     }
   } else {
     for (int k = lane; k < K; k += GP_WARP) {
-      float wk = to_f32(wn[k]);
 #pragma unroll
-      for (int m = 0; m < LINEAR_MAX_ROWS; m++)
-        if (m < M) acc[m] = fmaf(wk, x[(size_t)m * K + k], acc[m]);
+      for (int r = 0; r < NR; r++) {
+        float wk = to_f32(wr[r][k]);
+#pragma unroll
+        for (int m = 0; m < MT; m++)
+          if (m < M) acc[m][r] = fmaf(wk, x[(size_t)m * K + k], acc[m][r]);
+      }
     }
   }
 
-  float b = bias ? bias[n] : 0.0f;
 #pragma unroll
-  for (int m = 0; m < LINEAR_MAX_ROWS; m++) {
-    if (m < M) {
-      float s = warp_sum(acc[m]);
-      if (lane == 0) out[(size_t)m * N + n] = s + b;
+  for (int r = 0; r < NR; r++) {
+    float b = bias && r < nr ? bias[n0 + r] : 0.0f;
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+      if (m < M) {
+        float s = warp_sum(acc[m][r]);
+        if (lane == 0 && r < nr) out[(size_t)m * N + n0 + r] = s + b;
+      }
     }
   }
 }
 
-KERNEL void linear_f32(float* out, const float* x, const float* w, const float* bias, int M, int N, int K) {
-  linear(out, x, w, bias, M, N, K);
-}
-KERNEL void linear_bf16(float* out, const float* x, const bf16_t* w, const float* bias, int M, int N, int K) {
-  linear(out, x, w, bias, M, N, K);
-}
-KERNEL void linear_f16(float* out, const float* x, const f16_t* w, const float* bias, int M, int N, int K) {
-  linear(out, x, w, bias, M, N, K);
-}
+// The entry points: one per weight dtype and row bucket MT. NR and
+// UNROLL trade registers for reuse of x (more columns per warp) and for
+// bytes in flight (more steps); the host's linearCols must match NR.
+#define LINEAR_PARAMS(T) float *out, const float *x, const T *w, const float *bias, int M, int N, int K
+#define LINEAR_ARGS out, x, w, bias, M, N, K
+KERNEL void linear_f32_m1(LINEAR_PARAMS(float)) { linear<float, 1, 1, 4>(LINEAR_ARGS); }
+KERNEL void linear_f32_m2(LINEAR_PARAMS(float)) { linear<float, 2, 1, 4>(LINEAR_ARGS); }
+KERNEL void linear_f32_m4(LINEAR_PARAMS(float)) { linear<float, 4, 2, 2>(LINEAR_ARGS); }
+KERNEL void linear_f32_m8(LINEAR_PARAMS(float)) { linear<float, 8, 4, 1>(LINEAR_ARGS); }
+KERNEL void linear_f32_m16(LINEAR_PARAMS(float)) { linear<float, 16, 4, 1>(LINEAR_ARGS); }
+KERNEL void linear_bf16_m1(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 1, 1, 4>(LINEAR_ARGS); }
+KERNEL void linear_bf16_m2(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 2, 1, 4>(LINEAR_ARGS); }
+KERNEL void linear_bf16_m4(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 4, 2, 2>(LINEAR_ARGS); }
+KERNEL void linear_bf16_m8(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 8, 4, 1>(LINEAR_ARGS); }
+KERNEL void linear_bf16_m16(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 16, 4, 1>(LINEAR_ARGS); }
+KERNEL void linear_f16_m1(LINEAR_PARAMS(f16_t)) { linear<f16_t, 1, 1, 4>(LINEAR_ARGS); }
+KERNEL void linear_f16_m2(LINEAR_PARAMS(f16_t)) { linear<f16_t, 2, 1, 4>(LINEAR_ARGS); }
+KERNEL void linear_f16_m4(LINEAR_PARAMS(f16_t)) { linear<f16_t, 4, 2, 2>(LINEAR_ARGS); }
+KERNEL void linear_f16_m8(LINEAR_PARAMS(f16_t)) { linear<f16_t, 8, 4, 1>(LINEAR_ARGS); }
+KERNEL void linear_f16_m16(LINEAR_PARAMS(f16_t)) { linear<f16_t, 16, 4, 1>(LINEAR_ARGS); }

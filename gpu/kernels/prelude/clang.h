@@ -14,6 +14,7 @@ typedef __SIZE_TYPE__ size_t;
 
 struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
 struct __attribute__((aligned(8))) uint2 { unsigned x, y; };
+struct __attribute__((aligned(16))) uint4 { unsigned x, y, z, w; };
 struct gp_dim3 { unsigned x, y, z; };
 
 static __device__ inline float __uint_as_float(unsigned u) { return __builtin_bit_cast(float, u); }

@@ -40,6 +40,9 @@ struct alignas(16) float4 {
 struct alignas(8) uint2 {
   unsigned x, y;
 };
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
 
 // The built-in variables; the scheduler sets threadIdx whenever it resumes a fiber.
 static dim3 threadIdx, blockIdx, blockDim, gridDim;

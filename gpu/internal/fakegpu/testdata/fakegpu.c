@@ -78,7 +78,7 @@ static int code(struct program* p, char* buf) {
 }
 
 static int create(struct program** p, const char* src) {
-  if (!strstr(src, "KERNEL void linear_bf16(")) return 4; // not our kernels
+  if (!strstr(src, "KERNEL void linear_bf16_m1(")) return 4; // not our kernels
   *p = calloc(1, sizeof **p);
   return 0;
 }
