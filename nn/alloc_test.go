@@ -9,7 +9,7 @@ import (
 
 // TestForwardAllocatesNothing checks the per-token promise of the design:
 // once warm, a forward of one token (decode) or of a few (verify) on the
-// CPU backend makes no heap allocation.
+// CPU backend makes no heap allocation, returning rows or argmax ids.
 func TestForwardAllocatesNothing(t *testing.T) {
 	cpu := ops.NewCPU(2)
 	for _, qwen3 := range []bool{false, true} {
@@ -29,6 +29,15 @@ func TestForwardAllocatesNothing(t *testing.T) {
 			forward() // grow the buffers for this shape
 			if a := testing.AllocsPerRun(20, forward); a != 0 {
 				t.Errorf("qwen3=%v: forward of %d tokens: %v allocations per call, want 0", qwen3, len(tokens), a)
+			}
+			argmax := func() {
+				d.Truncate(n)
+				if _, err := d.ForwardArgmax(tokens, n, len(tokens)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if a := testing.AllocsPerRun(20, argmax); a != 0 {
+				t.Errorf("qwen3=%v: ForwardArgmax of %d tokens: %v allocations per call, want 0", qwen3, len(tokens), a)
 			}
 		}
 	}

@@ -41,3 +41,13 @@ type Backend interface {
 	// Read copies an F32 tensor into host memory.
 	Read(dst []float32, src *tensor.Tensor)
 }
+
+// Argmaxer is implemented by backends that can find each row's largest
+// logit where the logits live (a GPU), so greedy decoding copies back ids
+// instead of rows (vocab up to ~152k floats each).
+type Argmaxer interface {
+	// Argmax returns the index of the largest value of each of the rows of
+	// t, a (rows, n) F32 tensor the backend allocated: the first index on
+	// ties, NaNs never winning, as ops.Argmax.
+	Argmax(t *tensor.Tensor, rows int) []int32
+}

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 
+	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -84,6 +85,7 @@ type Decoder struct {
 	logits     *tensor.Tensor // (rows, vocab), grown to the largest want seen
 	logitsHost []float32      // host copy when the backend is a device
 	rows       [][]float32    // returned row views
+	ids        []int32        // returned argmax ids
 
 	// Reusable tensor headers for the row views of one chunk, so that a
 	// forward allocates nothing (see tensor.RowSliceInto).
@@ -142,20 +144,63 @@ func (d *Decoder) Truncate(n int) { d.cache.Truncate(n) }
 // the logits of the last want positions (want rows of Vocab values). The
 // rows alias the decoder's buffers until the next call.
 func (d *Decoder) Forward(tokens []int32, start, want int) ([][]float32, error) {
+	if err := d.forward(tokens, start, want); err != nil || want == 0 {
+		return nil, err
+	}
+	host := d.hostLogits(want)
+	V := d.cfg.Vocab
+	d.rows = d.rows[:0]
+	for r := 0; r < want; r++ {
+		d.rows = append(d.rows, host[r*V:(r+1)*V])
+	}
+	return d.rows, nil
+}
+
+// ForwardArgmax is Forward returning, instead of each of the last want
+// logits rows, the index of its largest value (the first on ties, as
+// ops.Argmax): what greedy decoding needs. On a backend that implements
+// Argmaxer and keeps the logits on a device, the argmax runs there and only
+// want ids are copied back. The ids alias the decoder's buffer until the
+// next call.
+func (d *Decoder) ForwardArgmax(tokens []int32, start, want int) ([]int32, error) {
+	if err := d.forward(tokens, start, want); err != nil || want == 0 {
+		return nil, err
+	}
+	d.ids = d.ids[:0]
+	if a, ok := d.b.(Argmaxer); ok && d.logits.Place != tensor.Host {
+		ids := a.Argmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
+		if len(ids) != want {
+			return nil, fmt.Errorf("decoder: backend %s returned %d argmax ids for %d rows", d.b.Name(), len(ids), want)
+		}
+		// Copied so that the aliasing rule is the same on every path.
+		d.ids = append(d.ids, ids...)
+		return d.ids, nil
+	}
+	host, V := d.hostLogits(want), d.cfg.Vocab
+	for r := 0; r < want; r++ {
+		d.ids = append(d.ids, int32(ops.Argmax(host[r*V:(r+1)*V])))
+	}
+	return d.ids, nil
+}
+
+// forward validates a Forward call, appends tokens at positions start.. to
+// the KV cache and leaves the logits of the last want positions in rows
+// [0, want) of d.logits.
+func (d *Decoder) forward(tokens []int32, start, want int) error {
 	n := len(tokens)
 	if n == 0 {
-		return nil, fmt.Errorf("decoder: no tokens to forward")
+		return fmt.Errorf("decoder: no tokens to forward")
 	}
 	if want < 0 || want > n {
-		return nil, fmt.Errorf("decoder: want %d logit rows from %d tokens", want, n)
+		return fmt.Errorf("decoder: want %d logit rows from %d tokens", want, n)
 	}
 	for i, t := range tokens {
 		if t < 0 || int(t) >= d.cfg.Vocab {
-			return nil, fmt.Errorf("decoder: token %d at input index %d is outside the vocabulary [0, %d)", t, i, d.cfg.Vocab)
+			return fmt.Errorf("decoder: token %d at input index %d is outside the vocabulary [0, %d)", t, i, d.cfg.Vocab)
 		}
 	}
 	if err := d.cache.reserve(start, n); err != nil {
-		return nil, err
+		return err
 	}
 	d.growLogits(want)
 	for c0 := 0; c0 < n; c0 += d.maxRows {
@@ -166,21 +211,18 @@ func (d *Decoder) Forward(tokens []int32, start, want int) ([][]float32, error) 
 			d.logitRows(lo-c0, c1-c0, lo-(n-want))
 		}
 	}
-	if want == 0 {
-		return nil, nil
-	}
-	V := d.cfg.Vocab
-	host := d.logitsHost
+	return nil
+}
+
+// hostLogits returns the first want logits rows (want·Vocab values) in host
+// memory, reading them back from the device if they live there.
+func (d *Decoder) hostLogits(want int) []float32 {
 	if d.logits.Place == tensor.Host {
-		host = d.logits.F32()
-	} else {
-		d.b.Read(host[:want*V], d.logits.RowSliceInto(&d.vlogits, 0, want))
+		return d.logits.F32()
 	}
-	d.rows = d.rows[:0]
-	for r := 0; r < want; r++ {
-		d.rows = append(d.rows, host[r*V:(r+1)*V])
-	}
-	return d.rows, nil
+	host := d.logitsHost[:want*d.cfg.Vocab]
+	d.b.Read(host, d.logits.RowSliceInto(&d.vlogits, 0, want))
+	return host
 }
 
 func (d *Decoder) growLogits(want int) {
@@ -192,6 +234,7 @@ func (d *Decoder) growLogits(want int) {
 		d.logitsHost = make([]float32, want*d.cfg.Vocab)
 	}
 	d.rows = make([][]float32, 0, want)
+	d.ids = make([]int32, 0, want)
 }
 
 // forwardChunk runs every layer over tokens at positions start.., leaving

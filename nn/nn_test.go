@@ -139,14 +139,27 @@ func TestTruncateReforward(t *testing.T) {
 
 func TestForwardErrors(t *testing.T) {
 	d := randomDecoder(t, ops.NewCPU(1), tensor.F32, 8, false)
-	_, err := d.Forward(nil, 0, 0)
-	assert.ErrorContains(t, err, "no tokens")
-	_, err = d.Forward([]int32{1}, 3, 1)
-	assert.ErrorContains(t, err, "beyond the cached length")
-	_, err = d.Forward([]int32{50}, 0, 1)
-	assert.ErrorContains(t, err, "outside the vocabulary")
-	_, err = d.Forward([]int32{1, 2}, 0, 3)
-	assert.ErrorContains(t, err, "want 3")
-	_, err = d.Forward(make([]int32, 65), 0, 1)
-	assert.ErrorContains(t, err, "exceed the context capacity of 64")
+	// ForwardArgmax validates exactly as Forward does.
+	forwards := map[string]func(tokens []int32, start, want int) error{
+		"Forward": func(tokens []int32, start, want int) error {
+			_, err := d.Forward(tokens, start, want)
+			return err
+		},
+		"ForwardArgmax": func(tokens []int32, start, want int) error {
+			_, err := d.ForwardArgmax(tokens, start, want)
+			return err
+		},
+	}
+	for name, forward := range forwards {
+		t.Run(name, func(t *testing.T) {
+			d.Truncate(0)
+			assert.ErrorContains(t, forward(nil, 0, 0), "no tokens")
+			assert.ErrorContains(t, forward([]int32{1}, 3, 1), "beyond the cached length")
+			assert.ErrorContains(t, forward([]int32{50}, 0, 1), "outside the vocabulary")
+			assert.ErrorContains(t, forward([]int32{1, 2}, 0, 3), "want 3")
+			assert.ErrorContains(t, forward([]int32{1, 2}, 0, -1), "want -1")
+			assert.ErrorContains(t, forward(make([]int32, 65), 0, 1), "exceed the context capacity of 64")
+			assert.Equal(t, 0, d.Len(), "a rejected forward leaves the cache alone")
+		})
+	}
 }

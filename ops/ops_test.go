@@ -57,6 +57,27 @@ func TestSoftmaxAndLogSoftmax(t *testing.T) {
 	assert.Equal(t, 1, Argmax([]float32{1, 5, 5, 2}))
 }
 
+func TestArgmax(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, tc := range []struct {
+		name string
+		x    []float32
+		want int
+	}{
+		{"empty", nil, 0},
+		{"one", []float32{-3}, 0},
+		{"first on ties", []float32{1, 5, 5, 2}, 1},
+		{"last", []float32{1, 2, 3}, 2},
+		{"all -inf", []float32{-inf, -inf}, 0},
+		{"+inf", []float32{1, inf, 2}, 1},
+		{"leading NaN skipped", []float32{nan, 1, 3, 2}, 2},
+		{"inner NaN skipped", []float32{1, nan, 0}, 0},
+		{"all NaN", []float32{nan, nan}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, Argmax(tc.x)) })
+	}
+}
+
 // naiveAttention is the definition, one query row and head at a time, in float64.
 func naiveAttention(q, k, v []float32, M, start, heads, kvHeads, hd int) []float32 {
 	out := make([]float32, M*heads*hd)

@@ -172,6 +172,10 @@ type engine struct {
 	eos           []int32
 	limit         int // the sequence never exceeds it
 	greedy        bool
+	// The models' ForwardArgmax, when the engine uses it instead of Forward
+	// (nil otherwise; see argmaxOf): greedy decoding needs only each row's
+	// argmax, and a GPU then copies back ids instead of whole rows.
+	targetArgmax, draftArgmax ArgmaxForwarder
 
 	all        []int32 // prompt + committed tokens; drafts sit after them
 	plen       int
@@ -298,7 +302,12 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 	if e.mode == PARD {
 		e.din = make([]int32, 0, len(prompt)+2*e.k+1)
 	}
-	if !e.greedy {
+	if e.greedy {
+		e.targetArgmax = argmaxOf(target, e.vocab)
+		if e.draft != nil {
+			e.draftArgmax = argmaxOf(e.draft, e.vocab)
+		}
+	} else {
 		e.smp = newSampler(opt.Temperature, opt.TopK, opt.TopP, e.vocab)
 		e.rnd = newRNG(opt.Seed)
 		e.p = make([]float32, e.vocab)
@@ -339,16 +348,16 @@ func (e *engine) run() (*Result, error) {
 		// Verify: one target forward over its uncached tokens and the drafts.
 		x := e.all[e.tLen : total+kk]
 		t0 := time.Now()
-		rows, err := e.target.Forward(x, e.tLen, kk+1)
+		out, err := forward(e.target, e.targetArgmax, x, e.tLen, kk+1)
 		e.stats.TargetTime += time.Since(t0)
 		e.stats.TargetForwards++
 		if err != nil {
 			return nil, fmt.Errorf("pard: target forward at %d: %w", e.tLen, err)
 		}
-		if e.tLen, err = expect(e.target, "target", rows, kk+1, e.vocab, e.tLen+len(x)); err != nil {
+		if e.tLen, err = expect(e.target, "target", out, e.targetArgmax != nil, kk+1, e.vocab, e.tLen+len(x)); err != nil {
 			return nil, err
 		}
-		a, next := e.verify(rows, drafts)
+		a, next := e.verify(out, drafts)
 		e.all[total+a] = next
 		e.stats.record(kk, a)
 		newTotal := total + a + 1
@@ -414,60 +423,110 @@ func (e *engine) propose(total, kk int) error {
 			in = append(in, e.pard)
 		}
 		e.din = in
-		rows, err := e.draftForward(in, kk)
+		out, err := e.draftForward(in, kk)
 		if err != nil {
 			return err
 		}
 		for j := range kk {
-			drafts[j] = e.pick(rows[j], j)
+			drafts[j] = e.pick(out, j, j)
 		}
 		return nil
 	}
 	// VSD: K sequential forwards, feeding each draft back.
 	x := e.all[e.dLen:total]
 	for j := range kk {
-		rows, err := e.draftForward(x, 1)
+		out, err := e.draftForward(x, 1)
 		if err != nil {
 			return err
 		}
-		drafts[j] = e.pick(rows[0], j)
+		drafts[j] = e.pick(out, 0, j)
 		x = drafts[j : j+1]
 	}
 	return nil
 }
 
-func (e *engine) draftForward(x []int32, want int) ([][]float32, error) {
+func (e *engine) draftForward(x []int32, want int) (logits, error) {
 	t0 := time.Now()
-	rows, err := e.draft.Forward(x, e.dLen, want)
+	out, err := forward(e.draft, e.draftArgmax, x, e.dLen, want)
 	e.stats.DraftTime += time.Since(t0)
 	e.stats.DraftForwards++
 	if err != nil {
-		return nil, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
+		return logits{}, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
 	}
-	e.dLen, err = expect(e.draft, "draft", rows, want, e.vocab, e.dLen+len(x))
-	return rows, err
+	e.dLen, err = expect(e.draft, "draft", out, e.draftArgmax != nil, want, e.vocab, e.dLen+len(x))
+	return out, err
 }
 
-// pick chooses the draft token of depth j from the draft's logits row (only
-// ids below e.vocab), keeping its distribution when sampling.
-func (e *engine) pick(row []float32, j int) int32 {
-	row = row[:e.vocab]
+// pick chooses the draft token of depth j from row i of the draft's output
+// (only ids below e.vocab), keeping its distribution when sampling.
+func (e *engine) pick(out logits, i, j int) int32 {
 	if e.greedy {
-		return argmax(row)
+		return out.argmax(i, e.vocab)
 	}
+	row := out.rows[i][:e.vocab]
 	e.smp.probs(e.q[j], row)
 	return sampleFrom(e.q[j], e.rnd.float64())
 }
 
-// expect checks a forward's result and the cache length it left, and returns
-// that length.
-func expect(m Model, role string, rows [][]float32, want, vocab, wantLen int) (int, error) {
-	if len(rows) != want {
-		return 0, fmt.Errorf("pard: %s %s returned %d logits rows, want %d", role, m.Info().Name, len(rows), want)
+// logits is one forward's output: the logits rows, or, when the engine uses
+// the model's ForwardArgmax, only their argmax ids.
+type logits struct {
+	rows [][]float32
+	ids  []int32 // instead of rows
+}
+
+// argmax is the greedy choice at row i among the ids below vocab. ids are
+// only used when the model's rows are exactly vocab wide (see argmaxOf), so
+// both give the same id.
+func (l logits) argmax(i, vocab int) int32 {
+	if l.ids != nil {
+		return l.ids[i]
 	}
-	for _, r := range rows {
-		if len(r) < vocab {
-			return 0, fmt.Errorf("pard: %s %s returned a logits row of %d values, want ≥ %d", role, m.Info().Name, len(r), vocab)
+	return argmax(l.rows[i][:vocab])
+}
+
+// argmaxOf returns m as an ArgmaxForwarder when a greedy engine may use its
+// ForwardArgmax: the argmax spans the whole row, so only when the engine
+// generates from the whole row too (vocab = VocabSize). When vocab is
+// smaller the rows must be cut first, and the engine reads rows.
+func argmaxOf(m Model, vocab int) ArgmaxForwarder {
+	if a, ok := m.(ArgmaxForwarder); ok && m.Info().VocabSize == vocab {
+		return a
+	}
+	return nil
+}
+
+// forward runs m over x at positions start.., for want rows, or for want
+// argmax ids through a when a is not nil.
+func forward(m Model, a ArgmaxForwarder, x []int32, start, want int) (out logits, err error) {
+	if a != nil {
+		out.ids, err = a.ForwardArgmax(x, start, want)
+	} else {
+		out.rows, err = m.Forward(x, start, want)
+	}
+	return out, err
+}
+
+// expect checks a forward's result (ids when byID) and the cache length it
+// left, and returns that length.
+func expect(m Model, role string, out logits, byID bool, want, vocab, wantLen int) (int, error) {
+	if byID {
+		if len(out.ids) != want {
+			return 0, fmt.Errorf("pard: %s %s returned %d argmax ids, want %d", role, m.Info().Name, len(out.ids), want)
+		}
+		for _, id := range out.ids {
+			if id < 0 || int(id) >= vocab {
+				return 0, fmt.Errorf("pard: %s %s returned argmax id %d outside the vocabulary [0, %d)", role, m.Info().Name, id, vocab)
+			}
+		}
+	} else {
+		if len(out.rows) != want {
+			return 0, fmt.Errorf("pard: %s %s returned %d logits rows, want %d", role, m.Info().Name, len(out.rows), want)
+		}
+		for _, r := range out.rows {
+			if len(r) < vocab {
+				return 0, fmt.Errorf("pard: %s %s returned a logits row of %d values, want ≥ %d", role, m.Info().Name, len(r), vocab)
+			}
 		}
 	}
 	if n := m.Len(); n != wantLen {

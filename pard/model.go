@@ -37,8 +37,26 @@ type Forwarder interface {
 	Len() int
 }
 
-// WithInfo returns f as a Model that reports info.
-func WithInfo(f Forwarder, info ModelInfo) Model { return withInfo{f, info} }
+// ArgmaxForwarder is a Model that can return, instead of logits rows, the
+// argmax of each: a greedy engine uses it for each model that has it and
+// whose rows are exactly the vocabulary it generates from, so that a GPU
+// copies back ids only. models/llama's *Model is one (through nn.Decoder).
+type ArgmaxForwarder interface {
+	// ForwardArgmax is Forward returning the index of the largest value of
+	// each of the want rows (the first on ties; NaNs never win, 0 when all
+	// are), over the whole row of Info().VocabSize values. The ids alias the
+	// model's buffers and stay valid until the next forward.
+	ForwardArgmax(tokens []int32, start, want int) ([]int32, error)
+}
+
+// WithInfo returns f as a Model that reports info. The Model is an
+// ArgmaxForwarder exactly when f is one.
+func WithInfo(f Forwarder, info ModelInfo) Model {
+	if a, ok := f.(ArgmaxForwarder); ok {
+		return withInfoArgmax{withInfo{f, info}, a}
+	}
+	return withInfo{f, info}
+}
 
 type withInfo struct {
 	Forwarder
@@ -46,3 +64,15 @@ type withInfo struct {
 }
 
 func (w withInfo) Info() ModelInfo { return w.info }
+
+// withInfoArgmax is withInfo for a Forwarder that has ForwardArgmax; a
+// separate type so that a type assertion on the Model finds the method
+// only when it is really there.
+type withInfoArgmax struct {
+	withInfo
+	a ArgmaxForwarder
+}
+
+func (w withInfoArgmax) ForwardArgmax(tokens []int32, start, want int) ([]int32, error) {
+	return w.a.ForwardArgmax(tokens, start, want)
+}

@@ -1,10 +1,11 @@
 package pard
 
-// verify compares the drafts with the target's logits rows (rows[i] is the
-// target's prediction after the committed tokens and drafts[:i]) and returns
-// the number a of accepted drafts and the token that follows them: the
-// correction at the first rejection, or a bonus token from rows[len(drafts)]
-// when every draft was accepted.
+// verify compares the drafts with the target's output (row i, or its argmax
+// id when the target's ForwardArgmax is in use, is the target's prediction
+// after the committed tokens and drafts[:i]) and returns the number a of
+// accepted drafts and the token that follows them: the correction at the
+// first rejection, or a bonus token from row len(drafts) when every draft was
+// accepted.
 //
 // Greedy: a draft is accepted when it equals the target's argmax, and the
 // extra token is the argmax, so the committed tokens are exactly those of AR
@@ -31,16 +32,16 @@ package pard
 // without x. Note that draft tokens are drawn from q before verification, so
 // the rng stream (and thus a seed's exact output) differs between engines;
 // only the distribution is the same.
-func (e *engine) verify(rows [][]float32, drafts []int32) (int, int32) {
-	if e.greedy {
+func (e *engine) verify(out logits, drafts []int32) (int, int32) {
+	if e.greedy { // from ids when the target's ForwardArgmax gave them
 		for a, d := range drafts {
-			if t := argmax(rows[a][:e.vocab]); t != d {
+			if t := out.argmax(a, e.vocab); t != d {
 				return a, t
 			}
 		}
-		return len(drafts), argmax(rows[len(drafts)][:e.vocab])
+		return len(drafts), out.argmax(len(drafts), e.vocab)
 	}
-	p := e.p
+	rows, p := out.rows, e.p
 	for a, x := range drafts {
 		e.smp.probs(p, rows[a][:e.vocab])
 		q := e.q[a]

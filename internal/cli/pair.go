@@ -35,7 +35,16 @@ type Pair struct {
 	Tokenizer             *tokenizer.Tokenizer
 }
 
-// Models returns the pair as engine models (draft nil when absent).
+// A loaded model must keep ForwardArgmax (promoted from nn.Decoder): the
+// engines find it on the Models below by a type assertion, and would
+// silently fall back to copying whole logits rows without it.
+var _ interface {
+	pard.Forwarder
+	pard.ArgmaxForwarder
+} = (*llama.Model)(nil)
+
+// Models returns the pair as engine models (draft nil when absent). They
+// are pard.ArgmaxForwarders, so greedy engines copy back ids, not rows.
 func (p *Pair) Models() (target, draft pard.Model) {
 	target = pard.WithInfo(p.Target, p.TargetInfo)
 	if p.Draft != nil {

@@ -40,7 +40,9 @@ const (
 	DefaultChunk   = 256
 )
 
-// Model is a loaded decoder with its KV cache. It satisfies pard.Forwarder.
+// Model is a loaded decoder with its KV cache. It satisfies pard.Forwarder
+// and, through the embedded decoder's ForwardArgmax, pard.ArgmaxForwarder,
+// so greedy decoding on a GPU copies back token ids instead of logits rows.
 type Model struct {
 	*nn.Decoder
 	Dir       string
