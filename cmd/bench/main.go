@@ -57,6 +57,10 @@ type options struct {
 	only         int
 	bf16Act      bool
 	save         string
+	device       string
+	pardDraft    string
+	k            int
+	pardTokens   int
 }
 
 func main() {
@@ -72,6 +76,10 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the forwards to this file")
 	flag.StringVar(&o.save, "save", "", "write the random --shape model as a Hugging Face directory (config.json + model.safetensors) and exit")
 	flag.IntVar(&o.only, "m", 0, "time only forwards of this many tokens (0: all of 1, 2, 4, 8, 9, 13, 16, 64)")
+	flag.StringVar(&o.device, "device", "cpu", cli.DeviceHelp)
+	flag.StringVar(&o.pardDraft, "pard-draft", "", "also time PARD iterations with a random draft of this --shape (e.g. llama3.2-1b for llama3.1-8b) against the model")
+	flag.IntVar(&o.k, "k", 8, "drafts per PARD iteration (with --pard-draft)")
+	flag.IntVar(&o.pardTokens, "pard-tokens", 128, "tokens generated in the timed PARD run (with --pard-draft)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: bench [--shape NAME | --model DIR] [flags]\n\n")
 		flag.PrintDefaults()
@@ -95,6 +103,15 @@ func (o *options) validate() error {
 		return fmt.Errorf("--m %d: must be one of %v", o.only, forwardSizes)
 	case o.context < 1 || o.context > 1<<16:
 		return fmt.Errorf("--context %d: must be in [1, 65536]", o.context)
+	case o.k < 1 || o.k > 64:
+		return fmt.Errorf("--k %d: must be in [1, 64]", o.k)
+	case o.pardTokens < 2 || o.pardTokens > 1<<14:
+		return fmt.Errorf("--pard-tokens %d: must be in [2, 16384]", o.pardTokens)
+	}
+	if o.pardDraft != "" {
+		if _, ok := shapes[o.pardDraft]; !ok {
+			return fmt.Errorf("--pard-draft %q: unknown; use one of %s", o.pardDraft, shapeNames())
+		}
 	}
 	if o.model == "" {
 		if _, ok := shapes[o.shape]; !ok {
@@ -110,19 +127,31 @@ func (o *options) validate() error {
 
 // report is the --json object.
 type report struct {
-	ReadBandwidthGBs float64            `json:"read_bandwidth_gbs"`
-	FMAPeakGFlops    float64            `json:"fma_peak_gflops"`
+	Device           string             `json:"device"`
+	ReadBandwidthGBs float64            `json:"read_bandwidth_gbs,omitempty"`
+	FMAPeakGFlops    float64            `json:"fma_peak_gflops,omitempty"`
+	CopyBandwidthGBs float64            `json:"copy_bandwidth_gbs,omitempty"`
 	WeightBytes      int64              `json:"weight_bytes"`
+	RooflineTokS     float64            `json:"roofline_tok_s"`
 	ForwardMs        map[string]float64 `json:"forward_ms"`
+	LaunchMs         map[string]float64 `json:"launch_ms,omitempty"`
 	TokS             map[string]float64 `json:"tok_s"`
 	WeightGBs        map[string]float64 `json:"weight_gbs"`
 	GFlops           map[string]float64 `json:"gflops"`
 	Kernels          []kernelResult     `json:"kernels,omitempty"`
-	Threads          int                `json:"threads"`
-	Impl             string             `json:"impl"`
+	PARD             *pardResult        `json:"pard,omitempty"`
+	Threads          int                `json:"threads,omitempty"`
+	Impl             string             `json:"impl,omitempty"`
 	Shape            string             `json:"shape"`
 	Context          int                `json:"context"`
 	BF16Activations  bool               `json:"bf16_activations"`
+}
+
+// gpuBackend is what bench uses of a GPU backend beyond nn.Backend.
+type gpuBackend interface {
+	nn.Backend
+	CopyBandwidth(bytes, runs int) (float64, error)
+	Synchronize() error
 }
 
 func run(o options) error {
@@ -132,53 +161,82 @@ func run(o options) error {
 	if o.save != "" {
 		return saveShape(o.shape, o.save)
 	}
-	cpu := ops.NewCPU(o.threads)
-	if o.bf16Act && !cpu.SetBF16Activations(true) {
-		return fmt.Errorf("--bf16-activations: this CPU lacks AVX512-BF16")
+	backend, err := cli.Backend(o.device, o.threads)
+	if err != nil {
+		return err
 	}
-	pool := cpu.Pool()
-	rep := report{ForwardMs: map[string]float64{}, TokS: map[string]float64{}, WeightGBs: map[string]float64{},
-		GFlops: map[string]float64{}, Threads: pool.Threads(), Impl: ops.Impl(), Context: o.context, BF16Activations: o.bf16Act}
+	defer cli.CloseBackend(backend)
+	rep := report{Device: backend.Name(), ForwardMs: map[string]float64{}, TokS: map[string]float64{}, WeightGBs: map[string]float64{},
+		GFlops: map[string]float64{}, Context: o.context, BF16Activations: o.bf16Act}
 	say := func(format string, a ...any) {
 		if !o.asJSON {
 			fmt.Printf(format, a...)
 		}
 	}
-	say("gopard bench: %d threads, kernels %s, bf16 activations %v, %s/%s\n\n", pool.Threads(), rep.Impl, o.bf16Act, runtime.GOOS, runtime.GOARCH)
-
-	rep.ReadBandwidthGBs = readBandwidth(pool, o.runs)
-	rep.FMAPeakGFlops = fmaPeak(pool, o.runs)
-	say("machine: read bandwidth %.1f GB/s, FMA peak %.1f GFLOP/s (float32)\n", rep.ReadBandwidthGBs, rep.FMAPeakGFlops)
-	if rep.Impl != "avx512" {
-		say("(measured with the pure-Go sum and FMA loops of kernels %q: both limits are underestimated)\n", rep.Impl)
-	}
-	say("\n")
-
-	if !o.skipKernels {
-		rep.Kernels = benchKernels(cpu, o.runs)
-		say("kernels on a Qwen2.5-0.5B layer's shapes (an 8.7 MB matrix stays in L3: GB/s may exceed memory's)\n")
-		say("%-34s %10s %10s %8s %10s %8s\n", "kernel", "time", "GB/s", "of bw", "GFLOP/s", "of peak")
-		for _, k := range rep.Kernels {
-			say("%-34s %8.3fms %10.1f %7.0f%% %10.1f %7.0f%%\n", k.Name, k.Ms, k.GBs, 100*k.GBs/rep.ReadBandwidthGBs, k.GFlops, 100*k.GFlops/rep.FMAPeakGFlops)
+	// limit is the bandwidth the "of bw" column compares with: the host's
+	// read bandwidth, or the GPU's copy bandwidth.
+	var limit float64
+	gpu, onGPU := backend.(gpuBackend)
+	if onGPU {
+		if o.bf16Act {
+			return fmt.Errorf("--bf16-activations: a CPU setting, not for --device %s", o.device)
+		}
+		rep.LaunchMs = map[string]float64{}
+		say("gopard bench: %s, %s/%s\n\n", backend.Name(), runtime.GOOS, runtime.GOARCH)
+		bw, err := gpu.CopyBandwidth(1<<30, o.runs)
+		if err != nil {
+			return err
+		}
+		rep.CopyBandwidthGBs = round3(bw / 1e9)
+		limit = rep.CopyBandwidthGBs
+		say("device: copy bandwidth %.0f GB/s (1 GiB buffers, bytes read + written), the roofline of decoding\n\n", rep.CopyBandwidthGBs)
+	} else {
+		cpu := backend.(*ops.CPU)
+		if o.bf16Act && !cpu.SetBF16Activations(true) {
+			return fmt.Errorf("--bf16-activations: this CPU lacks AVX512-BF16")
+		}
+		pool := cpu.Pool()
+		rep.Threads, rep.Impl = pool.Threads(), ops.Impl()
+		say("gopard bench: %d threads, kernels %s, bf16 activations %v, %s/%s\n\n", pool.Threads(), rep.Impl, o.bf16Act, runtime.GOOS, runtime.GOARCH)
+		rep.ReadBandwidthGBs = readBandwidth(pool, o.runs)
+		rep.FMAPeakGFlops = fmaPeak(pool, o.runs)
+		limit = rep.ReadBandwidthGBs
+		say("machine: read bandwidth %.1f GB/s, FMA peak %.1f GFLOP/s (float32)\n", rep.ReadBandwidthGBs, rep.FMAPeakGFlops)
+		if rep.Impl != "avx512" {
+			say("(measured with the pure-Go sum and FMA loops of kernels %q: both limits are underestimated)\n", rep.Impl)
 		}
 		say("\n")
+		if !o.skipKernels {
+			rep.Kernels = benchKernels(cpu, o.runs)
+			say("kernels on a Qwen2.5-0.5B layer's shapes (an 8.7 MB matrix stays in L3: GB/s may exceed memory's)\n")
+			say("%-34s %10s %10s %8s %10s %8s\n", "kernel", "time", "GB/s", "of bw", "GFLOP/s", "of peak")
+			for _, k := range rep.Kernels {
+				say("%-34s %8.3fms %10.1f %7.0f%% %10.1f %7.0f%%\n", k.Name, k.Ms, k.GBs, 100*k.GBs/rep.ReadBandwidthGBs, k.GFlops, 100*k.GFlops/rep.FMAPeakGFlops)
+			}
+			say("\n")
+		}
 	}
 
-	m, err := openModel(o, cpu)
+	m, err := openModel(o, backend)
 	if err != nil {
 		return err
 	}
 	defer m.close()
 	rep.Shape, rep.WeightBytes = m.name, m.weightBytes
+	rep.RooflineTokS = round3(limit * 1e9 / float64(m.weightBytes))
 	say("model %s: %d layers, hidden %d, vocab %d, %.1f MB of weights streamed per forward\n",
 		m.name, m.cfg.Layers, m.cfg.Hidden, m.cfg.Vocab, float64(m.weightBytes)/1e6)
-	say("forwards at context position %d, median of %d runs\n", o.context, o.runs)
-	say("%4s %10s %10s %10s %8s %10s %8s\n", "M", "time", "tok/s", "w GB/s", "of bw", "GFLOP/s", "of peak")
-
-	prompt := make([]int32, o.context+64)
-	for i := range prompt {
-		prompt[i] = int32((i*7919 + 13) % m.cfg.Vocab)
+	say("roofline: %.1f forwards/s (bandwidth %.1f GB/s ÷ %.1f MB of weights)\n", rep.RooflineTokS, limit, float64(m.weightBytes)/1e6)
+	if onGPU {
+		say("forwards at context position %d, median of %d runs; time: wall clock of a forward that returns its rows' argmax ids\n", o.context, o.runs)
+		say("(as greedy decoding on a GPU does); launch: host time to queue its kernels\n")
+		say("%4s %10s %10s %10s %10s %8s %10s\n", "M", "time", "launch", "tok/s", "w GB/s", "of bw", "GFLOP/s")
+	} else {
+		say("forwards at context position %d, median of %d runs\n", o.context, o.runs)
+		say("%4s %10s %10s %10s %8s %10s %8s\n", "M", "time", "tok/s", "w GB/s", "of bw", "GFLOP/s", "of peak")
 	}
+
+	prompt := syntheticPrompt(o.context+64, m.cfg.Vocab)
 	if _, err := m.dec.Forward(prompt[:o.context], 0, 0); err != nil {
 		return fmt.Errorf("prefill of %d tokens: %w", o.context, err)
 	}
@@ -202,30 +260,40 @@ func run(o options) error {
 			want = 1
 		}
 		toks := prompt[o.context : o.context+M]
-		times := make([]float64, 0, o.runs)
-		for r := -1; r < o.runs; r++ {
-			m.dec.Truncate(o.context)
-			t0 := time.Now()
-			if _, err := m.dec.Forward(toks, o.context, want); err != nil {
-				return fmt.Errorf("forward of %d tokens: %w", M, err)
-			}
-			if r >= 0 {
-				times = append(times, time.Since(t0).Seconds())
-			}
+		sec, err := timeForward(m.dec, toks, o.context, want, o.runs, onGPU)
+		if err != nil {
+			return err
 		}
-		sec := median(times)
 		key := strconv.Itoa(M)
 		rep.ForwardMs[key] = round3(sec * 1e3)
 		rep.TokS[key] = round3(float64(M) / sec)
 		rep.WeightGBs[key] = round3(float64(m.weightBytes) / sec / 1e9)
 		rep.GFlops[key] = round3(m.flops(M, want, o.context) / sec / 1e9)
-		say("%4d %8.2fms %10.1f %10.1f %7.0f%% %10.1f %7.0f%%\n", M, sec*1e3, float64(M)/sec,
-			rep.WeightGBs[key], 100*rep.WeightGBs[key]/rep.ReadBandwidthGBs, rep.GFlops[key], 100*rep.GFlops[key]/rep.FMAPeakGFlops)
+		if onGPU {
+			launch, err := timeLaunch(m.dec, gpu, toks, o.context, o.runs)
+			if err != nil {
+				return err
+			}
+			rep.LaunchMs[key] = round3(launch * 1e3)
+			say("%4d %8.3fms %8.3fms %10.1f %10.1f %7.0f%% %10.1f\n", M, sec*1e3, launch*1e3, float64(M)/sec,
+				rep.WeightGBs[key], 100*rep.WeightGBs[key]/limit, rep.GFlops[key])
+		} else {
+			say("%4d %8.2fms %10.1f %10.1f %7.0f%% %10.1f %7.0f%%\n", M, sec*1e3, float64(M)/sec,
+				rep.WeightGBs[key], 100*rep.WeightGBs[key]/limit, rep.GFlops[key], 100*rep.GFlops[key]/rep.FMAPeakGFlops)
+		}
 	}
 	m.dec.Truncate(0)
 	if o.only == 0 { // the ratios need every size
 		say("\nforward(9)/forward(1) = %.2f, forward(13)/forward(1) = %.2f, prefill %.1f tok/s\n",
 			rep.ForwardMs["9"]/rep.ForwardMs["1"], rep.ForwardMs["13"]/rep.ForwardMs["1"], rep.TokS["64"])
+	}
+	if o.only == 0 || o.only == 1 {
+		say("decode (M = 1): %.1f tok/s = %.0f%% of the roofline\n", rep.TokS["1"], 100*rep.TokS["1"]/rep.RooflineTokS)
+	}
+	if o.pardDraft != "" {
+		if rep.PARD, err = benchPARD(o, backend, m, prompt[:o.context], say); err != nil {
+			return err
+		}
 	}
 	if o.asJSON {
 		enc := json.NewEncoder(os.Stdout)
@@ -233,6 +301,74 @@ func run(o options) error {
 		return enc.Encode(rep)
 	}
 	return nil
+}
+
+// syntheticPrompt returns n token ids spread over the vocabulary.
+func syntheticPrompt(n, vocab int) []int32 {
+	p := make([]int32, n)
+	for i := range p {
+		p[i] = int32((i*7919 + 13) % vocab)
+	}
+	return p
+}
+
+// argmaxForwarder is a decoder that can return argmax ids instead of
+// logits rows (nn.Decoder does; on a GPU only the ids come back).
+type argmaxForwarder interface {
+	ForwardArgmax(tokens []int32, start, want int) ([]int32, error)
+}
+
+// forward runs one forward of toks at start with want output rows: on a
+// GPU the argmax ids only, as greedy decoding there does; on the CPU the
+// logits rows.
+func forward(dec *nn.Decoder, toks []int32, start, want int, ids bool) error {
+	var err error
+	if af, ok := any(dec).(argmaxForwarder); ok && ids {
+		_, err = af.ForwardArgmax(toks, start, want)
+	} else {
+		_, err = dec.Forward(toks, start, want)
+	}
+	if err != nil {
+		return fmt.Errorf("forward of %d tokens at %d: %w", len(toks), start, err)
+	}
+	return nil
+}
+
+// timeForward returns the median wall-clock seconds of runs forwards of
+// toks at start (after a warm-up), truncating the cache back before each.
+func timeForward(dec *nn.Decoder, toks []int32, start, want, runs int, ids bool) (float64, error) {
+	times := make([]float64, 0, runs)
+	for r := -1; r < runs; r++ {
+		dec.Truncate(start)
+		t0 := time.Now()
+		if err := forward(dec, toks, start, want, ids); err != nil {
+			return 0, err
+		}
+		if r >= 0 {
+			times = append(times, time.Since(t0).Seconds())
+		}
+	}
+	return median(times), nil
+}
+
+// timeLaunch returns the median host time to queue a forward's kernels
+// (no logits rows asked for, so nothing waits for the device) on a GPU.
+// Near the forward's time it says the host's launches, not the device,
+// bound the forward.
+func timeLaunch(dec *nn.Decoder, gpu gpuBackend, toks []int32, start, runs int) (float64, error) {
+	times := make([]float64, 0, runs)
+	for range runs {
+		dec.Truncate(start)
+		if err := gpu.Synchronize(); err != nil {
+			return 0, err
+		}
+		t0 := time.Now()
+		if _, err := dec.Forward(toks, start, 0); err != nil {
+			return 0, err
+		}
+		times = append(times, time.Since(t0).Seconds())
+	}
+	return median(times), gpu.Synchronize()
 }
 
 // readBandwidth streams a 1 GiB buffer (far beyond any L3) with every
@@ -313,10 +449,13 @@ func (m *forwardRunner) flops(M, want, ctx int) float64 {
 	return 2 * (float64(M)*layer*float64(c.Layers) + att*float64(c.Layers) + float64(want*c.Vocab*c.Hidden))
 }
 
-func openModel(o options, cpu *ops.CPU) (*forwardRunner, error) {
-	capacity := o.context + 64 + 16
+// capacity is the KV cache the benchmark's models need.
+func (o options) capacity() int { return o.context + 64 + 16 + o.pardTokens + 2*o.k }
+
+func openModel(o options, b nn.Backend) (*forwardRunner, error) {
+	capacity := o.capacity()
 	if o.model != "" {
-		lm, err := cli.LoadModel(o.model, cpu, capacity, true)
+		lm, err := cli.LoadModel(o.model, b, capacity, true)
 		if err != nil {
 			return nil, err
 		}
@@ -325,7 +464,7 @@ func openModel(o options, cpu *ops.CPU) (*forwardRunner, error) {
 	}
 	s := shapes[o.shape]
 	w, bytes := randomWeights(s)
-	dec, err := nn.NewDecoder(cpu, s.cfg, w, capacity, 256)
+	dec, err := nn.NewDecoder(b, s.cfg, w, capacity, 256)
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,8 @@ func TestKernels(t *testing.T) { gputest.Kernels(t, open(t)) }
 
 func TestDecoder(t *testing.T) { gputest.Decoder(t, open(t), 0, 32) }
 
+func TestEngines(t *testing.T) { gputest.Engines(t, open(t)) }
+
 // TestTime times a decode-sized bf16 linear layer with events.
 func TestTime(t *testing.T) {
 	b := open(t)

@@ -43,6 +43,8 @@ func TestKernels(t *testing.T) { gputest.Kernels(t, open(t)) }
 
 func TestDecoder(t *testing.T) { gputest.Decoder(t, open(t), 0, 32) }
 
+func TestEngines(t *testing.T) { gputest.Engines(t, open(t)) }
+
 func TestFindArch(t *testing.T) {
 	props := make([]byte, 2048)
 	copy(props, "AMD Instinct MI250X")

@@ -1,0 +1,93 @@
+package gputest
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/models"
+	"github.com/gopard/gopard/models/llama"
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/pard"
+	"github.com/gopard/gopard/tokenizer"
+)
+
+// assetsDir returns internal/defaultmodel/assets of the repository the
+// test runs in (the trained Go models, as files), or skips.
+func assetsDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(d, "internal", "defaultmodel", "assets")
+		}
+		if filepath.Dir(d) == d {
+			t.Skip("no go.mod above the working directory: the default models are not at hand")
+		}
+		d = filepath.Dir(d)
+	}
+}
+
+// Engines runs the embedded default models (target, AR draft, PARD draft)
+// on b through the engines: greedy AR, VSD and PARD must produce the same
+// tokens on the device, as the method promises; the CPU's AR output is
+// compared and logged (f32 sums in another order may flip a near tie).
+// It logs each engine's speed and mean accepted length on the device.
+func Engines(t *testing.T, b Backend) { engines(t, b) }
+
+func engines(t *testing.T, b nn.Backend) {
+	dir := assetsDir(t)
+	tok, err := tokenizer.Load(filepath.Join(dir, "tokenizer.json"))
+	require.NoError(t, err)
+	prompt := tok.Encode("package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tif len(os.Args) < 2 {\n", false)
+	const tokens, k = 96, 4
+	capacity := len(prompt) + tokens + k + 1
+	load := func(name string, bk nn.Backend) pard.Model {
+		m, err := models.Load(filepath.Join(dir, name), llama.Options{Backend: bk, Context: capacity})
+		require.NoError(t, err, name)
+		t.Cleanup(func() { m.Close() })
+		return pard.WithInfo(m, pard.ModelInfo{Name: name, VocabSize: m.Config().Vocab, EOS: m.EOS,
+			PardToken: m.PardToken, SpdType: m.HF.SpdType, MaxContext: capacity})
+	}
+	target, draft, pdraft := load("target", b), load("draft", b), load("pard", b)
+	_, hasIDs := target.(pard.ArgmaxForwarder)
+	require.True(t, hasIDs, "a model on the device must offer ForwardArgmax")
+	run := func(mode pard.Mode, tm, dm pard.Model) *pard.Result {
+		opt := pard.Options{Mode: mode, MaxNewTokens: tokens, IgnoreEOS: true, Vocab: tok.VocabSize()}
+		if mode != pard.AR {
+			opt.K = k
+		}
+		_, err := pard.Generate(tm, dm, prompt, pard.Options{Mode: mode, K: opt.K, MaxNewTokens: 8, IgnoreEOS: true, Vocab: opt.Vocab}) // warm-up
+		require.NoError(t, err)
+		res, err := pard.Generate(tm, dm, prompt, opt)
+		require.NoError(t, err, "%v", mode)
+		require.Len(t, res.Output, tokens)
+		t.Logf("%-4v on %s: %7.1f tok/s, mean accepted length %.2f", mode, b.Name(), res.Stats.TokensPerSecond, res.Stats.AcceptLength)
+		return res
+	}
+	ar := run(pard.AR, target, nil)
+	require.Equal(t, ar.Output, run(pard.VSD, target, draft).Output, "VSD output ≠ AR output on the device")
+	require.Equal(t, ar.Output, run(pard.PARD, target, pdraft).Output, "PARD output ≠ AR output on the device")
+
+	onCPU, err := pard.Generate(load("target", cpu), nil, prompt, pard.Options{Mode: pard.AR, MaxNewTokens: tokens, IgnoreEOS: true, Vocab: tok.VocabSize()})
+	require.NoError(t, err)
+	if n := commonPrefix(ar.Output, onCPU.Output); n < tokens {
+		t.Logf("device and CPU greedy outputs agree on %d of %d tokens (a near tie decided differently)", n, tokens)
+	} else {
+		t.Logf("device and CPU greedy outputs agree on all %d tokens", tokens)
+	}
+	require.Equal(t, ar.Output[:8], onCPU.Output[:8], "the device's first greedy tokens differ from the CPU's")
+	require.True(t, slices.Equal(ar.Prompt, prompt))
+}
+
+func commonPrefix(a, b []int32) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}

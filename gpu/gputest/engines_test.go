@@ -1,0 +1,7 @@
+package gputest
+
+import "testing"
+
+// TestEnginesOnCPU runs Engines' checks with the CPU as the device, so
+// that the test itself is exercised where there is no GPU.
+func TestEnginesOnCPU(t *testing.T) { engines(t, cpu) }
