@@ -464,6 +464,10 @@ func openModel(o options, b nn.Backend) (*forwardRunner, error) {
 	}
 	s := shapes[o.shape]
 	w, bytes := randomWeights(s)
+	w, err := loadWeights(b, w)
+	if err != nil {
+		return nil, err
+	}
 	dec, err := nn.NewDecoder(b, s.cfg, w, capacity, 256)
 	if err != nil {
 		return nil, err

@@ -37,7 +37,10 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 	if s.cfg.Vocab != m.cfg.Vocab {
 		return nil, fmt.Errorf("--pard-draft %s: vocabulary %d, the model's is %d", o.pardDraft, s.cfg.Vocab, m.cfg.Vocab)
 	}
-	w, _ := randomWeights(s)
+	w, err := loadWeights(b, first(randomWeights(s)))
+	if err != nil {
+		return nil, err
+	}
 	ddec, err := nn.NewDecoder(b, s.cfg, w, o.capacity(), 256)
 	if err != nil {
 		return nil, fmt.Errorf("draft %s: %w", o.pardDraft, err)
@@ -95,3 +98,5 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 		r.IterationMs, o.k, r.DraftMs, o.k+1, r.VerifyMs, r.DraftMs+r.VerifyMs, 100*r.Overhead)
 	return r, nil
 }
+
+func first[A, B any](a A, _ B) A { return a }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"sync"
@@ -116,4 +117,35 @@ func randomWeights(s shape) (nn.Weights, int64) {
 		w.Layers = append(w.Layers, L)
 	}
 	return w, bytes
+}
+
+// loadWeights makes the host weights w usable by b (a GPU uploads them),
+// as a checkpoint loader does; a tied LM head stays the embedding.
+func loadWeights(b nn.Backend, w nn.Weights) (nn.Weights, error) {
+	var err error
+	load := func(t *tensor.Tensor) *tensor.Tensor {
+		if t == nil || err != nil {
+			return t
+		}
+		var d *tensor.Tensor
+		if d, err = b.Load(t); err != nil {
+			err = fmt.Errorf("loading a %v weight on %s: %w", t.Shape, b.Name(), err)
+		}
+		return d
+	}
+	tied := w.LMHead == w.Embed
+	out := nn.Weights{Embed: load(w.Embed), Norm: load(w.Norm)}
+	out.LMHead = out.Embed
+	if !tied {
+		out.LMHead = load(w.LMHead)
+	}
+	for _, L := range w.Layers {
+		out.Layers = append(out.Layers, nn.Layer{
+			AttnNorm: load(L.AttnNorm), MLPNorm: load(L.MLPNorm),
+			Q: load(L.Q), K: load(L.K), V: load(L.V), O: load(L.O),
+			QBias: load(L.QBias), KBias: load(L.KBias), VBias: load(L.VBias),
+			QNorm: load(L.QNorm), KNorm: load(L.KNorm),
+			Gate: load(L.Gate), Up: load(L.Up), Down: load(L.Down)})
+	}
+	return out, err
 }

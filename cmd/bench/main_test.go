@@ -1,0 +1,84 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/ops"
+	"github.com/gopard/gopard/tensor"
+)
+
+func TestValidate(t *testing.T) {
+	ok := options{shape: "tiny", runs: 1, context: 16, k: 4, pardTokens: 8, device: "cpu"}
+	require.NoError(t, ok.validate())
+	for _, c := range []struct {
+		name string
+		edit func(*options)
+		msg  string
+	}{
+		{"shape", func(o *options) { o.shape = "gpt5" }, `--shape "gpt5": unknown`},
+		{"runs", func(o *options) { o.runs = 0 }, "--runs 0"},
+		{"context", func(o *options) { o.context = 0 }, "--context 0"},
+		{"m", func(o *options) { o.only = 3 }, "--m 3"},
+		{"k", func(o *options) { o.k = 0 }, "--k 0"},
+		{"pard-tokens", func(o *options) { o.pardTokens = 1 }, "--pard-tokens 1"},
+		{"pard-draft", func(o *options) { o.pardDraft = "nope" }, `--pard-draft "nope": unknown`},
+		{"threads", func(o *options) { o.threads = -1 }, "--threads -1"},
+	} {
+		o := ok
+		c.edit(&o)
+		err := o.validate()
+		require.Error(t, err, c.name)
+		require.Contains(t, err.Error(), c.msg, c.name)
+	}
+}
+
+// loadCounter is the CPU backend counting Load calls, standing in for a GPU
+// that must be handed every weight.
+type loadCounter struct {
+	*ops.CPU
+	loaded map[*tensor.Tensor]bool
+}
+
+func (l *loadCounter) Load(w *tensor.Tensor) (*tensor.Tensor, error) {
+	l.loaded[w] = true
+	return l.CPU.Load(w)
+}
+
+func TestLoadWeights(t *testing.T) {
+	for _, name := range []string{"tiny", "qwen2.5-0.5b"} {
+		s := shapes[name]
+		if name != "tiny" { // a small copy of the shape with every optional weight
+			s.cfg.Layers, s.cfg.Vocab, s.cfg.Intermediate, s.cfg.Tied = 1, 64, 32, false
+			s.qkNorm = true
+		}
+		w, _ := randomWeights(s)
+		b := &loadCounter{CPU: ops.NewCPU(1), loaded: map[*tensor.Tensor]bool{}}
+		got, err := loadWeights(b, w)
+		require.NoError(t, err)
+		require.Equal(t, s.cfg.Tied, got.LMHead == got.Embed, name)
+		all := []*tensor.Tensor{w.Embed, w.Norm, w.LMHead}
+		for _, L := range w.Layers {
+			all = append(all, L.AttnNorm, L.MLPNorm, L.Q, L.K, L.V, L.O, L.QBias, L.KBias, L.VBias, L.QNorm, L.KNorm, L.Gate, L.Up, L.Down)
+		}
+		for i, x := range all {
+			if x != nil {
+				require.True(t, b.loaded[x], "%s: weight %d %v not loaded", name, i, x.Shape)
+			}
+		}
+		_, err = nn.NewDecoder(b, s.cfg, got, 32, 8)
+		require.NoError(t, err, name)
+	}
+}
+
+// TestRunTiny runs the whole benchmark on a tiny random model, with the
+// PARD iteration measurement, as --json.
+func TestRunTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams a 1 GiB buffer")
+	}
+	o := options{shape: "tiny", runs: 1, context: 16, k: 3, pardTokens: 8, pardDraft: "tiny", skipKernels: true, asJSON: true, device: "cpu", threads: 1, only: 1}
+	require.NoError(t, run(o))
+}
