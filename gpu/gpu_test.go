@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -41,7 +42,8 @@ func TestKernelSources(t *testing.T) {
 	}
 	for rows := 1; rows <= linearMaxRows; rows++ {
 		b := linearBucket(rows)
-		require.True(t, b >= rows && b/2 < rows, "rows %d → bucket %d: the smallest power of two ≥ rows", rows, b)
+		i := slices.Index(linearBuckets[:], b)
+		require.True(t, i >= 0 && b >= rows && (i == 0 || linearBuckets[i-1] < rows), "rows %d → bucket %d: the smallest that holds them", rows, b)
 	}
 	for _, n := range []string{"rmsnorm", "rope", "attention_chunk", "attention_combine", "silu_mul", "add", "argmax", "warp_size"} {
 		require.Contains(t, names, n)

@@ -55,13 +55,26 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 		rows := min(linearMaxRows, M-m0)
 		bucket := linearBucket(rows)
 		grid := Dim3{uint32(ceilDiv(N, linearCols(bucket)*blockThreads/d.warp)), 1, 1}
-		d.launch(fmt.Sprintf("linear_%s_m%d", suffix(w.DType), bucket), grid, Dim3{blockThreads, 1, 1},
+		d.launch(linearNames[w.DType][bucket], grid, Dim3{blockThreads, 1, 1},
 			uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(w), b, i32(rows), i32(N), i32(K))
 	}
 }
 
 // linearBuckets are the row counts MT of the linear kernels.
-var linearBuckets = [...]int{1, 2, 4, 8, 16}
+var linearBuckets = [...]int{1, 2, 4, 8, 12, 16}
+
+// linearNames[dtype][bucket] is the kernel's name, built once: formatting
+// it on every launch would cost a decode step hundreds of allocations.
+var linearNames = func() map[tensor.DType]*[linearMaxRows + 1]string {
+	names := map[tensor.DType]*[linearMaxRows + 1]string{}
+	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+		names[dt] = new([linearMaxRows + 1]string)
+		for _, b := range linearBuckets {
+			names[dt][b] = fmt.Sprintf("linear_%s_m%d", suffix(dt), b)
+		}
+	}
+	return names
+}()
 
 // linearBucket returns the smallest bucket that holds rows (≤ linearMaxRows).
 func linearBucket(rows int) int {

@@ -182,8 +182,8 @@ func testLinear(t *testing.T, b Backend) {
 			N, K := nk[0], nk[1]
 			w, hw := upload(t, b, random(r, dt, N, K))
 			bias, hbias := upload(t, b, random(r, tensor.F32, N))
-			// Every row bucket (1, 2, 4, 8, 16), partly filled, and M > 16.
-			for _, M := range []int{1, 2, 3, 6, 9, 16, 37} {
+			// Every row bucket (1, 2, 4, 8, 12, 16), partly filled, and M > 16.
+			for _, M := range []int{1, 2, 3, 6, 9, 16, 37} { // 9: bucket 12; 37 = 16 + 16 + 5
 				for _, withBias := range []bool{false, true} {
 					name := fmt.Sprintf("%v N=%d K=%d M=%d bias=%v", dt, N, K, M, withBias)
 					// x is a view two rows into a larger tensor, as the decoder's chunks are.
@@ -245,7 +245,9 @@ func testRoPE(t *testing.T, b Backend) {
 func testAttention(t *testing.T, b Backend) {
 	r := rng(7)
 	type shape struct{ heads, kvHeads, headDim int }
-	for _, sh := range []shape{{4, 2, 16}, {8, 1, 64}, {2, 2, 128}} {
+	// head_dim 6 and 258 (not multiples of 4) take the one-dimension-per-thread
+	// path; at 258 a row needs more threads than a block of 256 has.
+	for _, sh := range []shape{{4, 2, 16}, {8, 1, 64}, {2, 2, 128}, {3, 1, 6}, {1, 1, 258}} {
 		for _, M := range []int{1, 4, 9, 16} {
 			for _, start := range []int{0, 7, 300} { // 300+M spans two chunks of 256
 				kw := sh.kvHeads * sh.headDim

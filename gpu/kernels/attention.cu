@@ -22,6 +22,8 @@
 
 #define ATTN_CHUNK 256
 #define ATTN_MAX_HEAD_DIM 512
+// groups · head_dim ≤ blockDim · 4 floats: the block's threads, four dimensions each.
+#define ATTN_RED (GP_MAX_BLOCK * 4)
 
 // grid (M·heads, chunks), block (a multiple of GP_WARP).
 KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const float* k, const float* v,
@@ -29,8 +31,8 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
   __shared__ float qs[ATTN_MAX_HEAD_DIM];
   __shared__ float p[ATTN_CHUNK];
   __shared__ float scratch[GP_MAX_WARPS];
+  __shared__ float red[ATTN_RED]; // the value groups' partial sums
   int rh = blockIdx.x, m = rh / heads, h = rh % heads, c = blockIdx.y;
-  int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP, warps = blockDim.x / GP_WARP;
   int kw = kv_heads * head_dim, kv_off = h / (heads / kv_heads) * head_dim;
   int t0 = c * ATTN_CHUNK, t1 = imin(start + m + 1, t0 + ATTN_CHUNK); // positions [t0, t1)
   size_t part = (size_t)rh * gridDim.y + c;
@@ -45,13 +47,24 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) qs[d] = q[(size_t)rh * head_dim + d];
   __syncthreads();
 
-  // Scores: one warp per position, its lanes along head_dim.
-  for (int t = t0 + warp; t < t1; t += warps) {
+  // Scores: one thread per position, so that a block has up to blockDim
+  // rows of k in flight (a warp per position would wait for one row's
+  // latency at a time). Four dimensions per load where rows allow.
+  bool vec4 = head_dim % 4 == 0 && kw % 4 == 0 && kv_off % 4 == 0;
+  for (int t = t0 + threadIdx.x; t < t1; t += blockDim.x) {
     const float* kt = k + (size_t)t * kw + kv_off;
     float s = 0.0f;
-    for (int d = lane; d < head_dim; d += GP_WARP) s = fmaf(qs[d], kt[d], s);
-    s = warp_sum(s);
-    if (lane == 0) p[t - t0] = s * scale;
+    if (vec4) {
+#pragma unroll 8
+      for (int d = 0; d < head_dim; d += 4) {
+        float kv[4];
+        load4(kt + d, kv);
+        s = fmaf(qs[d], kv[0], s), s = fmaf(qs[d + 1], kv[1], s), s = fmaf(qs[d + 2], kv[2], s), s = fmaf(qs[d + 3], kv[3], s);
+      }
+    } else {
+      for (int d = 0; d < head_dim; d++) s = fmaf(qs[d], kt[d], s);
+    }
+    p[t - t0] = s * scale;
   }
   __syncthreads();
 
@@ -66,11 +79,43 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
   }
   lambda = block_sum(lambda, scratch); // (its barriers also publish p)
 
-  // Weighted values: one thread per dimension.
-  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-    float acc = 0.0f;
-    for (int t = t0; t < t1; t++) acc = fmaf(p[t - t0], v[(size_t)t * kw + kv_off + d], acc);
-    o[d] = acc;
+  // Weighted values. The block is split into groups of cols threads, each
+  // thread owning W = 4 (or 1) dimensions; group g sums the positions
+  // t0 + g, t0 + g + groups, ... so that many rows of v are in flight, and
+  // the groups' sums are added in shared memory. When a row needs more
+  // threads than the block has, one group loops over the dimensions.
+  int W = vec4 ? 4 : 1, cols = head_dim / W;
+  int groups = cols <= (int)blockDim.x ? blockDim.x / cols : 1;
+  int g = threadIdx.x / cols;
+  __syncthreads(); // scratch and p settled before red is written
+  for (int c = threadIdx.x % cols; c < cols && g < groups; c += blockDim.x) {
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const float* vt = v + kv_off + c * W;
+#pragma unroll 4
+    for (int t = t0 + g; t < t1; t += groups) {
+      float pt = p[t - t0];
+      if (W == 4) {
+        float vv[4];
+        load4(vt + (size_t)t * kw, vv);
+        acc[0] = fmaf(pt, vv[0], acc[0]), acc[1] = fmaf(pt, vv[1], acc[1]);
+        acc[2] = fmaf(pt, vv[2], acc[2]), acc[3] = fmaf(pt, vv[3], acc[3]);
+      } else {
+        acc[0] = fmaf(pt, vt[(size_t)t * kw], acc[0]);
+      }
+    }
+    if (groups == 1) {
+      for (int j = 0; j < W; j++) o[c * W + j] = acc[j];
+    } else {
+      for (int j = 0; j < W; j++) red[g * head_dim + c * W + j] = acc[j];
+    }
+  }
+  if (groups > 1) {
+    __syncthreads();
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+      float sum = 0.0f;
+      for (int gg = 0; gg < groups; gg++) sum += red[gg * head_dim + d];
+      o[d] = sum;
+    }
   }
   if (threadIdx.x == 0) part_ml[2 * part] = mu, part_ml[2 * part + 1] = lambda;
 }

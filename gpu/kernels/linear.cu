@@ -15,7 +15,7 @@
 // it uses any (memory-level parallelism: a GEMV reaches the memory's
 // bandwidth only with many bytes in flight per multiprocessor). And the
 // row count MT is a template parameter (kernels linear_<dtype>_m<MT> for MT
-// = 1, 2, 4, 8, 16; the host picks the smallest MT ≥ M), so that a decode
+// = 1, 2, 4, 8, 12, 16; the host picks the smallest MT ≥ M), so that a decode
 // step does not pay the registers of sixteen accumulators. For larger MT
 // a warp takes NR = 2 or 4 output columns so that each load of x feeds NR
 // times as many multiply-adds: at M = 16 the x reads from cache, not the
@@ -52,19 +52,20 @@ DEV void load8(const f16_t* p, float v[8]) {
 }
 
 // linear_dot8 adds the products of eight weights of NR columns with the
-// matching eight elements of the M ≤ MT rows of x (at column k).
+// matching eight elements of the MT rows of x (at column k). Rows past M
+// repeat row M−1 (their sums are never written): with no branch on M the
+// compiler can issue every row's loads before the first multiply, where a
+// guard would wait for each row's load in turn.
 template <int MT, int NR>
 DEV void linear_dot8(float acc[MT][NR], const float wv[NR][8], const float* x, int M, int K, int k) {
 #pragma unroll
   for (int m = 0; m < MT; m++) {
-    if (m < M) {
-      float xv[8];
-      load8(x + (size_t)m * K + k, xv);
+    float xv[8];
+    load8(x + (size_t)imin(m, M - 1) * K + k, xv);
 #pragma unroll
-      for (int r = 0; r < NR; r++)
+    for (int r = 0; r < NR; r++)
 #pragma unroll
-        for (int j = 0; j < 8; j++) acc[m][r] = fmaf(wv[r][j], xv[j], acc[m][r]);
-    }
+      for (int j = 0; j < 8; j++) acc[m][r] = fmaf(wv[r][j], xv[j], acc[m][r]);
   }
 }
 
@@ -109,8 +110,7 @@ DEV void linear(float* out, const float* x, const T* w, const float* bias, int M
       for (int r = 0; r < NR; r++) {
         float wk = to_f32(wr[r][k]);
 #pragma unroll
-        for (int m = 0; m < MT; m++)
-          if (m < M) acc[m][r] = fmaf(wk, x[(size_t)m * K + k], acc[m][r]);
+        for (int m = 0; m < MT; m++) acc[m][r] = fmaf(wk, x[(size_t)imin(m, M - 1) * K + k], acc[m][r]);
       }
     }
   }
@@ -137,14 +137,17 @@ KERNEL void linear_f32_m1(LINEAR_PARAMS(float)) { linear<float, 1, 1, 4>(LINEAR_
 KERNEL void linear_f32_m2(LINEAR_PARAMS(float)) { linear<float, 2, 1, 4>(LINEAR_ARGS); }
 KERNEL void linear_f32_m4(LINEAR_PARAMS(float)) { linear<float, 4, 2, 2>(LINEAR_ARGS); }
 KERNEL void linear_f32_m8(LINEAR_PARAMS(float)) { linear<float, 8, 4, 1>(LINEAR_ARGS); }
+KERNEL void linear_f32_m12(LINEAR_PARAMS(float)) { linear<float, 12, 4, 1>(LINEAR_ARGS); }
 KERNEL void linear_f32_m16(LINEAR_PARAMS(float)) { linear<float, 16, 4, 1>(LINEAR_ARGS); }
 KERNEL void linear_bf16_m1(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 1, 1, 4>(LINEAR_ARGS); }
 KERNEL void linear_bf16_m2(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 2, 1, 4>(LINEAR_ARGS); }
 KERNEL void linear_bf16_m4(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 4, 2, 2>(LINEAR_ARGS); }
 KERNEL void linear_bf16_m8(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 8, 4, 1>(LINEAR_ARGS); }
+KERNEL void linear_bf16_m12(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 12, 4, 1>(LINEAR_ARGS); }
 KERNEL void linear_bf16_m16(LINEAR_PARAMS(bf16_t)) { linear<bf16_t, 16, 4, 1>(LINEAR_ARGS); }
 KERNEL void linear_f16_m1(LINEAR_PARAMS(f16_t)) { linear<f16_t, 1, 1, 4>(LINEAR_ARGS); }
 KERNEL void linear_f16_m2(LINEAR_PARAMS(f16_t)) { linear<f16_t, 2, 1, 4>(LINEAR_ARGS); }
 KERNEL void linear_f16_m4(LINEAR_PARAMS(f16_t)) { linear<f16_t, 4, 2, 2>(LINEAR_ARGS); }
 KERNEL void linear_f16_m8(LINEAR_PARAMS(f16_t)) { linear<f16_t, 8, 4, 1>(LINEAR_ARGS); }
+KERNEL void linear_f16_m12(LINEAR_PARAMS(f16_t)) { linear<f16_t, 12, 4, 1>(LINEAR_ARGS); }
 KERNEL void linear_f16_m16(LINEAR_PARAMS(f16_t)) { linear<f16_t, 16, 4, 1>(LINEAR_ARGS); }
