@@ -87,12 +87,12 @@ func linearBucket(rows int) int {
 }
 
 // linearCols is the number of output columns (NR) one warp of the
-// bucket's kernel computes.
+// bucket's kernel computes (see the entry points of linear.cu).
 func linearCols(bucket int) int {
-	switch {
-	case bucket >= 8:
+	switch bucket {
+	case 8, 12:
 		return 4
-	case bucket >= 4:
+	case 4, 16:
 		return 2
 	}
 	return 1

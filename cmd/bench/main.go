@@ -61,6 +61,7 @@ type options struct {
 	pardDraft    string
 	k            int
 	pardTokens   int
+	profile      bool
 }
 
 func main() {
@@ -80,6 +81,7 @@ func main() {
 	flag.StringVar(&o.pardDraft, "pard-draft", "", "also time PARD iterations with a random draft of this --shape (e.g. llama3.2-1b for llama3.1-8b) against the model")
 	flag.IntVar(&o.k, "k", 8, "drafts per PARD iteration (with --pard-draft)")
 	flag.IntVar(&o.pardTokens, "pard-tokens", 128, "tokens generated in the timed PARD run (with --pard-draft)")
+	flag.BoolVar(&o.profile, "profile", false, "on a GPU, time every operation of the M = 1 and M = 9 forwards (or --m's) alone and print where the device time goes")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: bench [--shape NAME | --model DIR] [flags]\n\n")
 		flag.PrintDefaults()
@@ -289,6 +291,19 @@ func run(o options) error {
 	}
 	if o.only == 0 || o.only == 1 {
 		say("decode (M = 1): %.1f tok/s = %.0f%% of the roofline\n", rep.TokS["1"], 100*rep.TokS["1"]/rep.RooflineTokS)
+	}
+	if o.profile {
+		tb, ok := backend.(timedBackend)
+		if !ok {
+			return fmt.Errorf("--profile: needs a GPU backend that times work (--device cuda or hip), not %s", backend.Name())
+		}
+		sizes := []int{1, 9}
+		if o.only != 0 {
+			sizes = []int{o.only}
+		}
+		if err := profileOps(tb, m, sizes, o.context, o.runs, say); err != nil {
+			return err
+		}
 	}
 	if o.pardDraft != "" {
 		if rep.PARD, err = benchPARD(o, backend, m, prompt[:o.context], say); err != nil {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -81,4 +84,43 @@ func TestRunTiny(t *testing.T) {
 	}
 	o := options{shape: "tiny", runs: 1, context: 16, k: 3, pardTokens: 8, pardDraft: "tiny", skipKernels: true, asJSON: true, device: "cpu", threads: 1, only: 1}
 	require.NoError(t, run(o))
+}
+
+// wallTimed is the CPU standing in for a GPU that times work: Time is the
+// wall clock, Argmax runs on the host.
+type wallTimed struct{ *ops.CPU }
+
+func (w wallTimed) CopyBandwidth(bytes, runs int) (float64, error) { return 1, nil }
+func (w wallTimed) Synchronize() error                             { return nil }
+func (w wallTimed) Time(f func()) (time.Duration, error) {
+	t0 := time.Now()
+	f()
+	return time.Since(t0), nil
+}
+func (w wallTimed) Argmax(t *tensor.Tensor, rows int) []int32 {
+	n := t.Len() / rows
+	ids := make([]int32, rows)
+	for r := range ids {
+		ids[r] = int32(ops.Argmax(t.F32()[r*n : (r+1)*n]))
+	}
+	return ids
+}
+
+func TestProfileOps(t *testing.T) {
+	b := wallTimed{ops.NewCPU(1)}
+	s := shapes["tiny"]
+	w, bytes := randomWeights(s)
+	dec, err := nn.NewDecoder(b, s.cfg, w, 64, 16)
+	require.NoError(t, err)
+	m := &forwardRunner{name: "tiny", cfg: s.cfg, dec: dec, weightBytes: bytes}
+	var out strings.Builder
+	say := func(format string, a ...any) { fmt.Fprintf(&out, format, a...) }
+	require.NoError(t, profileOps(b, m, []int{1, 3}, 8, 2, say))
+	text := out.String()
+	for _, want := range []string{"forward of 1 token(s)", "forward of 3 token(s)", "linear 128×64", "attention", "rmsnorm", "embedding"} {
+		require.Contains(t, text, want)
+	}
+	// Two layers: q, k, v, o, gate, up, down each once per layer, plus the tied LM head (1000×64).
+	require.Regexp(t, `linear 1000×64\s+1 `, text)
+	require.Regexp(t, `attention\s+2 `, text)
 }

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/tensor"
+)
+
+// timedBackend is a GPU backend that can time the work a function queues
+// (events); gpu.Device is one.
+type timedBackend interface {
+	gpuBackend
+	Time(f func()) (time.Duration, error)
+	Argmax(t *tensor.Tensor, rows int) []int32
+}
+
+// opProfiler wraps a timed backend and times every operation alone on the
+// device (each waits for the one before), adding the times up per
+// operation and shape: where a forward's device time goes, launch latency
+// on the device included. The sum exceeds a normal forward's time by the
+// overlap that waiting removes.
+type opProfiler struct {
+	timedBackend
+	total map[string]time.Duration
+	calls map[string]int
+	err   error
+}
+
+func newOpProfiler(b timedBackend) *opProfiler {
+	return &opProfiler{timedBackend: b, total: map[string]time.Duration{}, calls: map[string]int{}}
+}
+
+func (p *opProfiler) time(name string, f func()) {
+	d, err := p.Time(f)
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	p.total[name] += d
+	p.calls[name]++
+}
+
+func (p *opProfiler) reset() { clear(p.total); clear(p.calls) }
+
+func (p *opProfiler) Embedding(out, table *tensor.Tensor, ids []int32) {
+	p.time("embedding", func() { p.timedBackend.Embedding(out, table, ids) })
+}
+
+func (p *opProfiler) Linear(out, x, w, bias *tensor.Tensor) {
+	p.time(fmt.Sprintf("linear %d×%d", w.Rows(), w.Cols()), func() { p.timedBackend.Linear(out, x, w, bias) })
+}
+
+func (p *opProfiler) RMSNorm(out, x, w *tensor.Tensor, eps float32) {
+	p.time("rmsnorm", func() { p.timedBackend.RMSNorm(out, x, w, eps) })
+}
+
+func (p *opProfiler) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor.Tensor) {
+	p.time("rope", func() { p.timedBackend.RoPE(x, heads, headDim, start, cos, sin) })
+}
+
+func (p *opProfiler) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	p.time("attention", func() { p.timedBackend.Attention(out, q, k, v, start, heads, kvHeads, headDim) })
+}
+
+func (p *opProfiler) SiLUMul(out, gate, up *tensor.Tensor) {
+	p.time("silu·mul", func() { p.timedBackend.SiLUMul(out, gate, up) })
+}
+
+func (p *opProfiler) Add(dst, src *tensor.Tensor) {
+	p.time("add", func() { p.timedBackend.Add(dst, src) })
+}
+
+func (p *opProfiler) Argmax(t *tensor.Tensor, rows int) []int32 {
+	var ids []int32
+	p.time("argmax", func() { ids = p.timedBackend.Argmax(t, rows) })
+	return ids
+}
+
+// profileOps times each operation of forwards of M tokens at context
+// position ctx on a decoder sharing m's weights, and prints where the
+// device time goes.
+func profileOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, say func(string, ...any)) error {
+	p := newOpProfiler(b)
+	dec, err := nn.NewDecoder(p, m.cfg, m.dec.Weights(), ctx+64+16, 256)
+	if err != nil {
+		return err
+	}
+	prompt := syntheticPrompt(ctx+64, m.cfg.Vocab)
+	if _, err := dec.Forward(prompt[:ctx], 0, 0); err != nil {
+		return err
+	}
+	for _, M := range sizes {
+		p.reset()
+		for range runs {
+			dec.Truncate(ctx)
+			if _, err := dec.ForwardArgmax(prompt[ctx:ctx+M], ctx, M); err != nil {
+				return err
+			}
+		}
+		if p.err != nil {
+			return p.err
+		}
+		names := make([]string, 0, len(p.total))
+		var sum time.Duration
+		for n, d := range p.total {
+			names = append(names, n)
+			sum += d
+		}
+		slices.SortFunc(names, func(a, b string) int { return cmp.Compare(p.total[b], p.total[a]) })
+		say("\noperations of a forward of %d token(s), each timed alone on the device (mean of %d forwards): %.3f ms in all\n",
+			M, runs, float64(sum)/float64(runs)/1e6)
+		say("%-24s %6s %10s %10s %7s\n", "operation", "calls", "total", "per call", "share")
+		for _, n := range names {
+			per := p.total[n] / time.Duration(runs)
+			calls := p.calls[n] / runs
+			say("%-24s %6d %8.3fms %8.1fµs %6.1f%%\n", n, calls, float64(per)/1e6, float64(per)/1e3/float64(calls), 100*float64(p.total[n])/float64(sum))
+		}
+	}
+	return nil
+}
