@@ -52,7 +52,7 @@ type Timer interface {
 const (
 	blockThreads   = 256 // a multiple of every warp size
 	linearMaxRows  = 16  // LINEAR_MAX_ROWS in linear.cu
-	attnChunk      = 256 // ATTN_CHUNK in attention.cu
+	attnChunk      = 64  // ATTN_CHUNK in attention.cu
 	attnMaxHeadDim = 512 // ATTN_MAX_HEAD_DIM in attention.cu
 	maxGrid        = 1 << 16
 )

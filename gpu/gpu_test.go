@@ -109,3 +109,19 @@ func TestGeometry(t *testing.T) {
 	require.Equal(t, uint64(0xffffffff), i32(-1))
 	require.Equal(t, uint64(0x3f800000), f32(1))
 }
+
+func TestLinearSplit(t *testing.T) {
+	for _, c := range []struct{ N, K, cols, warps, warp, want int }{
+		{14336, 4096, 1, 8, 32, 1}, // enough columns
+		{4096, 4096, 1, 8, 32, 2},
+		{1024, 4096, 1, 8, 32, 8}, // a GQA key projection
+		{1024, 512, 1, 8, 32, 2},  // short rows: each warp keeps a step
+		{512, 2048, 1, 4, 64, 4},  // a wavefront of 64: 4 per block
+		{128256, 2048, 1, 8, 32, 1},
+		{1024, 4096, 4, 8, 32, 8},
+		{67, 96, 1, 8, 32, 1}, // K < 2 steps: no split
+	} {
+		got := linearSplit(c.N, c.K, c.cols, c.warps, c.warp)
+		require.Equal(t, c.want, got, "%+v", c)
+	}
+}

@@ -54,10 +54,29 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 	for m0 := 0; m0 < M; m0 += linearMaxRows {
 		rows := min(linearMaxRows, M-m0)
 		bucket := linearBucket(rows)
-		grid := Dim3{uint32(ceilDiv(N, linearCols(bucket)*blockThreads/d.warp)), 1, 1}
+		cols := linearCols(bucket)
+		split := linearSplit(N, K, cols, blockThreads/d.warp, d.warp)
+		grid := Dim3{uint32(ceilDiv(N, cols*blockThreads/d.warp/split)), 1, 1}
 		d.launch(linearNames[w.DType][bucket], grid, Dim3{blockThreads, 1, 1},
-			uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(w), b, i32(rows), i32(N), i32(K))
+			uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(w), b, i32(rows), i32(N), i32(K), i32(split))
 	}
+}
+
+// linearWarps is the number of warps a linear launch aims for: enough to
+// keep every multiprocessor of a large GPU streaming (an H100 holds 132 ×
+// 64 resident warps).
+const linearWarps = 8192
+
+// linearSplit returns how many warps share each column group's K (see
+// linear.cu): the smallest power of two that brings the launch to
+// linearWarps, at most the warps of a block, and leaving each warp at
+// least one step (warp·8 weights) of every row.
+func linearSplit(N, K, cols, warpsPerBlock, warp int) int {
+	split := 1
+	for split*2 <= warpsPerBlock && ceilDiv(N, cols)*split < linearWarps && K/(split*2) >= warp*8 {
+		split *= 2
+	}
+	return split
 }
 
 // linearBuckets are the row counts MT of the linear kernels.
@@ -190,7 +209,7 @@ func (d *Device) Argmax(t *tensor.Tensor, rows int) []int32 {
 	n := t.Len() / rows
 	d.need(n > 0, "Argmax", "empty rows of %v", t.Shape)
 	buf := d.grow(&d.result, rows*4)
-	d.launch("argmax", Dim3{uint32(rows), 1, 1}, Dim3{blockThreads, 1, 1}, uint64(buf), ptr(t), i32(n))
+	d.launch("argmax", Dim3{uint32(rows), 1, 1}, Dim3{1024, 1, 1}, uint64(buf), ptr(t), i32(n)) // the largest block: a row is its work
 	ids := make([]int32, rows)
 	if err := d.drv.Download(unsafePointer(ids), buf, rows*4); err != nil {
 		d.fail("Argmax", err)

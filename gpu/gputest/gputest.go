@@ -178,7 +178,8 @@ func testLinear(t *testing.T, b Backend) {
 		// unrolled steps and a tail (warp 32: 1288 = 5·256 + 8); K = 70: the
 		// scalar path (K % 8 ≠ 0). N = 67, 130: the last warp of the
 		// kernels that take 2 or 4 columns has fewer.
-		for _, nk := range [][2]int{{67, 96}, {40, 70}, {130, 256}, {67, 1288}} {
+		// N = 20, K = 2056 splits K over all 8 warps of a block (warp 32).
+		for _, nk := range [][2]int{{67, 96}, {40, 70}, {130, 256}, {67, 1288}, {20, 2056}} {
 			N, K := nk[0], nk[1]
 			w, hw := upload(t, b, random(r, dt, N, K))
 			bias, hbias := upload(t, b, random(r, tensor.F32, N))
@@ -249,7 +250,7 @@ func testAttention(t *testing.T, b Backend) {
 	// path; at 258 a row needs more threads than a block of 256 has.
 	for _, sh := range []shape{{4, 2, 16}, {8, 1, 64}, {2, 2, 128}, {3, 1, 6}, {1, 1, 258}} {
 		for _, M := range []int{1, 4, 9, 16} {
-			for _, start := range []int{0, 7, 300} { // 300+M spans two chunks of 256
+			for _, start := range []int{0, 7, 300} { // 300+M spans five or six chunks of 64
 				kw := sh.kvHeads * sh.headDim
 				capacity := start + M + 3
 				hq := random(r, tensor.F32, M, sh.heads*sh.headDim)
@@ -298,20 +299,24 @@ func testAdd(t *testing.T, b Backend) {
 
 func testArgmax(t *testing.T, b Backend) {
 	r := rng(10)
-	rows, n := 5, 3001
-	h := random(r, tensor.F32, rows, n)
-	v := h.F32()
-	v[1*n+7], v[1*n+2900] = 50, 50 // a tie: the first wins
-	for i := range n {
-		v[2*n+i] = float32(math.Inf(-1)) // all -inf: index 0
+	// n = 3001: one value per load; n = 5000: four (and a tie within a load).
+	for _, n := range []int{3001, 5000} {
+		rows := 6
+		h := random(r, tensor.F32, rows, n)
+		v := h.F32()
+		v[1*n+7], v[1*n+2900] = 50, 50 // a tie: the first wins
+		for i := range n {
+			v[2*n+i] = float32(math.Inf(-1)) // all -inf: index 0
+		}
+		v[3*n+n-1] = 99                                             // the last element
+		v[4*n+0], v[4*n+9], v[4*n+10] = float32(math.NaN()), 60, 60 // NaNs never win; a tie inside one load
+		x, _ := upload(t, b, h)
+		got := b.Argmax(x, rows)
+		for row := range rows {
+			require.Equal(t, int32(ops.Argmax(v[row*n:(row+1)*n])), got[row], "n %d row %d", n, row)
+		}
+		require.Equal(t, []int32{7, 0, int32(n - 1), 9}, got[1:5], "n %d", n)
 	}
-	v[3*n+n-1] = 99 // the last element
-	x, _ := upload(t, b, h)
-	got := b.Argmax(x, rows)
-	for row := range rows {
-		require.Equal(t, int32(ops.Argmax(v[row*n:(row+1)*n])), got[row], "row %d", row)
-	}
-	require.Equal(t, []int32{7, 0, int32(n - 1)}, got[1:4])
 }
 
 // reference is the part of a conformance case's reference.json used here.

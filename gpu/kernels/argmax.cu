@@ -18,8 +18,21 @@ KERNEL void argmax(int* out, const float* x, int n) {
 
   float bv = neg_inf();
   int bi = n; // no element yet: any index beats it on a tie at -inf
-  for (int i = threadIdx.x; i < n; i += blockDim.x)
-    if (better(xr[i], i, bv, bi)) bv = xr[i], bi = i;
+  // A row of 150k logits is one block's work: four values per load and
+  // several loads in flight per thread, or the block waits out hundreds
+  // of memory latencies in turn.
+  if (n % 4 == 0 && (size_t)x % 16 == 0) {
+#pragma unroll 4
+    for (int i = threadIdx.x * 4; i < n; i += blockDim.x * 4) {
+      float v[4];
+      load4(xr + i, v);
+      for (int j = 0; j < 4; j++)
+        if (better(v[j], i + j, bv, bi)) bv = v[j], bi = i + j;
+    }
+  } else {
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+      if (better(xr[i], i, bv, bi)) bv = xr[i], bi = i;
+  }
 
   for (int m = GP_WARP / 2; m > 0; m >>= 1) {
     float v = GP_SHFL_XOR(bv, m);

@@ -23,9 +23,14 @@
 // than a thread has (on an H100 it ran 2.4 times slower than MT = 12), so
 // it takes 2.
 //
+// A matrix of few rows (a GQA key or value projection: N = 512 or 1024)
+// gives too few warps to keep HBM busy, so the host may split K over
+// ksplit warps of a block (a power of two dividing the warps per block),
+// whose sums are added in shared memory.
+//
 // The host splits larger M into launches of LINEAR_MAX_ROWS rows.
-// grid (ceil(N / (NR · warps per block))), block (a multiple of GP_WARP).
-// bias may be null.
+// grid (ceil(N / (NR · warps per block / ksplit))), block (a multiple of
+// GP_WARP). bias may be null.
 #include "common.h"
 
 #define LINEAR_MAX_ROWS 16
@@ -72,14 +77,16 @@ DEV void linear_dot8(float acc[MT][NR], const float wv[NR][8], const float* x, i
 }
 
 template <typename T, int MT, int NR, int UNROLL>
-DEV void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K) {
-  int lane = threadIdx.x % GP_WARP;
-  int n0 = (blockIdx.x * (blockDim.x / GP_WARP) + threadIdx.x / GP_WARP) * NR;
-  if (n0 >= N) return; // the whole warp leaves
-  int nr = imin(NR, N - n0); // columns of this warp; the others repeat the last
+DEV void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit) {
+  __shared__ float red[GP_MAX_WARPS * LINEAR_MAX_ROWS * 4]; // the split warps' sums
+  int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP;
+  int part = warp % ksplit; // which of the ksplit warps of this column group
+  int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit) * NR;
+  bool active = n0 < N; // idle warps stay for the barrier below
+  int nr = active ? imin(NR, N - n0) : 1; // columns of this warp; the others repeat the last
   const T* wr[NR];
 #pragma unroll
-  for (int r = 0; r < NR; r++) wr[r] = w + (size_t)(n0 + imin(r, nr - 1)) * K;
+  for (int r = 0; r < NR; r++) wr[r] = w + (size_t)(active ? n0 + imin(r, nr - 1) : 0) * K;
 
   float acc[MT][NR];
 #pragma unroll
@@ -87,9 +94,12 @@ DEV void linear(float* out, const float* x, const T* w, const float* bias, int M
 #pragma unroll
     for (int r = 0; r < NR; r++) acc[m][r] = 0.0f;
 
-  if (K % 8 == 0 && (size_t)x % 32 == 0 && (size_t)w % 16 == 0) {
-    int step = GP_WARP * 8; // weights a warp reads per row and step
-    int k = lane * 8;
+  if (!active) {
+  } else if (K % 8 == 0 && (size_t)x % 32 == 0 && (size_t)w % 16 == 0) {
+    // The ksplit warps of a column group interleave along K, each taking
+    // every ksplit-th step of GP_WARP·8 weights.
+    int step = ksplit * GP_WARP * 8;
+    int k = (part * GP_WARP + lane) * 8;
     // UNROLL steps at a time: all their loads are issued before any use.
     for (; k + (UNROLL - 1) * step < K; k += UNROLL * step) {
       float wv[UNROLL][NR][8];
@@ -107,7 +117,7 @@ DEV void linear(float* out, const float* x, const T* w, const float* bias, int M
       linear_dot8<MT, NR>(acc, wv, x, M, K, k);
     }
   } else {
-    for (int k = lane; k < K; k += GP_WARP) {
+    for (int k = part * GP_WARP + lane; k < K; k += ksplit * GP_WARP) {
 #pragma unroll
       for (int r = 0; r < NR; r++) {
         float wk = to_f32(wr[r][k]);
@@ -117,15 +127,36 @@ DEV void linear(float* out, const float* x, const T* w, const float* bias, int M
     }
   }
 
+  // Each warp's sums; with a split, the first warp of the group adds the
+  // others' (in a fixed order: the result does not depend on timing).
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int r = 0; r < NR; r++) acc[m][r] = warp_sum(acc[m][r]);
+  if (ksplit > 1) {
+    if (lane == 0 && part > 0) {
+#pragma unroll
+      for (int m = 0; m < MT; m++)
+#pragma unroll
+        for (int r = 0; r < NR; r++) red[(warp * MT + m) * NR + r] = acc[m][r];
+    }
+    __syncthreads();
+    if (lane == 0 && part == 0) {
+      for (int p = 1; p < ksplit; p++)
+#pragma unroll
+        for (int m = 0; m < MT; m++)
+#pragma unroll
+          for (int r = 0; r < NR; r++) acc[m][r] += red[((warp + p) * MT + m) * NR + r];
+    }
+  }
+  if (!active || lane != 0 || part != 0) return;
 #pragma unroll
   for (int r = 0; r < NR; r++) {
-    float b = bias && r < nr ? bias[n0 + r] : 0.0f;
+    if (r < nr) {
+      float b = bias ? bias[n0 + r] : 0.0f;
 #pragma unroll
-    for (int m = 0; m < MT; m++) {
-      if (m < M) {
-        float s = warp_sum(acc[m][r]);
-        if (lane == 0 && r < nr) out[(size_t)m * N + n0 + r] = s + b;
-      }
+      for (int m = 0; m < MT; m++)
+        if (m < M) out[(size_t)m * N + n0 + r] = acc[m][r] + b;
     }
   }
 }
@@ -133,8 +164,8 @@ DEV void linear(float* out, const float* x, const T* w, const float* bias, int M
 // The entry points: one per weight dtype and row bucket MT. NR and
 // UNROLL trade registers for reuse of x (more columns per warp) and for
 // bytes in flight (more steps); the host's linearCols must match NR.
-#define LINEAR_PARAMS(T) float *out, const float *x, const T *w, const float *bias, int M, int N, int K
-#define LINEAR_ARGS out, x, w, bias, M, N, K
+#define LINEAR_PARAMS(T) float *out, const float *x, const T *w, const float *bias, int M, int N, int K, int ksplit
+#define LINEAR_ARGS out, x, w, bias, M, N, K, ksplit
 KERNEL void linear_f32_m1(LINEAR_PARAMS(float)) { linear<float, 1, 1, 4>(LINEAR_ARGS); }
 KERNEL void linear_f32_m2(LINEAR_PARAMS(float)) { linear<float, 2, 1, 4>(LINEAR_ARGS); }
 KERNEL void linear_f32_m4(LINEAR_PARAMS(float)) { linear<float, 4, 2, 2>(LINEAR_ARGS); }

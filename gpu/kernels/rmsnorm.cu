@@ -11,11 +11,36 @@ KERNEL void rmsnorm(float* out, const float* x, const float* w, int d, float eps
   __shared__ float scratch[GP_MAX_WARPS];
   const float* xr = x + (size_t)blockIdx.x * d;
   float* o = out + (size_t)blockIdx.x * d;
+  // Four values per load where the rows allow: a decode step's row is one
+  // block's work, so its time is a few rounds of memory latency, and each
+  // round should bring as much as it can.
+  bool vec4 = d % 4 == 0 && (size_t)x % 16 == 0 && (size_t)out % 16 == 0 && (size_t)w % 16 == 0;
 
   float ss = 0.0f;
-  for (int i = threadIdx.x; i < d; i += blockDim.x) ss = fmaf(xr[i], xr[i], ss);
+  if (vec4) {
+#pragma unroll 4
+    for (int i = threadIdx.x * 4; i < d; i += blockDim.x * 4) {
+      float v[4];
+      load4(xr + i, v);
+      ss = fmaf(v[0], v[0], ss), ss = fmaf(v[1], v[1], ss), ss = fmaf(v[2], v[2], ss), ss = fmaf(v[3], v[3], ss);
+    }
+  } else {
+    for (int i = threadIdx.x; i < d; i += blockDim.x) ss = fmaf(xr[i], xr[i], ss);
+  }
   ss = block_sum(ss, scratch);
 
   float scale = 1.0f / sqrtf(ss / (float)d + eps);
-  for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = xr[i] * scale * w[i];
+  if (vec4) {
+#pragma unroll 4
+    for (int i = threadIdx.x * 4; i < d; i += blockDim.x * 4) {
+      float v[4], g[4];
+      load4(xr + i, v);
+      load4(w + i, g);
+      float4 r;
+      r.x = v[0] * scale * g[0], r.y = v[1] * scale * g[1], r.z = v[2] * scale * g[2], r.w = v[3] * scale * g[3];
+      *(float4*)(o + i) = r;
+    }
+  } else {
+    for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = xr[i] * scale * w[i];
+  }
 }
