@@ -3,6 +3,7 @@ package gpu
 import (
 	"fmt"
 	"math"
+	"os"
 	"time"
 	"unsafe"
 
@@ -52,6 +53,7 @@ type Timer interface {
 const (
 	blockThreads   = 256 // a multiple of every warp size
 	linearMaxRows  = 16  // LINEAR_MAX_ROWS in linear.cu
+	linearTile     = 512 // LINEAR_TILE in linear.cu
 	attnChunk      = 64  // ATTN_CHUNK in attention.cu
 	attnMaxHeadDim = 512 // ATTN_MAX_HEAD_DIM in attention.cu
 	maxGrid        = 1 << 16
@@ -72,6 +74,11 @@ type Device struct {
 
 	ids, part, result buffer // scratch: Embedding's ids, attention partials, Argmax's results
 	hostIDs           []int32
+
+	// linearRegister keeps multi-row linear layers on the kernels that read
+	// x from cache instead of shared memory: GOPARD_GPU_LINEAR=register, to
+	// compare the two.
+	linearRegister bool
 }
 
 // buffer is scratch device memory that grows on demand.
@@ -84,7 +91,7 @@ type buffer struct {
 // learn the warp size the kernels were compiled with) so that a device
 // that cannot run them fails here.
 func NewDevice(drv Driver) (*Device, error) {
-	d := &Device{drv: drv, fns: map[string]uintptr{}, mem: map[uintptr]int{}}
+	d := &Device{drv: drv, fns: map[string]uintptr{}, mem: map[uintptr]int{}, linearRegister: os.Getenv("GOPARD_GPU_LINEAR") == "register"}
 	warp, err := d.warpSize()
 	if err != nil {
 		d.freeAll()
@@ -121,6 +128,12 @@ func (d *Device) warpSize() (int, error) {
 
 // Name implements nn.Backend.
 func (d *Device) Name() string { return d.drv.Name() }
+
+// SetTiledLinear chooses the linear kernels for four rows and more: those
+// that stage x in shared memory (on, the default) or those that read it
+// from cache (off; also GOPARD_GPU_LINEAR=register at NewDevice), to
+// compare them.
+func (d *Device) SetTiledLinear(on bool) { d.linearRegister = !on }
 
 // WarpSize is the number of threads per warp (wavefront) of the kernels.
 func (d *Device) WarpSize() int { return d.warp }

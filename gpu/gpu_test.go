@@ -31,6 +31,16 @@ func TestKernelSources(t *testing.T) {
 		require.Contains(t, names, "embedding_"+suffix(dt))
 	}
 	// Each linear kernel computes the columns per warp the host sizes its grid for.
+	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+		for _, mt := range linearBuckets[2:] {
+			name := fmt.Sprintf("linear_tiled_%s_m%d", suffix(dt), mt)
+			require.Equal(t, name, linearTiledNames[dt][mt])
+			m := regexp.MustCompile(name + `\(LINEAR_PARAMS\(\w+\)\) \{ linear_tiled<\w+, (\d+), (\d+)>`).FindStringSubmatch(src)
+			require.NotNil(t, m, name)
+			require.Equal(t, strconv.Itoa(mt), m[1], name)
+			require.Equal(t, strconv.Itoa(linearTiledCols(mt)), m[2], name)
+		}
+	}
 	entries := regexp.MustCompile(`linear_\w+_m(\d+)\(LINEAR_PARAMS\(\w+\)\) \{ linear<\w+, (\d+), (\d+), \d+>`).FindAllStringSubmatch(src, -1)
 	require.Len(t, entries, 3*len(linearBuckets))
 	for _, e := range entries {
@@ -49,7 +59,7 @@ func TestKernelSources(t *testing.T) {
 		require.Contains(t, names, n)
 	}
 	// The launch geometry the host assumes is the kernels'.
-	for name, want := range map[string]int{"LINEAR_MAX_ROWS": linearMaxRows, "ATTN_CHUNK": attnChunk, "ATTN_MAX_HEAD_DIM": attnMaxHeadDim, "GP_MAX_BLOCK": 1024} {
+	for name, want := range map[string]int{"LINEAR_MAX_ROWS": linearMaxRows, "LINEAR_TILE": linearTile, "ATTN_CHUNK": attnChunk, "ATTN_MAX_HEAD_DIM": attnMaxHeadDim, "GP_MAX_BLOCK": 1024} {
 		m := regexp.MustCompile(`#define ` + name + ` (\d+)`).FindStringSubmatch(src)
 		require.NotNil(t, m, name)
 		got, _ := strconv.Atoi(m[1])

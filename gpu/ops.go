@@ -51,15 +51,42 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 	if M == 0 || N == 0 {
 		return
 	}
+	warps := blockThreads / d.warp
 	for m0 := 0; m0 < M; m0 += linearMaxRows {
 		rows := min(linearMaxRows, M-m0)
 		bucket := linearBucket(rows)
-		cols := linearCols(bucket)
-		split := linearSplit(N, K, cols, blockThreads/d.warp, d.warp)
-		grid := Dim3{uint32(ceilDiv(N, cols*blockThreads/d.warp/split)), 1, 1}
-		d.launch(linearNames[w.DType][bucket], grid, Dim3{blockThreads, 1, 1},
-			uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(w), b, i32(rows), i32(N), i32(K), i32(split))
+		xp := uint64(x.Ptr) + uint64(m0*K*4)
+		name, cols, maxSplit := linearNames[w.DType][bucket], linearCols(bucket), warps
+		if bucket >= 4 && !d.linearRegister && K%8 == 0 && xp%16 == 0 && w.Ptr%16 == 0 {
+			// Each of the split warps needs a step (warp·8 weights) of every tile.
+			name, cols, maxSplit = linearTiledNames[w.DType][bucket], linearTiledCols(bucket), max(1, linearTile/(8*d.warp))
+		}
+		split := linearSplit(N, K, cols, min(warps, maxSplit), d.warp)
+		grid := Dim3{uint32(ceilDiv(N, cols*warps/split)), 1, 1}
+		d.launch(name, grid, Dim3{blockThreads, 1, 1},
+			uint64(out.Ptr)+uint64(m0*N*4), xp, ptr(w), b, i32(rows), i32(N), i32(K), i32(split))
 	}
+}
+
+// linearTiledNames[dtype][bucket] names the kernels that stage x in shared
+// memory (buckets of 4 rows and more; see linear_tiled in linear.cu).
+var linearTiledNames = func() map[tensor.DType]*[linearMaxRows + 1]string {
+	names := map[tensor.DType]*[linearMaxRows + 1]string{}
+	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+		names[dt] = new([linearMaxRows + 1]string)
+		for _, b := range linearBuckets[2:] {
+			names[dt][b] = fmt.Sprintf("linear_tiled_%s_m%d", suffix(dt), b)
+		}
+	}
+	return names
+}()
+
+// linearTiledCols is NR of the tiled kernels.
+func linearTiledCols(bucket int) int {
+	if bucket == 4 {
+		return 2
+	}
+	return 4
 }
 
 // linearWarps is the number of warps a linear launch aims for: enough to

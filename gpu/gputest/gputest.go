@@ -172,6 +172,19 @@ func testEmbedding(t *testing.T, b Backend) {
 }
 
 func testLinear(t *testing.T, b Backend) {
+	// Both families of multi-row kernels, where the backend has two.
+	if tb, ok := b.(interface{ SetTiledLinear(bool) }); ok {
+		defer tb.SetTiledLinear(true)
+		for _, tiled := range []bool{true, false} {
+			tb.SetTiledLinear(tiled)
+			t.Run(fmt.Sprintf("tiled=%v", tiled), func(t *testing.T) { testLinearShapes(t, b) })
+		}
+		return
+	}
+	testLinearShapes(t, b)
+}
+
+func testLinearShapes(t *testing.T, b Backend) {
 	r := rng(4)
 	for _, dt := range dtypes {
 		// K = 96, 256: the vector path with its tail steps only; K = 1288: its
