@@ -75,9 +75,8 @@ type Device struct {
 	ids, part, result buffer // scratch: Embedding's ids, attention partials, Argmax's results
 	hostIDs           []int32
 
-	// linearRegister keeps multi-row linear layers on the kernels that read
-	// x from cache instead of shared memory: GOPARD_GPU_LINEAR=register, to
-	// compare the two.
+	// linearRegister keeps 16-row linear layers on the kernel that reads x
+	// from cache instead of shared memory (SetTiledLinear).
 	linearRegister bool
 }
 
@@ -129,8 +128,8 @@ func (d *Device) warpSize() (int, error) {
 // Name implements nn.Backend.
 func (d *Device) Name() string { return d.drv.Name() }
 
-// SetTiledLinear chooses the linear kernels for four rows and more: those
-// that stage x in shared memory (on, the default) or those that read it
+// SetTiledLinear chooses the linear kernel for 13 to 16 rows: the one that
+// stages x in shared memory (on, the default) or the one that reads it
 // from cache (off; also GOPARD_GPU_LINEAR=register at NewDevice), to
 // compare them.
 func (d *Device) SetTiledLinear(on bool) { d.linearRegister = !on }
@@ -353,3 +352,4 @@ func elementwiseGrid(n int) Dim3 {
 }
 
 var _ nn.Backend = (*Device)(nil)
+var _ nn.Fused = (*Device)(nil)

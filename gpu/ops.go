@@ -57,7 +57,7 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 		bucket := linearBucket(rows)
 		xp := uint64(x.Ptr) + uint64(m0*K*4)
 		name, cols, maxSplit := linearNames[w.DType][bucket], linearCols(bucket), warps
-		if bucket >= 4 && !d.linearRegister && K%8 == 0 && xp%16 == 0 && w.Ptr%16 == 0 {
+		if bucket == 16 && !d.linearRegister && K%8 == 0 && xp%16 == 0 && w.Ptr%16 == 0 {
 			// Each of the split warps needs a step (warp·8 weights) of every tile.
 			name, cols, maxSplit = linearTiledNames[w.DType][bucket], linearTiledCols(bucket), max(1, linearTile/(8*d.warp))
 		}
@@ -69,12 +69,12 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 }
 
 // linearTiledNames[dtype][bucket] names the kernels that stage x in shared
-// memory (buckets of 4 rows and more; see linear_tiled in linear.cu).
+// memory (the bucket of 16 rows only; see linear_tiled in linear.cu).
 var linearTiledNames = func() map[tensor.DType]*[linearMaxRows + 1]string {
 	names := map[tensor.DType]*[linearMaxRows + 1]string{}
 	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
 		names[dt] = new([linearMaxRows + 1]string)
-		for _, b := range linearBuckets[2:] {
+		for _, b := range []int{16} {
 			names[dt][b] = fmt.Sprintf("linear_tiled_%s_m%d", suffix(dt), b)
 		}
 	}
@@ -82,12 +82,7 @@ var linearTiledNames = func() map[tensor.DType]*[linearMaxRows + 1]string {
 }()
 
 // linearTiledCols is NR of the tiled kernels.
-func linearTiledCols(bucket int) int {
-	if bucket == 4 {
-		return 2
-	}
-	return 4
-}
+func linearTiledCols(bucket int) int { return 4 }
 
 // linearWarps is the number of warps a linear launch aims for: enough to
 // keep every multiprocessor of a large GPU streaming (an H100 holds 132 ×
@@ -154,6 +149,38 @@ func (d *Device) RMSNorm(out, x, w *tensor.Tensor, eps float32) {
 	d.need(dim > 0 && x.Len()%dim == 0 && out.Len() == x.Len(), "RMSNorm", "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
 	if rows := x.Len() / dim; rows > 0 {
 		d.launch("rmsnorm", Dim3{uint32(rows), 1, 1}, Dim3{threadsFor(dim), 1, 1}, ptr(out), ptr(x), ptr(w), i32(dim), f32(eps))
+	}
+}
+
+// AddRMSNorm implements nn.Fused: x += delta, then out = RMSNorm(x)·w,
+// each row of x (rows, len(w)) in one block of add_rmsnorm.
+func (d *Device) AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32) {
+	for _, t := range []*tensor.Tensor{out, x, delta, w} {
+		d.operand("AddRMSNorm", t, tensor.F32)
+	}
+	dim := w.Len()
+	d.need(dim > 0 && x.Len()%dim == 0 && out.Len() == x.Len() && delta.Len() == x.Len() && out.Ptr != x.Ptr,
+		"AddRMSNorm", "x %v, delta %v, w %v, out %v (not x)", x.Shape, delta.Shape, w.Shape, out.Shape)
+	if rows := x.Len() / dim; rows > 0 {
+		d.launch("add_rmsnorm", Dim3{uint32(rows), 1, 1}, Dim3{threadsFor(dim), 1, 1}, ptr(out), ptr(x), ptr(delta), ptr(w), i32(dim), f32(eps))
+	}
+}
+
+// RoPEQK implements nn.Fused: RoPE of q (rows, heads·headDim) and of k
+// (rows, kvHeads·headDim) in one launch.
+func (d *Device) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) {
+	for _, t := range []*tensor.Tensor{q, k, cos, sin} {
+		d.operand("RoPEQK", t, tensor.F32)
+	}
+	d.need(heads > 0 && kvHeads > 0 && headDim > 0 && headDim%2 == 0 && q.Len()%(heads*headDim) == 0, "RoPEQK",
+		"q %v for %d heads of %d", q.Shape, heads, headDim)
+	rows := q.Len() / (heads * headDim)
+	d.need(k.Len() == rows*kvHeads*headDim, "RoPEQK", "k %v for %d rows of %d kv heads of %d", k.Shape, rows, kvHeads, headDim)
+	d.need(cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && cos.Rows() >= start+rows && sin.Rows() >= start+rows && start >= 0,
+		"RoPEQK", "tables %v, %v for positions %d..%d of head_dim %d", cos.Shape, sin.Shape, start, start+rows-1, headDim)
+	if rows > 0 {
+		d.launch("rope_qk", Dim3{uint32(rows * (heads + kvHeads)), 1, 1}, Dim3{64, 1, 1},
+			ptr(q), ptr(k), ptr(cos), ptr(sin), i32(rows), i32(heads), i32(kvHeads), i32(headDim), i32(start))
 	}
 }
 

@@ -51,3 +51,16 @@ type Argmaxer interface {
 	// ties, NaNs never winning, as ops.Argmax.
 	Argmax(t *tensor.Tensor, rows int) []int32
 }
+
+// Fused is implemented by backends that can run two steps of a layer as
+// one (a GPU: each launch has a fixed cost of microseconds, more than a
+// decode step's normalization or rotation takes). The Decoder uses it when
+// the backend has it; the results are those of the separate operations.
+type Fused interface {
+	// AddRMSNorm does x += delta, then out = RMSNorm(x)·w, as Add and
+	// RMSNorm; out must not be x.
+	AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32)
+	// RoPEQK rotates q (rows, heads·headDim) and k (rows, kvHeads·headDim)
+	// in place, as RoPE on each.
+	RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor)
+}

@@ -246,15 +246,21 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 	att, proj := d.att.RowSliceInto(&d.vatt, 0, M), d.proj.RowSliceInto(&d.vproj, 0, M)
 	gate, up := d.gate.RowSliceInto(&d.vgate, 0, M), d.up.RowSliceInto(&d.vup, 0, M)
 
+	// A backend with fused steps (a GPU) runs each residual add with the
+	// norm after it, and both rotations, as one operation.
+	fused, _ := b.(Fused)
 	b.Embedding(x, d.w.Embed, tokens)
+	if len(d.w.Layers) > 0 {
+		b.RMSNorm(xb, x, d.w.Layers[0].AttnNorm, cfg.NormEps)
+	}
 	for l := range d.w.Layers {
 		w := &d.w.Layers[l]
 		// Keys and values go straight into their cache rows.
 		k := d.cache.K[l].RowSliceInto(&d.vk, start, start+M)
 		v := d.cache.V[l].RowSliceInto(&d.vv, start, start+M)
 
-		// attention: norm, q/k/v projections, (Qwen3) per-head q/k norm, RoPE
-		b.RMSNorm(xb, x, w.AttnNorm, cfg.NormEps)
+		// attention: (xb is the normed input) q/k/v projections, (Qwen3)
+		// per-head q/k norm, RoPE
 		b.Linear(q, xb, w.Q, w.QBias)
 		b.Linear(k, xb, w.K, w.KBias)
 		b.Linear(v, xb, w.V, w.VBias)
@@ -263,21 +269,42 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 			b.RMSNorm(qh, qh, w.QNorm, cfg.NormEps)
 			b.RMSNorm(kh, kh, w.KNorm, cfg.NormEps)
 		}
-		b.RoPE(q, cfg.Heads, cfg.HeadDim, start, d.cos, d.sin)
-		b.RoPE(k, cfg.KVHeads, cfg.HeadDim, start, d.cos, d.sin)
-		// causal grouped-query attention over the cache, output projection, residual
+		if fused != nil {
+			fused.RoPEQK(q, k, cfg.Heads, cfg.KVHeads, cfg.HeadDim, start, d.cos, d.sin)
+		} else {
+			b.RoPE(q, cfg.Heads, cfg.HeadDim, start, d.cos, d.sin)
+			b.RoPE(k, cfg.KVHeads, cfg.HeadDim, start, d.cos, d.sin)
+		}
+		// causal grouped-query attention over the cache, output projection,
+		// residual, and the MLP's norm
 		b.Attention(att, q, d.cache.K[l], d.cache.V[l], start, cfg.Heads, cfg.KVHeads, cfg.HeadDim)
 		b.Linear(proj, att, w.O, nil)
-		b.Add(x, proj)
+		d.addNorm(fused, xb, x, proj, w.MLPNorm)
 
-		// SwiGLU MLP: down(silu(gate(x)) · up(x)), residual
-		b.RMSNorm(xb, x, w.MLPNorm, cfg.NormEps)
+		// SwiGLU MLP: down(silu(gate(x)) · up(x)), residual, and the next
+		// layer's attention norm (after the last layer, logitRows norms
+		// only the rows it needs)
 		b.Linear(gate, xb, w.Gate, nil)
 		b.Linear(up, xb, w.Up, nil)
 		b.SiLUMul(gate, gate, up)
 		b.Linear(proj, gate, w.Down, nil)
-		b.Add(x, proj)
+		if l+1 < len(d.w.Layers) {
+			d.addNorm(fused, xb, x, proj, d.w.Layers[l+1].AttnNorm)
+		} else {
+			b.Add(x, proj)
+		}
 	}
+}
+
+// addNorm does x += delta, then out = RMSNorm(x)·w: fused where the
+// backend can.
+func (d *Decoder) addNorm(f Fused, out, x, delta, w *tensor.Tensor) {
+	if f != nil {
+		f.AddRMSNorm(out, x, delta, w, d.cfg.NormEps)
+		return
+	}
+	d.b.Add(x, delta)
+	d.b.RMSNorm(out, x, w, d.cfg.NormEps)
 }
 
 // logitRows applies the final norm and LM head to chunk rows [lo, hi),

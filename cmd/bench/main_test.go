@@ -97,6 +97,14 @@ func (w wallTimed) Time(f func()) (time.Duration, error) {
 	f()
 	return time.Since(t0), nil
 }
+func (w wallTimed) AddRMSNorm(out, x, delta, wt *tensor.Tensor, eps float32) {
+	w.Add(x, delta)
+	w.RMSNorm(out, x, wt, eps)
+}
+func (w wallTimed) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) {
+	w.RoPE(q, heads, headDim, start, cos, sin)
+	w.RoPE(k, kvHeads, headDim, start, cos, sin)
+}
 func (w wallTimed) Argmax(t *tensor.Tensor, rows int) []int32 {
 	n := t.Len() / rows
 	ids := make([]int32, rows)
@@ -117,7 +125,7 @@ func TestProfileOps(t *testing.T) {
 	say := func(format string, a ...any) { fmt.Fprintf(&out, format, a...) }
 	require.NoError(t, profileOps(b, m, []int{1, 3}, 8, 2, say))
 	text := out.String()
-	for _, want := range []string{"forward of 1 token(s)", "forward of 3 token(s)", "linear 128×64", "attention", "rmsnorm", "embedding"} {
+	for _, want := range []string{"forward of 1 token(s)", "forward of 3 token(s)", "linear 128×64", "attention", "rmsnorm", "add+rmsnorm", "rope q+k", "embedding"} {
 		require.Contains(t, text, want)
 	}
 	// Two layers: q, k, v, o, gate, up, down each once per layer, plus the tied LM head (1000×64).

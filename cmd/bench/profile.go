@@ -16,6 +16,7 @@ type timedBackend interface {
 	gpuBackend
 	Time(f func()) (time.Duration, error)
 	Argmax(t *tensor.Tensor, rows int) []int32
+	nn.Fused
 }
 
 // opProfiler wraps a timed backend and times every operation alone on the
@@ -71,6 +72,14 @@ func (p *opProfiler) SiLUMul(out, gate, up *tensor.Tensor) {
 
 func (p *opProfiler) Add(dst, src *tensor.Tensor) {
 	p.time("add", func() { p.timedBackend.Add(dst, src) })
+}
+
+func (p *opProfiler) AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32) {
+	p.time("add+rmsnorm", func() { p.timedBackend.AddRMSNorm(out, x, delta, w, eps) })
+}
+
+func (p *opProfiler) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) {
+	p.time("rope q+k", func() { p.timedBackend.RoPEQK(q, k, heads, kvHeads, headDim, start, cos, sin) })
 }
 
 func (p *opProfiler) Argmax(t *tensor.Tensor, rows int) []int32 {

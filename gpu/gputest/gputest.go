@@ -34,6 +34,7 @@ type Backend interface {
 	Copy(dst, src uintptr, bytes int)
 	CopyBandwidth(bytes, runs int) (float64, error)
 	Time(f func()) (time.Duration, error)
+	nn.Fused
 }
 
 // Tol is the tolerance of the kernel comparisons: the largest difference
@@ -119,6 +120,8 @@ func Kernels(t *testing.T, b Backend) {
 	t.Run("Add", func(t *testing.T) { testAdd(t, b) })
 	t.Run("Argmax", func(t *testing.T) { testArgmax(t, b) })
 	t.Run("Copy", func(t *testing.T) { testCopy(t, b) })
+	t.Run("AddRMSNorm", func(t *testing.T) { testAddRMSNorm(t, b) })
+	t.Run("RoPEQK", func(t *testing.T) { testRoPEQK(t, b) })
 }
 
 // Smoke runs one small case of each operation: for a driver whose kernels
@@ -234,6 +237,45 @@ func testRMSNorm(t *testing.T, b Backend) {
 		Close(t, fmt.Sprintf("rows %d d %d", rows, d), read(b, out), want.F32(), Tol)
 		b.RMSNorm(x, x, w, 1e-6) // in place
 		Close(t, fmt.Sprintf("in place, rows %d d %d", rows, d), read(b, x), want.F32(), Tol)
+	}
+}
+
+func testAddRMSNorm(t *testing.T, b Backend) {
+	r := rng(13)
+	// d = 7: one value per load; 96 and 4096: four.
+	for _, shape := range [][2]int{{5, 96}, {1, 4096}, {3, 7}} {
+		rows, d := shape[0], shape[1]
+		hx, hdelta := random(r, tensor.F32, rows, d), random(r, tensor.F32, rows, d)
+		w, hw := upload(t, b, random(r, tensor.BF16, d))
+		x, _ := upload(t, b, hx)
+		delta, _ := upload(t, b, hdelta)
+		wantX, want := clone(hx), tensor.New(tensor.F32, rows, d)
+		cpu.Add(wantX, hdelta)
+		cpu.RMSNorm(want, wantX, hw, 1e-5)
+		out := b.Alloc(rows, d)
+		b.AddRMSNorm(out, x, delta, w, 1e-5)
+		require.Equal(t, wantX.F32(), read(b, x), "rows %d d %d: x += delta", rows, d) // exact: one rounding
+		Close(t, fmt.Sprintf("rows %d d %d", rows, d), read(b, out), want.F32(), Tol)
+	}
+}
+
+func testRoPEQK(t *testing.T, b Backend) {
+	r := rng(14)
+	for _, hd := range []int{16, 128} {
+		heads, kvHeads, rows, start, positions := 4, 2, 9, 5, 40
+		cosT, sinT := nn.RoPEConfig{Theta: 10000}.Tables(hd, positions)
+		hcos, hsin := tensor.FromF32(cosT, positions, hd/2), tensor.FromF32(sinT, positions, hd/2)
+		cos, _ := upload(t, b, hcos)
+		sin, _ := upload(t, b, hsin)
+		hq, hk := random(r, tensor.F32, rows, heads*hd), random(r, tensor.F32, rows, kvHeads*hd)
+		q, _ := upload(t, b, hq)
+		k, _ := upload(t, b, hk)
+		wantQ, wantK := clone(hq), clone(hk)
+		cpu.RoPE(wantQ, heads, hd, start, hcos, hsin)
+		cpu.RoPE(wantK, kvHeads, hd, start, hcos, hsin)
+		b.RoPEQK(q, k, heads, kvHeads, hd, start, cos, sin)
+		Close(t, fmt.Sprintf("q, head_dim %d", hd), read(b, q), wantQ.F32(), Tol)
+		Close(t, fmt.Sprintf("k, head_dim %d", hd), read(b, k), wantK.F32(), Tol)
 	}
 }
 

@@ -44,3 +44,53 @@ KERNEL void rmsnorm(float* out, const float* x, const float* w, int d, float eps
     for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = xr[i] * scale * w[i];
   }
 }
+
+// add_rmsnorm is the residual add and the next rmsnorm in one pass, as a
+// decoder layer chains them (x += delta; out = rmsnorm(x)·w): one launch
+// instead of two, and x read once. out must not overlap x.
+//
+// grid (rows), block (a multiple of GP_WARP).
+KERNEL void add_rmsnorm(float* out, float* x, const float* delta, const float* w, int d, float eps) {
+  __shared__ float scratch[GP_MAX_WARPS];
+  float* xr = x + (size_t)blockIdx.x * d;
+  const float* dr = delta + (size_t)blockIdx.x * d;
+  float* o = out + (size_t)blockIdx.x * d;
+  bool vec4 = d % 4 == 0 && (size_t)x % 16 == 0 && (size_t)delta % 16 == 0 && (size_t)out % 16 == 0 && (size_t)w % 16 == 0;
+
+  // Each thread re-reads in the second loop only what it wrote in the first.
+  float ss = 0.0f;
+  if (vec4) {
+#pragma unroll 4
+    for (int i = threadIdx.x * 4; i < d; i += blockDim.x * 4) {
+      float v[4], a[4];
+      load4(xr + i, v);
+      load4(dr + i, a);
+      float4 r;
+      r.x = v[0] + a[0], r.y = v[1] + a[1], r.z = v[2] + a[2], r.w = v[3] + a[3];
+      *(float4*)(xr + i) = r;
+      ss = fmaf(r.x, r.x, ss), ss = fmaf(r.y, r.y, ss), ss = fmaf(r.z, r.z, ss), ss = fmaf(r.w, r.w, ss);
+    }
+  } else {
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+      float v = xr[i] + dr[i];
+      xr[i] = v;
+      ss = fmaf(v, v, ss);
+    }
+  }
+  ss = block_sum(ss, scratch);
+
+  float scale = 1.0f / sqrtf(ss / (float)d + eps);
+  if (vec4) {
+#pragma unroll 4
+    for (int i = threadIdx.x * 4; i < d; i += blockDim.x * 4) {
+      float v[4], g[4];
+      load4(xr + i, v);
+      load4(w + i, g);
+      float4 r;
+      r.x = v[0] * scale * g[0], r.y = v[1] * scale * g[1], r.z = v[2] * scale * g[2], r.w = v[3] * scale * g[3];
+      *(float4*)(o + i) = r;
+    }
+  } else {
+    for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = xr[i] * scale * w[i];
+  }
+}
