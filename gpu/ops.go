@@ -101,6 +101,42 @@ func linearSplit(N, K, cols, warpsPerBlock, warp int) int {
 	return split
 }
 
+// LinearSwiGLU implements nn.Fused: out = silu(x·gateᵀ) · (x·upᵀ), x (M, K),
+// gate and up (N, K) of one dtype, out (M, N), in one launch per 16 rows
+// (linear_swiglu in linear.cu).
+func (d *Device) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
+	d.operand("LinearSwiGLU", out, tensor.F32)
+	d.operand("LinearSwiGLU", x, tensor.F32)
+	d.operand("LinearSwiGLU", gate, tensor.F32, tensor.BF16, tensor.F16)
+	d.operand("LinearSwiGLU", up, gate.DType)
+	M, K, N := x.Rows(), x.Cols(), gate.Rows()
+	d.need(gate.Cols() == K && up.Rows() == N && up.Cols() == K && out.Len() == M*N, "LinearSwiGLU",
+		"x %v, gate %v, up %v, out %v", x.Shape, gate.Shape, up.Shape, out.Shape)
+	if M == 0 || N == 0 {
+		return
+	}
+	warps := blockThreads / d.warp
+	for m0 := 0; m0 < M; m0 += linearMaxRows {
+		rows := min(linearMaxRows, M-m0)
+		bucket := linearBucket(rows)
+		split := linearSplit(N, K, 1, warps, d.warp)
+		d.launch(swigluNames[gate.DType][bucket], Dim3{uint32(ceilDiv(N, warps/split)), 1, 1}, Dim3{blockThreads, 1, 1},
+			uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(gate), ptr(up), i32(rows), i32(N), i32(K), i32(split))
+	}
+}
+
+// swigluNames[dtype][bucket] names the linear_swiglu kernels.
+var swigluNames = func() map[tensor.DType]*[linearMaxRows + 1]string {
+	names := map[tensor.DType]*[linearMaxRows + 1]string{}
+	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+		names[dt] = new([linearMaxRows + 1]string)
+		for _, b := range linearBuckets {
+			names[dt][b] = fmt.Sprintf("linear_swiglu_%s_m%d", suffix(dt), b)
+		}
+	}
+	return names
+}()
+
 // linearBuckets are the row counts MT of the linear kernels.
 var linearBuckets = [...]int{1, 2, 4, 8, 12, 16}
 

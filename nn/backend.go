@@ -63,4 +63,7 @@ type Fused interface {
 	// RoPEQK rotates q (rows, heads·headDim) and k (rows, kvHeads·headDim)
 	// in place, as RoPE on each.
 	RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor)
+	// LinearSwiGLU computes out = silu(x·gateᵀ) · (x·upᵀ), as two Linear
+	// and a SiLUMul: x (M, K), gate and up (N, K), out (M, N).
+	LinearSwiGLU(out, x, gate, up *tensor.Tensor)
 }

@@ -247,7 +247,8 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 	gate, up := d.gate.RowSliceInto(&d.vgate, 0, M), d.up.RowSliceInto(&d.vup, 0, M)
 
 	// A backend with fused steps (a GPU) runs each residual add with the
-	// norm after it, and both rotations, as one operation.
+	// norm after it, both rotations, and the MLP's gate, up and SiLU·mul,
+	// each as one operation.
 	fused, _ := b.(Fused)
 	b.Embedding(x, d.w.Embed, tokens)
 	if len(d.w.Layers) > 0 {
@@ -284,9 +285,13 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 		// SwiGLU MLP: down(silu(gate(x)) · up(x)), residual, and the next
 		// layer's attention norm (after the last layer, logitRows norms
 		// only the rows it needs)
-		b.Linear(gate, xb, w.Gate, nil)
-		b.Linear(up, xb, w.Up, nil)
-		b.SiLUMul(gate, gate, up)
+		if fused != nil {
+			fused.LinearSwiGLU(gate, xb, w.Gate, w.Up)
+		} else {
+			b.Linear(gate, xb, w.Gate, nil)
+			b.Linear(up, xb, w.Up, nil)
+			b.SiLUMul(gate, gate, up)
+		}
 		b.Linear(proj, gate, w.Down, nil)
 		if l+1 < len(d.w.Layers) {
 			d.addNorm(fused, xb, x, proj, d.w.Layers[l+1].AttnNorm)

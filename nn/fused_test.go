@@ -14,7 +14,15 @@ import (
 // counted, so that the decoder's fused path can be checked on the host.
 type fusedCPU struct {
 	*ops.CPU
-	addNorms, ropes int
+	addNorms, ropes, swiglus int
+}
+
+func (b *fusedCPU) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
+	b.swiglus++
+	u := b.Alloc(out.Shape...)
+	b.Linear(out, x, gate, nil)
+	b.Linear(u, x, up, nil)
+	b.SiLUMul(out, out, u)
 }
 
 func (b *fusedCPU) AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32) {
@@ -49,5 +57,6 @@ func TestFusedForwardEqualsSeparate(t *testing.T) {
 		layers, chunks := fused.Config().Layers, 3 // 13 tokens in chunks of 5
 		require.Equal(t, chunks*(2*layers-1), fb.addNorms)
 		require.Equal(t, chunks*layers, fb.ropes)
+		require.Equal(t, chunks*layers, fb.swiglus)
 	}
 }

@@ -82,6 +82,10 @@ func (p *opProfiler) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start 
 	p.time("rope q+k", func() { p.timedBackend.RoPEQK(q, k, heads, kvHeads, headDim, start, cos, sin) })
 }
 
+func (p *opProfiler) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
+	p.time(fmt.Sprintf("linear+swiglu 2×%d×%d", gate.Rows(), gate.Cols()), func() { p.timedBackend.LinearSwiGLU(out, x, gate, up) })
+}
+
 func (p *opProfiler) Argmax(t *tensor.Tensor, rows int) []int32 {
 	var ids []int32
 	p.time("argmax", func() { ids = p.timedBackend.Argmax(t, rows) })

@@ -122,6 +122,7 @@ func Kernels(t *testing.T, b Backend) {
 	t.Run("Copy", func(t *testing.T) { testCopy(t, b) })
 	t.Run("AddRMSNorm", func(t *testing.T) { testAddRMSNorm(t, b) })
 	t.Run("RoPEQK", func(t *testing.T) { testRoPEQK(t, b) })
+	t.Run("LinearSwiGLU", func(t *testing.T) { testLinearSwiGLU(t, b) })
 }
 
 // Smoke runs one small case of each operation: for a driver whose kernels
@@ -256,6 +257,29 @@ func testAddRMSNorm(t *testing.T, b Backend) {
 		b.AddRMSNorm(out, x, delta, w, 1e-5)
 		require.Equal(t, wantX.F32(), read(b, x), "rows %d d %d: x += delta", rows, d) // exact: one rounding
 		Close(t, fmt.Sprintf("rows %d d %d", rows, d), read(b, out), want.F32(), Tol)
+	}
+}
+
+func testLinearSwiGLU(t *testing.T, b Backend) {
+	r := rng(15)
+	for _, dt := range dtypes {
+		// The vector path with and without split warps, and the scalar one.
+		for _, nk := range [][2]int{{67, 96}, {40, 70}, {20, 2056}} {
+			N, K := nk[0], nk[1]
+			gate, hgate := upload(t, b, random(r, dt, N, K))
+			up, hup := upload(t, b, random(r, dt, N, K))
+			for _, M := range []int{1, 3, 9, 16, 37} {
+				hx := random(r, tensor.F32, M, K)
+				x, _ := upload(t, b, hx)
+				want, u := tensor.New(tensor.F32, M, N), tensor.New(tensor.F32, M, N)
+				cpu.Linear(want, hx, hgate, nil)
+				cpu.Linear(u, hx, hup, nil)
+				cpu.SiLUMul(want, want, u)
+				out := b.Alloc(M, N)
+				b.LinearSwiGLU(out, x, gate, up)
+				Close(t, fmt.Sprintf("%v N=%d K=%d M=%d", dt, N, K, M), read(b, out), want.F32(), Tol)
+			}
+		}
 	}
 }
 

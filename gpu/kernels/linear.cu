@@ -76,13 +76,13 @@ DEV void linear_dot8(float acc[MT][NR], const float wv[NR][8], const float* x, i
   }
 }
 
-// linear_store finishes each warp's sums (lanes, then, with a split, the
-// ksplit warps of a column group, added by the first in a fixed order so
-// that the result does not depend on timing) and writes the M rows of the
-// warp's nr columns from n0, adding the bias. Every thread of the block
-// must call it (a barrier).
+// linear_reduce finishes each warp's sums: over its lanes, then, with a
+// split, over the ksplit warps of a column group, added by the first in a
+// fixed order so that the result does not depend on timing. It returns
+// whether this thread holds finished sums to write (lane 0 of the group's
+// first warp). Every thread of the block must call it (a barrier).
 template <int MT, int NR>
-DEV void linear_store(float acc[MT][NR], float* out, const float* bias, int M, int N, int n0, int nr, bool active, int ksplit) {
+DEV bool linear_reduce(float acc[MT][NR], bool active, int ksplit) {
   __shared__ float red[GP_MAX_WARPS * LINEAR_MAX_ROWS * 4];
   int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP, part = warp % ksplit;
 #pragma unroll
@@ -105,7 +105,14 @@ DEV void linear_store(float acc[MT][NR], float* out, const float* bias, int M, i
           for (int r = 0; r < NR; r++) acc[m][r] += red[((warp + p) * MT + m) * NR + r];
     }
   }
-  if (!active || lane != 0 || part != 0) return;
+  return active && lane == 0 && part == 0;
+}
+
+// linear_store reduces (linear_reduce) and writes the M rows of the warp's
+// nr columns from n0, adding the bias.
+template <int MT, int NR>
+DEV void linear_store(float acc[MT][NR], float* out, const float* bias, int M, int N, int n0, int nr, bool active, int ksplit) {
+  if (!linear_reduce<MT, NR>(acc, active, ksplit)) return;
 #pragma unroll
   for (int r = 0; r < NR; r++) {
     if (r < nr) {
@@ -117,25 +124,13 @@ DEV void linear_store(float acc[MT][NR], float* out, const float* bias, int M, i
   }
 }
 
+// linear_accumulate adds to acc the products of the NR weight rows wr
+// with the M rows of x, this warp's share of K (part of ksplit).
 template <typename T, int MT, int NR, int UNROLL>
-DEV void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit) {
-  int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP;
-  int part = warp % ksplit; // which of the ksplit warps of this column group
-  int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit) * NR;
-  bool active = n0 < N; // idle warps stay for the barrier below
-  int nr = active ? imin(NR, N - n0) : 1; // columns of this warp; the others repeat the last
-  const T* wr[NR];
-#pragma unroll
-  for (int r = 0; r < NR; r++) wr[r] = w + (size_t)(active ? n0 + imin(r, nr - 1) : 0) * K;
-
-  float acc[MT][NR];
-#pragma unroll
-  for (int m = 0; m < MT; m++)
-#pragma unroll
-    for (int r = 0; r < NR; r++) acc[m][r] = 0.0f;
-
-  if (!active) {
-  } else if (K % 8 == 0 && (size_t)x % 32 == 0 && (size_t)w % 16 == 0) {
+DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligned, const float* x, int M, int K, int part,
+                           int ksplit) {
+  int lane = threadIdx.x % GP_WARP;
+  if (K % 8 == 0 && aligned && (size_t)x % 32 == 0) {
     // The ksplit warps of a column group interleave along K, each taking
     // every ksplit-th step of GP_WARP·8 weights.
     int step = ksplit * GP_WARP * 8;
@@ -166,8 +161,54 @@ DEV void linear(float* out, const float* x, const T* w, const float* bias, int M
       }
     }
   }
+}
 
+template <typename T, int MT, int NR, int UNROLL>
+DEV void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit) {
+  int warp = threadIdx.x / GP_WARP;
+  int part = warp % ksplit; // which of the ksplit warps of this column group
+  int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit) * NR;
+  bool active = n0 < N; // idle warps stay for the barrier in linear_reduce
+  int nr = active ? imin(NR, N - n0) : 1; // columns of this warp; the others repeat the last
+  const T* wr[NR];
+#pragma unroll
+  for (int r = 0; r < NR; r++) wr[r] = w + (size_t)(active ? n0 + imin(r, nr - 1) : 0) * K;
+
+  float acc[MT][NR];
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int r = 0; r < NR; r++) acc[m][r] = 0.0f;
+  if (active) linear_accumulate<T, MT, NR, UNROLL>(acc, wr, (size_t)w % 16 == 0, x, M, K, part, ksplit);
   linear_store<MT, NR>(acc, out, bias, M, N, n0, nr, active, ksplit);
+}
+
+// linear_swiglu is the SwiGLU MLP's first half in one launch: the gate and
+// up projections of the same column n by one warp (the two weight rows
+// are its NR = 2), then out[m][n] = silu(gate)·up, so that neither
+// projection is written out and read back, and one launch replaces three.
+//
+//   out[m][n] = silu(Σ_k x[m][k]·gate[n][k]) · Σ_k x[m][k]·up[n][k]      silu(g) = g / (1 + exp(−g))
+//
+// grid (ceil(N / (warps per block / ksplit))), block (a multiple of GP_WARP).
+template <typename T, int MT, int UNROLL>
+DEV void linear_swiglu(float* out, const float* x, const T* gate, const T* up, int M, int N, int K, int ksplit) {
+  int warp = threadIdx.x / GP_WARP;
+  int part = warp % ksplit;
+  int n = blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit;
+  bool active = n < N;
+  const T* wr[2] = {gate + (size_t)(active ? n : 0) * K, up + (size_t)(active ? n : 0) * K};
+  float acc[MT][2];
+#pragma unroll
+  for (int m = 0; m < MT; m++) acc[m][0] = acc[m][1] = 0.0f;
+  if (active)
+    linear_accumulate<T, MT, 2, UNROLL>(acc, wr, (size_t)gate % 16 == 0 && (size_t)up % 16 == 0, x, M, K, part, ksplit);
+  if (!linear_reduce<MT, 2>(acc, active, ksplit)) return;
+#pragma unroll
+  for (int m = 0; m < MT; m++) {
+    float g = acc[m][0];
+    if (m < M) out[(size_t)m * N + n] = g / (1.0f + expf(-g)) * acc[m][1];
+  }
 }
 
 // linear_tiled is linear for sixteen rows, with x staged in shared memory.
@@ -268,3 +309,23 @@ KERNEL void linear_f16_m16(LINEAR_PARAMS(f16_t)) { linear<f16_t, 16, 2, 1>(LINEA
 KERNEL void linear_tiled_f32_m16(LINEAR_PARAMS(float)) { linear_tiled<float, 16, 4>(LINEAR_ARGS); }
 KERNEL void linear_tiled_bf16_m16(LINEAR_PARAMS(bf16_t)) { linear_tiled<bf16_t, 16, 4>(LINEAR_ARGS); }
 KERNEL void linear_tiled_f16_m16(LINEAR_PARAMS(f16_t)) { linear_tiled<f16_t, 16, 4>(LINEAR_ARGS); }
+#define SWIGLU_PARAMS(T) float *out, const float *x, const T *gate, const T *up, int M, int N, int K, int ksplit
+#define SWIGLU_ARGS out, x, gate, up, M, N, K, ksplit
+KERNEL void linear_swiglu_f32_m1(SWIGLU_PARAMS(float)) { linear_swiglu<float, 1, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m2(SWIGLU_PARAMS(float)) { linear_swiglu<float, 2, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m4(SWIGLU_PARAMS(float)) { linear_swiglu<float, 4, 2>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m8(SWIGLU_PARAMS(float)) { linear_swiglu<float, 8, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m12(SWIGLU_PARAMS(float)) { linear_swiglu<float, 12, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m16(SWIGLU_PARAMS(float)) { linear_swiglu<float, 16, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m1(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 1, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m2(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 2, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m4(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 4, 2>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m8(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 8, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m12(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 12, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m16(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 16, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m1(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 1, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m2(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 2, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m4(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 4, 2>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m8(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 8, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m12(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 12, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m16(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 16, 1>(SWIGLU_ARGS); }
