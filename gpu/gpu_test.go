@@ -41,6 +41,20 @@ func TestKernelSources(t *testing.T) {
 			require.Equal(t, strconv.Itoa(linearTiledCols(mt)), m[2], name)
 		}
 	}
+	// The fused families: NC (swiglu) and NR (qkv) as the host assumes.
+	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+		for _, mt := range linearBuckets {
+			for _, f := range []struct {
+				name string
+				cols int
+			}{{swigluNames[dt][mt], swigluCols(mt)}, {qkvNames[dt][mt], linearCols(mt)}} {
+				m := regexp.MustCompile(f.name + `\(\w+_PARAMS\(\w+\)\) \{ linear_\w+<\w+, (\d+), (\d+), \d+>`).FindStringSubmatch(src)
+				require.NotNil(t, m, f.name)
+				require.Equal(t, strconv.Itoa(mt), m[1], f.name)
+				require.Equal(t, strconv.Itoa(f.cols), m[2], f.name)
+			}
+		}
+	}
 	entries := regexp.MustCompile(`linear_\w+_m(\d+)\(LINEAR_PARAMS\(\w+\)\) \{ linear<\w+, (\d+), (\d+), \d+>`).FindAllStringSubmatch(src, -1)
 	require.Len(t, entries, 3*len(linearBuckets))
 	for _, e := range entries {

@@ -119,39 +119,95 @@ func (d *Device) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 	for m0 := 0; m0 < M; m0 += linearMaxRows {
 		rows := min(linearMaxRows, M-m0)
 		bucket := linearBucket(rows)
-		split := linearSplit(N, K, 1, warps, d.warp)
-		d.launch(swigluNames[gate.DType][bucket], Dim3{uint32(ceilDiv(N, warps/split)), 1, 1}, Dim3{blockThreads, 1, 1},
+		cols := swigluCols(bucket)
+		split := linearSplit(N, K, cols, warps, d.warp)
+		d.launch(swigluNames[gate.DType][bucket], Dim3{uint32(ceilDiv(N, cols*warps/split)), 1, 1}, Dim3{blockThreads, 1, 1},
 			uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(gate), ptr(up), i32(rows), i32(N), i32(K), i32(split))
 	}
 }
 
+// swigluCols is NC, the columns (gate and up rows each) of a warp of the
+// bucket's linear_swiglu kernel: as linearCols, with the two matrices
+// counting as its NR.
+func swigluCols(bucket int) int { return max(1, linearCols(bucket)/2) }
+
+// LinearQKV implements nn.Fused: the three attention projections of x, as
+// three Linear calls, in one launch per 16 rows (linear_qkv in linear.cu)
+// when the weights share a dtype and the column groups fit the matrices;
+// otherwise as three launches.
+func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	M, K, Nq, Nkv := x.Rows(), x.Cols(), wq.Rows(), wk.Rows()
+	separate := wk.DType != wq.DType || wv.DType != wq.DType || wv.Rows() != Nkv || (bq == nil) != (bk == nil) || (bq == nil) != (bv == nil)
+	if !separate {
+		for m0 := 0; m0 < M; m0 += linearMaxRows {
+			if c := linearCols(linearBucket(min(linearMaxRows, M-m0))); Nq%c != 0 || Nkv%c != 0 {
+				separate = true
+			}
+		}
+	}
+	if separate {
+		d.Linear(q, x, wq, bq)
+		d.Linear(k, x, wk, bk)
+		d.Linear(v, x, wv, bv)
+		return
+	}
+	for _, t := range []*tensor.Tensor{q, k, v, x} {
+		d.operand("LinearQKV", t, tensor.F32)
+	}
+	for _, w := range []*tensor.Tensor{wq, wk, wv} {
+		d.operand("LinearQKV", w, tensor.F32, tensor.BF16, tensor.F16)
+	}
+	d.need(wq.Cols() == K && wk.Cols() == K && wv.Cols() == K && q.Len() == M*Nq && k.Len() == M*Nkv && v.Len() == M*Nkv,
+		"LinearQKV", "x %v, w %v %v %v, out %v %v %v", x.Shape, wq.Shape, wk.Shape, wv.Shape, q.Shape, k.Shape, v.Shape)
+	var biases [3]uint64
+	if bq != nil {
+		for i, b := range []*tensor.Tensor{bq, bk, bv} {
+			d.operand("LinearQKV", b, tensor.F32)
+			d.need(b.Len() == []int{Nq, Nkv, Nkv}[i], "LinearQKV", "bias %v", b.Shape)
+			biases[i] = ptr(b)
+		}
+	}
+	if M == 0 {
+		return
+	}
+	warps, N := blockThreads/d.warp, Nq+2*Nkv
+	for m0 := 0; m0 < M; m0 += linearMaxRows {
+		rows := min(linearMaxRows, M-m0)
+		bucket := linearBucket(rows)
+		cols := linearCols(bucket)
+		split := linearSplit(N, K, cols, warps, d.warp)
+		d.launch(qkvNames[wq.DType][bucket], Dim3{uint32(ceilDiv(N, cols*warps/split)), 1, 1}, Dim3{blockThreads, 1, 1},
+			uint64(q.Ptr)+uint64(m0*Nq*4), uint64(k.Ptr)+uint64(m0*Nkv*4), uint64(v.Ptr)+uint64(m0*Nkv*4),
+			uint64(x.Ptr)+uint64(m0*K*4), ptr(wq), ptr(wk), ptr(wv), biases[0], biases[1], biases[2],
+			i32(rows), i32(Nq), i32(Nkv), i32(K), i32(split))
+	}
+}
+
+// qkvNames[dtype][bucket] names the linear_qkv kernels.
+var qkvNames = kernelNames("linear_qkv")
+
 // swigluNames[dtype][bucket] names the linear_swiglu kernels.
-var swigluNames = func() map[tensor.DType]*[linearMaxRows + 1]string {
+var swigluNames = kernelNames("linear_swiglu")
+
+// kernelNames builds the names family_<dtype>_m<bucket> of a family of
+// kernels with an entry point per row bucket, once: formatting them on
+// every launch would cost a decode step hundreds of allocations.
+func kernelNames(family string) map[tensor.DType]*[linearMaxRows + 1]string {
 	names := map[tensor.DType]*[linearMaxRows + 1]string{}
 	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
 		names[dt] = new([linearMaxRows + 1]string)
 		for _, b := range linearBuckets {
-			names[dt][b] = fmt.Sprintf("linear_swiglu_%s_m%d", suffix(dt), b)
+			names[dt][b] = fmt.Sprintf("%s_%s_m%d", family, suffix(dt), b)
 		}
 	}
 	return names
-}()
+}
 
 // linearBuckets are the row counts MT of the linear kernels.
 var linearBuckets = [...]int{1, 2, 4, 8, 12, 16}
 
-// linearNames[dtype][bucket] is the kernel's name, built once: formatting
-// it on every launch would cost a decode step hundreds of allocations.
-var linearNames = func() map[tensor.DType]*[linearMaxRows + 1]string {
-	names := map[tensor.DType]*[linearMaxRows + 1]string{}
-	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
-		names[dt] = new([linearMaxRows + 1]string)
-		for _, b := range linearBuckets {
-			names[dt][b] = fmt.Sprintf("linear_%s_m%d", suffix(dt), b)
-		}
-	}
-	return names
-}()
+// linearNames[dtype][bucket] is the linear kernel's name.
+var linearNames = kernelNames("linear")
 
 // linearBucket returns the smallest bucket that holds rows (≤ linearMaxRows).
 func linearBucket(rows int) int {

@@ -66,4 +66,8 @@ type Fused interface {
 	// LinearSwiGLU computes out = silu(x·gateᵀ) · (x·upᵀ), as two Linear
 	// and a SiLUMul: x (M, K), gate and up (N, K), out (M, N).
 	LinearSwiGLU(out, x, gate, up *tensor.Tensor)
+	// LinearQKV computes the attention's three projections of x, as
+	// Linear(q, x, wq, bq), Linear(k, x, wk, bk) and Linear(v, x, wv, bv);
+	// the biases are all nil or all set.
+	LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor)
 }

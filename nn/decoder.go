@@ -247,8 +247,8 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 	gate, up := d.gate.RowSliceInto(&d.vgate, 0, M), d.up.RowSliceInto(&d.vup, 0, M)
 
 	// A backend with fused steps (a GPU) runs each residual add with the
-	// norm after it, both rotations, and the MLP's gate, up and SiLU·mul,
-	// each as one operation.
+	// norm after it, the three attention projections, both rotations, and
+	// the MLP's gate, up and SiLU·mul, each as one operation.
 	fused, _ := b.(Fused)
 	b.Embedding(x, d.w.Embed, tokens)
 	if len(d.w.Layers) > 0 {
@@ -262,9 +262,13 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 
 		// attention: (xb is the normed input) q/k/v projections, (Qwen3)
 		// per-head q/k norm, RoPE
-		b.Linear(q, xb, w.Q, w.QBias)
-		b.Linear(k, xb, w.K, w.KBias)
-		b.Linear(v, xb, w.V, w.VBias)
+		if fused != nil && (w.QBias == nil) == (w.KBias == nil) && (w.QBias == nil) == (w.VBias == nil) {
+			fused.LinearQKV(q, k, v, xb, w.Q, w.K, w.V, w.QBias, w.KBias, w.VBias)
+		} else {
+			b.Linear(q, xb, w.Q, w.QBias)
+			b.Linear(k, xb, w.K, w.KBias)
+			b.Linear(v, xb, w.V, w.VBias)
+		}
 		if w.QNorm != nil {
 			qh, kh := q.ReshapeInto(&d.vqh, M*cfg.Heads, cfg.HeadDim), k.ReshapeInto(&d.vkh, M*cfg.KVHeads, cfg.HeadDim)
 			b.RMSNorm(qh, qh, w.QNorm, cfg.NormEps)

@@ -14,7 +14,14 @@ import (
 // counted, so that the decoder's fused path can be checked on the host.
 type fusedCPU struct {
 	*ops.CPU
-	addNorms, ropes, swiglus int
+	addNorms, ropes, swiglus, qkvs int
+}
+
+func (b *fusedCPU) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	b.qkvs++
+	b.Linear(q, x, wq, bq)
+	b.Linear(k, x, wk, bk)
+	b.Linear(v, x, wv, bv)
 }
 
 func (b *fusedCPU) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
@@ -58,5 +65,6 @@ func TestFusedForwardEqualsSeparate(t *testing.T) {
 		require.Equal(t, chunks*(2*layers-1), fb.addNorms)
 		require.Equal(t, chunks*layers, fb.ropes)
 		require.Equal(t, chunks*layers, fb.swiglus)
+		require.Equal(t, chunks*layers, fb.qkvs)
 	}
 }

@@ -111,6 +111,11 @@ func (w wallTimed) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 	w.Linear(u, x, up, nil)
 	w.SiLUMul(out, out, u)
 }
+func (w wallTimed) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	w.Linear(q, x, wq, bq)
+	w.Linear(k, x, wk, bk)
+	w.Linear(v, x, wv, bv)
+}
 func (w wallTimed) Argmax(t *tensor.Tensor, rows int) []int32 {
 	n := t.Len() / rows
 	ids := make([]int32, rows)
@@ -131,7 +136,7 @@ func TestProfileOps(t *testing.T) {
 	say := func(format string, a ...any) { fmt.Fprintf(&out, format, a...) }
 	require.NoError(t, profileOps(b, m, []int{1, 3}, 8, 2, say))
 	text := out.String()
-	for _, want := range []string{"forward of 1 token(s)", "forward of 3 token(s)", "linear+swiglu 2×128×64", "linear 64×128", "attention", "rmsnorm", "add+rmsnorm", "rope q+k", "embedding"} {
+	for _, want := range []string{"forward of 1 token(s)", "forward of 3 token(s)", "linear+swiglu 2×128×64", "linear 64×128", "linear q,k,v 64+32+32×64", "attention", "rmsnorm", "add+rmsnorm", "rope q+k", "embedding"} {
 		require.Contains(t, text, want)
 	}
 	// Two layers: q, k, v, o, gate, up, down each once per layer, plus the tied LM head (1000×64).

@@ -86,6 +86,11 @@ func (p *opProfiler) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 	p.time(fmt.Sprintf("linear+swiglu 2×%d×%d", gate.Rows(), gate.Cols()), func() { p.timedBackend.LinearSwiGLU(out, x, gate, up) })
 }
 
+func (p *opProfiler) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	p.time(fmt.Sprintf("linear q,k,v %d+%d+%d×%d", wq.Rows(), wk.Rows(), wv.Rows(), wq.Cols()),
+		func() { p.timedBackend.LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv) })
+}
+
 func (p *opProfiler) Argmax(t *tensor.Tensor, rows int) []int32 {
 	var ids []int32
 	p.time("argmax", func() { ids = p.timedBackend.Argmax(t, rows) })

@@ -123,6 +123,7 @@ func Kernels(t *testing.T, b Backend) {
 	t.Run("AddRMSNorm", func(t *testing.T) { testAddRMSNorm(t, b) })
 	t.Run("RoPEQK", func(t *testing.T) { testRoPEQK(t, b) })
 	t.Run("LinearSwiGLU", func(t *testing.T) { testLinearSwiGLU(t, b) })
+	t.Run("LinearQKV", func(t *testing.T) { testLinearQKV(t, b) })
 }
 
 // Smoke runs one small case of each operation: for a driver whose kernels
@@ -278,6 +279,43 @@ func testLinearSwiGLU(t *testing.T, b Backend) {
 				out := b.Alloc(M, N)
 				b.LinearSwiGLU(out, x, gate, up)
 				Close(t, fmt.Sprintf("%v N=%d K=%d M=%d", dt, N, K, M), read(b, out), want.F32(), Tol)
+			}
+		}
+	}
+}
+
+func testLinearQKV(t *testing.T, b Backend) {
+	r := rng(16)
+	for _, dt := range dtypes {
+		// Nq, Nkv, K: column groups of 1, 2 and 4 fit 64 and 32; 66 and 34
+		// do not fit groups of 4 (M in 5..12), which fall back to three
+		// launches; K = 70 takes the scalar path, K = 2056 splits K.
+		for _, c := range [][3]int{{64, 32, 96}, {66, 34, 96}, {64, 32, 70}, {32, 16, 2056}} {
+			Nq, Nkv, K := c[0], c[1], c[2]
+			for _, withBias := range []bool{false, true} {
+				wq, hwq := upload(t, b, random(r, dt, Nq, K))
+				wk, hwk := upload(t, b, random(r, dt, Nkv, K))
+				wv, hwv := upload(t, b, random(r, dt, Nkv, K))
+				var bq, bk, bv, hbq, hbk, hbv *tensor.Tensor
+				if withBias {
+					bq, hbq = upload(t, b, random(r, tensor.F32, Nq))
+					bk, hbk = upload(t, b, random(r, tensor.F32, Nkv))
+					bv, hbv = upload(t, b, random(r, tensor.F32, Nkv))
+				}
+				for _, M := range []int{1, 3, 9, 16, 37} {
+					hx := random(r, tensor.F32, M, K)
+					x, _ := upload(t, b, hx)
+					wq2, wk2, wv2 := tensor.New(tensor.F32, M, Nq), tensor.New(tensor.F32, M, Nkv), tensor.New(tensor.F32, M, Nkv)
+					cpu.Linear(wq2, hx, hwq, hbq)
+					cpu.Linear(wk2, hx, hwk, hbk)
+					cpu.Linear(wv2, hx, hwv, hbv)
+					q, k, v := b.Alloc(M, Nq), b.Alloc(M, Nkv), b.Alloc(M, Nkv)
+					b.LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv)
+					name := fmt.Sprintf("%v Nq=%d Nkv=%d K=%d M=%d bias=%v", dt, Nq, Nkv, K, M, withBias)
+					Close(t, name+" q", read(b, q), wq2.F32(), Tol)
+					Close(t, name+" k", read(b, k), wk2.F32(), Tol)
+					Close(t, name+" v", read(b, v), wv2.F32(), Tol)
+				}
 			}
 		}
 	}

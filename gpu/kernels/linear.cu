@@ -81,9 +81,14 @@ DEV void linear_dot8(float acc[MT][NR], const float wv[NR][8], const float* x, i
 // fixed order so that the result does not depend on timing. It returns
 // whether this thread holds finished sums to write (lane 0 of the group's
 // first warp). Every thread of the block must call it (a barrier).
+// linear_red holds the split warps' sums. One array at file scope, not one
+// per instantiation of linear_reduce: clang's AMDGPU back end would give
+// every kernel room for all of them.
+__shared__ float linear_red[GP_MAX_WARPS * LINEAR_MAX_ROWS * 4];
+
 template <int MT, int NR>
 DEV bool linear_reduce(float acc[MT][NR], bool active, int ksplit) {
-  __shared__ float red[GP_MAX_WARPS * LINEAR_MAX_ROWS * 4];
+  float* red = linear_red;
   int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP, part = warp % ksplit;
 #pragma unroll
   for (int m = 0; m < MT; m++)
@@ -163,13 +168,14 @@ DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligne
   }
 }
 
+// linear_columns computes the NR columns from n0 of one matrix for a
+// warp (part of ksplit of its column group); inactive warps only join the
+// barrier.
 template <typename T, int MT, int NR, int UNROLL>
-DEV void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit) {
-  int warp = threadIdx.x / GP_WARP;
-  int part = warp % ksplit; // which of the ksplit warps of this column group
-  int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit) * NR;
-  bool active = n0 < N; // idle warps stay for the barrier in linear_reduce
-  int nr = active ? imin(NR, N - n0) : 1; // columns of this warp; the others repeat the last
+DEV void linear_columns(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int n0,
+                        bool active) {
+  int part = threadIdx.x / GP_WARP % ksplit; // which of the ksplit warps of this column group
+  int nr = active ? imin(NR, N - n0) : 1;   // columns of this warp; the others repeat the last
   const T* wr[NR];
 #pragma unroll
   for (int r = 0; r < NR; r++) wr[r] = w + (size_t)(active ? n0 + imin(r, nr - 1) : 0) * K;
@@ -183,31 +189,65 @@ DEV void linear(float* out, const float* x, const T* w, const float* bias, int M
   linear_store<MT, NR>(acc, out, bias, M, N, n0, nr, active, ksplit);
 }
 
-// linear_swiglu is the SwiGLU MLP's first half in one launch: the gate and
-// up projections of the same column n by one warp (the two weight rows
-// are its NR = 2), then out[m][n] = silu(gate)·up, so that neither
-// projection is written out and read back, and one launch replaces three.
+template <typename T, int MT, int NR, int UNROLL>
+DEV void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit) {
+  int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + threadIdx.x / GP_WARP / ksplit) * NR;
+  linear_columns<T, MT, NR, UNROLL>(out, x, w, bias, M, N, K, ksplit, n0, n0 < N); // idle warps stay for the barrier
+}
+
+// linear_qkv is the attention's three projections of the same x in one
+// launch: the column groups run over q's Nq columns, then k's Nkv, then
+// v's (the host makes NR divide Nq and Nkv, so no group straddles two
+// matrices). A decode step's key and value projections are small (1024
+// columns on Llama-3.1-8B) and cost mostly their launch.
+template <typename T, int MT, int NR, int UNROLL>
+DEV void linear_qkv(float* oq, float* ok, float* ov, const float* x, const T* wq, const T* wk, const T* wv, const float* bq,
+                    const float* bk, const float* bv, int M, int Nq, int Nkv, int K, int ksplit) {
+  int c0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + threadIdx.x / GP_WARP / ksplit) * NR;
+  if (c0 < Nq) linear_columns<T, MT, NR, UNROLL>(oq, x, wq, bq, M, Nq, K, ksplit, c0, true);
+  else if (c0 < Nq + Nkv) linear_columns<T, MT, NR, UNROLL>(ok, x, wk, bk, M, Nkv, K, ksplit, c0 - Nq, true);
+  else linear_columns<T, MT, NR, UNROLL>(ov, x, wv, bv, M, Nkv, K, ksplit, c0 - Nq - Nkv, c0 < Nq + 2 * Nkv);
+}
+
+// linear_swiglu is the SwiGLU MLP's first half in one launch: a warp
+// computes the gate and up dot products of NC columns (its NR = 2·NC weight
+// rows: gate n, up n, gate n+1, ...), then out[m][n] = silu(gate)·up, so
+// that neither projection is written out and read back, and one launch
+// replaces three.
 //
 //   out[m][n] = silu(Σ_k x[m][k]·gate[n][k]) · Σ_k x[m][k]·up[n][k]      silu(g) = g / (1 + exp(−g))
 //
-// grid (ceil(N / (warps per block / ksplit))), block (a multiple of GP_WARP).
-template <typename T, int MT, int UNROLL>
+// grid (ceil(N / (NC · warps per block / ksplit))), block (a multiple of GP_WARP).
+template <typename T, int MT, int NC, int UNROLL>
 DEV void linear_swiglu(float* out, const float* x, const T* gate, const T* up, int M, int N, int K, int ksplit) {
   int warp = threadIdx.x / GP_WARP;
   int part = warp % ksplit;
-  int n = blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit;
-  bool active = n < N;
-  const T* wr[2] = {gate + (size_t)(active ? n : 0) * K, up + (size_t)(active ? n : 0) * K};
-  float acc[MT][2];
+  int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit) * NC;
+  bool active = n0 < N;
+  int nc = active ? imin(NC, N - n0) : 1;
+  const T* wr[2 * NC];
 #pragma unroll
-  for (int m = 0; m < MT; m++) acc[m][0] = acc[m][1] = 0.0f;
+  for (int c = 0; c < NC; c++) {
+    size_t row = (size_t)(active ? n0 + imin(c, nc - 1) : 0) * K;
+    wr[2 * c] = gate + row, wr[2 * c + 1] = up + row;
+  }
+  float acc[MT][2 * NC];
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int r = 0; r < 2 * NC; r++) acc[m][r] = 0.0f;
   if (active)
-    linear_accumulate<T, MT, 2, UNROLL>(acc, wr, (size_t)gate % 16 == 0 && (size_t)up % 16 == 0, x, M, K, part, ksplit);
-  if (!linear_reduce<MT, 2>(acc, active, ksplit)) return;
+    linear_accumulate<T, MT, 2 * NC, UNROLL>(acc, wr, (size_t)gate % 16 == 0 && (size_t)up % 16 == 0, x, M, K, part, ksplit);
+  if (!linear_reduce<MT, 2 * NC>(acc, active, ksplit)) return;
 #pragma unroll
-  for (int m = 0; m < MT; m++) {
-    float g = acc[m][0];
-    if (m < M) out[(size_t)m * N + n] = g / (1.0f + expf(-g)) * acc[m][1];
+  for (int c = 0; c < NC; c++) {
+    if (c < nc) {
+#pragma unroll
+      for (int m = 0; m < MT; m++) {
+        float g = acc[m][2 * c];
+        if (m < M) out[(size_t)m * N + n0 + c] = g / (1.0f + expf(-g)) * acc[m][2 * c + 1];
+      }
+    }
   }
 }
 
@@ -311,21 +351,43 @@ KERNEL void linear_tiled_bf16_m16(LINEAR_PARAMS(bf16_t)) { linear_tiled<bf16_t, 
 KERNEL void linear_tiled_f16_m16(LINEAR_PARAMS(f16_t)) { linear_tiled<f16_t, 16, 4>(LINEAR_ARGS); }
 #define SWIGLU_PARAMS(T) float *out, const float *x, const T *gate, const T *up, int M, int N, int K, int ksplit
 #define SWIGLU_ARGS out, x, gate, up, M, N, K, ksplit
-KERNEL void linear_swiglu_f32_m1(SWIGLU_PARAMS(float)) { linear_swiglu<float, 1, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f32_m2(SWIGLU_PARAMS(float)) { linear_swiglu<float, 2, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f32_m4(SWIGLU_PARAMS(float)) { linear_swiglu<float, 4, 2>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f32_m8(SWIGLU_PARAMS(float)) { linear_swiglu<float, 8, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f32_m12(SWIGLU_PARAMS(float)) { linear_swiglu<float, 12, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f32_m16(SWIGLU_PARAMS(float)) { linear_swiglu<float, 16, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m1(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 1, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m2(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 2, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m4(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 4, 2>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m8(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 8, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m12(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 12, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m16(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 16, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m1(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 1, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m2(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 2, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m4(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 4, 2>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m8(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 8, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m12(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 12, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m16(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 16, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m1(SWIGLU_PARAMS(float)) { linear_swiglu<float, 1, 1, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m2(SWIGLU_PARAMS(float)) { linear_swiglu<float, 2, 1, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m4(SWIGLU_PARAMS(float)) { linear_swiglu<float, 4, 1, 2>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m8(SWIGLU_PARAMS(float)) { linear_swiglu<float, 8, 2, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m12(SWIGLU_PARAMS(float)) { linear_swiglu<float, 12, 2, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m16(SWIGLU_PARAMS(float)) { linear_swiglu<float, 16, 1, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m1(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 1, 1, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m2(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 2, 1, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m4(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 4, 1, 2>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m8(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 8, 2, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m12(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 12, 2, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_bf16_m16(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 16, 1, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m1(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 1, 1, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m2(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 2, 1, 4>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m4(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 4, 1, 2>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m8(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 8, 2, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m12(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 12, 2, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f16_m16(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 16, 1, 1>(SWIGLU_ARGS); }
+#define QKV_PARAMS(T)                                                                                                 \
+  float *oq, float *ok, float *ov, const float *x, const T *wq, const T *wk, const T *wv, const float *bq, const float *bk, \
+      const float *bv, int M, int Nq, int Nkv, int K, int ksplit
+#define QKV_ARGS oq, ok, ov, x, wq, wk, wv, bq, bk, bv, M, Nq, Nkv, K, ksplit
+KERNEL void linear_qkv_f32_m1(QKV_PARAMS(float)) { linear_qkv<float, 1, 1, 4>(QKV_ARGS); }
+KERNEL void linear_qkv_f32_m2(QKV_PARAMS(float)) { linear_qkv<float, 2, 1, 4>(QKV_ARGS); }
+KERNEL void linear_qkv_f32_m4(QKV_PARAMS(float)) { linear_qkv<float, 4, 2, 2>(QKV_ARGS); }
+KERNEL void linear_qkv_f32_m8(QKV_PARAMS(float)) { linear_qkv<float, 8, 4, 1>(QKV_ARGS); }
+KERNEL void linear_qkv_f32_m12(QKV_PARAMS(float)) { linear_qkv<float, 12, 4, 1>(QKV_ARGS); }
+KERNEL void linear_qkv_f32_m16(QKV_PARAMS(float)) { linear_qkv<float, 16, 2, 1>(QKV_ARGS); }
+KERNEL void linear_qkv_bf16_m1(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 1, 1, 4>(QKV_ARGS); }
+KERNEL void linear_qkv_bf16_m2(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 2, 1, 4>(QKV_ARGS); }
+KERNEL void linear_qkv_bf16_m4(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 4, 2, 2>(QKV_ARGS); }
+KERNEL void linear_qkv_bf16_m8(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 8, 4, 1>(QKV_ARGS); }
+KERNEL void linear_qkv_bf16_m12(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 12, 4, 1>(QKV_ARGS); }
+KERNEL void linear_qkv_bf16_m16(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 16, 2, 1>(QKV_ARGS); }
+KERNEL void linear_qkv_f16_m1(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 1, 1, 4>(QKV_ARGS); }
+KERNEL void linear_qkv_f16_m2(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 2, 1, 4>(QKV_ARGS); }
+KERNEL void linear_qkv_f16_m4(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 4, 2, 2>(QKV_ARGS); }
+KERNEL void linear_qkv_f16_m8(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 8, 4, 1>(QKV_ARGS); }
+KERNEL void linear_qkv_f16_m12(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 12, 4, 1>(QKV_ARGS); }
+KERNEL void linear_qkv_f16_m16(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 16, 2, 1>(QKV_ARGS); }
