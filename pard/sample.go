@@ -3,6 +3,8 @@ package pard
 import (
 	"math"
 	"slices"
+
+	"github.com/gopard/gopard/ops"
 )
 
 // rng is xoshiro256** seeded through splitmix64: small, fast, and the same
@@ -40,23 +42,9 @@ func rotl(x uint64, k uint) uint64 { return x<<k | x>>(64-k) }
 func (r *rng) float64() float64 { return float64(r.next()>>11) * 0x1p-53 }
 
 // argmax returns the index of the largest value, the lowest index on ties;
-// NaNs never win. It returns 0 when no value is comparable.
-func argmax(row []float32) int32 {
-	best := 0
-	for best < len(row) && row[best] != row[best] { // skip leading NaNs
-		best++
-	}
-	if best == len(row) {
-		return 0
-	}
-	bv, off := row[best], best+1
-	for i, v := range row[off:] {
-		if v > bv {
-			best, bv = off+i, v
-		}
-	}
-	return int32(best)
-}
+// NaNs never win, 0 when no value is comparable (ops.Argmax, as the GPU's
+// argmax kernel computes it, so that ids do not depend on where it runs).
+func argmax(row []float32) int32 { return int32(ops.Argmax(row)) }
 
 // expNeg returns e^x for x ≤ 0 with a relative error below 1e-8 (far below
 // float32 resolution), several times faster than math.Exp: x = (n + f)·ln 2

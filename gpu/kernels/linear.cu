@@ -168,6 +168,21 @@ DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligne
   }
 }
 
+// linear_begin points wr at the weight rows of a warp's columns from n0
+// (those past N repeat the last; an inactive warp's at row 0), clears acc,
+// and returns the number of real columns.
+template <typename T, int MT, int NR>
+DEV int linear_begin(const T* wr[NR], float acc[MT][NR], const T* w, int N, int K, int n0, bool active) {
+  int nr = active ? imin(NR, N - n0) : 1;
+#pragma unroll
+  for (int r = 0; r < NR; r++) wr[r] = w + (size_t)(active ? n0 + imin(r, nr - 1) : 0) * K;
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+#pragma unroll
+    for (int r = 0; r < NR; r++) acc[m][r] = 0.0f;
+  return nr;
+}
+
 // linear_columns computes the NR columns from n0 of one matrix for a
 // warp (part of ksplit of its column group); inactive warps only join the
 // barrier.
@@ -175,16 +190,9 @@ template <typename T, int MT, int NR, int UNROLL>
 DEV void linear_columns(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int n0,
                         bool active) {
   int part = threadIdx.x / GP_WARP % ksplit; // which of the ksplit warps of this column group
-  int nr = active ? imin(NR, N - n0) : 1;   // columns of this warp; the others repeat the last
   const T* wr[NR];
-#pragma unroll
-  for (int r = 0; r < NR; r++) wr[r] = w + (size_t)(active ? n0 + imin(r, nr - 1) : 0) * K;
-
   float acc[MT][NR];
-#pragma unroll
-  for (int m = 0; m < MT; m++)
-#pragma unroll
-    for (int r = 0; r < NR; r++) acc[m][r] = 0.0f;
+  int nr = linear_begin<T, MT, NR>(wr, acc, w, N, K, n0, active);
   if (active) linear_accumulate<T, MT, NR, UNROLL>(acc, wr, (size_t)w % 16 == 0, x, M, K, part, ksplit);
   linear_store<MT, NR>(acc, out, bias, M, N, n0, nr, active, ksplit);
 }
@@ -275,16 +283,9 @@ DEV void linear_tiled(float* out, const float* x, const T* w, const float* bias,
   int part = warp % ksplit;
   int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit) * NR;
   bool active = n0 < N;
-  int nr = active ? imin(NR, N - n0) : 1;
   const T* wr[NR];
-#pragma unroll
-  for (int r = 0; r < NR; r++) wr[r] = w + (size_t)(active ? n0 + imin(r, nr - 1) : 0) * K;
-
   float acc[MT][NR];
-#pragma unroll
-  for (int m = 0; m < MT; m++)
-#pragma unroll
-    for (int r = 0; r < NR; r++) acc[m][r] = 0.0f;
+  int nr = linear_begin<T, MT, NR>(wr, acc, w, N, K, n0, active);
 
   int half = GP_WARP * 4, step = 2 * half;
   for (int k0 = 0; k0 < K; k0 += LINEAR_TILE) {

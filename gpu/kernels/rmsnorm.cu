@@ -7,6 +7,24 @@
 // out may be x.
 #include "common.h"
 
+// rmsnorm_scale writes o[i] = x[i]·scale·w[i] for the block's row, four
+// values per load when vec4.
+DEV void rmsnorm_scale(float* o, const float* x, const float* w, int d, float scale, bool vec4) {
+  if (vec4) {
+#pragma unroll 4
+    for (int i = threadIdx.x * 4; i < d; i += blockDim.x * 4) {
+      float v[4], g[4];
+      load4(x + i, v);
+      load4(w + i, g);
+      float4 r;
+      r.x = v[0] * scale * g[0], r.y = v[1] * scale * g[1], r.z = v[2] * scale * g[2], r.w = v[3] * scale * g[3];
+      *(float4*)(o + i) = r;
+    }
+  } else {
+    for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = x[i] * scale * w[i];
+  }
+}
+
 KERNEL void rmsnorm(float* out, const float* x, const float* w, int d, float eps) {
   __shared__ float scratch[GP_MAX_WARPS];
   const float* xr = x + (size_t)blockIdx.x * d;
@@ -29,20 +47,7 @@ KERNEL void rmsnorm(float* out, const float* x, const float* w, int d, float eps
   }
   ss = block_sum(ss, scratch);
 
-  float scale = 1.0f / sqrtf(ss / (float)d + eps);
-  if (vec4) {
-#pragma unroll 4
-    for (int i = threadIdx.x * 4; i < d; i += blockDim.x * 4) {
-      float v[4], g[4];
-      load4(xr + i, v);
-      load4(w + i, g);
-      float4 r;
-      r.x = v[0] * scale * g[0], r.y = v[1] * scale * g[1], r.z = v[2] * scale * g[2], r.w = v[3] * scale * g[3];
-      *(float4*)(o + i) = r;
-    }
-  } else {
-    for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = xr[i] * scale * w[i];
-  }
+  rmsnorm_scale(o, xr, w, d, 1.0f / sqrtf(ss / (float)d + eps), vec4);
 }
 
 // add_rmsnorm is the residual add and the next rmsnorm in one pass, as a
@@ -79,18 +84,5 @@ KERNEL void add_rmsnorm(float* out, float* x, const float* delta, const float* w
   }
   ss = block_sum(ss, scratch);
 
-  float scale = 1.0f / sqrtf(ss / (float)d + eps);
-  if (vec4) {
-#pragma unroll 4
-    for (int i = threadIdx.x * 4; i < d; i += blockDim.x * 4) {
-      float v[4], g[4];
-      load4(xr + i, v);
-      load4(w + i, g);
-      float4 r;
-      r.x = v[0] * scale * g[0], r.y = v[1] * scale * g[1], r.z = v[2] * scale * g[2], r.w = v[3] * scale * g[3];
-      *(float4*)(o + i) = r;
-    }
-  } else {
-    for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = xr[i] * scale * w[i];
-  }
+  rmsnorm_scale(o, xr, w, d, 1.0f / sqrtf(ss / (float)d + eps), vec4);
 }
