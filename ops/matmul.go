@@ -129,17 +129,25 @@ func (t *matMulTask) Run(_, lo, hi int) {
 	// prefetched (or read by a four-row tile first), and the small tiles
 	// find it in cache.
 	inOrder := t.M < 4
+	// From 4 to 16 rows the first tile (four rows) of a bf16 block also
+	// brings the next block into L2 as it goes (asm.MatBF16Next), so that
+	// the memory streams while the FMA units work.
+	next := t.M >= 4 && t.M <= 16 && !t.dot && t.w.DType == tensor.BF16 && t.tiles[0].mt == 4
 	for b0 := lo; b0 < hi; b0 += t.block {
 		b1 := min(hi, b0+t.block)
-		if t.M >= 4 && t.M <= 16 {
+		if t.M >= 4 && t.M <= 16 && (!next || b0 == lo) {
 			// The four-row kernels read four rows at once, which the
 			// hardware prefetchers follow poorly: stream the block into L2
 			// in address order first (M = 4: 1.4× faster). Above 16 rows
 			// the multiplication hides the memory and this only costs.
 			asm.Prefetch(t.w.Data[b0*K*es : b1*K*es])
 		}
-		for _, tl := range t.tiles {
+		for ti, tl := range t.tiles {
 			o := t.out[tl.m0*N+b0:]
+			if next && ti == 0 {
+				asm.MatBF16Next(o, N, t.xp[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K, t.w.Data[b1*K*es:min(hi, b1+t.block)*K*es])
+				continue
+			}
 			if t.dot {
 				asm.MatDot(tl.mt, o, N, t.xp16[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K)
 				continue

@@ -38,6 +38,14 @@ func BenchmarkMat(b *testing.B) {
 				{"f32/impl=go", 4 * len(wf), func() { matF32Go(mt, out, sz.n, xp, wf, sz.n, sz.k) }},
 				{"bf16dot/impl=go", 2 * len(w), func() { matDotGo(mt, out, sz.n, xp16, w, sz.n, sz.k) }},
 			}
+			if mt == 4 {
+				next := make([]byte, 2*len(w)) // a second matrix's worth, streamed in while this one is multiplied
+				cases = append(cases, struct {
+					name  string
+					bytes int
+					f     func()
+				}{"bf16next/impl=" + Impl(), 2 * len(w), func() { MatBF16Next(out, sz.n, xp, w, sz.n, sz.k, next) }})
+			}
 			if HasMatDot() {
 				cases = append(cases, struct {
 					name  string

@@ -103,6 +103,28 @@ func MatBF16(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []uin
 	matBF16Impl[tileIndex(mt, inOrder, out, ldo, xp, len(w), n, k)](out, ldo, xp, w, n, k)
 }
 
+// matBF16NextImpl is MatBF16Next's kernel where one exists (AVX-512).
+var matBF16NextImpl func(out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte)
+
+// MatBF16Next is MatBF16 for a tile of four rows (the four-row kernel)
+// that also brings next, the weights the caller multiplies after these,
+// into L2 while it computes: the memory then streams while the FMA units
+// work, where a Prefetch before each block would wait for it first. The
+// results are MatBF16's, bit for bit. Without the kernel it is MatBF16
+// followed by Prefetch(next).
+func MatBF16Next(out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte) {
+	if n == 0 {
+		return
+	}
+	tileIndex(4, false, out, ldo, xp, len(w), n, k)
+	if matBF16NextImpl == nil {
+		MatBF16(4, false, out, ldo, xp, w, n, k)
+		Prefetch(next)
+		return
+	}
+	matBF16NextImpl(out, ldo, xp, w, n, k, next)
+}
+
 // MatF16 is MatBF16 for IEEE binary16 weights.
 func MatF16(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []uint16, n, k int) {
 	if n == 0 {

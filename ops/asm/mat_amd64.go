@@ -2,7 +2,11 @@
 
 package asm
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // hasAVX512 is whether the AVX-512 kernels can run: F for the arithmetic,
 // BW for the 16-bit widening, VL for the 128/256-bit forms on zmm16-31.
@@ -15,6 +19,13 @@ func archInit(max string) string {
 		matBF16Impl = [5]matU16{matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512}
 		matF16Impl = [5]matU16{matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512}
 		matF32Impl = [5]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512}
+		matBF16NextImpl = func(out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte) {
+			pf := unsafe.Pointer(unsafe.SliceData(w)) // nothing to bring: the block itself, in cache
+			if len(next) > 0 {
+				pf = unsafe.Pointer(&next[0])
+			}
+			matBF16M4NextAVX512(out, ldo, xp, w, n, k, pf)
+		}
 		installVec()
 		installDot()
 		return "avx512"
@@ -68,6 +79,13 @@ func matF32M2AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k 
 
 //go:noescape
 func matF32M4AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+// matBF16M4NextAVX512 is matBF16M4AVX512 that also prefetches into L2, two
+// cache lines per step of four weight rows, the memory from pf on (as many
+// bytes as the weights it reads).
+//
+//go:noescape
+func matBF16M4NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer)
 
 //go:noescape
 func matBF16M1x4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)

@@ -146,10 +146,19 @@ done: \
 	VZEROUPPER; \
 	RET
 
+// Prefetching the next block while computing this one (MatBF16Next): the
+// pointer in R15 walks the next block of weight rows two cache lines per
+// step of four rows (4 × 32 bytes of bf16), as fast as this block is read,
+// so that the memory streams while the FMA units work. A prefetch never
+// faults, so the walk needs no bound.
+#define NOPF
+#define PFINIT_ARG MOVQ pf+96(FP), R15
+#define PFBLOCK_BF16 PREFETCHT1 (R15); PREFETCHT1 64(R15); ADDQ $128, R15
+
 // MAT is the body shared by every dtype and tile height: WSHIFT is log2 of
 // the weight element size, XSTEP the bytes of one packed block (mt·64);
 // the *4 macros handle four weight rows, the others one.
-#define MAT(WSHIFT, XSTEP, LOAD4, LOAD4T, ZERO4R, FMA4R, STORE4R, LOADW, LOADT, ZERO, FMA, STORE) \
+#define MAT(WSHIFT, XSTEP, LOAD4, LOAD4T, ZERO4R, FMA4R, STORE4R, LOADW, LOADT, ZERO, FMA, STORE, PFINIT, PFBLOCK) \
 	MOVQ  out_base+0(FP), OUT; \
 	MOVQ  ldo+24(FP), LDO; \
 	SHLQ  $2, LDO; \
@@ -167,6 +176,7 @@ done: \
 	SHLL  CX, AX; \
 	DECL  AX; \
 	KMOVW AX, K1; \
+	PFINIT; \
 	MOVQ  n+80(FP), N; \
 	SHRQ  $2, N; \
 	JZ    rows1; \
@@ -180,6 +190,7 @@ rows4: \
 block4: \
 	LOAD4; \
 	FMA4R; \
+	PFBLOCK; \
 	ADDQ  $(16<<WSHIFT), W; \
 	ADDQ  $(16<<WSHIFT), W2; \
 	ADDQ  $XSTEP, XPTR; \
@@ -240,7 +251,11 @@ TEXT ·matBF16M2AVX512(SB), NOSPLIT, $0-96
 
 // func matBF16M4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M4AVX512(SB), NOSPLIT, $0-96
-	MAT(1, 256, LOAD4_BF16, LOAD4T_BF16, ZERO16, FMA4x4, STORE4x4, LOADW_BF16, LOADT_BF16, ZERO4, FMA4, STORE4)
+	MAT(1, 256, LOAD4_BF16, LOAD4T_BF16, ZERO16, FMA4x4, STORE4x4, LOADW_BF16, LOADT_BF16, ZERO4, FMA4, STORE4, NOPF, NOPF)
+
+// func matBF16M4NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer)
+TEXT ·matBF16M4NextAVX512(SB), NOSPLIT, $0-104
+	MAT(1, 256, LOAD4_BF16, LOAD4T_BF16, ZERO16, FMA4x4, STORE4x4, LOADW_BF16, LOADT_BF16, ZERO4, FMA4, STORE4, PFINIT_ARG, PFBLOCK_BF16)
 
 // func matF16M1AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matF16M1AVX512(SB), NOSPLIT, $0-96
@@ -252,7 +267,7 @@ TEXT ·matF16M2AVX512(SB), NOSPLIT, $0-96
 
 // func matF16M4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matF16M4AVX512(SB), NOSPLIT, $0-96
-	MAT(1, 256, LOAD4_F16, LOAD4T_F16, ZERO16, FMA4x4, STORE4x4, LOADW_F16, LOADT_F16, ZERO4, FMA4, STORE4)
+	MAT(1, 256, LOAD4_F16, LOAD4T_F16, ZERO16, FMA4x4, STORE4x4, LOADW_F16, LOADT_F16, ZERO4, FMA4, STORE4, NOPF, NOPF)
 
 // func matF32M1AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 TEXT ·matF32M1AVX512(SB), NOSPLIT, $0-96
@@ -264,34 +279,34 @@ TEXT ·matF32M2AVX512(SB), NOSPLIT, $0-96
 
 // func matF32M4AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 TEXT ·matF32M4AVX512(SB), NOSPLIT, $0-96
-	MAT(2, 256, LOAD4_F32, LOAD4T_F32, ZERO16, FMA4x4, STORE4x4, LOADW_F32, LOADT_F32, ZERO4, FMA4, STORE4)
+	MAT(2, 256, LOAD4_F32, LOAD4T_F32, ZERO16, FMA4x4, STORE4x4, LOADW_F32, LOADT_F32, ZERO4, FMA4, STORE4, NOPF, NOPF)
 
 // The four-row kernels of tile heights 1 and 2, for weight blocks that are
 // already in cache (MATSEQ's one accumulator chain is then the limit).
 
 // func matBF16M1x4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M1x4AVX512(SB), NOSPLIT, $0-96
-	MAT(1, 64, LOAD4_BF16, LOAD4T_BF16, ZERO4, FMA4x1, STORE4x1, LOADW_BF16, LOADT_BF16, ZERO1, FMA1, STORE1)
+	MAT(1, 64, LOAD4_BF16, LOAD4T_BF16, ZERO4, FMA4x1, STORE4x1, LOADW_BF16, LOADT_BF16, ZERO1, FMA1, STORE1, NOPF, NOPF)
 
 // func matBF16M2x4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M2x4AVX512(SB), NOSPLIT, $0-96
-	MAT(1, 128, LOAD4_BF16, LOAD4T_BF16, ZERO8, FMA4x2, STORE4x2, LOADW_BF16, LOADT_BF16, ZERO2, FMA2, STORE2)
+	MAT(1, 128, LOAD4_BF16, LOAD4T_BF16, ZERO8, FMA4x2, STORE4x2, LOADW_BF16, LOADT_BF16, ZERO2, FMA2, STORE2, NOPF, NOPF)
 
 // func matF16M1x4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matF16M1x4AVX512(SB), NOSPLIT, $0-96
-	MAT(1, 64, LOAD4_F16, LOAD4T_F16, ZERO4, FMA4x1, STORE4x1, LOADW_F16, LOADT_F16, ZERO1, FMA1, STORE1)
+	MAT(1, 64, LOAD4_F16, LOAD4T_F16, ZERO4, FMA4x1, STORE4x1, LOADW_F16, LOADT_F16, ZERO1, FMA1, STORE1, NOPF, NOPF)
 
 // func matF16M2x4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matF16M2x4AVX512(SB), NOSPLIT, $0-96
-	MAT(1, 128, LOAD4_F16, LOAD4T_F16, ZERO8, FMA4x2, STORE4x2, LOADW_F16, LOADT_F16, ZERO2, FMA2, STORE2)
+	MAT(1, 128, LOAD4_F16, LOAD4T_F16, ZERO8, FMA4x2, STORE4x2, LOADW_F16, LOADT_F16, ZERO2, FMA2, STORE2, NOPF, NOPF)
 
 // func matF32M1x4AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 TEXT ·matF32M1x4AVX512(SB), NOSPLIT, $0-96
-	MAT(2, 64, LOAD4_F32, LOAD4T_F32, ZERO4, FMA4x1, STORE4x1, LOADW_F32, LOADT_F32, ZERO1, FMA1, STORE1)
+	MAT(2, 64, LOAD4_F32, LOAD4T_F32, ZERO4, FMA4x1, STORE4x1, LOADW_F32, LOADT_F32, ZERO1, FMA1, STORE1, NOPF, NOPF)
 
 // func matF32M2x4AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 TEXT ·matF32M2x4AVX512(SB), NOSPLIT, $0-96
-	MAT(2, 128, LOAD4_F32, LOAD4T_F32, ZERO8, FMA4x2, STORE4x2, LOADW_F32, LOADT_F32, ZERO2, FMA2, STORE2)
+	MAT(2, 128, LOAD4_F32, LOAD4T_F32, ZERO8, FMA4x2, STORE4x2, LOADW_F32, LOADT_F32, ZERO2, FMA2, STORE2, NOPF, NOPF)
 
 // The MatDot kernels are the Mat kernels for bfloat16 weights and
 // activations rounded to bfloat16 (PackBF16), on AVX512-BF16: VDPBF16PS

@@ -5,7 +5,9 @@ package asm
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
@@ -200,6 +202,41 @@ func TestMatAVX2(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestMatBF16NextAVX512 checks that the four-row kernel that prefetches
+// the next block computes the same bits as the one that does not, wherever
+// its prefetch pointer points (a prefetch never faults or changes data).
+func TestMatBF16NextAVX512(t *testing.T) {
+	requireAVX512(t)
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, k := range []int{1, 17, 64, 896, 1000} {
+		for _, n := range []int{1, 4, 7, 9} {
+			w := make([]uint16, 2*n*k)
+			tensor.F32ToBF16(w, randF32(r, len(w)))
+			x := randF32(r, 4*k)
+			xp := make([]float32, PackedLen(4, k))
+			Pack(xp, x, 4, k, k)
+			want, got := make([]float32, 4*n), make([]float32, 4*n)
+			matBF16M4AVX512(want, n, xp, w[:n*k], n, k)
+			next := unsafe.Slice((*byte)(unsafe.Pointer(&w[n*k])), 2*n*k)
+			for _, pf := range []unsafe.Pointer{unsafe.Pointer(&next[0]), nil} {
+				clear(got)
+				matBF16M4NextAVX512(got, n, xp, w[:n*k], n, k, pf)
+				if !slices.Equal(want, got) {
+					t.Fatalf("k=%d n=%d pf=%v: %v, without prefetch %v", k, n, pf, got, want)
+				}
+			}
+			if matBF16NextImpl == nil { // GOPARD_NOASM: the exported function runs the twin
+				continue
+			}
+			clear(got)
+			MatBF16Next(got, n, xp, w[:n*k], n, k, next)
+			if !slices.Equal(want, got) {
+				t.Fatalf("MatBF16Next k=%d n=%d: %v, want %v", k, n, got, want)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package asm
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -96,6 +97,28 @@ func TestMatTwinsDefinition(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestMatBF16NextIsMatBF16 checks MatBF16Next against MatBF16 with four
+// rows, bit for bit, with whatever kernels this build runs (the fallback
+// under GOPARD_NOASM or on other architectures).
+func TestMatBF16NextIsMatBF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	for _, k := range []int{5, 16, 100} {
+		n := 6
+		w := make([]uint16, n*k)
+		for i := range w {
+			w[i] = uint16(math.Float32bits(float32(r.NormFloat64())) >> 16)
+		}
+		xp := make([]float32, PackedLen(4, k))
+		Pack(xp, randF32(r, 4*k), 4, k, k)
+		want, got := make([]float32, 4*n), make([]float32, 4*n)
+		MatBF16(4, false, want, n, xp, w, n, k)
+		MatBF16Next(got, n, xp, w, n, k, make([]byte, 64))
+		if !slices.Equal(want, got) {
+			t.Fatalf("k=%d: %v, MatBF16 %v", k, got, want)
 		}
 	}
 }
