@@ -6,7 +6,7 @@
 //
 //	gpu/kernels        the device code: one .cu file per operation (linear,
 //	                   rmsnorm, rope, attention, embedding, elementwise,
-//	                   argmax), written once for CUDA and HIP; compat.h maps
+//	                   argmax, copy), written once for CUDA and HIP; compat.h maps
 //	                   the spellings that differ, common.h holds dtype
 //	                   conversions and reductions. Embedded with go:embed.
 //	gpu (this package) Device, the nn.Backend both vendors share: shape
@@ -37,6 +37,14 @@
 // CPU; see internal/cli.Backend. Compiled kernels are cached under
 // os.UserCacheDir()/gopard/<vendor>/<hash>-<arch>.<ext> (GOPARD_GPU_CACHE
 // overrides the directory; "off" disables the cache).
+//
+// Besides nn.Backend, a Device implements nn.Argmaxer (greedy decoding
+// copies back ids, not logits) and nn.Fused (residual add with the next
+// RMSNorm, both rotations, the q/k/v projections and the SwiGLU gate/up in
+// one launch each: on a GPU a decode step's small operations cost mostly
+// their launch), and times work with events (Time, CopyBandwidth: see
+// cmd/bench --device cuda --profile). The README's GPU section has what it
+// measured on an H100.
 //
 // Data layout follows the nn.Backend contract: activations are F32 device
 // tensors (tensor.Device, Ptr a device address, RowSliceInto offsets it);

@@ -1,12 +1,16 @@
-// Command bench measures the machine and gopard's CPU kernels and model
-// forwards on it: the read bandwidth (all threads streaming a buffer far
-// larger than the last-level cache) and the FMA peak (an assembly loop of
-// independent fused multiply-adds), then each kernel and whole-model
-// forwards of M = 1, 2, 4, 8, 9, 13, 16 and 64 tokens, each beside the
-// machine's limit.
+// Command bench measures the machine and gopard's kernels and model
+// forwards on it. On the CPU (the default): the read bandwidth (all
+// threads streaming a buffer far larger than the last-level cache) and the
+// FMA peak (an assembly loop of independent fused multiply-adds), then
+// each kernel and whole-model forwards of M = 1, 2, 4, 8, 9, 13, 16 and 64
+// tokens, each beside the machine's limit. On a GPU (--device cuda|hip):
+// the device's copy bandwidth as the roofline, the same forwards (returning
+// argmax ids, as greedy decoding there does) with the host time to queue
+// each, and with --profile the device time of every operation.
 //
-//	go run ./cmd/bench [--shape qwen2.5-0.5b|llama3.2-1b|qwen3-0.6b|tiny | --model DIR]
-//	                   [--threads N] [--runs R] [--context C] [--json]
+//	go run ./cmd/bench [--shape qwen2.5-0.5b|llama3.2-1b|llama3.1-8b|qwen3-0.6b|tiny | --model DIR]
+//	                   [--device cpu|auto|cuda|hip] [--threads N] [--runs R] [--context C] [--json]
+//	                   [--profile] [--pard-draft SHAPE -k K --pard-tokens T]
 //
 // Forwards run at context position C (default 256, prefilled once) and the
 // cache is truncated back to C before every run. M ≤ 16 are verify-shaped
@@ -14,15 +18,20 @@
 // prefill chunk (logits for the last row only). Times are medians of R
 // runs after one warm-up. "weights GB/s" is the bytes of weight matrices a
 // forward streams (every layer plus the LM head) over its time, compared
-// with the measured read bandwidth; GFLOP/s counts the matrix products and
-// attention, compared with the FMA peak.
+// with the measured bandwidth; GFLOP/s counts the matrix products and
+// attention, compared with the FMA peak. --pard-draft times greedy PARD
+// iterations of a random draft against the model, beside the draft and
+// verify forwards alone.
 //
 // With --json it prints one object:
 //
-//	{"read_bandwidth_gbs": x, "fma_peak_gflops": y, "weight_bytes": n,
-//	 "forward_ms": {"1": a, ..., "64": h}, "tok_s": {...}, "weight_gbs": {...},
-//	 "gflops": {...}, "kernels": [{"name", "ms", "gbs", "gflops"}...],
+//	{"device": "cpu", "read_bandwidth_gbs": x, "fma_peak_gflops": y, "weight_bytes": n,
+//	 "roofline_tok_s": r, "forward_ms": {"1": a, ..., "64": h}, "tok_s": {...},
+//	 "weight_gbs": {...}, "gflops": {...}, "kernels": [{"name", "ms", "gbs", "gflops"}...],
 //	 "threads": t, "impl": "avx512", "shape": "...", "context": c}
+//
+// (on a GPU "copy_bandwidth_gbs" and "launch_ms" replace the CPU's
+// machine figures, threads and impl; "pard" is added with --pard-draft).
 package main
 
 import (
