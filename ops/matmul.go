@@ -129,10 +129,16 @@ func (t *matMulTask) Run(_, lo, hi int) {
 	// prefetched (or read by a four-row tile first), and the small tiles
 	// find it in cache.
 	inOrder := t.M < 4
-	// From 4 to 16 rows the first tile (four rows) of a bf16 block also
-	// brings the next block into L2 as it goes (asm.MatBF16Next), so that
-	// the memory streams while the FMA units work.
+	// From 4 to 16 rows the four-row tiles of a bf16 block also bring the
+	// next block into L2 as they go (asm.MatBF16Next), each its share, so
+	// that the memory streams while the FMA units work.
 	next := t.M >= 4 && t.M <= 16 && !t.dot && t.w.DType == tensor.BF16 && t.tiles[0].mt == 4
+	fours := 0
+	for _, tl := range t.tiles {
+		if tl.mt == 4 {
+			fours++
+		}
+	}
 	for b0 := lo; b0 < hi; b0 += t.block {
 		b1 := min(hi, b0+t.block)
 		if t.M >= 4 && t.M <= 16 && (!next || b0 == lo) {
@@ -144,8 +150,10 @@ func (t *matMulTask) Run(_, lo, hi int) {
 		}
 		for ti, tl := range t.tiles {
 			o := t.out[tl.m0*N+b0:]
-			if next && ti == 0 {
-				asm.MatBF16Next(o, N, t.xp[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K, t.w.Data[b1*K*es:min(hi, b1+t.block)*K*es])
+			if next && tl.mt == 4 {
+				nb := t.w.Data[b1*K*es : min(hi, b1+t.block)*K*es]
+				share := (len(nb)/fours + 63) &^ 63
+				asm.MatBF16Next(o, N, t.xp[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K, nb[min(len(nb), ti*share):min(len(nb), (ti+1)*share)])
 				continue
 			}
 			if t.dot {

@@ -24,7 +24,13 @@ func archInit(max string) string {
 			if len(next) > 0 {
 				pf = unsafe.Pointer(&next[0])
 			}
-			matBF16M4NextAVX512(out, ldo, xp, w, n, k, pf)
+			// The walk covers 32·n·k/64 steps' worth: pfstep = 128 brings as
+			// many bytes as w has, 64 half as many.
+			step := 128
+			if len(next) <= len(w) { // next holds at most half as many bytes as w
+				step = 64
+			}
+			matBF16M4NextAVX512(out, ldo, xp, w, n, k, pf, step)
 		}
 		installVec()
 		installDot()
@@ -80,12 +86,12 @@ func matF32M2AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k 
 //go:noescape
 func matF32M4AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 
-// matBF16M4NextAVX512 is matBF16M4AVX512 that also prefetches into L2, two
-// cache lines per step of four weight rows, the memory from pf on (as many
-// bytes as the weights it reads).
+// matBF16M4NextAVX512 is matBF16M4AVX512 that also prefetches into L2 the
+// memory from pf on, pfstep bytes (64 or 128) per step of four weight rows:
+// with 128 as many bytes as the weights it reads, with 64 half as many.
 //
 //go:noescape
-func matBF16M4NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer)
+func matBF16M4NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
 
 //go:noescape
 func matBF16M1x4AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)

@@ -147,13 +147,13 @@ done: \
 	RET
 
 // Prefetching the next block while computing this one (MatBF16Next): the
-// pointer in R15 walks the next block of weight rows two cache lines per
-// step of four rows (4 × 32 bytes of bf16), as fast as this block is read,
-// so that the memory streams while the FMA units work. A prefetch never
-// faults, so the walk needs no bound.
+// pointer in R15 walks the memory from pf by pfstep bytes (64 or 128) per
+// step of four rows (4 × 32 bytes of bf16), so that the memory streams
+// while the FMA units work. A prefetch never faults, so the walk needs no
+// bound. (R14 is free in ABI0 assembly: the wrappers restore g.)
 #define NOPF
-#define PFINIT_ARG MOVQ pf+96(FP), R15
-#define PFBLOCK_BF16 PREFETCHT1 (R15); PREFETCHT1 64(R15); ADDQ $128, R15
+#define PFINIT_ARG MOVQ pf+96(FP), R15; MOVQ pfstep+104(FP), R14
+#define PFBLOCK_BF16 PREFETCHT1 (R15); PREFETCHT1 64(R15); ADDQ R14, R15
 
 // MAT is the body shared by every dtype and tile height: WSHIFT is log2 of
 // the weight element size, XSTEP the bytes of one packed block (mt·64);
@@ -253,8 +253,8 @@ TEXT ·matBF16M2AVX512(SB), NOSPLIT, $0-96
 TEXT ·matBF16M4AVX512(SB), NOSPLIT, $0-96
 	MAT(1, 256, LOAD4_BF16, LOAD4T_BF16, ZERO16, FMA4x4, STORE4x4, LOADW_BF16, LOADT_BF16, ZERO4, FMA4, STORE4, NOPF, NOPF)
 
-// func matBF16M4NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer)
-TEXT ·matBF16M4NextAVX512(SB), NOSPLIT, $0-104
+// func matBF16M4NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
+TEXT ·matBF16M4NextAVX512(SB), NOSPLIT, $0-112
 	MAT(1, 256, LOAD4_BF16, LOAD4T_BF16, ZERO16, FMA4x4, STORE4x4, LOADW_BF16, LOADT_BF16, ZERO4, FMA4, STORE4, PFINIT_ARG, PFBLOCK_BF16)
 
 // func matF16M1AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)

@@ -224,10 +224,12 @@ func TestMatBF16NextAVX512(t *testing.T) {
 			matBF16M4AVX512(want, n, xp, w[:n*k], n, k)
 			next := unsafe.Slice((*byte)(unsafe.Pointer(&w[n*k])), 2*n*k)
 			for _, pf := range []unsafe.Pointer{unsafe.Pointer(&next[0]), nil} {
-				clear(got)
-				matBF16M4NextAVX512(got, n, xp, w[:n*k], n, k, pf)
-				if !slices.Equal(want, got) {
-					t.Fatalf("k=%d n=%d pf=%v: %v, without prefetch %v", k, n, pf, got, want)
+				for _, step := range []int{64, 128} {
+					clear(got)
+					matBF16M4NextAVX512(got, n, xp, w[:n*k], n, k, pf, step)
+					if !slices.Equal(want, got) {
+						t.Fatalf("k=%d n=%d pf=%v step=%d: %v, without prefetch %v", k, n, pf, step, got, want)
+					}
 				}
 			}
 			if matBF16NextImpl == nil { // GOPARD_NOASM: the exported function runs the twin
