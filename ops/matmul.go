@@ -39,7 +39,9 @@ const matmulBlockBytes = 64 << 10
 //
 //	out[m][n] = Σ_k x[m][k]·w[n][k] + bias[n]     x (M, K), w (N, K), out (M, N)
 //
-// x is first packed (asm.Pack) into tiles of 4, 2 and 1 rows. Up to 16
+// x is first packed (asm.Pack) into tiles: up to 16 rows as
+// asm.VerifyTiles splits them (9 = 5+4 with AVX-512), above greedily into
+// 4, 2 and 1 rows. Up to 16
 // rows, the weights are split across the pool's threads in one contiguous
 // stretch each (a single long stream per core is what the hardware
 // prefetchers follow best; handing out blocks in turn measured 1.5× slower
@@ -93,12 +95,20 @@ func (t *matMulTask) run(p *Pool, out, x []float32, M int, w *tensor.Tensor, bia
 		t.xp = make([]float32, need)
 	}
 	t.tiles = t.tiles[:0]
+	var verify []int // the split of a verify-sized M (asm.VerifyTiles)
+	if M <= 16 && !t.dot {
+		verify = asm.VerifyTiles(M)
+	}
 	for m0, off := 0, 0; m0 < M; {
 		mt := 1
-		for _, h := range asm.Tiles {
-			if h <= M-m0 {
-				mt = h
-				break
+		if len(verify) > 0 {
+			mt, verify = verify[0], verify[1:]
+		} else {
+			for _, h := range asm.Tiles {
+				if h <= M-m0 {
+					mt = h
+					break
+				}
 			}
 		}
 		t.tiles = append(t.tiles, mtile{m0, mt, off})
@@ -132,10 +142,10 @@ func (t *matMulTask) Run(_, lo, hi int) {
 	// From 4 to 16 rows the four-row tiles of a bf16 block also bring the
 	// next block into L2 as they go (asm.MatBF16Next), each its share, so
 	// that the memory streams while the FMA units work.
-	next := t.M >= 4 && t.M <= 16 && !t.dot && t.w.DType == tensor.BF16 && t.tiles[0].mt == 4
-	fours := 0
+	next := t.M >= 4 && t.M <= 16 && !t.dot && t.w.DType == tensor.BF16 && t.tiles[0].mt >= 4
+	fours := 0 // tiles of four and five rows
 	for _, tl := range t.tiles {
-		if tl.mt == 4 {
+		if tl.mt >= 4 {
 			fours++
 		}
 	}
@@ -150,10 +160,10 @@ func (t *matMulTask) Run(_, lo, hi int) {
 		}
 		for ti, tl := range t.tiles {
 			o := t.out[tl.m0*N+b0:]
-			if next && tl.mt == 4 {
+			if next && tl.mt >= 4 {
 				nb := t.w.Data[b1*K*es : min(hi, b1+t.block)*K*es]
 				share := (len(nb)/fours + 63) &^ 63
-				asm.MatBF16Next(o, N, t.xp[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K, nb[min(len(nb), ti*share):min(len(nb), (ti+1)*share)])
+				asm.MatBF16Next(tl.mt, o, N, t.xp[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K, nb[min(len(nb), ti*share):min(len(nb), (ti+1)*share)])
 				continue
 			}
 			if t.dot {

@@ -20,7 +20,7 @@ func BenchmarkMat(b *testing.B) {
 			w[i] = uint16(r.Uint32()>>20) | 0x3c00
 		}
 		wf := randF32(r, sz.n*sz.k)
-		for _, mt := range []int{1, 4} {
+		for _, mt := range []int{1, 4, 5} {
 			xp := make([]float32, PackedLen(mt, sz.k))
 			copy(xp, randF32(r, len(xp)))
 			xp16 := make([]uint16, PackedBF16Len(mt, sz.k))
@@ -36,17 +36,23 @@ func BenchmarkMat(b *testing.B) {
 				{"f16/impl=go", 2 * len(w), func() { matF16Go(mt, out, sz.n, xp, w, sz.n, sz.k) }},
 				{"f32/impl=" + Impl(), 4 * len(wf), func() { MatF32(mt, true, out, sz.n, xp, wf, sz.n, sz.k) }},
 				{"f32/impl=go", 4 * len(wf), func() { matF32Go(mt, out, sz.n, xp, wf, sz.n, sz.k) }},
-				{"bf16dot/impl=go", 2 * len(w), func() { matDotGo(mt, out, sz.n, xp16, w, sz.n, sz.k) }},
 			}
-			if mt == 4 {
+			if mt <= 4 { // MatDot has tiles of 1, 2 and 4
+				cases = append(cases, struct {
+					name  string
+					bytes int
+					f     func()
+				}{"bf16dot/impl=go", 2 * len(w), func() { matDotGo(mt, out, sz.n, xp16, w, sz.n, sz.k) }})
+			}
+			if mt >= 4 {
 				next := make([]byte, 2*len(w)) // a second matrix's worth, streamed in while this one is multiplied
 				cases = append(cases, struct {
 					name  string
 					bytes int
 					f     func()
-				}{"bf16next/impl=" + Impl(), 2 * len(w), func() { MatBF16Next(out, sz.n, xp, w, sz.n, sz.k, next) }})
+				}{"bf16next/impl=" + Impl(), 2 * len(w), func() { MatBF16Next(mt, out, sz.n, xp, w, sz.n, sz.k, next) }})
 			}
-			if HasMatDot() {
+			if HasMatDot() && mt <= 4 {
 				cases = append(cases, struct {
 					name  string
 					bytes int

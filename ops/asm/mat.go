@@ -11,10 +11,10 @@ import (
 // Block is the number of k elements in one packed block of activations.
 const Block = 16
 
-// Tiles are the activation-tile heights the Mat kernels exist for. A
-// caller splits M rows greedily into tiles of 4, 2 and 1 (13 = 4+4+4+1).
-// Four is the most that fits the registers beside four weight rows: 16
-// accumulators.
+// Tiles are the activation-tile heights every family of kernels (Mat and
+// MatDot) exists for. A caller splits M rows greedily into tiles of 4, 2
+// and 1 (13 = 4+4+4+1), or, for the Mat kernels up to 16 rows, as
+// VerifyTiles says.
 var Tiles = [...]int{4, 2, 1}
 
 // PackedLen is the number of floats Pack writes for mt rows of length k:
@@ -39,6 +39,58 @@ func Pack(xp, x []float32, mt, k, ldx int) {
 	}
 }
 
+// verifyTiles[M] is VerifyTiles(M) with five-row kernels: as few passes
+// over the weights as tiles of at most five rows allow, ones and twos
+// avoided (a one-row tile costs nearly half a four-row one).
+var verifyTiles = [17][]int{
+	1: {1}, 2: {2}, 3: {2, 1}, 4: {4}, 5: {5}, 6: {4, 2}, 7: {5, 2}, 8: {4, 4},
+	9: {5, 4}, 10: {5, 5}, 11: {5, 4, 2}, 12: {4, 4, 4}, 13: {5, 4, 4}, 14: {5, 5, 4}, 15: {5, 5, 5}, 16: {4, 4, 4, 4},
+}
+
+// hasTile5 is whether the Mat kernels of five rows are assembly (AVX-512).
+var hasTile5 bool
+
+// VerifyTiles returns the tile heights to split M ≤ 16 rows into (the
+// verify shapes of speculative decoding), largest first: with the AVX-512
+// kernels from verifyTiles, where tiles of five rows (four weight rows by
+// five activation rows, 20 accumulators) make 9 rows two passes over the
+// weights (5+4) instead of three (4+4+1); otherwise the greedy split into
+// Tiles. Every tile height computes a row bit for bit the same way, so the
+// split never changes a result.
+// The result is shared: do not modify it.
+func VerifyTiles(M int) []int {
+	if M < 1 || M > 16 {
+		return greedyTiles(M)
+	}
+	if hasTile5 {
+		return verifyTiles[M]
+	}
+	return greedyVerifyTiles[M]
+}
+
+// greedyVerifyTiles[M] is greedyTiles(M), built once: a forward must not
+// allocate.
+var greedyVerifyTiles = func() (t [17][]int) {
+	for M := range t {
+		t[M] = greedyTiles(M)
+	}
+	return t
+}()
+
+// greedyTiles splits M rows greedily into Tiles.
+func greedyTiles(M int) []int {
+	var t []int
+	for M > 0 {
+		for _, h := range Tiles {
+			if h <= M {
+				t, M = append(t, h), M-h
+				break
+			}
+		}
+	}
+	return t
+}
+
 // matU16 and matF32 are the signatures of one Mat kernel for a fixed tile height.
 type (
 	matU16 func(out []float32, ldo int, xp []float32, w []uint16, n, k int)
@@ -46,28 +98,27 @@ type (
 )
 
 // The kernels in use, indexed by tileIndex (log2 of the tile height, then
-// 3 + log2 for the four-row kernels of heights 1 and 2): the twins until
+// 3 + log2 for the four-row kernels of heights 1 and 2, then 5 for the
+// five-row kernel): the twins until
 // init (dispatch.go) installs the assembly. Package-level initializers run
 // before any init function, whatever the file order.
 var (
 	matBF16Impl = twinsU16(matBF16Go)
 	matF16Impl  = twinsU16(matF16Go)
-	matF32Impl  = [5]matF32{
+	matF32Impl  = [6]matF32{
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(1, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(2, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(4, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(1, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(2, out, ldo, xp, w, n, k) },
+		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(5, out, ldo, xp, w, n, k) },
 	}
 )
 
-// twinsU16 binds a generic Mat twin to the four tile heights.
-func twinsU16(f func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int)) (t [5]matU16) {
+// twinsU16 binds a generic Mat twin to the kernel indices' tile heights.
+func twinsU16(f func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int)) (t [6]matU16) {
 	for i := range t {
-		mt := 1 << (i % 3)
-		if i >= 3 {
-			mt = 1 << (i - 3)
-		}
+		mt := [6]int{1, 2, 4, 1, 2, 5}[i]
 		t[i] = func(out []float32, ldo int, xp []float32, w []uint16, n, k int) { f(mt, out, ldo, xp, w, n, k) }
 	}
 	return t
@@ -75,11 +126,14 @@ func twinsU16(f func(mt int, out []float32, ldo int, xp []float32, w []uint16, n
 
 // tileIndex checks a Mat call's slices and returns the kernel index of mt.
 func tileIndex(mt int, inOrder bool, out []float32, ldo int, xp []float32, wlen, n, k int) int {
-	if mt != 1 && mt != 2 && mt != 4 {
-		panic(fmt.Sprintf("asm: tile height %d is not 1, 2 or 4", mt))
+	if mt != 1 && mt != 2 && mt != 4 && mt != 5 {
+		panic(fmt.Sprintf("asm: tile height %d is not 1, 2, 4 or 5", mt))
 	}
 	if n < 0 || k < 0 || wlen < n*k || len(xp) < PackedLen(mt, k) || n > 0 && (ldo < n || len(out) < (mt-1)*ldo+n) {
 		panic(fmt.Sprintf("asm: Mat slices too short: mt %d n %d k %d ldo %d: out %d xp %d w %d", mt, n, k, ldo, len(out), len(xp), wlen))
+	}
+	if mt == 5 {
+		return 5
 	}
 	if !inOrder && mt < 4 {
 		return 3 + bits.TrailingZeros(uint(mt))
@@ -88,7 +142,7 @@ func tileIndex(mt int, inOrder bool, out []float32, ldo int, xp []float32, wlen,
 }
 
 // MatBF16 multiplies n bfloat16 weight rows (w, row length k) with a tile
-// of mt ∈ {1, 2, 4} activation rows packed by Pack:
+// of mt ∈ {1, 2, 4, 5} activation rows packed by Pack (see VerifyTiles):
 //
 //	out[m·ldo + i] = Σ_j x[m][j] · w[i·k + j]      i < n, m < mt
 //
@@ -104,25 +158,29 @@ func MatBF16(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []uin
 }
 
 // matBF16NextImpl is MatBF16Next's kernel where one exists (AVX-512).
-var matBF16NextImpl func(out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte)
+var matBF16NextImpl func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte)
 
-// MatBF16Next is MatBF16 for a tile of four rows (the four-row kernel)
-// that also brings next, the weights the caller multiplies after these,
-// into L2 while it computes: the memory then streams while the FMA units
-// work, where a Prefetch before each block would wait for it first. The
-// results are MatBF16's, bit for bit. Without the kernel it is MatBF16
-// followed by Prefetch(next).
-func MatBF16Next(out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte) {
+// MatBF16Next is MatBF16 for a tile of four or five rows (the four-row
+// kernels) that also brings next, weights the caller multiplies after
+// these, into L2 while it computes: the memory then streams while the FMA
+// units work, where a Prefetch before each block would wait for it first.
+// next may be up to as many bytes as w (2·len(w)). The results are
+// MatBF16's, bit for bit. Without the kernel it is MatBF16 followed by
+// Prefetch(next).
+func MatBF16Next(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte) {
 	if n == 0 {
 		return
 	}
-	tileIndex(4, false, out, ldo, xp, len(w), n, k)
+	if mt != 4 && mt != 5 {
+		panic(fmt.Sprintf("asm: MatBF16Next of a %d-row tile (4 or 5)", mt))
+	}
+	tileIndex(mt, false, out, ldo, xp, len(w), n, k)
 	if matBF16NextImpl == nil {
-		MatBF16(4, false, out, ldo, xp, w, n, k)
+		MatBF16(mt, false, out, ldo, xp, w, n, k)
 		Prefetch(next)
 		return
 	}
-	matBF16NextImpl(out, ldo, xp, w, n, k, next)
+	matBF16NextImpl(mt, out, ldo, xp, w, n, k, next)
 }
 
 // MatF16 is MatBF16 for IEEE binary16 weights.
@@ -148,7 +206,7 @@ func MatF32(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []floa
 func matGo(mt int, out []float32, ldo int, xp []float32, w16 []uint16, w32 []float32, f16 bool, n, k int) {
 	var wb [Block]float32
 	for i := 0; i < n; i++ {
-		var s [4]float32
+		var s [5]float32
 		for j0 := 0; j0 < k; j0 += Block {
 			j1 := min(j0+Block, k)
 			wb = [Block]float32{}

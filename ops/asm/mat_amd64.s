@@ -65,6 +65,15 @@
 #define FMA4x2 XFMA(0, Z0, Z2, Z4, Z6); XFMA(64, Z1, Z3, Z5, Z7)
 #define FMA4x4 XFMA(0, Z0, Z4, Z8, Z12); XFMA(64, Z1, Z5, Z9, Z13); XFMA(128, Z2, Z6, Z10, Z14); XFMA(192, Z3, Z7, Z11, Z15)
 
+// Five activation rows (the tile that makes 9 = 5+4 and 13 = 5+4+4 rows
+// two and three passes over the weights): ACC(r, 4) of four weight rows in
+// Z25-Z28 (Z16-Z20 hold the weights and X_m, Z21 is HSUM's scratch), or
+// ACC_4 of one row in Z4.
+#define ZERO5 ZERO4; VXORPS Z4, Z4, Z4
+#define ZERO20 ZERO16; VXORPS Z25, Z25, Z25; VXORPS Z26, Z26, Z26; VXORPS Z27, Z27, Z27; VXORPS Z28, Z28, Z28
+#define FMA5 FMA4; VFMADD231PS 256(XPTR), Z16, Z4
+#define FMA4x5 FMA4x4; XFMA(256, Z25, Z26, Z27, Z28)
+
 // HSUM leaves the sum of the 16 lanes of Z in the low lane of X.
 #define HSUM(Z, Y, X) \
 	VEXTRACTF64X4 $1, Z, Y21; \
@@ -92,6 +101,9 @@
 	ADDQ LDO, OPTR; ST(Z1, Y1, X1, 0); ST(Z5, Y5, X5, 4); ST(Z9, Y9, X9, 8); ST(Z13, Y13, X13, 12); \
 	ADDQ LDO, OPTR; ST(Z2, Y2, X2, 0); ST(Z6, Y6, X6, 4); ST(Z10, Y10, X10, 8); ST(Z14, Y14, X14, 12); \
 	ADDQ LDO, OPTR; ST(Z3, Y3, X3, 0); ST(Z7, Y7, X7, 4); ST(Z11, Y11, X11, 8); ST(Z15, Y15, X15, 12)
+
+#define STORE5 STORE4; ADDQ LDO, OPTR; ST(Z4, Y4, X4, 0)
+#define STORE4x5 STORE4x4; ADDQ LDO, OPTR; ST(Z25, Y25, X25, 0); ST(Z26, Y26, X26, 4); ST(Z27, Y27, X27, 8); ST(Z28, Y28, X28, 12)
 
 // MATSEQ is MAT without the four-row part: one weight row at a time, so
 // the weights stream through memory strictly in order, which the hardware
@@ -256,6 +268,22 @@ TEXT ·matBF16M4AVX512(SB), NOSPLIT, $0-96
 // func matBF16M4NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
 TEXT ·matBF16M4NextAVX512(SB), NOSPLIT, $0-112
 	MAT(1, 256, LOAD4_BF16, LOAD4T_BF16, ZERO16, FMA4x4, STORE4x4, LOADW_BF16, LOADT_BF16, ZERO4, FMA4, STORE4, PFINIT_ARG, PFBLOCK_BF16)
+
+// func matBF16M5AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matBF16M5AVX512(SB), NOSPLIT, $0-96
+	MAT(1, 320, LOAD4_BF16, LOAD4T_BF16, ZERO20, FMA4x5, STORE4x5, LOADW_BF16, LOADT_BF16, ZERO5, FMA5, STORE5, NOPF, NOPF)
+
+// func matBF16M5NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
+TEXT ·matBF16M5NextAVX512(SB), NOSPLIT, $0-112
+	MAT(1, 320, LOAD4_BF16, LOAD4T_BF16, ZERO20, FMA4x5, STORE4x5, LOADW_BF16, LOADT_BF16, ZERO5, FMA5, STORE5, PFINIT_ARG, PFBLOCK_BF16)
+
+// func matF16M5AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matF16M5AVX512(SB), NOSPLIT, $0-96
+	MAT(1, 320, LOAD4_F16, LOAD4T_F16, ZERO20, FMA4x5, STORE4x5, LOADW_F16, LOADT_F16, ZERO5, FMA5, STORE5, NOPF, NOPF)
+
+// func matF32M5AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+TEXT ·matF32M5AVX512(SB), NOSPLIT, $0-96
+	MAT(2, 320, LOAD4_F32, LOAD4T_F32, ZERO20, FMA4x5, STORE4x5, LOADW_F32, LOADT_F32, ZERO5, FMA5, STORE5, NOPF, NOPF)
 
 // func matF16M1AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matF16M1AVX512(SB), NOSPLIT, $0-96

@@ -26,15 +26,15 @@ func requireAVX512(tb testing.TB) {
 func TestMatAVX512(t *testing.T) {
 	requireAVX512(t)
 	r := rand.New(rand.NewPCG(1, 1))
-	asmU16 := map[string][5]matU16{
-		"bf16": {matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512},
-		"f16":  {matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512},
+	asmU16 := map[string][6]matU16{
+		"bf16": {matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512, matBF16M5AVX512},
+		"f16":  {matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512, matF16M5AVX512},
 	}
 	goU16 := map[string]func(int, []float32, int, []float32, []uint16, int, int){"bf16": matBF16Go, "f16": matF16Go}
-	asmF32 := [5]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512}
+	asmF32 := [6]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512, matF32M5AVX512}
 	for _, k := range testLengths {
 		for _, off := range testOffsets {
-			for ti, mt := range []int{1, 2, 4, 1, 2} {
+			for ti, mt := range []int{1, 2, 4, 1, 2, 5} {
 				n := []int{1, 3, 4, 5, 7, 8, 9}[(k+off)%7]
 				if k > 1000 && mt > 2 {
 					n = 5
@@ -121,7 +121,7 @@ func TestMatDotAVX512BF16(t *testing.T) {
 }
 
 // TestMatKernelsAgreeBitwise checks that the in-order and four-row kernels
-// of a tile height give identical bits, which keeps a forward's result
+// of every tile height give identical bits, which keeps a forward's result
 // independent of how its rows were tiled.
 func TestMatKernelsAgreeBitwise(t *testing.T) {
 	requireAVX512(t)
@@ -130,9 +130,12 @@ func TestMatKernelsAgreeBitwise(t *testing.T) {
 		n := 9
 		w := make([]uint16, n*k)
 		tensor.F32ToBF16(w, randF32(r, n*k))
-		x := randF32(r, 4*k)
-		var ref [4][]float32
-		for _, mt := range []int{4, 2, 1} {
+		x := randF32(r, 5*k)
+		var ref [5][]float32
+		for _, mt := range []int{5, 4, 2, 1} {
+			if mt == 5 && !hasTile5 { // GOPARD_ASM=avx2: five rows run the twin
+				continue
+			}
 			xp := make([]float32, PackedLen(mt, k))
 			Pack(xp, x, mt, k, k)
 			for _, inOrder := range []bool{true, false} {
@@ -207,38 +210,43 @@ func TestMatAVX2(t *testing.T) {
 	}
 }
 
-// TestMatBF16NextAVX512 checks that the four-row kernel that prefetches
-// the next block computes the same bits as the one that does not, wherever
-// its prefetch pointer points (a prefetch never faults or changes data).
+// TestMatBF16NextAVX512 checks that the four- and five-row kernels that
+// prefetch the next block compute the same bits as those that do not,
+// wherever the prefetch pointer points (a prefetch never faults or
+// changes data).
 func TestMatBF16NextAVX512(t *testing.T) {
 	requireAVX512(t)
 	r := rand.New(rand.NewPCG(8, 8))
-	for _, k := range []int{1, 17, 64, 896, 1000} {
-		for _, n := range []int{1, 4, 7, 9} {
-			w := make([]uint16, 2*n*k)
-			tensor.F32ToBF16(w, randF32(r, len(w)))
-			x := randF32(r, 4*k)
-			xp := make([]float32, PackedLen(4, k))
-			Pack(xp, x, 4, k, k)
-			want, got := make([]float32, 4*n), make([]float32, 4*n)
-			matBF16M4AVX512(want, n, xp, w[:n*k], n, k)
-			next := unsafe.Slice((*byte)(unsafe.Pointer(&w[n*k])), 2*n*k)
-			for _, pf := range []unsafe.Pointer{unsafe.Pointer(&next[0]), nil} {
-				for _, step := range []int{64, 128} {
-					clear(got)
-					matBF16M4NextAVX512(got, n, xp, w[:n*k], n, k, pf, step)
-					if !slices.Equal(want, got) {
-						t.Fatalf("k=%d n=%d pf=%v step=%d: %v, without prefetch %v", k, n, pf, step, got, want)
+	plain := map[int]matU16{4: matBF16M4AVX512, 5: matBF16M5AVX512}
+	next := map[int]func([]float32, int, []float32, []uint16, int, int, unsafe.Pointer, int){4: matBF16M4NextAVX512, 5: matBF16M5NextAVX512}
+	for _, mt := range []int{4, 5} {
+		for _, k := range []int{1, 17, 64, 896, 1000} {
+			for _, n := range []int{1, 4, 7, 9} {
+				w := make([]uint16, 2*n*k)
+				tensor.F32ToBF16(w, randF32(r, len(w)))
+				x := randF32(r, mt*k)
+				xp := make([]float32, PackedLen(mt, k))
+				Pack(xp, x, mt, k, k)
+				want, got := make([]float32, mt*n), make([]float32, mt*n)
+				plain[mt](want, n, xp, w[:n*k], n, k)
+				nb := unsafe.Slice((*byte)(unsafe.Pointer(&w[n*k])), 2*n*k)
+				for _, pf := range []unsafe.Pointer{unsafe.Pointer(&nb[0]), nil} {
+					for _, step := range []int{64, 128} {
+						clear(got)
+						next[mt](got, n, xp, w[:n*k], n, k, pf, step)
+						if !slices.Equal(want, got) {
+							t.Fatalf("mt=%d k=%d n=%d pf=%v step=%d: %v, without prefetch %v", mt, k, n, pf, step, got, want)
+						}
 					}
 				}
-			}
-			if matBF16NextImpl == nil { // GOPARD_NOASM: the exported function runs the twin
-				continue
-			}
-			clear(got)
-			MatBF16Next(got, n, xp, w[:n*k], n, k, next)
-			if !slices.Equal(want, got) {
-				t.Fatalf("MatBF16Next k=%d n=%d: %v, want %v", k, n, got, want)
+				if matBF16NextImpl == nil { // GOPARD_NOASM: the exported function runs the twin
+					continue
+				}
+				clear(got)
+				MatBF16Next(mt, got, n, xp, w[:n*k], n, k, nb)
+				if !slices.Equal(want, got) {
+					t.Fatalf("MatBF16Next mt=%d k=%d n=%d: %v, want %v", mt, k, n, got, want)
+				}
 			}
 		}
 	}

@@ -52,7 +52,7 @@ func TestTwinsHand(t *testing.T) {
 func TestMatTwinsDefinition(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	for _, k := range []int{1, 15, 16, 17, 33, 100} {
-		for _, mt := range []int{1, 2, 4} {
+		for _, mt := range []int{1, 2, 4, 5} {
 			n := 5
 			x, wf := randF32(r, mt*k), randF32(r, n*k)
 			w := make([]uint16, len(wf))
@@ -102,23 +102,55 @@ func TestMatTwinsDefinition(t *testing.T) {
 }
 
 // TestMatBF16NextIsMatBF16 checks MatBF16Next against MatBF16 with four
-// rows, bit for bit, with whatever kernels this build runs (the fallback
-// under GOPARD_NOASM or on other architectures).
+// and five rows, bit for bit, with whatever kernels this build runs (the
+// fallback under GOPARD_NOASM or on other architectures).
 func TestMatBF16NextIsMatBF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(10, 10))
-	for _, k := range []int{5, 16, 100} {
-		n := 6
-		w := make([]uint16, n*k)
-		for i := range w {
-			w[i] = uint16(math.Float32bits(float32(r.NormFloat64())) >> 16)
+	for _, mt := range []int{4, 5} {
+		for _, k := range []int{5, 16, 100} {
+			n := 6
+			w := make([]uint16, n*k)
+			for i := range w {
+				w[i] = uint16(math.Float32bits(float32(r.NormFloat64())) >> 16)
+			}
+			xp := make([]float32, PackedLen(mt, k))
+			Pack(xp, randF32(r, mt*k), mt, k, k)
+			want, got := make([]float32, mt*n), make([]float32, mt*n)
+			MatBF16(mt, false, want, n, xp, w, n, k)
+			MatBF16Next(mt, got, n, xp, w, n, k, make([]byte, 64))
+			if !slices.Equal(want, got) {
+				t.Fatalf("mt=%d k=%d: %v, MatBF16 %v", mt, k, got, want)
+			}
 		}
-		xp := make([]float32, PackedLen(4, k))
-		Pack(xp, randF32(r, 4*k), 4, k, k)
-		want, got := make([]float32, 4*n), make([]float32, 4*n)
-		MatBF16(4, false, want, n, xp, w, n, k)
-		MatBF16Next(got, n, xp, w, n, k, make([]byte, 64))
-		if !slices.Equal(want, got) {
-			t.Fatalf("k=%d: %v, MatBF16 %v", k, got, want)
+	}
+}
+
+// TestVerifyTiles checks the splits of every verify size: they add up, use
+// only the kernels' heights, largest first, in no more passes over the
+// weights than the greedy split into Tiles.
+func TestVerifyTiles(t *testing.T) {
+	for M := 1; M <= 16; M++ {
+		tiles, sum := VerifyTiles(M), 0
+		greedy := 0
+		for m := M; m > 0; greedy++ {
+			for _, h := range Tiles {
+				if h <= m {
+					m -= h
+					break
+				}
+			}
 		}
+		for i, h := range tiles {
+			if !slices.Contains([]int{1, 2, 4, 5}, h) || i > 0 && h > tiles[i-1] {
+				t.Fatalf("M=%d: tiles %v", M, tiles)
+			}
+			sum += h
+		}
+		if sum != M || len(tiles) > greedy {
+			t.Fatalf("M=%d: tiles %v (greedy: %d passes)", M, tiles, greedy)
+		}
+	}
+	if hasTile5 && len(VerifyTiles(9)) != 2 {
+		t.Fatalf("9 rows in %v, want two passes", VerifyTiles(9))
 	}
 }
