@@ -74,6 +74,20 @@ func (b *deviceCPU) SiLUMul(out, gate, up *tensor.Tensor) {
 	b.CPU.SiLUMul(b.host(out), b.host(gate), b.host(up))
 }
 func (b *deviceCPU) Add(dst, src *tensor.Tensor) { b.CPU.Add(b.host(dst), b.host(src)) }
+
+// The nn.Fused operations ops.CPU has, on the fake device's tensors.
+func (b *deviceCPU) AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32) {
+	b.CPU.AddRMSNorm(b.host(out), b.host(x), b.host(delta), b.host(w), eps)
+}
+func (b *deviceCPU) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) {
+	b.CPU.RoPEQK(b.host(q), b.host(k), heads, kvHeads, headDim, start, b.host(cos), b.host(sin))
+}
+func (b *deviceCPU) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
+	b.CPU.LinearSwiGLU(b.host(out), b.host(x), b.host(gate), b.host(up))
+}
+func (b *deviceCPU) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	b.CPU.LinearQKV(b.host(q), b.host(k), b.host(v), b.host(x), b.host(wq), b.host(wk), b.host(wv), b.host(bq), b.host(bk), b.host(bv))
+}
 func (b *deviceCPU) Read(dst []float32, src *tensor.Tensor) {
 	b.reads++
 	b.CPU.Read(dst, b.host(src))

@@ -46,12 +46,17 @@ func (b *fusedCPU) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start in
 
 var _ nn.Fused = (*fusedCPU)(nil)
 
+// separateCPU is a backend with nn.Backend's operations only (ops.CPU has
+// nn.Fused too): the decoder's unfused path.
+type separateCPU struct{ nn.Backend }
+
 // The fused path computes what the separate operations do, bit for bit,
-// and fuses every residual add but the last layer's.
+// and fuses every residual add but the last layer's; ops.CPU's own fused
+// operations (one pool dispatch for q, k, v and for gate, up) too.
 func TestFusedForwardEqualsSeparate(t *testing.T) {
 	tokens := []int32{1, 5, 9, 2, 44, 17, 3, 3, 8, 31, 0, 49, 12}
 	for _, qwen3 := range []bool{false, true} {
-		plain := randomDecoder(t, ops.NewCPU(2), tensor.BF16, 5, qwen3)
+		plain := randomDecoder(t, separateCPU{ops.NewCPU(2)}, tensor.BF16, 5, qwen3)
 		want, err := plain.Forward(tokens, 0, len(tokens))
 		require.NoError(t, err)
 		want = copyRows(want)
@@ -66,5 +71,10 @@ func TestFusedForwardEqualsSeparate(t *testing.T) {
 		require.Equal(t, chunks*layers, fb.ropes)
 		require.Equal(t, chunks*layers, fb.swiglus)
 		require.Equal(t, chunks*layers, fb.qkvs)
+
+		own := randomDecoder(t, ops.NewCPU(2), tensor.BF16, 5, qwen3)
+		got, err = own.Forward(tokens, 0, len(tokens))
+		require.NoError(t, err)
+		require.Equal(t, want, copyRows(got), "ops.CPU's fused operations, qwen3 %v", qwen3)
 	}
 }

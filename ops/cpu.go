@@ -16,9 +16,11 @@ type CPU struct {
 	scratch [][]float32 // one buffer per worker: attention scores
 
 	// The kernels in flight, kept so that no call allocates.
-	mm   matMulTask
-	att  attentionTask
-	norm normTask
+	mm    matMulTask
+	multi multiMatMul
+	att   attentionTask
+	norm  normTask
+	up    []float32 // LinearSwiGLU's up projection
 }
 
 // normTask is RMSNorm over rows [lo, hi) of a (rows, len(w)) input.
@@ -47,6 +49,9 @@ func NewCPU(threads int) *CPU {
 // it moves log-probabilities by up to 2e-2, beyond the 2e-3 tolerance.
 func (c *CPU) SetBF16Activations(on bool) bool {
 	c.mm.bf16Act = on
+	for i := range c.multi.tasks {
+		c.multi.tasks[i].bf16Act = on
+	}
 	return asm.HasMatDot()
 }
 
@@ -104,6 +109,56 @@ func (c *CPU) Linear(out, x, w, bias *tensor.Tensor) {
 		b = bias.F32()
 	}
 	c.mm.run(c.pool, out.F32(), x.F32(), x.Rows(), w, b)
+}
+
+// LinearQKV implements nn.Fused: the three projections as Linear computes
+// them, in one pool dispatch up to 16 rows (multiMatMul).
+func (c *CPU) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	if x.Rows() > 16 {
+		c.Linear(q, x, wq, bq)
+		c.Linear(k, x, wk, bk)
+		c.Linear(v, x, wv, bv)
+		return
+	}
+	for _, p := range [3][3]*tensor.Tensor{{q, wq, bq}, {k, wk, bk}, {v, wv, bv}} {
+		var b []float32
+		if p[2] != nil {
+			b = p[2].F32()
+		}
+		c.multi.add(p[0].F32(), x.F32(), x.Rows(), p[1], b)
+	}
+	c.multi.run(c.pool)
+}
+
+// LinearSwiGLU implements nn.Fused: out = silu(x·gateᵀ)·(x·upᵀ), the two
+// projections in one pool dispatch up to 16 rows.
+func (c *CPU) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
+	M, N := x.Rows(), gate.Rows()
+	if len(c.up) < M*N {
+		c.up = make([]float32, M*N)
+	}
+	u := c.up[:M*N]
+	if M > 16 {
+		c.mm.run(c.pool, out.F32(), x.F32(), M, gate, nil)
+		c.mm.run(c.pool, u, x.F32(), M, up, nil)
+	} else {
+		c.multi.add(out.F32(), x.F32(), M, gate, nil)
+		c.multi.add(u, x.F32(), M, up, nil)
+		c.multi.run(c.pool)
+	}
+	SiLUMul(out.F32()[:M*N], out.F32()[:M*N], u)
+}
+
+// AddRMSNorm implements nn.Fused: Add, then RMSNorm.
+func (c *CPU) AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32) {
+	c.Add(x, delta)
+	c.RMSNorm(out, x, w, eps)
+}
+
+// RoPEQK implements nn.Fused: RoPE of q, then of k.
+func (c *CPU) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) {
+	c.RoPE(q, heads, headDim, start, cos, sin)
+	c.RoPE(k, kvHeads, headDim, start, cos, sin)
 }
 
 // RMSNorm implements nn.Backend.

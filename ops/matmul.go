@@ -79,6 +79,21 @@ type matMulTask struct {
 }
 
 func (t *matMulTask) run(p *Pool, out, x []float32, M int, w *tensor.Tensor, bias []float32) {
+	t.prepare(out, x, M, w, bias)
+	if M > 16 {
+		p.RunDynamic(t.N, t.block, t)
+	} else {
+		p.RunTask(t.N, 4, t)
+	}
+	t.release()
+}
+
+// release drops the task's references to its operands.
+func (t *matMulTask) release() { t.out, t.x, t.bias, t.w = nil, nil, nil, nil }
+
+// prepare checks the weights, packs x into tiles and sizes the cache
+// blocks: everything before the threads run.
+func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []float32) {
 	N, K := w.Rows(), w.Cols()
 	switch w.DType {
 	case tensor.F32, tensor.BF16, tensor.F16:
@@ -122,12 +137,45 @@ func (t *matMulTask) run(p *Pool, out, x []float32, M int, w *tensor.Tensor, bia
 		m0 += mt
 	}
 	t.block = max(4, matmulBlockBytes/max(1, K*w.DType.Size())/4*4)
-	if M > 16 {
-		p.RunDynamic(N, t.block, t)
-	} else {
-		p.RunTask(N, 4, t)
+}
+
+// multiMatMul is several MatMuls of the same few rows (at most 16) in one
+// pool dispatch: the rows of its matrices are numbered one after the other
+// and each thread takes one contiguous stretch, as for one matrix. A
+// decode step of a small model waits several microseconds for each
+// dispatch, so the attention's q, k and v projections, or the MLP's gate
+// and up, are cheaper as one (CPU.LinearQKV, CPU.LinearSwiGLU). Every
+// output is computed as by MatMul.
+type multiMatMul struct {
+	tasks [3]matMulTask
+	n     int    // tasks in use
+	offs  [4]int // first row of each task in the joint numbering
+}
+
+// add prepares the next task.
+func (mm *multiMatMul) add(out, x []float32, M int, w *tensor.Tensor, bias []float32) {
+	t := &mm.tasks[mm.n]
+	t.prepare(out, x, M, w, bias)
+	mm.offs[mm.n+1] = mm.offs[mm.n] + t.N
+	mm.n++
+}
+
+// run dispatches the prepared tasks and releases them.
+func (mm *multiMatMul) run(p *Pool) {
+	p.RunTask(mm.offs[mm.n], 4, mm)
+	for i := range mm.n {
+		mm.tasks[i].release()
 	}
-	t.out, t.x, t.bias, t.w = nil, nil, nil, nil
+	mm.n = 0
+}
+
+// Run implements Task over joint rows [lo, hi).
+func (mm *multiMatMul) Run(worker, lo, hi int) {
+	for i := range mm.n {
+		if a, b := max(lo, mm.offs[i]), min(hi, mm.offs[i+1]); a < b {
+			mm.tasks[i].Run(worker, a-mm.offs[i], b-mm.offs[i])
+		}
+	}
 }
 
 // Run implements Task over weight rows [lo, hi).

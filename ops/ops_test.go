@@ -271,3 +271,44 @@ func TestMatMulDynamicEqualsRows(t *testing.T) {
 		require.Equal(t, row, out[m*N:(m+1)*N], "row %d", m)
 	}
 }
+
+// TestCPUFusedEqualsSeparate checks CPU's nn.Fused operations against the
+// separate ones, bit for bit: one pool dispatch up to 16 rows, separate
+// MatMuls above.
+func TestCPUFusedEqualsSeparate(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	c := NewCPU(2)
+	defer c.Pool().Close()
+	mat := func(dt tensor.DType, rows, cols int) *tensor.Tensor {
+		return tensor.Convert(tensor.FromF32(randSlice(r, rows*cols), rows, cols), dt)
+	}
+	vec := func(n int) *tensor.Tensor { return tensor.FromF32(randSlice(r, n), n) }
+	const K, Nq, Nkv, I = 96, 64, 32, 160
+	for _, dt := range []tensor.DType{tensor.BF16, tensor.F32} {
+		wq, wk, wv, gate, up := mat(dt, Nq, K), mat(dt, Nkv, K), mat(dt, Nkv, K), mat(dt, I, K), mat(dt, I, K)
+		for _, withBias := range []bool{false, true} {
+			var bq, bk, bv *tensor.Tensor
+			if withBias {
+				bq, bk, bv = vec(Nq), vec(Nkv), vec(Nkv)
+			}
+			for _, M := range []int{1, 4, 9, 16, 21} {
+				x := tensor.FromF32(randSlice(r, M*K), M, K)
+				q, k, v := c.Alloc(M, Nq), c.Alloc(M, Nkv), c.Alloc(M, Nkv)
+				c.LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv)
+				for _, o := range []struct {
+					got, w, b *tensor.Tensor
+				}{{q, wq, bq}, {k, wk, bk}, {v, wv, bv}} {
+					want := c.Alloc(o.got.Shape...)
+					c.Linear(want, x, o.w, o.b)
+					require.Equal(t, want.F32(), o.got.F32(), "%v M=%d bias=%v", dt, M, withBias)
+				}
+				out, want, u := c.Alloc(M, I), c.Alloc(M, I), c.Alloc(M, I)
+				c.LinearSwiGLU(out, x, gate, up)
+				c.Linear(want, x, gate, nil)
+				c.Linear(u, x, up, nil)
+				c.SiLUMul(want, want, u)
+				require.Equal(t, want.F32(), out.F32(), "swiglu %v M=%d", dt, M)
+			}
+		}
+	}
+}
