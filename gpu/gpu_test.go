@@ -38,7 +38,7 @@ func TestKernelSources(t *testing.T) {
 			m := regexp.MustCompile(name + `\(LINEAR_PARAMS\(\w+\)\) \{ linear_tiled<\w+, (\d+), (\d+)>`).FindStringSubmatch(src)
 			require.NotNil(t, m, name)
 			require.Equal(t, strconv.Itoa(mt), m[1], name)
-			require.Equal(t, strconv.Itoa(linearTiledCols(mt)), m[2], name)
+			require.Equal(t, strconv.Itoa(linearTiledCols), m[2], name)
 		}
 	}
 	// The fused families: NC (swiglu) and NR (qkv) as the host assumes.

@@ -59,7 +59,7 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 		name, cols, maxSplit := linearNames[w.DType][bucket], linearCols(bucket), warps
 		if bucket == 16 && !d.linearRegister && K%8 == 0 && xp%16 == 0 && w.Ptr%16 == 0 {
 			// Each of the split warps needs a step (warp·8 weights) of every tile.
-			name, cols, maxSplit = linearTiledNames[w.DType][bucket], linearTiledCols(bucket), max(1, linearTile/(8*d.warp))
+			name, cols, maxSplit = linearTiledNames[w.DType][bucket], linearTiledCols, max(1, linearTile/(8*d.warp))
 		}
 		split := linearSplit(N, K, cols, min(warps, maxSplit), d.warp)
 		grid := Dim3{uint32(ceilDiv(N, cols*warps/split)), 1, 1}
@@ -81,8 +81,8 @@ var linearTiledNames = func() map[tensor.DType]*[linearMaxRows + 1]string {
 	return names
 }()
 
-// linearTiledCols is NR of the tiled kernels.
-func linearTiledCols(bucket int) int { return 4 }
+// linearTiledCols is NR of the tiled kernel.
+const linearTiledCols = 4
 
 // linearWarps is the number of warps a linear launch aims for: enough to
 // keep every multiprocessor of a large GPU streaming (an H100 holds 132 ×
