@@ -52,10 +52,12 @@ type Argmaxer interface {
 	Argmax(t *tensor.Tensor, rows int) []int32
 }
 
-// Fused is implemented by backends that can run two steps of a layer as
-// one (a GPU: each launch has a fixed cost of microseconds, more than a
-// decode step's normalization or rotation takes). The Decoder uses it when
-// the backend has it; the results are those of the separate operations.
+// Fused is implemented by backends that can run several steps of a layer
+// as one: a GPU, where each launch has a fixed cost of microseconds, more
+// than a decode step's normalization or rotation takes; and ops.CPU, where
+// each pool dispatch has one (it runs q, k, v and gate, up as one each).
+// The Decoder uses it when the backend has it; the results are those of
+// the separate operations, bit for bit.
 type Fused interface {
 	// AddRMSNorm does x += delta, then out = RMSNorm(x)·w, as Add and
 	// RMSNorm; out must not be x.
