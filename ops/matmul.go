@@ -76,6 +76,10 @@ type matMulTask struct {
 	xp16         []uint16  // or packed bf16 activations (asm.PackBF16)
 	tiles        []mtile
 	block        int // weight rows per cache block
+	// prefetchers is how many tiles (those of four and five rows, first in
+	// tiles) bring the next block into L2 as they compute, each its share
+	// (asm.MatBF16Next): bf16 weights, 4 to 16 rows. 0: none do.
+	prefetchers int
 }
 
 func (t *matMulTask) run(p *Pool, out, x []float32, M int, w *tensor.Tensor, bias []float32) {
@@ -137,6 +141,14 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 		m0 += mt
 	}
 	t.block = max(4, matmulBlockBytes/max(1, K*w.DType.Size())/4*4)
+	t.prefetchers = 0
+	if M >= 4 && M <= 16 && !t.dot && w.DType == tensor.BF16 {
+		for _, tl := range t.tiles { // largest first: these lead
+			if tl.mt >= 4 {
+				t.prefetchers++
+			}
+		}
+	}
 }
 
 // multiMatMul is several MatMuls of the same few rows (at most 16) in one
@@ -190,13 +202,7 @@ func (t *matMulTask) Run(_, lo, hi int) {
 	// From 4 to 16 rows the four-row tiles of a bf16 block also bring the
 	// next block into L2 as they go (asm.MatBF16Next), each its share, so
 	// that the memory streams while the FMA units work.
-	next := t.M >= 4 && t.M <= 16 && !t.dot && t.w.DType == tensor.BF16 && t.tiles[0].mt >= 4
-	fours := 0 // tiles of four and five rows
-	for _, tl := range t.tiles {
-		if tl.mt >= 4 {
-			fours++
-		}
-	}
+	next := t.prefetchers > 0
 	for b0 := lo; b0 < hi; b0 += t.block {
 		b1 := min(hi, b0+t.block)
 		if t.M >= 4 && t.M <= 16 && (!next || b0 == lo) {
@@ -210,8 +216,9 @@ func (t *matMulTask) Run(_, lo, hi int) {
 			o := t.out[tl.m0*N+b0:]
 			if next && tl.mt >= 4 {
 				nb := t.w.Data[b1*K*es : min(hi, b1+t.block)*K*es]
-				share := (len(nb)/fours + 63) &^ 63
-				asm.MatBF16Next(tl.mt, o, N, t.xp[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K, nb[min(len(nb), ti*share):min(len(nb), (ti+1)*share)])
+				share := (len(nb)/t.prefetchers + 63) &^ 63
+				mine := nb[min(len(nb), ti*share):min(len(nb), (ti+1)*share)]
+				asm.MatBF16Next(tl.mt, o, N, t.xp[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K, mine)
 				continue
 			}
 			if t.dot {

@@ -44,6 +44,9 @@ DEV void load4(const f16_t* p, float v[4]) {
   v[2] = f16_bits_to_f32(a.y & 0xffffu), v[3] = f16_bits_to_f32(a.y >> 16);
 }
 
+// silu is the SwiGLU gate's activation, g·sigmoid(g).
+DEV float silu(float g) { return g / (1.0f + expf(-g)); }
+
 DEV float neg_inf() { return __uint_as_float(0xff800000u); }
 
 DEV int imin(int a, int b) { return a < b ? a : b; }

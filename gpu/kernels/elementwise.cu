@@ -7,8 +7,7 @@
 //   out[i] = silu(gate[i]) · up[i]       silu(g) = g / (1 + exp(−g))
 KERNEL void silu_mul(float* out, const float* gate, const float* up, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    float g = gate[i];
-    out[i] = g / (1.0f + expf(-g)) * up[i];
+    out[i] = silu(gate[i]) * up[i];
   }
 }
 

@@ -252,8 +252,7 @@ DEV void linear_swiglu(float* out, const float* x, const T* gate, const T* up, i
     if (c < nc) {
 #pragma unroll
       for (int m = 0; m < MT; m++) {
-        float g = acc[m][2 * c];
-        if (m < M) out[(size_t)m * N + n0 + c] = g / (1.0f + expf(-g)) * acc[m][2 * c + 1];
+        if (m < M) out[(size_t)m * N + n0 + c] = silu(acc[m][2 * c]) * acc[m][2 * c + 1];
       }
     }
   }
