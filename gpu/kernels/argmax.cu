@@ -11,6 +11,7 @@
 DEV bool better(float v, int i, float bv, int bi) { return v > bv || (v == bv && i < bi); }
 
 KERNEL void argmax(int* out, const float* x, int n) {
+  kernel_begin();
   __shared__ float warp_v[GP_MAX_WARPS];
   __shared__ int warp_i[GP_MAX_WARPS];
   const float* xr = x + (size_t)blockIdx.x * n;

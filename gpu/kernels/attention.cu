@@ -35,6 +35,7 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
   __shared__ float p[ATTN_CHUNK];
   __shared__ float scratch[GP_MAX_WARPS];
   __shared__ float red[ATTN_RED]; // the value groups' partial sums
+  kernel_begin();
   int rh = blockIdx.x, m = rh / heads, h = rh % heads, c = blockIdx.y;
   int kw = kv_heads * head_dim, kv_off = h / (heads / kv_heads) * head_dim;
   int t0 = c * ATTN_CHUNK, t1 = imin(start + m + 1, t0 + ATTN_CHUNK); // positions [t0, t1)
@@ -126,6 +127,7 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
 // grid (M·heads), block (any): block rh writes head rh % heads of row rh / heads,
 // which is out + rh·head_dim since rows are heads·head_dim wide.
 KERNEL void attention_combine(float* out, const float* part_o, const float* part_ml, int chunks, int head_dim) {
+  kernel_begin();
   size_t rh = blockIdx.x;
   const float* ml = part_ml + rh * chunks * 2;
   float mu = neg_inf();

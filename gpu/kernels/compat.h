@@ -33,4 +33,35 @@
 #define KERNEL extern "C" __global__
 #define DEV static __device__ inline
 
+// Programmatic dependent launch (sm_90+): the host may launch a kernel
+// while the one before it in the stream is still finishing (see gpu/cuda),
+// so that its blocks are resident, and its first weights on their way,
+// when the previous kernel ends. Every thread of every kernel must call
+// grid_dependency_wait() before it touches memory that an earlier kernel
+// writes or reads (activations, the KV cache, scratch): it returns once
+// the previous kernel has completed and its writes are visible. Only
+// reading weights, which no kernel writes, may come before it. Then
+// grid_launch_dependents() lets the next kernel be scheduled. The
+// emulator checks that every thread waits (gpu/internal/emu); elsewhere,
+// and on HIP, both do nothing, and prefetch_l2 (a hint) too.
+#if !defined(GP_HAVE_GRID_DEPENDENCY)
+#if !defined(GP_HIP) && (defined(GP_GRID_DEPENDENCY_ASM) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900))
+DEV void grid_dependency_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+DEV void grid_launch_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+DEV void prefetch_l2(const void* p) { asm volatile("prefetch.L2 [%0];" ::"l"(p)); }
+#else
+DEV void grid_dependency_wait() {}
+DEV void grid_launch_dependents() {}
+DEV void prefetch_l2(const void*) {}
+#endif
+#endif
+
+// kernel_begin is the first statement of every kernel that reads or
+// writes anything but weights: it waits for the previous kernel, then
+// lets the next one be scheduled.
+DEV void kernel_begin() {
+  grid_dependency_wait();
+  grid_launch_dependents();
+}
+
 #endif

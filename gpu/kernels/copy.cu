@@ -8,6 +8,7 @@
 #include "common.h"
 
 KERNEL void copy16(uint4* dst, const uint4* src, int n) {
+  kernel_begin();
   int stride = gridDim.x * blockDim.x;
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = src[i];
 }

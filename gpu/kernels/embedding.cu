@@ -7,6 +7,7 @@
 
 template <typename T>
 DEV void embedding(float* out, const T* table, const int* ids, int dim) {
+  kernel_begin();
   const T* row = table + (size_t)ids[blockIdx.x] * dim;
   float* o = out + (size_t)blockIdx.x * dim;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = to_f32(row[i]);

@@ -183,6 +183,20 @@ DEV int linear_begin(const T* wr[NR], float acc[MT][NR], const T* w, int N, int 
   return nr;
 }
 
+// linear_prefetch asks L2 for the first weights this lane will load (the
+// first UNROLL steps), before kernel_begin: while the previous kernel
+// finishes, the weights of this one are already coming.
+template <typename T, int NR, int UNROLL>
+DEV void linear_prefetch(const T* const wr[NR], int K, int part, int ksplit) {
+  int step = ksplit * GP_WARP * 8;
+  int k = (part * GP_WARP + threadIdx.x % GP_WARP) * 8;
+#pragma unroll
+  for (int u = 0; u < UNROLL; u++)
+#pragma unroll
+    for (int r = 0; r < NR; r++)
+      if (k + u * step < K) prefetch_l2(wr[r] + k + u * step);
+}
+
 // linear_columns computes the NR columns from n0 of one matrix for a
 // warp (part of ksplit of its column group); inactive warps only join the
 // barrier.
@@ -193,6 +207,8 @@ DEV void linear_columns(float* out, const float* x, const T* w, const float* bia
   const T* wr[NR];
   float acc[MT][NR];
   int nr = linear_begin<T, MT, NR>(wr, acc, w, N, K, n0, active);
+  if (active) linear_prefetch<T, NR, UNROLL>(wr, K, part, ksplit);
+  kernel_begin();
   if (active) linear_accumulate<T, MT, NR, UNROLL>(acc, wr, (size_t)w % 16 == 0, x, M, K, part, ksplit);
   linear_store<MT, NR>(acc, out, bias, M, N, n0, nr, active, ksplit);
 }
@@ -244,6 +260,8 @@ DEV void linear_swiglu(float* out, const float* x, const T* gate, const T* up, i
   for (int m = 0; m < MT; m++)
 #pragma unroll
     for (int r = 0; r < 2 * NC; r++) acc[m][r] = 0.0f;
+  if (active) linear_prefetch<T, 2 * NC, UNROLL>(wr, K, part, ksplit);
+  kernel_begin();
   if (active)
     linear_accumulate<T, MT, 2 * NC, UNROLL>(acc, wr, (size_t)gate % 16 == 0 && (size_t)up % 16 == 0, x, M, K, part, ksplit);
   if (!linear_reduce<MT, 2 * NC>(acc, active, ksplit)) return;
@@ -285,6 +303,7 @@ DEV void linear_tiled(float* out, const float* x, const T* w, const float* bias,
   const T* wr[NR];
   float acc[MT][NR];
   int nr = linear_begin<T, MT, NR>(wr, acc, w, N, K, n0, active);
+  kernel_begin();
 
   int half = GP_WARP * 4, step = 2 * half;
   for (int k0 = 0; k0 < K; k0 += LINEAR_TILE) {

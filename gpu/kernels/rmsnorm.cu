@@ -27,6 +27,7 @@ DEV void rmsnorm_scale(float* o, const float* x, const float* w, int d, float sc
 
 KERNEL void rmsnorm(float* out, const float* x, const float* w, int d, float eps) {
   __shared__ float scratch[GP_MAX_WARPS];
+  kernel_begin();
   const float* xr = x + (size_t)blockIdx.x * d;
   float* o = out + (size_t)blockIdx.x * d;
   // Four values per load where the rows allow: a decode step's row is one
@@ -57,6 +58,7 @@ KERNEL void rmsnorm(float* out, const float* x, const float* w, int d, float eps
 // grid (rows), block (a multiple of GP_WARP).
 KERNEL void add_rmsnorm(float* out, float* x, const float* delta, const float* w, int d, float eps) {
   __shared__ float scratch[GP_MAX_WARPS];
+  kernel_begin();
   float* xr = x + (size_t)blockIdx.x * d;
   const float* dr = delta + (size_t)blockIdx.x * d;
   float* o = out + (size_t)blockIdx.x * d;

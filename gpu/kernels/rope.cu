@@ -27,6 +27,7 @@ DEV void rope_head(float* x, const float* cos_table, const float* sin_table, int
 }
 
 KERNEL void rope(float* x, const float* cos_table, const float* sin_table, int heads, int head_dim, int start) {
+  kernel_begin();
   rope_head(x, cos_table, sin_table, blockIdx.x / heads, blockIdx.x % heads, heads, head_dim, start);
 }
 
@@ -37,6 +38,7 @@ KERNEL void rope(float* x, const float* cos_table, const float* sin_table, int h
 // grid (rows·(heads + kv_heads)): the first rows·heads blocks take q.
 KERNEL void rope_qk(float* q, float* k, const float* cos_table, const float* sin_table, int rows, int heads, int kv_heads,
                     int head_dim, int start) {
+  kernel_begin();
   int b = blockIdx.x, nq = rows * heads;
   if (b < nq) rope_head(q, cos_table, sin_table, b / heads, b % heads, heads, head_dim, start);
   else rope_head(k, cos_table, sin_table, (b - nq) / kv_heads, (b - nq) % kv_heads, kv_heads, head_dim, start);

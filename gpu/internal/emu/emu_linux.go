@@ -22,6 +22,9 @@ static int gp_emu_launch(void* f, unsigned gx, unsigned gy, unsigned gz, unsigne
 	return 0;
 }
 
+typedef long (*gp_emu_counter)(void);
+static long gp_emu_take(void* f) { return ((gp_emu_counter)f)(); }
+
 // Device memory is host memory, aligned as cuMemAlloc's (256 bytes).
 static uintptr_t gp_emu_alloc(size_t n) { return (uintptr_t)aligned_alloc(256, (n + 255) / 256 * 256); }
 static void gp_emu_free(uintptr_t p) { free((void*)p); }
@@ -64,16 +67,25 @@ func Open(warp int) (gpu.Driver, error) {
 		}
 		libs[warp] = h
 	}
-	return &driver{lib: h, warp: warp}, nil
+	cn := C.CString("emu_take_unwaited")
+	defer C.free(unsafe.Pointer(cn))
+	unwaited := C.dlsym(h, cn)
+	if unwaited == nil {
+		return nil, fmt.Errorf("emu: the kernel library lacks emu_take_unwaited")
+	}
+	return &driver{lib: h, warp: warp, unwaited: unwaited}, nil
 }
 
 // driver is a gpu.Driver whose device is the CPU. Launches run to
 // completion before they return, so there is nothing to synchronize.
 type driver struct {
-	lib  unsafe.Pointer
-	warp int
-	fns  []unsafe.Pointer
-	args []C.uint64_t
+	lib   unsafe.Pointer
+	warp  int
+	fns   []unsafe.Pointer
+	names []string
+	args  []C.uint64_t
+
+	unwaited unsafe.Pointer // emu_take_unwaited
 }
 
 func (d *driver) Name() string { return fmt.Sprintf("emu:0 CPU emulator (warp %d)", d.warp) }
@@ -111,6 +123,7 @@ func (d *driver) Function(name string) (uintptr, error) {
 		return 0, fmt.Errorf("emu: no kernel %q", name)
 	}
 	d.fns = append(d.fns, f)
+	d.names = append(d.names, name)
 	return uintptr(len(d.fns) - 1), nil
 }
 
@@ -129,6 +142,12 @@ func (d *driver) Launch(fn uintptr, grid, block gpu.Dim3, args []uint64) error {
 	if C.gp_emu_launch(d.fns[fn], C.uint(grid.X), C.uint(grid.Y), C.uint(grid.Z),
 		C.uint(block.X), C.uint(block.Y), C.uint(block.Z), argp, C.int(len(args))) != 0 {
 		return fmt.Errorf("emu: too many kernel arguments (%d)", len(args))
+	}
+	// A GPU may run a kernel while the previous one finishes (programmatic
+	// dependent launch): each thread must wait for it before touching
+	// activations (gpu/kernels/compat.h).
+	if n := C.gp_emu_take(d.unwaited); n != 0 {
+		return fmt.Errorf("emu: kernel %s: %d threads returned without calling grid_dependency_wait()", d.names[fn], n)
 	}
 	return nil
 }

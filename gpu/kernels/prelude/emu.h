@@ -131,6 +131,7 @@ struct Fiber {
   bool done;
   Barrier* waiting; // the barrier it waits at, until its generation moves on
   unsigned wait_gen;
+  bool waited; // called grid_dependency_wait
   std::vector<char> stack;
 };
 
@@ -159,9 +160,15 @@ static void wait(Barrier& b, int participants) {
   swap(f.ctx, scheduler);
 }
 
+// unwaited counts the threads that returned without calling
+// grid_dependency_wait, which on a GPU with programmatic dependent launch
+// could race the previous kernel (compat.h).
+static long unwaited;
+
 static void fiber_main() {
   body();
   Fiber& f = fibers[current];
+  if (!f.waited) unwaited++;
   f.done = true;
   live--;
   int w = linear_tid() / EMU_WARP;
@@ -184,7 +191,7 @@ static void run_block(int n) {
     if (f.stack.empty()) f.stack.resize(stack_bytes);
     start(f.ctx, f.stack.data(), f.stack.size(), fiber_main);
     f.tid = dim3{i % blockDim.x, i / blockDim.x % blockDim.y, i / (blockDim.x * blockDim.y)};
-    f.done = false, f.waiting = nullptr;
+    f.done = false, f.waiting = nullptr, f.waited = false;
     warp_live[i / EMU_WARP]++;
   }
   live = n;
@@ -233,6 +240,21 @@ static void launch(void (*k)(A...), unsigned gx, unsigned gy, unsigned gz, unsig
 }
 
 } // namespace emu
+
+// The emulator runs one kernel at a time, so there is nothing to wait
+// for; it records that the thread asked (see emu_take_unwaited).
+#define GP_HAVE_GRID_DEPENDENCY 1
+static inline void grid_dependency_wait() { emu::fibers[emu::current].waited = true; }
+static inline void grid_launch_dependents() {}
+static inline void prefetch_l2(const void*) {}
+
+// emu_take_unwaited returns, and resets, the number of threads since the
+// last call that returned without calling grid_dependency_wait.
+extern "C" long emu_take_unwaited(void) {
+  long n = emu::unwaited;
+  emu::unwaited = 0;
+  return n;
+}
 
 static inline void __syncthreads() { emu::wait(emu::block_barrier, emu::live); }
 template <typename T>
