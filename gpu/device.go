@@ -49,6 +49,12 @@ type Timer interface {
 	Time(f func()) (time.Duration, error)
 }
 
+// LaunchModer is implemented by drivers that can say how they issue
+// kernels (CUDA: graphs, programmatic dependent launch).
+type LaunchModer interface {
+	LaunchMode() string
+}
+
 // Launch geometry shared with the kernels (see gpu/kernels).
 const (
 	blockThreads   = 256 // a multiple of every warp size
@@ -133,6 +139,15 @@ func (d *Device) Name() string { return d.drv.Name() }
 // from cache (off; also GOPARD_GPU_LINEAR=register at NewDevice), to
 // compare them.
 func (d *Device) SetTiledLinear(on bool) { d.linearRegister = !on }
+
+// LaunchMode says how kernels are issued to the device: "stream" (one
+// launch each, in order) unless the driver says more.
+func (d *Device) LaunchMode() string {
+	if m, ok := d.drv.(LaunchModer); ok {
+		return m.LaunchMode()
+	}
+	return "stream"
+}
 
 // WarpSize is the number of threads per warp (wavefront) of the kernels.
 func (d *Device) WarpSize() int { return d.warp }

@@ -163,6 +163,7 @@ type gpuBackend interface {
 	nn.Backend
 	CopyBandwidth(bytes, runs int) (float64, error)
 	Synchronize() error
+	LaunchMode() string
 }
 
 func run(o options) error {
@@ -194,6 +195,7 @@ func run(o options) error {
 		}
 		rep.LaunchMs = map[string]float64{}
 		say("gopard bench: %s, %s/%s\n\n", backend.Name(), runtime.GOOS, runtime.GOARCH)
+		defer func() { say("kernel launches: %s\n", gpu.LaunchMode()) }()
 		bw, err := gpu.CopyBandwidth(1<<30, o.runs)
 		if err != nil {
 			return err
@@ -359,13 +361,16 @@ func forward(dec *nn.Decoder, toks []int32, start, want int, ids bool) error {
 }
 
 // timeForward returns the median wall-clock seconds of runs forwards of
-// toks at start (after a warm-up), truncating the cache back before each.
+// toks (after a warm-up), the first at start and each one position after
+// the last, as decoding steps are (so that a GPU's graphs are timed with
+// the updates each step needs), truncating the cache back before each.
 func timeForward(dec *nn.Decoder, toks []int32, start, want, runs int, ids bool) (float64, error) {
 	times := make([]float64, 0, runs)
 	for r := -1; r < runs; r++ {
-		dec.Truncate(start)
+		pos := start + r + 1
+		dec.Truncate(pos)
 		t0 := time.Now()
-		if err := forward(dec, toks, start, want, ids); err != nil {
+		if err := forward(dec, toks, pos, want, ids); err != nil {
 			return 0, err
 		}
 		if r >= 0 {
@@ -381,13 +386,13 @@ func timeForward(dec *nn.Decoder, toks []int32, start, want, runs int, ids bool)
 // bound the forward.
 func timeLaunch(dec *nn.Decoder, gpu gpuBackend, toks []int32, start, runs int) (float64, error) {
 	times := make([]float64, 0, runs)
-	for range runs {
-		dec.Truncate(start)
+	for r := range runs {
+		dec.Truncate(start + r)
 		if err := gpu.Synchronize(); err != nil {
 			return 0, err
 		}
 		t0 := time.Now()
-		if _, err := dec.Forward(toks, start, 0); err != nil {
+		if _, err := dec.Forward(toks, start+r, 0); err != nil {
 			return 0, err
 		}
 		times = append(times, time.Since(t0).Seconds())
@@ -474,7 +479,7 @@ func (m *forwardRunner) flops(M, want, ctx int) float64 {
 }
 
 // capacity is the KV cache the benchmark's models need.
-func (o options) capacity() int { return o.context + 64 + 16 + o.pardTokens + 2*o.k }
+func (o options) capacity() int { return o.context + o.runs + 64 + 16 + o.pardTokens + 2*o.k }
 
 func openModel(o options, b nn.Backend) (*forwardRunner, error) {
 	capacity := o.capacity()

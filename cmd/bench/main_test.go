@@ -92,6 +92,7 @@ type wallTimed struct{ *ops.CPU }
 
 func (w wallTimed) CopyBandwidth(bytes, runs int) (float64, error) { return 1, nil }
 func (w wallTimed) Synchronize() error                             { return nil }
+func (w wallTimed) LaunchMode() string                             { return "wall clock" }
 func (w wallTimed) Time(f func()) (time.Duration, error) {
 	t0 := time.Now()
 	f()

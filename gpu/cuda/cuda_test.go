@@ -45,7 +45,22 @@ func TestKernels(t *testing.T) { gputest.Kernels(t, open(t)) }
 
 func TestDecoder(t *testing.T) { gputest.Decoder(t, open(t), 0, 32) }
 
-func TestEngines(t *testing.T) { gputest.Engines(t, open(t)) }
+// TestEngines decodes with AR, VSD and PARD in every launch mode: the
+// graphs' node updates and the kernels' overlap must not change a token.
+func TestEngines(t *testing.T) {
+	for _, mode := range []struct{ name, graphs, pdl string }{
+		{"default", "", ""}, {"graphs", "1", "0"}, {"pdl", "0", ""}, {"stream", "0", "0"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Setenv("GOPARD_CUDA_GRAPHS", mode.graphs)
+			t.Setenv("GOPARD_CUDA_PDL", mode.pdl)
+			b := open(t)
+			gputest.Engines(t, b)
+			t.Log(b.LaunchMode())
+			require.NotContains(t, b.LaunchMode(), "graphs off")
+		})
+	}
+}
 
 // TestTime times a decode-sized bf16 linear layer with events.
 func TestTime(t *testing.T) {

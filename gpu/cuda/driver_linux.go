@@ -7,6 +7,7 @@ package cuda
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 // The few types of cuda.h and nvrtc.h this file uses. Handles are opaque
 // pointers; CUdeviceptr is a 64-bit device address.
@@ -20,6 +21,41 @@ typedef struct CUevent_st* CUevent;
 typedef unsigned long long CUdeviceptr;
 typedef int nvrtcResult;
 typedef struct _nvrtcProgram* nvrtcProgram;
+typedef struct CUgraph_st* CUgraph;
+typedef struct CUgraphNode_st* CUgraphNode;
+typedef struct CUgraphExec_st* CUgraphExec;
+
+// cuLaunchKernelEx's configuration (CUDA 11.8+) with one attribute.
+typedef struct {
+	int id;
+	int pad;
+	union {
+		char raw[64];
+		int programmaticStreamSerializationAllowed;
+	} value;
+} GP_LAUNCH_ATTRIBUTE;
+typedef struct {
+	unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes;
+	CUstream hStream;
+	GP_LAUNCH_ATTRIBUTE* attrs;
+	unsigned numAttrs;
+} GP_LAUNCH_CONFIG;
+
+// CUDA_KERNEL_NODE_PARAMS as CUDA 12 defines it (v2); the fields up to
+// extra are CUDA 11's (v1), all that the unversioned entry points read.
+typedef struct {
+	CUfunction func;
+	unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes;
+	void** kernelParams;
+	void** extra;
+	void* kern;    // CUkernel, unused when func is set
+	CUcontext ctx; // unused when func is set
+} GP_KERNEL_NODE_PARAMS;
+
+// CUgraphEdgeData (CUDA 12.3+).
+typedef struct {
+	unsigned char from_port, to_port, type, reserved[5];
+} GP_EDGE_DATA;
 
 enum {
 	GP_CUDA_ERROR_NO_DEVICE = 100,
@@ -27,6 +63,9 @@ enum {
 	GP_ATTR_CC_MINOR = 76,
 	GP_STREAM_NON_BLOCKING = 1,
 	GP_MAX_ARGS = 32,
+	GP_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6,
+	GP_GRAPH_KERNEL_NODE_PORT_PROGRAMMATIC = 1,
+	GP_GRAPH_DEPENDENCY_TYPE_PROGRAMMATIC = 1,
 };
 
 // Driver API entry points, resolved with dlsym. Where cuda.h maps a name
@@ -50,6 +89,16 @@ static CUresult (*p_cuModuleUnload)(CUmodule);
 static CUresult (*p_cuModuleGetFunction)(CUfunction*, CUmodule, const char*);
 static CUresult (*p_cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                                     unsigned, CUstream, void**, void**);
+// Optional: programmatic dependent launch and graphs.
+static CUresult (*p_cuLaunchKernelEx)(const GP_LAUNCH_CONFIG*, CUfunction, void**, void**);
+static CUresult (*p_cuGraphCreate)(CUgraph*, unsigned);
+static CUresult (*p_cuGraphDestroy)(CUgraph);
+static CUresult (*p_cuGraphAddKernelNode)(CUgraphNode*, CUgraph, const CUgraphNode*, size_t, const GP_KERNEL_NODE_PARAMS*);
+static CUresult (*p_cuGraphAddDependencies)(CUgraph, const CUgraphNode*, const CUgraphNode*, const GP_EDGE_DATA*, size_t);
+static CUresult (*p_cuGraphInstantiate)(CUgraphExec*, CUgraph, unsigned long long);
+static CUresult (*p_cuGraphExecKernelNodeSetParams)(CUgraphExec, CUgraphNode, const GP_KERNEL_NODE_PARAMS*);
+static CUresult (*p_cuGraphExecDestroy)(CUgraphExec);
+static CUresult (*p_cuGraphLaunch)(CUgraphExec, CUstream);
 static CUresult (*p_cuStreamCreate)(CUstream*, unsigned);
 static CUresult (*p_cuStreamDestroy)(CUstream);
 static CUresult (*p_cuStreamSynchronize)(CUstream);
@@ -118,6 +167,17 @@ static const char* gp_load_cuda(void* h) {
 	GP_LOAD(h, p_cuEventDestroy, "cuEventDestroy_v2", 1);
 	GP_LOAD(h, p_cuGetErrorName, "cuGetErrorName", 1);
 	GP_LOAD(h, p_cuGetErrorString, "cuGetErrorString", 1);
+	GP_LOAD(h, p_cuLaunchKernelEx, "cuLaunchKernelEx", 0);
+	GP_LOAD(h, p_cuGraphCreate, "cuGraphCreate", 0);
+	GP_LOAD(h, p_cuGraphDestroy, "cuGraphDestroy", 0);
+	GP_LOAD(h, p_cuGraphAddKernelNode, "cuGraphAddKernelNode_v2", 0);
+	if (!p_cuGraphAddKernelNode) GP_LOAD(h, p_cuGraphAddKernelNode, "cuGraphAddKernelNode", 0);
+	GP_LOAD(h, p_cuGraphAddDependencies, "cuGraphAddDependencies_v2", 0);
+	GP_LOAD(h, p_cuGraphInstantiate, "cuGraphInstantiateWithFlags", 0);
+	GP_LOAD(h, p_cuGraphExecKernelNodeSetParams, "cuGraphExecKernelNodeSetParams_v2", 0);
+	if (!p_cuGraphExecKernelNodeSetParams) GP_LOAD(h, p_cuGraphExecKernelNodeSetParams, "cuGraphExecKernelNodeSetParams", 0);
+	GP_LOAD(h, p_cuGraphExecDestroy, "cuGraphExecDestroy", 0);
+	GP_LOAD(h, p_cuGraphLaunch, "cuGraphLaunch", 0);
 	return missing;
 }
 
@@ -210,15 +270,103 @@ static CUresult gp_cuModuleGetFunction(CUcontext c, CUfunction* f, CUmodule m, c
 	CUresult r = p_cuCtxSetCurrent(c);
 	return r ? r : p_cuModuleGetFunction(f, m, name);
 }
-// gp_launch passes kernel parameter i as a pointer to the 8-byte slot
-// args[i]; cuLaunchKernel copies them before it returns.
-static CUresult gp_launch(CUcontext c, CUfunction f, unsigned gx, unsigned gy, unsigned gz,
-                          unsigned bx, unsigned by, unsigned bz, CUstream s, uint64_t* args, int nargs) {
-	void* params[GP_MAX_ARGS];
+static int gp_has_pdl(void) { return p_cuLaunchKernelEx != 0; }
+static int gp_has_graphs(void) {
+	return p_cuGraphCreate && p_cuGraphDestroy && p_cuGraphAddKernelNode && p_cuGraphInstantiate &&
+	       p_cuGraphExecKernelNodeSetParams && p_cuGraphExecDestroy && p_cuGraphLaunch;
+}
+static int gp_has_graph_pdl(void) { return p_cuGraphAddDependencies != 0; }
+
+// gp_params points params[i] at the 8-byte slot args[i] (the driver copies
+// the values before it returns). The list ends with a null pointer, which
+// the driver does not read and the fake driver of the tests counts by.
+static int gp_params(void** params, uint64_t* args, int nargs) {
 	if (nargs > GP_MAX_ARGS) return 1; // CUDA_ERROR_INVALID_VALUE
 	for (int i = 0; i < nargs; i++) params[i] = &args[i];
+	params[nargs] = 0;
+	return 0;
+}
+
+// gp_launch launches f; with pdl, it may start while the previous kernel
+// in the stream finishes (each kernel waits for it: gpu/kernels/compat.h).
+static CUresult gp_launch(CUcontext c, CUfunction f, unsigned gx, unsigned gy, unsigned gz,
+                          unsigned bx, unsigned by, unsigned bz, CUstream s, uint64_t* args, int nargs, int pdl) {
+	void* params[GP_MAX_ARGS + 1];
+	if (gp_params(params, args, nargs)) return 1;
 	CUresult r = p_cuCtxSetCurrent(c);
-	return r ? r : p_cuLaunchKernel(f, gx, gy, gz, bx, by, bz, 0, s, params, 0);
+	if (r) return r;
+	if (!pdl) return p_cuLaunchKernel(f, gx, gy, gz, bx, by, bz, 0, s, params, 0);
+	GP_LAUNCH_ATTRIBUTE attr;
+	memset(&attr, 0, sizeof attr);
+	attr.id = GP_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+	attr.value.programmaticStreamSerializationAllowed = 1;
+	GP_LAUNCH_CONFIG cfg = {gx, gy, gz, bx, by, bz, 0, s, &attr, 1};
+	return p_cuLaunchKernelEx(&cfg, f, params, 0);
+}
+
+// gp_node fills p for launch i of a recorded run: fns[i], six dims from
+// dims[6i], and nargs[i] arguments at args + offs[i].
+static int gp_node(GP_KERNEL_NODE_PARAMS* p, void** params, int i, CUfunction* fns, unsigned* dims, int* nargs, int* offs,
+                   uint64_t* args) {
+	memset(p, 0, sizeof *p);
+	if (gp_params(params, args + offs[i], nargs[i])) return 1;
+	p->func = fns[i];
+	p->gridDimX = dims[6 * i], p->gridDimY = dims[6 * i + 1], p->gridDimZ = dims[6 * i + 2];
+	p->blockDimX = dims[6 * i + 3], p->blockDimY = dims[6 * i + 4], p->blockDimZ = dims[6 * i + 5];
+	p->kernelParams = params;
+	return 0;
+}
+
+// gp_graph_build makes and instantiates a graph of n launches that run in
+// order: each node depends on the one before, programmatically with pdl
+// (as a pdl launch on a stream). nodes receives the n node handles.
+static CUresult gp_graph_build(CUcontext c, int n, CUfunction* fns, unsigned* dims, int* nargs, int* offs, uint64_t* args,
+                               int pdl, CUgraph* g, CUgraphExec* exec, CUgraphNode* nodes) {
+	CUresult r = p_cuCtxSetCurrent(c);
+	if (!r) r = p_cuGraphCreate(g, 0);
+	if (r) return r;
+	for (int i = 0; i < n && !r; i++) {
+		void* params[GP_MAX_ARGS + 1];
+		GP_KERNEL_NODE_PARAMS p;
+		if (gp_node(&p, params, i, fns, dims, nargs, offs, args)) r = 1;
+		int after = i > 0 && !pdl;
+		if (!r) r = p_cuGraphAddKernelNode(&nodes[i], *g, after ? &nodes[i - 1] : 0, after, &p);
+		if (!r && i > 0 && pdl) {
+			GP_EDGE_DATA e;
+			memset(&e, 0, sizeof e);
+			e.from_port = GP_GRAPH_KERNEL_NODE_PORT_PROGRAMMATIC;
+			e.type = GP_GRAPH_DEPENDENCY_TYPE_PROGRAMMATIC;
+			r = p_cuGraphAddDependencies(*g, &nodes[i - 1], &nodes[i], &e, 1);
+		}
+	}
+	if (!r) r = p_cuGraphInstantiate(exec, *g, 0);
+	if (r) {
+		p_cuGraphDestroy(*g);
+		*g = 0;
+	}
+	return r;
+}
+
+// gp_graph_launch updates the arguments of the nchanged nodes listed in
+// changed, then launches the graph on s.
+static CUresult gp_graph_launch(CUcontext c, CUstream s, CUgraphExec exec, CUgraphNode* nodes, int nchanged, int* changed,
+                                CUfunction* fns, unsigned* dims, int* nargs, int* offs, uint64_t* args) {
+	CUresult r = p_cuCtxSetCurrent(c);
+	for (int j = 0; j < nchanged && !r; j++) {
+		void* params[GP_MAX_ARGS + 1];
+		GP_KERNEL_NODE_PARAMS p;
+		int i = changed[j];
+		if (gp_node(&p, params, i, fns, dims, nargs, offs, args)) return 1;
+		r = p_cuGraphExecKernelNodeSetParams(exec, nodes[i], &p);
+	}
+	return r ? r : p_cuGraphLaunch(exec, s);
+}
+
+static CUresult gp_graph_destroy(CUcontext c, CUgraph g, CUgraphExec exec) {
+	CUresult r = p_cuCtxSetCurrent(c);
+	if (!r) r = p_cuGraphExecDestroy(exec);
+	CUresult r2 = p_cuGraphDestroy(g);
+	return r ? r : r2;
 }
 static CUresult gp_cuEventCreate(CUcontext c, CUevent* e) {
 	CUresult r = p_cuCtxSetCurrent(c);
@@ -268,6 +416,7 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -351,6 +500,26 @@ type driver struct {
 	start, stop C.CUevent
 	fns         []C.CUfunction // Function's handles index this
 	args        []C.uint64_t
+
+	// pdl: kernels are launched with programmatic stream serialization
+	// (sm_90+), so that each one's blocks start while the previous kernel
+	// finishes. graphs: launches are held back and issued as CUDA graphs
+	// (graph.go); nil when off.
+	pdl    bool
+	graphs *graphRecorder
+	mode   string // LaunchMode's answer
+
+	// Scratch for passing a held run to C.
+	cFns                []C.CUfunction
+	cDims               []C.uint
+	cNargs, cOffs, cIdx []C.int
+}
+
+// cudaGraph is an instantiated graph and its nodes' handles (C memory).
+type cudaGraph struct {
+	g     C.CUgraph
+	exec  C.CUgraphExec
+	nodes *C.CUgraphNode
 }
 
 func openDriver(ordinal int) (gpu.Driver, error) {
@@ -399,7 +568,111 @@ func openDriver(ordinal int) (gpu.Driver, error) {
 		d.Close()
 		return nil, fmt.Errorf("%s: %w", d.name, err)
 	}
+	d.chooseLaunchMode(int(major)*10 + int(minor))
 	return d, nil
+}
+
+// chooseLaunchMode turns on programmatic dependent launch where the GPU
+// has it (sm_90+) and CUDA graphs where the driver has them.
+// GOPARD_CUDA_PDL and GOPARD_CUDA_GRAPHS = 0 turn either off; = 1 turns
+// PDL on below sm_90 too.
+func (d *driver) chooseLaunchMode(cc int) {
+	pdlEnv, graphsEnv := os.Getenv("GOPARD_CUDA_PDL"), os.Getenv("GOPARD_CUDA_GRAPHS")
+	d.pdl = C.gp_has_pdl() != 0 && (pdlEnv == "1" || cc >= 90 && pdlEnv != "0")
+	var mode []string
+	if C.gp_has_graphs() != 0 && graphsEnv != "0" {
+		d.graphs = newGraphRecorder(graphDriver{d})
+		mode = append(mode, "graphs")
+	}
+	if d.pdl {
+		mode = append(mode, "programmatic dependent launch")
+	}
+	if len(mode) == 0 {
+		mode = append(mode, "stream")
+	}
+	d.mode = strings.Join(mode, " + ")
+}
+
+// LaunchMode implements gpu.LaunchModer: how kernels are issued, and how
+// many graphs were built and launched so far.
+func (d *driver) LaunchMode() string {
+	if d.graphs == nil {
+		return d.mode
+	}
+	s := fmt.Sprintf("%s (%d graphs built, %d launched, %d kernels outside graphs)", d.mode, d.graphs.built,
+		d.graphs.built+d.graphs.relaunched, d.graphs.direct)
+	if d.graphs.err != nil {
+		s += "; graphs off after: " + d.graphs.err.Error()
+	}
+	return s
+}
+
+// flush issues the launches the graph recorder holds back; every call that
+// copies, waits or times work calls it first.
+func (d *driver) flush() error {
+	if d.graphs == nil {
+		return nil
+	}
+	return d.graphs.flush()
+}
+
+// graphDriver is the graphOps of a driver.
+type graphDriver struct{ d *driver }
+
+func (g graphDriver) direct(l *heldLaunch, args []uint64) error { return g.d.launchNow(l.fn, l.grid, l.block, args) }
+
+// held copies a run into the C scratch arrays.
+func (d *driver) held(ls []heldLaunch, args []uint64) {
+	d.cFns, d.cDims, d.cNargs, d.cOffs = d.cFns[:0], d.cDims[:0], d.cNargs[:0], d.cOffs[:0]
+	for _, l := range ls {
+		d.cFns = append(d.cFns, d.fns[l.fn])
+		d.cDims = append(d.cDims, C.uint(l.grid.X), C.uint(l.grid.Y), C.uint(l.grid.Z), C.uint(l.block.X), C.uint(l.block.Y), C.uint(l.block.Z))
+		d.cNargs = append(d.cNargs, C.int(l.n))
+		d.cOffs = append(d.cOffs, C.int(l.off))
+	}
+	d.args = d.args[:0]
+	for _, a := range args {
+		d.args = append(d.args, C.uint64_t(a))
+	}
+	if len(d.args) == 0 {
+		d.args = append(d.args, 0) // so that &d.args[0] exists
+	}
+}
+
+func (g graphDriver) build(ls []heldLaunch, args []uint64) (graphHandle, error) {
+	d := g.d
+	d.held(ls, args)
+	pdl := C.int(0)
+	if d.pdl && C.gp_has_graph_pdl() != 0 {
+		pdl = 1
+	}
+	h := &cudaGraph{nodes: (*C.CUgraphNode)(C.malloc(C.size_t(len(ls)) * C.size_t(unsafe.Sizeof(C.CUgraphNode(nil)))))}
+	err := check("cuGraph (build)", C.gp_graph_build(d.ctx, C.int(len(ls)), &d.cFns[0], &d.cDims[0], &d.cNargs[0], &d.cOffs[0],
+		&d.args[0], pdl, &h.g, &h.exec, h.nodes))
+	if err != nil {
+		C.free(unsafe.Pointer(h.nodes))
+		return nil, err
+	}
+	return h, nil
+}
+
+func (g graphDriver) launch(gh graphHandle, changed []int, ls []heldLaunch, args []uint64) error {
+	d, h := g.d, gh.(*cudaGraph)
+	d.held(ls, args)
+	d.cIdx = d.cIdx[:0]
+	for _, i := range changed {
+		d.cIdx = append(d.cIdx, C.int(i))
+	}
+	d.cIdx = append(d.cIdx, 0) // so that &d.cIdx[0] exists
+	return check("cuGraphLaunch", C.gp_graph_launch(d.ctx, d.stream, h.exec, h.nodes, C.int(len(changed)), &d.cIdx[0],
+		&d.cFns[0], &d.cDims[0], &d.cNargs[0], &d.cOffs[0], &d.args[0]))
+}
+
+func (g graphDriver) destroy(gh graphHandle) {
+	d, h := g.d, gh.(*cudaGraph)
+	C.gp_cuStreamSynchronize(d.ctx, d.stream) // it may still be running
+	C.gp_graph_destroy(d.ctx, h.g, h.exec)
+	C.free(unsafe.Pointer(h.nodes))
 }
 
 func firstErr(errs ...error) error {
@@ -522,18 +795,30 @@ func (d *driver) Alloc(bytes int) (uintptr, error) {
 }
 
 func (d *driver) Free(p uintptr) error {
+	if err := d.flush(); err != nil {
+		return err
+	}
 	return check("cuMemFree", C.gp_cuMemFree(d.ctx, C.CUdeviceptr(p)))
 }
 
 func (d *driver) Zero(p uintptr, bytes int) error {
+	if err := d.flush(); err != nil {
+		return err
+	}
 	return check("cuMemsetD8Async", C.gp_cuMemsetD8Async(d.ctx, C.CUdeviceptr(p), C.size_t(bytes), d.stream))
 }
 
 func (d *driver) Upload(dst uintptr, src unsafe.Pointer, bytes int) error {
+	if err := d.flush(); err != nil {
+		return err
+	}
 	return check("cuMemcpyHtoDAsync", C.gp_upload(d.ctx, C.CUdeviceptr(dst), src, C.size_t(bytes), d.stream))
 }
 
 func (d *driver) Download(dst unsafe.Pointer, src uintptr, bytes int) error {
+	if err := d.flush(); err != nil {
+		return err
+	}
 	return check("cuMemcpyDtoHAsync", C.gp_download(d.ctx, dst, C.CUdeviceptr(src), C.size_t(bytes), d.stream))
 }
 
@@ -549,6 +834,13 @@ func (d *driver) Function(name string) (uintptr, error) {
 }
 
 func (d *driver) Launch(fn uintptr, grid, block gpu.Dim3, args []uint64) error {
+	if d.graphs != nil {
+		return d.graphs.record(fn, grid, block, args)
+	}
+	return d.launchNow(fn, grid, block, args)
+}
+
+func (d *driver) launchNow(fn uintptr, grid, block gpu.Dim3, args []uint64) error {
 	d.args = d.args[:0]
 	for _, a := range args {
 		d.args = append(d.args, C.uint64_t(a))
@@ -557,20 +849,33 @@ func (d *driver) Launch(fn uintptr, grid, block gpu.Dim3, args []uint64) error {
 	if len(d.args) > 0 {
 		argp = &d.args[0]
 	}
+	pdl := 0
+	if d.pdl {
+		pdl = 1
+	}
 	return check("cuLaunchKernel", C.gp_launch(d.ctx, d.fns[fn], C.uint(grid.X), C.uint(grid.Y), C.uint(grid.Z),
-		C.uint(block.X), C.uint(block.Y), C.uint(block.Z), d.stream, argp, C.int(len(args))))
+		C.uint(block.X), C.uint(block.Y), C.uint(block.Z), d.stream, argp, C.int(len(args)), C.int(pdl)))
 }
 
 func (d *driver) Synchronize() error {
+	if err := d.flush(); err != nil {
+		return err
+	}
 	return check("cuStreamSynchronize", C.gp_cuStreamSynchronize(d.ctx, d.stream))
 }
 
 // Time implements gpu.Timer with a pair of events around f's work.
 func (d *driver) Time(f func()) (time.Duration, error) {
+	if err := d.flush(); err != nil {
+		return 0, err
+	}
 	if err := check("cuEventRecord", C.gp_cuEventRecord(d.ctx, d.start, d.stream)); err != nil {
 		return 0, err
 	}
 	f()
+	if err := d.flush(); err != nil {
+		return 0, err
+	}
 	if err := check("cuEventRecord", C.gp_cuEventRecord(d.ctx, d.stop, d.stream)); err != nil {
 		return 0, err
 	}
@@ -583,6 +888,10 @@ func (d *driver) Time(f func()) (time.Duration, error) {
 
 func (d *driver) Close() error {
 	var errs []error
+	if d.graphs != nil {
+		errs = append(errs, d.flush())
+		d.graphs.close()
+	}
 	if d.module != nil {
 		errs = append(errs, check("cuModuleUnload", C.gp_cuModuleUnload(d.ctx, d.module)))
 	}

@@ -31,12 +31,42 @@ func TestFakeDriver(t *testing.T) {
 	require.Equal(t, "cuda:0 Fake GPU", b.Name())
 	gputest.Smoke(t, b) // (the emulator's own tests check every kernel)
 	gputest.Decoder(t, b, 0, 4, "qwen3-tiny")
+	// The fake has graphs, so the decoding steps ran as graphs (the fake
+	// checks that each is a chain and updates nodes by their handles).
+	t.Log(b.LaunchMode())
+	require.Regexp(t, `^graphs \([1-9][0-9]* graphs built, [1-9][0-9]* launched`, b.LaunchMode())
+	require.NotContains(t, b.LaunchMode(), "off")
 	x := b.Alloc(1, 64)
 	d, err := b.Time(func() { b.Add(x, x) })
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, d, time.Duration(0))
 	require.NoError(t, b.Close())
 	require.Zero(t, b.Allocated())
+
+	// Programmatic dependent launch, which the fake's sm_86 would not get
+	// by default: through cuLaunchKernelEx and programmatic graph edges,
+	// then without graphs.
+	t.Setenv("GOPARD_CUDA_PDL", "1")
+	for _, graphs := range []string{"1", "0"} {
+		t.Setenv("GOPARD_CUDA_GRAPHS", graphs)
+		b, err = New()
+		require.NoError(t, err)
+		gputest.Decoder(t, b, 0, 4, "qwen3-tiny")
+		if graphs == "1" {
+			require.Regexp(t, `^graphs \+ programmatic dependent launch \([1-9][0-9]* graphs built`, b.LaunchMode())
+			require.NotContains(t, b.LaunchMode(), "off")
+		} else {
+			require.Equal(t, "programmatic dependent launch", b.LaunchMode())
+		}
+		require.NoError(t, b.Close())
+	}
+	t.Setenv("GOPARD_CUDA_PDL", "0")
+	b, err = New()
+	require.NoError(t, err)
+	require.Equal(t, "stream", b.LaunchMode())
+	require.NoError(t, b.Close())
+	os.Unsetenv("GOPARD_CUDA_PDL")
+	os.Unsetenv("GOPARD_CUDA_GRAPHS")
 
 	// The module is cached: opening again compiles nothing, even with a
 	// compiler that fails.

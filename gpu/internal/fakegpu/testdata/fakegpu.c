@@ -115,6 +115,96 @@ CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned
   ((emu_fn)f)(gx, gy, gz, bx, by, bz, params);
   return 0;
 }
+
+// cuLaunchKernelEx, as gpu/cuda uses it: one attribute, programmatic
+// stream serialization (id 6) on.
+struct launch_attr { int id, pad; union { char raw[64]; int on; } value; };
+struct launch_config { unsigned g[3], b[3], shmem; void* stream; struct launch_attr* attrs; unsigned nattrs; };
+static int pdl_launches;
+int fake_pdl_launches(void) { return pdl_launches; }
+CUresult cuLaunchKernelEx(const struct launch_config* c, void* f, void** params, void** extra) {
+  CTX(current_ctx);
+  if (c->nattrs != 1 || c->attrs[0].id != 6 || c->attrs[0].value.on != 1) return 1;
+  pdl_launches++;
+  ((emu_fn)f)(c->g[0], c->g[1], c->g[2], c->b[0], c->b[1], c->b[2], params);
+  return 0;
+}
+
+// Graphs: kernel nodes in a chain, each depending on the one before it
+// (by a full or a programmatic edge); launching runs them in order. The
+// parameter list ends with a null pointer (gpu/cuda's gp_params) and every
+// argument is an 8-byte slot.
+struct node_params { void* f; unsigned g[3], b[3], shmem; void** params; void** extra; void* kern; void* ctx; };
+struct node { void* f; unsigned dims[6]; int nargs, deps; uint64_t args[32]; void* ptrs[32]; struct graph* owner; };
+struct graph { struct node** nodes; int n; int programmatic; };
+static int graph_launches, node_updates;
+int fake_graph_launches(void) { return graph_launches; }
+int fake_node_updates(void) { return node_updates; }
+
+static int set_node(struct node* nd, const struct node_params* p) {
+  int n = 0;
+  while (p->params[n]) {
+    if (n == 32) return 1;
+    memcpy(&nd->args[n], p->params[n], 8);
+    nd->ptrs[n] = &nd->args[n];
+    n++;
+  }
+  nd->f = p->f, nd->nargs = n;
+  memcpy(nd->dims, p->g, 3 * sizeof(unsigned));
+  memcpy(nd->dims + 3, p->b, 3 * sizeof(unsigned));
+  return 0;
+}
+CUresult cuGraphCreate(struct graph** g, unsigned flags) { CTX(current_ctx); *g = calloc(1, sizeof **g); return 0; }
+CUresult cuGraphAddKernelNode_v2(struct node** out, struct graph* g, struct node** deps, size_t ndeps, const struct node_params* p) {
+  CTX(current_ctx);
+  if (ndeps > 1 || (ndeps == 1 && (g->n == 0 || deps[0] != g->nodes[g->n - 1]))) return 1; // not a chain
+  struct node* nd = calloc(1, sizeof *nd);
+  if (set_node(nd, p)) return 1;
+  nd->deps = (int)ndeps, nd->owner = g;
+  g->nodes = realloc(g->nodes, (g->n + 1) * sizeof *g->nodes);
+  g->nodes[g->n++] = nd;
+  *out = nd;
+  return 0;
+}
+struct edge { unsigned char from_port, to_port, type, reserved[5]; };
+CUresult cuGraphAddDependencies_v2(struct graph* g, struct node** from, struct node** to, const struct edge* e, size_t n) {
+  CTX(current_ctx);
+  if (n != 1 || e->from_port != 1 || e->to_port != 0 || e->type != 1) return 1;
+  if (g->n < 2 || from[0] != g->nodes[g->n - 2] || to[0] != g->nodes[g->n - 1]) return 1;
+  to[0]->deps++;
+  g->programmatic++;
+  return 0;
+}
+CUresult cuGraphInstantiateWithFlags(struct graph** exec, struct graph* g, unsigned long long flags) {
+  CTX(current_ctx);
+  for (int i = 1; i < g->n; i++)
+    if (g->nodes[i]->deps != 1) return 1; // every node after the first waits for the one before
+  *exec = g;
+  return 0;
+}
+CUresult cuGraphExecKernelNodeSetParams_v2(struct graph* exec, struct node* nd, const struct node_params* p) {
+  CTX(current_ctx);
+  if (nd->owner != exec) return 400;
+  node_updates++;
+  return set_node(nd, p);
+}
+CUresult cuGraphLaunch(struct graph* exec, void* stream) {
+  CTX(current_ctx);
+  graph_launches++;
+  for (int i = 0; i < exec->n; i++) {
+    struct node* nd = exec->nodes[i];
+    ((emu_fn)nd->f)(nd->dims[0], nd->dims[1], nd->dims[2], nd->dims[3], nd->dims[4], nd->dims[5], nd->ptrs);
+  }
+  return 0;
+}
+CUresult cuGraphExecDestroy(struct graph* exec) { CTX(current_ctx); return 0; }
+CUresult cuGraphDestroy(struct graph* g) {
+  for (int i = 0; i < g->n; i++) free(g->nodes[i]);
+  free(g->nodes);
+  free(g);
+  return 0;
+}
+
 CUresult cuStreamCreate(void** s, unsigned flags) { CTX(current_ctx); *s = (void*)0x5; return 0; }
 CUresult cuStreamDestroy_v2(void* s) { CTX(current_ctx); return 0; }
 CUresult cuStreamSynchronize(void* s) { CTX(current_ctx); return s == (void*)0x5 ? 0 : 400; }
