@@ -619,7 +619,9 @@ func (d *driver) flush() error {
 // graphDriver is the graphOps of a driver.
 type graphDriver struct{ d *driver }
 
-func (g graphDriver) direct(l *heldLaunch, args []uint64) error { return g.d.launchNow(l.fn, l.grid, l.block, args) }
+func (g graphDriver) direct(l *heldLaunch, args []uint64) error {
+	return g.d.launchNow(l.fn, l.grid, l.block, args)
+}
 
 // held copies a run into the C scratch arrays.
 func (d *driver) held(ls []heldLaunch, args []uint64) {
