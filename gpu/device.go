@@ -57,12 +57,13 @@ type LaunchModer interface {
 
 // Launch geometry shared with the kernels (see gpu/kernels).
 const (
-	blockThreads   = 256 // a multiple of every warp size
-	linearMaxRows  = 16  // LINEAR_MAX_ROWS in linear.cu
-	linearTile     = 512 // LINEAR_TILE in linear.cu
-	attnChunk      = 64  // ATTN_CHUNK in attention.cu
-	attnMaxHeadDim = 512 // ATTN_MAX_HEAD_DIM in attention.cu
-	maxGrid        = 1 << 16
+	blockThreads       = 256 // a multiple of every warp size
+	linearMaxRows      = 16  // LINEAR_MAX_ROWS in linear.cu
+	linearTile         = 512 // LINEAR_TILE in linear.cu
+	attnChunk          = 64  // ATTN_CHUNK in attention.cu
+	embeddingInlineIDs = 16  // EMBEDDING_INLINE_IDS in embedding.cu
+	attnMaxHeadDim     = 512 // ATTN_MAX_HEAD_DIM in attention.cu
+	maxGrid            = 1 << 16
 )
 
 // Device is the nn.Backend of a GPU: it checks shapes, sizes grids and

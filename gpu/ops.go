@@ -23,6 +23,15 @@ func (d *Device) Embedding(out, table *tensor.Tensor, ids []int32) {
 	for i, id := range ids {
 		d.need(id >= 0 && int(id) < table.Rows(), "Embedding", "id %d at %d outside the table's %d rows", id, i, table.Rows())
 	}
+	if M <= embeddingInlineIDs {
+		var slots [embeddingInlineIDs / 2]uint64
+		for i, id := range ids {
+			slots[i/2] |= uint64(uint32(id)) << (32 * (i % 2))
+		}
+		d.launch("embedding_inline_"+suffix(table.DType), Dim3{uint32(M), 1, 1}, Dim3{threadsFor(dim), 1, 1},
+			ptr(out), ptr(table), i32(dim), slots[0], slots[1], slots[2], slots[3], slots[4], slots[5], slots[6], slots[7])
+		return
+	}
 	buf := d.grow(&d.ids, M*4)
 	d.hostIDs = append(d.hostIDs[:0], ids...)
 	if err := d.drv.Upload(buf, unsafePointer(d.hostIDs), M*4); err != nil {
@@ -354,8 +363,19 @@ func (d *Device) Argmax(t *tensor.Tensor, rows int) []int32 {
 	d.need(rows > 0 && t.Len()%rows == 0, "Argmax", "%d rows of %v", rows, t.Shape)
 	n := t.Len() / rows
 	d.need(n > 0, "Argmax", "empty rows of %v", t.Shape)
-	buf := d.grow(&d.result, rows*4)
-	d.launch("argmax", Dim3{uint32(rows), 1, 1}, Dim3{1024, 1, 1}, uint64(buf), ptr(t), i32(n)) // the largest block: a row is its work
+	// About 2048 elements a block (two loads of four per thread), in spans
+	// of a multiple of four so that every block's loads stay aligned.
+	parts := min(max(ceilDiv(n, 2048), 1), 1024)
+	span := ceilDiv(ceilDiv(n, parts), 4) * 4
+	parts = ceilDiv(n, span)
+	d.need(rows < maxGrid, "Argmax", "%d rows", rows)
+	buf := d.grow(&d.result, rows*4+rows*parts*8)
+	partV := buf + uintptr(rows*4)
+	partI := partV + uintptr(rows*parts*4)
+	d.launch("argmax_part", Dim3{uint32(parts), uint32(rows), 1}, Dim3{blockThreads, 1, 1},
+		uint64(partV), uint64(partI), ptr(t), i32(n), i32(span))
+	d.launch("argmax_final", Dim3{uint32(rows), 1, 1}, Dim3{threadsFor(parts), 1, 1}, uint64(buf), uint64(partV), uint64(partI),
+		i32(parts), i32(n))
 	ids := make([]int32, rows)
 	if err := d.drv.Download(unsafePointer(ids), buf, rows*4); err != nil {
 		d.fail("Argmax", err)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/gopard/gopard/gpu"
 )
@@ -102,7 +103,9 @@ func target(cc int, supported []int, canCUBIN bool) (arch string, cubin bool) {
 	return fmt.Sprintf("compute_%d", best), false
 }
 
-// options are NVRTC's options for an architecture from target.
+// options are NVRTC's options for an architecture from target, then
+// those in $GOPARD_NVRTC_OPTIONS (space-separated; for experiments with
+// the kernels' compile-time switches, e.g. -DGP_WAIT_BEFORE_LAUNCH).
 func options(arch string) []string {
-	return []string{"--gpu-architecture=" + arch, "--std=c++14", "-DGOPARD_CUDA=1"}
+	return append([]string{"--gpu-architecture=" + arch, "--std=c++14", "-DGOPARD_CUDA=1"}, strings.Fields(os.Getenv("GOPARD_NVRTC_OPTIONS"))...)
 }

@@ -97,7 +97,10 @@ func TestTarget(t *testing.T) {
 		require.Equal(t, c.arch, arch, "%+v", c)
 		require.Equal(t, c.wantCUBIN, cubin, "%+v", c)
 	}
+	t.Setenv("GOPARD_NVRTC_OPTIONS", "")
 	require.Equal(t, []string{"--gpu-architecture=sm_80", "--std=c++14", "-DGOPARD_CUDA=1"}, options("sm_80"))
+	t.Setenv("GOPARD_NVRTC_OPTIONS", " -DA=1  -lineinfo ")
+	require.Equal(t, []string{"--gpu-architecture=sm_80", "--std=c++14", "-DGOPARD_CUDA=1", "-DA=1", "-lineinfo"}, options("sm_80"))
 }
 
 func TestNVRTCLibs(t *testing.T) {

@@ -166,12 +166,19 @@ func testEmbedding(t *testing.T, b Backend) {
 	for _, dt := range dtypes {
 		for _, dim := range []int{36, 301} {
 			table, hostTable := upload(t, b, random(r, dt, 50, dim))
-			ids := []int32{3, 0, 49, 3, 17, 8, 1, 22, 41}
-			want := tensor.New(tensor.F32, len(ids), dim)
-			cpu.Embedding(want, hostTable, ids)
-			out := b.Alloc(len(ids), dim)
-			b.Embedding(out, table, ids)
-			require.Equal(t, want.F32(), read(b, out), "%v dim %d", dt, dim) // exact: a copy
+			// 1, 9 and 16 ids may travel in the launch's arguments, 17 not.
+			for _, n := range []int{1, 9, 16, 17} {
+				ids := make([]int32, n)
+				for i := range ids {
+					ids[i] = int32(r.IntN(50))
+				}
+				ids[0] = 49
+				want := tensor.New(tensor.F32, len(ids), dim)
+				cpu.Embedding(want, hostTable, ids)
+				out := b.Alloc(len(ids), dim)
+				b.Embedding(out, table, ids)
+				require.Equal(t, want.F32(), read(b, out), "%v dim %d, %d ids", dt, dim, n) // exact: a copy
+			}
 		}
 	}
 }
@@ -416,8 +423,9 @@ func testAdd(t *testing.T, b Backend) {
 
 func testArgmax(t *testing.T, b Backend) {
 	r := rng(10)
-	// n = 3001: one value per load; n = 5000: four (and a tie within a load).
-	for _, n := range []int{3001, 5000} {
+	// n = 3001: one value per load; n = 5000: four (and a tie within a
+	// load); n = 20000: ten blocks a row, with the tie across blocks.
+	for _, n := range []int{3001, 5000, 20000} {
 		rows := 6
 		h := random(r, tensor.F32, rows, n)
 		v := h.F32()

@@ -57,11 +57,23 @@ DEV void prefetch_l2(const void*) {}
 #endif
 
 // kernel_begin is the first statement of every kernel that reads or
-// writes anything but weights: it waits for the previous kernel, then
-// lets the next one be scheduled.
+// writes anything but weights: it lets the next kernel be scheduled, then
+// waits for the previous one. Letting the next one go first means that
+// behind a run of short kernels (norms, rotations, attention) the next
+// linear layer is already resident and fetching its weights; it is safe
+// because every kernel waits before it touches activations, and the one
+// it waits for waited for its own predecessor. No deadlock either: a
+// kernel is launched only once every block of the one before has started.
+// (-DGP_WAIT_BEFORE_LAUNCH, through GOPARD_NVRTC_OPTIONS, swaps the two
+// for comparison.)
 DEV void kernel_begin() {
+#if defined(GP_WAIT_BEFORE_LAUNCH)
   grid_dependency_wait();
   grid_launch_dependents();
+#else
+  grid_launch_dependents();
+  grid_dependency_wait();
+#endif
 }
 
 #endif

@@ -150,11 +150,19 @@ DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligne
 #pragma unroll
       for (int u = 0; u < UNROLL; u++) linear_dot8<MT, NR>(acc, wv[u], x, M, K, k + u * step);
     }
-    for (; k < K; k += step) {
-      float wv[NR][8];
+    // The last steps, fewer than UNROLL: their loads too are all issued
+    // first (a 2048-wide row split over four warps is only two steps each,
+    // which one at a time would wait out two memory latencies in turn).
+    if (k < K) {
+      float wv[UNROLL][NR][8];
 #pragma unroll
-      for (int r = 0; r < NR; r++) load8(wr[r] + k, wv[r]);
-      linear_dot8<MT, NR>(acc, wv, x, M, K, k);
+      for (int u = 0; u < UNROLL; u++)
+#pragma unroll
+        for (int r = 0; r < NR; r++)
+          if (k + u * step < K) load8(wr[r] + k + u * step, wv[u][r]);
+#pragma unroll
+      for (int u = 0; u < UNROLL; u++)
+        if (k + u * step < K) linear_dot8<MT, NR>(acc, wv[u], x, M, K, k + u * step);
     }
   } else {
     for (int k = part * GP_WARP + lane; k < K; k += ksplit * GP_WARP) {
