@@ -8,6 +8,14 @@
 // Compiled kernels are cached on disk (see gpu.CacheDir) as
 // <hash>-sm_XX.cubin, or <hash>-compute_XX.ptx when NVRTC is older than
 // the device and the driver compiles the PTX.
+//
+// Kernels are issued as CUDA graphs (graph.go) and, on sm_90 and later,
+// with programmatic dependent launch, so that each kernel's blocks start
+// while the one before it finishes. The environment can change that:
+// GOPARD_CUDA_GRAPHS=0 launches every kernel by itself, GOPARD_CUDA_PDL=0
+// (or 1, to force it below sm_90) sets the overlap, and
+// GOPARD_NVRTC_OPTIONS adds NVRTC options (kernel experiments). Where
+// the libraries are: GOPARD_LIBCUDA and GOPARD_NVRTC.
 package cuda
 
 import (
