@@ -35,6 +35,11 @@ drafts() {
   "$work/train" pard --model "$work/draft" --out "$work/pard" --para-num 8 \
     --seq 512 --batch 8 --steps 400 --lr 5e-4 --warmup 20 --seed 3 --threads 1 \
     --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}"
+  # A second, longer adaptation from the first one (a fresh optimizer and
+  # schedule): the shipped draft.
+  "$work/train" pard --model "$work/pard" --out "$work/pard2" --para-num 8 \
+    --seq 512 --batch 8 --steps 500 --lr 3e-4 --warmup 20 --seed 4 --threads 1 \
+    --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}"
 }
 target > "$work/target.log" 2>&1 &
 tpid=$!
@@ -45,8 +50,10 @@ tail -n 1 "$work/target.log"
 
 assets=internal/defaultmodel/assets
 for m in target draft pard; do
+  src=$m
+  [ $m = pard ] && src=pard2
   mkdir -p "$assets/$m"
-  cp "$work/$m/config.json" "$work/$m/model.safetensors" "$assets/$m/"
+  cp "$work/$src/config.json" "$work/$src/model.safetensors" "$assets/$m/"
 done
 cp "$work/tokenizer/tokenizer.json" "$work/tokenizer/tokenizer_config.json" "$assets/"
 echo "models copied into $assets; evaluate with: go run ./cmd/eval -k 2,4,6,8 -n 40 --tokens 128"
