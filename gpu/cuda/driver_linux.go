@@ -347,17 +347,17 @@ static CUresult gp_graph_build(CUcontext c, int n, CUfunction* fns, unsigned* di
 	return r;
 }
 
-// gp_graph_launch updates the arguments of the nchanged nodes listed in
-// changed, then launches the graph on s.
+// gp_graph_launch gives node changed[j] the launch j of fns, dims, nargs,
+// offs and args (the nchanged launches whose arguments changed), then
+// launches the graph on s.
 static CUresult gp_graph_launch(CUcontext c, CUstream s, CUgraphExec exec, CUgraphNode* nodes, int nchanged, int* changed,
                                 CUfunction* fns, unsigned* dims, int* nargs, int* offs, uint64_t* args) {
 	CUresult r = p_cuCtxSetCurrent(c);
 	for (int j = 0; j < nchanged && !r; j++) {
 		void* params[GP_MAX_ARGS + 1];
 		GP_KERNEL_NODE_PARAMS p;
-		int i = changed[j];
-		if (gp_node(&p, params, i, fns, dims, nargs, offs, args)) return 1;
-		r = p_cuGraphExecKernelNodeSetParams(exec, nodes[i], &p);
+		if (gp_node(&p, params, j, fns, dims, nargs, offs, args)) return 1;
+		r = p_cuGraphExecKernelNodeSetParams(exec, nodes[changed[j]], &p);
 	}
 	return r ? r : p_cuGraphLaunch(exec, s);
 }
@@ -513,6 +513,7 @@ type driver struct {
 	cFns                []C.CUfunction
 	cDims               []C.uint
 	cNargs, cOffs, cIdx []C.int
+	changedLaunches     []heldLaunch
 }
 
 // cudaGraph is an instantiated graph and its nodes' handles (C memory).
@@ -623,22 +624,22 @@ func (g graphDriver) direct(l *heldLaunch, args []uint64) error {
 	return g.d.launchNow(l.fn, l.grid, l.block, args)
 }
 
-// held copies a run into the C scratch arrays.
+// held copies launches into the C scratch arrays, their arguments (from
+// args) packed one after the other.
 func (d *driver) held(ls []heldLaunch, args []uint64) {
-	d.cFns, d.cDims, d.cNargs, d.cOffs = d.cFns[:0], d.cDims[:0], d.cNargs[:0], d.cOffs[:0]
+	d.cFns, d.cDims, d.cNargs, d.cOffs, d.args = d.cFns[:0], d.cDims[:0], d.cNargs[:0], d.cOffs[:0], d.args[:0]
 	for _, l := range ls {
 		d.cFns = append(d.cFns, d.fns[l.fn])
 		d.cDims = append(d.cDims, C.uint(l.grid.X), C.uint(l.grid.Y), C.uint(l.grid.Z), C.uint(l.block.X), C.uint(l.block.Y), C.uint(l.block.Z))
 		d.cNargs = append(d.cNargs, C.int(l.n))
-		d.cOffs = append(d.cOffs, C.int(l.off))
+		d.cOffs = append(d.cOffs, C.int(len(d.args)))
+		for _, a := range args[l.off : l.off+l.n] {
+			d.args = append(d.args, C.uint64_t(a))
+		}
 	}
-	d.args = d.args[:0]
-	for _, a := range args {
-		d.args = append(d.args, C.uint64_t(a))
-	}
-	if len(d.args) == 0 {
-		d.args = append(d.args, 0) // so that &d.args[0] exists
-	}
+	// So that the first element of each exists to pass to C.
+	d.cFns, d.cDims = append(d.cFns, nil), append(d.cDims, 0)
+	d.cNargs, d.cOffs, d.args = append(d.cNargs, 0), append(d.cOffs, 0), append(d.args, 0)
 }
 
 func (g graphDriver) build(ls []heldLaunch, args []uint64) (graphHandle, error) {
@@ -660,7 +661,12 @@ func (g graphDriver) build(ls []heldLaunch, args []uint64) (graphHandle, error) 
 
 func (g graphDriver) launch(gh graphHandle, changed []int, ls []heldLaunch, args []uint64) error {
 	d, h := g.d, gh.(*cudaGraph)
-	d.held(ls, args)
+	// Only the changed launches go to C: a decode step changes a few.
+	d.changedLaunches = d.changedLaunches[:0]
+	for _, i := range changed {
+		d.changedLaunches = append(d.changedLaunches, ls[i])
+	}
+	d.held(d.changedLaunches, args)
 	d.cIdx = d.cIdx[:0]
 	for _, i := range changed {
 		d.cIdx = append(d.cIdx, C.int(i))
