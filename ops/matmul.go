@@ -203,8 +203,14 @@ func (t *matMulTask) Run(_, lo, hi int) {
 	// next block into L2 as they go (asm.MatBF16Next), each its share, so
 	// that the memory streams while the FMA units work.
 	next := t.prefetchers > 0
-	for b0 := lo; b0 < hi; b0 += t.block {
-		b1 := min(hi, b0+t.block)
+	block := t.block
+	if len(t.tiles) == 1 && t.M < 4 {
+		// One tile reuses nothing from cache: the in-order kernels take
+		// the whole stretch, which they read as two long streams.
+		block = hi - lo
+	}
+	for b0 := lo; b0 < hi; b0 += block {
+		b1 := min(hi, b0+block)
 		if t.M >= 4 && t.M <= 16 && (!next || b0 == lo) {
 			// The four-row kernels read four rows at once, which the
 			// hardware prefetchers follow poorly: stream the block into L2
