@@ -14,43 +14,106 @@ import (
 //	out      = Σ_t softmax(score)[t] · v[t]
 //
 // q and out are (M, heads·headDim); k and v are (≥ start+M, kvHeads·headDim).
-// scratch holds one buffer of at least start+M floats per worker.
+// scratch holds one buffer of at least AttentionScratch(M, start, headDim)
+// floats per worker.
+//
+// The queries that read one key/value head (the group's heads, for every
+// row) go four at a time through asm.DotRows4 and asm.AxpyRows4, which
+// share each load of a cache row among the four; the positions only some
+// of the four see, and a lone query, go through the one-query kernels.
+// Every query's result is the same bits either way, so it never depends
+// on M or on how the queries were grouped.
 func Attention(p *Pool, out, q, k, v []float32, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
 	t := &attentionTask{}
 	t.run(p, out, q, k, v, M, start, heads, kvHeads, headDim, scratch)
 }
 
-// attentionTask is an Attention in flight, one item per (row, head); CPU
-// keeps one to avoid allocating.
+// AttentionScratch is the floats of scratch each worker needs for an
+// Attention of M rows from position start: four rows of scores and one
+// head of output for the padding of a tile.
+func AttentionScratch(M, start, headDim int) int { return 4*(start+M) + headDim }
+
+// attentionTask is an Attention in flight, one item per tile of up to four
+// queries of one key/value head; CPU keeps one to avoid allocating.
 type attentionTask struct {
-	out, q, k, v                 []float32
-	start, heads, group, headDim int
-	qw, kw                       int
-	scale                        float32
-	scratch                      [][]float32
+	out, q, k, v                    []float32
+	M, start, heads, group, headDim int
+	qw, kw                          int
+	tiles                           int // tiles per key/value head
+	scale                           float32
+	scratch                         [][]float32
 }
 
 func (t *attentionTask) run(p *Pool, out, q, k, v []float32, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
-	*t = attentionTask{out: out, q: q, k: k, v: v, start: start, heads: heads, group: heads / kvHeads, headDim: headDim,
-		qw: heads * headDim, kw: kvHeads * headDim, scale: float32(1 / math.Sqrt(float64(headDim))), scratch: scratch}
-	p.RunTask(M*heads, 1, t)
+	group := heads / kvHeads
+	*t = attentionTask{out: out, q: q, k: k, v: v, M: M, start: start, heads: heads, group: group, headDim: headDim,
+		qw: heads * headDim, kw: kvHeads * headDim, tiles: (M*group + 3) / 4,
+		scale: float32(1 / math.Sqrt(float64(headDim))), scratch: scratch}
+	p.RunTask(kvHeads*t.tiles, 1, t)
 	*t = attentionTask{}
 }
 
-// Run implements Task over (row, head) items [lo, hi).
+// Run implements Task over tiles [lo, hi): tile i is queries 4·(i%tiles)
+// to 4·(i%tiles)+3 of key/value head i/tiles, numbered row-major (row m,
+// head h of the group is query m·group + h), so a tile's first query sees
+// the fewest positions.
 func (t *attentionTask) Run(worker, lo, hi int) {
 	hd, qw, kw := t.headDim, t.qw, t.kw
+	span := t.start + t.M
+	buf := t.scratch[worker]
 	for item := lo; item < hi; item++ {
-		m, h := item/t.heads, item%t.heads
-		n := t.start + m + 1 // visible positions
-		qh := t.q[m*qw+h*hd : m*qw+(h+1)*hd]
-		kvOff := (h / t.group) * hd
-		score := t.scratch[worker][:n]
-		asm.DotRows(score, qh, t.k[kvOff:], kw, n)
-		asm.Scale(score, t.scale)
-		Softmax(score)
-		o := t.out[m*qw+h*hd : m*qw+(h+1)*hd]
-		clear(o)
-		asm.AxpyRows(o, score, t.v[kvOff:], kw)
+		g, first := item/t.tiles, 4*(item%t.tiles)
+		nq := min(4, t.M*t.group-first) // real queries in the tile
+		kvOff := g * hd
+		var (
+			qs, os, ps [4][]float32
+			n          [4]int // positions query j sees
+		)
+		for j := range 4 {
+			qi := first + min(j, nq-1) // padding repeats the last query
+			m, h := qi/t.group, g*t.group+qi%t.group
+			n[j] = t.start + m + 1
+			qs[j] = t.q[m*qw+h*hd : m*qw+(h+1)*hd]
+			os[j] = t.out[m*qw+h*hd : m*qw+(h+1)*hd]
+			if j >= nq { // the padding's output is thrown away
+				n[j], os[j] = n[0], buf[4*span:4*span+hd]
+			}
+			ps[j] = buf[j*span : j*span+n[j]]
+		}
+		if nq == 1 {
+			t.one(qs[0], os[0], ps[0], kvOff)
+			continue
+		}
+		common := n[0]
+		var common4 [4][]float32
+		for j := range 4 {
+			common4[j] = ps[j][:common]
+		}
+		asm.DotRows4(&common4, &qs, t.k[kvOff:], kw, common)
+		for j := range nq {
+			if n[j] > common {
+				asm.DotRows(ps[j][common:], qs[j], t.k[kvOff+common*kw:], kw, n[j]-common)
+			}
+		}
+		for j := range 4 {
+			asm.Scale(ps[j], t.scale)
+			Softmax(ps[j])
+			clear(os[j])
+		}
+		asm.AxpyRows4(&os, &common4, t.v[kvOff:], kw)
+		for j := range nq {
+			if n[j] > common {
+				asm.AxpyRows(os[j], ps[j][common:], t.v[kvOff+common*kw:], kw)
+			}
+		}
 	}
+}
+
+// one is a lone query's attention: scores, softmax, weighted sum of values.
+func (t *attentionTask) one(q, o, score []float32, kvOff int) {
+	asm.DotRows(score, q, t.k[kvOff:], t.kw, len(score))
+	asm.Scale(score, t.scale)
+	Softmax(score)
+	clear(o)
+	asm.AxpyRows(o, score, t.v[kvOff:], t.kw)
 }

@@ -180,7 +180,7 @@ func (c *CPU) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor
 // Attention implements nn.Backend.
 func (c *CPU) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
 	M := q.Rows()
-	c.grow(start + M)
+	c.grow(AttentionScratch(M, start, headDim))
 	c.att.run(c.pool, out.F32(), q.F32(), k.F32(), v.F32(), M, start, heads, kvHeads, headDim, c.scratch)
 }
 

@@ -112,6 +112,14 @@ func naiveAttention(q, k, v []float32, M, start, heads, kvHeads, hd int) []float
 	return out
 }
 
+func attentionScratch(p *Pool, M, start, hd int) [][]float32 {
+	s := make([][]float32, p.Threads())
+	for i := range s {
+		s[i] = make([]float32, AttentionScratch(M, start, hd))
+	}
+	return s
+}
+
 func randSlice(r *rand.Rand, n int) []float32 {
 	s := make([]float32, n)
 	for i := range s {
@@ -126,23 +134,33 @@ func TestAttentionGQACausalAtOffset(t *testing.T) {
 	defer pool.Close()
 	for _, tc := range []struct{ M, start, heads, kvHeads, hd int }{
 		{1, 0, 1, 1, 4}, {3, 5, 4, 2, 8}, {7, 2, 6, 3, 16}, {4, 0, 8, 1, 2},
+		// the four-query kernels: tiles of four, padded tiles, lone queries
+		{9, 37, 8, 4, 64}, {9, 20, 14, 2, 64}, {5, 3, 16, 8, 128}, {3, 7, 6, 2, 64}, {1, 30, 14, 2, 64}, {2, 11, 2, 2, 128},
 	} {
 		n := tc.start + tc.M
 		q := randSlice(r, tc.M*tc.heads*tc.hd)
 		k := randSlice(r, n*tc.kvHeads*tc.hd)
 		v := randSlice(r, n*tc.kvHeads*tc.hd)
-		scratch := make([][]float32, pool.Threads())
-		for i := range scratch {
-			scratch[i] = make([]float32, n)
-		}
+		scratch := attentionScratch(pool, tc.M, tc.start, tc.hd)
 		out := make([]float32, len(q))
 		Attention(pool, out, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, scratch)
 		assert.InDeltaSlice(t, naiveAttention(q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd), out, 1e-5, "%+v", tc)
+		// Each row alone (as a decode step computes it) gives the same bits.
+		w := tc.heads * tc.hd
+		for m := 0; m < tc.M; m++ {
+			one := make([]float32, w)
+			Attention(pool, one, q[m*w:(m+1)*w], k, v, 1, tc.start+m, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, 1, tc.start+m, tc.hd))
+			for i := range one {
+				if math.Float32bits(one[i]) != math.Float32bits(out[m*w+i]) {
+					t.Fatalf("%+v: row %d alone differs at %d: %v vs %v", tc, m, i, one[i], out[m*w+i])
+				}
+			}
+		}
 	}
 	// Causality: the first query row must not see the cache rows after its position.
 	q := randSlice(r, 2*4)
 	k, v := randSlice(r, 3*4), randSlice(r, 3*4)
-	scratch := [][]float32{make([]float32, 3), make([]float32, 3), make([]float32, 3)}
+	scratch := attentionScratch(pool, 2, 1, 4)
 	a := make([]float32, 8)
 	Attention(pool, a, q, k, v, 2, 1, 1, 1, 4, scratch)
 	k[2*4], v[2*4] = 100, 100 // position 2 is visible to row 1 only

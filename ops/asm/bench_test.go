@@ -132,3 +132,63 @@ func BenchmarkPack(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMatFromMemory streams 557 MB of bf16 weights (64 matrices of
+// the Qwen2.5-0.5B MLP shape, far beyond any L3) through the one-row
+// kernel on one thread, as a decode step does: the bytes/s it reports are
+// read from memory, to compare with the read bandwidth cmd/bench measures.
+func BenchmarkMatFromMemory(b *testing.B) {
+	const n, k, mats = 4864, 896, 64
+	w := make([]uint16, mats*n*k)
+	for i := range w {
+		w[i] = uint16(i>>3) | 0x3c00
+	}
+	xp := make([]float32, PackedLen(1, k))
+	copy(xp, randF32(rand.New(rand.NewPCG(7, 7)), len(xp)))
+	out := make([]float32, n)
+	b.Run("bf16/mt=1/impl="+Impl(), func(b *testing.B) {
+		b.SetBytes(int64(2 * n * k))
+		i := 0
+		for b.Loop() {
+			MatBF16(1, true, out, n, xp, w[i*n*k:(i+1)*n*k], n, k)
+			i = (i + 1) % mats
+		}
+	})
+}
+
+// BenchmarkRows4 times the attention of four queries (head size 64) over
+// 256 cached positions: the four-query kernels against four calls of the
+// one-query ones.
+func BenchmarkRows4(b *testing.B) {
+	r := rand.New(rand.NewPCG(8, 8))
+	const hd, n, stride = 64, 256, 256
+	k, v := randF32(r, n*stride), randF32(r, n*stride)
+	var q, s, o [4][]float32
+	for j := range 4 {
+		q[j], s[j], o[j] = randF32(r, hd), make([]float32, n), make([]float32, hd)
+	}
+	b.Run("dotRows4", func(b *testing.B) {
+		for b.Loop() {
+			DotRows4(&s, &q, k, stride, n)
+		}
+	})
+	b.Run("dotRows×4", func(b *testing.B) {
+		for b.Loop() {
+			for j := range 4 {
+				DotRows(s[j], q[j], k, stride, n)
+			}
+		}
+	})
+	b.Run("axpyRows4", func(b *testing.B) {
+		for b.Loop() {
+			AxpyRows4(&o, &s, v, stride)
+		}
+	})
+	b.Run("axpyRows×4", func(b *testing.B) {
+		for b.Loop() {
+			for j := range 4 {
+				AxpyRows(o[j], s[j], v, stride)
+			}
+		}
+	})
+}

@@ -138,6 +138,7 @@ func installVec() {
 	siluMulImpl, expSubImpl = siluMulAVX512, expSubAVX512
 	pauseImpl, prefetchImpl = pauseAVX512, prefetchAVX512
 	dotRowsImpl, axpyRowsImpl = dotRowsAVX512, axpyRowsAVX512
+	dotRowsQ4Impl, axpyRowsQ4Impl = dotRowsQ4AVX512, axpyRowsQ4AVX512
 }
 
 // The vector kernels; each is its twin in vec.go:
@@ -200,6 +201,16 @@ func axpyRowsAVX512(o []float32, p []float32, v []float32, stride int)
 
 // pauseAVX512 is pauseGo with the PAUSE instruction in the loop.
 func pauseAVX512(n int)
+
+// dotRowsQ4AVX512 is DotRows4's kernel: n a multiple of 4, hd of 16.
+//
+//go:noescape
+func dotRowsQ4AVX512(outs, qs *[4]*float32, k *float32, stride int, n int, hd int)
+
+// axpyRowsQ4AVX512 is AxpyRows4's kernel: hd a multiple of 64.
+//
+//go:noescape
+func axpyRowsQ4AVX512(os, ps *[4]*float32, v *float32, stride int, n int, hd int)
 
 //go:noescape
 func siluMulAVX512(out []float32, gate []float32, up []float32)

@@ -154,3 +154,53 @@ func TestVerifyTiles(t *testing.T) {
 		t.Fatalf("9 rows in %v, want two passes", VerifyTiles(9))
 	}
 }
+
+// TestRows4AreRows checks that the four-query attention kernels give, for
+// every query, the bits of DotRows and AxpyRows (whatever kernels this
+// build runs), at head sizes with and without the fast paths, row counts
+// with every remainder mod 4, and guards after each output.
+func TestRows4AreRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	for _, hd := range []int{1, 16, 48, 64, 80, 128, 256} {
+		for _, n := range []int{1, 3, 4, 5, 8, 13, 64, 259} {
+			stride := 4*hd + 3
+			k, v := randF32(r, n*stride), randF32(r, n*stride)
+			var q, out, o, p [4][]float32
+			for j := range 4 {
+				q[j] = randF32(r, hd)
+				out[j] = append(make([]float32, n), guard)
+				o[j] = append(randF32(r, hd), guard)
+				p[j] = randF32(r, n)
+			}
+			oWant := make([][]float32, 4)
+			for j := range 4 {
+				oWant[j] = slices.Clone(o[j])
+			}
+			var out4, o4 [4][]float32
+			for j := range 4 {
+				out4[j] = out[j][:n]
+				o4[j] = o[j][:hd]
+			}
+			DotRows4(&out4, &q, k, stride, n)
+			AxpyRows4(&o4, &p, v, stride)
+			for j := range 4 {
+				want := make([]float32, n)
+				DotRows(want, q[j], k, stride, n)
+				for i := range n {
+					if out[j][i] != want[i] {
+						t.Fatalf("hd %d n %d query %d: score %d = %v, DotRows %v", hd, n, j, i, out[j][i], want[i])
+					}
+				}
+				AxpyRows(oWant[j][:hd], p[j], v, stride)
+				for i := range hd {
+					if math.Float32bits(o[j][i]) != math.Float32bits(oWant[j][i]) {
+						t.Fatalf("hd %d n %d query %d: out %d = %v, AxpyRows %v", hd, n, j, i, o[j][i], oWant[j][i])
+					}
+				}
+				if out[j][n] != guard || o[j][hd] != guard {
+					t.Fatalf("hd %d n %d query %d: guard overwritten", hd, n, j)
+				}
+			}
+		}
+	}
+}

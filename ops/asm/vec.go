@@ -266,9 +266,79 @@ func AxpyRows(o, p, v []float32, stride int) {
 	axpyRowsImpl(o, p, v, stride)
 }
 
+// DotRows4 is DotRows for four queries of the same length over the same
+// rows of k (the query heads that share a key head, or the rows of a
+// verify): out[j][t] = q[j] · k[t·stride:], t < n. The kernel shares each
+// load of k among the four and keeps sixteen sums in flight; every score
+// is bit for bit the one DotRows computes.
+func DotRows4(out, q *[4][]float32, k []float32, stride, n int) {
+	if n <= 0 {
+		return
+	}
+	hd := len(q[0])
+	for j := range 4 {
+		if len(q[j]) != hd || len(out[j]) < n {
+			panic("asm: DotRows4: query lengths differ or an output is short")
+		}
+	}
+	if stride < hd || len(k) < (n-1)*stride+hd {
+		panic("asm: DotRows4: slices too short")
+	}
+	n4 := 0
+	if dotRowsQ4Impl != nil && hd%16 == 0 && hd > 0 {
+		n4 = n &^ 3
+		if n4 > 0 {
+			var op, qp [4]*float32
+			for j := range 4 {
+				op[j], qp[j] = &out[j][0], &q[j][0]
+			}
+			dotRowsQ4Impl(&op, &qp, &k[0], stride, n4, hd)
+		}
+	}
+	if n4 < n {
+		for j := range 4 {
+			dotRowsImpl(out[j][n4:], q[j], k[n4*stride:], stride, n-n4)
+		}
+	}
+}
+
+// AxpyRows4 is AxpyRows for four outputs of the same length and four
+// weight vectors of the same length over the same rows of v:
+// o[j][i] += Σ_t p[j][t] · v[t·stride + i]. Each output is bit for bit the
+// one AxpyRows computes: the sums run in the same order.
+func AxpyRows4(o, p *[4][]float32, v []float32, stride int) {
+	n, hd := len(p[0]), len(o[0])
+	for j := range 4 {
+		if len(p[j]) != n || len(o[j]) != hd {
+			panic("asm: AxpyRows4: lengths differ")
+		}
+	}
+	if n == 0 {
+		return
+	}
+	if stride < hd || len(v) < (n-1)*stride+hd {
+		panic("asm: AxpyRows4: slices too short")
+	}
+	if axpyRowsQ4Impl != nil && hd%64 == 0 && hd > 0 {
+		var op, pp [4]*float32
+		for j := range 4 {
+			op[j], pp[j] = &o[j][0], &p[j][0]
+		}
+		axpyRowsQ4Impl(&op, &pp, &v[0], stride, n, hd)
+		return
+	}
+	for j := range 4 {
+		axpyRowsImpl(o[j], p[j], v, stride)
+	}
+}
+
 var (
 	dotRowsImpl  = dotRowsGo
 	axpyRowsImpl = axpyRowsGo
+	// The four-query kernels (AVX-512); without them DotRows4 and
+	// AxpyRows4 run the one-query kernels four times.
+	dotRowsQ4Impl  func(out, q *[4]*float32, k *float32, stride, n, hd int)
+	axpyRowsQ4Impl func(o, p *[4]*float32, v *float32, stride, n, hd int)
 )
 
 func dotRowsGo(out, q, k []float32, stride, n int) {

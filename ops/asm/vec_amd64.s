@@ -535,9 +535,13 @@ drblock:
 	JNZ         drblock
 
 drtail:
+	KTESTW      K1, K1
+	JZ          drsum
 	VMOVUPS.Z   (R10), K1, Z1
 	VMOVUPS.Z   (R11), K1, Z2
 	VFMADD231PS Z2, Z1, Z0
+
+drsum:
 	HSUM0
 	VMOVSS      X0, (DI) // out[t] = S
 	ADDQ        $4, DI
@@ -666,4 +670,198 @@ pfloop:
 	JMP        pfloop
 
 pfdone:
+	RET
+
+// The four-query attention kernels: four query heads that read the same
+// key/value head (grouped-query attention, or the rows of a verify)
+// share every load of a cache row, and sixteen independent sums keep the
+// FMA units busy where one query's sums wait on each other. Every score
+// and output element is computed exactly as by dotRowsAVX512 and
+// axpyRowsAVX512 (the same FMA chain and the same pairwise tree of lane
+// sums), so a query's result does not depend on the kernel.
+
+// ACC(j, u) is the sum of query j with cache row t+u: Z(4u+j).
+// QK4(u) multiplies block OFF of row t+u (in Z16+u) with the four queries'.
+#define QK4(KU, A0, A1, A2, A3) \
+	VFMADD231PS KU, Z20, A0; VFMADD231PS KU, Z21, A1; VFMADD231PS KU, Z22, A2; VFMADD231PS KU, Z23, A3
+
+// REDUCE4(A0..A3, S) leaves in S the four queries' sums of one row u,
+// halfway down the tree: the 128-bit lane j of S holds lanes (i) + (i+4)
+// + (i+8) + (i+12) of ACC(j, u), summed as HSUM0 does: first the two 256-bit
+// halves, then the two 128-bit quarters.
+#define REDUCE4(A0, A1, A2, A3, S) \
+	VSHUFF64X2 $0x44, A1, A0, Z24; VSHUFF64X2 $0xEE, A1, A0, Z25; VADDPS Z25, Z24, Z24; \
+	VSHUFF64X2 $0x44, A3, A2, Z25; VSHUFF64X2 $0xEE, A3, A2, Z26; VADDPS Z26, Z25, Z25; \
+	VSHUFF64X2 $0x88, Z25, Z24, Z26; VSHUFF64X2 $0xDD, Z25, Z24, Z27; VADDPS Z27, Z26, S
+
+// func dotRowsQ4AVX512(outs *[4]*float32, qs *[4]*float32, k *float32, stride int, n int, hd int)
+// outs[j][t] = qs[j] · k[t·stride:], t < n (n a multiple of 4, hd of 16).
+TEXT ·dotRowsQ4AVX512(SB), NOSPLIT, $0-48
+	MOVQ qs+8(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ 16(AX), R8
+	MOVQ 24(AX), R9
+	MOVQ outs+0(FP), AX
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R10
+	SHLQ $2, R10
+	LEAQ (R10)(R10*2), R11
+	MOVQ n+32(FP), CX
+	SHRQ $2, CX
+	MOVQ hd+40(FP), BX
+	SHLQ $2, BX
+	XORQ R14, R14
+	TESTQ CX, CX
+	JZ   dqdone
+
+dqrows:
+	VXORPS Z0, Z0, Z0; VXORPS Z1, Z1, Z1; VXORPS Z2, Z2, Z2; VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4; VXORPS Z5, Z5, Z5; VXORPS Z6, Z6, Z6; VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8; VXORPS Z9, Z9, Z9; VXORPS Z10, Z10, Z10; VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12; VXORPS Z13, Z13, Z13; VXORPS Z14, Z14, Z14; VXORPS Z15, Z15, Z15
+	XORQ R12, R12
+
+dqblock:
+	LEAQ    (DX)(R12*1), R13
+	VMOVUPS (R13), Z16
+	VMOVUPS (R13)(R10*1), Z17
+	VMOVUPS (R13)(R10*2), Z18
+	VMOVUPS (R13)(R11*1), Z19
+	VMOVUPS (SI)(R12*1), Z20
+	VMOVUPS (DI)(R12*1), Z21
+	VMOVUPS (R8)(R12*1), Z22
+	VMOVUPS (R9)(R12*1), Z23
+	QK4(Z16, Z0, Z1, Z2, Z3)
+	QK4(Z17, Z4, Z5, Z6, Z7)
+	QK4(Z18, Z8, Z9, Z10, Z11)
+	QK4(Z19, Z12, Z13, Z14, Z15)
+	ADDQ    $64, R12
+	CMPQ    R12, BX
+	JLT     dqblock
+
+	REDUCE4(Z0, Z1, Z2, Z3, Z0)
+	REDUCE4(Z4, Z5, Z6, Z7, Z4)
+	REDUCE4(Z8, Z9, Z10, Z11, Z8)
+	REDUCE4(Z12, Z13, Z14, Z15, Z12)
+	// Down the tree within each 128-bit lane, rows u = 0..3 side by side:
+	// lane j, element u = (x0+x2) + (x1+x3) of query j, row u, as HSUM0.
+	VSHUFPS $0x44, Z4, Z0, Z24; VSHUFPS $0xEE, Z4, Z0, Z25; VADDPS Z25, Z24, Z24
+	VSHUFPS $0x44, Z12, Z8, Z25; VSHUFPS $0xEE, Z12, Z8, Z26; VADDPS Z26, Z25, Z25
+	VSHUFPS $0x88, Z25, Z24, Z26; VSHUFPS $0xDD, Z25, Z24, Z27; VADDPS Z27, Z26, Z26
+
+	MOVQ          0(AX), R15
+	VMOVUPS       X26, (R15)(R14*1)
+	VEXTRACTF32X4 $1, Z26, X27
+	MOVQ          8(AX), R15
+	VMOVUPS       X27, (R15)(R14*1)
+	VEXTRACTF32X4 $2, Z26, X27
+	MOVQ          16(AX), R15
+	VMOVUPS       X27, (R15)(R14*1)
+	VEXTRACTF32X4 $3, Z26, X27
+	MOVQ          24(AX), R15
+	VMOVUPS       X27, (R15)(R14*1)
+
+	LEAQ (DX)(R10*4), DX
+	ADDQ $16, R14
+	DECQ CX
+	JNZ  dqrows
+
+dqdone:
+	VZEROUPPER
+	RET
+
+// PV4(j) adds p_j[t] (in Z16+j) times the four blocks of row t (Z20-Z23)
+// to query j's output group, Z(4j)..Z(4j+3).
+#define PV4(P, O0, O1, O2, O3) \
+	VFMADD231PS Z20, P, O0; VFMADD231PS Z21, P, O1; VFMADD231PS Z22, P, O2; VFMADD231PS Z23, P, O3
+
+// func axpyRowsQ4AVX512(os *[4]*float32, ps *[4]*float32, v *float32, stride int, n int, hd int)
+// os[j][i] += Σ_t ps[j][t] · v[t·stride + i], t < n, i < hd (a multiple of 64).
+TEXT ·axpyRowsQ4AVX512(SB), NOSPLIT, $0-48
+	MOVQ ps+8(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ 16(AX), R8
+	MOVQ 24(AX), R9
+	MOVQ os+0(FP), AX
+	MOVQ v+16(FP), DX
+	MOVQ stride+24(FP), R10
+	SHLQ $2, R10
+	MOVQ hd+40(FP), BX
+	SHLQ $2, BX
+	XORQ R14, R14 // byte offset of this 64-column group
+	MOVQ n+32(FP), CX
+	TESTQ CX, CX
+	JZ   aqdone
+
+aqgroup:
+	MOVQ    0(AX), R15
+	VMOVUPS (R15)(R14*1), Z0
+	VMOVUPS 64(R15)(R14*1), Z1
+	VMOVUPS 128(R15)(R14*1), Z2
+	VMOVUPS 192(R15)(R14*1), Z3
+	MOVQ    8(AX), R15
+	VMOVUPS (R15)(R14*1), Z4
+	VMOVUPS 64(R15)(R14*1), Z5
+	VMOVUPS 128(R15)(R14*1), Z6
+	VMOVUPS 192(R15)(R14*1), Z7
+	MOVQ    16(AX), R15
+	VMOVUPS (R15)(R14*1), Z8
+	VMOVUPS 64(R15)(R14*1), Z9
+	VMOVUPS 128(R15)(R14*1), Z10
+	VMOVUPS 192(R15)(R14*1), Z11
+	MOVQ    24(AX), R15
+	VMOVUPS (R15)(R14*1), Z12
+	VMOVUPS 64(R15)(R14*1), Z13
+	VMOVUPS 128(R15)(R14*1), Z14
+	VMOVUPS 192(R15)(R14*1), Z15
+	LEAQ    (DX)(R14*1), R13 // row t, this group
+	XORQ    R12, R12         // 4t
+	MOVQ    n+32(FP), CX
+
+aqt:
+	VBROADCASTSS (SI)(R12*1), Z16
+	VBROADCASTSS (DI)(R12*1), Z17
+	VBROADCASTSS (R8)(R12*1), Z18
+	VBROADCASTSS (R9)(R12*1), Z19
+	VMOVUPS      (R13), Z20
+	VMOVUPS      64(R13), Z21
+	VMOVUPS      128(R13), Z22
+	VMOVUPS      192(R13), Z23
+	PV4(Z16, Z0, Z1, Z2, Z3)
+	PV4(Z17, Z4, Z5, Z6, Z7)
+	PV4(Z18, Z8, Z9, Z10, Z11)
+	PV4(Z19, Z12, Z13, Z14, Z15)
+	ADDQ         $4, R12
+	ADDQ         R10, R13
+	DECQ         CX
+	JNZ          aqt
+
+	MOVQ    0(AX), R15
+	VMOVUPS Z0, (R15)(R14*1)
+	VMOVUPS Z1, 64(R15)(R14*1)
+	VMOVUPS Z2, 128(R15)(R14*1)
+	VMOVUPS Z3, 192(R15)(R14*1)
+	MOVQ    8(AX), R15
+	VMOVUPS Z4, (R15)(R14*1)
+	VMOVUPS Z5, 64(R15)(R14*1)
+	VMOVUPS Z6, 128(R15)(R14*1)
+	VMOVUPS Z7, 192(R15)(R14*1)
+	MOVQ    16(AX), R15
+	VMOVUPS Z8, (R15)(R14*1)
+	VMOVUPS Z9, 64(R15)(R14*1)
+	VMOVUPS Z10, 128(R15)(R14*1)
+	VMOVUPS Z11, 192(R15)(R14*1)
+	MOVQ    24(AX), R15
+	VMOVUPS Z12, (R15)(R14*1)
+	VMOVUPS Z13, 64(R15)(R14*1)
+	VMOVUPS Z14, 128(R15)(R14*1)
+	VMOVUPS Z15, 192(R15)(R14*1)
+	ADDQ    $256, R14
+	CMPQ    R14, BX
+	JLT     aqgroup
+
+aqdone:
+	VZEROUPPER
 	RET
