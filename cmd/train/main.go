@@ -5,6 +5,7 @@
 //	go run ./cmd/train tokenizer --out DIR [--data DIR] [--vocab 4096]
 //	go run ./cmd/train pretrain --tokenizer DIR --out DIR [--data DIR] [--hidden 512 --layers 5 …] --steps N
 //	go run ./cmd/train pard --model DIR --out DIR [--data DIR|FILE.jsonl] [--para-num 8] --steps N
+//	go run ./cmd/train distill --model TARGET --out DIR [--prompts 4000] [--tokens 256]
 //
 // --data defaults to the Go source tree of the running toolchain
 // ($(go env GOROOT)/src), with the held-out packages of internal/gocorpus
@@ -33,6 +34,7 @@ commands:
   tokenizer   learn a byte-level BPE tokenizer (tokenizer.json) from text or Go source
   pretrain    train a Llama-architecture model from scratch
   pard        adapt an autoregressive model into a PARD parallel draft
+  distill     write a target's greedy continuations of Go prompts, to train a draft on
 
 Run "train <command> --help" for the flags of a command.
 `
@@ -58,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runTraining("pretrain", args[1:], stdout, stderr)
 	case "pard":
 		return runTraining("pard", args[1:], stdout, stderr)
+	case "distill":
+		return runDistill(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gopard/gopard/internal/gocorpus"
 	"github.com/gopard/gopard/models"
 	"github.com/gopard/gopard/models/llama"
 	"github.com/gopard/gopard/ops"
@@ -558,5 +559,56 @@ func TestChooseMaskToken(t *testing.T) {
 				t.Errorf("got %d (%s), want %d (…%s…)", got, how, c.want, c.wantHow)
 			}
 		})
+	}
+}
+
+// TestDistill writes a distillation corpus with the fixture's model,
+// checks each file is its prompt plus a continuation, that a rerun keeps
+// what exists and regenerates a deleted file bit for bit (greedy decoding
+// is deterministic), and that train pard reads the directory.
+func TestDistill(t *testing.T) {
+	corpus, _, arDir := fixture(t)
+	out := filepath.Join(t.TempDir(), "distill")
+	args := []string{"distill", "--model", arDir, "--data", corpus, "--out", out, "--prompts", "5", "--tokens", "8", "--jobs", "2", "--quiet"}
+	stdout := mustRun(t, args...)
+	if !strings.Contains(stdout, "5 files") {
+		t.Errorf("stdout %q: want 5 files", stdout)
+	}
+	train, _, err := gocorpus.Files(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := gocorpus.Prompts(train, 5, 800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := make([][]byte, len(ps))
+	for i, p := range ps {
+		files[i] = readFile(t, distillPath(out, i))
+		if !bytes.HasPrefix(files[i], []byte(p.Text)) || len(files[i]) == len(p.Text) {
+			t.Errorf("file %d: not its prompt (%d bytes) followed by a continuation (%d bytes in all)", i, len(p.Text), len(files[i]))
+		}
+	}
+	os.Remove(distillPath(out, 2))
+	mustRun(t, args...)
+	for i := range ps {
+		if got := readFile(t, distillPath(out, i)); !bytes.Equal(got, files[i]) {
+			t.Errorf("file %d changed on the rerun", i)
+		}
+	}
+	mustRun(t, "pard", "--model", arDir, "--data", out, "--ext", ".txt", "--para-num", "2", "--seq", "16", "--batch", "1",
+		"--steps", "1", "--threads", "1", "--quiet", "--out", filepath.Join(t.TempDir(), "pard"))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"distill", "--out", out}, "--model is required"},
+		{[]string{"distill", "--model", arDir, "--data", corpus, "--out", out, "--prompts", "0"}, "--prompts 0"},
+		{[]string{"distill", "--model", arDir, "--data", corpus, "--out", out, "--tokens", "0"}, "--tokens 0"},
+		{[]string{"distill", "--model", arDir, "--data", filepath.Join(out, "missing"), "--out", out}, "missing"},
+	} {
+		if _, _, err := runArgs(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want one mentioning %q", c.args, err, c.want)
+		}
 	}
 }

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopard/gopard/internal/cli"
+	"github.com/gopard/gopard/internal/gocorpus"
+	"github.com/gopard/gopard/pard"
+	"github.com/gopard/gopard/tokenizer"
+)
+
+// runDistill writes a distillation corpus for a draft: completion prompts
+// cut from the training files of the Go tree (never the held-out packages,
+// whose prompts cmd/eval measures on), each continued greedily by the
+// target, one text file per prompt (the prompt, then the target's
+// continuation). A draft trained on it (train pard --data DIR --ext .txt)
+// learns what the target writes rather than what the corpus says, which
+// is what its acceptance depends on. Existing files are kept, so an
+// interrupted run continues where it stopped.
+func runDistill(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("train distill", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.String("model", "", "target model directory (with its tokenizer) whose continuations to write")
+	data := fs.String("data", gocorpus.Root(), "Go source tree to cut prompts from (its held-out packages are left out)")
+	out := fs.String("out", "", "output directory: one NNNNNN.txt per prompt")
+	prompts := fs.Int("prompts", 4000, "number of prompts")
+	tokens := fs.Int("tokens", 256, "new tokens per prompt (greedy; fewer at an end of text)")
+	promptBytes := fs.Int("prompt-bytes", 800, "prompt length in bytes at most (cmd/eval's go prompts use 800)")
+	jobs := fs.Int("jobs", 0, "prompts generated at once, each on its own thread (0: all cores)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	case *prompts < 1 || *prompts > 1_000_000:
+		return fmt.Errorf("--prompts %d: want 1..1000000", *prompts)
+	case *tokens < 1 || *tokens > 1<<16:
+		return fmt.Errorf("--tokens %d: want 1..65536", *tokens)
+	case *promptBytes < 64:
+		return fmt.Errorf("--prompt-bytes %d: want at least 64", *promptBytes)
+	case *jobs < 0:
+		return fmt.Errorf("--jobs %d is negative", *jobs)
+	}
+	if err := nonEmpty("model", *model); err != nil {
+		return err
+	}
+	if err := checkOut(*out); err != nil {
+		return err
+	}
+	if *jobs == 0 {
+		*jobs = runtime.NumCPU()
+	}
+	tok, err := tokenizer.Load(*model)
+	if err != nil {
+		return err
+	}
+	train, _, err := gocorpus.Files(*data)
+	if err != nil {
+		return err
+	}
+	ps, err := gocorpus.Prompts(train, *prompts, *promptBytes)
+	if err != nil {
+		return err
+	}
+	var todo []int
+	for i := range ps {
+		if _, err := os.Stat(distillPath(*out, i)); errors.Is(err, os.ErrNotExist) {
+			todo = append(todo, i)
+		}
+	}
+	logf := func(format string, a ...any) {
+		if !*quiet {
+			fmt.Fprintf(stderr, format, a...)
+		}
+	}
+	logf("distill: %d prompts from %d training files, %d already written; %d jobs\n", len(ps), len(train), len(ps)-len(todo), *jobs)
+
+	var (
+		next, done, generated atomic.Int64
+		firstErr              error
+		errOnce               sync.Once
+		failed                atomic.Bool
+		wg                    sync.WaitGroup
+	)
+	start := time.Now()
+	capacity := 0
+	for _, i := range todo {
+		capacity = max(capacity, len(tok.Encode(ps[i].Text, true)))
+	}
+	capacity += *tokens + 1
+	for range min(*jobs, len(todo)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fail := func(err error) {
+				errOnce.Do(func() { firstErr = err })
+				failed.Store(true)
+			}
+			backend, err := cli.Backend("cpu", 1)
+			if err != nil {
+				fail(err)
+				return
+			}
+			defer cli.CloseBackend(backend)
+			pair, err := cli.OpenPair(*model, "", tok, backend, capacity, true)
+			if err != nil {
+				fail(err)
+				return
+			}
+			defer pair.Close()
+			target, _ := pair.Models()
+			for {
+				j := int(next.Add(1)) - 1
+				if j >= len(todo) || failed.Load() {
+					return
+				}
+				i := todo[j]
+				ids := tok.Encode(ps[i].Text, true)
+				res, err := pard.Generate(target, nil, ids, pard.Options{Mode: pard.AR, MaxNewTokens: *tokens,
+					MaxContext: capacity, Vocab: tok.VocabSize()})
+				if err != nil {
+					fail(fmt.Errorf("distill prompt %d (%s): %w", i, ps[i].File, err))
+					return
+				}
+				text := ps[i].Text + tok.Decode(trimEOS(res.Output, res.StopReason))
+				if err := writeAtomic(distillPath(*out, i), []byte(text)); err != nil {
+					fail(err)
+					return
+				}
+				generated.Add(int64(len(res.Output)))
+				if n := done.Add(1); n%50 == 0 || int(n) == len(todo) {
+					el := time.Since(start).Seconds()
+					logf("\rdistill: %d/%d prompts, %d tokens, %.0f tok/s, ETA %s   ", n, len(todo), generated.Load(),
+						float64(generated.Load())/el, time.Duration(el/float64(n)*float64(int64(len(todo))-n)*1e9).Round(time.Second))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	logf("\n")
+	if firstErr != nil {
+		return firstErr
+	}
+	fmt.Fprintf(stdout, "distill: %d files in %s (%d new tokens in %s); train on them with: train pard --data %s --ext .txt\n",
+		len(ps), *out, generated.Load(), time.Since(start).Round(time.Second), *out)
+	return nil
+}
+
+// distillPath is the file of prompt i.
+func distillPath(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf("%06d.txt", i)) }
+
+// trimEOS drops the end-of-text token a continuation stopped at: the
+// training data puts one after every document anyway.
+func trimEOS(out []int32, reason string) []int32 {
+	if reason == pard.StopEOS && len(out) > 0 {
+		return slices.Clone(out[:len(out)-1])
+	}
+	return out
+}
+
+// writeAtomic writes b to path through a temporary file, so that an
+// interrupted run never leaves a half-written file that a resumed run
+// would keep.
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
