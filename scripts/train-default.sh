@@ -2,7 +2,9 @@
 # Reproduces gopard's embedded default models from scratch, in pure Go on
 # the CPU: a BPE tokenizer, the target, an AR draft and its PARD adaptation,
 # all trained on $(go env GOROOT)/src minus the held-out packages of
-# internal/gocorpus, then copied into internal/defaultmodel/assets.
+# internal/gocorpus (the last PARD stage on the target's own continuations
+# of prompts cut from those training files), then copied into
+# internal/defaultmodel/assets.
 #
 #   scripts/train-default.sh [WORKDIR]      (default WORKDIR: /tmp/gopard-default)
 #
@@ -48,10 +50,18 @@ echo "waiting for the target (log: $work/target.log)"
 wait "$tpid"
 tail -n 1 "$work/target.log"
 
+# Distillation: the target's greedy continuations of 4000 prompts cut from
+# the training files, then a third PARD stage on them (both cores): the
+# shipped draft.
+"$work/train" distill --model "$work/target" --out "$work/distill" --prompts 4000 --tokens 256 --jobs 2
+"$work/train" pard --model "$work/pard2" --out "$work/pard3" --data "$work/distill" --ext .txt --para-num 8 \
+  --seq 512 --batch 8 --steps 400 --lr 3e-4 --warmup 20 --seed 5 --threads 2 \
+  --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard3.log"
+
 assets=internal/defaultmodel/assets
 for m in target draft pard; do
   src=$m
-  [ $m = pard ] && src=pard2
+  [ $m = pard ] && src=pard3
   mkdir -p "$assets/$m"
   cp "$work/$src/config.json" "$work/$src/model.safetensors" "$assets/$m/"
 done
