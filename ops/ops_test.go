@@ -330,3 +330,24 @@ func TestCPUFusedEqualsSeparate(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionAllocatesNothing checks that a decode step's and a verify's
+// attention with the four-query kernels (head size 64, grouped queries)
+// make no heap allocation once the scratch has grown.
+func TestAttentionAllocatesNothing(t *testing.T) {
+	c := NewCPU(2)
+	r := rand.New(rand.NewPCG(5, 6))
+	const heads, kvHeads, hd, start = 8, 2, 64, 40
+	k, v := tensor.New(tensor.F32, start+9, kvHeads*hd), tensor.New(tensor.F32, start+9, kvHeads*hd)
+	copy(k.F32(), randSlice(r, len(k.F32())))
+	copy(v.F32(), randSlice(r, len(v.F32())))
+	for _, M := range []int{1, 9} {
+		q, out := tensor.New(tensor.F32, M, heads*hd), tensor.New(tensor.F32, M, heads*hd)
+		copy(q.F32(), randSlice(r, len(q.F32())))
+		att := func() { c.Attention(out, q, k, v, start, heads, kvHeads, hd) }
+		att()
+		if a := testing.AllocsPerRun(20, att); a != 0 {
+			t.Errorf("M=%d: %v allocations per attention, want 0", M, a)
+		}
+	}
+}

@@ -138,7 +138,7 @@ func installVec() {
 	siluMulImpl, expSubImpl = siluMulAVX512, expSubAVX512
 	pauseImpl, prefetchImpl = pauseAVX512, prefetchAVX512
 	dotRowsImpl, axpyRowsImpl = dotRowsAVX512, axpyRowsAVX512
-	dotRowsQ4Impl, axpyRowsQ4Impl = dotRowsQ4AVX512, axpyRowsQ4AVX512
+	hasRows4 = true
 }
 
 // The vector kernels; each is its twin in vec.go:

@@ -285,14 +285,14 @@ func DotRows4(out, q *[4][]float32, k []float32, stride, n int) {
 		panic("asm: DotRows4: slices too short")
 	}
 	n4 := 0
-	if dotRowsQ4Impl != nil && hd%16 == 0 && hd > 0 {
+	if hasRows4 && hd%16 == 0 && hd > 0 {
 		n4 = n &^ 3
 		if n4 > 0 {
 			var op, qp [4]*float32
 			for j := range 4 {
 				op[j], qp[j] = &out[j][0], &q[j][0]
 			}
-			dotRowsQ4Impl(&op, &qp, &k[0], stride, n4, hd)
+			dotRowsQ4AVX512(&op, &qp, &k[0], stride, n4, hd)
 		}
 	}
 	if n4 < n {
@@ -319,12 +319,12 @@ func AxpyRows4(o, p *[4][]float32, v []float32, stride int) {
 	if stride < hd || len(v) < (n-1)*stride+hd {
 		panic("asm: AxpyRows4: slices too short")
 	}
-	if axpyRowsQ4Impl != nil && hd%64 == 0 && hd > 0 {
+	if hasRows4 && hd%64 == 0 && hd > 0 {
 		var op, pp [4]*float32
 		for j := range 4 {
 			op[j], pp[j] = &o[j][0], &p[j][0]
 		}
-		axpyRowsQ4Impl(&op, &pp, &v[0], stride, n, hd)
+		axpyRowsQ4AVX512(&op, &pp, &v[0], stride, n, hd)
 		return
 	}
 	for j := range 4 {
@@ -335,10 +335,11 @@ func AxpyRows4(o, p *[4][]float32, v []float32, stride int) {
 var (
 	dotRowsImpl  = dotRowsGo
 	axpyRowsImpl = axpyRowsGo
-	// The four-query kernels (AVX-512); without them DotRows4 and
-	// AxpyRows4 run the one-query kernels four times.
-	dotRowsQ4Impl  func(out, q *[4]*float32, k *float32, stride, n, hd int)
-	axpyRowsQ4Impl func(o, p *[4]*float32, v *float32, stride, n, hd int)
+	// hasRows4 is whether the four-query kernels (AVX-512) run; without
+	// them DotRows4 and AxpyRows4 run the one-query kernels four times.
+	// They are called directly, not through a function value, so that the
+	// pointer arrays stay on the stack (a decode step must not allocate).
+	hasRows4 bool
 )
 
 func dotRowsGo(out, q, k []float32, stride, n int) {
