@@ -96,8 +96,10 @@ func (t *attentionTask) Run(worker, lo, hi int) {
 			}
 		}
 		for j := range 4 {
-			asm.Scale(ps[j], t.scale)
-			Softmax(ps[j])
+			if j < nq { // the padding sums its raw scores into a discarded output
+				asm.Scale(ps[j], t.scale)
+				Softmax(ps[j])
+			}
 			clear(os[j])
 		}
 		asm.AxpyRows4(&os, &common4, t.v[kvOff:], kw)

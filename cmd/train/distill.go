@@ -96,8 +96,10 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	)
 	start := time.Now()
 	capacity := 0
+	ids := make([][]int32, len(ps))
 	for _, i := range todo {
-		capacity = max(capacity, len(tok.Encode(ps[i].Text, true)))
+		ids[i] = tok.Encode(ps[i].Text, true)
+		capacity = max(capacity, len(ids[i]))
 	}
 	capacity += *tokens + 1
 	for range min(*jobs, len(todo)) {
@@ -127,8 +129,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 					return
 				}
 				i := todo[j]
-				ids := tok.Encode(ps[i].Text, true)
-				res, err := pard.Generate(target, nil, ids, pard.Options{Mode: pard.AR, MaxNewTokens: *tokens,
+				res, err := pard.Generate(target, nil, ids[i], pard.Options{Mode: pard.AR, MaxNewTokens: *tokens,
 					MaxContext: capacity, Vocab: tok.VocabSize()})
 				if err != nil {
 					fail(fmt.Errorf("distill prompt %d (%s): %w", i, ps[i].File, err))
