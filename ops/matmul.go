@@ -82,8 +82,13 @@ type matMulTask struct {
 	dot          bool      // bf16 weights and bf16 activations (asm.MatDot)
 	xp           []float32 // packed activations (asm.Pack), grown as needed
 	xp16         []uint16  // or packed bf16 activations (asm.PackBF16)
-	tiles        []mtile
-	block        int // weight rows per cache block
+	// px and px16 are the packed activations the kernels read: xp and
+	// xp16, or those of another task of the same x (multiMatMul), which
+	// then packs x once for all its matrices.
+	px    []float32
+	px16  []uint16
+	tiles []mtile
+	block int // weight rows per cache block
 	// groups splits tiles (indices into tiles, len(groups) - 1 groups)
 	// into runs whose packed activations stay in L2 beside a weight block
 	// (above 16 rows): each group is multiplied with every weight row
@@ -97,7 +102,7 @@ type matMulTask struct {
 }
 
 func (t *matMulTask) run(p *Pool, out, x []float32, M int, w *tensor.Tensor, bias []float32) {
-	t.prepare(out, x, M, w, bias)
+	t.prepare(out, x, M, w, bias, nil)
 	if M > 16 {
 		p.RunDynamic(t.N*(len(t.groups)-1), t.block, t)
 	} else {
@@ -107,11 +112,15 @@ func (t *matMulTask) run(p *Pool, out, x []float32, M int, w *tensor.Tensor, bia
 }
 
 // release drops the task's references to its operands.
-func (t *matMulTask) release() { t.out, t.x, t.bias, t.w = nil, nil, nil, nil }
+func (t *matMulTask) release() {
+	t.out, t.x, t.bias, t.w, t.px, t.px16 = nil, nil, nil, nil, nil, nil
+}
 
 // prepare checks the weights, packs x into tiles and sizes the cache
-// blocks: everything before the threads run.
-func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []float32) {
+// blocks: everything before the threads run. When shared is a prepared
+// task of the same x (the same rows in memory, with the same kind of
+// packing), t reads its packed activations instead of packing x again.
+func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []float32, shared *matMulTask) {
 	N, K := w.Rows(), w.Cols()
 	switch w.DType {
 	case tensor.F32, tensor.BF16, tensor.F16:
@@ -120,12 +129,21 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 	}
 	t.out, t.x, t.bias, t.M, t.N, t.K, t.w = out[:M*N], x[:M*K], bias, M, N, K, w
 	t.dot = t.bf16Act && w.DType == tensor.BF16 && asm.HasMatDot()
-	if t.dot {
+	pack := shared == nil || shared.dot != t.dot || shared.M != M || shared.K != K ||
+		len(shared.x) == 0 || &shared.x[0] != &t.x[0]
+	switch {
+	case !pack:
+		t.px, t.px16 = shared.px, shared.px16
+	case t.dot:
 		if need := asm.PackedBF16Len(M, K); len(t.xp16) < need {
 			t.xp16 = make([]uint16, need)
 		}
-	} else if need := asm.PackedLen(M, K); len(t.xp) < need {
-		t.xp = make([]float32, need)
+		t.px16 = t.xp16
+	default:
+		if need := asm.PackedLen(M, K); len(t.xp) < need {
+			t.xp = make([]float32, need)
+		}
+		t.px = t.xp
 	}
 	t.tiles = t.tiles[:0]
 	var verify []int // the split of a verify-sized M (asm.VerifyTiles)
@@ -146,10 +164,14 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 		}
 		t.tiles = append(t.tiles, mtile{m0, mt, off})
 		if t.dot {
-			asm.PackBF16(t.xp16[off:], x[m0*K:], mt, K, K)
+			if pack {
+				asm.PackBF16(t.px16[off:], x[m0*K:], mt, K, K)
+			}
 			off += asm.PackedBF16Len(mt, K)
 		} else {
-			asm.Pack(t.xp[off:], x[m0*K:], mt, K, K)
+			if pack {
+				asm.Pack(t.px[off:], x[m0*K:], mt, K, K)
+			}
 			off += asm.PackedLen(mt, K)
 		}
 		m0 += mt
@@ -191,7 +213,11 @@ type multiMatMul struct {
 // add prepares the next task.
 func (mm *multiMatMul) add(out, x []float32, M int, w *tensor.Tensor, bias []float32) {
 	t := &mm.tasks[mm.n]
-	t.prepare(out, x, M, w, bias)
+	var shared *matMulTask
+	if mm.n > 0 {
+		shared = &mm.tasks[0]
+	}
+	t.prepare(out, x, M, w, bias, shared)
 	mm.offs[mm.n+1] = mm.offs[mm.n] + t.N
 	mm.n++
 }
@@ -258,14 +284,14 @@ func (t *matMulTask) runRows(tiles []mtile, lo, hi int) {
 				nb := t.w.Data[b1*K*es : min(hi, b1+t.block)*K*es]
 				share := (len(nb)/t.prefetchers + 63) &^ 63
 				mine := nb[min(len(nb), ti*share):min(len(nb), (ti+1)*share)]
-				asm.MatBF16Next(tl.mt, o, N, t.xp[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K, mine)
+				asm.MatBF16Next(tl.mt, o, N, t.px[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K, mine)
 				continue
 			}
 			if t.dot {
-				asm.MatDot(tl.mt, o, N, t.xp16[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K)
+				asm.MatDot(tl.mt, o, N, t.px16[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K)
 				continue
 			}
-			xp := t.xp[tl.off:]
+			xp := t.px[tl.off:]
 			switch t.w.DType {
 			case tensor.BF16:
 				asm.MatBF16(tl.mt, inOrder, o, N, xp, t.w.U16()[b0*K:b1*K], b1-b0, K)

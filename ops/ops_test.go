@@ -302,6 +302,15 @@ func TestCPUFusedEqualsSeparate(t *testing.T) {
 	}
 	vec := func(n int) *tensor.Tensor { return tensor.FromF32(randSlice(r, n), n) }
 	const K, Nq, Nkv, I = 96, 64, 32, 160
+	for _, bf16Act := range []bool{false, true} {
+		if bf16Act && !c.SetBF16Activations(true) {
+			continue // no AVX512-BF16 here
+		}
+		testFusedEqualsSeparate(t, r, c, mat, vec, K, Nq, Nkv, I)
+	}
+}
+
+func testFusedEqualsSeparate(t *testing.T, r *rand.Rand, c *CPU, mat func(tensor.DType, int, int) *tensor.Tensor, vec func(int) *tensor.Tensor, K, Nq, Nkv, I int) {
 	for _, dt := range []tensor.DType{tensor.BF16, tensor.F32} {
 		wq, wk, wv, gate, up := mat(dt, Nq, K), mat(dt, Nkv, K), mat(dt, Nkv, K), mat(dt, I, K), mat(dt, I, K)
 		for _, withBias := range []bool{false, true} {
@@ -328,6 +337,31 @@ func TestCPUFusedEqualsSeparate(t *testing.T) {
 				require.Equal(t, want.F32(), out.F32(), "swiglu %v M=%d", dt, M)
 			}
 		}
+	}
+}
+
+// TestMultiMatMulPacksEachInput checks that the matrices of one dispatch
+// share packed activations only when they multiply the same rows: with two
+// different inputs, each product equals its own MatMul.
+func TestMultiMatMulPacksEachInput(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 1))
+	pool := NewPool(2)
+	defer pool.Close()
+	const M, N, K = 5, 40, 48
+	w := tensor.Convert(tensor.FromF32(randSlice(r, N*K), N, K), tensor.BF16)
+	xs := [3][]float32{randSlice(r, M*K), randSlice(r, M*K)}
+	xs[2] = xs[0] // the same rows again: shares the first task's packing
+	var mm multiMatMul
+	outs := make([][]float32, len(xs))
+	for i, x := range xs {
+		outs[i] = make([]float32, M*N)
+		mm.add(outs[i], x, M, w, nil)
+	}
+	mm.run(pool)
+	for i, x := range xs {
+		want := make([]float32, M*N)
+		MatMul(pool, want, x, M, w, nil, nil)
+		require.Equal(t, want, outs[i], "input %d", i)
 	}
 }
 

@@ -29,12 +29,17 @@ func PackedLen(mt, k int) int { return mt * ((k + Block - 1) / Block * Block) }
 func Pack(xp, x []float32, mt, k, ldx int) {
 	kp := (k + Block - 1) / Block * Block
 	xp = xp[:mt*kp]
+	full := k / Block
 	for m := 0; m < mt; m++ {
 		row := x[m*ldx : m*ldx+k]
-		for j0 := 0; j0 < kp; j0 += Block {
-			dst := xp[(j0/Block*mt+m)*Block:][:Block]
-			n := copy(dst, row[min(j0, k):min(j0+Block, k)])
-			clear(dst[n:])
+		// Whole blocks as 64-byte array assignments, which the compiler
+		// inlines: a copy call per block cost as much as the data.
+		for b := 0; b < full; b++ {
+			*(*[Block]float32)(xp[(b*mt+m)*Block:]) = *(*[Block]float32)(row[b*Block:])
+		}
+		if full*Block < k {
+			dst := xp[(full*mt+m)*Block:][:Block]
+			clear(dst[copy(dst, row[full*Block:]):])
 		}
 	}
 }
