@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type config struct {
 	warmup, threads        int
 	pardToken              int
 	bf16Act                bool
+	cpuProfile             string
 	device                 string
 }
 
@@ -88,6 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
 	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
 	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (AVX512-BF16 CPUs; see generate --help)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (models loaded, warm-ups and timed prompts) to this file, for go tool pprof")
 	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft's pard_token)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -353,6 +356,18 @@ func run(c *config, stdout, stderr io.Writer) error {
 	}
 	defer outFile.Close()
 	enc := json.NewEncoder(outFile)
+
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile %s: %w", c.cpuProfile, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	var cells []cell
 	for _, b := range c.benchmarks {
