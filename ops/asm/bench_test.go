@@ -20,7 +20,7 @@ func BenchmarkMat(b *testing.B) {
 			w[i] = uint16(r.Uint32()>>20) | 0x3c00
 		}
 		wf := randF32(r, sz.n*sz.k)
-		for _, mt := range []int{1, 4, 5} {
+		for _, mt := range []int{1, 2, 4, 5, 6} {
 			xp := make([]float32, PackedLen(mt, sz.k))
 			copy(xp, randF32(r, len(xp)))
 			xp16 := make([]uint16, PackedBF16Len(mt, sz.k))

@@ -44,22 +44,24 @@ func Pack(xp, x []float32, mt, k, ldx int) {
 	}
 }
 
-// verifyTiles[M] is VerifyTiles(M) with five-row kernels: as few passes
-// over the weights as tiles of at most five rows allow, ones and twos
-// avoided (a one-row tile costs nearly half a four-row one).
+// verifyTiles[M] is VerifyTiles(M) with the five- and six-row kernels: as
+// few passes over the weights as tiles of at most six rows allow, ones and
+// twos avoided (a one-row tile costs nearly half a four-row one).
 var verifyTiles = [17][]int{
-	1: {1}, 2: {2}, 3: {2, 1}, 4: {4}, 5: {5}, 6: {4, 2}, 7: {5, 2}, 8: {4, 4},
-	9: {5, 4}, 10: {5, 5}, 11: {5, 4, 2}, 12: {4, 4, 4}, 13: {5, 4, 4}, 14: {5, 5, 4}, 15: {5, 5, 5}, 16: {4, 4, 4, 4},
+	1: {1}, 2: {2}, 3: {2, 1}, 4: {4}, 5: {5}, 6: {6}, 7: {5, 2}, 8: {4, 4},
+	9: {5, 4}, 10: {5, 5}, 11: {6, 5}, 12: {6, 6}, 13: {5, 4, 4}, 14: {5, 5, 4}, 15: {5, 5, 5}, 16: {6, 5, 5},
 }
 
-// hasTile5 is whether the Mat kernels of five rows are assembly (AVX-512).
-var hasTile5 bool
+// hasWideTiles is whether the Mat kernels of five and six rows are
+// assembly (AVX-512).
+var hasWideTiles bool
 
 // VerifyTiles returns the tile heights to split M ≤ 16 rows into (the
 // verify shapes of speculative decoding), largest first: with the AVX-512
-// kernels from verifyTiles, where tiles of five rows (four weight rows by
-// five activation rows, 20 accumulators) make 9 rows two passes over the
-// weights (5+4) instead of three (4+4+1); otherwise the greedy split into
+// kernels from verifyTiles, where tiles of five and six rows (four weight
+// rows by five or six activation rows, 20 or 24 accumulators) make 9 rows
+// two passes over the weights (5+4) instead of three (4+4+1), and 6 one;
+// otherwise the greedy split into
 // Tiles. Every tile height computes a row bit for bit the same way, so the
 // split never changes a result.
 // The result is shared: do not modify it.
@@ -67,7 +69,7 @@ func VerifyTiles(M int) []int {
 	if M < 1 || M > 16 {
 		return greedyTiles(M)
 	}
-	if hasTile5 {
+	if hasWideTiles {
 		return verifyTiles[M]
 	}
 	return greedyVerifyTiles[M]
@@ -103,27 +105,28 @@ type (
 )
 
 // The kernels in use, indexed by tileIndex (log2 of the tile height, then
-// 3 + log2 for the four-row kernels of heights 1 and 2, then 5 for the
-// five-row kernel): the twins until
+// 3 + log2 for the four-row kernels of heights 1 and 2, then 5 and 6 for
+// the five- and six-row kernels): the twins until
 // init (dispatch.go) installs the assembly. Package-level initializers run
 // before any init function, whatever the file order.
 var (
 	matBF16Impl = twinsU16(matBF16Go)
 	matF16Impl  = twinsU16(matF16Go)
-	matF32Impl  = [6]matF32{
+	matF32Impl  = [7]matF32{
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(1, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(2, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(4, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(1, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(2, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(5, out, ldo, xp, w, n, k) },
+		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(6, out, ldo, xp, w, n, k) },
 	}
 )
 
 // twinsU16 binds a generic Mat twin to the kernel indices' tile heights.
-func twinsU16(f func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int)) (t [6]matU16) {
+func twinsU16(f func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int)) (t [7]matU16) {
 	for i := range t {
-		mt := [6]int{1, 2, 4, 1, 2, 5}[i]
+		mt := [7]int{1, 2, 4, 1, 2, 5, 6}[i]
 		t[i] = func(out []float32, ldo int, xp []float32, w []uint16, n, k int) { f(mt, out, ldo, xp, w, n, k) }
 	}
 	return t
@@ -131,14 +134,14 @@ func twinsU16(f func(mt int, out []float32, ldo int, xp []float32, w []uint16, n
 
 // tileIndex checks a Mat call's slices and returns the kernel index of mt.
 func tileIndex(mt int, inOrder bool, out []float32, ldo int, xp []float32, wlen, n, k int) int {
-	if mt != 1 && mt != 2 && mt != 4 && mt != 5 {
-		panic(fmt.Sprintf("asm: tile height %d is not 1, 2, 4 or 5", mt))
+	if mt != 1 && mt != 2 && mt != 4 && mt != 5 && mt != 6 {
+		panic(fmt.Sprintf("asm: tile height %d is not 1, 2, 4, 5 or 6", mt))
 	}
 	if n < 0 || k < 0 || wlen < n*k || len(xp) < PackedLen(mt, k) || n > 0 && (ldo < n || len(out) < (mt-1)*ldo+n) {
 		panic(fmt.Sprintf("asm: Mat slices too short: mt %d n %d k %d ldo %d: out %d xp %d w %d", mt, n, k, ldo, len(out), len(xp), wlen))
 	}
-	if mt == 5 {
-		return 5
+	if mt >= 5 {
+		return mt
 	}
 	if !inOrder && mt < 4 {
 		return 3 + bits.TrailingZeros(uint(mt))
@@ -147,7 +150,7 @@ func tileIndex(mt int, inOrder bool, out []float32, ldo int, xp []float32, wlen,
 }
 
 // MatBF16 multiplies n bfloat16 weight rows (w, row length k) with a tile
-// of mt ∈ {1, 2, 4, 5} activation rows packed by Pack (see VerifyTiles):
+// of mt ∈ {1, 2, 4, 5, 6} activation rows packed by Pack (see VerifyTiles):
 //
 //	out[m·ldo + i] = Σ_j x[m][j] · w[i·k + j]      i < n, m < mt
 //
@@ -165,7 +168,7 @@ func MatBF16(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []uin
 // matBF16NextImpl is MatBF16Next's kernel where one exists (AVX-512).
 var matBF16NextImpl func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte)
 
-// MatBF16Next is MatBF16 for a tile of four or five rows (the four-row
+// MatBF16Next is MatBF16 for a tile of four to six rows (the four-row
 // kernels) that also brings next, weights the caller multiplies after
 // these, into L2 while it computes: the memory then streams while the FMA
 // units work, where a Prefetch before each block would wait for it first.
@@ -176,8 +179,8 @@ func MatBF16Next(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k 
 	if n == 0 {
 		return
 	}
-	if mt != 4 && mt != 5 {
-		panic(fmt.Sprintf("asm: MatBF16Next of a %d-row tile (4 or 5)", mt))
+	if mt < 4 || mt > 6 {
+		panic(fmt.Sprintf("asm: MatBF16Next of a %d-row tile (4, 5 or 6)", mt))
 	}
 	tileIndex(mt, false, out, ldo, xp, len(w), n, k)
 	if matBF16NextImpl == nil {
@@ -211,7 +214,7 @@ func MatF32(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []floa
 func matGo(mt int, out []float32, ldo int, xp []float32, w16 []uint16, w32 []float32, f16 bool, n, k int) {
 	var wb [Block]float32
 	for i := 0; i < n; i++ {
-		var s [5]float32
+		var s [6]float32
 		for j0 := 0; j0 < k; j0 += Block {
 			j1 := min(j0+Block, k)
 			wb = [Block]float32{}

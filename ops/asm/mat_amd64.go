@@ -16,10 +16,10 @@ var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 // max ("avx2" caps them at AVX2; "" means no cap), and names them.
 func archInit(max string) string {
 	if hasAVX512 && max != "avx2" {
-		matBF16Impl = [6]matU16{matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512, matBF16M5AVX512}
-		matF16Impl = [6]matU16{matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512, matF16M5AVX512}
-		matF32Impl = [6]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512, matF32M5AVX512}
-		hasTile5 = true
+		matBF16Impl = [7]matU16{matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512, matBF16M5AVX512, matBF16M6AVX512}
+		matF16Impl = [7]matU16{matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512, matF16M5AVX512, matF16M6AVX512}
+		matF32Impl = [7]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512, matF32M5AVX512, matF32M6AVX512}
+		hasWideTiles = true
 		matBF16NextImpl = func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte) {
 			pf := unsafe.Pointer(unsafe.SliceData(w)) // nothing to bring: the block itself, in cache
 			if len(next) > 0 {
@@ -31,9 +31,12 @@ func archInit(max string) string {
 			if len(next) <= len(w) { // next holds at most half as many bytes as w
 				step = 64
 			}
-			if mt == 5 {
+			switch mt {
+			case 6:
+				matBF16M6NextAVX512(out, ldo, xp, w, n, k, pf, step)
+			case 5:
 				matBF16M5NextAVX512(out, ldo, xp, w, n, k, pf, step)
-			} else {
+			default:
 				matBF16M4NextAVX512(out, ldo, xp, w, n, k, pf, step)
 			}
 		}
@@ -48,8 +51,8 @@ func archInit(max string) string {
 	return "go"
 }
 
-// The Mat kernels, for tile heights mt = 1, 2, 4, 5 (M1, M2: one weight
-// row at a time; M4, M5, M1x4, M2x4: four). Each is, with its mt:
+// The Mat kernels, for tile heights mt = 1, 2, 4, 5, 6 (M1, M2: one weight
+// row at a time; M4, M5, M6, M1x4, M2x4: four). Each is, with its mt:
 //
 //	for i := 0; i < n; i++ {
 //		for m := 0; m < mt; m++ {
@@ -102,6 +105,20 @@ func matBF16M4NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int
 //
 //go:noescape
 func matBF16M5NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
+
+// matBF16M6NextAVX512 is matBF16M6AVX512 prefetching as matBF16M4NextAVX512.
+//
+//go:noescape
+func matBF16M6NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
+
+//go:noescape
+func matBF16M6AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M6AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF32M6AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 
 //go:noescape
 func matBF16M5AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)

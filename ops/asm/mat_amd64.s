@@ -105,6 +105,17 @@
 #define STORE5 STORE4; ADDQ LDO, OPTR; ST(Z4, Y4, X4, 0)
 #define STORE4x5 STORE4x4; ADDQ LDO, OPTR; ST(Z25, Y25, X25, 0); ST(Z26, Y26, X26, 4); ST(Z27, Y27, X27, 8); ST(Z28, Y28, X28, 12)
 
+// Six activation rows (a PARD draft's usual input, and 12 = 6+6 or 16 =
+// 6+5+5 rows in fewer passes): ACC(r, 5) in Z22-Z24 and Z29, or ACC_5 of
+// one row in Z5. 24 accumulators, four weights, X_m and HSUM's scratch
+// take 30 of the 32 registers.
+#define ZERO6 ZERO5; VXORPS Z5, Z5, Z5
+#define ZERO24 ZERO20; VXORPS Z22, Z22, Z22; VXORPS Z23, Z23, Z23; VXORPS Z24, Z24, Z24; VXORPS Z29, Z29, Z29
+#define FMA6 FMA5; VFMADD231PS 320(XPTR), Z16, Z5
+#define FMA4x6 FMA4x5; XFMA(320, Z22, Z23, Z24, Z29)
+#define STORE6 STORE5; ADDQ LDO, OPTR; ST(Z5, Y5, X5, 0)
+#define STORE4x6 STORE4x5; ADDQ LDO, OPTR; ST(Z22, Y22, X22, 0); ST(Z23, Y23, X23, 4); ST(Z24, Y24, X24, 8); ST(Z29, Y29, X29, 12)
+
 // MATDUAL is the kernel of tile heights 1 and 2 that reads the weights in
 // address order (decode, bound by memory). One accumulator chain per
 // output, as in MAT, caps a single row's pace (on Zen 5, 44 GB/s per core
@@ -339,6 +350,22 @@ TEXT ·matBF16M5AVX512(SB), NOSPLIT, $0-96
 // func matBF16M5NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
 TEXT ·matBF16M5NextAVX512(SB), NOSPLIT, $0-112
 	MAT(1, 320, LOAD4_BF16, LOAD4T_BF16, ZERO20, FMA4x5, STORE4x5, LOADW_BF16, LOADT_BF16, ZERO5, FMA5, STORE5, PFINIT_ARG, PFBLOCK_BF16)
+
+// func matBF16M6AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matBF16M6AVX512(SB), NOSPLIT, $0-96
+	MAT(1, 384, LOAD4_BF16, LOAD4T_BF16, ZERO24, FMA4x6, STORE4x6, LOADW_BF16, LOADT_BF16, ZERO6, FMA6, STORE6, NOPF, NOPF)
+
+// func matBF16M6NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
+TEXT ·matBF16M6NextAVX512(SB), NOSPLIT, $0-112
+	MAT(1, 384, LOAD4_BF16, LOAD4T_BF16, ZERO24, FMA4x6, STORE4x6, LOADW_BF16, LOADT_BF16, ZERO6, FMA6, STORE6, PFINIT_ARG, PFBLOCK_BF16)
+
+// func matF16M6AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matF16M6AVX512(SB), NOSPLIT, $0-96
+	MAT(1, 384, LOAD4_F16, LOAD4T_F16, ZERO24, FMA4x6, STORE4x6, LOADW_F16, LOADT_F16, ZERO6, FMA6, STORE6, NOPF, NOPF)
+
+// func matF32M6AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+TEXT ·matF32M6AVX512(SB), NOSPLIT, $0-96
+	MAT(2, 384, LOAD4_F32, LOAD4T_F32, ZERO24, FMA4x6, STORE4x6, LOADW_F32, LOADT_F32, ZERO6, FMA6, STORE6, NOPF, NOPF)
 
 // func matF16M5AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matF16M5AVX512(SB), NOSPLIT, $0-96

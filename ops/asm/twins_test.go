@@ -52,7 +52,7 @@ func TestTwinsHand(t *testing.T) {
 func TestMatTwinsDefinition(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	for _, k := range []int{1, 15, 16, 17, 33, 100} {
-		for _, mt := range []int{1, 2, 4, 5} {
+		for _, mt := range []int{1, 2, 4, 5, 6} {
 			n := 5
 			x, wf := randF32(r, mt*k), randF32(r, n*k)
 			w := make([]uint16, len(wf))
@@ -102,11 +102,11 @@ func TestMatTwinsDefinition(t *testing.T) {
 }
 
 // TestMatBF16NextIsMatBF16 checks MatBF16Next against MatBF16 with four
-// and five rows, bit for bit, with whatever kernels this build runs (the
+// to six rows, bit for bit, with whatever kernels this build runs (the
 // fallback under GOPARD_NOASM or on other architectures).
 func TestMatBF16NextIsMatBF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(10, 10))
-	for _, mt := range []int{4, 5} {
+	for _, mt := range []int{4, 5, 6} {
 		for _, k := range []int{5, 16, 100} {
 			n := 6
 			w := make([]uint16, n*k)
@@ -141,7 +141,7 @@ func TestVerifyTiles(t *testing.T) {
 			}
 		}
 		for i, h := range tiles {
-			if !slices.Contains([]int{1, 2, 4, 5}, h) || i > 0 && h > tiles[i-1] {
+			if !slices.Contains([]int{1, 2, 4, 5, 6}, h) || i > 0 && h > tiles[i-1] {
 				t.Fatalf("M=%d: tiles %v", M, tiles)
 			}
 			sum += h
@@ -150,7 +150,7 @@ func TestVerifyTiles(t *testing.T) {
 			t.Fatalf("M=%d: tiles %v (greedy: %d passes)", M, tiles, greedy)
 		}
 	}
-	if hasTile5 && len(VerifyTiles(9)) != 2 {
+	if hasWideTiles && len(VerifyTiles(9)) != 2 {
 		t.Fatalf("9 rows in %v, want two passes", VerifyTiles(9))
 	}
 }
