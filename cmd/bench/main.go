@@ -55,6 +55,12 @@ import (
 // forwardSizes are the M of the forwards measured.
 var forwardSizes = []int{1, 2, 4, 8, 9, 13, 16, 64}
 
+// maxForwardRows bounds --m.
+const maxForwardRows = 1024
+
+// rows is the largest forward the run times.
+func (o options) rows() int { return max(64, o.only) }
+
 type options struct {
 	model, shape string
 	threads      int
@@ -85,7 +91,7 @@ func main() {
 	flag.BoolVar(&o.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (VDPBF16PS; less accurate, see ops.CPU.SetBF16Activations)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the forwards to this file")
 	flag.StringVar(&o.save, "save", "", "write the random --shape model as a Hugging Face directory (config.json + model.safetensors) and exit")
-	flag.IntVar(&o.only, "m", 0, "time only forwards of this many tokens (0: all of 1, 2, 4, 8, 9, 13, 16, 64)")
+	flag.IntVar(&o.only, "m", 0, "time only forwards of this many tokens, 1 to 1024 (0: all of 1, 2, 4, 8, 9, 13, 16, 64)")
 	flag.StringVar(&o.device, "device", "cpu", cli.DeviceHelp)
 	flag.StringVar(&o.pardDraft, "pard-draft", "", "also time PARD iterations with a random draft of this --shape (e.g. llama3.2-1b for llama3.1-8b) against the model")
 	flag.IntVar(&o.k, "k", 8, "drafts per PARD iteration (with --pard-draft)")
@@ -110,8 +116,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("--threads %d: must be ≥ 0 (0: all %d cores)", o.threads, runtime.NumCPU())
 	case o.runs < 1:
 		return fmt.Errorf("--runs %d: must be ≥ 1", o.runs)
-	case o.only != 0 && !slices.Contains(forwardSizes, o.only):
-		return fmt.Errorf("--m %d: must be one of %v", o.only, forwardSizes)
+	case o.only < 0 || o.only > maxForwardRows:
+		return fmt.Errorf("--m %d: must be in [1, %d] (0: all of %v)", o.only, maxForwardRows, forwardSizes)
 	case o.context < 1 || o.context > 1<<16:
 		return fmt.Errorf("--context %d: must be in [1, 65536]", o.context)
 	case o.k < 1 || o.k > 64:
@@ -249,7 +255,7 @@ func run(o options) error {
 		say("%4s %10s %10s %10s %8s %10s %8s\n", "M", "time", "tok/s", "w GB/s", "of bw", "GFLOP/s", "of peak")
 	}
 
-	prompt := syntheticPrompt(o.context+64, m.cfg.Vocab)
+	prompt := syntheticPrompt(o.context+o.rows(), m.cfg.Vocab)
 	if _, err := m.dec.Forward(prompt[:o.context], 0, 0); err != nil {
 		return fmt.Errorf("prefill of %d tokens: %w", o.context, err)
 	}
@@ -264,10 +270,11 @@ func run(o options) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	for _, M := range forwardSizes {
-		if o.only != 0 && M != o.only {
-			continue
-		}
+	sizes := forwardSizes
+	if o.only != 0 {
+		sizes = []int{o.only}
+	}
+	for _, M := range sizes {
 		want := M
 		if M > 16 {
 			want = 1
@@ -479,7 +486,7 @@ func (m *forwardRunner) flops(M, want, ctx int) float64 {
 }
 
 // capacity is the KV cache the benchmark's models need.
-func (o options) capacity() int { return o.context + o.runs + 64 + 16 + o.pardTokens + 2*o.k }
+func (o options) capacity() int { return o.context + o.runs + o.rows() + 16 + o.pardTokens + 2*o.k }
 
 func openModel(o options, b nn.Backend) (*forwardRunner, error) {
 	capacity := o.capacity()

@@ -24,7 +24,8 @@ func TestValidate(t *testing.T) {
 		{"shape", func(o *options) { o.shape = "gpt5" }, `--shape "gpt5": unknown`},
 		{"runs", func(o *options) { o.runs = 0 }, "--runs 0"},
 		{"context", func(o *options) { o.context = 0 }, "--context 0"},
-		{"m", func(o *options) { o.only = 3 }, "--m 3"},
+		{"m", func(o *options) { o.only = -1 }, "--m -1"},
+		{"m", func(o *options) { o.only = 2000 }, "--m 2000"},
 		{"k", func(o *options) { o.k = 0 }, "--k 0"},
 		{"pard-tokens", func(o *options) { o.pardTokens = 1 }, "--pard-tokens 1"},
 		{"pard-draft", func(o *options) { o.pardDraft = "nope" }, `--pard-draft "nope": unknown`},
@@ -77,12 +78,13 @@ func TestLoadWeights(t *testing.T) {
 }
 
 // TestRunTiny runs the whole benchmark on a tiny random model, with the
-// PARD iteration measurement, as --json.
+// PARD iteration measurement, as --json, timing forwards of 100 rows (--m
+// beyond the default sizes needs a longer prompt and cache).
 func TestRunTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("streams a 1 GiB buffer")
 	}
-	o := options{shape: "tiny", runs: 1, context: 16, k: 3, pardTokens: 8, pardDraft: "tiny", skipKernels: true, asJSON: true, device: "cpu", threads: 1, only: 1}
+	o := options{shape: "tiny", runs: 1, context: 16, k: 3, pardTokens: 8, pardDraft: "tiny", skipKernels: true, asJSON: true, device: "cpu", threads: 1, only: 100}
 	require.NoError(t, run(o))
 }
 

@@ -102,11 +102,12 @@ func (p *opProfiler) Argmax(t *tensor.Tensor, rows int) []int32 {
 // device time goes.
 func profileOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, say func(string, ...any)) error {
 	p := newOpProfiler(b)
-	dec, err := nn.NewDecoder(p, m.cfg, m.dec.Weights(), ctx+64+16, 256)
+	rows := slices.Max(sizes)
+	dec, err := nn.NewDecoder(p, m.cfg, m.dec.Weights(), ctx+rows+16, 256)
 	if err != nil {
 		return err
 	}
-	prompt := syntheticPrompt(ctx+64, m.cfg.Vocab)
+	prompt := syntheticPrompt(ctx+rows, m.cfg.Vocab)
 	if _, err := dec.Forward(prompt[:ctx], 0, 0); err != nil {
 		return err
 	}
