@@ -41,6 +41,7 @@ type config struct {
 	pardToken              int
 	bf16Act                bool
 	cpuProfile             string
+	interleave             bool
 	device                 string
 }
 
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
 	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
 	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (AVX512-BF16 CPUs; see generate --help)")
+	fs.BoolVar(&c.interleave, "interleave", false, "run every grid cell on a prompt before the next prompt, instead of one cell after the other: on a machine whose speed drifts, the cells' speeds (and speedups) are then measured under the same conditions")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (models loaded, warm-ups and timed prompts) to this file, for go tool pprof")
 	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft's pard_token)")
 	if err := fs.Parse(args); err != nil {
@@ -371,7 +373,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 
 	var cells []cell
 	for _, b := range c.benchmarks {
-		arSpeed := 0.0
+		var specs []cellSpec
 		for _, mode := range c.modes {
 			ks := c.ks
 			if mode == pard.AR {
@@ -381,31 +383,45 @@ func run(c *config, stdout, stderr io.Writer) error {
 				if mode != pard.AR && k == 0 {
 					continue
 				}
-				draft, draftDir := pard.Model(nil), ""
+				sp := cellSpec{label: fmt.Sprintf("%s %s k=%d", b, mode, k), target: target}
 				switch mode {
 				case pard.VSD:
-					draft, draftDir = vsdDraft, firstNonEmpty(c.arDraft, c.draft)
+					sp.draft, sp.draftDir = vsdDraft, firstNonEmpty(c.arDraft, c.draft)
 				case pard.PARD:
-					draft, draftDir = pardDraft, c.draft
+					sp.draft, sp.draftDir = pardDraft, c.draft
 				}
-				opt := pard.Options{Mode: mode, K: k, MaxNewTokens: c.tokens, MaxContext: capacity, Vocab: tok.VocabSize()}
+				sp.opt = pard.Options{Mode: mode, K: k, MaxNewTokens: c.tokens, MaxContext: capacity, Vocab: tok.VocabSize()}
 				if c.pardToken >= 0 {
-					opt.PardToken = int32(c.pardToken)
+					sp.opt.PardToken = int32(c.pardToken)
 				}
-				r, err := runCell(prompts[b], target, draft, opt, c.warmup, fmt.Sprintf("%s %s k=%d", b, mode, k), stderr)
+				specs = append(specs, sp)
+			}
+		}
+		var results []cell
+		if c.interleave {
+			if results, err = runInterleaved(prompts[b], specs, c.warmup, b+" interleaved", stderr); err != nil {
+				return fmt.Errorf("%s: %w", b, err)
+			}
+		} else {
+			for _, sp := range specs {
+				r, err := runCell(prompts[b], sp, c.warmup, stderr)
 				if err != nil {
-					return fmt.Errorf("%s %s k=%d: %w", b, mode, k, err)
+					return fmt.Errorf("%s: %w", sp.label, err)
 				}
-				r.Benchmark, r.Target, r.Draft = b, c.target, draftDir
-				if mode == pard.AR {
-					arSpeed = r.TokenPerSec
-				} else if arSpeed > 0 {
-					r.SpeedupVsAR = r.TokenPerSec / arSpeed
-				}
-				cells = append(cells, r)
-				if err := enc.Encode(r); err != nil {
-					return err
-				}
+				results = append(results, r)
+			}
+		}
+		arSpeed := 0.0
+		for i, r := range results {
+			r.Benchmark, r.Target, r.Draft = b, c.target, specs[i].draftDir
+			if specs[i].opt.Mode == pard.AR {
+				arSpeed = r.TokenPerSec
+			} else if arSpeed > 0 {
+				r.SpeedupVsAR = r.TokenPerSec / arSpeed
+			}
+			cells = append(cells, r)
+			if err := enc.Encode(r); err != nil {
+				return err
 			}
 		}
 	}
@@ -421,31 +437,87 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
+// cellSpec is one cell of the grid: a mode and K with its models.
+type cellSpec struct {
+	label         string
+	target, draft pard.Model
+	draftDir      string
+	opt           pard.Options
+}
+
+// warmUp runs the first warmup prompts untimed.
+func (sp cellSpec) warmUp(prompts [][]int32, warmup int, stderr io.Writer) error {
+	for i := 0; i < min(warmup, len(prompts)); i++ {
+		fmt.Fprintf(stderr, "\r%-28s warm-up %d/%d", sp.label, i+1, min(warmup, len(prompts)))
+		if _, err := pard.Generate(sp.target, sp.draft, prompts[i], sp.opt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // runCell warms up on the first prompts, then runs every prompt once and
 // sums the statistics as the reference does (tokens/s = Σ tokens / Σ time,
 // each prompt's prefill iteration excluded).
-func runCell(prompts [][]int32, target, draft pard.Model, opt pard.Options, warmup int, label string, stderr io.Writer) (cell, error) {
-	for i := 0; i < min(warmup, len(prompts)); i++ {
-		fmt.Fprintf(stderr, "\r%-28s warm-up %d/%d", label, i+1, min(warmup, len(prompts)))
-		if _, err := pard.Generate(target, draft, prompts[i], opt); err != nil {
-			return cell{}, err
-		}
+func runCell(prompts [][]int32, sp cellSpec, warmup int, stderr io.Writer) (cell, error) {
+	if err := sp.warmUp(prompts, warmup, stderr); err != nil {
+		return cell{}, err
 	}
 	var sum pard.Stats
 	tokens := 0
 	start := time.Now()
 	for i, p := range prompts {
-		res, err := pard.Generate(target, draft, p, opt)
+		res, err := pard.Generate(sp.target, sp.draft, p, sp.opt)
 		if err != nil {
 			return cell{}, err
 		}
 		sum.Add(res.Stats)
 		tokens += len(res.Output)
-		progress(stderr, label, i+1, len(prompts), tokens, sum, start)
+		progress(stderr, sp.label, i+1, len(prompts), tokens, sum, start)
 	}
 	fmt.Fprintln(stderr)
+	return finishCell(sp.opt, len(prompts), tokens, sum), nil
+}
+
+// runInterleaved is runCell for every cell at once: after each cell's
+// warm-up, every prompt goes through all the cells before the next prompt,
+// so that a drift in the machine's speed affects every cell alike.
+func runInterleaved(prompts [][]int32, specs []cellSpec, warmup int, label string, stderr io.Writer) ([]cell, error) {
+	for _, sp := range specs {
+		if err := sp.warmUp(prompts, warmup, stderr); err != nil {
+			return nil, fmt.Errorf("%s: %w", sp.label, err)
+		}
+	}
+	sums := make([]pard.Stats, len(specs))
+	tokens := make([]int, len(specs))
+	var all pard.Stats
+	allTokens := 0
+	start := time.Now()
+	for i, p := range prompts {
+		for j, sp := range specs {
+			res, err := pard.Generate(sp.target, sp.draft, p, sp.opt)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", sp.label, err)
+			}
+			sums[j].Add(res.Stats)
+			tokens[j] += len(res.Output)
+			all.Add(res.Stats)
+			allTokens += len(res.Output)
+		}
+		progress(stderr, label, i+1, len(prompts), allTokens, all, start)
+	}
+	fmt.Fprintln(stderr)
+	cells := make([]cell, len(specs))
+	for j, sp := range specs {
+		cells[j] = finishCell(sp.opt, len(prompts), tokens[j], sums[j])
+	}
+	return cells, nil
+}
+
+// finishCell turns a cell's summed statistics into its result.
+func finishCell(opt pard.Options, prompts, tokens int, sum pard.Stats) cell {
 	decode := (sum.Total - sum.PrefillTime).Seconds()
-	r := cell{Mode: opt.Mode.String(), K: opt.K, Prompts: len(prompts), Tokens: tokens, Seconds: decode,
+	r := cell{Mode: opt.Mode.String(), K: opt.K, Prompts: prompts, Tokens: tokens, Seconds: decode,
 		AcceptLength: sum.AcceptLength, Acc: sum.Acc}
 	if decode > 0 {
 		r.TokenPerSec = float64(tokens) / decode
@@ -460,7 +532,7 @@ func runCell(prompts [][]int32, target, draft pard.Model, opt pard.Options, warm
 		}
 		r.PerDepth = append(r.PerDepth, v)
 	}
-	return r, nil
+	return r
 }
 
 func progress(w io.Writer, label string, done, total, tokens int, sum pard.Stats, start time.Time) {

@@ -87,3 +87,49 @@ func TestEvalGoBenchmark(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalInterleaved checks that --interleave measures the same cells as
+// the cell-by-cell grid: greedy decoding gives each cell the same tokens
+// and accepted lengths in either order, and speedups are still against AR.
+func TestEvalInterleaved(t *testing.T) {
+	if _, err := defaultmodel.Dirs(); err != nil {
+		t.Skipf("no embedded models: %v", err)
+	}
+	results := func(extra ...string) []cell {
+		out := filepath.Join(t.TempDir(), "r.jsonl")
+		args := append([]string{"-k", "2,3", "-n", "3", "--tokens", "8", "--warmup", "1", "--out", out, "--threads", "1", "--device", "cpu"}, extra...)
+		c, err := parseFlags(args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := run(c, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cells []cell
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var r cell
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatal(err)
+			}
+			cells = append(cells, r)
+		}
+		return cells
+	}
+	seq, inter := results(), results("--interleave")
+	if len(seq) != 5 || len(inter) != len(seq) { // ar + vsd×2 + pard×2
+		t.Fatalf("%d and %d cells", len(seq), len(inter))
+	}
+	for i, s := range seq {
+		r := inter[i]
+		if r.Mode != s.Mode || r.K != s.K || r.Tokens != s.Tokens || r.Prompts != 3 || r.AcceptLength != s.AcceptLength {
+			t.Errorf("cell %d: interleaved %+v, in turn %+v", i, r, s)
+		}
+		if (r.Mode == "ar") == (r.SpeedupVsAR > 0) {
+			t.Errorf("cell %d (%s): speedup %v", i, r.Mode, r.SpeedupVsAR)
+		}
+	}
+}
