@@ -2,7 +2,7 @@
 # Reproduces gopard's embedded default models from scratch, in pure Go on
 # the CPU: a BPE tokenizer, the target, an AR draft and its PARD adaptation,
 # all trained on $(go env GOROOT)/src minus the held-out packages of
-# internal/gocorpus (the last PARD stage on the target's own continuations
+# internal/gocorpus (the last two PARD stages on the target's own continuations
 # of prompts cut from those training files), then copied into
 # internal/defaultmodel/assets.
 #
@@ -38,7 +38,7 @@ drafts() {
     --seq 512 --batch 8 --steps 400 --lr 5e-4 --warmup 20 --seed 3 --threads 1 \
     --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}"
   # A second, longer adaptation from the first one (a fresh optimizer and
-  # schedule): the shipped draft.
+  # schedule); the distillation stages below start from it.
   "$work/train" pard --model "$work/pard" --out "$work/pard2" --para-num 8 \
     --seq 512 --batch 8 --steps 500 --lr 3e-4 --warmup 20 --seed 4 --threads 1 \
     --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}"
@@ -51,17 +51,26 @@ wait "$tpid"
 tail -n 1 "$work/target.log"
 
 # Distillation: the target's greedy continuations of 4000 prompts cut from
-# the training files, then a third PARD stage on them (both cores): the
-# shipped draft.
+# the training files, then a third PARD stage on them (both cores), and a
+# fourth on 12000: the shipped draft.
 "$work/train" distill --model "$work/target" --out "$work/distill" --prompts 4000 --tokens 256 --jobs 2
 "$work/train" pard --model "$work/pard2" --out "$work/pard3" --data "$work/distill" --ext .txt --para-num 8 \
   --seq 512 --batch 8 --steps 400 --lr 3e-4 --warmup 20 --seed 5 --threads 2 \
   --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard3.log"
+# A fourth stage on three times the data: the same 4000 continuations (the
+# prompts are dealt in a fixed order, so --prompts 12000 keeps them and adds
+# 8000), in a directory of their own so that pard3's data stays as it was.
+mkdir -p "$work/distill12"
+cp -n "$work/distill/"*.txt "$work/distill12/"
+"$work/train" distill --model "$work/target" --out "$work/distill12" --prompts 12000 --tokens 256 --jobs 2
+"$work/train" pard --model "$work/pard3" --out "$work/pard4" --data "$work/distill12" --ext .txt --para-num 8 \
+  --seq 512 --batch 8 --steps 500 --lr 3e-4 --warmup 20 --seed 6 --threads 2 \
+  --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard4.log"
 
 assets=internal/defaultmodel/assets
 for m in target draft pard; do
   src=$m
-  [ $m = pard ] && src=pard3
+  [ $m = pard ] && src=pard4
   mkdir -p "$assets/$m"
   cp "$work/$src/config.json" "$work/$src/model.safetensors" "$assets/$m/"
 done

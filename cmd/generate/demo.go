@@ -31,7 +31,7 @@ func countLines(name string) (int, error) {
 // of the grid measured with cmd/eval on the held-out Go packages (README).
 const (
 	demoVSDK  = 3
-	demoPARDK = 3
+	demoPARDK = 4
 )
 
 // runDemo is generate with no model flags: the embedded Go models complete
