@@ -10,7 +10,8 @@
 // Weights stay in their stored dtype (F32, BF16 or F16, usually a slice of
 // a memory-mapped file) and are widened to float32 inside the kernels, in
 // registers; activations, the KV cache and all accumulation are float32.
-// MatMul packs the M activation rows into tiles of 4, 2 and 1 and streams
+// MatMul packs the M activation rows into tiles (of 4, 2 and 1, and up to
+// 16 rows of 5 and 6 with AVX-512) and streams
 // each weight row once for all of them: tile height 1 and 2 read the
 // weights strictly in order (decode is bound by memory bandwidth), tile
 // height 4 reads four weight rows at once so that two FMAs need one load

@@ -48,7 +48,7 @@ const matmulGroupBytes = 384 << 10
 //	out[m][n] = Σ_k x[m][k]·w[n][k] + bias[n]     x (M, K), w (N, K), out (M, N)
 //
 // x is first packed (asm.Pack) into tiles: up to 16 rows as
-// asm.VerifyTiles splits them (9 = 5+4 with AVX-512), above greedily into
+// asm.VerifyTiles splits them (9 = 5+4, 6 = 6 with AVX-512), above greedily into
 // 4, 2 and 1 rows. Up to 16
 // rows, the weights are split across the pool's threads in one contiguous
 // stretch each (a single long stream per core is what the hardware
@@ -95,7 +95,7 @@ type matMulTask struct {
 	// before the next, so a long x is read once per group from cache
 	// rather than once per weight block from L3.
 	groups []int
-	// prefetchers is how many tiles (those of four and five rows, first in
+	// prefetchers is how many tiles (those of four to six rows, first in
 	// tiles) bring the next block into L2 as they compute, each its share
 	// (asm.MatBF16Next): bf16 weights, 4 to 16 rows. 0: none do.
 	prefetchers int
