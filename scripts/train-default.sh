@@ -52,7 +52,7 @@ tail -n 1 "$work/target.log"
 
 # Distillation: the target's greedy continuations of 4000 prompts cut from
 # the training files, then a third PARD stage on them (both cores), and a
-# fourth on 12000: the shipped draft.
+# fourth and a fifth on 12000: the shipped draft.
 "$work/train" distill --model "$work/target" --out "$work/distill" --prompts 4000 --tokens 256 --jobs 2
 "$work/train" pard --model "$work/pard2" --out "$work/pard3" --data "$work/distill" --ext .txt --para-num 8 \
   --seq 512 --batch 8 --steps 400 --lr 3e-4 --warmup 20 --seed 5 --threads 2 \
@@ -66,11 +66,15 @@ cp -n "$work/distill/"*.txt "$work/distill12/"
 "$work/train" pard --model "$work/pard3" --out "$work/pard4" --data "$work/distill12" --ext .txt --para-num 8 \
   --seq 512 --batch 8 --steps 500 --lr 3e-4 --warmup 20 --seed 6 --threads 2 \
   --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard4.log"
+# A fifth, longer one on the same data (500 steps read a third of it).
+"$work/train" pard --model "$work/pard4" --out "$work/pard5" --data "$work/distill12" --ext .txt --para-num 8 \
+  --seq 512 --batch 8 --steps 600 --lr 3e-4 --warmup 20 --seed 7 --threads 2 \
+  --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard5.log"
 
 assets=internal/defaultmodel/assets
 for m in target draft pard; do
   src=$m
-  [ $m = pard ] && src=pard4
+  [ $m = pard ] && src=pard5
   mkdir -p "$assets/$m"
   cp "$work/$src/config.json" "$work/$src/model.safetensors" "$assets/$m/"
 done
