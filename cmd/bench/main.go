@@ -41,7 +41,6 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"time"
@@ -259,17 +258,11 @@ func run(o options) error {
 	if _, err := m.dec.Forward(prompt[:o.context], 0, 0); err != nil {
 		return fmt.Errorf("prefill of %d tokens: %w", o.context, err)
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cli.StartCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	sizes := forwardSizes
 	if o.only != 0 {
 		sizes = []int{o.only}

@@ -16,7 +16,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -359,17 +358,11 @@ func run(c *config, stdout, stderr io.Writer) error {
 	defer outFile.Close()
 	enc := json.NewEncoder(outFile)
 
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("--cpuprofile %s: %w", c.cpuProfile, err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cli.StartCPUProfile(c.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 
 	var cells []cell
 	for _, b := range c.benchmarks {
@@ -460,26 +453,14 @@ func (sp cellSpec) warmUp(prompts [][]int32, warmup int, stderr io.Writer) error
 // sums the statistics as the reference does (tokens/s = Σ tokens / Σ time,
 // each prompt's prefill iteration excluded).
 func runCell(prompts [][]int32, sp cellSpec, warmup int, stderr io.Writer) (cell, error) {
-	if err := sp.warmUp(prompts, warmup, stderr); err != nil {
+	cells, err := runInterleaved(prompts, []cellSpec{sp}, warmup, sp.label, stderr)
+	if err != nil {
 		return cell{}, err
 	}
-	var sum pard.Stats
-	tokens := 0
-	start := time.Now()
-	for i, p := range prompts {
-		res, err := pard.Generate(sp.target, sp.draft, p, sp.opt)
-		if err != nil {
-			return cell{}, err
-		}
-		sum.Add(res.Stats)
-		tokens += len(res.Output)
-		progress(stderr, sp.label, i+1, len(prompts), tokens, sum, start)
-	}
-	fmt.Fprintln(stderr)
-	return finishCell(sp.opt, len(prompts), tokens, sum), nil
+	return cells[0], nil
 }
 
-// runInterleaved is runCell for every cell at once: after each cell's
+// runInterleaved is runCell for several cells at once: after each cell's
 // warm-up, every prompt goes through all the cells before the next prompt,
 // so that a drift in the machine's speed affects every cell alike.
 func runInterleaved(prompts [][]int32, specs []cellSpec, warmup int, label string, stderr io.Writer) ([]cell, error) {

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,4 +55,25 @@ func TestBackend(t *testing.T) {
 
 	_, err = Backend("tpu", 1)
 	require.ErrorContains(t, err, `--device "tpu"`)
+}
+
+// TestStartCPUProfile checks the --cpuprofile helper: nothing for an empty
+// path, a profile file once stopped, and a clear error for a bad path.
+func TestStartCPUProfile(t *testing.T) {
+	stop, err := StartCPUProfile("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	if stop, err = StartCPUProfile(path); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+		t.Fatalf("profile %s: %v (%v)", path, st, err)
+	}
+	if _, err := StartCPUProfile(filepath.Join(t.TempDir(), "no", "such", "dir", "p")); err == nil || !strings.Contains(err.Error(), "--cpuprofile") {
+		t.Fatalf("bad path: %v", err)
+	}
 }
