@@ -164,17 +164,21 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 		}
 		t.tiles = append(t.tiles, mtile{m0, mt, off})
 		if t.dot {
-			if pack {
-				asm.PackBF16(t.px16[off:], x[m0*K:], mt, K, K)
-			}
 			off += asm.PackedBF16Len(mt, K)
 		} else {
-			if pack {
-				asm.Pack(t.px[off:], x[m0*K:], mt, K, K)
-			}
 			off += asm.PackedLen(mt, K)
 		}
 		m0 += mt
+	}
+	for _, tl := range t.tiles {
+		if !pack {
+			break // t reads shared's packing of the same rows
+		}
+		if t.dot {
+			asm.PackBF16(t.px16[tl.off:], x[tl.m0*K:], tl.mt, K, K)
+		} else {
+			asm.Pack(t.px[tl.off:], x[tl.m0*K:], tl.mt, K, K)
+		}
 	}
 	t.block = max(4, matmulBlockBytes/max(1, K*w.DType.Size())/4*4)
 	t.groups = append(t.groups[:0], 0)
