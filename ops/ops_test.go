@@ -244,6 +244,35 @@ func TestLinearBF16Activations(t *testing.T) {
 	}
 }
 
+// With bf16 activations, each row of a Linear must not depend on the rows
+// beside it: a verify of M rows (one in-order pass per tile of up to
+// asm.MaxDotTile rows, two above) and a prefill (four-row tiles) give
+// every row the bits it gets alone, which keeps speculative decoding exact
+// in that mode too.
+func TestLinearBF16ActivationsRowsIndependent(t *testing.T) {
+	c := NewCPU(2)
+	if !c.SetBF16Activations(true) {
+		t.Skip("CPU lacks AVX512-BF16")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	const N, K = 37, 77 // an odd row left over by the two-stream kernels, a ragged tail
+	w := tensor.Convert(tensor.FromF32(randSlice(r, N*K), N, K), tensor.BF16)
+	x := randSlice(r, 24*K)
+	alone := make([][]float32, 24)
+	for m := range alone {
+		out := c.Alloc(1, N)
+		c.Linear(out, tensor.FromF32(x[m*K:(m+1)*K], 1, K), w, nil)
+		alone[m] = append([]float32(nil), out.F32()...)
+	}
+	for M := 1; M <= 24; M++ {
+		out := c.Alloc(M, N)
+		c.Linear(out, tensor.FromF32(x[:M*K], M, K), w, nil)
+		for m := 0; m < M; m++ {
+			require.Equal(t, alone[m], out.F32()[m*N:(m+1)*N], "M=%d row %d", M, m)
+		}
+	}
+}
+
 type coverTask struct{ hits []int32 }
 
 func (c *coverTask) Run(worker, lo, hi int) {

@@ -37,7 +37,7 @@ func BenchmarkMat(b *testing.B) {
 				{"f32/impl=" + Impl(), 4 * len(wf), func() { MatF32(mt, true, out, sz.n, xp, wf, sz.n, sz.k) }},
 				{"f32/impl=go", 4 * len(wf), func() { matF32Go(mt, out, sz.n, xp, wf, sz.n, sz.k) }},
 			}
-			if mt <= 4 { // MatDot has tiles of 1, 2 and 4
+			{ // MatDot's twin
 				cases = append(cases, struct {
 					name  string
 					bytes int
@@ -52,12 +52,12 @@ func BenchmarkMat(b *testing.B) {
 					f     func()
 				}{"bf16next/impl=" + Impl(), 2 * len(w), func() { MatBF16Next(mt, out, sz.n, xp, w, sz.n, sz.k, next) }})
 			}
-			if HasMatDot() && mt <= 4 {
+			if HasMatDot() {
 				cases = append(cases, struct {
 					name  string
 					bytes int
 					f     func()
-				}{"bf16dot/impl=avx512bf16", 2 * len(w), func() { MatDot(mt, out, sz.n, xp16, w, sz.n, sz.k) }})
+				}{"bf16dot/impl=avx512bf16", 2 * len(w), func() { MatDot(mt, true, out, sz.n, xp16, w, sz.n, sz.k) }})
 			}
 			for _, c := range cases {
 				b.Run(fmt.Sprintf("size=%dx%d/mt=%d/%s", sz.n, sz.k, mt, c.name), func(b *testing.B) {
@@ -191,4 +191,32 @@ func BenchmarkRows4(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkMatDotTiles times the in-order MatDot kernels (one weight pass
+// per tile of up to MaxDotTile rows, as a bf16-activation verify runs
+// them) with the arithmetic rate beside the bytes: from L2 (128 rows) and
+// from L3 or memory (4864 rows).
+func BenchmarkMatDotTiles(b *testing.B) {
+	if !HasMatDot() {
+		b.Skip("no MatDot kernels (CPU lacks AVX512-BF16, or GOPARD_NOASM)")
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, sz := range benchMatSizes[:2] {
+		w := make([]uint16, sz.n*sz.k)
+		for i := range w {
+			w[i] = uint16(r.Uint32()>>20) | 0x3c00
+		}
+		for _, mt := range []int{1, 3, 4, 6, 8, 9, 12} {
+			xp16 := make([]uint16, PackedBF16Len(mt, sz.k))
+			out := make([]float32, mt*sz.n)
+			b.Run(fmt.Sprintf("size=%dx%d/mt=%d", sz.n, sz.k, mt), func(b *testing.B) {
+				b.SetBytes(int64(2 * len(w)))
+				for b.Loop() {
+					MatDot(mt, true, out, sz.n, xp16, w, sz.n, sz.k)
+				}
+				b.ReportMetric(float64(2*mt*len(w))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
 }

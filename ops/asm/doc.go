@@ -7,8 +7,9 @@
 // tiles of 1, 2 or 4 activation rows), the vector kernels (dot, axpy,
 // strided attention dots and sums, RMSNorm halves, softmax and SiLU with a
 // vectorized exp, bf16 widening) and the machine probes cmd/bench uses; on
-// CPUs with AVX512-BF16 it adds MatDot (VDPBF16PS, bf16 activations),
-// which package ops uses only when asked. AVX2/FMA runs the Mat kernels in
+// CPUs with AVX512-BF16 it adds MatDot (VDPBF16PS, bf16 activations, tiles
+// of up to 12 rows read in address order) and its packing, which package
+// ops uses only when asked. AVX2/FMA runs the Mat kernels in
 // assembly and the rest in Go. Elsewhere everything is the Go twins.
 //
 // The exported functions are the only entry points. Each calls through a

@@ -13,8 +13,8 @@ const Block = 16
 
 // Tiles are the activation-tile heights every family of kernels (Mat and
 // MatDot) exists for. A caller splits M rows greedily into tiles of 4, 2
-// and 1 (13 = 4+4+4+1), or, for the Mat kernels up to 16 rows, as
-// VerifyTiles says.
+// and 1 (13 = 4+4+4+1), or, up to 16 rows, as VerifyTiles (Mat) or
+// DotTiles (MatDot) says.
 var Tiles = [...]int{4, 2, 1}
 
 // PackedLen is the number of floats Pack writes for mt rows of length k:

@@ -238,15 +238,24 @@ func expSubAVX512(x []float32, m float32) float32
 // hasAVX512BF16 is whether the MatDot kernels can run.
 var hasAVX512BF16 = hasAVX512 && cpu.X86.HasAVX512BF16
 
-// installDot installs the AVX512-BF16 MatDot kernels.
+// installDot installs the AVX512-BF16 MatDot kernels and the AVX-512
+// bfloat16 packing.
 func installDot() {
-	if hasAVX512BF16 {
-		matDotImpl = [3]matDotFunc{matDotM1AVX512BF16, matDotM2AVX512BF16, matDotM4AVX512BF16}
+	packBF16RowImpl = packBF16RowAVX512
+	if !hasAVX512BF16 {
+		return
+	}
+	matDotImpl = [3]matDotFunc{matDotM1x4AVX512BF16, matDotM2x4AVX512BF16, matDotM4AVX512BF16}
+	matDotDualImpl = [MaxDotTile + 1]matDotFunc{
+		1: matDotM1AVX512BF16, 2: matDotM2AVX512BF16, 3: matDotM3DualAVX512BF16, 4: matDotM4DualAVX512BF16,
+		5: matDotM5DualAVX512BF16, 6: matDotM6DualAVX512BF16, 7: matDotM7DualAVX512BF16, 8: matDotM8DualAVX512BF16,
+		9: matDotM9DualAVX512BF16, 10: matDotM10DualAVX512BF16, 11: matDotM11DualAVX512BF16, 12: matDotM12DualAVX512BF16,
 	}
 }
 
-// The MatDot kernels, for tile heights mt = 1, 2, 4; each is matDotGo
-// with its mt:
+// The MatDot kernels (M1, M2 and M3Dual-M12Dual: two weight rows at a
+// time, one of each half, in address order; M1x4, M2x4, M4: four rows at
+// a time); each is matDotGo with its mt:
 //
 //	for i := 0; i < n; i++ {
 //		for m := 0; m < mt; m++ {
@@ -266,3 +275,44 @@ func matDotM2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, 
 
 //go:noescape
 func matDotM4AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM1x4AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM2x4AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+// packBF16RowAVX512 is packBF16RowGo (AVX-512 F/BW).
+//
+//go:noescape
+func packBF16RowAVX512(xp []uint16, stride int, x []float32)
+
+//go:noescape
+func matDotM3DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM4DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM5DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM6DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM7DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM8DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM9DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM10DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM11DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM12DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)

@@ -4,6 +4,7 @@ package asm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -90,10 +91,14 @@ func TestMatDotAVX512BF16(t *testing.T) {
 		t.Skip("CPU lacks AVX512-BF16")
 	}
 	r := rand.New(rand.NewPCG(4, 4))
-	kernels := [3]matDotFunc{matDotM1AVX512BF16, matDotM2AVX512BF16, matDotM4AVX512BF16}
+	kernels := []matDotFunc{matDotM1x4AVX512BF16, matDotM2x4AVX512BF16, matDotM4AVX512BF16}
+	heights := []int{1, 2, 4}
+	for mt := 1; mt <= MaxDotTile; mt++ {
+		kernels, heights = append(kernels, matDotDualImpl[mt]), append(heights, mt)
+	}
 	for _, k := range testLengths {
 		for _, off := range testOffsets {
-			for ti, mt := range []int{1, 2, 4} {
+			for ti, mt := range heights {
 				n := []int{1, 3, 4, 5, 7, 8, 9}[(k+off)%7]
 				x := randF32(r, mt*k)
 				xp := make([]uint16, PackedBF16Len(mt, k))
@@ -246,6 +251,89 @@ func TestMatBF16NextAVX512(t *testing.T) {
 				MatBF16Next(mt, got, n, xp, w[:n*k], n, k, nb)
 				if !slices.Equal(want, got) {
 					t.Fatalf("MatBF16Next mt=%d k=%d n=%d: %v, want %v", mt, k, n, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestMatDotKernelsAgreeBitwise is TestMatKernelsAgreeBitwise for the
+// MatDot kernels: every tile height, in order or four rows at a time,
+// gives each row the same bits.
+func TestMatDotKernelsAgreeBitwise(t *testing.T) {
+	if !HasMatDot() {
+		t.Skip("no MatDot kernels (CPU lacks AVX512-BF16, or GOPARD_NOASM)")
+	}
+	r := rand.New(rand.NewPCG(11, 11))
+	for _, k := range []int{1, 17, 31, 33, 64, 896, 4864} {
+		n := 9
+		w := make([]uint16, n*k)
+		tensor.F32ToBF16(w, randF32(r, len(w)))
+		x := randF32(r, MaxDotTile*k)
+		var ref [MaxDotTile][]float32
+		for mt := MaxDotTile; mt >= 1; mt-- {
+			xp := make([]uint16, PackedBF16Len(mt, k))
+			PackBF16(xp, x, mt, k, k)
+			kernels := map[string]func([]float32){
+				"in order": func(out []float32) { MatDot(mt, true, out, n, xp, w, n, k) },
+			}
+			if mt == 1 || mt == 2 || mt == 4 {
+				kernels["four"] = func(out []float32) { MatDot(mt, false, out, n, xp, w, n, k) }
+			}
+			for name, f := range kernels {
+				out := make([]float32, mt*n)
+				f(out)
+				for m := 0; m < mt; m++ {
+					if ref[m] == nil {
+						ref[m] = out[m*n : (m+1)*n]
+						continue
+					}
+					for i, v := range out[m*n : (m+1)*n] {
+						if v != ref[m][i] {
+							t.Fatalf("k=%d mt=%d %s: row %d col %d = %v, other kernel %v", k, mt, name, m, i, v, ref[m][i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPackBF16AVX512 compares the assembly packing of one row with its
+// twin, bit for bit, on every tail length and stride, including the
+// values where rounding is delicate: ties, the largest finite values
+// (which round to infinity), infinities, NaNs and denormals.
+func TestPackBF16AVX512(t *testing.T) {
+	requireAVX512(t)
+	r := rand.New(rand.NewPCG(12, 12))
+	special := []uint32{
+		0x3f808000, 0x3f818000, 0x3f80ffff, 0x3f807fff, // ties to even (down, up) and either side
+		0x7f7fffff, 0xff7fffff, 0x7f800000, 0xff800000, // largest finite, infinities
+		0x7fc00001, 0xffbfffff, 0x7f800001, // NaNs, quiet and signalling
+		0x00000001, 0x807fffff, 0x00008000, 0x00018000, // denormals
+		0x00000000, 0x80000000,
+	}
+	for _, k := range append(testLengths, 33, 63, 64, 65, 100) {
+		for _, stride := range []int{32, 64, 96} {
+			x := randF32(r, k)
+			for i := range x {
+				if r.IntN(3) == 0 {
+					x[i] = math.Float32frombits(special[r.IntN(len(special))])
+				}
+			}
+			blocks := (k + DotBlock - 1) / DotBlock
+			size := max(0, (blocks-1)*stride+DotBlock) + stride
+			got, want := make([]uint16, size), make([]uint16, size)
+			for i := range got {
+				got[i], want[i] = 0xdead, 0xdead // untouched between blocks
+			}
+			packBF16RowAVX512(got, stride, x)
+			packBF16RowGo(want, stride, x)
+			if !slices.Equal(got, want) {
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("k=%d stride=%d: xp[%d] = %#04x, twin %#04x", k, stride, i, got[i], want[i])
+					}
 				}
 			}
 		}

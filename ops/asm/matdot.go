@@ -21,16 +21,24 @@ func PackedBF16Len(mt, k int) int { return mt * ((k + DotBlock - 1) / DotBlock *
 func PackBF16(xp []uint16, x []float32, mt, k, ldx int) {
 	kp := (k + DotBlock - 1) / DotBlock * DotBlock
 	xp = xp[:mt*kp]
-	for m := 0; m < mt; m++ {
-		row := x[m*ldx : m*ldx+k]
-		for j0 := 0; j0 < kp; j0 += DotBlock {
-			dst := xp[(j0/DotBlock*mt+m)*DotBlock:][:DotBlock]
-			src := row[min(j0, k):min(j0+DotBlock, k)]
-			for j, f := range src {
-				dst[j] = roundBF16(f)
-			}
-			clear(dst[len(src):])
+	for m := 0; m < mt && kp > 0; m++ {
+		packBF16RowImpl(xp[m*DotBlock:], mt*DotBlock, x[m*ldx:m*ldx+k])
+	}
+}
+
+// packBF16RowImpl packs one row: packBF16RowGo or its assembly.
+var packBF16RowImpl = packBF16RowGo
+
+// packBF16RowGo writes block b of 32 rounded values of x (zeros past
+// len(x)) to xp[b·stride:], for b < ceil(len(x)/32).
+func packBF16RowGo(xp []uint16, stride int, x []float32) {
+	for j0 := 0; j0 < len(x); j0 += DotBlock {
+		dst := xp[j0/DotBlock*stride:][:DotBlock]
+		src := x[j0:min(j0+DotBlock, len(x))]
+		for j, f := range src {
+			dst[j] = roundBF16(f)
 		}
+		clear(dst[len(src):])
 	}
 }
 
@@ -43,36 +51,88 @@ func roundBF16(f float32) uint16 {
 	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
 }
 
-// matDotImpl holds the MatDot kernels by log2 of the tile height; nil
-// unless the CPU has AVX512-BF16 (see HasMatDot).
+// matDotImpl holds the MatDot kernels that read four weight rows at once,
+// by log2 of the tile height (1, 2, 4); nil unless the CPU has AVX512-BF16
+// (see HasMatDot).
 var matDotImpl [3]matDotFunc
 
 // matDotFunc is the signature of one MatDot kernel.
 type matDotFunc func(out []float32, ldo int, xp []uint16, w []uint16, n, k int)
 
 // HasMatDot reports whether the MatDot kernels run in hardware. When they
-// do, package ops multiplies bfloat16 weights with activations rounded to
-// bfloat16 (as llama.cpp does for bf16 models), at twice the FMA rate;
+// do, package ops can multiply bfloat16 weights with activations rounded
+// to bfloat16 (as llama.cpp does for bf16 models), at twice the FMA rate;
 // otherwise it uses MatBF16, which keeps the activations in float32.
 func HasMatDot() bool { return matDotImpl[0] != nil }
+
+// MaxDotTile is the tallest tile MatDot multiplies in address order.
+const MaxDotTile = 12
+
+// dotTiles[M] is DotTiles(M), built once: a forward must not allocate.
+var dotTiles = func() (t [2*MaxDotTile + 1][]int) {
+	for M := 1; M < len(t); M++ {
+		if M <= MaxDotTile {
+			t[M] = []int{M}
+		} else {
+			t[M] = []int{(M + 1) / 2, M / 2}
+		}
+	}
+	return t
+}()
+
+// DotTiles returns the tile heights MatDot splits M ≤ 2·MaxDotTile rows
+// into, in address order: one tile up to MaxDotTile rows (a single pass
+// over the weights, which streams them at the memory's pace while the
+// VDPBF16PS units keep up), else two halves. The result is shared: do not
+// modify it.
+func DotTiles(M int) []int {
+	if M < 1 || M >= len(dotTiles) {
+		panic(fmt.Sprintf("asm: DotTiles(%d): 1 to %d rows", M, len(dotTiles)-1))
+	}
+	return dotTiles[M]
+}
+
+// matDotDualImpl holds, by tile height 1 to MaxDotTile, the MatDot
+// kernels that read the weights in address order, two rows (one of each
+// half of the n rows) at a time: two long streams that the hardware
+// prefetchers follow, whatever the tile height.
+var matDotDualImpl [MaxDotTile + 1]matDotFunc
 
 // MatDot is MatBF16 with activations packed by PackBF16:
 //
 //	out[m·ldo + i] = Σ_j bf16(x[m][j]) · w[i·k + j]      i < n, m < mt
 //
 // where each product is exact and the sum runs in 16 float32 lanes, two
-// products per lane and step. It panics unless HasMatDot.
-func MatDot(mt int, out []float32, ldo int, xp []uint16, w []uint16, n, k int) {
+// products per lane and step. inOrder asks for the kernels that read the
+// weights in address order, two rows (one of each half) at a time, for any
+// mt from 1 to MaxDotTile (best when the weights come from memory);
+// otherwise four weight rows are read at once, for mt 1, 2 or 4 (prefill's
+// tiles, whose weights are in cache). Every kernel computes a row bit for
+// bit the same way, whatever the tile. It panics unless HasMatDot.
+func MatDot(mt int, inOrder bool, out []float32, ldo int, xp []uint16, w []uint16, n, k int) {
 	if n == 0 {
 		return
 	}
+	if inOrder {
+		if mt < 1 || mt > MaxDotTile {
+			panic(fmt.Sprintf("asm: MatDot in order of a %d-row tile (1 to %d)", mt, MaxDotTile))
+		}
+		checkDot(mt, out, ldo, xp, len(w), n, k)
+		matDotDualImpl[mt](out, ldo, xp, w, n, k)
+		return
+	}
 	if mt != 1 && mt != 2 && mt != 4 {
-		panic(fmt.Sprintf("asm: tile height %d is not 1, 2 or 4", mt))
+		panic(fmt.Sprintf("asm: MatDot of a %d-row tile four weight rows at a time (1, 2 or 4)", mt))
 	}
-	if k < 0 || len(w) < n*k || len(xp) < PackedBF16Len(mt, k) || ldo < n || len(out) < (mt-1)*ldo+n {
-		panic(fmt.Sprintf("asm: MatDot slices too short: mt %d n %d k %d ldo %d: out %d xp %d w %d", mt, n, k, ldo, len(out), len(xp), len(w)))
-	}
+	checkDot(mt, out, ldo, xp, len(w), n, k)
 	matDotImpl[bits.TrailingZeros(uint(mt))](out, ldo, xp, w, n, k)
+}
+
+// checkDot panics unless a MatDot call's slices hold what it reads and writes.
+func checkDot(mt int, out []float32, ldo int, xp []uint16, wlen, n, k int) {
+	if n < 0 || k < 0 || wlen < n*k || len(xp) < PackedBF16Len(mt, k) || n > 0 && (ldo < n || len(out) < (mt-1)*ldo+n) {
+		panic(fmt.Sprintf("asm: MatDot slices too short: mt %d n %d k %d ldo %d: out %d xp %d w %d", mt, n, k, ldo, len(out), len(xp), wlen))
+	}
 }
 
 // matDotGo is the twin of the matDotM*AVX512BF16 kernels, lane by lane:
