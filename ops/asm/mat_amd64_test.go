@@ -146,17 +146,24 @@ func TestMatKernelsAgreeBitwise(t *testing.T) {
 			for _, inOrder := range []bool{true, false} {
 				out := make([]float32, mt*n)
 				MatBF16(mt, inOrder, out, n, xp, w, n, k)
-				for m := 0; m < mt; m++ {
-					if ref[m] == nil {
-						ref[m] = out[m*n : (m+1)*n]
-						continue
-					}
-					for i, v := range out[m*n : (m+1)*n] {
-						if v != ref[m][i] {
-							t.Fatalf("k=%d mt=%d inOrder=%v: row %d col %d = %v, other kernel %v", k, mt, inOrder, m, i, v, ref[m][i])
-						}
-					}
-				}
+				sameRows(t, ref[:], out, n, fmt.Sprintf("k=%d mt=%d inOrder=%v", k, mt, inOrder))
+			}
+		}
+	}
+}
+
+// sameRows checks the rows of out (n wide) against ref, bit for bit; a
+// row ref does not hold yet becomes the reference.
+func sameRows(t *testing.T, ref [][]float32, out []float32, n int, what string) {
+	t.Helper()
+	for m := 0; m < len(out)/n; m++ {
+		if ref[m] == nil {
+			ref[m] = out[m*n : (m+1)*n]
+			continue
+		}
+		for i, v := range out[m*n : (m+1)*n] {
+			if v != ref[m][i] {
+				t.Fatalf("%s: row %d col %d = %v, other kernel %v", what, m, i, v, ref[m][i])
 			}
 		}
 	}
@@ -283,17 +290,7 @@ func TestMatDotKernelsAgreeBitwise(t *testing.T) {
 			for name, f := range kernels {
 				out := make([]float32, mt*n)
 				f(out)
-				for m := 0; m < mt; m++ {
-					if ref[m] == nil {
-						ref[m] = out[m*n : (m+1)*n]
-						continue
-					}
-					for i, v := range out[m*n : (m+1)*n] {
-						if v != ref[m][i] {
-							t.Fatalf("k=%d mt=%d %s: row %d col %d = %v, other kernel %v", k, mt, name, m, i, v, ref[m][i])
-						}
-					}
-				}
+				sameRows(t, ref[:], out, n, fmt.Sprintf("k=%d mt=%d %s", k, mt, name))
 			}
 		}
 	}
