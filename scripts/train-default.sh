@@ -51,8 +51,8 @@ wait "$tpid"
 tail -n 1 "$work/target.log"
 
 # Distillation: the target's greedy continuations of 4000 prompts cut from
-# the training files, then a third PARD stage on them (both cores), and a
-# fourth and a fifth on 12000: the shipped draft.
+# the training files, then a third PARD stage on them (both cores), a
+# fourth and a fifth on 12000, and a sixth on 20000: the shipped draft.
 "$work/train" distill --model "$work/target" --out "$work/distill" --prompts 4000 --tokens 256 --jobs 2
 "$work/train" pard --model "$work/pard2" --out "$work/pard3" --data "$work/distill" --ext .txt --para-num 8 \
   --seq 512 --batch 8 --steps 400 --lr 3e-4 --warmup 20 --seed 5 --threads 2 \
@@ -70,11 +70,18 @@ cp -n "$work/distill/"*.txt "$work/distill12/"
 "$work/train" pard --model "$work/pard4" --out "$work/pard5" --data "$work/distill12" --ext .txt --para-num 8 \
   --seq 512 --batch 8 --steps 600 --lr 3e-4 --warmup 20 --seed 7 --threads 2 \
   --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard5.log"
+# A sixth on 20000 continuations (the 12000 and 8000 more), 700 steps.
+mkdir -p "$work/distill20"
+cp -n "$work/distill12/"*.txt "$work/distill20/"
+"$work/train" distill --model "$work/target" --out "$work/distill20" --prompts 20000 --tokens 256 --jobs 2
+"$work/train" pard --model "$work/pard5" --out "$work/pard6" --data "$work/distill20" --ext .txt --para-num 8 \
+  --seq 512 --batch 8 --steps 700 --lr 3e-4 --warmup 20 --seed 8 --threads 2 \
+  --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard6.log"
 
 assets=internal/defaultmodel/assets
 for m in target draft pard; do
   src=$m
-  [ $m = pard ] && src=pard5
+  [ $m = pard ] && src=pard6
   mkdir -p "$assets/$m"
   cp "$work/$src/config.json" "$work/$src/model.safetensors" "$assets/$m/"
 done
