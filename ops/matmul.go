@@ -277,7 +277,7 @@ func (t *matMulTask) runRows(tiles []mtile, lo, hi int) {
 	// keeps up with the memory for that many rows, and two long streams
 	// are what the prefetchers follow best (the four-row kernels with
 	// software prefetching streamed a 4-row forward of the Qwen2.5-0.5B
-	// shape at 32 GB/s, in order at 47).
+	// shape at 30-31 GB/s, in order at 46-49).
 	inOrder = inOrder || t.inOrder
 	// From 4 to 16 rows the four-row tiles of a bf16 block also bring the
 	// next block into L2 as they go (asm.MatBF16Next), each its share, so

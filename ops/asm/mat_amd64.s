@@ -570,8 +570,9 @@ TEXT ·matDotM4AVX512BF16(SB), NOSPLIT, $0-96
 // for tiles of 1 to 12 activation rows (MatDot in order): the weights are
 // read as two long streams in address order, one row of each half at a
 // time, which the hardware prefetchers follow at the memory's pace (a
-// 4-row forward of the Qwen2.5-0.5B shape streamed 47 GB/s this way, 32
-// with four rows at a time and software prefetching of the next block).
+// 4-row forward of the Qwen2.5-0.5B shape streamed 46-49 GB/s this way,
+// 30-31 with four rows at a time and software prefetching of the next
+// block).
 // VDPBF16PS keeps up with that up to about twelve rows. From five rows on,
 // the arithmetic between two cache lines outlasts what the prefetchers run
 // ahead, so PF (DUALPF) asks for the lines 2 KB ahead on both streams: a
