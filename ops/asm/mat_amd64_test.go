@@ -91,11 +91,12 @@ func TestMatDotAVX512BF16(t *testing.T) {
 		t.Skip("CPU lacks AVX512-BF16")
 	}
 	r := rand.New(rand.NewPCG(4, 4))
-	kernels := []matDotFunc{matDotM1x4AVX512BF16, matDotM2x4AVX512BF16, matDotM4AVX512BF16}
-	heights := []int{1, 2, 4}
-	for mt := 1; mt <= MaxDotTile; mt++ {
-		kernels, heights = append(kernels, matDotDualImpl[mt]), append(heights, mt)
-	}
+	// Called directly, not through matDotDualImpl: GOPARD_NOASM leaves that empty.
+	kernels := []matDotFunc{matDotM1x4AVX512BF16, matDotM2x4AVX512BF16, matDotM4AVX512BF16,
+		matDotM1AVX512BF16, matDotM2AVX512BF16, matDotM3DualAVX512BF16, matDotM4DualAVX512BF16,
+		matDotM5DualAVX512BF16, matDotM6DualAVX512BF16, matDotM7DualAVX512BF16, matDotM8DualAVX512BF16,
+		matDotM9DualAVX512BF16, matDotM10DualAVX512BF16, matDotM11DualAVX512BF16, matDotM12DualAVX512BF16}
+	heights := []int{1, 2, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
 	for _, k := range testLengths {
 		for _, off := range testOffsets {
 			for ti, mt := range heights {
