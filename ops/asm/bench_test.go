@@ -36,13 +36,7 @@ func BenchmarkMat(b *testing.B) {
 				{"f16/impl=go", 2 * len(w), func() { matF16Go(mt, out, sz.n, xp, w, sz.n, sz.k) }},
 				{"f32/impl=" + Impl(), 4 * len(wf), func() { MatF32(mt, true, out, sz.n, xp, wf, sz.n, sz.k) }},
 				{"f32/impl=go", 4 * len(wf), func() { matF32Go(mt, out, sz.n, xp, wf, sz.n, sz.k) }},
-			}
-			{ // MatDot's twin
-				cases = append(cases, struct {
-					name  string
-					bytes int
-					f     func()
-				}{"bf16dot/impl=go", 2 * len(w), func() { matDotGo(mt, out, sz.n, xp16, w, sz.n, sz.k) }})
+				{"bf16dot/impl=go", 2 * len(w), func() { matDotGo(mt, out, sz.n, xp16, w, sz.n, sz.k) }},
 			}
 			if mt >= 4 {
 				next := make([]byte, 2*len(w)) // a second matrix's worth, streamed in while this one is multiplied

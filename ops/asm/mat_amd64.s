@@ -806,7 +806,6 @@ packdone:
 #define STOREB11 STOREB10; ADDQ LDO, OPTR; ST(Z28, Y28, X28, 0)
 #define STOREB12 STOREB11; ADDQ LDO, OPTR; ST(Z29, Y29, X29, 0)
 
-
 // func matDotM3DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM3DualAVX512BF16(SB), NOSPLIT, $0-96
 	MATDOTDUAL(192, ZERO3; ZEROB3, DPB3, STORE3; STOREB3, ZERO3, DP3, STORE3, NOPF)
