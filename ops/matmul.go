@@ -100,11 +100,12 @@ type matMulTask struct {
 	// tiles) bring the next block into L2 as they compute, each its share
 	// (asm.MatBF16Next): bf16 weights, 4 to 16 rows. 0: none do.
 	prefetchers int
-	// inOrder: bf16 activations, up to 16 rows in tiles of up to 12
-	// (asm.DotTiles), all multiplied by the kernels that read the weights
-	// in address order.
-	inOrder bool
 }
+
+// dotInOrder is whether the task multiplies bf16 activations, up to 16
+// rows, in tiles of up to 12 (asm.DotTiles) that all read the weights in
+// address order.
+func (t *matMulTask) dotInOrder() bool { return t.dot && t.M <= 16 }
 
 func (t *matMulTask) run(p *Pool, out, x []float32, M int, w *tensor.Tensor, bias []float32) {
 	t.prepare(out, x, M, w, bias, nil)
@@ -152,9 +153,8 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 	}
 	t.tiles = t.tiles[:0]
 	var verify []int // the split of a verify-sized M (asm.VerifyTiles)
-	t.inOrder = M <= 16 && t.dot
 	switch {
-	case t.inOrder:
+	case t.dotInOrder():
 		verify = asm.DotTiles(M)
 	case M <= 16:
 		verify = asm.VerifyTiles(M)
@@ -201,7 +201,7 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 	}
 	t.groups = append(t.groups, len(t.tiles))
 	t.prefetchers = 0
-	if M >= 4 && M <= 16 && w.DType == tensor.BF16 && !t.inOrder {
+	if M >= 4 && M <= 16 && w.DType == tensor.BF16 && !t.dot {
 		for _, tl := range t.tiles { // largest first: these lead
 			if tl.mt >= 4 {
 				t.prefetchers++
@@ -271,27 +271,28 @@ func (t *matMulTask) runRows(tiles []mtile, lo, hi int) {
 	// weights from memory in address order. From M = 4 on, the block is
 	// prefetched (or read by a four-row tile first), and the small tiles
 	// find it in cache.
-	inOrder := t.M < 4
+	//
 	// With bf16 activations, up to 16 rows go in tiles of up to twelve
 	// (asm.DotTiles) that all read the weights in address order: VDPBF16PS
 	// keeps up with the memory for that many rows, and two long streams
 	// are what the prefetchers follow best (the four-row kernels with
 	// software prefetching streamed a 4-row forward of the Qwen2.5-0.5B
 	// shape at 30-31 GB/s, in order at 46-49).
-	inOrder = inOrder || t.inOrder
+	dotInOrder := t.dotInOrder()
+	inOrder := t.M < 4 || dotInOrder
 	// From 4 to 16 rows the four-row tiles of a bf16 block also bring the
 	// next block into L2 as they go (asm.MatBF16Next), each its share, so
 	// that the memory streams while the FMA units work.
 	next := t.prefetchers > 0
 	block := t.block
-	if len(tiles) == 1 && (t.M < 4 || t.inOrder) {
+	if len(tiles) == 1 && inOrder {
 		// One tile reuses nothing from cache: the in-order kernels take
 		// the whole stretch, which they read as two long streams.
 		block = hi - lo
 	}
 	for b0 := lo; b0 < hi; b0 += block {
 		b1 := min(hi, b0+block)
-		if t.M >= 4 && t.M <= 16 && (!next || b0 == lo) && !t.inOrder {
+		if t.M >= 4 && t.M <= 16 && (!next || b0 == lo) && !dotInOrder {
 			// The four-row kernels read four rows at once, which the
 			// hardware prefetchers follow poorly: stream the block into L2
 			// in address order first (M = 4: 1.4× faster). Above 16 rows
