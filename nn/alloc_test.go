@@ -9,10 +9,15 @@ import (
 
 // TestForwardAllocatesNothing checks the per-token promise of the design:
 // once warm, a forward of one token (decode) or of a few (verify) on the
-// CPU backend makes no heap allocation, returning rows or argmax ids.
+// CPU backend makes no heap allocation, returning rows or argmax ids, with
+// float32 or (where the CPU has AVX512-BF16) bf16 activations.
 func TestForwardAllocatesNothing(t *testing.T) {
 	cpu := ops.NewCPU(2)
-	for _, qwen3 := range []bool{false, true} {
+	for _, c := range []struct{ qwen3, bf16Act bool }{{false, false}, {true, false}, {false, true}} {
+		qwen3 := c.qwen3
+		if c.bf16Act && !cpu.SetBF16Activations(true) {
+			continue // no AVX512-BF16: the same path as above
+		}
 		d := randomDecoder(t, cpu, tensor.BF16, 16, qwen3)
 		prompt := []int32{1, 5, 9, 2, 44, 17, 3, 3}
 		if _, err := d.Forward(prompt, 0, 1); err != nil {
@@ -28,7 +33,7 @@ func TestForwardAllocatesNothing(t *testing.T) {
 			}
 			forward() // grow the buffers for this shape
 			if a := testing.AllocsPerRun(20, forward); a != 0 {
-				t.Errorf("qwen3=%v: forward of %d tokens: %v allocations per call, want 0", qwen3, len(tokens), a)
+				t.Errorf("%+v: forward of %d tokens: %v allocations per call, want 0", c, len(tokens), a)
 			}
 			argmax := func() {
 				d.Truncate(n)
@@ -37,7 +42,7 @@ func TestForwardAllocatesNothing(t *testing.T) {
 				}
 			}
 			if a := testing.AllocsPerRun(20, argmax); a != 0 {
-				t.Errorf("qwen3=%v: ForwardArgmax of %d tokens: %v allocations per call, want 0", qwen3, len(tokens), a)
+				t.Errorf("%+v: ForwardArgmax of %d tokens: %v allocations per call, want 0", c, len(tokens), a)
 			}
 		}
 	}
