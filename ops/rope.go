@@ -1,5 +1,7 @@
 package ops
 
+import "github.com/gopard/gopard/ops/asm"
+
 // RoPE rotates each head of x in place by the angles of its position, in
 // Hugging Face's rotate-half layout: dimension i pairs with i + headDim/2.
 //
@@ -8,21 +10,13 @@ package ops
 //
 // x holds rows of heads·headDim values for positions start, start+1, …;
 // cos and sin hold headDim/2 values per position (from position 0).
+// Each product is rounded before the sum (asm.RoPERow), so the rotation
+// gives the same bits with or without assembly.
 func RoPE(x []float32, heads, headDim, start int, cos, sin []float32) {
 	half := headDim / 2
 	width := heads * headDim
 	for r := 0; (r+1)*width <= len(x); r++ {
 		pos := start + r
-		c, s := cos[pos*half:(pos+1)*half], sin[pos*half:(pos+1)*half]
-		row := x[r*width : (r+1)*width]
-		for h := 0; h < heads; h++ {
-			head := row[h*headDim : (h+1)*headDim]
-			lo, hi := head[:half], head[half:]
-			for i := range lo {
-				x0, x1 := lo[i], hi[i]
-				lo[i] = x0*c[i] - x1*s[i]
-				hi[i] = x1*c[i] + x0*s[i]
-			}
-		}
+		asm.RoPERow(x[r*width:(r+1)*width], heads, cos[pos*half:(pos+1)*half], sin[pos*half:(pos+1)*half])
 	}
 }

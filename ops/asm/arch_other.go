@@ -5,12 +5,17 @@ package asm
 // archInit keeps the pure-Go twins: there is no assembly in this build.
 func archInit(string) string { return "go" }
 
-// The four-query kernels are never called in this build (hasRows4 stays
-// false); these keep DotRows4 and AxpyRows4 compiling.
+// The four-query and argmax kernels are never called in this build
+// (hasRows4 and hasArgmaxLanes stay false); these keep DotRows4,
+// AxpyRows4 and Argmax compiling.
 func dotRowsQ4AVX512(outs, qs *[4]*float32, k *float32, stride int, n int, hd int) {
 	panic("asm: no four-query kernel in this build")
 }
 
 func axpyRowsQ4AVX512(os, ps *[4]*float32, v *float32, stride int, n int, hd int) {
 	panic("asm: no four-query kernel in this build")
+}
+
+func argmaxLanesAVX512(x []float32, vals *[64]float32, idx *[64]int32) {
+	panic("asm: no argmax kernel in this build")
 }

@@ -83,6 +83,9 @@ func BenchmarkVec(b *testing.B) {
 			{"scaleMul", 12 * n, func() { ScaleMul(y, x, 0.5, w) }, func() { scaleMulGo(y, x, 0.5, w) }},
 			{"scale", 8 * n, func() { Scale(y, 1) }, func() { scaleGo(y, 1) }},
 			{"max", 4 * n, func() { Max(x) }, func() { maxGo(x) }},
+			{"argmax", 4 * n, func() { Argmax(x) }, func() { argmaxGo(x) }},
+			// n/64 rows of one head of dim 64 (half 32) at one position
+			{"ropeRow/hd=64", 8 * n, func() { RoPERow(y, n/64, x[:32], w[:32]) }, func() { ropeRowGo(y, x[:32], w[:32], n/64) }},
 			{"sum", 4 * n, func() { Sum(x) }, func() { sumGo(x) }},
 			{"siluMul", 12 * n, func() { SiLUMul(y, x, w) }, func() { siluMulGo(y, x, w) }},
 			{"expSub", 8 * n, func() { copy(y, x); ExpSub(y, 3) }, func() { copy(y, x); expSubGo(y, 3) }},

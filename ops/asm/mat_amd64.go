@@ -147,12 +147,29 @@ func matF32M1x4AVX512(out []float32, ldo int, xp []float32, w []float32, n int, 
 //go:noescape
 func matF32M2x4AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 
+//go:noescape
+func argmaxLanesAVX512(x []float32, vals *[64]float32, idx *[64]int32)
+
+//go:noescape
+func ropeRowAVX512(row []float32, c []float32, s []float32, heads int)
+
+// ropeRowAVX512Any runs ropeRowAVX512 on heads whose halves are whole
+// 16-lane blocks (head sizes 32, 64, 128, …) and the twin on others.
+func ropeRowAVX512Any(row, c, s []float32, heads int) {
+	if len(c)%16 != 0 {
+		ropeRowGo(row, c, s, heads)
+		return
+	}
+	ropeRowAVX512(row, c, s, heads)
+}
+
 // installVec installs the AVX-512 vector kernels (vec_amd64.s).
 func installVec() {
 	dotImpl, axpyImpl, addImpl, bf16ToF32Impl = dotAVX512, axpyAVX512, addAVX512, bf16ToF32AVX512
 	sumSqImpl, scaleMulImpl, scaleImpl, maxImpl = sumSqAVX512, scaleMulAVX512, scaleAVX512, maxAVX512
 	sumImpl, fmaLoopImpl = sumAVX512, fmaLoopAVX512
 	siluMulImpl, expSubImpl = siluMulAVX512, expSubAVX512
+	hasArgmaxLanes, ropeRowImpl = true, ropeRowAVX512Any
 	pauseImpl, prefetchImpl = pauseAVX512, prefetchAVX512
 	dotRowsImpl, axpyRowsImpl = dotRowsAVX512, axpyRowsAVX512
 	hasRows4 = true
@@ -168,6 +185,8 @@ func installVec() {
 //	scaleMulAVX512:  for i, v := range x { out[i] = v * s * w[i] }
 //	scaleAVX512:     for i := range x { x[i] *= s }
 //	maxAVX512:       m := -Inf; for _, v := range x { m = max(m, v) }; return m
+//	argmaxLanesAVX512: Argmax's scan, 64 lanes of (max, first index) for Go to reduce
+//	ropeRowAVX512:   ropeRowGo: lo, hi = lo·c − hi·s, hi·c + lo·s per head (no FMA)
 //	sumAVX512:       for _, v := range x { s += v }; return s             (64 lanes)
 //	fmaLoopAVX512:   z := 1; for range n { z = z*0.99999 + 1 }; return 192 * z   (12×16 lanes)
 //	siluMulAVX512:   for i, g := range gate { out[i] = g / (1 + Exp(-g)) * up[i] }

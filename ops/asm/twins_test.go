@@ -204,3 +204,53 @@ func TestRows4AreRows(t *testing.T) {
 		}
 	}
 }
+
+func TestArgmaxHand(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	negZero := float32(math.Copysign(0, -1))
+	long := make([]float32, 40)
+	long[37], long[5] = 2, 2
+	for _, c := range []struct {
+		x    []float32
+		want int
+	}{
+		{nil, 0},
+		{[]float32{nan, nan}, 0},
+		{[]float32{nan, -inf, -inf}, 1},
+		{[]float32{1, 3, 2, 3}, 1},
+		{[]float32{nan, 1, nan, 5, inf, 4}, 4},
+		{[]float32{negZero, 0, -1}, 0},
+		{long, 5},
+	} {
+		if got := Argmax(c.x); got != c.want {
+			t.Errorf("Argmax(%v) = %d, want %d", c.x, got, c.want)
+		}
+	}
+}
+
+// TestRoPERowDefinition checks RoPERow (whatever kernel it runs) against
+// the rotation computed in float64.
+func TestRoPERowDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, half := range []int{1, 3, 16, 32} {
+		heads := 3
+		x := randF32(r, 2*half*heads)
+		c, s := make([]float32, half), make([]float32, half)
+		for i := range c {
+			th := r.Float64() * 6
+			c[i], s[i] = float32(math.Cos(th)), float32(math.Sin(th))
+		}
+		got := slices.Clone(x)
+		RoPERow(got, heads, c, s)
+		for h := range heads {
+			for i := range half {
+				x0, x1 := float64(x[2*h*half+i]), float64(x[(2*h+1)*half+i])
+				lo := x0*float64(c[i]) - x1*float64(s[i])
+				hi := x1*float64(c[i]) + x0*float64(s[i])
+				if math.Abs(lo-float64(got[2*h*half+i])) > 1e-6*(1+math.Abs(lo)) || math.Abs(hi-float64(got[(2*h+1)*half+i])) > 1e-6*(1+math.Abs(hi)) {
+					t.Fatalf("half=%d head %d [%d]: got %v %v, want %v %v", half, h, i, got[2*h*half+i], got[(2*h+1)*half+i], lo, hi)
+				}
+			}
+		}
+	}
+}

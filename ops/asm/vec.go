@@ -14,6 +14,11 @@ var (
 	siluMulImpl   = siluMulGo
 	expSubImpl    = expSubGo
 	maxImpl       = maxGo
+	// hasArgmaxLanes: Argmax scans x with argmaxLanesAVX512 (called
+	// directly, not through a variable, so that its outputs stay on the
+	// stack).
+	hasArgmaxLanes bool
+	ropeRowImpl    = ropeRowGo
 )
 
 // Dot returns Σ a[i]·b[i]; len(b) must be ≥ len(a).
@@ -78,6 +83,74 @@ func ExpSub(x []float32, m float32) float32 { return expSubImpl(x, m) }
 
 // Max returns the largest element of x (−Inf when x is empty).
 func Max(x []float32) float32 { return maxImpl(x) }
+
+// Argmax returns the index of the largest element of x, the first of
+// several equal ones (−0 equals +0), skipping NaNs: greedy decoding's
+// choice of token. It returns 0 when x is empty or all NaN.
+func Argmax(x []float32) int {
+	if !hasArgmaxLanes || len(x) < 16 || len(x) > math.MaxInt32 {
+		return argmaxGo(x)
+	}
+	var vals [64]float32
+	var idx [64]int32
+	argmaxLanesAVX512(x, &vals, &idx)
+	// The largest lane maximum; of equal ones, the earliest index.
+	best := -1
+	for l, i := range idx {
+		if i >= 0 && (best < 0 || vals[l] > vals[best] || vals[l] == vals[best] && i < idx[best]) {
+			best = l
+		}
+	}
+	if best < 0 {
+		return argmaxGo(x) // nothing above −Inf: every element NaN or −Inf
+	}
+	return int(idx[best])
+}
+
+func argmaxGo(x []float32) int {
+	best := 0
+	for best < len(x) && x[best] != x[best] { // skip leading NaNs
+		best++
+	}
+	if best == len(x) {
+		return 0
+	}
+	bv, off := x[best], best+1
+	for i, v := range x[off:] {
+		if v > bv { // false for a NaN
+			best, bv = off+i, v
+		}
+	}
+	return best
+}
+
+// RoPERow rotates the heads of one row, each 2·len(c) values, by the
+// angles whose cosines and sines are c and s (rotate-half pairing):
+//
+//	x[i]     = x[i]·c[i] − x[i+h]·s[i]
+//	x[i+h]   = x[i+h]·c[i] + x[i]·s[i]          h = len(c), i < h
+//
+// Each product is rounded before the sum (no fused multiply-add), so
+// every kernel gives the same bits.
+func RoPERow(row []float32, heads int, c, s []float32) {
+	if len(s) < len(c) || len(row) < 2*len(c)*heads {
+		panic("asm: RoPERow: row or s too short")
+	}
+	ropeRowImpl(row, c, s, heads)
+}
+
+func ropeRowGo(row, c, s []float32, heads int) {
+	half := len(c)
+	for h := range heads {
+		lo, hi := row[2*h*half:(2*h+1)*half], row[(2*h+1)*half:(2*h+2)*half]
+		for i, x0 := range lo {
+			x1 := hi[i]
+			// The conversions forbid fusing: float32(a*b) is rounded.
+			lo[i] = float32(x0*c[i]) - float32(x1*s[i])
+			hi[i] = float32(x1*c[i]) + float32(x0*s[i])
+		}
+	}
+}
 
 func dotGo(a, b []float32) float32 {
 	var s float32

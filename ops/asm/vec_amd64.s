@@ -865,3 +865,148 @@ aqt:
 aqdone:
 	VZEROUPPER
 	RET
+
+DATA iota16<>+0(SB)/4, $0
+DATA iota16<>+4(SB)/4, $1
+DATA iota16<>+8(SB)/4, $2
+DATA iota16<>+12(SB)/4, $3
+DATA iota16<>+16(SB)/4, $4
+DATA iota16<>+20(SB)/4, $5
+DATA iota16<>+24(SB)/4, $6
+DATA iota16<>+28(SB)/4, $7
+DATA iota16<>+32(SB)/4, $8
+DATA iota16<>+36(SB)/4, $9
+DATA iota16<>+40(SB)/4, $10
+DATA iota16<>+44(SB)/4, $11
+DATA iota16<>+48(SB)/4, $12
+DATA iota16<>+52(SB)/4, $13
+DATA iota16<>+56(SB)/4, $14
+DATA iota16<>+60(SB)/4, $15
+GLOBL iota16<>(SB), RODATA|NOPTR, $64
+
+// AMSTEP(OFF, V, I) folds the block at OFF(X_PTR), whose indices are Z2
+// plus OFF/4, into the lane maxima V and their indices I.
+#define AMSTEP(OFF, V, I) \
+	VMOVUPS   OFF(X_PTR), Z8; \
+	VCMPPS    $0x1e, V, Z8, K2; \
+	VMOVAPS   Z8, K2, V; \
+	VMOVDQA32 Z10, K2, I
+
+// func argmaxLanesAVX512(x []float32, vals *[64]float32, idx *[64]int32)
+// Lane l of set j (vals[16j+l]) keeps the largest of the elements it saw,
+// x[64b+16j+l] for every b (and the last blocks in set 0), and the first
+// index where it occurs: strictly greater replaces, so NaNs never do, and
+// a lane that saw nothing above −Inf keeps index −1. Four sets keep four
+// compare-and-blend chains in flight.
+TEXT ·argmaxLanesAVX512(SB), NOSPLIT, $0-40
+	MOVQ         x_base+0(FP), X_PTR
+	MOVQ         x_len+8(FP), LEN
+	MOVL         $0xff800000, AX // -Inf
+	VPBROADCASTD AX, Z0          // lane maxima, four sets
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VPTERNLOGD   $0xff, Z4, Z4, Z4 // their indices: -1
+	VMOVAPS      Z4, Z5
+	VMOVAPS      Z4, Z6
+	VMOVAPS      Z4, Z7
+	VMOVDQU32    iota16<>(SB), Z9  // indices of the current block
+	MOVL         $16, AX
+	VPBROADCASTD AX, Z11
+	MOVQ         LEN, CX
+	TAILMASK
+	SHRQ         $4, LEN // whole blocks
+	MOVQ         LEN, DX
+	SHRQ         $2, DX  // groups of four
+	ANDQ         $3, LEN // blocks after them
+	TESTQ        DX, DX
+	JZ           amone
+
+amfour:
+	VMOVDQA32 Z9, Z10
+	AMSTEP(0, Z0, Z4)
+	VPADDD    Z11, Z10, Z10
+	AMSTEP(64, Z1, Z5)
+	VPADDD    Z11, Z10, Z10
+	AMSTEP(128, Z2, Z6)
+	VPADDD    Z11, Z10, Z10
+	AMSTEP(192, Z3, Z7)
+	VPADDD    Z11, Z10, Z9
+	ADDQ      $256, X_PTR
+	DECQ      DX
+	JNZ       amfour
+
+amone:
+	TESTQ LEN, LEN
+	JZ    amtail
+
+amoneloop:
+	VMOVDQA32 Z9, Z10
+	AMSTEP(0, Z0, Z4)
+	VPADDD    Z11, Z9, Z9
+	ADDQ      $64, X_PTR
+	DECQ      LEN
+	JNZ       amoneloop
+
+amtail:
+	VMOVUPS.Z (X_PTR), K1, Z8
+	VCMPPS    $0x1e, Z0, Z8, K1, K2 // only the tail's lanes
+	VMOVAPS   Z8, K2, Z0
+	VMOVDQA32 Z9, K2, Z4
+	MOVQ      vals+24(FP), AX
+	VMOVUPS   Z0, (AX)
+	VMOVUPS   Z1, 64(AX)
+	VMOVUPS   Z2, 128(AX)
+	VMOVUPS   Z3, 192(AX)
+	MOVQ      idx+32(FP), AX
+	VMOVDQU32 Z4, (AX)
+	VMOVDQU32 Z5, 64(AX)
+	VMOVDQU32 Z6, 128(AX)
+	VMOVDQU32 Z7, 192(AX)
+	VZEROUPPER
+	RET
+
+// func ropeRowAVX512(row []float32, c []float32, s []float32, heads int)
+// Rotates each of the heads (2·len(c) values each) of row by the angles
+// whose cosines and sines are c and s; len(c) a multiple of 16. Each
+// product is rounded before the sum, as in the Go twin (no FMA).
+TEXT ·ropeRowAVX512(SB), NOSPLIT, $0-80
+	MOVQ row_base+0(FP), X_PTR
+	MOVQ c_base+24(FP), DX
+	MOVQ c_len+32(FP), R8
+	MOVQ s_base+48(FP), DI
+	MOVQ heads+72(FP), CX
+	SHLQ $2, R8 // bytes of half a head
+	TESTQ CX, CX
+	JZ   rpdone
+	TESTQ R8, R8
+	JZ   rpdone
+
+rphead:
+	LEAQ (X_PTR)(R8*1), R9 // the head's second half
+	XORQ R10, R10
+
+rpblock:
+	VMOVUPS (X_PTR)(R10*1), Z0 // x0
+	VMOVUPS (R9)(R10*1), Z1    // x1
+	VMOVUPS (DX)(R10*1), Z2    // cos
+	VMOVUPS (DI)(R10*1), Z3    // sin
+	VMULPS  Z2, Z0, Z4         // x0·cos
+	VMULPS  Z3, Z1, Z5         // x1·sin
+	VSUBPS  Z5, Z4, Z4
+	VMULPS  Z2, Z1, Z6         // x1·cos
+	VMULPS  Z3, Z0, Z7         // x0·sin
+	VADDPS  Z7, Z6, Z6
+	VMOVUPS Z4, (X_PTR)(R10*1)
+	VMOVUPS Z6, (R9)(R10*1)
+	ADDQ    $64, R10
+	CMPQ    R10, R8
+	JLT     rpblock
+
+	LEAQ (R9)(R8*1), X_PTR // the next head
+	DECQ CX
+	JNZ  rphead
+
+rpdone:
+	VZEROUPPER
+	RET

@@ -120,3 +120,73 @@ func TestVecAVX512(t *testing.T) {
 		t.Fatalf("fmaLoop: %v, twin %v", x, y)
 	}
 }
+
+// TestArgmaxAVX512 compares Argmax through the lane kernel with the twin
+// on random rows seeded with ties, signed zeros, infinities and NaNs.
+func TestArgmaxAVX512(t *testing.T) {
+	requireAVX512(t)
+	r := rand.New(rand.NewPCG(4, 4))
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	specials := []float32{nan, nan, inf, -inf, 0, float32(math.Copysign(0, -1)), 3, 3}
+	for _, n := range append(testLengths, 4096, 4099) {
+		for _, off := range testOffsets {
+			for trial := range 40 {
+				x := randF32(r, off+n)[off:]
+				switch trial % 5 {
+				case 1: // sprinkle specials
+					for range 1 + n/8 {
+						if n > 0 {
+							x[r.IntN(n)] = specials[r.IntN(len(specials))]
+						}
+					}
+				case 2: // a few distinct values: many ties
+					for i := range x {
+						x[i] = float32(r.IntN(3))
+					}
+				case 3: // all NaN but one spot, or all
+					for i := range x {
+						x[i] = nan
+					}
+					if n > 0 && trial%2 == 1 {
+						x[r.IntN(n)] = -inf
+					}
+				case 4: // zeros of both signs
+					for i := range x {
+						x[i] = float32(math.Copysign(0, float64(r.IntN(2)*2-1)))
+					}
+				}
+				got, want := Argmax(x), argmaxGo(x)
+				if got != want {
+					t.Fatalf("n=%d off=%d trial %d: Argmax = %d (%v), twin %d (%v)", n, off, trial, got, x[got], want, x[want])
+				}
+			}
+		}
+	}
+}
+
+// TestRoPERowAVX512 compares the rotation kernel with its twin bit for bit,
+// with guards after the row.
+func TestRoPERowAVX512(t *testing.T) {
+	requireAVX512(t)
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, half := range []int{16, 32, 64} {
+		for _, heads := range []int{0, 1, 2, 7} {
+			for _, off := range testOffsets {
+				c, s := randF32(r, half), randF32(r, half)
+				x := randF32(r, 2*half*heads)
+				bufA, a := guarded(off, len(x))
+				_, g := guarded(off, len(x))
+				copy(a, x)
+				copy(g, x)
+				ropeRowAVX512(a, c, s, heads)
+				ropeRowGo(g, c, s, heads)
+				checkGuards(t, bufA, off, len(x), fmt.Sprintf("rope half=%d heads=%d", half, heads))
+				for i := range a {
+					if math.Float32bits(a[i]) != math.Float32bits(g[i]) {
+						t.Fatalf("rope half=%d heads=%d off=%d: [%d] = %v, twin %v", half, heads, off, i, a[i], g[i])
+					}
+				}
+			}
+		}
+	}
+}
