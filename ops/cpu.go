@@ -16,11 +16,44 @@ type CPU struct {
 	scratch [][]float32 // one buffer per worker: attention scores
 
 	// The kernels in flight, kept so that no call allocates.
-	mm    matMulTask
-	multi multiMatMul
-	att   attentionTask
-	norm  normTask
-	up    []float32 // LinearSwiGLU's up projection
+	mm     matMulTask
+	multi  multiMatMul
+	swiglu swiGLUTask
+	silu   siluMulTask
+	att    attentionTask
+	norm   normTask
+	up     []float32 // LinearSwiGLU's up projection
+}
+
+// swiGLUTask is LinearSwiGLU up to 16 rows in one pool dispatch: each
+// thread multiplies a stretch of gate rows and the same stretch of up
+// rows, then applies SiLU·mul to those columns of every row itself, so
+// that no thread idles through a serial pass over the M·N products.
+type swiGLUTask struct {
+	mm      *multiMatMul // gate (task 0) and up (task 1), prepared
+	out, up []float32
+	M, N    int
+}
+
+// Run implements Task over intermediate columns [lo, hi).
+func (t *swiGLUTask) Run(worker, lo, hi int) {
+	t.mm.tasks[0].Run(worker, lo, hi)
+	t.mm.tasks[1].Run(worker, lo, hi)
+	for m := range t.M {
+		o := t.out[m*t.N+lo : m*t.N+hi]
+		SiLUMul(o, o, t.up[m*t.N+lo:m*t.N+hi])
+	}
+}
+
+// siluMulTask is SiLUMul over rows [lo, hi) of (rows, n) inputs.
+type siluMulTask struct {
+	out, up []float32
+	n       int
+}
+
+// Run implements Task.
+func (t *siluMulTask) Run(_, lo, hi int) {
+	SiLUMul(t.out[lo*t.n:hi*t.n], t.out[lo*t.n:hi*t.n], t.up[lo*t.n:hi*t.n])
 }
 
 // normTask is RMSNorm over rows [lo, hi) of a (rows, len(w)) input.
@@ -131,7 +164,8 @@ func (c *CPU) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 }
 
 // LinearSwiGLU implements nn.Fused: out = silu(x·gateᵀ)·(x·upᵀ), the two
-// projections in one pool dispatch up to 16 rows.
+// projections and the SiLU·mul in one pool dispatch up to 16 rows
+// (swiGLUTask).
 func (c *CPU) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 	M, N := x.Rows(), gate.Rows()
 	if len(c.up) < M*N {
@@ -141,12 +175,17 @@ func (c *CPU) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 	if M > 16 {
 		c.mm.run(c.pool, out.F32(), x.F32(), M, gate, nil)
 		c.mm.run(c.pool, u, x.F32(), M, up, nil)
-	} else {
-		c.multi.add(out.F32(), x.F32(), M, gate, nil)
-		c.multi.add(u, x.F32(), M, up, nil)
-		c.multi.run(c.pool)
+		c.silu = siluMulTask{out: out.F32(), up: u, n: N}
+		c.pool.RunTask(M, max(1, 4096/N), &c.silu)
+		c.silu = siluMulTask{}
+		return
 	}
-	SiLUMul(out.F32()[:M*N], out.F32()[:M*N], u)
+	c.multi.add(out.F32(), x.F32(), M, gate, nil)
+	c.multi.add(u, x.F32(), M, up, nil)
+	c.swiglu = swiGLUTask{mm: &c.multi, out: out.F32(), up: u, M: M, N: N}
+	c.pool.RunTask(N, 4, &c.swiglu)
+	c.swiglu = swiGLUTask{}
+	c.multi.release()
 }
 
 // AddRMSNorm implements nn.Fused: Add, then RMSNorm.

@@ -238,6 +238,11 @@ func (mm *multiMatMul) add(out, x []float32, M int, w *tensor.Tensor, bias []flo
 // run dispatches the prepared tasks and releases them.
 func (mm *multiMatMul) run(p *Pool) {
 	p.RunTask(mm.offs[mm.n], 4, mm)
+	mm.release()
+}
+
+// release drops the prepared tasks' operands and empties the set.
+func (mm *multiMatMul) release() {
 	for i := range mm.n {
 		mm.tasks[i].release()
 	}
