@@ -723,15 +723,24 @@ dqrows:
 	XORQ R12, R12
 
 dqblock:
-	LEAQ    (DX)(R12*1), R13
-	VMOVUPS (R13), Z16
-	VMOVUPS (R13)(R10*1), Z17
-	VMOVUPS (R13)(R10*2), Z18
-	VMOVUPS (R13)(R11*1), Z19
-	VMOVUPS (SI)(R12*1), Z20
-	VMOVUPS (DI)(R12*1), Z21
-	VMOVUPS (R8)(R12*1), Z22
-	VMOVUPS (R9)(R12*1), Z23
+	// The same 16 floats of the rows 16 ahead are fetched meanwhile: a
+	// decode step finds the cache rows in memory (the weights streamed in
+	// between evict them), and the strided rows defeat the prefetchers.
+	LEAQ       (DX)(R12*1), R13
+	LEAQ       (R13)(R10*8), R15
+	LEAQ       (R15)(R10*8), R15
+	PREFETCHT0 (R15)
+	PREFETCHT0 (R15)(R10*1)
+	PREFETCHT0 (R15)(R10*2)
+	PREFETCHT0 (R15)(R11*1)
+	VMOVUPS    (R13), Z16
+	VMOVUPS    (R13)(R10*1), Z17
+	VMOVUPS    (R13)(R10*2), Z18
+	VMOVUPS    (R13)(R11*1), Z19
+	VMOVUPS    (SI)(R12*1), Z20
+	VMOVUPS    (DI)(R12*1), Z21
+	VMOVUPS    (R8)(R12*1), Z22
+	VMOVUPS    (R9)(R12*1), Z23
 	QK4(Z16, Z0, Z1, Z2, Z3)
 	QK4(Z17, Z4, Z5, Z6, Z7)
 	QK4(Z18, Z8, Z9, Z10, Z11)
