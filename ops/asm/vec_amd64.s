@@ -980,16 +980,16 @@ amtail:
 // whose cosines and sines are c and s; len(c) a multiple of 16. Each
 // product is rounded before the sum, as in the Go twin (no FMA).
 TEXT ·ropeRowAVX512(SB), NOSPLIT, $0-80
-	MOVQ row_base+0(FP), X_PTR
-	MOVQ c_base+24(FP), DX
-	MOVQ c_len+32(FP), R8
-	MOVQ s_base+48(FP), DI
-	MOVQ heads+72(FP), CX
-	SHLQ $2, R8 // bytes of half a head
+	MOVQ  row_base+0(FP), X_PTR
+	MOVQ  c_base+24(FP), DX
+	MOVQ  c_len+32(FP), R8
+	MOVQ  s_base+48(FP), DI
+	MOVQ  heads+72(FP), CX
+	SHLQ  $2, R8 // bytes of half a head
 	TESTQ CX, CX
-	JZ   rpdone
+	JZ    rpdone
 	TESTQ R8, R8
-	JZ   rpdone
+	JZ    rpdone
 
 rphead:
 	LEAQ (X_PTR)(R8*1), R9 // the head's second half
