@@ -43,6 +43,6 @@ func LogSoftmax(out, x []float32) {
 // Argmax returns the index of the largest value (the first one on ties).
 // NaNs never win (0 when every value is NaN), as in the GPU argmax kernel
 // and pard's sampler, so that greedy ids do not depend on where the argmax
-// runs: a NaN at index 0 must not hide the row's real maximum. It scans
-// 16 lanes at once where the CPU allows (asm.Argmax).
+// runs: a NaN at index 0 must not hide the row's real maximum. It runs in
+// AVX-512 where the CPU has it (asm.Argmax).
 func Argmax(x []float32) int { return asm.Argmax(x) }
