@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/gopard/gopard/tensor"
 )
@@ -40,5 +41,56 @@ func BenchmarkMatMul(b *testing.B) {
 			b.ReportMetric(float64(2*c.M*c.N*c.K)/s/1e9, "GFLOP/s")
 			b.ReportMetric(float64(2*c.N*c.K)/s/1e9, "GB/s")
 		})
+	}
+}
+
+// BenchmarkAttention times Attention on two threads at the embedded
+// pair's shapes (head size 64): the target's decode step and K = 4 verify
+// (8 heads over 4 key/value heads, 1 and 5 rows) and the draft's PARD
+// forward (4 over 2, 7 rows), at positions 150 and 900. "cold" streams 40
+// MB through both threads before each call, as a forward's weights do,
+// so that the KV cache comes from memory; the reported µs/call times the
+// attention alone.
+func BenchmarkAttention(b *testing.B) {
+	r := rand.New(rand.NewPCG(2, 2))
+	pool := NewPool(2)
+	defer pool.Close()
+	const hd = 64
+	flush := make([]float32, 40<<20/4)
+	stream := func(_, lo, hi int) {
+		var s float32
+		for j := lo; j < hi; j += 16 { // one read per cache line
+			s += flush[j]
+		}
+		flush[lo] = s
+	}
+	for _, c := range []struct {
+		name              string
+		M, heads, kvHeads int
+	}{{"decode", 1, 8, 4}, {"verify", 5, 8, 4}, {"draft", 7, 4, 2}} {
+		for _, start := range []int{150, 900} {
+			q := randSlice(r, c.M*c.heads*hd)
+			k := randSlice(r, (start+c.M)*c.kvHeads*hd)
+			v := randSlice(r, (start+c.M)*c.kvHeads*hd)
+			out := make([]float32, len(q))
+			scratch := make([][]float32, pool.Threads())
+			for i := range scratch {
+				scratch[i] = make([]float32, AttentionScratch(c.M, start, hd))
+			}
+			for _, cold := range []bool{false, true} {
+				b.Run(fmt.Sprintf("%s/M=%d/pos=%d/cold=%v", c.name, c.M, start, cold), func(b *testing.B) {
+					var spent time.Duration
+					for b.Loop() {
+						if cold {
+							pool.Run(len(flush), 1<<16, stream)
+						}
+						t0 := time.Now()
+						Attention(pool, out, q, k, v, c.M, start, c.heads, c.kvHeads, hd, scratch)
+						spent += time.Since(t0)
+					}
+					b.ReportMetric(float64(spent.Nanoseconds())/1e3/float64(b.N), "µs/call")
+				})
+			}
+		}
 	}
 }

@@ -243,9 +243,13 @@ func pauseAVX512(n int)
 // have evicted the cache, and the rows' stride hides them from the
 // hardware prefetchers. The embedded target's forward at position 900
 // with bf16 activations, alternating per forward with the kernel without
-// it: 1 row 986 / 934 µs against 1027 / 1015, 5 rows 1491 / 1537 against
-// 1613 / 1619; at position 150, 585 / 603 against 579 / 631. On rows in
-// cache it costs 6–9% (go test -bench Rows4). The same in
+// it (a throwaway harness): 1 row 986 / 934 µs against 1027 / 1015, 5 rows
+// 1491 / 1537 against 1613 / 1619; at position 150, 585 / 603 against
+// 579 / 631. Two alternating rounds of go test -run X -bench
+// 'Attention/.*/.*/.*/cold=true' ./ops, with and without the prefetches,
+// at position 900: verify 82 / 88 against 91 / 99 µs, draft 49 / 52
+// against 58 / 54, decode 47 / 56 against 47 / 51 (no gain there). On
+// rows in cache it costs 6–9% (go test -bench Rows4). The same in
 // axpyRowsQ4AVX512 made that kernel 1.7× slower on rows in cache and the
 // forwards no faster than this, so the values are not fetched ahead.
 //
