@@ -155,7 +155,7 @@ func BenchmarkMatFromMemory(b *testing.B) {
 
 // BenchmarkRows4 times the attention of four queries (head size 64) over
 // 256 cached positions: the four-query kernels against four calls of the
-// one-query ones.
+// one-query ones, and over the same rows in binary16.
 func BenchmarkRows4(b *testing.B) {
 	r := rand.New(rand.NewPCG(8, 8))
 	const hd, n, stride = 64, 256, 256
@@ -186,6 +186,19 @@ func BenchmarkRows4(b *testing.B) {
 			for j := range 4 {
 				AxpyRows(o[j], s[j], v, stride)
 			}
+		}
+	})
+	k16, v16 := make([]uint16, len(k)), make([]uint16, len(v))
+	F32ToF16(k16, k)
+	F32ToF16(v16, v)
+	b.Run("dotRows4F16", func(b *testing.B) {
+		for b.Loop() {
+			DotRows4F16(&s, &q, k16, stride, n)
+		}
+	})
+	b.Run("axpyRows4F16", func(b *testing.B) {
+		for b.Loop() {
+			AxpyRows4F16(&o, &s, v16, stride)
 		}
 	})
 }

@@ -8,6 +8,8 @@ var (
 	axpyImpl      = axpyGo
 	addImpl       = addGo
 	bf16ToF32Impl = bf16ToF32Go
+	f16ToF32Impl  = f16ToF32Go
+	f32ToF16Impl  = f32ToF16Go
 	sumSqImpl     = sumSqGo
 	scaleMulImpl  = scaleMulGo
 	scaleImpl     = scaleGo
@@ -51,6 +53,26 @@ func BF16ToF32(dst []float32, src []uint16) {
 		panic("asm: BF16ToF32: dst shorter than src")
 	}
 	bf16ToF32Impl(dst, src)
+}
+
+// F16ToF32 widens IEEE binary16 values into dst exactly (a NaN stays a
+// NaN, made quiet); len(dst) must be ≥ len(src).
+func F16ToF32(dst []float32, src []uint16) {
+	if len(dst) < len(src) {
+		panic("asm: F16ToF32: dst shorter than src")
+	}
+	f16ToF32Impl(dst, src)
+}
+
+// F32ToF16 rounds src into IEEE binary16 values in dst, to nearest with
+// ties to even, as VCVTPS2PH does: too large a magnitude becomes an
+// infinity, too small a signed zero or a subnormal, a NaN a quiet NaN
+// keeping the top bits of its payload; len(dst) must be ≥ len(src).
+func F32ToF16(dst []uint16, src []float32) {
+	if len(dst) < len(src) {
+		panic("asm: F32ToF16: dst shorter than src")
+	}
+	f32ToF16Impl(dst, src)
 }
 
 // SumSq returns Σ x[i]², the statistic of RMSNorm.
@@ -176,6 +198,62 @@ func bf16ToF32Go(dst []float32, src []uint16) {
 	for i, h := range src {
 		dst[i] = math.Float32frombits(uint32(h) << 16)
 	}
+}
+
+func f16ToF32Go(dst []float32, src []uint16) {
+	for i, h := range src {
+		dst[i] = f16ToF32(h)
+	}
+}
+
+// f16ToF32 widens one binary16 exactly.
+func f16ToF32(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp, man := uint32(h>>10)&0x1f, uint32(h&0x3ff)
+	switch {
+	case exp == 0x1f && man != 0: // NaN: quiet, payload kept
+		return math.Float32frombits(sign | 0x7fc00000 | man<<13)
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000)
+	case exp == 0: // zero or subnormal: man · 2⁻²⁴, exact in binary32
+		return math.Float32frombits(sign | math.Float32bits(float32(man)*0x1p-24))
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
+}
+
+func f32ToF16Go(dst []uint16, src []float32) {
+	for i, f := range src {
+		dst[i] = f32ToF16(f)
+	}
+}
+
+// f32ToF16 rounds one binary32 to the nearest binary16, ties to even.
+func f32ToF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp, man := int(b>>23)&0xff, b&0x7fffff
+	e := exp - 127
+	switch {
+	case exp == 0xff && man != 0:
+		return sign | 0x7e00 | uint16(man>>13)
+	case e > 15: // beyond the largest finite binary16, and ∞
+		return sign | 0x7c00
+	case e >= -14: // normal: drop 13 bits; a carry may reach ∞, correctly
+		h := uint32(e+15)<<10 | man>>13
+		if rem := man & 0x1fff; rem > 0x1000 || rem == 0x1000 && h&1 == 1 {
+			h++
+		}
+		return sign | uint16(h)
+	case e < -25: // below half the smallest subnormal (binary32 subnormals too)
+		return sign
+	}
+	// Subnormal: the 24-bit significand times 2^(e-23) in units of 2⁻²⁴.
+	m, s := man|0x800000, uint(-1-e)
+	h, rem, half := m>>s, m&(1<<s-1), uint32(1)<<(s-1)
+	if rem > half || rem == half && h&1 == 1 {
+		h++ // 0x400 is the smallest normal: the carry encodes it
+	}
+	return sign | uint16(h)
 }
 
 func sumSqGo(x []float32) float32 {
@@ -405,9 +483,98 @@ func AxpyRows4(o, p *[4][]float32, v []float32, stride int) {
 	}
 }
 
+// DotRowsF16 is DotRows over rows of k held in binary16 (a half-precision
+// KV cache: half the bytes per position). Each element is widened
+// exactly, so every score is bit for bit what DotRows computes over the
+// widened rows.
+func DotRowsF16(out, q []float32, k []uint16, stride, n int) {
+	if n <= 0 {
+		return
+	}
+	if len(out) < n || stride < len(q) || len(k) < (n-1)*stride+len(q) {
+		panic("asm: DotRowsF16: slices too short")
+	}
+	dotRowsF16Impl(out, q, k, stride, n)
+}
+
+// AxpyRowsF16 is AxpyRows over rows of v held in binary16, bit for bit
+// AxpyRows over the widened rows.
+func AxpyRowsF16(o, p []float32, v []uint16, stride int) {
+	if len(p) == 0 {
+		return
+	}
+	if stride < len(o) || len(v) < (len(p)-1)*stride+len(o) {
+		panic("asm: AxpyRowsF16: slices too short")
+	}
+	axpyRowsF16Impl(o, p, v, stride)
+}
+
+// DotRows4F16 is DotRows4 over rows of k held in binary16: every score is
+// the one DotRowsF16 computes.
+func DotRows4F16(out, q *[4][]float32, k []uint16, stride, n int) {
+	if n <= 0 {
+		return
+	}
+	hd := len(q[0])
+	for j := range 4 {
+		if len(q[j]) != hd || len(out[j]) < n {
+			panic("asm: DotRows4F16: query lengths differ or an output is short")
+		}
+	}
+	if stride < hd || len(k) < (n-1)*stride+hd {
+		panic("asm: DotRows4F16: slices too short")
+	}
+	n4 := 0
+	if hasRows4 && hd%16 == 0 && hd > 0 {
+		n4 = n &^ 3
+		if n4 > 0 {
+			var op, qp [4]*float32
+			for j := range 4 {
+				op[j], qp[j] = &out[j][0], &q[j][0]
+			}
+			dotRowsQ4F16AVX512(&op, &qp, &k[0], stride, n4, hd)
+		}
+	}
+	if n4 < n {
+		for j := range 4 {
+			dotRowsF16Impl(out[j][n4:], q[j], k[n4*stride:], stride, n-n4)
+		}
+	}
+}
+
+// AxpyRows4F16 is AxpyRows4 over rows of v held in binary16: every output
+// is the one AxpyRowsF16 computes.
+func AxpyRows4F16(o, p *[4][]float32, v []uint16, stride int) {
+	n, hd := len(p[0]), len(o[0])
+	for j := range 4 {
+		if len(p[j]) != n || len(o[j]) != hd {
+			panic("asm: AxpyRows4F16: lengths differ")
+		}
+	}
+	if n == 0 {
+		return
+	}
+	if stride < hd || len(v) < (n-1)*stride+hd {
+		panic("asm: AxpyRows4F16: slices too short")
+	}
+	if hasRows4 && hd%64 == 0 && hd > 0 {
+		var op, pp [4]*float32
+		for j := range 4 {
+			op[j], pp[j] = &o[j][0], &p[j][0]
+		}
+		axpyRowsQ4F16AVX512(&op, &pp, &v[0], stride, n, hd)
+		return
+	}
+	for j := range 4 {
+		axpyRowsF16Impl(o[j], p[j], v, stride)
+	}
+}
+
 var (
-	dotRowsImpl  = dotRowsGo
-	axpyRowsImpl = axpyRowsGo
+	dotRowsImpl     = dotRowsGo
+	axpyRowsImpl    = axpyRowsGo
+	dotRowsF16Impl  = dotRowsF16Go
+	axpyRowsF16Impl = axpyRowsF16Go
 	// hasRows4 is whether the four-query kernels (AVX-512) run; without
 	// them DotRows4 and AxpyRows4 run the one-query kernels four times.
 	// They are called directly, not through a function value, so that the
@@ -423,6 +590,28 @@ func dotRowsGo(out, q, k []float32, stride, n int) {
 			s += v * row[i]
 		}
 		out[t] = s
+	}
+}
+
+// dotRowsF16Go and axpyRowsF16Go are dotRowsGo and axpyRowsGo with each
+// cache element widened where it is read.
+func dotRowsF16Go(out, q []float32, k []uint16, stride, n int) {
+	for t := 0; t < n; t++ {
+		row := k[t*stride : t*stride+len(q)]
+		var s float32
+		for i, v := range q {
+			s += v * f16ToF32(row[i])
+		}
+		out[t] = s
+	}
+}
+
+func axpyRowsF16Go(o, p []float32, v []uint16, stride int) {
+	for t, pt := range p {
+		row := v[t*stride : t*stride+len(o)]
+		for i, x := range row {
+			o[i] += pt * f16ToF32(x)
+		}
 	}
 }
 

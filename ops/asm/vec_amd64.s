@@ -1019,3 +1019,396 @@ rpblock:
 rpdone:
 	VZEROUPPER
 	RET
+
+// The half-precision KV cache: conversions, and the attention kernels
+// above over binary16 rows. Each attention kernel is its float32 twin
+// with every cache load widened by VCVTPH2PS (exact) before the same
+// FMA: the same sums in the same order, the same bits as over the
+// widened rows. Cache offsets advance 2 bytes per element.
+
+// func f16ToF32AVX512(dst []float32, src []uint16)
+TEXT ·f16ToF32AVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), Y_PTR
+	MOVQ src_base+24(FP), X_PTR
+	MOVQ src_len+32(FP), LEN
+	MOVQ LEN, CX
+	TAILMASK
+	SHRQ $4, LEN
+	JZ   hwtail
+
+hwloop:
+	VCVTPH2PS (X_PTR), Z0
+	VMOVUPS   Z0, (Y_PTR)
+	ADDQ      $32, X_PTR
+	ADDQ      $64, Y_PTR
+	DECQ      LEN
+	JNZ       hwloop
+
+hwtail:
+	VCVTPH2PS.Z (X_PTR), K1, Z0
+	VMOVUPS     Z0, K1, (Y_PTR)
+	VZEROUPPER
+	RET
+
+// func f32ToF16AVX512(dst []uint16, src []float32)
+TEXT ·f32ToF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), Y_PTR
+	MOVQ src_base+24(FP), X_PTR
+	MOVQ src_len+32(FP), LEN
+	MOVQ LEN, CX
+	TAILMASK
+	SHRQ $4, LEN
+	JZ   hntail
+
+hnloop:
+	VMOVUPS   (X_PTR), Z0
+	VCVTPS2PH $0, Z0, (Y_PTR) // imm 0: to nearest, ties to even
+	ADDQ      $64, X_PTR
+	ADDQ      $32, Y_PTR
+	DECQ      LEN
+	JNZ       hnloop
+
+hntail:
+	VMOVUPS.Z (X_PTR), K1, Z0
+	VCVTPS2PH $0, Z0, K1, (Y_PTR)
+	VZEROUPPER
+	RET
+
+// func dotRowsF16AVX512(out []float32, q []float32, k []uint16, stride int, n int)
+TEXT ·dotRowsF16AVX512(SB), NOSPLIT, $0-88
+	MOVQ out_base+0(FP), DI
+	MOVQ q_base+24(FP), SI
+	MOVQ q_len+32(FP), BX
+	MOVQ k_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	SHLQ $1, R8
+	MOVQ n+80(FP), R9
+	MOVQ BX, CX
+	TAILMASK
+	SHRQ $4, BX
+	TESTQ R9, R9
+	JZ   dhdone
+
+dhrow:
+	VXORPS Z0, Z0, Z0
+	MOVQ   SI, R10 // q
+	MOVQ   DX, R11 // k row t
+	MOVQ   BX, R12
+	TESTQ  R12, R12
+	JZ     dhtail
+
+dhblock:
+	VMOVUPS     (R10), Z1
+	VCVTPH2PS   (R11), Z2
+	VFMADD231PS Z2, Z1, Z0 // S += Q_i · K_t,i
+	ADDQ        $64, R10
+	ADDQ        $32, R11
+	DECQ        R12
+	JNZ         dhblock
+
+dhtail:
+	KTESTW      K1, K1
+	JZ          dhsum
+	VMOVUPS.Z   (R10), K1, Z1
+	VCVTPH2PS.Z (R11), K1, Z2
+	VFMADD231PS Z2, Z1, Z0
+
+dhsum:
+	HSUM0
+	VMOVSS X0, (DI) // out[t] = S
+	ADDQ   $4, DI
+	ADDQ   R8, DX
+	DECQ   R9
+	JNZ    dhrow
+
+dhdone:
+	VZEROUPPER
+	RET
+
+// func axpyRowsF16AVX512(o []float32, p []float32, v []uint16, stride int)
+TEXT ·axpyRowsF16AVX512(SB), NOSPLIT, $0-80
+	MOVQ o_base+0(FP), DI
+	MOVQ o_len+8(FP), BX
+	MOVQ p_base+24(FP), SI
+	MOVQ p_len+32(FP), R9
+	MOVQ v_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	SHLQ $1, R8
+	MOVQ BX, CX
+	TAILMASK
+	MOVQ BX, R13
+	SHRQ $6, R13 // 64-column groups
+	ANDQ $63, BX
+	SHRQ $4, BX  // then 16-column blocks
+	TESTQ R13, R13
+	JZ   ahblocks
+
+ahquad:
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	MOVQ    SI, R10 // p
+	MOVQ    DX, R11 // v row t, this group
+	MOVQ    R9, R12
+	TESTQ   R12, R12
+	JZ      ahquadstore
+
+ahquadt:
+	VBROADCASTSS (R10), Z4
+	VCVTPH2PS    (R11), Z5
+	VCVTPH2PS    32(R11), Z6
+	VCVTPH2PS    64(R11), Z7
+	VCVTPH2PS    96(R11), Z8
+	VFMADD231PS  Z5, Z4, Z0 // O_i += p_t · V_t,i
+	VFMADD231PS  Z6, Z4, Z1
+	VFMADD231PS  Z7, Z4, Z2
+	VFMADD231PS  Z8, Z4, Z3
+	ADDQ         $4, R10
+	ADDQ         R8, R11
+	DECQ         R12
+	JNZ          ahquadt
+
+ahquadstore:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ    $256, DI
+	ADDQ    $128, DX
+	DECQ    R13
+	JNZ     ahquad
+
+ahblocks:
+	TESTQ BX, BX
+	JZ    ahtail
+
+ahblock:
+	VMOVUPS (DI), Z0
+	MOVQ    SI, R10
+	MOVQ    DX, R11
+	MOVQ    R9, R12
+	TESTQ   R12, R12
+	JZ      ahblockstore
+
+ahblockt:
+	VBROADCASTSS (R10), Z4
+	VCVTPH2PS    (R11), Z5
+	VFMADD231PS  Z5, Z4, Z0
+	ADDQ         $4, R10
+	ADDQ         R8, R11
+	DECQ         R12
+	JNZ          ahblockt
+
+ahblockstore:
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, DI
+	ADDQ    $32, DX
+	DECQ    BX
+	JNZ     ahblock
+
+ahtail:
+	KTESTW    K1, K1
+	JZ        ahdone
+	VMOVUPS.Z (DI), K1, Z0
+	MOVQ      SI, R10
+	MOVQ      DX, R11
+	MOVQ      R9, R12
+	TESTQ     R12, R12
+	JZ        ahtailstore
+
+ahtailt:
+	VBROADCASTSS (R10), Z4
+	VCVTPH2PS.Z  (R11), K1, Z5
+	VFMADD231PS  Z5, Z4, Z0
+	ADDQ         $4, R10
+	ADDQ         R8, R11
+	DECQ         R12
+	JNZ          ahtailt
+
+ahtailstore:
+	VMOVUPS Z0, K1, (DI)
+
+ahdone:
+	VZEROUPPER
+	RET
+
+// func dotRowsQ4F16AVX512(outs *[4]*float32, qs *[4]*float32, k *uint16, stride int, n int, hd int)
+// outs[j][t] = qs[j] · k[t·stride:], t < n (n a multiple of 4, hd of 16).
+// R12 is the offset into the cache rows (2 bytes per element); the
+// queries are read at twice it.
+TEXT ·dotRowsQ4F16AVX512(SB), NOSPLIT, $0-48
+	MOVQ qs+8(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ 16(AX), R8
+	MOVQ 24(AX), R9
+	MOVQ outs+0(FP), AX
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	MOVQ n+32(FP), CX
+	SHRQ $2, CX
+	MOVQ hd+40(FP), BX
+	SHLQ $1, BX
+	XORQ R14, R14
+	TESTQ CX, CX
+	JZ   dhqdone
+
+dhqrows:
+	VXORPS Z0, Z0, Z0; VXORPS Z1, Z1, Z1; VXORPS Z2, Z2, Z2; VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4; VXORPS Z5, Z5, Z5; VXORPS Z6, Z6, Z6; VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8; VXORPS Z9, Z9, Z9; VXORPS Z10, Z10, Z10; VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12; VXORPS Z13, Z13, Z13; VXORPS Z14, Z14, Z14; VXORPS Z15, Z15, Z15
+	XORQ R12, R12
+
+dhqblock:
+	LEAQ       (DX)(R12*1), R13
+	LEAQ       (R13)(R10*8), R15
+	LEAQ       (R15)(R10*8), R15
+	PREFETCHT0 (R15) // the rows 16 ahead, as dotRowsQ4AVX512
+	PREFETCHT0 (R15)(R10*1)
+	PREFETCHT0 (R15)(R10*2)
+	PREFETCHT0 (R15)(R11*1)
+	VCVTPH2PS  (R13), Z16
+	VCVTPH2PS  (R13)(R10*1), Z17
+	VCVTPH2PS  (R13)(R10*2), Z18
+	VCVTPH2PS  (R13)(R11*1), Z19
+	VMOVUPS    (SI)(R12*2), Z20
+	VMOVUPS    (DI)(R12*2), Z21
+	VMOVUPS    (R8)(R12*2), Z22
+	VMOVUPS    (R9)(R12*2), Z23
+	QK4(Z16, Z0, Z1, Z2, Z3)
+	QK4(Z17, Z4, Z5, Z6, Z7)
+	QK4(Z18, Z8, Z9, Z10, Z11)
+	QK4(Z19, Z12, Z13, Z14, Z15)
+	ADDQ    $32, R12
+	CMPQ    R12, BX
+	JLT     dhqblock
+
+	REDUCE4(Z0, Z1, Z2, Z3, Z0)
+	REDUCE4(Z4, Z5, Z6, Z7, Z4)
+	REDUCE4(Z8, Z9, Z10, Z11, Z8)
+	REDUCE4(Z12, Z13, Z14, Z15, Z12)
+	VSHUFPS $0x44, Z4, Z0, Z24; VSHUFPS $0xEE, Z4, Z0, Z25; VADDPS Z25, Z24, Z24
+	VSHUFPS $0x44, Z12, Z8, Z25; VSHUFPS $0xEE, Z12, Z8, Z26; VADDPS Z26, Z25, Z25
+	VSHUFPS $0x88, Z25, Z24, Z26; VSHUFPS $0xDD, Z25, Z24, Z27; VADDPS Z27, Z26, Z26
+
+	MOVQ          0(AX), R15
+	VMOVUPS       X26, (R15)(R14*1)
+	VEXTRACTF32X4 $1, Z26, X27
+	MOVQ          8(AX), R15
+	VMOVUPS       X27, (R15)(R14*1)
+	VEXTRACTF32X4 $2, Z26, X27
+	MOVQ          16(AX), R15
+	VMOVUPS       X27, (R15)(R14*1)
+	VEXTRACTF32X4 $3, Z26, X27
+	MOVQ          24(AX), R15
+	VMOVUPS       X27, (R15)(R14*1)
+
+	LEAQ (DX)(R10*4), DX
+	ADDQ $16, R14
+	DECQ CX
+	JNZ  dhqrows
+
+dhqdone:
+	VZEROUPPER
+	RET
+
+// func axpyRowsQ4F16AVX512(os *[4]*float32, ps *[4]*float32, v *uint16, stride int, n int, hd int)
+// os[j][i] += Σ_t ps[j][t] · v[t·stride + i], t < n, i < hd (a multiple of 64).
+// R14 is the group's offset into the outputs, R11 into the value rows.
+TEXT ·axpyRowsQ4F16AVX512(SB), NOSPLIT, $0-48
+	MOVQ ps+8(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ 16(AX), R8
+	MOVQ 24(AX), R9
+	MOVQ os+0(FP), AX
+	MOVQ v+16(FP), DX
+	MOVQ stride+24(FP), R10
+	SHLQ $1, R10
+	MOVQ hd+40(FP), BX
+	SHLQ $2, BX
+	XORQ R14, R14
+	XORQ R11, R11
+	MOVQ n+32(FP), CX
+	TESTQ CX, CX
+	JZ   ahqdone
+
+ahqgroup:
+	MOVQ    0(AX), R15
+	VMOVUPS (R15)(R14*1), Z0
+	VMOVUPS 64(R15)(R14*1), Z1
+	VMOVUPS 128(R15)(R14*1), Z2
+	VMOVUPS 192(R15)(R14*1), Z3
+	MOVQ    8(AX), R15
+	VMOVUPS (R15)(R14*1), Z4
+	VMOVUPS 64(R15)(R14*1), Z5
+	VMOVUPS 128(R15)(R14*1), Z6
+	VMOVUPS 192(R15)(R14*1), Z7
+	MOVQ    16(AX), R15
+	VMOVUPS (R15)(R14*1), Z8
+	VMOVUPS 64(R15)(R14*1), Z9
+	VMOVUPS 128(R15)(R14*1), Z10
+	VMOVUPS 192(R15)(R14*1), Z11
+	MOVQ    24(AX), R15
+	VMOVUPS (R15)(R14*1), Z12
+	VMOVUPS 64(R15)(R14*1), Z13
+	VMOVUPS 128(R15)(R14*1), Z14
+	VMOVUPS 192(R15)(R14*1), Z15
+	LEAQ    (DX)(R11*1), R13 // row t, this group
+	XORQ    R12, R12         // 4t
+	MOVQ    n+32(FP), CX
+
+ahqt:
+	VBROADCASTSS (SI)(R12*1), Z16
+	VBROADCASTSS (DI)(R12*1), Z17
+	VBROADCASTSS (R8)(R12*1), Z18
+	VBROADCASTSS (R9)(R12*1), Z19
+	MOVQ         R10, R15 // the row 16 ahead, fetched meanwhile (see the Go declaration)
+	SHLQ         $4, R15
+	PREFETCHT0   (R13)(R15*1)
+	PREFETCHT0   64(R13)(R15*1)
+	VCVTPH2PS    (R13), Z20
+	VCVTPH2PS    32(R13), Z21
+	VCVTPH2PS    64(R13), Z22
+	VCVTPH2PS    96(R13), Z23
+	PV4(Z16, Z0, Z1, Z2, Z3)
+	PV4(Z17, Z4, Z5, Z6, Z7)
+	PV4(Z18, Z8, Z9, Z10, Z11)
+	PV4(Z19, Z12, Z13, Z14, Z15)
+	ADDQ         $4, R12
+	ADDQ         R10, R13
+	DECQ         CX
+	JNZ          ahqt
+
+	MOVQ    0(AX), R15
+	VMOVUPS Z0, (R15)(R14*1)
+	VMOVUPS Z1, 64(R15)(R14*1)
+	VMOVUPS Z2, 128(R15)(R14*1)
+	VMOVUPS Z3, 192(R15)(R14*1)
+	MOVQ    8(AX), R15
+	VMOVUPS Z4, (R15)(R14*1)
+	VMOVUPS Z5, 64(R15)(R14*1)
+	VMOVUPS Z6, 128(R15)(R14*1)
+	VMOVUPS Z7, 192(R15)(R14*1)
+	MOVQ    16(AX), R15
+	VMOVUPS Z8, (R15)(R14*1)
+	VMOVUPS Z9, 64(R15)(R14*1)
+	VMOVUPS Z10, 128(R15)(R14*1)
+	VMOVUPS Z11, 192(R15)(R14*1)
+	MOVQ    24(AX), R15
+	VMOVUPS Z12, (R15)(R14*1)
+	VMOVUPS Z13, 64(R15)(R14*1)
+	VMOVUPS Z14, 128(R15)(R14*1)
+	VMOVUPS Z15, 192(R15)(R14*1)
+	ADDQ    $256, R14
+	ADDQ    $128, R11
+	CMPQ    R14, BX
+	JLT     ahqgroup
+
+ahqdone:
+	VZEROUPPER
+	RET

@@ -190,3 +190,91 @@ func TestRoPERowAVX512(t *testing.T) {
 		}
 	}
 }
+
+// TestF16AVX512 compares the binary16 kernels with their twins: widening
+// every binary16 value and rounding special and random floats bit for
+// bit (NaN payloads included), each tail and offset behind guards; the
+// attention kernels over binary16 rows as TestVecAVX512 does the float32
+// ones.
+func TestF16AVX512(t *testing.T) {
+	requireAVX512(t)
+	all := make([]uint16, 1<<16)
+	for i := range all {
+		all[i] = uint16(i)
+	}
+	wa, wg := make([]float32, len(all)), make([]float32, len(all))
+	f16ToF32AVX512(wa, all)
+	f16ToF32Go(wg, all)
+	for i := range all {
+		if math.Float32bits(wa[i]) != math.Float32bits(wg[i]) {
+			t.Fatalf("f16ToF32(%#04x) = %#08x, twin %#08x", i, math.Float32bits(wa[i]), math.Float32bits(wg[i]))
+		}
+	}
+	r := rand.New(rand.NewPCG(18, 18))
+	fs := []float32{0, 65504, 65519.996, 65520, 0x1p-24, 0x1p-25, 0x1.000002p-25, 0x1.8p-24, 0x1p-149,
+		float32(math.Inf(1)), math.Float32frombits(0x7fa00001), math.Float32frombits(0xffc12345), float32(math.NaN())}
+	fs = append(fs, wg...) // every binary16 value, exactly representable
+	for range 1 << 20 {
+		fs = append(fs, math.Float32frombits(r.Uint32()))
+	}
+	na, ng := make([]uint16, len(fs)), make([]uint16, len(fs))
+	f32ToF16AVX512(na, fs)
+	f32ToF16Go(ng, fs)
+	for i, f := range fs {
+		if na[i] != ng[i] {
+			t.Fatalf("f32ToF16(%v, bits %#08x) = %#04x, twin %#04x", f, math.Float32bits(f), na[i], ng[i])
+		}
+	}
+	for _, n := range testLengths {
+		for _, off := range testOffsets {
+			src := randF32(r, off+n)[off:]
+			buf := make([]uint16, off+n+8)
+			for i := range buf {
+				buf[i] = 0xbeef
+			}
+			f32ToF16AVX512(buf[off:off+n], src)
+			for i, h := range buf {
+				if in := i >= off && i < off+n; in && h != f32ToF16(src[i-off]) || !in && h != 0xbeef {
+					t.Fatalf("f32ToF16 n=%d off=%d: [%d] = %#04x", n, off, i, h)
+				}
+			}
+			bufW, win := guarded(off, n)
+			f16ToF32AVX512(win, buf[off:off+n])
+			checkGuards(t, bufW, off, n, fmt.Sprintf("f16ToF32 n=%d off=%d", n, off))
+			for i := range win {
+				if win[i] != f16ToF32(buf[off+i]) {
+					t.Fatalf("f16ToF32 n=%d off=%d: [%d] = %v", n, off, i, win[i])
+				}
+			}
+			for _, rows := range []int{0, 1, 5} {
+				stride := n + off
+				q, kv := randF32(r, n), randF16(r, off+rows*stride+n)
+				kv = kv[off:]
+				what := fmt.Sprintf("n=%d off=%d rows=%d", n, off, rows)
+				bufA, outA := guarded(off, rows)
+				_, outG := guarded(off, rows)
+				dotRowsF16AVX512(outA, q, kv, stride, rows)
+				dotRowsF16Go(outG, q, kv, stride, rows)
+				checkGuards(t, bufA, off, rows, "dotRowsF16 "+what)
+				for i := range outA {
+					if !near(outA[i], outG[i], 1e-5*float32(1+n/64)) {
+						t.Fatalf("dotRowsF16 %s: [%d] = %v, twin %v", what, i, outA[i], outG[i])
+					}
+				}
+				p := randF32(r, rows)
+				bufA, oA := guarded(off, n)
+				_, oG := guarded(off, n)
+				copy(oA, q)
+				copy(oG, q)
+				axpyRowsF16AVX512(oA, p, kv, stride)
+				axpyRowsF16Go(oG, p, kv, stride)
+				checkGuards(t, bufA, off, n, "axpyRowsF16 "+what)
+				for i := range oA {
+					if !near(oA[i], oG[i], 1e-5) {
+						t.Fatalf("axpyRowsF16 %s: [%d] = %v, twin %v", what, i, oA[i], oG[i])
+					}
+				}
+			}
+		}
+	}
+}
