@@ -10,14 +10,16 @@ import (
 // TestForwardAllocatesNothing checks the per-token promise of the design:
 // once warm, a forward of one token (decode) or of a few (verify) on the
 // CPU backend makes no heap allocation, returning rows or argmax ids, with
-// float32 or (where the CPU has AVX512-BF16) bf16 activations.
+// float32 or (where the CPU has AVX512-BF16) bf16 activations, and with a
+// binary16 KV cache.
 func TestForwardAllocatesNothing(t *testing.T) {
 	cpu := ops.NewCPU(2)
-	for _, c := range []struct{ qwen3, bf16Act bool }{{false, false}, {true, false}, {false, true}} {
+	for _, c := range []struct{ qwen3, bf16Act, f16KV bool }{{false, false, false}, {true, false, false}, {false, true, false}, {true, false, true}} {
 		qwen3 := c.qwen3
 		if c.bf16Act && !cpu.SetBF16Activations(true) {
 			continue // no AVX512-BF16: the same path as above
 		}
+		cpu.SetF16KVCache(c.f16KV)
 		d := randomDecoder(t, cpu, tensor.BF16, 16, qwen3)
 		prompt := []int32{1, 5, 9, 2, 44, 17, 3, 3}
 		if _, err := d.Forward(prompt, 0, 1); err != nil {

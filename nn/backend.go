@@ -73,3 +73,18 @@ type Fused interface {
 	// the biases are all nil or all set.
 	LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor)
 }
+
+// KVStore is implemented by backends that may keep the KV cache in a
+// dtype other than F32: ops.CPU after SetF16KVCache(true) keeps binary16,
+// half the bytes attention reads per position. The Decoder then projects
+// keys and values into F32 rows, rotates (and norms) them there, and
+// stores them into the cache with StoreKV; the backend's Attention reads
+// caches of the dtype AllocKV returns.
+type KVStore interface {
+	// AllocKV returns a zeroed (rows, cols) cache tensor in the backend's
+	// cache dtype.
+	AllocKV(rows, cols int) *tensor.Tensor
+	// StoreKV rounds the F32 rows of src into dst, rows of a tensor from
+	// AllocKV of the same shape.
+	StoreKV(dst, src *tensor.Tensor)
+}

@@ -81,6 +81,10 @@ type Decoder struct {
 	att      *tensor.Tensor // (maxRows, heads·headDim) attention output
 	proj     *tensor.Tensor // (maxRows, hidden) output of o_proj / down_proj
 	gate, up *tensor.Tensor // (maxRows, intermediate)
+	// Keys and values of a chunk before StoreKV rounds them into a cache
+	// that is not F32 (nil when the cache is F32: they go straight there).
+	kNew, vNew *tensor.Tensor // (maxRows, kvHeads·headDim)
+	store      KVStore
 
 	logits     *tensor.Tensor // (rows, vocab), grown to the largest want seen
 	logitsHost []float32      // host copy when the backend is a device
@@ -90,7 +94,7 @@ type Decoder struct {
 	// Reusable tensor headers for the row views of one chunk, so that a
 	// forward allocates nothing (see tensor.RowSliceInto).
 	vx, vxb, vq, vatt, vproj, vgate, vup tensor.Tensor
-	vk, vv, vqh, vkh                     tensor.Tensor
+	vk, vv, vqh, vkh, vck, vcv           tensor.Tensor
 	vnx, vnxb, vlogits                   tensor.Tensor
 }
 
@@ -121,6 +125,10 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 	d.x, d.xb, d.proj = b.Alloc(maxRows, cfg.Hidden), b.Alloc(maxRows, cfg.Hidden), b.Alloc(maxRows, cfg.Hidden)
 	d.q, d.att = b.Alloc(maxRows, qDim), b.Alloc(maxRows, qDim)
 	d.gate, d.up = b.Alloc(maxRows, cfg.Intermediate), b.Alloc(maxRows, cfg.Intermediate)
+	if d.cache.DType() != tensor.F32 {
+		d.store = b.(KVStore) // NewKVCache allocated with it
+		d.kNew, d.vNew = b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim), b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim)
+	}
 	return d, nil
 }
 
@@ -256,9 +264,14 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 	}
 	for l := range d.w.Layers {
 		w := &d.w.Layers[l]
-		// Keys and values go straight into their cache rows.
-		k := d.cache.K[l].RowSliceInto(&d.vk, start, start+M)
-		v := d.cache.V[l].RowSliceInto(&d.vv, start, start+M)
+		// Keys and values go straight into their cache rows, or, for a
+		// cache in another dtype, into F32 rows stored there after RoPE.
+		ck := d.cache.K[l].RowSliceInto(&d.vck, start, start+M)
+		cv := d.cache.V[l].RowSliceInto(&d.vcv, start, start+M)
+		k, v := ck, cv
+		if d.store != nil {
+			k, v = d.kNew.RowSliceInto(&d.vk, 0, M), d.vNew.RowSliceInto(&d.vv, 0, M)
+		}
 
 		// attention: (xb is the normed input) q/k/v projections, (Qwen3)
 		// per-head q/k norm, RoPE
@@ -279,6 +292,10 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 		} else {
 			b.RoPE(q, cfg.Heads, cfg.HeadDim, start, d.cos, d.sin)
 			b.RoPE(k, cfg.KVHeads, cfg.HeadDim, start, d.cos, d.sin)
+		}
+		if d.store != nil {
+			d.store.StoreKV(ck, k)
+			d.store.StoreKV(cv, v)
 		}
 		// causal grouped-query attention over the cache, output projection,
 		// residual, and the MLP's norm

@@ -11,19 +11,31 @@ import (
 // how speculative decoding forgets rejected drafts: slots past the length
 // are never read, and the next Forward overwrites them.
 type KVCache struct {
-	K, V     []*tensor.Tensor // per layer: (capacity, kvHeads·headDim) F32
+	K, V     []*tensor.Tensor // per layer: (capacity, kvHeads·headDim), F32 or the backend's KVStore dtype
 	Capacity int
 	n        int
 }
 
-// NewKVCache allocates a cache on backend b.
+// NewKVCache allocates a cache on backend b: with b's AllocKV when it is a
+// KVStore, else F32 with Alloc.
 func NewKVCache(b Backend, layers, capacity, kvDim int) *KVCache {
 	c := &KVCache{K: make([]*tensor.Tensor, layers), V: make([]*tensor.Tensor, layers), Capacity: capacity}
+	alloc := func() *tensor.Tensor { return b.Alloc(capacity, kvDim) }
+	if s, ok := b.(KVStore); ok {
+		alloc = func() *tensor.Tensor { return s.AllocKV(capacity, kvDim) }
+	}
 	for l := range c.K {
-		c.K[l] = b.Alloc(capacity, kvDim)
-		c.V[l] = b.Alloc(capacity, kvDim)
+		c.K[l], c.V[l] = alloc(), alloc()
 	}
 	return c
+}
+
+// DType is the element type of the cached keys and values.
+func (c *KVCache) DType() tensor.DType {
+	if len(c.K) == 0 {
+		return tensor.F32
+	}
+	return c.K[0].DType
 }
 
 // Len is the number of positions whose keys and values are valid.
@@ -54,7 +66,7 @@ func (c *KVCache) reserve(start, count int) error {
 func (c *KVCache) Bytes() int64 {
 	var n int64
 	for l := range c.K {
-		n += int64(c.K[l].Len()+c.V[l].Len()) * 4
+		n += int64(c.K[l].Len()*c.K[l].DType.Size() + c.V[l].Len()*c.V[l].DType.Size())
 	}
 	return n
 }

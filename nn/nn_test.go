@@ -1,8 +1,10 @@
 package nn_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -90,10 +92,15 @@ func copyRows(rows [][]float32) [][]float32 {
 
 // Chunked prefill (small internal chunks, or several Forward calls) must give
 // the same logits as one forward, bit for bit: every row's arithmetic is the same.
+// So must they with a binary16 KV cache.
 func TestChunkedPrefillEqualsOneShot(t *testing.T) {
-	cpu := ops.NewCPU(2)
 	tokens := []int32{1, 5, 9, 2, 44, 17, 3, 3, 8, 31, 0, 49, 12}
-	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16} {
+	for _, c := range []struct {
+		dt    tensor.DType
+		f16KV bool
+	}{{tensor.F32, false}, {tensor.BF16, false}, {tensor.BF16, true}} {
+		cpu, dt := ops.NewCPU(2), c.dt
+		cpu.SetF16KVCache(c.f16KV)
 		one := randomDecoder(t, cpu, dt, 256, true)
 		want, err := one.Forward(tokens, 0, len(tokens))
 		require.NoError(t, err)
@@ -118,7 +125,14 @@ func TestChunkedPrefillEqualsOneShot(t *testing.T) {
 // Truncating the cache and forwarding other tokens must equal a fresh run
 // of the same tokens: stale slots past the length are never read.
 func TestTruncateReforward(t *testing.T) {
+	for _, f16KV := range []bool{false, true} {
+		t.Run(fmt.Sprintf("f16KV=%v", f16KV), func(t *testing.T) { testTruncateReforward(t, f16KV) })
+	}
+}
+
+func testTruncateReforward(t *testing.T, f16KV bool) {
 	cpu := ops.NewCPU(2)
+	cpu.SetF16KVCache(f16KV)
 	d := randomDecoder(t, cpu, tensor.BF16, 256, false)
 	prefix := []int32{3, 1, 4, 1, 5}
 	_, err := d.Forward(prefix, 0, 0)
@@ -135,6 +149,32 @@ func TestTruncateReforward(t *testing.T) {
 	want, err := fresh.Forward([]int32{3, 1, 4, 1, 5, 9, 7, 7}, 0, 2)
 	require.NoError(t, err)
 	require.Equal(t, copyRows(want), copyRows(got))
+}
+
+// TestF16KVCache checks what SetF16KVCache changes: the cache's dtype and
+// bytes, and logits near (not equal to) those of a float32 cache, with
+// and without Qwen3's q/k norms (applied before the keys are stored).
+func TestF16KVCache(t *testing.T) {
+	tokens := []int32{1, 5, 9, 2, 44, 17, 3, 3, 8, 31, 0, 49, 12}
+	for _, qwen3 := range []bool{false, true} {
+		exact, half := ops.NewCPU(2), ops.NewCPU(2)
+		half.SetF16KVCache(true)
+		de, dh := randomDecoder(t, exact, tensor.BF16, 4, qwen3), randomDecoder(t, half, tensor.BF16, 4, qwen3)
+		require.Equal(t, tensor.F32, de.Cache().DType())
+		require.Equal(t, tensor.F16, dh.Cache().DType())
+		require.Equal(t, de.Cache().Bytes(), 2*dh.Cache().Bytes())
+		want, err := de.Forward(tokens, 0, len(tokens))
+		require.NoError(t, err)
+		want = copyRows(want)
+		got, err := dh.Forward(tokens, 0, len(tokens))
+		require.NoError(t, err)
+		same := true
+		for r := range want {
+			assert.InDeltaSlice(t, want[r], got[r], 2e-2, "qwen3 %v row %d", qwen3, r)
+			same = same && slices.Equal(want[r], got[r])
+		}
+		assert.False(t, same, "qwen3 %v: a binary16 cache gave the float32 cache's logits exactly", qwen3)
+	}
 }
 
 func TestForwardErrors(t *testing.T) {

@@ -24,8 +24,18 @@ import (
 // Every query's result is the same bits either way, so it never depends
 // on M or on how the queries were grouped.
 func Attention(p *Pool, out, q, k, v []float32, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
-	t := &attentionTask{}
-	t.run(p, out, q, k, v, M, start, heads, kvHeads, headDim, scratch)
+	t := &attentionTask{k: k, v: v}
+	t.run(p, out, q, M, start, heads, kvHeads, headDim, scratch)
+}
+
+// AttentionF16 is Attention over a KV cache kept in IEEE binary16 (half
+// the bytes per position, which attention reads from memory once the
+// weights of a forward have evicted them). Each cache element is widened
+// exactly where it is read, so the result is, bit for bit, Attention's
+// over the widened cache.
+func AttentionF16(p *Pool, out, q []float32, k, v []uint16, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
+	t := &attentionTask{k16: k, v16: v}
+	t.run(p, out, q, M, start, heads, kvHeads, headDim, scratch)
 }
 
 // AttentionScratch is the floats of scratch each worker needs for an
@@ -37,6 +47,7 @@ func AttentionScratch(M, start, headDim int) int { return 4*(start+M) + headDim 
 // queries of one key/value head; CPU keeps one to avoid allocating.
 type attentionTask struct {
 	out, q, k, v                    []float32
+	k16, v16                        []uint16 // a binary16 cache, in place of k and v
 	M, start, heads, group, headDim int
 	qw, kw                          int
 	tiles                           int // tiles per key/value head
@@ -44,9 +55,11 @@ type attentionTask struct {
 	scratch                         [][]float32
 }
 
-func (t *attentionTask) run(p *Pool, out, q, k, v []float32, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
+// run computes the attention over t.k, t.v or t.k16, t.v16, whichever
+// the caller set.
+func (t *attentionTask) run(p *Pool, out, q []float32, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
 	group := heads / kvHeads
-	*t = attentionTask{out: out, q: q, k: k, v: v, M: M, start: start, heads: heads, group: group, headDim: headDim,
+	*t = attentionTask{out: out, q: q, k: t.k, v: t.v, k16: t.k16, v16: t.v16, M: M, start: start, heads: heads, group: group, headDim: headDim,
 		qw: heads * headDim, kw: kvHeads * headDim, tiles: (M*group + 3) / 4,
 		scale: float32(1 / math.Sqrt(float64(headDim))), scratch: scratch}
 	p.RunTask(kvHeads*t.tiles, 1, t)
@@ -89,10 +102,10 @@ func (t *attentionTask) Run(worker, lo, hi int) {
 		for j := range 4 {
 			common4[j] = ps[j][:common]
 		}
-		asm.DotRows4(&common4, &qs, t.k[kvOff:], kw, common)
+		t.dotRows4(&common4, &qs, kvOff, common)
 		for j := range nq {
 			if n[j] > common {
-				asm.DotRows(ps[j][common:], qs[j], t.k[kvOff+common*kw:], kw, n[j]-common)
+				t.dotRows(ps[j][common:], qs[j], kvOff+common*kw, n[j]-common)
 			}
 		}
 		for j := range 4 {
@@ -102,10 +115,10 @@ func (t *attentionTask) Run(worker, lo, hi int) {
 			}
 			clear(os[j])
 		}
-		asm.AxpyRows4(&os, &common4, t.v[kvOff:], kw)
+		t.axpyRows4(&os, &common4, kvOff)
 		for j := range nq {
 			if n[j] > common {
-				asm.AxpyRows(os[j], ps[j][common:], t.v[kvOff+common*kw:], kw)
+				t.axpyRows(os[j], ps[j][common:], kvOff+common*kw)
 			}
 		}
 	}
@@ -113,9 +126,43 @@ func (t *attentionTask) Run(worker, lo, hi int) {
 
 // one is a lone query's attention: scores, softmax, weighted sum of values.
 func (t *attentionTask) one(q, o, score []float32, kvOff int) {
-	asm.DotRows(score, q, t.k[kvOff:], t.kw, len(score))
+	t.dotRows(score, q, kvOff, len(score))
 	asm.Scale(score, t.scale)
 	Softmax(score)
 	clear(o)
-	asm.AxpyRows(o, score, t.v[kvOff:], t.kw)
+	t.axpyRows(o, score, kvOff)
+}
+
+// The cache reads, from element off of k or v on, in either dtype.
+
+func (t *attentionTask) dotRows(out, q []float32, off, n int) {
+	if t.k16 != nil {
+		asm.DotRowsF16(out, q, t.k16[off:], t.kw, n)
+		return
+	}
+	asm.DotRows(out, q, t.k[off:], t.kw, n)
+}
+
+func (t *attentionTask) dotRows4(out, q *[4][]float32, off, n int) {
+	if t.k16 != nil {
+		asm.DotRows4F16(out, q, t.k16[off:], t.kw, n)
+		return
+	}
+	asm.DotRows4(out, q, t.k[off:], t.kw, n)
+}
+
+func (t *attentionTask) axpyRows(o, p []float32, off int) {
+	if t.v16 != nil {
+		asm.AxpyRowsF16(o, p, t.v16[off:], t.kw)
+		return
+	}
+	asm.AxpyRows(o, p, t.v[off:], t.kw)
+}
+
+func (t *attentionTask) axpyRows4(o, p *[4][]float32, off int) {
+	if t.v16 != nil {
+		asm.AxpyRows4F16(o, p, t.v16[off:], t.kw)
+		return
+	}
+	asm.AxpyRows4(o, p, t.v[off:], t.kw)
 }

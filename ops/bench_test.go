@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopard/gopard/ops/asm"
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkMatMul(b *testing.B) {
 // forward (4 over 2, 7 rows), at positions 150 and 900. "cold" streams 40
 // MB through both threads before each call, as a forward's weights do,
 // so that the KV cache comes from memory; the reported µs/call times the
-// attention alone.
+// attention alone. kv=f16 is AttentionF16 over the same cache in binary16.
 func BenchmarkAttention(b *testing.B) {
 	r := rand.New(rand.NewPCG(2, 2))
 	pool := NewPool(2)
@@ -72,24 +73,33 @@ func BenchmarkAttention(b *testing.B) {
 			q := randSlice(r, c.M*c.heads*hd)
 			k := randSlice(r, (start+c.M)*c.kvHeads*hd)
 			v := randSlice(r, (start+c.M)*c.kvHeads*hd)
+			k16, v16 := make([]uint16, len(k)), make([]uint16, len(v))
+			asm.F32ToF16(k16, k)
+			asm.F32ToF16(v16, v)
 			out := make([]float32, len(q))
 			scratch := make([][]float32, pool.Threads())
 			for i := range scratch {
 				scratch[i] = make([]float32, AttentionScratch(c.M, start, hd))
 			}
 			for _, cold := range []bool{false, true} {
-				b.Run(fmt.Sprintf("%s/M=%d/pos=%d/cold=%v", c.name, c.M, start, cold), func(b *testing.B) {
-					var spent time.Duration
-					for b.Loop() {
-						if cold {
-							pool.Run(len(flush), 1<<16, stream)
+				for _, kv := range []string{"f32", "f16"} {
+					b.Run(fmt.Sprintf("%s/M=%d/pos=%d/cold=%v/kv=%s", c.name, c.M, start, cold, kv), func(b *testing.B) {
+						var spent time.Duration
+						for b.Loop() {
+							if cold {
+								pool.Run(len(flush), 1<<16, stream)
+							}
+							t0 := time.Now()
+							if kv == "f16" {
+								AttentionF16(pool, out, q, k16, v16, c.M, start, c.heads, c.kvHeads, hd, scratch)
+							} else {
+								Attention(pool, out, q, k, v, c.M, start, c.heads, c.kvHeads, hd, scratch)
+							}
+							spent += time.Since(t0)
 						}
-						t0 := time.Now()
-						Attention(pool, out, q, k, v, c.M, start, c.heads, c.kvHeads, hd, scratch)
-						spent += time.Since(t0)
-					}
-					b.ReportMetric(float64(spent.Nanoseconds())/1e3/float64(b.N), "µs/call")
-				})
+						b.ReportMetric(float64(spent.Nanoseconds())/1e3/float64(b.N), "µs/call")
+					})
+				}
 			}
 		}
 	}

@@ -23,6 +23,8 @@ type CPU struct {
 	att    attentionTask
 	norm   normTask
 	up     []float32 // LinearSwiGLU's up projection
+
+	f16KV bool // AllocKV hands out binary16 caches (SetF16KVCache)
 }
 
 // swiGLUTask is LinearSwiGLU up to 16 rows in one pool dispatch: each
@@ -220,7 +222,44 @@ func (c *CPU) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor
 func (c *CPU) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
 	M := q.Rows()
 	c.grow(AttentionScratch(M, start, headDim))
-	c.att.run(c.pool, out.F32(), q.F32(), k.F32(), v.F32(), M, start, heads, kvHeads, headDim, c.scratch)
+	c.att = attentionTask{}
+	if k.DType == tensor.F16 {
+		c.att.k16, c.att.v16 = k.U16(), v.U16()
+	} else {
+		c.att.k, c.att.v = k.F32(), v.F32()
+	}
+	c.att.run(c.pool, out.F32(), q.F32(), M, start, heads, kvHeads, headDim, c.scratch)
+}
+
+// SetF16KVCache makes the KV caches allocated from now on (by the next
+// nn.NewDecoder on this backend) hold IEEE binary16 instead of float32:
+// half the memory, and half the bytes attention reads per position, which
+// come from memory once a forward's weights have evicted them. Keys and
+// values are rounded to nearest when stored (within 2⁻¹¹ relative; beyond
+// ±65504 they would become infinities), as in llama.cpp's default f16
+// cache; everything else is unchanged. On the conformance models it moves
+// log-probabilities by up to 3e-2 (models.TestConformanceF16KVCache).
+// Speculative decoding stays exact against the target run with the same
+// setting. Caches already allocated keep their dtype.
+func (c *CPU) SetF16KVCache(on bool) { c.f16KV = on }
+
+// AllocKV implements nn.KVStore: a zeroed cache tensor in binary16 after
+// SetF16KVCache(true), else float32.
+func (c *CPU) AllocKV(rows, cols int) *tensor.Tensor {
+	if c.f16KV {
+		return tensor.New(tensor.F16, rows, cols)
+	}
+	return tensor.New(tensor.F32, rows, cols)
+}
+
+// StoreKV implements nn.KVStore: it rounds the float32 rows of src into
+// the rows of dst (binary16; a float32 dst gets a copy).
+func (c *CPU) StoreKV(dst, src *tensor.Tensor) {
+	if dst.DType == tensor.F16 {
+		asm.F32ToF16(dst.U16(), src.F32())
+		return
+	}
+	copy(dst.F32(), src.F32())
 }
 
 // SiLUMul implements nn.Backend.

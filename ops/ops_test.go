@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopard/gopard/ops/asm"
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -168,6 +169,43 @@ func TestAttentionGQACausalAtOffset(t *testing.T) {
 	Attention(pool, b, q, k, v, 2, 1, 1, 1, 4, scratch)
 	assert.Equal(t, a[:4], b[:4])
 	assert.NotEqual(t, a[4:], b[4:])
+}
+
+// TestAttentionF16IsAttentionWidened checks that attention over a binary16
+// cache gives the bits of Attention over the same cache widened, whole
+// and row by row (so speculative decoding stays exact with it), at the
+// shapes above.
+func TestAttentionF16IsAttentionWidened(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	pool := NewPool(3)
+	defer pool.Close()
+	for _, tc := range []struct{ M, start, heads, kvHeads, hd int }{
+		{1, 0, 1, 1, 4}, {3, 5, 4, 2, 8}, {7, 2, 6, 3, 16},
+		{9, 37, 8, 4, 64}, {9, 20, 14, 2, 64}, {5, 3, 16, 8, 128}, {1, 30, 14, 2, 64}, {2, 11, 2, 2, 128},
+	} {
+		n := tc.start + tc.M
+		q := randSlice(r, tc.M*tc.heads*tc.hd)
+		k16, v16 := make([]uint16, n*tc.kvHeads*tc.hd), make([]uint16, n*tc.kvHeads*tc.hd)
+		asm.F32ToF16(k16, randSlice(r, len(k16)))
+		asm.F32ToF16(v16, randSlice(r, len(v16)))
+		k, v := make([]float32, len(k16)), make([]float32, len(v16))
+		asm.F16ToF32(k, k16)
+		asm.F16ToF32(v, v16)
+		want := make([]float32, len(q))
+		Attention(pool, want, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, tc.M, tc.start, tc.hd))
+		got := make([]float32, len(q))
+		AttentionF16(pool, got, q, k16, v16, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, tc.M, tc.start, tc.hd))
+		w := tc.heads * tc.hd
+		for m := range tc.M {
+			one := make([]float32, w)
+			AttentionF16(pool, one, q[m*w:(m+1)*w], k16, v16, 1, tc.start+m, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, 1, tc.start+m, tc.hd))
+			for i := range one {
+				if j := m*w + i; math.Float32bits(got[j]) != math.Float32bits(want[j]) || math.Float32bits(one[i]) != math.Float32bits(want[j]) {
+					t.Fatalf("%+v: row %d, %d: %v (row alone %v), over the widened cache %v", tc, m, i, got[j], one[i], want[j])
+				}
+			}
+		}
+	}
 }
 
 func TestMatMulDTypes(t *testing.T) {

@@ -70,6 +70,7 @@ type options struct {
 	cpuProfile   string
 	only         int
 	bf16Act      bool
+	kvCache      string
 	save         string
 	device       string
 	pardDraft    string
@@ -88,6 +89,7 @@ func main() {
 	flag.BoolVar(&o.asJSON, "json", false, "print one JSON object instead of tables")
 	flag.BoolVar(&o.skipKernels, "skip-kernels", false, "do not time the individual kernels")
 	flag.BoolVar(&o.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (VDPBF16PS; less accurate, see ops.CPU.SetBF16Activations)")
+	flag.StringVar(&o.kvCache, "kv-cache", "f32", cli.KVCacheHelp)
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the forwards to this file")
 	flag.StringVar(&o.save, "save", "", "write the random --shape model as a Hugging Face directory (config.json + model.safetensors) and exit")
 	flag.IntVar(&o.only, "m", 0, "time only forwards of this many tokens, 1 to 1024 (0: all of 1, 2, 4, 8, 9, 13, 16, 64)")
@@ -161,6 +163,7 @@ type report struct {
 	Shape            string             `json:"shape"`
 	Context          int                `json:"context"`
 	BF16Activations  bool               `json:"bf16_activations"`
+	KVCache          string             `json:"kv_cache"`
 }
 
 // gpuBackend is what bench uses of a GPU backend beyond nn.Backend.
@@ -183,8 +186,11 @@ func run(o options) error {
 		return err
 	}
 	defer cli.CloseBackend(backend)
+	if err := cli.SetKVCache(backend, o.kvCache); err != nil {
+		return err
+	}
 	rep := report{Device: backend.Name(), ForwardMs: map[string]float64{}, TokS: map[string]float64{}, WeightGBs: map[string]float64{},
-		GFlops: map[string]float64{}, Context: o.context, BF16Activations: o.bf16Act}
+		GFlops: map[string]float64{}, Context: o.context, BF16Activations: o.bf16Act, KVCache: o.kvCache}
 	say := func(format string, a ...any) {
 		if !o.asJSON {
 			fmt.Printf(format, a...)
@@ -215,7 +221,7 @@ func run(o options) error {
 		}
 		pool := cpu.Pool()
 		rep.Threads, rep.Impl = pool.Threads(), ops.Impl()
-		say("gopard bench: %d threads, kernels %s, bf16 activations %v, %s/%s\n\n", pool.Threads(), rep.Impl, o.bf16Act, runtime.GOOS, runtime.GOARCH)
+		say("gopard bench: %d threads, kernels %s, bf16 activations %v, %s KV cache, %s/%s\n\n", pool.Threads(), rep.Impl, o.bf16Act, o.kvCache, runtime.GOOS, runtime.GOARCH)
 		rep.ReadBandwidthGBs = readBandwidth(pool, o.runs)
 		rep.FMAPeakGFlops = fmaPeak(pool, o.runs)
 		limit = rep.ReadBandwidthGBs

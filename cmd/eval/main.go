@@ -39,6 +39,7 @@ type config struct {
 	warmup, threads        int
 	pardToken              int
 	bf16Act                bool
+	kvCache                string
 	cpuProfile             string
 	interleave             bool
 	device                 string
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
 	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
 	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (AVX512-BF16 CPUs; see generate --help)")
+	fs.StringVar(&c.kvCache, "kv-cache", "f32", cli.KVCacheHelp)
 	fs.BoolVar(&c.interleave, "interleave", false, "run every grid cell on a prompt before the next prompt, instead of one cell after the other: on a machine whose speed drifts, the cells' speeds (and speedups) are then measured under the same conditions")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (models loaded, warm-ups and timed prompts) to this file, for go tool pprof")
 	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft's pard_token)")
@@ -326,6 +328,9 @@ func run(c *config, stdout, stderr io.Writer) error {
 	defer cli.CloseBackend(backend)
 	if cpu, ok := backend.(*ops.CPU); ok && c.bf16Act && !cpu.SetBF16Activations(true) {
 		fmt.Fprintln(stderr, "eval: this CPU has no AVX512-BF16; --bf16-activations has no effect")
+	}
+	if err := cli.SetKVCache(backend, c.kvCache); err != nil {
+		return err
 	}
 	fmt.Fprintf(stderr, "eval: running on %s\n", backend.Name())
 	pair, err := cli.OpenPair(c.target, c.draft, tok, backend, capacity, false)

@@ -41,6 +41,7 @@ type config struct {
 	asJSON, ignoreEOS, quiet    bool
 	demo, kSet                  bool // no --model: the embedded models' side-by-side demo
 	bf16Act                     bool
+	kvCache                     string
 	device                      string
 }
 
@@ -79,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
 	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
 	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights on CPUs with AVX512-BF16: about twice the multiply-adds per instruction, logits within ~1e-2 of the exact path")
+	fs.StringVar(&c.kvCache, "kv-cache", "f32", cli.KVCacheHelp)
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object instead of streaming text")
 	fs.BoolVar(&c.ignoreEOS, "ignore-eos", false, "keep generating past end-of-sequence tokens")
 	fs.BoolVar(&c.quiet, "quiet", false, "no loading or statistics lines on stderr")
@@ -355,7 +357,8 @@ func buildPrompt(c *config, tok *tokenizer.Tokenizer, tokDir string) ([]int32, e
 	return ids, nil
 }
 
-// newBackend is the backend of --device, --threads and --bf16-activations.
+// newBackend is the backend of --device, --threads, --bf16-activations
+// and --kv-cache.
 func newBackend(c *config, stderr io.Writer) (nn.Backend, error) {
 	b, err := cli.Backend(c.device, c.threads)
 	if err != nil {
@@ -363,6 +366,10 @@ func newBackend(c *config, stderr io.Writer) (nn.Backend, error) {
 	}
 	if cpu, ok := b.(*ops.CPU); ok && c.bf16Act && !cpu.SetBF16Activations(true) && !c.quiet {
 		fmt.Fprintln(stderr, "generate: this CPU has no AVX512-BF16; --bf16-activations has no effect")
+	}
+	if err := cli.SetKVCache(b, c.kvCache); err != nil {
+		cli.CloseBackend(b)
+		return nil, err
 	}
 	return b, nil
 }

@@ -25,18 +25,19 @@ func main() {
 	top := flag.Int("top", 10, "log-probabilities to print per position")
 	threads := flag.Int("threads", 0, "CPU threads (0: all cores)")
 	device := flag.String("device", "auto", cli.DeviceHelp)
+	kvCache := flag.String("kv-cache", "f32", cli.KVCacheHelp)
 	asJSON := flag.Bool("json", false, `print one JSON object {"top_logprobs": [[[id, logprob], ...], ...], "perplexity": p}`)
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: score --model DIR --ids 1,2,3 [flags]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := run(*model, *idsFlag, *top, *device, *threads, *asJSON, os.Stdout); err != nil {
+	if err := run(*model, *idsFlag, *top, *device, *kvCache, *threads, *asJSON, os.Stdout); err != nil {
 		cli.Fatal("score", err)
 	}
 }
 
-func run(dir, idsFlag string, top int, device string, threads int, asJSON bool, stdout io.Writer) error {
+func run(dir, idsFlag string, top int, device, kvCache string, threads int, asJSON bool, stdout io.Writer) error {
 	if dir == "" {
 		return fmt.Errorf("--model DIR is required")
 	}
@@ -55,6 +56,9 @@ func run(dir, idsFlag string, top int, device string, threads int, asJSON bool, 
 		return err
 	}
 	defer cli.CloseBackend(b)
+	if err := cli.SetKVCache(b, kvCache); err != nil {
+		return err
+	}
 	m, err := cli.LoadModel(dir, b, len(ids), asJSON)
 	if err != nil {
 		return err

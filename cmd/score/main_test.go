@@ -28,7 +28,7 @@ func TestScoreMatchesReference(t *testing.T) {
 	}
 	ids := strings.Trim(strings.Join(strings.Fields(strings.Trim(jsonString(ref.PromptIDs), "[]")), ""), ",")
 	var out bytes.Buffer
-	if err := run(dir, ids, 10, "cpu", 1, true, &out); err != nil {
+	if err := run(dir, ids, 10, "cpu", "f32", 1, true, &out); err != nil {
 		t.Fatal(err)
 	}
 	var got struct {
@@ -58,7 +58,7 @@ func TestScoreMatchesReference(t *testing.T) {
 
 func TestScoreErrors(t *testing.T) {
 	for _, tc := range []struct{ dir, ids string }{{"", "1"}, {"x", ""}, {"x", "1,-2"}, {"/nonexistent", "1,2"}} {
-		if err := run(tc.dir, tc.ids, 10, "cpu", 1, true, &bytes.Buffer{}); err == nil {
+		if err := run(tc.dir, tc.ids, 10, "cpu", "f32", 1, true, &bytes.Buffer{}); err == nil {
 			t.Errorf("run(%q, %q) succeeded", tc.dir, tc.ids)
 		}
 	}

@@ -70,3 +70,23 @@ func CloseBackend(b nn.Backend) error {
 	}
 	return nil
 }
+
+// KVCacheHelp is the usage text of the --kv-cache flag.
+const KVCacheHelp = "KV-cache dtype: f32, or f16 (CPU only: half the cache memory and half the bytes attention reads per position; keys and values rounded to binary16, as llama.cpp's default cache)"
+
+// SetKVCache applies a --kv-cache value to backend b before models are
+// loaded on it: "f32" (the default, every backend) or "f16" (the CPU).
+func SetKVCache(b nn.Backend, dtype string) error {
+	switch strings.ToLower(strings.TrimSpace(dtype)) {
+	case "", "f32":
+		return nil
+	case "f16":
+		cpu, ok := b.(*ops.CPU)
+		if !ok {
+			return fmt.Errorf("--kv-cache f16: a CPU setting; %s keeps an f32 cache", b.Name())
+		}
+		cpu.SetF16KVCache(true)
+		return nil
+	}
+	return fmt.Errorf("--kv-cache %q: want f32 or f16", dtype)
+}

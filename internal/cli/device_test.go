@@ -8,7 +8,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/ops"
+	"github.com/gopard/gopard/tensor"
 )
 
 func TestParseDevice(t *testing.T) {
@@ -75,5 +77,46 @@ func TestStartCPUProfile(t *testing.T) {
 	}
 	if _, err := StartCPUProfile(filepath.Join(t.TempDir(), "no", "such", "dir", "p")); err == nil || !strings.Contains(err.Error(), "--cpuprofile") {
 		t.Fatalf("bad path: %v", err)
+	}
+}
+
+// notCPU is a backend that is not ops.CPU (only its name is used).
+type notCPU struct{ nn.Backend }
+
+func (notCPU) Name() string { return "cuda:0" }
+
+func TestSetKVCache(t *testing.T) {
+	for _, c := range []struct {
+		dtype string
+		gpu   bool
+		want  tensor.DType
+		err   string
+	}{
+		{"f32", false, tensor.F32, ""},
+		{"", false, tensor.F32, ""},
+		{" F16 ", false, tensor.F16, ""},
+		{"f32", true, 0, ""},
+		{"f16", true, 0, "a CPU setting; cuda:0 keeps an f32 cache"},
+		{"bf16", false, 0, `--kv-cache "bf16": want f32 or f16`},
+	} {
+		cpu := ops.NewCPU(1)
+		var b nn.Backend = cpu
+		if c.gpu {
+			b = notCPU{}
+		}
+		err := SetKVCache(b, c.dtype)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("SetKVCache(%q): error %v, want one containing %q", c.dtype, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("SetKVCache(%q): %v", c.dtype, err)
+			continue
+		}
+		if got := cpu.AllocKV(2, 4).DType; !c.gpu && got != c.want {
+			t.Errorf("SetKVCache(%q): the CPU allocates %v caches, want %v", c.dtype, got, c.want)
+		}
 	}
 }
