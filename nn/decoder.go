@@ -213,7 +213,9 @@ func (d *Decoder) forward(tokens []int32, start, want int) error {
 	d.growLogits(want)
 	for c0 := 0; c0 < n; c0 += d.maxRows {
 		c1 := min(n, c0+d.maxRows)
-		d.forwardChunk(tokens[c0:c1], start+c0)
+		// The chunk's rows from keep on are among the last want.
+		keep := min(c1, max(c0, n-want)) - c0
+		d.forwardChunk(tokens[c0:c1], start+c0, keep)
 		// Logits for the rows of this chunk among the last want of the input.
 		if lo := max(c0, n-want); lo < c1 {
 			d.logitRows(lo-c0, c1-c0, lo-(n-want))
@@ -246,8 +248,12 @@ func (d *Decoder) growLogits(want int) {
 }
 
 // forwardChunk runs every layer over tokens at positions start.., leaving
-// the final residual stream in d.x.
-func (d *Decoder) forwardChunk(tokens []int32, start int) {
+// the final residual stream of rows keep.. in d.x. The rows before keep
+// (a prompt's, or a PARD draft's accepted tokens) need only their keys and
+// values from the last layer, so its attention and MLP skip them: a 1/L
+// share of a prefill's arithmetic. Every row is computed independently of
+// the others, so the kept rows' bits do not change.
+func (d *Decoder) forwardChunk(tokens []int32, start, keep int) {
 	cfg, b := &d.cfg, d.b
 	M := len(tokens)
 	x, xb, q := d.x.RowSliceInto(&d.vx, 0, M), d.xb.RowSliceInto(&d.vxb, 0, M), d.q.RowSliceInto(&d.vq, 0, M)
@@ -296,6 +302,15 @@ func (d *Decoder) forwardChunk(tokens []int32, start int) {
 		if d.store != nil {
 			d.store.StoreKV(ck, k)
 			d.store.StoreKV(cv, v)
+		}
+		if l == len(d.w.Layers)-1 && keep > 0 {
+			if keep == M {
+				return // the cache was all this chunk was for
+			}
+			q, att, proj = d.q.RowSliceInto(&d.vq, keep, M), d.att.RowSliceInto(&d.vatt, keep, M), d.proj.RowSliceInto(&d.vproj, keep, M)
+			x, xb = d.x.RowSliceInto(&d.vx, keep, M), d.xb.RowSliceInto(&d.vxb, keep, M)
+			gate, up = d.gate.RowSliceInto(&d.vgate, keep, M), d.up.RowSliceInto(&d.vup, keep, M)
+			start, M = start+keep, M-keep
 		}
 		// causal grouped-query attention over the cache, output projection,
 		// residual, and the MLP's norm

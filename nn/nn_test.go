@@ -122,6 +122,35 @@ func TestChunkedPrefillEqualsOneShot(t *testing.T) {
 	}
 }
 
+// Asking for fewer logit rows skips the last layer's attention and MLP for
+// the rows before them: the rows returned, and what later forwards read
+// from the cache, must keep their bits, whatever the chunking.
+func TestFewerLogitRowsSameBits(t *testing.T) {
+	cpu := ops.NewCPU(2)
+	tokens := []int32{1, 5, 9, 2, 44, 17, 3, 3, 8, 31, 0, 49, 12}
+	next := []int32{7, 21, 4}
+	n := len(tokens)
+	ref := randomDecoder(t, cpu, tensor.BF16, 256, true)
+	all, err := ref.Forward(tokens, 0, n)
+	require.NoError(t, err)
+	all = copyRows(all)
+	after, err := ref.Forward(next, n, len(next))
+	require.NoError(t, err)
+	after = copyRows(after)
+	for _, chunk := range []int{256, 3} {
+		d := randomDecoder(t, cpu, tensor.BF16, chunk, true)
+		for want := 0; want <= n; want++ {
+			d.Truncate(0)
+			got, err := d.Forward(tokens, 0, want)
+			require.NoError(t, err)
+			require.Equal(t, all[n-want:], copyRows(got), "chunk %d, want %d", chunk, want)
+			got, err = d.Forward(next, n, len(next))
+			require.NoError(t, err)
+			require.Equal(t, after, copyRows(got), "chunk %d, want %d: the next forward", chunk, want)
+		}
+	}
+}
+
 // Truncating the cache and forwarding other tokens must equal a fresh run
 // of the same tokens: stale slots past the length are never read.
 func TestTruncateReforward(t *testing.T) {

@@ -387,7 +387,8 @@ func timeForward(dec *nn.Decoder, toks []int32, start, want, runs int, ids bool)
 }
 
 // timeLaunch returns the median host time to queue a forward's kernels
-// (no logits rows asked for, so nothing waits for the device) on a GPU.
+// (no logits rows asked for, so nothing waits for the device, and the last
+// layer stops at the keys and values) on a GPU.
 // Near the forward's time it says the host's launches, not the device,
 // bound the forward.
 func timeLaunch(dec *nn.Decoder, gpu gpuBackend, toks []int32, start, runs int) (float64, error) {
@@ -472,16 +473,23 @@ type forwardRunner struct {
 
 // flops counts the multiply-adds (×2) of a forward of M rows with want
 // logit rows at context position ctx: the layer matrices, the LM head and
-// attention (q·k and p·v over the visible positions).
+// attention (q·k and p·v over the visible positions), the last layer's
+// attention, o and MLP only for the want rows (nn.Decoder skips the rest).
 func (m *forwardRunner) flops(M, want, ctx int) float64 {
 	c := m.cfg
 	q, kv := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	layer := float64(c.Hidden*(q+2*kv) + q*c.Hidden + 3*c.Hidden*c.Intermediate)
-	att := 0.0
+	proj := float64(c.Hidden * (q + 2*kv))                  // q, k, v: every row, every layer
+	rest := float64(q*c.Hidden + 3*c.Hidden*c.Intermediate) // o and the MLP
+	f := 0.0
 	for r := 0; r < M; r++ {
-		att += 2 * float64(c.Heads*c.HeadDim*(ctx+r+1))
+		att := 2 * float64(c.Heads*c.HeadDim*(ctx+r+1))
+		layers := float64(c.Layers)
+		if r < M-want {
+			layers-- // the last layer skips the rows whose logits are not asked for
+		}
+		f += float64(c.Layers)*proj + layers*(rest+att)
 	}
-	return 2 * (float64(M)*layer*float64(c.Layers) + att*float64(c.Layers) + float64(want*c.Vocab*c.Hidden))
+	return 2 * (f + float64(want*c.Vocab*c.Hidden))
 }
 
 // capacity is the KV cache the benchmark's models need.
