@@ -176,7 +176,11 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		if c.bf16Act {
 			act = "bf16 activations"
 		}
-		fmt.Fprintf(stderr, "the three outputs are identical token for token (greedy decoding is lossless); %s, %s\n", b.Name(), act)
+		kv := "f32"
+		if strings.EqualFold(strings.TrimSpace(c.kvCache), "f16") {
+			kv = "f16"
+		}
+		fmt.Fprintf(stderr, "the three outputs are identical token for token (greedy decoding is lossless); %s, %s, %s KV cache\n", b.Name(), act, kv)
 	}()
 	return nil
 }
