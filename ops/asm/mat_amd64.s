@@ -96,11 +96,36 @@
 #define STORE4x2 \
 	MOVQ OUT, OPTR; ST(Z0, Y0, X0, 0); ST(Z2, Y2, X2, 4); ST(Z4, Y4, X4, 8); ST(Z6, Y6, X6, 12); \
 	ADDQ LDO, OPTR; ST(Z1, Y1, X1, 0); ST(Z3, Y3, X3, 4); ST(Z5, Y5, X5, 8); ST(Z7, Y7, X7, 12)
+// STORE4x4 reduces the sixteen accumulators four at a time and stores
+// each activation row's four outputs with one 16-byte move: REDUCE4S
+// folds four accumulators down to their 128-bit quarters (quarter j from
+// the j-th), TRANS4 finishes each within its quarter, so that quarter m
+// holds, in element r, the sum of ACC(r, m). These are HSUM's additions in
+// HSUM's order (the tiles that still use HSUM give the same bits: go test
+// -run Bitwise ./ops/asm); the weights' registers Z16-Z19 are the scratch.
 #define STORE4x4 \
-	MOVQ OUT, OPTR; ST(Z0, Y0, X0, 0); ST(Z4, Y4, X4, 4); ST(Z8, Y8, X8, 8); ST(Z12, Y12, X12, 12); \
-	ADDQ LDO, OPTR; ST(Z1, Y1, X1, 0); ST(Z5, Y5, X5, 4); ST(Z9, Y9, X9, 8); ST(Z13, Y13, X13, 12); \
-	ADDQ LDO, OPTR; ST(Z2, Y2, X2, 0); ST(Z6, Y6, X6, 4); ST(Z10, Y10, X10, 8); ST(Z14, Y14, X14, 12); \
-	ADDQ LDO, OPTR; ST(Z3, Y3, X3, 0); ST(Z7, Y7, X7, 4); ST(Z11, Y11, X11, 8); ST(Z15, Y15, X15, 12)
+	REDUCE4S(Z0, Z1, Z2, Z3, Z0, Z16, Z17, Z18); REDUCE4S(Z4, Z5, Z6, Z7, Z4, Z16, Z17, Z18); \
+	REDUCE4S(Z8, Z9, Z10, Z11, Z8, Z16, Z17, Z18); REDUCE4S(Z12, Z13, Z14, Z15, Z12, Z16, Z17, Z18); \
+	TRANS4(Z0, Z4, Z8, Z12, Z19, Z16, Z17, Z18); \
+	MOVQ OUT, OPTR; VMOVUPS X19, (OPTR); \
+	VEXTRACTF32X4 $1, Z19, X16; ADDQ LDO, OPTR; VMOVUPS X16, (OPTR); \
+	VEXTRACTF32X4 $2, Z19, X16; ADDQ LDO, OPTR; VMOVUPS X16, (OPTR); \
+	VEXTRACTF32X4 $3, Z19, X16; ADDQ LDO, OPTR; VMOVUPS X16, (OPTR)
+
+// REDUCE4S(A0, A1, A2, A3, S, T0, T1, T2) leaves in S's 128-bit quarter j
+// the four partial sums of Aj, HSUM's first two steps (the 256-bit halves,
+// then the 128-bit quarters); S may be A0.
+#define REDUCE4S(A0, A1, A2, A3, S, T0, T1, T2) \
+	VSHUFF64X2 $0x44, A1, A0, T0; VSHUFF64X2 $0xEE, A1, A0, T1; VADDPS T1, T0, T0; \
+	VSHUFF64X2 $0x44, A3, A2, T1; VSHUFF64X2 $0xEE, A3, A2, T2; VADDPS T2, T1, T1; \
+	VSHUFF64X2 $0x88, T1, T0, T2; VSHUFF64X2 $0xDD, T1, T0, S; VADDPS S, T2, S
+
+// TRANS4(S0, S1, S2, S3, D, T0, T1, T2) leaves in element u of D's quarter
+// c the sum (x0+x2) + (x1+x3) of quarter c of Su: HSUM's last two steps.
+#define TRANS4(S0, S1, S2, S3, D, T0, T1, T2) \
+	VSHUFPS $0x44, S1, S0, T0; VSHUFPS $0xEE, S1, S0, T1; VADDPS T1, T0, T0; \
+	VSHUFPS $0x44, S3, S2, T1; VSHUFPS $0xEE, S3, S2, T2; VADDPS T2, T1, T1; \
+	VSHUFPS $0x88, T1, T0, D; VSHUFPS $0xDD, T1, T0, T2; VADDPS T2, D, D
 
 #define STORE5 STORE4; ADDQ LDO, OPTR; ST(Z4, Y4, X4, 0)
 #define STORE4x5 STORE4x4; ADDQ LDO, OPTR; ST(Z25, Y25, X25, 0); ST(Z26, Y26, X26, 4); ST(Z27, Y27, X27, 8); ST(Z28, Y28, X28, 12)
