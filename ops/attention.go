@@ -19,8 +19,10 @@ import (
 //
 // The queries that read one key/value head (the group's heads, for every
 // row) go four at a time through asm.DotRows4 and asm.AxpyRows4, which
-// share each load of a cache row among the four; the positions only some
-// of the four see, and a lone query, go through the one-query kernels.
+// share each load of a cache row among the four, and a tile of two (a
+// decode step with two query heads per key/value head) through
+// asm.DotRows2 and asm.AxpyRows2; the positions only some of a tile's
+// queries see, and a lone query, go through the one-query kernels.
 // Every query's result is the same bits either way, so it never depends
 // on M or on how the queries were grouped.
 func Attention(p *Pool, out, q, k, v []float32, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
@@ -93,8 +95,12 @@ func (t *attentionTask) Run(worker, lo, hi int) {
 			}
 			ps[j] = buf[j*span : j*span+n[j]]
 		}
-		if nq == 1 {
+		switch nq {
+		case 1:
 			t.one(qs[0], os[0], ps[0], kvOff)
+			continue
+		case 2:
+			t.pair(&qs, &os, &ps, n[1], kvOff)
 			continue
 		}
 		common := n[0]
@@ -124,6 +130,27 @@ func (t *attentionTask) Run(worker, lo, hi int) {
 	}
 }
 
+// pair is the attention of a tile's two real queries (a decode step with
+// two query heads per key/value head, or a verify's last two), without
+// the padding to four: the first sees ps[0]'s positions, the second n1.
+func (t *attentionTask) pair(qs, os, ps *[4][]float32, n1, kvOff int) {
+	common := len(ps[0])
+	q2, c2, o2 := [2][]float32{qs[0], qs[1]}, [2][]float32{ps[0], ps[1][:common]}, [2][]float32{os[0], os[1]}
+	t.dotRows2(&c2, &q2, kvOff, common)
+	if n1 > common {
+		t.dotRows(ps[1][common:], qs[1], kvOff+common*t.kw, n1-common)
+	}
+	for j := range 2 {
+		asm.Scale(ps[j], t.scale)
+		Softmax(ps[j])
+		clear(os[j])
+	}
+	t.axpyRows2(&o2, &c2, kvOff)
+	if n1 > common {
+		t.axpyRows(os[1], ps[1][common:], kvOff+common*t.kw)
+	}
+}
+
 // one is a lone query's attention: scores, softmax, weighted sum of values.
 func (t *attentionTask) one(q, o, score []float32, kvOff int) {
 	t.dotRows(score, q, kvOff, len(score))
@@ -149,6 +176,22 @@ func (t *attentionTask) dotRows4(out, q *[4][]float32, off, n int) {
 		return
 	}
 	asm.DotRows4(out, q, t.k[off:], t.kw, n)
+}
+
+func (t *attentionTask) dotRows2(out, q *[2][]float32, off, n int) {
+	if t.k16 != nil {
+		asm.DotRows2F16(out, q, t.k16[off:], t.kw, n)
+		return
+	}
+	asm.DotRows2(out, q, t.k[off:], t.kw, n)
+}
+
+func (t *attentionTask) axpyRows2(o, p *[2][]float32, off int) {
+	if t.v16 != nil {
+		asm.AxpyRows2F16(o, p, t.v16[off:], t.kw)
+		return
+	}
+	asm.AxpyRows2(o, p, t.v[off:], t.kw)
 }
 
 func (t *attentionTask) axpyRows(o, p []float32, off int) {

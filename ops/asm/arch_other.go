@@ -24,6 +24,22 @@ func axpyRowsQ4F16AVX512(os, ps *[4]*float32, v *uint16, stride int, n int, hd i
 	panic("asm: no four-query kernel in this build")
 }
 
+func dotRowsQ2AVX512(outs, qs *[2]*float32, k *float32, stride int, n int, hd int) {
+	panic("asm: no two-query kernel in this build")
+}
+
+func dotRowsQ2F16AVX512(outs, qs *[2]*float32, k *uint16, stride int, n int, hd int) {
+	panic("asm: no two-query kernel in this build")
+}
+
+func axpyRowsQ2AVX512(os, ps *[2]*float32, v *float32, stride int, n int, hd int) {
+	panic("asm: no two-query kernel in this build")
+}
+
+func axpyRowsQ2F16AVX512(os, ps *[2]*float32, v *uint16, stride int, n int, hd int) {
+	panic("asm: no two-query kernel in this build")
+}
+
 func argmaxLanesAVX512(x []float32, vals *[64]float32, idx *[64]int32) {
 	panic("asm: no argmax kernel in this build")
 }

@@ -136,3 +136,62 @@ func randF16(r *rand.Rand, n int) []uint16 {
 	}
 	return h
 }
+
+// TestRows2AreRows checks that the two-query attention kernels (whatever
+// this build runs) give, for each query, the bits of DotRows and AxpyRows,
+// over float32 rows and over binary16 rows (then those of DotRowsF16 and
+// AxpyRowsF16), at head sizes with and without the fast paths, every row
+// count remainder mod 8, and guards after each output.
+func TestRows2AreRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 19))
+	for _, hd := range []int{1, 16, 48, 64, 80, 128, 192} {
+		for _, n := range []int{1, 7, 8, 9, 13, 16, 64, 259} {
+			stride := 2*hd + 5
+			k, v := randF32(r, n*stride), randF32(r, n*stride)
+			k16, v16 := randF16(r, n*stride), randF16(r, n*stride)
+			var q, p [2][]float32
+			for j := range 2 {
+				q[j], p[j] = randF32(r, hd), randF32(r, n)
+			}
+			for _, half := range []bool{false, true} {
+				var out, o, out2, o2 [2][]float32
+				for j := range 2 {
+					out[j] = append(make([]float32, n), guard)
+					o[j] = append(randF32(r, hd), guard)
+					out2[j], o2[j] = out[j][:n], o[j][:hd]
+				}
+				oWant := [2][]float32{slices.Clone(o[0]), slices.Clone(o[1])}
+				if half {
+					DotRows2F16(&out2, &q, k16, stride, n)
+					AxpyRows2F16(&o2, &p, v16, stride)
+				} else {
+					DotRows2(&out2, &q, k, stride, n)
+					AxpyRows2(&o2, &p, v, stride)
+				}
+				for j := range 2 {
+					want := make([]float32, n)
+					if half {
+						DotRowsF16(want, q[j], k16, stride, n)
+						AxpyRowsF16(oWant[j][:hd], p[j], v16, stride)
+					} else {
+						DotRows(want, q[j], k, stride, n)
+						AxpyRows(oWant[j][:hd], p[j], v, stride)
+					}
+					for i := range n {
+						if math.Float32bits(out[j][i]) != math.Float32bits(want[i]) {
+							t.Fatalf("f16 %v hd %d n %d query %d: score %d = %v, one query %v", half, hd, n, j, i, out[j][i], want[i])
+						}
+					}
+					for i := range hd {
+						if math.Float32bits(o[j][i]) != math.Float32bits(oWant[j][i]) {
+							t.Fatalf("f16 %v hd %d n %d query %d: out %d = %v, one query %v", half, hd, n, j, i, o[j][i], oWant[j][i])
+						}
+					}
+					if out[j][n] != guard || o[j][hd] != guard {
+						t.Fatalf("f16 %v hd %d n %d query %d: guard overwritten", half, hd, n, j)
+					}
+				}
+			}
+		}
+	}
+}

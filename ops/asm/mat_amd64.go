@@ -295,6 +295,22 @@ func dotRowsQ4F16AVX512(outs, qs *[4]*float32, k *uint16, stride int, n int, hd 
 //go:noescape
 func axpyRowsQ4F16AVX512(os, ps *[4]*float32, v *uint16, stride int, n int, hd int)
 
+// dotRowsQ2AVX512 and axpyRowsQ2AVX512 are DotRows2's and AxpyRows2's
+// kernels (n a multiple of 8, hd of 16; hd a multiple of 64), and the F16
+// ones their binary16 variants; all fetch ahead as the four-query kernels.
+//
+//go:noescape
+func dotRowsQ2AVX512(outs, qs *[2]*float32, k *float32, stride int, n int, hd int)
+
+//go:noescape
+func dotRowsQ2F16AVX512(outs, qs *[2]*float32, k *uint16, stride int, n int, hd int)
+
+//go:noescape
+func axpyRowsQ2AVX512(os, ps *[2]*float32, v *float32, stride int, n int, hd int)
+
+//go:noescape
+func axpyRowsQ2F16AVX512(os, ps *[2]*float32, v *uint16, stride int, n int, hd int)
+
 //go:noescape
 func siluMulAVX512(out []float32, gate []float32, up []float32)
 

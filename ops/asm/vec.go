@@ -570,6 +570,116 @@ func AxpyRows4F16(o, p *[4][]float32, v []uint16, stride int) {
 	}
 }
 
+// DotRows2 is DotRows4 for two queries (a decode step's tile where two
+// query heads share a key/value head, which DotRows4 would pad to four):
+// eight cache rows at a time share each query load, and every score is
+// bit for bit the one DotRows computes.
+func DotRows2(out, q *[2][]float32, k []float32, stride, n int) {
+	hd := checkRows2("DotRows2", out, q, n)
+	if n <= 0 {
+		return
+	}
+	if stride < hd || len(k) < (n-1)*stride+hd {
+		panic("asm: DotRows2: slices too short")
+	}
+	n8 := 0
+	if hasRows4 && hd%16 == 0 && hd > 0 {
+		if n8 = n &^ 7; n8 > 0 {
+			op, qp := [2]*float32{&out[0][0], &out[1][0]}, [2]*float32{&q[0][0], &q[1][0]}
+			dotRowsQ2AVX512(&op, &qp, &k[0], stride, n8, hd)
+		}
+	}
+	for j := range 2 {
+		if n8 < n {
+			dotRowsImpl(out[j][n8:], q[j], k[n8*stride:], stride, n-n8)
+		}
+	}
+}
+
+// DotRows2F16 is DotRows2 over binary16 rows of k: every score is the one
+// DotRowsF16 computes.
+func DotRows2F16(out, q *[2][]float32, k []uint16, stride, n int) {
+	hd := checkRows2("DotRows2F16", out, q, n)
+	if n <= 0 {
+		return
+	}
+	if stride < hd || len(k) < (n-1)*stride+hd {
+		panic("asm: DotRows2F16: slices too short")
+	}
+	n8 := 0
+	if hasRows4 && hd%16 == 0 && hd > 0 {
+		if n8 = n &^ 7; n8 > 0 {
+			op, qp := [2]*float32{&out[0][0], &out[1][0]}, [2]*float32{&q[0][0], &q[1][0]}
+			dotRowsQ2F16AVX512(&op, &qp, &k[0], stride, n8, hd)
+		}
+	}
+	for j := range 2 {
+		if n8 < n {
+			dotRowsF16Impl(out[j][n8:], q[j], k[n8*stride:], stride, n-n8)
+		}
+	}
+}
+
+// checkRows2 panics unless the two queries have the same length hd and
+// each output holds n scores; it returns hd.
+func checkRows2(name string, out, q *[2][]float32, n int) int {
+	hd := len(q[0])
+	if len(q[1]) != hd || n > 0 && (len(out[0]) < n || len(out[1]) < n) {
+		panic("asm: " + name + ": query lengths differ or an output is short")
+	}
+	return hd
+}
+
+// AxpyRows2 is AxpyRows4 for two outputs: each is bit for bit the one
+// AxpyRows computes.
+func AxpyRows2(o, p *[2][]float32, v []float32, stride int) {
+	n, hd := checkAxpy2("AxpyRows2", o, p)
+	if n == 0 {
+		return
+	}
+	if stride < hd || len(v) < (n-1)*stride+hd {
+		panic("asm: AxpyRows2: slices too short")
+	}
+	if hasRows4 && hd%64 == 0 && hd > 0 {
+		op, pp := [2]*float32{&o[0][0], &o[1][0]}, [2]*float32{&p[0][0], &p[1][0]}
+		axpyRowsQ2AVX512(&op, &pp, &v[0], stride, n, hd)
+		return
+	}
+	for j := range 2 {
+		axpyRowsImpl(o[j], p[j], v, stride)
+	}
+}
+
+// AxpyRows2F16 is AxpyRows2 over binary16 rows of v: each output is the
+// one AxpyRowsF16 computes.
+func AxpyRows2F16(o, p *[2][]float32, v []uint16, stride int) {
+	n, hd := checkAxpy2("AxpyRows2F16", o, p)
+	if n == 0 {
+		return
+	}
+	if stride < hd || len(v) < (n-1)*stride+hd {
+		panic("asm: AxpyRows2F16: slices too short")
+	}
+	if hasRows4 && hd%64 == 0 && hd > 0 {
+		op, pp := [2]*float32{&o[0][0], &o[1][0]}, [2]*float32{&p[0][0], &p[1][0]}
+		axpyRowsQ2F16AVX512(&op, &pp, &v[0], stride, n, hd)
+		return
+	}
+	for j := range 2 {
+		axpyRowsF16Impl(o[j], p[j], v, stride)
+	}
+}
+
+// checkAxpy2 panics unless both weight vectors have the same length n and
+// both outputs the same length hd; it returns n and hd.
+func checkAxpy2(name string, o, p *[2][]float32) (n, hd int) {
+	n, hd = len(p[0]), len(o[0])
+	if len(p[1]) != n || len(o[1]) != hd {
+		panic("asm: " + name + ": lengths differ")
+	}
+	return n, hd
+}
+
 var (
 	dotRowsImpl     = dotRowsGo
 	axpyRowsImpl    = axpyRowsGo

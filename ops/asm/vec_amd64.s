@@ -1323,3 +1323,276 @@ ahqt:
 ahqdone:
 	VZEROUPPER
 	RET
+
+// The two-query attention kernels: a tile of two queries that read the
+// same key/value head (a decode step of a model with two query heads per
+// key/value head, or the last two of a verify's) without padding it to
+// four. Eight cache rows at a time share each query load; every score and
+// output is computed as by dotRowsAVX512 and axpyRowsAVX512 (the same FMA
+// chain, the same tree of lane sums), and the binary16 variants as by the
+// float32 ones over the widened rows.
+
+// QK2(ROW, A0, A1) multiplies the block of cache row u at ROW with both
+// queries (Z20, Z21) into ACC(0, u) and ACC(1, u), Z(2u) and Z(2u+1);
+// QK2H widens a binary16 block first.
+#define QK2(ROW, A0, A1) VMOVUPS ROW, Z16; VFMADD231PS Z16, Z20, A0; VFMADD231PS Z16, Z21, A1
+#define QK2H(ROW, A0, A1) VCVTPH2PS ROW, Z16; VFMADD231PS Z16, Z20, A0; VFMADD231PS Z16, Z21, A1
+
+// DQ2STORE reduces ACC(j, u) (u < 8) so that quarter 0 of Z26 holds query
+// 0's scores of rows 0-3, quarter 1 query 1's, quarters 2 and 3 those of
+// rows 4-7, and stores them at outs[j] + R14 bytes.
+#define DQ2STORE \
+	REDUCE4(Z0, Z1, Z8, Z9, Z0); REDUCE4(Z2, Z3, Z10, Z11, Z2); \
+	REDUCE4(Z4, Z5, Z12, Z13, Z4); REDUCE4(Z6, Z7, Z14, Z15, Z6); \
+	VSHUFPS $0x44, Z2, Z0, Z24; VSHUFPS $0xEE, Z2, Z0, Z25; VADDPS Z25, Z24, Z24; \
+	VSHUFPS $0x44, Z6, Z4, Z25; VSHUFPS $0xEE, Z6, Z4, Z26; VADDPS Z26, Z25, Z25; \
+	VSHUFPS $0x88, Z25, Z24, Z26; VSHUFPS $0xDD, Z25, Z24, Z27; VADDPS Z27, Z26, Z26; \
+	VMOVUPS X26, (SI)(R14*1); VEXTRACTF32X4 $1, Z26, X27; VMOVUPS X27, (DI)(R14*1); \
+	VEXTRACTF32X4 $2, Z26, X27; VMOVUPS X27, 16(SI)(R14*1); VEXTRACTF32X4 $3, Z26, X27; VMOVUPS X27, 16(DI)(R14*1)
+
+#define ZERO16 \
+	VXORPS Z0, Z0, Z0; VXORPS Z1, Z1, Z1; VXORPS Z2, Z2, Z2; VXORPS Z3, Z3, Z3; \
+	VXORPS Z4, Z4, Z4; VXORPS Z5, Z5, Z5; VXORPS Z6, Z6, Z6; VXORPS Z7, Z7, Z7; \
+	VXORPS Z8, Z8, Z8; VXORPS Z9, Z9, Z9; VXORPS Z10, Z10, Z10; VXORPS Z11, Z11, Z11; \
+	VXORPS Z12, Z12, Z12; VXORPS Z13, Z13, Z13; VXORPS Z14, Z14, Z14; VXORPS Z15, Z15, Z15
+
+// func dotRowsQ2AVX512(outs *[2]*float32, qs *[2]*float32, k *float32, stride int, n int, hd int)
+// outs[j][t] = qs[j] · k[t·stride:], t < n (n a multiple of 8, hd of 16).
+TEXT ·dotRowsQ2AVX512(SB), NOSPLIT, $0-48
+	MOVQ qs+8(FP), AX
+	MOVQ 0(AX), R8 // query 0
+	MOVQ 8(AX), R9 // query 1
+	MOVQ outs+0(FP), AX
+	MOVQ 0(AX), SI // scores of query 0
+	MOVQ 8(AX), DI // scores of query 1
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R10
+	SHLQ $2, R10
+	LEAQ (R10)(R10*2), R11
+	MOVQ n+32(FP), CX
+	SHRQ $3, CX
+	MOVQ hd+40(FP), BX
+	SHLQ $2, BX
+	XORQ R14, R14
+	TESTQ CX, CX
+	JZ   d2done
+
+d2rows:
+	ZERO16
+	XORQ R12, R12
+
+d2block:
+	LEAQ       (DX)(R12*1), R13       // rows 0-3
+	LEAQ       (R13)(R10*4), R15      // rows 4-7
+	LEAQ       (R13)(R10*8), AX       // rows 16-23 ahead, fetched meanwhile
+	LEAQ       (AX)(R10*8), AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 (AX)(R10*1)
+	PREFETCHT0 (AX)(R10*2)
+	PREFETCHT0 (AX)(R11*1)
+	LEAQ       (AX)(R10*4), AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 (AX)(R10*1)
+	PREFETCHT0 (AX)(R10*2)
+	PREFETCHT0 (AX)(R11*1)
+	VMOVUPS    (R8)(R12*1), Z20
+	VMOVUPS    (R9)(R12*1), Z21
+	QK2((R13), Z0, Z1)
+	QK2((R13)(R10*1), Z2, Z3)
+	QK2((R13)(R10*2), Z4, Z5)
+	QK2((R13)(R11*1), Z6, Z7)
+	QK2((R15), Z8, Z9)
+	QK2((R15)(R10*1), Z10, Z11)
+	QK2((R15)(R10*2), Z12, Z13)
+	QK2((R15)(R11*1), Z14, Z15)
+	ADDQ       $64, R12
+	CMPQ       R12, BX
+	JLT        d2block
+
+	DQ2STORE
+	LEAQ (DX)(R10*8), DX
+	ADDQ $32, R14
+	DECQ CX
+	JNZ  d2rows
+
+d2done:
+	VZEROUPPER
+	RET
+
+// func dotRowsQ2F16AVX512(outs *[2]*float32, qs *[2]*float32, k *uint16, stride int, n int, hd int)
+// dotRowsQ2AVX512 over binary16 rows: R12 is the offset into the rows (2
+// bytes per element), the queries are read at twice it.
+TEXT ·dotRowsQ2F16AVX512(SB), NOSPLIT, $0-48
+	MOVQ qs+8(FP), AX
+	MOVQ 0(AX), R8
+	MOVQ 8(AX), R9
+	MOVQ outs+0(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	MOVQ n+32(FP), CX
+	SHRQ $3, CX
+	MOVQ hd+40(FP), BX
+	SHLQ $1, BX
+	XORQ R14, R14
+	TESTQ CX, CX
+	JZ   d2hdone
+
+d2hrows:
+	ZERO16
+	XORQ R12, R12
+
+d2hblock:
+	LEAQ       (DX)(R12*1), R13
+	LEAQ       (R13)(R10*4), R15
+	LEAQ       (R13)(R10*8), AX
+	LEAQ       (AX)(R10*8), AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 (AX)(R10*1)
+	PREFETCHT0 (AX)(R10*2)
+	PREFETCHT0 (AX)(R11*1)
+	LEAQ       (AX)(R10*4), AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 (AX)(R10*1)
+	PREFETCHT0 (AX)(R10*2)
+	PREFETCHT0 (AX)(R11*1)
+	VMOVUPS    (R8)(R12*2), Z20
+	VMOVUPS    (R9)(R12*2), Z21
+	QK2H((R13), Z0, Z1)
+	QK2H((R13)(R10*1), Z2, Z3)
+	QK2H((R13)(R10*2), Z4, Z5)
+	QK2H((R13)(R11*1), Z6, Z7)
+	QK2H((R15), Z8, Z9)
+	QK2H((R15)(R10*1), Z10, Z11)
+	QK2H((R15)(R10*2), Z12, Z13)
+	QK2H((R15)(R11*1), Z14, Z15)
+	ADDQ       $32, R12
+	CMPQ       R12, BX
+	JLT        d2hblock
+
+	DQ2STORE
+	LEAQ (DX)(R10*8), DX
+	ADDQ $32, R14
+	DECQ CX
+	JNZ  d2hrows
+
+d2hdone:
+	VZEROUPPER
+	RET
+
+// AQ2(OP) loads or stores axpyRowsQ2's 64-column group of both outputs,
+// os[j] + R14 bytes, in Z(4j)..Z(4j+3).
+#define AQ2(OP) \
+	OP(0, Z0, SI); OP(64, Z1, SI); OP(128, Z2, SI); OP(192, Z3, SI); \
+	OP(0, Z4, DI); OP(64, Z5, DI); OP(128, Z6, DI); OP(192, Z7, DI)
+#define LOADO2(OFF, Z, B) VMOVUPS OFF(B)(R14*1), Z
+#define STOREO2(OFF, Z, B) VMOVUPS Z, OFF(B)(R14*1)
+
+// PV2 adds p_0[t] (Z16) and p_1[t] (Z17) times the row's group (Z20-Z23).
+#define PV2 \
+	VFMADD231PS Z20, Z16, Z0; VFMADD231PS Z21, Z16, Z1; VFMADD231PS Z22, Z16, Z2; VFMADD231PS Z23, Z16, Z3; \
+	VFMADD231PS Z20, Z17, Z4; VFMADD231PS Z21, Z17, Z5; VFMADD231PS Z22, Z17, Z6; VFMADD231PS Z23, Z17, Z7
+
+// func axpyRowsQ2AVX512(os *[2]*float32, ps *[2]*float32, v *float32, stride int, n int, hd int)
+// os[j][i] += Σ_t ps[j][t] · v[t·stride + i], t < n, i < hd (a multiple of 64).
+TEXT ·axpyRowsQ2AVX512(SB), NOSPLIT, $0-48
+	MOVQ ps+8(FP), AX
+	MOVQ 0(AX), R8
+	MOVQ 8(AX), R9
+	MOVQ os+0(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ v+16(FP), DX
+	MOVQ stride+24(FP), R10
+	SHLQ $2, R10
+	MOVQ hd+40(FP), BX
+	SHLQ $2, BX
+	XORQ R14, R14
+	MOVQ n+32(FP), CX
+	TESTQ CX, CX
+	JZ   a2done
+
+a2group:
+	AQ2(LOADO2)
+	LEAQ (DX)(R14*1), R13 // row t, this group
+	XORQ R12, R12         // 4t
+	MOVQ n+32(FP), CX
+
+a2t:
+	VBROADCASTSS (R8)(R12*1), Z16
+	VBROADCASTSS (R9)(R12*1), Z17
+	VMOVUPS      (R13), Z20
+	VMOVUPS      64(R13), Z21
+	VMOVUPS      128(R13), Z22
+	VMOVUPS      192(R13), Z23
+	PV2
+	ADDQ         $4, R12
+	ADDQ         R10, R13
+	DECQ         CX
+	JNZ          a2t
+
+	AQ2(STOREO2)
+	ADDQ $256, R14
+	CMPQ R14, BX
+	JLT  a2group
+
+a2done:
+	VZEROUPPER
+	RET
+
+// func axpyRowsQ2F16AVX512(os *[2]*float32, ps *[2]*float32, v *uint16, stride int, n int, hd int)
+// axpyRowsQ2AVX512 over binary16 rows (R11 the group's offset into them),
+// fetching the row 16 ahead as axpyRowsQ4F16AVX512 does.
+TEXT ·axpyRowsQ2F16AVX512(SB), NOSPLIT, $0-48
+	MOVQ ps+8(FP), AX
+	MOVQ 0(AX), R8
+	MOVQ 8(AX), R9
+	MOVQ os+0(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ v+16(FP), DX
+	MOVQ stride+24(FP), R10
+	SHLQ $1, R10
+	MOVQ R10, R15
+	SHLQ $4, R15
+	MOVQ hd+40(FP), BX
+	SHLQ $2, BX
+	XORQ R14, R14
+	XORQ R11, R11
+	MOVQ n+32(FP), CX
+	TESTQ CX, CX
+	JZ   a2hdone
+
+a2hgroup:
+	AQ2(LOADO2)
+	LEAQ (DX)(R11*1), R13
+	XORQ R12, R12
+	MOVQ n+32(FP), CX
+
+a2ht:
+	VBROADCASTSS (R8)(R12*1), Z16
+	VBROADCASTSS (R9)(R12*1), Z17
+	PREFETCHT0   (R13)(R15*1)
+	PREFETCHT0   64(R13)(R15*1)
+	VCVTPH2PS    (R13), Z20
+	VCVTPH2PS    32(R13), Z21
+	VCVTPH2PS    64(R13), Z22
+	VCVTPH2PS    96(R13), Z23
+	PV2
+	ADDQ         $4, R12
+	ADDQ         R10, R13
+	DECQ         CX
+	JNZ          a2ht
+
+	AQ2(STOREO2)
+	ADDQ $256, R14
+	ADDQ $128, R11
+	CMPQ R14, BX
+	JLT  a2hgroup
+
+a2hdone:
+	VZEROUPPER
+	RET
