@@ -155,7 +155,8 @@ func BenchmarkMatFromMemory(b *testing.B) {
 
 // BenchmarkRows4 times the attention of four queries (head size 64) over
 // 256 cached positions: the four-query kernels against four calls of the
-// one-query ones, and over the same rows in binary16.
+// one-query ones, over the same rows in binary16, and the two-query
+// kernels.
 func BenchmarkRows4(b *testing.B) {
 	r := rand.New(rand.NewPCG(8, 8))
 	const hd, n, stride = 64, 256, 256
@@ -199,6 +200,29 @@ func BenchmarkRows4(b *testing.B) {
 	b.Run("axpyRows4F16", func(b *testing.B) {
 		for b.Loop() {
 			AxpyRows4F16(&o, &s, v16, stride)
+		}
+	})
+	// Two of the queries: a decode step's tile with two query heads per
+	// key/value head, which the four-query kernels would pad.
+	q2, s2, o2 := [2][]float32{q[0], q[1]}, [2][]float32{s[0], s[1]}, [2][]float32{o[0], o[1]}
+	b.Run("dotRows2", func(b *testing.B) {
+		for b.Loop() {
+			DotRows2(&s2, &q2, k, stride, n)
+		}
+	})
+	b.Run("axpyRows2", func(b *testing.B) {
+		for b.Loop() {
+			AxpyRows2(&o2, &s2, v, stride)
+		}
+	})
+	b.Run("dotRows2F16", func(b *testing.B) {
+		for b.Loop() {
+			DotRows2F16(&s2, &q2, k16, stride, n)
+		}
+	})
+	b.Run("axpyRows2F16", func(b *testing.B) {
+		for b.Loop() {
+			AxpyRows2F16(&o2, &s2, v16, stride)
 		}
 	})
 }
