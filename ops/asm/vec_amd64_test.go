@@ -66,40 +66,8 @@ func TestVecAVX512(t *testing.T) {
 			}
 		}
 	}
-	// The strided attention kernels: rows of length n, 0-5 of them, stride n+off.
-	for _, n := range testLengths {
-		for _, off := range testOffsets {
-			for _, rows := range []int{0, 1, 5} {
-				stride := n + off
-				q, kv := randF32(r, n), randF32(r, off+rows*stride+n)
-				kv = kv[off:]
-				what := fmt.Sprintf("n=%d off=%d rows=%d", n, off, rows)
-				bufA, outA := guarded(off, rows)
-				_, outG := guarded(off, rows)
-				dotRowsAVX512(outA, q, kv, stride, rows)
-				dotRowsGo(outG, q, kv, stride, rows)
-				checkGuards(t, bufA, off, rows, "dotRows "+what)
-				for i := range outA {
-					if !near(outA[i], outG[i], 1e-5*float32(1+n/64)) {
-						t.Fatalf("dotRows %s: [%d] = %v, twin %v", what, i, outA[i], outG[i])
-					}
-				}
-				p := randF32(r, rows)
-				bufA, oA := guarded(off, n)
-				_, oG := guarded(off, n)
-				copy(oA, q)
-				copy(oG, q)
-				axpyRowsAVX512(oA, p, kv, stride)
-				axpyRowsGo(oG, p, kv, stride)
-				checkGuards(t, bufA, off, n, "axpyRows "+what)
-				for i := range oA {
-					if !near(oA[i], oG[i], 1e-5) {
-						t.Fatalf("axpyRows %s: [%d] = %v, twin %v", what, i, oA[i], oG[i])
-					}
-				}
-			}
-		}
-	}
+	// The strided attention kernels.
+	checkRowsTwins(t, r, "", randF32, dotRowsAVX512, dotRowsGo, axpyRowsAVX512, axpyRowsGo)
 	// Exp's edges and the sum ExpSub returns.
 	edges := []float32{-1000, -87.4, -87.3, -20, -1, 0, 1e-30, 1, 20, 87.9, 88.1, 1000, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
 	for _, off := range []int{0, 1} {
@@ -246,19 +214,33 @@ func TestF16AVX512(t *testing.T) {
 					t.Fatalf("f16ToF32 n=%d off=%d: [%d] = %v", n, off, i, win[i])
 				}
 			}
+		}
+	}
+	checkRowsTwins(t, r, "F16", randF16, dotRowsF16AVX512, dotRowsF16Go, axpyRowsF16AVX512, axpyRowsF16Go)
+}
+
+// checkRowsTwins compares the one-query attention kernels over cache rows
+// of T (float32, or binary16) with their twins: rows of length n, 0, 1 or
+// 5 of them, stride n+off, at every tail length and start offset, with
+// guards around the outputs.
+func checkRowsTwins[T float32 | uint16](t *testing.T, r *rand.Rand, suffix string, randRows func(*rand.Rand, int) []T,
+	dotA, dotG func(out, q []float32, k []T, stride, n int), axpyA, axpyG func(o, p []float32, v []T, stride int)) {
+	t.Helper()
+	for _, n := range testLengths {
+		for _, off := range testOffsets {
 			for _, rows := range []int{0, 1, 5} {
 				stride := n + off
-				q, kv := randF32(r, n), randF16(r, off+rows*stride+n)
+				q, kv := randF32(r, n), randRows(r, off+rows*stride+n)
 				kv = kv[off:]
 				what := fmt.Sprintf("n=%d off=%d rows=%d", n, off, rows)
 				bufA, outA := guarded(off, rows)
 				_, outG := guarded(off, rows)
-				dotRowsF16AVX512(outA, q, kv, stride, rows)
-				dotRowsF16Go(outG, q, kv, stride, rows)
-				checkGuards(t, bufA, off, rows, "dotRowsF16 "+what)
+				dotA(outA, q, kv, stride, rows)
+				dotG(outG, q, kv, stride, rows)
+				checkGuards(t, bufA, off, rows, "dotRows"+suffix+" "+what)
 				for i := range outA {
 					if !near(outA[i], outG[i], 1e-5*float32(1+n/64)) {
-						t.Fatalf("dotRowsF16 %s: [%d] = %v, twin %v", what, i, outA[i], outG[i])
+						t.Fatalf("dotRows%s %s: [%d] = %v, twin %v", suffix, what, i, outA[i], outG[i])
 					}
 				}
 				p := randF32(r, rows)
@@ -266,12 +248,12 @@ func TestF16AVX512(t *testing.T) {
 				_, oG := guarded(off, n)
 				copy(oA, q)
 				copy(oG, q)
-				axpyRowsF16AVX512(oA, p, kv, stride)
-				axpyRowsF16Go(oG, p, kv, stride)
-				checkGuards(t, bufA, off, n, "axpyRowsF16 "+what)
+				axpyA(oA, p, kv, stride)
+				axpyG(oG, p, kv, stride)
+				checkGuards(t, bufA, off, n, "axpyRows"+suffix+" "+what)
 				for i := range oA {
 					if !near(oA[i], oG[i], 1e-5) {
-						t.Fatalf("axpyRowsF16 %s: [%d] = %v, twin %v", what, i, oA[i], oG[i])
+						t.Fatalf("axpyRows%s %s: [%d] = %v, twin %v", suffix, what, i, oA[i], oG[i])
 					}
 				}
 			}
