@@ -257,6 +257,10 @@ type cell struct {
 	TargetShare  float64   `json:"target_time_share"`
 	DraftShare   float64   `json:"draft_time_share"`
 	SpeedupVsAR  float64   `json:"speedup_vs_ar,omitempty"`
+	// How the cell ran, so that result files compare like with like.
+	Device          string `json:"device"`
+	BF16Activations bool   `json:"bf16_activations"`
+	KVCache         string `json:"kv_cache"`
 }
 
 func run(c *config, stdout, stderr io.Writer) error {
@@ -326,11 +330,18 @@ func run(c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cli.CloseBackend(backend)
-	if cpu, ok := backend.(*ops.CPU); ok && c.bf16Act && !cpu.SetBF16Activations(true) {
-		fmt.Fprintln(stderr, "eval: this CPU has no AVX512-BF16; --bf16-activations has no effect")
+	bf16On := false // whether --bf16-activations took effect
+	if cpu, ok := backend.(*ops.CPU); ok && c.bf16Act {
+		if bf16On = cpu.SetBF16Activations(true); !bf16On {
+			fmt.Fprintln(stderr, "eval: this CPU has no AVX512-BF16; --bf16-activations has no effect")
+		}
 	}
 	if err := cli.SetKVCache(backend, c.kvCache); err != nil {
 		return err
+	}
+	kvCache := strings.ToLower(strings.TrimSpace(c.kvCache))
+	if kvCache == "" {
+		kvCache = "f32"
 	}
 	fmt.Fprintf(stderr, "eval: running on %s\n", backend.Name())
 	pair, err := cli.OpenPair(c.target, c.draft, tok, backend, capacity, false)
@@ -412,6 +423,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 		arSpeed := 0.0
 		for i, r := range results {
 			r.Benchmark, r.Target, r.Draft = b, c.target, specs[i].draftDir
+			r.Device, r.BF16Activations, r.KVCache = backend.Name(), bf16On, kvCache
 			if specs[i].opt.Mode == pard.AR {
 				arSpeed = r.TokenPerSec
 			} else if arSpeed > 0 {

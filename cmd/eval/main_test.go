@@ -35,12 +35,14 @@ func TestFlags(t *testing.T) {
 }
 
 // A tiny end-to-end grid on the real-tokenizer conformance model, used as its
-// own draft: every cell must produce tokens, and the results file one line each.
+// own draft (with a binary16 KV cache): every cell must produce tokens, and
+// the results file one line each, saying how it ran.
 func TestEvalGrid(t *testing.T) {
 	model := shareddata.Dir(t, "conformance", "models", "qwen3-vocab")
 	out := filepath.Join(t.TempDir(), "r.jsonl")
 	c, err := parseFlags([]string{"-t", model, "-d", model, "--pard-token", "151670", "-ms", "qwen", "-k", "2,4",
-		"-b", "gsm8k", "--data", shareddata.Dir(t, "bmk"), "-n", "2", "--tokens", "6", "--warmup", "1", "--out", out, "--threads", "1"}, io.Discard)
+		"-b", "gsm8k", "--data", shareddata.Dir(t, "bmk"), "-n", "2", "--tokens", "6", "--warmup", "1", "--out", out, "--threads", "1",
+		"--device", "cpu", "--kv-cache", "F16"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +62,9 @@ func TestEvalGrid(t *testing.T) {
 		var r cell
 		if err := json.Unmarshal([]byte(l), &r); err != nil || r.Tokens == 0 || r.Prompts != 2 {
 			t.Fatalf("bad result line %s (%v)", l, err)
+		}
+		if r.KVCache != "f16" || r.BF16Activations || !strings.HasPrefix(r.Device, "cpu") {
+			t.Fatalf("result line %s: want kv_cache f16, no bf16 activations, a cpu device", l)
 		}
 	}
 	if !strings.Contains(table.String(), "pard") {
