@@ -13,7 +13,11 @@ import (
 //	score[t] = q·k[t] / sqrt(headDim)      t ≤ start+m
 //	out      = Σ_t softmax(score)[t] · v[t]
 //
-// q and out are (M, heads·headDim); k and v are (≥ start+M, kvHeads·headDim).
+// q and out are (M, heads·headDim); k and v are (≥ start+M, kvHeads·headDim),
+// in float32 or in IEEE binary16 (a half-precision cache: half the bytes
+// per position, which attention reads from memory once the weights of a
+// forward have evicted them; each element is widened exactly where it is
+// read, so the result is, bit for bit, the one over the widened cache).
 // scratch holds one buffer of at least AttentionScratch(M, start, headDim)
 // floats per worker.
 //
@@ -25,19 +29,9 @@ import (
 // queries see, and a lone query, go through the one-query kernels.
 // Every query's result is the same bits either way, so it never depends
 // on M or on how the queries were grouped.
-func Attention(p *Pool, out, q, k, v []float32, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
-	t := &attentionTask{k: k, v: v}
-	t.run(p, out, q, M, start, heads, kvHeads, headDim, scratch)
-}
-
-// AttentionF16 is Attention over a KV cache kept in IEEE binary16 (half
-// the bytes per position, which attention reads from memory once the
-// weights of a forward have evicted them). Each cache element is widened
-// exactly where it is read, so the result is, bit for bit, Attention's
-// over the widened cache.
-func AttentionF16(p *Pool, out, q []float32, k, v []uint16, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
-	t := &attentionTask{k16: k, v16: v}
-	t.run(p, out, q, M, start, heads, kvHeads, headDim, scratch)
+func Attention[T asm.Cache](p *Pool, out, q []float32, k, v []T, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
+	t := &attentionTask[T]{}
+	t.run(p, out, q, k, v, M, start, heads, kvHeads, headDim, scratch)
 }
 
 // AttentionScratch is the floats of scratch each worker needs for an
@@ -46,10 +40,11 @@ func AttentionF16(p *Pool, out, q []float32, k, v []uint16, M, start, heads, kvH
 func AttentionScratch(M, start, headDim int) int { return 4*(start+M) + headDim }
 
 // attentionTask is an Attention in flight, one item per tile of up to four
-// queries of one key/value head; CPU keeps one to avoid allocating.
-type attentionTask struct {
-	out, q, k, v                    []float32
-	k16, v16                        []uint16 // a binary16 cache, in place of k and v
+// queries of one key/value head; CPU keeps one per cache dtype to avoid
+// allocating.
+type attentionTask[T asm.Cache] struct {
+	out, q                          []float32
+	k, v                            []T
 	M, start, heads, group, headDim int
 	qw, kw                          int
 	tiles                           int // tiles per key/value head
@@ -57,22 +52,22 @@ type attentionTask struct {
 	scratch                         [][]float32
 }
 
-// run computes the attention over t.k, t.v or t.k16, t.v16, whichever
-// the caller set.
-func (t *attentionTask) run(p *Pool, out, q []float32, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
+func (t *attentionTask[T]) run(p *Pool, out, q []float32, k, v []T, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
 	group := heads / kvHeads
-	*t = attentionTask{out: out, q: q, k: t.k, v: t.v, k16: t.k16, v16: t.v16, M: M, start: start, heads: heads, group: group, headDim: headDim,
+	*t = attentionTask[T]{out: out, q: q, k: k, v: v, M: M, start: start, heads: heads, group: group, headDim: headDim,
 		qw: heads * headDim, kw: kvHeads * headDim, tiles: (M*group + 3) / 4,
 		scale: float32(1 / math.Sqrt(float64(headDim))), scratch: scratch}
 	p.RunTask(kvHeads*t.tiles, 1, t)
-	*t = attentionTask{}
+	*t = attentionTask[T]{}
 }
 
 // Run implements Task over tiles [lo, hi): tile i is queries 4·(i%tiles)
 // to 4·(i%tiles)+3 of key/value head i/tiles, numbered row-major (row m,
 // head h of the group is query m·group + h), so a tile's first query sees
-// the fewest positions.
-func (t *attentionTask) Run(worker, lo, hi int) {
+// the fewest positions. A tile of three is padded to four; one of two
+// goes through the two-query kernels, one of one through the one-query
+// kernels.
+func (t *attentionTask[T]) Run(worker, lo, hi int) {
 	hd, qw, kw := t.headDim, t.qw, t.kw
 	span := t.start + t.M
 	buf := t.scratch[worker]
@@ -95,117 +90,64 @@ func (t *attentionTask) Run(worker, lo, hi int) {
 			}
 			ps[j] = buf[j*span : j*span+n[j]]
 		}
-		switch nq {
-		case 1:
+		if nq == 1 {
 			t.one(qs[0], os[0], ps[0], kvOff)
 			continue
-		case 2:
-			t.pair(&qs, &os, &ps, n[1], kvOff)
-			continue
+		}
+		w := 4 // the tile's width: 2 for two queries, else 4 with padding
+		if nq == 2 {
+			w = 2
 		}
 		common := n[0]
 		var common4 [4][]float32
-		for j := range 4 {
+		for j := range w {
 			common4[j] = ps[j][:common]
 		}
-		t.dotRows4(&common4, &qs, kvOff, common)
+		t.dotRows(w, &common4, &qs, kvOff, common)
 		for j := range nq {
 			if n[j] > common {
-				t.dotRows(ps[j][common:], qs[j], kvOff+common*kw, n[j]-common)
+				asm.DotRows(ps[j][common:], qs[j], t.k[kvOff+common*kw:], kw, n[j]-common)
 			}
 		}
-		for j := range 4 {
+		for j := range w {
 			if j < nq { // the padding sums its raw scores into a discarded output
 				asm.Scale(ps[j], t.scale)
 				Softmax(ps[j])
 			}
 			clear(os[j])
 		}
-		t.axpyRows4(&os, &common4, kvOff)
+		t.axpyRows(w, &os, &common4, kvOff)
 		for j := range nq {
 			if n[j] > common {
-				t.axpyRows(os[j], ps[j][common:], kvOff+common*kw)
+				asm.AxpyRows(os[j], ps[j][common:], t.v[kvOff+common*kw:], kw)
 			}
 		}
 	}
 }
 
-// pair is the attention of a tile's two real queries (a decode step with
-// two query heads per key/value head, or a verify's last two), without
-// the padding to four: the first sees ps[0]'s positions, the second n1.
-func (t *attentionTask) pair(qs, os, ps *[4][]float32, n1, kvOff int) {
-	common := len(ps[0])
-	q2, c2, o2 := [2][]float32{qs[0], qs[1]}, [2][]float32{ps[0], ps[1][:common]}, [2][]float32{os[0], os[1]}
-	t.dotRows2(&c2, &q2, kvOff, common)
-	if n1 > common {
-		t.dotRows(ps[1][common:], qs[1], kvOff+common*t.kw, n1-common)
-	}
-	for j := range 2 {
-		asm.Scale(ps[j], t.scale)
-		Softmax(ps[j])
-		clear(os[j])
-	}
-	t.axpyRows2(&o2, &c2, kvOff)
-	if n1 > common {
-		t.axpyRows(os[1], ps[1][common:], kvOff+common*t.kw)
-	}
-}
-
 // one is a lone query's attention: scores, softmax, weighted sum of values.
-func (t *attentionTask) one(q, o, score []float32, kvOff int) {
-	t.dotRows(score, q, kvOff, len(score))
+func (t *attentionTask[T]) one(q, o, score []float32, kvOff int) {
+	asm.DotRows(score, q, t.k[kvOff:], t.kw, len(score))
 	asm.Scale(score, t.scale)
 	Softmax(score)
 	clear(o)
-	t.axpyRows(o, score, kvOff)
+	asm.AxpyRows(o, score, t.v[kvOff:], t.kw)
 }
 
-// The cache reads, from element off of k or v on, in either dtype.
-
-func (t *attentionTask) dotRows(out, q []float32, off, n int) {
-	if t.k16 != nil {
-		asm.DotRowsF16(out, q, t.k16[off:], t.kw, n)
+// dotRows and axpyRows run the tile's common positions through the
+// kernels of its width w (the first w of each array).
+func (t *attentionTask[T]) dotRows(w int, out, q *[4][]float32, kvOff, n int) {
+	if w == 2 {
+		asm.DotRows2((*[2][]float32)(out[:2]), (*[2][]float32)(q[:2]), t.k[kvOff:], t.kw, n)
 		return
 	}
-	asm.DotRows(out, q, t.k[off:], t.kw, n)
+	asm.DotRows4(out, q, t.k[kvOff:], t.kw, n)
 }
 
-func (t *attentionTask) dotRows4(out, q *[4][]float32, off, n int) {
-	if t.k16 != nil {
-		asm.DotRows4F16(out, q, t.k16[off:], t.kw, n)
+func (t *attentionTask[T]) axpyRows(w int, o, p *[4][]float32, kvOff int) {
+	if w == 2 {
+		asm.AxpyRows2((*[2][]float32)(o[:2]), (*[2][]float32)(p[:2]), t.v[kvOff:], t.kw)
 		return
 	}
-	asm.DotRows4(out, q, t.k[off:], t.kw, n)
-}
-
-func (t *attentionTask) dotRows2(out, q *[2][]float32, off, n int) {
-	if t.k16 != nil {
-		asm.DotRows2F16(out, q, t.k16[off:], t.kw, n)
-		return
-	}
-	asm.DotRows2(out, q, t.k[off:], t.kw, n)
-}
-
-func (t *attentionTask) axpyRows2(o, p *[2][]float32, off int) {
-	if t.v16 != nil {
-		asm.AxpyRows2F16(o, p, t.v16[off:], t.kw)
-		return
-	}
-	asm.AxpyRows2(o, p, t.v[off:], t.kw)
-}
-
-func (t *attentionTask) axpyRows(o, p []float32, off int) {
-	if t.v16 != nil {
-		asm.AxpyRowsF16(o, p, t.v16[off:], t.kw)
-		return
-	}
-	asm.AxpyRows(o, p, t.v[off:], t.kw)
-}
-
-func (t *attentionTask) axpyRows4(o, p *[4][]float32, off int) {
-	if t.v16 != nil {
-		asm.AxpyRows4F16(o, p, t.v16[off:], t.kw)
-		return
-	}
-	asm.AxpyRows4(o, p, t.v[off:], t.kw)
+	asm.AxpyRows4(o, p, t.v[kvOff:], t.kw)
 }

@@ -51,7 +51,7 @@ func BenchmarkMatMul(b *testing.B) {
 // forward (4 over 2, 7 rows), at positions 150 and 900. "cold" streams 40
 // MB through both threads before each call, as a forward's weights do,
 // so that the KV cache comes from memory; the reported µs/call times the
-// attention alone. kv=f16 is AttentionF16 over the same cache in binary16.
+// attention alone. kv=f16 is Attention over the same cache in binary16.
 func BenchmarkAttention(b *testing.B) {
 	r := rand.New(rand.NewPCG(2, 2))
 	pool := NewPool(2)
@@ -91,7 +91,7 @@ func BenchmarkAttention(b *testing.B) {
 							}
 							t0 := time.Now()
 							if kv == "f16" {
-								AttentionF16(pool, out, q, k16, v16, c.M, start, c.heads, c.kvHeads, hd, scratch)
+								Attention(pool, out, q, k16, v16, c.M, start, c.heads, c.kvHeads, hd, scratch)
 							} else {
 								Attention(pool, out, q, k, v, c.M, start, c.heads, c.kvHeads, hd, scratch)
 							}

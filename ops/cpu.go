@@ -20,7 +20,8 @@ type CPU struct {
 	multi  multiMatMul
 	swiglu swiGLUTask
 	silu   siluMulTask
-	att    attentionTask
+	att    attentionTask[float32]
+	att16  attentionTask[uint16] // over a binary16 cache (SetF16KVCache)
 	norm   normTask
 	up     []float32 // LinearSwiGLU's up projection
 
@@ -222,13 +223,11 @@ func (c *CPU) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor
 func (c *CPU) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
 	M := q.Rows()
 	c.grow(AttentionScratch(M, start, headDim))
-	c.att = attentionTask{}
 	if k.DType == tensor.F16 {
-		c.att.k16, c.att.v16 = k.U16(), v.U16()
-	} else {
-		c.att.k, c.att.v = k.F32(), v.F32()
+		c.att16.run(c.pool, out.F32(), q.F32(), k.U16(), v.U16(), M, start, heads, kvHeads, headDim, c.scratch)
+		return
 	}
-	c.att.run(c.pool, out.F32(), q.F32(), M, start, heads, kvHeads, headDim, c.scratch)
+	c.att.run(c.pool, out.F32(), q.F32(), k.F32(), v.F32(), M, start, heads, kvHeads, headDim, c.scratch)
 }
 
 // SetF16KVCache makes the KV caches allocated from now on (by the next

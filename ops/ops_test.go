@@ -194,11 +194,11 @@ func TestAttentionF16IsAttentionWidened(t *testing.T) {
 		want := make([]float32, len(q))
 		Attention(pool, want, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, tc.M, tc.start, tc.hd))
 		got := make([]float32, len(q))
-		AttentionF16(pool, got, q, k16, v16, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, tc.M, tc.start, tc.hd))
+		Attention(pool, got, q, k16, v16, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, tc.M, tc.start, tc.hd))
 		w := tc.heads * tc.hd
 		for m := range tc.M {
 			one := make([]float32, w)
-			AttentionF16(pool, one, q[m*w:(m+1)*w], k16, v16, 1, tc.start+m, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, 1, tc.start+m, tc.hd))
+			Attention(pool, one, q[m*w:(m+1)*w], k16, v16, 1, tc.start+m, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, 1, tc.start+m, tc.hd))
 			for i := range one {
 				if j := m*w + i; math.Float32bits(got[j]) != math.Float32bits(want[j]) || math.Float32bits(one[i]) != math.Float32bits(want[j]) {
 					t.Fatalf("%+v: row %d, %d: %v (row alone %v), over the widened cache %v", tc, m, i, got[j], one[i], want[j])

@@ -194,12 +194,12 @@ func BenchmarkRows4(b *testing.B) {
 	F32ToF16(v16, v)
 	b.Run("dotRows4F16", func(b *testing.B) {
 		for b.Loop() {
-			DotRows4F16(&s, &q, k16, stride, n)
+			DotRows4(&s, &q, k16, stride, n)
 		}
 	})
 	b.Run("axpyRows4F16", func(b *testing.B) {
 		for b.Loop() {
-			AxpyRows4F16(&o, &s, v16, stride)
+			AxpyRows4(&o, &s, v16, stride)
 		}
 	})
 	// Two of the queries: a decode step's tile with two query heads per
@@ -217,12 +217,12 @@ func BenchmarkRows4(b *testing.B) {
 	})
 	b.Run("dotRows2F16", func(b *testing.B) {
 		for b.Loop() {
-			DotRows2F16(&s2, &q2, k16, stride, n)
+			DotRows2(&s2, &q2, k16, stride, n)
 		}
 	})
 	b.Run("axpyRows2F16", func(b *testing.B) {
 		for b.Loop() {
-			AxpyRows2F16(&o2, &s2, v16, stride)
+			AxpyRows2(&o2, &s2, v16, stride)
 		}
 	})
 }

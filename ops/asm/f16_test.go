@@ -102,11 +102,11 @@ func TestRowsF16AreRowsWidened(t *testing.T) {
 				oWant[j] = slices.Clone(o[j])
 				AxpyRows(oWant[j][:hd], p[j], v, stride)
 			}
-			DotRows4F16(&out4, &q, k16, stride, n)
-			AxpyRows4F16(&o4, &p, v16, stride)
+			DotRows4(&out4, &q, k16, stride, n)
+			AxpyRows4(&o4, &p, v16, stride)
 			one := append(make([]float32, n), guard)
-			DotRowsF16(one[:n], q[0], k16, stride, n)
-			AxpyRowsF16(o1[:hd], p[0], v16, stride)
+			DotRows(one[:n], q[0], k16, stride, n)
+			AxpyRows(o1[:hd], p[0], v16, stride)
 			for j := range 4 {
 				want := make([]float32, n)
 				DotRows(want, q[j], k, stride, n)
@@ -138,10 +138,10 @@ func randF16(r *rand.Rand, n int) []uint16 {
 }
 
 // TestRows2AreRows checks that the two-query attention kernels (whatever
-// this build runs) give, for each query, the bits of DotRows and AxpyRows,
-// over float32 rows and over binary16 rows (then those of DotRowsF16 and
-// AxpyRowsF16), at head sizes with and without the fast paths, every row
-// count remainder mod 8, and guards after each output.
+// this build runs) give, for each query, the bits of DotRows and AxpyRows
+// over the same rows, float32 or binary16, at head sizes with and without
+// the fast paths, every row count remainder mod 8, and guards after each
+// output.
 func TestRows2AreRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 19))
 	for _, hd := range []int{1, 16, 48, 64, 80, 128, 192} {
@@ -162,8 +162,8 @@ func TestRows2AreRows(t *testing.T) {
 				}
 				oWant := [2][]float32{slices.Clone(o[0]), slices.Clone(o[1])}
 				if half {
-					DotRows2F16(&out2, &q, k16, stride, n)
-					AxpyRows2F16(&o2, &p, v16, stride)
+					DotRows2(&out2, &q, k16, stride, n)
+					AxpyRows2(&o2, &p, v16, stride)
 				} else {
 					DotRows2(&out2, &q, k, stride, n)
 					AxpyRows2(&o2, &p, v, stride)
@@ -171,8 +171,8 @@ func TestRows2AreRows(t *testing.T) {
 				for j := range 2 {
 					want := make([]float32, n)
 					if half {
-						DotRowsF16(want, q[j], k16, stride, n)
-						AxpyRowsF16(oWant[j][:hd], p[j], v16, stride)
+						DotRows(want, q[j], k16, stride, n)
+						AxpyRows(oWant[j][:hd], p[j], v16, stride)
 					} else {
 						DotRows(want, q[j], k, stride, n)
 						AxpyRows(oWant[j][:hd], p[j], v, stride)

@@ -389,32 +389,39 @@ func pauseGo(n int) {
 	}
 }
 
+// Cache is the element type of the KV-cache rows the attention kernels
+// read: float32, or IEEE binary16 bits (a half-precision cache, half the
+// bytes per position). Binary16 elements are widened exactly as they are
+// loaded, so every result over them is, bit for bit, the float32 one over
+// the widened rows.
+type Cache interface{ float32 | uint16 }
+
 // DotRows computes the dot products of q with n rows of k spaced stride
 // apart, the scores of one attention head:
 //
 //	out[t] = Σ_i q[i] · k[t·stride + i]      t < n, i < len(q)
-func DotRows(out, q, k []float32, stride, n int) {
+func DotRows[T Cache](out, q []float32, k []T, stride, n int) {
 	if n <= 0 {
 		return
 	}
 	if len(out) < n || stride < len(q) || len(k) < (n-1)*stride+len(q) {
 		panic("asm: DotRows: slices too short")
 	}
-	dotRowsImpl(out, q, k, stride, n)
+	dotRows(out, q, k, stride, n)
 }
 
 // AxpyRows adds to o the rows of v (spaced stride apart) weighted by p, the
 // output of one attention head:
 //
 //	o[i] += Σ_t p[t] · v[t·stride + i]      t < len(p), i < len(o)
-func AxpyRows(o, p, v []float32, stride int) {
+func AxpyRows[T Cache](o, p []float32, v []T, stride int) {
 	if len(p) == 0 {
 		return
 	}
 	if stride < len(o) || len(v) < (len(p)-1)*stride+len(o) {
 		panic("asm: AxpyRows: slices too short")
 	}
-	axpyRowsImpl(o, p, v, stride)
+	axpyRows(o, p, v, stride)
 }
 
 // DotRows4 is DotRows for four queries of the same length over the same
@@ -422,262 +429,151 @@ func AxpyRows(o, p, v []float32, stride int) {
 // verify): out[j][t] = q[j] · k[t·stride:], t < n. The kernel shares each
 // load of k among the four and keeps sixteen sums in flight; every score
 // is bit for bit the one DotRows computes.
-func DotRows4(out, q *[4][]float32, k []float32, stride, n int) {
-	if n <= 0 {
-		return
-	}
-	hd := len(q[0])
-	for j := range 4 {
-		if len(q[j]) != hd || len(out[j]) < n {
-			panic("asm: DotRows4: query lengths differ or an output is short")
-		}
-	}
-	if stride < hd || len(k) < (n-1)*stride+hd {
-		panic("asm: DotRows4: slices too short")
-	}
-	n4 := 0
-	if hasRows4 && hd%16 == 0 && hd > 0 {
-		n4 = n &^ 3
-		if n4 > 0 {
-			var op, qp [4]*float32
-			for j := range 4 {
-				op[j], qp[j] = &out[j][0], &q[j][0]
-			}
-			dotRowsQ4AVX512(&op, &qp, &k[0], stride, n4, hd)
-		}
-	}
-	if n4 < n {
-		for j := range 4 {
-			dotRowsImpl(out[j][n4:], q[j], k[n4*stride:], stride, n-n4)
-		}
-	}
+func DotRows4[T Cache](out, q *[4][]float32, k []T, stride, n int) {
+	dotRowsTile("asm: DotRows4", out[:], q[:], k, stride, n)
+}
+
+// DotRows2 is DotRows4 for two queries (a decode step's tile where two
+// query heads share a key/value head, which DotRows4 would pad to four):
+// eight cache rows at a time share each query load.
+func DotRows2[T Cache](out, q *[2][]float32, k []T, stride, n int) {
+	dotRowsTile("asm: DotRows2", out[:], q[:], k, stride, n)
 }
 
 // AxpyRows4 is AxpyRows for four outputs of the same length and four
 // weight vectors of the same length over the same rows of v:
 // o[j][i] += Σ_t p[j][t] · v[t·stride + i]. Each output is bit for bit the
 // one AxpyRows computes: the sums run in the same order.
-func AxpyRows4(o, p *[4][]float32, v []float32, stride int) {
-	n, hd := len(p[0]), len(o[0])
-	for j := range 4 {
-		if len(p[j]) != n || len(o[j]) != hd {
-			panic("asm: AxpyRows4: lengths differ")
-		}
-	}
-	if n == 0 {
-		return
-	}
-	if stride < hd || len(v) < (n-1)*stride+hd {
-		panic("asm: AxpyRows4: slices too short")
-	}
-	if hasRows4 && hd%64 == 0 && hd > 0 {
-		var op, pp [4]*float32
-		for j := range 4 {
-			op[j], pp[j] = &o[j][0], &p[j][0]
-		}
-		axpyRowsQ4AVX512(&op, &pp, &v[0], stride, n, hd)
-		return
-	}
-	for j := range 4 {
-		axpyRowsImpl(o[j], p[j], v, stride)
-	}
+func AxpyRows4[T Cache](o, p *[4][]float32, v []T, stride int) {
+	axpyRowsTile("asm: AxpyRows4", o[:], p[:], v, stride)
 }
 
-// DotRowsF16 is DotRows over rows of k held in binary16 (a half-precision
-// KV cache: half the bytes per position). Each element is widened
-// exactly, so every score is bit for bit what DotRows computes over the
-// widened rows.
-func DotRowsF16(out, q []float32, k []uint16, stride, n int) {
-	if n <= 0 {
-		return
-	}
-	if len(out) < n || stride < len(q) || len(k) < (n-1)*stride+len(q) {
-		panic("asm: DotRowsF16: slices too short")
-	}
-	dotRowsF16Impl(out, q, k, stride, n)
+// AxpyRows2 is AxpyRows4 for two outputs.
+func AxpyRows2[T Cache](o, p *[2][]float32, v []T, stride int) {
+	axpyRowsTile("asm: AxpyRows2", o[:], p[:], v, stride)
 }
 
-// AxpyRowsF16 is AxpyRows over rows of v held in binary16, bit for bit
-// AxpyRows over the widened rows.
-func AxpyRowsF16(o, p []float32, v []uint16, stride int) {
-	if len(p) == 0 {
-		return
-	}
-	if stride < len(o) || len(v) < (len(p)-1)*stride+len(o) {
-		panic("asm: AxpyRowsF16: slices too short")
-	}
-	axpyRowsF16Impl(o, p, v, stride)
-}
-
-// DotRows4F16 is DotRows4 over rows of k held in binary16: every score is
-// the one DotRowsF16 computes.
-func DotRows4F16(out, q *[4][]float32, k []uint16, stride, n int) {
+// dotRowsTile is DotRows4 (len(q) = 4) or DotRows2 (2): the multi-query
+// kernel on the whole steps of rows it takes (4 or 8), the one-query
+// kernel on the rest.
+func dotRowsTile[T Cache](name string, out, q [][]float32, k []T, stride, n int) {
 	if n <= 0 {
 		return
 	}
 	hd := len(q[0])
-	for j := range 4 {
+	for j := range q {
 		if len(q[j]) != hd || len(out[j]) < n {
-			panic("asm: DotRows4F16: query lengths differ or an output is short")
+			panic(name + ": query lengths differ or an output is short")
 		}
 	}
 	if stride < hd || len(k) < (n-1)*stride+hd {
-		panic("asm: DotRows4F16: slices too short")
+		panic(name + ": slices too short")
 	}
-	n4 := 0
+	done := 0
 	if hasRows4 && hd%16 == 0 && hd > 0 {
-		n4 = n &^ 3
-		if n4 > 0 {
+		step := 4
+		if len(q) == 2 {
+			step = 8
+		}
+		if done = n / step * step; done > 0 {
 			var op, qp [4]*float32
-			for j := range 4 {
+			for j := range q {
 				op[j], qp[j] = &out[j][0], &q[j][0]
 			}
-			dotRowsQ4F16AVX512(&op, &qp, &k[0], stride, n4, hd)
+			dotRowsQ(len(q), &op, &qp, &k[0], stride, done, hd)
 		}
 	}
-	if n4 < n {
-		for j := range 4 {
-			dotRowsF16Impl(out[j][n4:], q[j], k[n4*stride:], stride, n-n4)
+	if done < n {
+		for j := range q {
+			dotRows(out[j][done:], q[j], k[done*stride:], stride, n-done)
 		}
 	}
 }
 
-// AxpyRows4F16 is AxpyRows4 over rows of v held in binary16: every output
-// is the one AxpyRowsF16 computes.
-func AxpyRows4F16(o, p *[4][]float32, v []uint16, stride int) {
+// axpyRowsTile is AxpyRows4 (len(o) = 4) or AxpyRows2 (2).
+func axpyRowsTile[T Cache](name string, o, p [][]float32, v []T, stride int) {
 	n, hd := len(p[0]), len(o[0])
-	for j := range 4 {
+	for j := range o {
 		if len(p[j]) != n || len(o[j]) != hd {
-			panic("asm: AxpyRows4F16: lengths differ")
+			panic(name + ": lengths differ")
 		}
 	}
 	if n == 0 {
 		return
 	}
 	if stride < hd || len(v) < (n-1)*stride+hd {
-		panic("asm: AxpyRows4F16: slices too short")
+		panic(name + ": slices too short")
 	}
 	if hasRows4 && hd%64 == 0 && hd > 0 {
 		var op, pp [4]*float32
-		for j := range 4 {
+		for j := range o {
 			op[j], pp[j] = &o[j][0], &p[j][0]
 		}
-		axpyRowsQ4F16AVX512(&op, &pp, &v[0], stride, n, hd)
+		axpyRowsQ(len(o), &op, &pp, &v[0], stride, n, hd)
 		return
 	}
-	for j := range 4 {
-		axpyRowsF16Impl(o[j], p[j], v, stride)
+	for j := range o {
+		axpyRows(o[j], p[j], v, stride)
 	}
 }
 
-// DotRows2 is DotRows4 for two queries (a decode step's tile where two
-// query heads share a key/value head, which DotRows4 would pad to four):
-// eight cache rows at a time share each query load, and every score is
-// bit for bit the one DotRows computes.
-func DotRows2(out, q *[2][]float32, k []float32, stride, n int) {
-	hd := checkRows2("DotRows2", out, q, n)
-	if n <= 0 {
-		return
-	}
-	if stride < hd || len(k) < (n-1)*stride+hd {
-		panic("asm: DotRows2: slices too short")
-	}
-	n8 := 0
-	if hasRows4 && hd%16 == 0 && hd > 0 {
-		if n8 = n &^ 7; n8 > 0 {
-			op, qp := [2]*float32{&out[0][0], &out[1][0]}, [2]*float32{&q[0][0], &q[1][0]}
-			dotRowsQ2AVX512(&op, &qp, &k[0], stride, n8, hd)
-		}
-	}
-	for j := range 2 {
-		if n8 < n {
-			dotRowsImpl(out[j][n8:], q[j], k[n8*stride:], stride, n-n8)
-		}
+// The kernels by element type (and, for the multi-query ones, by the
+// number of queries w, 2 or 4). The multi-query kernels are called
+// directly, not through function values, so that the pointer arrays stay
+// on the stack (a decode step must not allocate).
+
+func dotRows[T Cache](out, q []float32, k []T, stride, n int) {
+	switch k := any(k).(type) {
+	case []float32:
+		dotRowsImpl(out, q, k, stride, n)
+	case []uint16:
+		dotRowsF16Impl(out, q, k, stride, n)
 	}
 }
 
-// DotRows2F16 is DotRows2 over binary16 rows of k: every score is the one
-// DotRowsF16 computes.
-func DotRows2F16(out, q *[2][]float32, k []uint16, stride, n int) {
-	hd := checkRows2("DotRows2F16", out, q, n)
-	if n <= 0 {
-		return
+func axpyRows[T Cache](o, p []float32, v []T, stride int) {
+	switch v := any(v).(type) {
+	case []float32:
+		axpyRowsImpl(o, p, v, stride)
+	case []uint16:
+		axpyRowsF16Impl(o, p, v, stride)
 	}
-	if stride < hd || len(k) < (n-1)*stride+hd {
-		panic("asm: DotRows2F16: slices too short")
-	}
-	n8 := 0
-	if hasRows4 && hd%16 == 0 && hd > 0 {
-		if n8 = n &^ 7; n8 > 0 {
-			op, qp := [2]*float32{&out[0][0], &out[1][0]}, [2]*float32{&q[0][0], &q[1][0]}
-			dotRowsQ2F16AVX512(&op, &qp, &k[0], stride, n8, hd)
+}
+
+func dotRowsQ[T Cache](w int, op, qp *[4]*float32, k *T, stride, n, hd int) {
+	op2, qp2 := (*[2]*float32)(op[:2]), (*[2]*float32)(qp[:2])
+	switch k := any(k).(type) {
+	case *float32:
+		if w == 2 {
+			dotRowsQ2AVX512(op2, qp2, k, stride, n, hd)
+		} else {
+			dotRowsQ4AVX512(op, qp, k, stride, n, hd)
 		}
-	}
-	for j := range 2 {
-		if n8 < n {
-			dotRowsF16Impl(out[j][n8:], q[j], k[n8*stride:], stride, n-n8)
+	case *uint16:
+		if w == 2 {
+			dotRowsQ2F16AVX512(op2, qp2, k, stride, n, hd)
+		} else {
+			dotRowsQ4F16AVX512(op, qp, k, stride, n, hd)
 		}
 	}
 }
 
-// checkRows2 panics unless the two queries have the same length hd and
-// each output holds n scores; it returns hd.
-func checkRows2(name string, out, q *[2][]float32, n int) int {
-	hd := len(q[0])
-	if len(q[1]) != hd || n > 0 && (len(out[0]) < n || len(out[1]) < n) {
-		panic("asm: " + name + ": query lengths differ or an output is short")
+func axpyRowsQ[T Cache](w int, op, pp *[4]*float32, v *T, stride, n, hd int) {
+	op2, pp2 := (*[2]*float32)(op[:2]), (*[2]*float32)(pp[:2])
+	switch v := any(v).(type) {
+	case *float32:
+		if w == 2 {
+			axpyRowsQ2AVX512(op2, pp2, v, stride, n, hd)
+		} else {
+			axpyRowsQ4AVX512(op, pp, v, stride, n, hd)
+		}
+	case *uint16:
+		if w == 2 {
+			axpyRowsQ2F16AVX512(op2, pp2, v, stride, n, hd)
+		} else {
+			axpyRowsQ4F16AVX512(op, pp, v, stride, n, hd)
+		}
 	}
-	return hd
-}
-
-// AxpyRows2 is AxpyRows4 for two outputs: each is bit for bit the one
-// AxpyRows computes.
-func AxpyRows2(o, p *[2][]float32, v []float32, stride int) {
-	n, hd := checkAxpy2("AxpyRows2", o, p)
-	if n == 0 {
-		return
-	}
-	if stride < hd || len(v) < (n-1)*stride+hd {
-		panic("asm: AxpyRows2: slices too short")
-	}
-	if hasRows4 && hd%64 == 0 && hd > 0 {
-		op, pp := [2]*float32{&o[0][0], &o[1][0]}, [2]*float32{&p[0][0], &p[1][0]}
-		axpyRowsQ2AVX512(&op, &pp, &v[0], stride, n, hd)
-		return
-	}
-	for j := range 2 {
-		axpyRowsImpl(o[j], p[j], v, stride)
-	}
-}
-
-// AxpyRows2F16 is AxpyRows2 over binary16 rows of v: each output is the
-// one AxpyRowsF16 computes.
-func AxpyRows2F16(o, p *[2][]float32, v []uint16, stride int) {
-	n, hd := checkAxpy2("AxpyRows2F16", o, p)
-	if n == 0 {
-		return
-	}
-	if stride < hd || len(v) < (n-1)*stride+hd {
-		panic("asm: AxpyRows2F16: slices too short")
-	}
-	if hasRows4 && hd%64 == 0 && hd > 0 {
-		op, pp := [2]*float32{&o[0][0], &o[1][0]}, [2]*float32{&p[0][0], &p[1][0]}
-		axpyRowsQ2F16AVX512(&op, &pp, &v[0], stride, n, hd)
-		return
-	}
-	for j := range 2 {
-		axpyRowsF16Impl(o[j], p[j], v, stride)
-	}
-}
-
-// checkAxpy2 panics unless both weight vectors have the same length n and
-// both outputs the same length hd; it returns n and hd.
-func checkAxpy2(name string, o, p *[2][]float32) (n, hd int) {
-	n, hd = len(p[0]), len(o[0])
-	if len(p[1]) != n || len(o[1]) != hd {
-		panic("asm: " + name + ": lengths differ")
-	}
-	return n, hd
 }
 
 var (
@@ -685,10 +581,9 @@ var (
 	axpyRowsImpl    = axpyRowsGo
 	dotRowsF16Impl  = dotRowsF16Go
 	axpyRowsF16Impl = axpyRowsF16Go
-	// hasRows4 is whether the four-query kernels (AVX-512) run; without
-	// them DotRows4 and AxpyRows4 run the one-query kernels four times.
-	// They are called directly, not through a function value, so that the
-	// pointer arrays stay on the stack (a decode step must not allocate).
+	// hasRows4 is whether the multi-query kernels (AVX-512) run; without
+	// them DotRows4, DotRows2, AxpyRows4 and AxpyRows2 run the one-query
+	// kernels once per query.
 	hasRows4 bool
 )
 
