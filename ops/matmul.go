@@ -23,7 +23,7 @@ func WidenRow(dst []float32, w *tensor.Tensor, n int) []float32 {
 	case tensor.BF16:
 		asm.BF16ToF32(dst[:k], w.U16()[n*k:(n+1)*k])
 	case tensor.F16:
-		tensor.F16ToF32(dst[:k], w.U16()[n*k:(n+1)*k])
+		asm.F16ToF32(dst[:k], w.U16()[n*k:(n+1)*k])
 	default:
 		panic(fmt.Sprintf("ops: weight dtype %v", w.DType))
 	}
