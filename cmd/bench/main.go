@@ -186,7 +186,7 @@ func run(o options) error {
 		return err
 	}
 	defer cli.CloseBackend(backend)
-	if err := cli.SetKVCache(backend, o.kvCache); err != nil {
+	if o.kvCache, err = cli.SetKVCache(backend, o.kvCache); err != nil {
 		return err
 	}
 	rep := report{Device: backend.Name(), ForwardMs: map[string]float64{}, TokS: map[string]float64{}, WeightGBs: map[string]float64{},

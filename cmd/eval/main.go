@@ -336,12 +336,8 @@ func run(c *config, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stderr, "eval: this CPU has no AVX512-BF16; --bf16-activations has no effect")
 		}
 	}
-	if err := cli.SetKVCache(backend, c.kvCache); err != nil {
+	if c.kvCache, err = cli.SetKVCache(backend, c.kvCache); err != nil {
 		return err
-	}
-	kvCache := strings.ToLower(strings.TrimSpace(c.kvCache))
-	if kvCache == "" {
-		kvCache = "f32"
 	}
 	fmt.Fprintf(stderr, "eval: running on %s\n", backend.Name())
 	pair, err := cli.OpenPair(c.target, c.draft, tok, backend, capacity, false)
@@ -423,7 +419,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 		arSpeed := 0.0
 		for i, r := range results {
 			r.Benchmark, r.Target, r.Draft = b, c.target, specs[i].draftDir
-			r.Device, r.BF16Activations, r.KVCache = backend.Name(), bf16On, kvCache
+			r.Device, r.BF16Activations, r.KVCache = backend.Name(), bf16On, c.kvCache
 			if specs[i].opt.Mode == pard.AR {
 				arSpeed = r.TokenPerSec
 			} else if arSpeed > 0 {

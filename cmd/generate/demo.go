@@ -176,11 +176,7 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		if c.bf16Act {
 			act = "bf16 activations"
 		}
-		kv := "f32"
-		if strings.EqualFold(strings.TrimSpace(c.kvCache), "f16") {
-			kv = "f16"
-		}
-		fmt.Fprintf(stderr, "the three outputs are identical token for token (greedy decoding is lossless); %s, %s, %s KV cache\n", b.Name(), act, kv)
+		fmt.Fprintf(stderr, "the three outputs are identical token for token (greedy decoding is lossless); %s, %s, %s KV cache\n", b.Name(), act, c.kvCache)
 	}()
 	return nil
 }

@@ -367,7 +367,7 @@ func newBackend(c *config, stderr io.Writer) (nn.Backend, error) {
 	if cpu, ok := b.(*ops.CPU); ok && c.bf16Act && !cpu.SetBF16Activations(true) && !c.quiet {
 		fmt.Fprintln(stderr, "generate: this CPU has no AVX512-BF16; --bf16-activations has no effect")
 	}
-	if err := cli.SetKVCache(b, c.kvCache); err != nil {
+	if c.kvCache, err = cli.SetKVCache(b, c.kvCache); err != nil {
 		cli.CloseBackend(b)
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func run(dir, idsFlag string, top int, device, kvCache string, threads int, asJS
 		return err
 	}
 	defer cli.CloseBackend(b)
-	if err := cli.SetKVCache(b, kvCache); err != nil {
+	if _, err := cli.SetKVCache(b, kvCache); err != nil {
 		return err
 	}
 	m, err := cli.LoadModel(dir, b, len(ids), asJSON)

@@ -75,18 +75,19 @@ func CloseBackend(b nn.Backend) error {
 const KVCacheHelp = "KV-cache dtype: f32, or f16 (CPU only: half the cache memory and half the bytes attention reads per position; keys and values rounded to binary16, as llama.cpp's default cache)"
 
 // SetKVCache applies a --kv-cache value to backend b before models are
-// loaded on it: "f32" (the default, every backend) or "f16" (the CPU).
-func SetKVCache(b nn.Backend, dtype string) error {
+// loaded on it: "f32" (the default, every backend) or "f16" (the CPU). It
+// returns the value's canonical spelling, for reports.
+func SetKVCache(b nn.Backend, dtype string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(dtype)) {
 	case "", "f32":
-		return nil
+		return "f32", nil
 	case "f16":
 		cpu, ok := b.(*ops.CPU)
 		if !ok {
-			return fmt.Errorf("--kv-cache f16: a CPU setting; %s keeps an f32 cache", b.Name())
+			return "", fmt.Errorf("--kv-cache f16: a CPU setting; %s keeps an f32 cache", b.Name())
 		}
 		cpu.SetF16KVCache(true)
-		return nil
+		return "f16", nil
 	}
-	return fmt.Errorf("--kv-cache %q: want f32 or f16", dtype)
+	return "", fmt.Errorf("--kv-cache %q: want f32 or f16", dtype)
 }

@@ -104,7 +104,7 @@ func TestSetKVCache(t *testing.T) {
 		if c.gpu {
 			b = notCPU{}
 		}
-		err := SetKVCache(b, c.dtype)
+		name, err := SetKVCache(b, c.dtype)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("SetKVCache(%q): error %v, want one containing %q", c.dtype, err, c.err)
@@ -114,6 +114,9 @@ func TestSetKVCache(t *testing.T) {
 		if err != nil {
 			t.Errorf("SetKVCache(%q): %v", c.dtype, err)
 			continue
+		}
+		if want := strings.ToLower(c.want.String()); !c.gpu && name != want || c.gpu && name != "f32" {
+			t.Errorf("SetKVCache(%q) = %q", c.dtype, name)
 		}
 		if got := cpu.AllocKV(2, 4).DType; !c.gpu && got != c.want {
 			t.Errorf("SetKVCache(%q): the CPU allocates %v caches, want %v", c.dtype, got, c.want)
