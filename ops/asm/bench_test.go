@@ -229,19 +229,21 @@ func BenchmarkRows4(b *testing.B) {
 
 // BenchmarkMatDotTiles times the in-order MatDot kernels (one weight pass
 // per tile of up to MaxDotTile rows, as a bf16-activation verify runs
-// them) with the arithmetic rate beside the bytes: from L2 (128 rows) and
-// from L3 or memory (4864 rows).
+// them) with the arithmetic rate beside the bytes: from L2 (128 rows of
+// 896, and the embedded target's row lengths 512 and 1408) and from L3 or
+// memory (4864 rows). Short rows weigh the final sums of each output more.
 func BenchmarkMatDotTiles(b *testing.B) {
 	if !HasMatDot() {
 		b.Skip("no MatDot kernels (CPU lacks AVX512-BF16, or GOPARD_NOASM)")
 	}
 	r := rand.New(rand.NewPCG(3, 3))
-	for _, sz := range benchMatSizes[:2] {
+	sizes := append(benchMatSizes[:2:2], struct{ n, k int }{512, 512}, struct{ n, k int }{186, 1408})
+	for _, sz := range sizes {
 		w := make([]uint16, sz.n*sz.k)
 		for i := range w {
 			w[i] = uint16(r.Uint32()>>20) | 0x3c00
 		}
-		for _, mt := range []int{1, 3, 4, 6, 8, 9, 12} {
+		for _, mt := range []int{1, 3, 4, 5, 6, 8, 9, 12} {
 			xp16 := make([]uint16, PackedBF16Len(mt, sz.k))
 			out := make([]float32, mt*sz.n)
 			b.Run(fmt.Sprintf("size=%dx%d/mt=%d", sz.n, sz.k, mt), func(b *testing.B) {

@@ -695,10 +695,11 @@ done: \
 // quarters, leaving accumulator j's four partial sums in quarter j of S,
 // then within each quarter (x0+x2) + (x1+x3) into its element 0. HSUM
 // one accumulator at a time cost about a fifth of a 5-row tile's time at
-// k = 512 (a throwaway benchmark over 128K-element matrices ran 28%
-// faster with the HSUMs left out, wrong sums and all); this takes 13
-// instructions for four where HSUM takes 32, and took that tile from 268
-// to 316 GFLOP/s on one core from L2. T0 and T1 are scratch.
+// k = 512 (a throwaway build without the HSUMs, wrong sums and all, ran
+// 28% faster); this takes 13 instructions for four where HSUM takes 32,
+// and took that tile from 276–278 to 314–326 GFLOP/s on one core from L2
+// (go test -run X -bench 'MatDotTiles/size=512x512/mt=5$' -cpu 1, three
+// alternating runs against the build before). T0 and T1 are scratch.
 #define RED4(A, B, C, D, S, T0, T1) \
 	VSHUFF64X2 $0x44, B, A, T0; VSHUFF64X2 $0xEE, B, A, T1; VADDPS T1, T0, T0; \
 	VSHUFF64X2 $0x44, D, C, T1; VSHUFF64X2 $0xEE, D, C, S; VADDPS S, T1, T1; \
