@@ -25,6 +25,395 @@
 #define Y_PTR DI
 #define LEN BX
 
+// The one-query attention kernels, over cache rows of float32 or of
+// binary16 (2 bytes an element, widened exactly as they are loaded): SH is
+// log2 of the element size, KB the bytes of a 16-element block, LOADK and
+// LOADKT load (widen) a block, or the tail under K1, into a zmm.
+#define LOADK_F32(M, R) VMOVUPS M, R
+#define LOADKT_F32(M, R) VMOVUPS.Z M, K1, R
+#define LOADK_F16(M, R) VCVTPH2PS M, R
+#define LOADKT_F16(M, R) VCVTPH2PS.Z M, K1, R
+
+// DOTROWS: out[t] = Σ_i q[i]·k[t·stride+i], one FMA chain of 16 lanes per
+// row, summed by HSUM0.
+#define DOTROWS(SH, KB, LOADK, LOADKT) \
+	MOVQ  out_base+0(FP), DI; \
+	MOVQ  q_base+24(FP), SI; \
+	MOVQ  q_len+32(FP), BX; \
+	MOVQ  k_base+48(FP), DX; \
+	MOVQ  stride+72(FP), R8; \
+	SHLQ  $SH, R8; \
+	MOVQ  n+80(FP), R9; \
+	MOVQ  BX, CX; \
+	TAILMASK; \
+	SHRQ  $4, BX; \
+	TESTQ R9, R9; \
+	JZ    done; \
+row: \
+	VXORPS Z0, Z0, Z0; \
+	MOVQ   SI, R10; \
+	MOVQ   DX, R11; \
+	MOVQ   BX, R12; \
+	TESTQ  R12, R12; \
+	JZ     tail; \
+block: \
+	VMOVUPS     (R10), Z1; \
+	LOADK((R11), Z2); \
+	VFMADD231PS Z2, Z1, Z0; \
+	ADDQ        $64, R10; \
+	ADDQ        $KB, R11; \
+	DECQ        R12; \
+	JNZ         block; \
+tail: \
+	KTESTW      K1, K1; \
+	JZ          sum; \
+	VMOVUPS.Z   (R10), K1, Z1; \
+	LOADKT((R11), Z2); \
+	VFMADD231PS Z2, Z1, Z0; \
+sum: \
+	HSUM0; \
+	VMOVSS X0, (DI); \
+	ADDQ   $4, DI; \
+	ADDQ   R8, DX; \
+	DECQ   R9; \
+	JNZ    row; \
+done: \
+	VZEROUPPER; \
+	RET
+
+// AXPYROWS: o[i] += Σ_t p[t]·v[t·stride+i], 64 columns at a time (their
+// blocks at 0, G1, G2, G3 bytes of a row, GB in all), then 16, then the
+// tail under K1; each output an FMA chain over t.
+#define AXPYROWS(SH, KB, G1, G2, G3, GB, LOADK, LOADKT) \
+	MOVQ  o_base+0(FP), DI; \
+	MOVQ  o_len+8(FP), BX; \
+	MOVQ  p_base+24(FP), SI; \
+	MOVQ  p_len+32(FP), R9; \
+	MOVQ  v_base+48(FP), DX; \
+	MOVQ  stride+72(FP), R8; \
+	SHLQ  $SH, R8; \
+	MOVQ  BX, CX; \
+	TAILMASK; \
+	MOVQ  BX, R13; \
+	SHRQ  $6, R13; \
+	ANDQ  $63, BX; \
+	SHRQ  $4, BX; \
+	TESTQ R13, R13; \
+	JZ    blocks; \
+quad: \
+	VMOVUPS (DI), Z0; \
+	VMOVUPS 64(DI), Z1; \
+	VMOVUPS 128(DI), Z2; \
+	VMOVUPS 192(DI), Z3; \
+	MOVQ    SI, R10; \
+	MOVQ    DX, R11; \
+	MOVQ    R9, R12; \
+	TESTQ   R12, R12; \
+	JZ      quadstore; \
+quadt: \
+	VBROADCASTSS (R10), Z4; \
+	LOADK((R11), Z5); \
+	LOADK(G1(R11), Z6); \
+	LOADK(G2(R11), Z7); \
+	LOADK(G3(R11), Z8); \
+	VFMADD231PS  Z5, Z4, Z0; \
+	VFMADD231PS  Z6, Z4, Z1; \
+	VFMADD231PS  Z7, Z4, Z2; \
+	VFMADD231PS  Z8, Z4, Z3; \
+	ADDQ         $4, R10; \
+	ADDQ         R8, R11; \
+	DECQ         R12; \
+	JNZ          quadt; \
+quadstore: \
+	VMOVUPS Z0, (DI); \
+	VMOVUPS Z1, 64(DI); \
+	VMOVUPS Z2, 128(DI); \
+	VMOVUPS Z3, 192(DI); \
+	ADDQ    $256, DI; \
+	ADDQ    $GB, DX; \
+	DECQ    R13; \
+	JNZ     quad; \
+blocks: \
+	TESTQ BX, BX; \
+	JZ    tail; \
+block: \
+	VMOVUPS (DI), Z0; \
+	MOVQ    SI, R10; \
+	MOVQ    DX, R11; \
+	MOVQ    R9, R12; \
+	TESTQ   R12, R12; \
+	JZ      blockstore; \
+blockt: \
+	VBROADCASTSS (R10), Z4; \
+	LOADK((R11), Z5); \
+	VFMADD231PS  Z5, Z4, Z0; \
+	ADDQ         $4, R10; \
+	ADDQ         R8, R11; \
+	DECQ         R12; \
+	JNZ          blockt; \
+blockstore: \
+	VMOVUPS Z0, (DI); \
+	ADDQ    $64, DI; \
+	ADDQ    $KB, DX; \
+	DECQ    BX; \
+	JNZ     block; \
+tail: \
+	KTESTW    K1, K1; \
+	JZ        done; \
+	VMOVUPS.Z (DI), K1, Z0; \
+	MOVQ      SI, R10; \
+	MOVQ      DX, R11; \
+	MOVQ      R9, R12; \
+	TESTQ     R12, R12; \
+	JZ        tailstore; \
+tailt: \
+	VBROADCASTSS (R10), Z4; \
+	LOADKT((R11), Z5); \
+	VFMADD231PS  Z5, Z4, Z0; \
+	ADDQ         $4, R10; \
+	ADDQ         R8, R11; \
+	DECQ         R12; \
+	JNZ          tailt; \
+tailstore: \
+	VMOVUPS Z0, K1, (DI); \
+done: \
+	VZEROUPPER; \
+	RET
+
+#define ZERO16 \
+	VXORPS Z0, Z0, Z0; VXORPS Z1, Z1, Z1; VXORPS Z2, Z2, Z2; VXORPS Z3, Z3, Z3; \
+	VXORPS Z4, Z4, Z4; VXORPS Z5, Z5, Z5; VXORPS Z6, Z6, Z6; VXORPS Z7, Z7, Z7; \
+	VXORPS Z8, Z8, Z8; VXORPS Z9, Z9, Z9; VXORPS Z10, Z10, Z10; VXORPS Z11, Z11, Z11; \
+	VXORPS Z12, Z12, Z12; VXORPS Z13, Z13, Z13; VXORPS Z14, Z14, Z14; VXORPS Z15, Z15, Z15
+
+// The multi-query attention kernels' bodies, over float32 (SH 2) or
+// binary16 (SH 1) cache rows: QS scales the cache offset R12 to the
+// queries' (1, or 2 for binary16), KB is a 16-element block's bytes, GB a
+// 64-column group's and G1-G3 its blocks' offsets; LOADK loads (widens) a
+// block. The helper macros (QK4, DQ4STORE, AQ4, PV4, QK2, DQ2STORE, AQ2,
+// PV2) are defined with the kernels below. The keys are fetched 16 rows
+// ahead (a forward's weights evict the cache, and the rows' stride hides
+// them from the hardware prefetchers); the binary16 values too (PFV16,
+// 128 bytes: all of a 64-wide head), which on float32 rows in cache cost
+// 1.7× and gained nothing.
+#define NOPFV
+#define PFDIST16 MOVQ R10, R15; SHLQ $4, R15
+#define PFV16 PREFETCHT0 (R13)(R15*1); PREFETCHT0 64(R13)(R15*1)
+
+// DOTROWSQ4: outs[j][t] = qs[j] · k[t·stride:], four rows at a time.
+#define DOTROWSQ4(SH, QS, KB, LOADK) \
+	MOVQ  qs+8(FP), AX; \
+	MOVQ  0(AX), SI; \
+	MOVQ  8(AX), DI; \
+	MOVQ  16(AX), R8; \
+	MOVQ  24(AX), R9; \
+	MOVQ  outs+0(FP), AX; \
+	MOVQ  k+16(FP), DX; \
+	MOVQ  stride+24(FP), R10; \
+	SHLQ  $SH, R10; \
+	LEAQ  (R10)(R10*2), R11; \
+	MOVQ  n+32(FP), CX; \
+	SHRQ  $2, CX; \
+	MOVQ  hd+40(FP), BX; \
+	SHLQ  $SH, BX; \
+	XORQ  R14, R14; \
+	TESTQ CX, CX; \
+	JZ    done; \
+rows: \
+	ZERO16; \
+	XORQ R12, R12; \
+block: \
+	LEAQ       (DX)(R12*1), R13; \
+	LEAQ       (R13)(R10*8), R15; \
+	LEAQ       (R15)(R10*8), R15; \
+	PREFETCHT0 (R15); \
+	PREFETCHT0 (R15)(R10*1); \
+	PREFETCHT0 (R15)(R10*2); \
+	PREFETCHT0 (R15)(R11*1); \
+	LOADK((R13), Z16); \
+	LOADK((R13)(R10*1), Z17); \
+	LOADK((R13)(R10*2), Z18); \
+	LOADK((R13)(R11*1), Z19); \
+	VMOVUPS    (SI)(R12*QS), Z20; \
+	VMOVUPS    (DI)(R12*QS), Z21; \
+	VMOVUPS    (R8)(R12*QS), Z22; \
+	VMOVUPS    (R9)(R12*QS), Z23; \
+	QK4(Z16, Z0, Z1, Z2, Z3); \
+	QK4(Z17, Z4, Z5, Z6, Z7); \
+	QK4(Z18, Z8, Z9, Z10, Z11); \
+	QK4(Z19, Z12, Z13, Z14, Z15); \
+	ADDQ       $KB, R12; \
+	CMPQ       R12, BX; \
+	JLT        block; \
+	DQ4STORE; \
+	LEAQ (DX)(R10*4), DX; \
+	ADDQ $16, R14; \
+	DECQ CX; \
+	JNZ  rows; \
+done: \
+	VZEROUPPER; \
+	RET
+
+// AXPYROWSQ4: os[j][i] += Σ_t ps[j][t] · v[t·stride + i], a 64-column group
+// of the four outputs at a time (R14 its offset into them, R11 into the
+// rows); PFSET and PFV set up and issue the value prefetches.
+#define AXPYROWSQ4(SH, GB, G1, G2, G3, LOADK, PFSET, PFV) \
+	MOVQ  ps+8(FP), AX; \
+	MOVQ  0(AX), SI; \
+	MOVQ  8(AX), DI; \
+	MOVQ  16(AX), R8; \
+	MOVQ  24(AX), R9; \
+	MOVQ  os+0(FP), AX; \
+	MOVQ  v+16(FP), DX; \
+	MOVQ  stride+24(FP), R10; \
+	SHLQ  $SH, R10; \
+	MOVQ  hd+40(FP), BX; \
+	SHLQ  $2, BX; \
+	XORQ  R14, R14; \
+	XORQ  R11, R11; \
+	MOVQ  n+32(FP), CX; \
+	TESTQ CX, CX; \
+	JZ    done; \
+group: \
+	AQ4(LOADO); \
+	LEAQ (DX)(R11*1), R13; \
+	XORQ R12, R12; \
+	MOVQ n+32(FP), CX; \
+	PFSET; \
+tloop: \
+	VBROADCASTSS (SI)(R12*1), Z16; \
+	VBROADCASTSS (DI)(R12*1), Z17; \
+	VBROADCASTSS (R8)(R12*1), Z18; \
+	VBROADCASTSS (R9)(R12*1), Z19; \
+	PFV; \
+	LOADK((R13), Z20); \
+	LOADK(G1(R13), Z21); \
+	LOADK(G2(R13), Z22); \
+	LOADK(G3(R13), Z23); \
+	PV4(Z16, Z0, Z1, Z2, Z3); \
+	PV4(Z17, Z4, Z5, Z6, Z7); \
+	PV4(Z18, Z8, Z9, Z10, Z11); \
+	PV4(Z19, Z12, Z13, Z14, Z15); \
+	ADDQ         $4, R12; \
+	ADDQ         R10, R13; \
+	DECQ         CX; \
+	JNZ          tloop; \
+	AQ4(STOREO); \
+	ADDQ $256, R14; \
+	ADDQ $GB, R11; \
+	CMPQ R14, BX; \
+	JLT  group; \
+done: \
+	VZEROUPPER; \
+	RET
+
+// DOTROWSQ2: outs[j][t] = qs[j] · k[t·stride:] for two queries, eight
+// rows at a time (ACC(j, u) in Z(2u+j)).
+#define DOTROWSQ2(SH, QS, KB, LOADK) \
+	MOVQ  qs+8(FP), AX; \
+	MOVQ  0(AX), R8; \
+	MOVQ  8(AX), R9; \
+	MOVQ  outs+0(FP), AX; \
+	MOVQ  0(AX), SI; \
+	MOVQ  8(AX), DI; \
+	MOVQ  k+16(FP), DX; \
+	MOVQ  stride+24(FP), R10; \
+	SHLQ  $SH, R10; \
+	LEAQ  (R10)(R10*2), R11; \
+	MOVQ  n+32(FP), CX; \
+	SHRQ  $3, CX; \
+	MOVQ  hd+40(FP), BX; \
+	SHLQ  $SH, BX; \
+	XORQ  R14, R14; \
+	TESTQ CX, CX; \
+	JZ    done; \
+rows: \
+	ZERO16; \
+	XORQ R12, R12; \
+block: \
+	LEAQ       (DX)(R12*1), R13; \
+	LEAQ       (R13)(R10*4), R15; \
+	LEAQ       (R13)(R10*8), AX; \
+	LEAQ       (AX)(R10*8), AX; \
+	PREFETCHT0 (AX); \
+	PREFETCHT0 (AX)(R10*1); \
+	PREFETCHT0 (AX)(R10*2); \
+	PREFETCHT0 (AX)(R11*1); \
+	LEAQ       (AX)(R10*4), AX; \
+	PREFETCHT0 (AX); \
+	PREFETCHT0 (AX)(R10*1); \
+	PREFETCHT0 (AX)(R10*2); \
+	PREFETCHT0 (AX)(R11*1); \
+	VMOVUPS    (R8)(R12*QS), Z20; \
+	VMOVUPS    (R9)(R12*QS), Z21; \
+	QK2(LOADK, (R13), Z0, Z1); \
+	QK2(LOADK, (R13)(R10*1), Z2, Z3); \
+	QK2(LOADK, (R13)(R10*2), Z4, Z5); \
+	QK2(LOADK, (R13)(R11*1), Z6, Z7); \
+	QK2(LOADK, (R15), Z8, Z9); \
+	QK2(LOADK, (R15)(R10*1), Z10, Z11); \
+	QK2(LOADK, (R15)(R10*2), Z12, Z13); \
+	QK2(LOADK, (R15)(R11*1), Z14, Z15); \
+	ADDQ       $KB, R12; \
+	CMPQ       R12, BX; \
+	JLT        block; \
+	DQ2STORE; \
+	LEAQ (DX)(R10*8), DX; \
+	ADDQ $32, R14; \
+	DECQ CX; \
+	JNZ  rows; \
+done: \
+	VZEROUPPER; \
+	RET
+
+// AXPYROWSQ2: AXPYROWSQ4 for two outputs (SI, DI), R15 the value
+// prefetch distance.
+#define AXPYROWSQ2(SH, GB, G1, G2, G3, LOADK, PFV) \
+	MOVQ  ps+8(FP), AX; \
+	MOVQ  0(AX), R8; \
+	MOVQ  8(AX), R9; \
+	MOVQ  os+0(FP), AX; \
+	MOVQ  0(AX), SI; \
+	MOVQ  8(AX), DI; \
+	MOVQ  v+16(FP), DX; \
+	MOVQ  stride+24(FP), R10; \
+	SHLQ  $SH, R10; \
+	MOVQ  R10, R15; \
+	SHLQ  $4, R15; \
+	MOVQ  hd+40(FP), BX; \
+	SHLQ  $2, BX; \
+	XORQ  R14, R14; \
+	XORQ  R11, R11; \
+	MOVQ  n+32(FP), CX; \
+	TESTQ CX, CX; \
+	JZ    done; \
+group: \
+	AQ2(LOADO2); \
+	LEAQ (DX)(R11*1), R13; \
+	XORQ R12, R12; \
+	MOVQ n+32(FP), CX; \
+tloop: \
+	VBROADCASTSS (R8)(R12*1), Z16; \
+	VBROADCASTSS (R9)(R12*1), Z17; \
+	PFV; \
+	LOADK((R13), Z20); \
+	LOADK(G1(R13), Z21); \
+	LOADK(G2(R13), Z22); \
+	LOADK(G3(R13), Z23); \
+	PV2; \
+	ADDQ         $4, R12; \
+	ADDQ         R10, R13; \
+	DECQ         CX; \
+	JNZ          tloop; \
+	AQ2(STOREO2); \
+	ADDQ $256, R14; \
+	ADDQ $GB, R11; \
+	CMPQ R14, BX; \
+	JLT  group; \
+done: \
+	VZEROUPPER; \
+	RET
+
 // func dotAVX512(a []float32, b []float32) float32
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	MOVQ   a_base+0(FP), X_PTR
@@ -505,156 +894,19 @@ pauseloop:
 
 // func dotRowsAVX512(out []float32, q []float32, k []float32, stride int, n int)
 TEXT ·dotRowsAVX512(SB), NOSPLIT, $0-88
-	MOVQ out_base+0(FP), DI
-	MOVQ q_base+24(FP), SI
-	MOVQ q_len+32(FP), BX
-	MOVQ k_base+48(FP), DX
-	MOVQ stride+72(FP), R8
-	SHLQ $2, R8
-	MOVQ n+80(FP), R9
-	MOVQ BX, CX
-	TAILMASK
-	SHRQ $4, BX
-	TESTQ R9, R9
-	JZ   drdone
+	DOTROWS(2, 64, LOADK_F32, LOADKT_F32)
 
-drrow:
-	VXORPS Z0, Z0, Z0
-	MOVQ   SI, R10 // q
-	MOVQ   DX, R11 // k row t
-	MOVQ   BX, R12
-	TESTQ  R12, R12
-	JZ     drtail
-
-drblock:
-	VMOVUPS     (R10), Z1
-	VFMADD231PS (R11), Z1, Z0 // S += Q_i · K_t,i
-	ADDQ        $64, R10
-	ADDQ        $64, R11
-	DECQ        R12
-	JNZ         drblock
-
-drtail:
-	KTESTW      K1, K1
-	JZ          drsum
-	VMOVUPS.Z   (R10), K1, Z1
-	VMOVUPS.Z   (R11), K1, Z2
-	VFMADD231PS Z2, Z1, Z0
-
-drsum:
-	HSUM0
-	VMOVSS      X0, (DI) // out[t] = S
-	ADDQ        $4, DI
-	ADDQ        R8, DX
-	DECQ        R9
-	JNZ         drrow
-
-drdone:
-	VZEROUPPER
-	RET
+// func dotRowsF16AVX512(out []float32, q []float32, k []uint16, stride int, n int)
+TEXT ·dotRowsF16AVX512(SB), NOSPLIT, $0-88
+	DOTROWS(1, 32, LOADK_F16, LOADKT_F16)
 
 // func axpyRowsAVX512(o []float32, p []float32, v []float32, stride int)
 TEXT ·axpyRowsAVX512(SB), NOSPLIT, $0-80
-	MOVQ o_base+0(FP), DI
-	MOVQ o_len+8(FP), BX
-	MOVQ p_base+24(FP), SI
-	MOVQ p_len+32(FP), R9
-	MOVQ v_base+48(FP), DX
-	MOVQ stride+72(FP), R8
-	SHLQ $2, R8
-	MOVQ BX, CX
-	TAILMASK
-	MOVQ BX, R13
-	SHRQ $6, R13 // 64-column groups
-	ANDQ $63, BX
-	SHRQ $4, BX  // then 16-column blocks
-	TESTQ R13, R13
-	JZ   arblocks
+	AXPYROWS(2, 64, 64, 128, 192, 256, LOADK_F32, LOADKT_F32)
 
-arquad:
-	VMOVUPS (DI), Z0
-	VMOVUPS 64(DI), Z1
-	VMOVUPS 128(DI), Z2
-	VMOVUPS 192(DI), Z3
-	MOVQ    SI, R10 // p
-	MOVQ    DX, R11 // v row t, this group
-	MOVQ    R9, R12
-	TESTQ   R12, R12
-	JZ      arquadstore
-
-arquadt:
-	VBROADCASTSS (R10), Z4
-	VFMADD231PS  (R11), Z4, Z0 // O_i += p_t · V_t,i
-	VFMADD231PS  64(R11), Z4, Z1
-	VFMADD231PS  128(R11), Z4, Z2
-	VFMADD231PS  192(R11), Z4, Z3
-	ADDQ         $4, R10
-	ADDQ         R8, R11
-	DECQ         R12
-	JNZ          arquadt
-
-arquadstore:
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	VMOVUPS Z2, 128(DI)
-	VMOVUPS Z3, 192(DI)
-	ADDQ    $256, DI
-	ADDQ    $256, DX
-	DECQ    R13
-	JNZ     arquad
-
-arblocks:
-	TESTQ BX, BX
-	JZ    artail
-
-arblock:
-	VMOVUPS (DI), Z0
-	MOVQ    SI, R10
-	MOVQ    DX, R11
-	MOVQ    R9, R12
-	TESTQ   R12, R12
-	JZ      arblockstore
-
-arblockt:
-	VBROADCASTSS (R10), Z4
-	VFMADD231PS  (R11), Z4, Z0
-	ADDQ         $4, R10
-	ADDQ         R8, R11
-	DECQ         R12
-	JNZ          arblockt
-
-arblockstore:
-	VMOVUPS Z0, (DI)
-	ADDQ    $64, DI
-	ADDQ    $64, DX
-	DECQ    BX
-	JNZ     arblock
-
-artail:
-	KTESTW    K1, K1
-	JZ        ardone
-	VMOVUPS.Z (DI), K1, Z0
-	MOVQ      SI, R10
-	MOVQ      DX, R11
-	MOVQ      R9, R12
-	TESTQ     R12, R12
-	JZ        artailstore
-
-artailt:
-	VBROADCASTSS (R10), Z4
-	VMOVUPS.Z    (R11), K1, Z5
-	VFMADD231PS  Z5, Z4, Z0
-	ADDQ         $4, R10
-	ADDQ         R8, R11
-	DECQ         R12
-	JNZ          artailt
-
-artailstore:
-	VMOVUPS Z0, K1, (DI)
-
-ardone:
-	VZEROUPPER
-	RET
+// func axpyRowsF16AVX512(o []float32, p []float32, v []uint16, stride int)
+TEXT ·axpyRowsF16AVX512(SB), NOSPLIT, $0-80
+	AXPYROWS(1, 32, 32, 64, 96, 128, LOADK_F16, LOADKT_F16)
 
 // func prefetchAVX512(b []byte)
 TEXT ·prefetchAVX512(SB), NOSPLIT, $0-24
@@ -720,70 +972,7 @@ pfdone:
 // func dotRowsQ4AVX512(outs *[4]*float32, qs *[4]*float32, k *float32, stride int, n int, hd int)
 // outs[j][t] = qs[j] · k[t·stride:], t < n (n a multiple of 4, hd of 16).
 TEXT ·dotRowsQ4AVX512(SB), NOSPLIT, $0-48
-	MOVQ qs+8(FP), AX
-	MOVQ 0(AX), SI
-	MOVQ 8(AX), DI
-	MOVQ 16(AX), R8
-	MOVQ 24(AX), R9
-	MOVQ outs+0(FP), AX
-	MOVQ k+16(FP), DX
-	MOVQ stride+24(FP), R10
-	SHLQ $2, R10
-	LEAQ (R10)(R10*2), R11
-	MOVQ n+32(FP), CX
-	SHRQ $2, CX
-	MOVQ hd+40(FP), BX
-	SHLQ $2, BX
-	XORQ R14, R14
-	TESTQ CX, CX
-	JZ   dqdone
-
-dqrows:
-	VXORPS Z0, Z0, Z0; VXORPS Z1, Z1, Z1; VXORPS Z2, Z2, Z2; VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4; VXORPS Z5, Z5, Z5; VXORPS Z6, Z6, Z6; VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8; VXORPS Z9, Z9, Z9; VXORPS Z10, Z10, Z10; VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12; VXORPS Z13, Z13, Z13; VXORPS Z14, Z14, Z14; VXORPS Z15, Z15, Z15
-	XORQ R12, R12
-
-dqblock:
-	// The same 16 floats of the rows 16 ahead are fetched meanwhile: a
-	// decode step finds the cache rows in memory (the weights streamed in
-	// between evict them), and the strided rows defeat the prefetchers.
-	LEAQ       (DX)(R12*1), R13
-	LEAQ       (R13)(R10*8), R15
-	LEAQ       (R15)(R10*8), R15
-	PREFETCHT0 (R15)
-	PREFETCHT0 (R15)(R10*1)
-	PREFETCHT0 (R15)(R10*2)
-	PREFETCHT0 (R15)(R11*1)
-	VMOVUPS    (R13), Z16
-	VMOVUPS    (R13)(R10*1), Z17
-	VMOVUPS    (R13)(R10*2), Z18
-	VMOVUPS    (R13)(R11*1), Z19
-	VMOVUPS    (SI)(R12*1), Z20
-	VMOVUPS    (DI)(R12*1), Z21
-	VMOVUPS    (R8)(R12*1), Z22
-	VMOVUPS    (R9)(R12*1), Z23
-	QK4(Z16, Z0, Z1, Z2, Z3)
-	QK4(Z17, Z4, Z5, Z6, Z7)
-	QK4(Z18, Z8, Z9, Z10, Z11)
-	QK4(Z19, Z12, Z13, Z14, Z15)
-	ADDQ    $64, R12
-	CMPQ    R12, BX
-	JLT     dqblock
-
-	// Down the tree within each 128-bit lane, rows u = 0..3 side by side:
-	// lane j, element u = (x0+x2) + (x1+x3) of query j, row u, as HSUM0.
-	DQ4STORE
-
-	LEAQ (DX)(R10*4), DX
-	ADDQ $16, R14
-	DECQ CX
-	JNZ  dqrows
-
-dqdone:
-	VZEROUPPER
-	RET
+	DOTROWSQ4(2, 1, 64, LOADK_F32)
 
 // PV4(j) adds p_j[t] (in Z16+j) times the four blocks of row t (Z20-Z23)
 // to query j's output group, Z(4j)..Z(4j+3).
@@ -793,54 +982,7 @@ dqdone:
 // func axpyRowsQ4AVX512(os *[4]*float32, ps *[4]*float32, v *float32, stride int, n int, hd int)
 // os[j][i] += Σ_t ps[j][t] · v[t·stride + i], t < n, i < hd (a multiple of 64).
 TEXT ·axpyRowsQ4AVX512(SB), NOSPLIT, $0-48
-	MOVQ ps+8(FP), AX
-	MOVQ 0(AX), SI
-	MOVQ 8(AX), DI
-	MOVQ 16(AX), R8
-	MOVQ 24(AX), R9
-	MOVQ os+0(FP), AX
-	MOVQ v+16(FP), DX
-	MOVQ stride+24(FP), R10
-	SHLQ $2, R10
-	MOVQ hd+40(FP), BX
-	SHLQ $2, BX
-	XORQ R14, R14 // byte offset of this 64-column group
-	MOVQ n+32(FP), CX
-	TESTQ CX, CX
-	JZ   aqdone
-
-aqgroup:
-	AQ4(LOADO)
-	LEAQ    (DX)(R14*1), R13 // row t, this group
-	XORQ    R12, R12         // 4t
-	MOVQ    n+32(FP), CX
-
-aqt:
-	VBROADCASTSS (SI)(R12*1), Z16
-	VBROADCASTSS (DI)(R12*1), Z17
-	VBROADCASTSS (R8)(R12*1), Z18
-	VBROADCASTSS (R9)(R12*1), Z19
-	VMOVUPS      (R13), Z20
-	VMOVUPS      64(R13), Z21
-	VMOVUPS      128(R13), Z22
-	VMOVUPS      192(R13), Z23
-	PV4(Z16, Z0, Z1, Z2, Z3)
-	PV4(Z17, Z4, Z5, Z6, Z7)
-	PV4(Z18, Z8, Z9, Z10, Z11)
-	PV4(Z19, Z12, Z13, Z14, Z15)
-	ADDQ         $4, R12
-	ADDQ         R10, R13
-	DECQ         CX
-	JNZ          aqt
-
-	AQ4(STOREO)
-	ADDQ    $256, R14
-	CMPQ    R14, BX
-	JLT     aqgroup
-
-aqdone:
-	VZEROUPPER
-	RET
+	AXPYROWSQ4(2, 256, 64, 128, 192, LOADK_F32, NOPFV, NOPFV)
 
 DATA iota16<>+0(SB)/4, $0
 DATA iota16<>+4(SB)/4, $1
@@ -1041,288 +1183,16 @@ hntail:
 	VZEROUPPER
 	RET
 
-// func dotRowsF16AVX512(out []float32, q []float32, k []uint16, stride int, n int)
-TEXT ·dotRowsF16AVX512(SB), NOSPLIT, $0-88
-	MOVQ out_base+0(FP), DI
-	MOVQ q_base+24(FP), SI
-	MOVQ q_len+32(FP), BX
-	MOVQ k_base+48(FP), DX
-	MOVQ stride+72(FP), R8
-	SHLQ $1, R8
-	MOVQ n+80(FP), R9
-	MOVQ BX, CX
-	TAILMASK
-	SHRQ $4, BX
-	TESTQ R9, R9
-	JZ   dhdone
-
-dhrow:
-	VXORPS Z0, Z0, Z0
-	MOVQ   SI, R10 // q
-	MOVQ   DX, R11 // k row t
-	MOVQ   BX, R12
-	TESTQ  R12, R12
-	JZ     dhtail
-
-dhblock:
-	VMOVUPS     (R10), Z1
-	VCVTPH2PS   (R11), Z2
-	VFMADD231PS Z2, Z1, Z0 // S += Q_i · K_t,i
-	ADDQ        $64, R10
-	ADDQ        $32, R11
-	DECQ        R12
-	JNZ         dhblock
-
-dhtail:
-	KTESTW      K1, K1
-	JZ          dhsum
-	VMOVUPS.Z   (R10), K1, Z1
-	VCVTPH2PS.Z (R11), K1, Z2
-	VFMADD231PS Z2, Z1, Z0
-
-dhsum:
-	HSUM0
-	VMOVSS X0, (DI) // out[t] = S
-	ADDQ   $4, DI
-	ADDQ   R8, DX
-	DECQ   R9
-	JNZ    dhrow
-
-dhdone:
-	VZEROUPPER
-	RET
-
-// func axpyRowsF16AVX512(o []float32, p []float32, v []uint16, stride int)
-TEXT ·axpyRowsF16AVX512(SB), NOSPLIT, $0-80
-	MOVQ o_base+0(FP), DI
-	MOVQ o_len+8(FP), BX
-	MOVQ p_base+24(FP), SI
-	MOVQ p_len+32(FP), R9
-	MOVQ v_base+48(FP), DX
-	MOVQ stride+72(FP), R8
-	SHLQ $1, R8
-	MOVQ BX, CX
-	TAILMASK
-	MOVQ BX, R13
-	SHRQ $6, R13 // 64-column groups
-	ANDQ $63, BX
-	SHRQ $4, BX  // then 16-column blocks
-	TESTQ R13, R13
-	JZ   ahblocks
-
-ahquad:
-	VMOVUPS (DI), Z0
-	VMOVUPS 64(DI), Z1
-	VMOVUPS 128(DI), Z2
-	VMOVUPS 192(DI), Z3
-	MOVQ    SI, R10 // p
-	MOVQ    DX, R11 // v row t, this group
-	MOVQ    R9, R12
-	TESTQ   R12, R12
-	JZ      ahquadstore
-
-ahquadt:
-	VBROADCASTSS (R10), Z4
-	VCVTPH2PS    (R11), Z5
-	VCVTPH2PS    32(R11), Z6
-	VCVTPH2PS    64(R11), Z7
-	VCVTPH2PS    96(R11), Z8
-	VFMADD231PS  Z5, Z4, Z0 // O_i += p_t · V_t,i
-	VFMADD231PS  Z6, Z4, Z1
-	VFMADD231PS  Z7, Z4, Z2
-	VFMADD231PS  Z8, Z4, Z3
-	ADDQ         $4, R10
-	ADDQ         R8, R11
-	DECQ         R12
-	JNZ          ahquadt
-
-ahquadstore:
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	VMOVUPS Z2, 128(DI)
-	VMOVUPS Z3, 192(DI)
-	ADDQ    $256, DI
-	ADDQ    $128, DX
-	DECQ    R13
-	JNZ     ahquad
-
-ahblocks:
-	TESTQ BX, BX
-	JZ    ahtail
-
-ahblock:
-	VMOVUPS (DI), Z0
-	MOVQ    SI, R10
-	MOVQ    DX, R11
-	MOVQ    R9, R12
-	TESTQ   R12, R12
-	JZ      ahblockstore
-
-ahblockt:
-	VBROADCASTSS (R10), Z4
-	VCVTPH2PS    (R11), Z5
-	VFMADD231PS  Z5, Z4, Z0
-	ADDQ         $4, R10
-	ADDQ         R8, R11
-	DECQ         R12
-	JNZ          ahblockt
-
-ahblockstore:
-	VMOVUPS Z0, (DI)
-	ADDQ    $64, DI
-	ADDQ    $32, DX
-	DECQ    BX
-	JNZ     ahblock
-
-ahtail:
-	KTESTW    K1, K1
-	JZ        ahdone
-	VMOVUPS.Z (DI), K1, Z0
-	MOVQ      SI, R10
-	MOVQ      DX, R11
-	MOVQ      R9, R12
-	TESTQ     R12, R12
-	JZ        ahtailstore
-
-ahtailt:
-	VBROADCASTSS (R10), Z4
-	VCVTPH2PS.Z  (R11), K1, Z5
-	VFMADD231PS  Z5, Z4, Z0
-	ADDQ         $4, R10
-	ADDQ         R8, R11
-	DECQ         R12
-	JNZ          ahtailt
-
-ahtailstore:
-	VMOVUPS Z0, K1, (DI)
-
-ahdone:
-	VZEROUPPER
-	RET
-
 // func dotRowsQ4F16AVX512(outs *[4]*float32, qs *[4]*float32, k *uint16, stride int, n int, hd int)
-// outs[j][t] = qs[j] · k[t·stride:], t < n (n a multiple of 4, hd of 16).
-// R12 is the offset into the cache rows (2 bytes per element); the
-// queries are read at twice it.
+// dotRowsQ4AVX512 over binary16 rows (the queries read at twice the
+// rows' offset).
 TEXT ·dotRowsQ4F16AVX512(SB), NOSPLIT, $0-48
-	MOVQ qs+8(FP), AX
-	MOVQ 0(AX), SI
-	MOVQ 8(AX), DI
-	MOVQ 16(AX), R8
-	MOVQ 24(AX), R9
-	MOVQ outs+0(FP), AX
-	MOVQ k+16(FP), DX
-	MOVQ stride+24(FP), R10
-	SHLQ $1, R10
-	LEAQ (R10)(R10*2), R11
-	MOVQ n+32(FP), CX
-	SHRQ $2, CX
-	MOVQ hd+40(FP), BX
-	SHLQ $1, BX
-	XORQ R14, R14
-	TESTQ CX, CX
-	JZ   dhqdone
-
-dhqrows:
-	VXORPS Z0, Z0, Z0; VXORPS Z1, Z1, Z1; VXORPS Z2, Z2, Z2; VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4; VXORPS Z5, Z5, Z5; VXORPS Z6, Z6, Z6; VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8; VXORPS Z9, Z9, Z9; VXORPS Z10, Z10, Z10; VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12; VXORPS Z13, Z13, Z13; VXORPS Z14, Z14, Z14; VXORPS Z15, Z15, Z15
-	XORQ R12, R12
-
-dhqblock:
-	LEAQ       (DX)(R12*1), R13
-	LEAQ       (R13)(R10*8), R15
-	LEAQ       (R15)(R10*8), R15
-	PREFETCHT0 (R15) // the rows 16 ahead, as dotRowsQ4AVX512
-	PREFETCHT0 (R15)(R10*1)
-	PREFETCHT0 (R15)(R10*2)
-	PREFETCHT0 (R15)(R11*1)
-	VCVTPH2PS  (R13), Z16
-	VCVTPH2PS  (R13)(R10*1), Z17
-	VCVTPH2PS  (R13)(R10*2), Z18
-	VCVTPH2PS  (R13)(R11*1), Z19
-	VMOVUPS    (SI)(R12*2), Z20
-	VMOVUPS    (DI)(R12*2), Z21
-	VMOVUPS    (R8)(R12*2), Z22
-	VMOVUPS    (R9)(R12*2), Z23
-	QK4(Z16, Z0, Z1, Z2, Z3)
-	QK4(Z17, Z4, Z5, Z6, Z7)
-	QK4(Z18, Z8, Z9, Z10, Z11)
-	QK4(Z19, Z12, Z13, Z14, Z15)
-	ADDQ    $32, R12
-	CMPQ    R12, BX
-	JLT     dhqblock
-
-	DQ4STORE
-
-	LEAQ (DX)(R10*4), DX
-	ADDQ $16, R14
-	DECQ CX
-	JNZ  dhqrows
-
-dhqdone:
-	VZEROUPPER
-	RET
+	DOTROWSQ4(1, 2, 32, LOADK_F16)
 
 // func axpyRowsQ4F16AVX512(os *[4]*float32, ps *[4]*float32, v *uint16, stride int, n int, hd int)
-// os[j][i] += Σ_t ps[j][t] · v[t·stride + i], t < n, i < hd (a multiple of 64).
-// R14 is the group's offset into the outputs, R11 into the value rows.
+// axpyRowsQ4AVX512 over binary16 rows, the values fetched ahead.
 TEXT ·axpyRowsQ4F16AVX512(SB), NOSPLIT, $0-48
-	MOVQ ps+8(FP), AX
-	MOVQ 0(AX), SI
-	MOVQ 8(AX), DI
-	MOVQ 16(AX), R8
-	MOVQ 24(AX), R9
-	MOVQ os+0(FP), AX
-	MOVQ v+16(FP), DX
-	MOVQ stride+24(FP), R10
-	SHLQ $1, R10
-	MOVQ hd+40(FP), BX
-	SHLQ $2, BX
-	XORQ R14, R14
-	XORQ R11, R11
-	MOVQ n+32(FP), CX
-	TESTQ CX, CX
-	JZ   ahqdone
-
-ahqgroup:
-	AQ4(LOADO)
-	LEAQ    (DX)(R11*1), R13 // row t, this group
-	XORQ    R12, R12         // 4t
-	MOVQ    n+32(FP), CX
-
-ahqt:
-	VBROADCASTSS (SI)(R12*1), Z16
-	VBROADCASTSS (DI)(R12*1), Z17
-	VBROADCASTSS (R8)(R12*1), Z18
-	VBROADCASTSS (R9)(R12*1), Z19
-	MOVQ         R10, R15 // the row 16 ahead, fetched meanwhile (see the Go declaration)
-	SHLQ         $4, R15
-	PREFETCHT0   (R13)(R15*1)
-	PREFETCHT0   64(R13)(R15*1)
-	VCVTPH2PS    (R13), Z20
-	VCVTPH2PS    32(R13), Z21
-	VCVTPH2PS    64(R13), Z22
-	VCVTPH2PS    96(R13), Z23
-	PV4(Z16, Z0, Z1, Z2, Z3)
-	PV4(Z17, Z4, Z5, Z6, Z7)
-	PV4(Z18, Z8, Z9, Z10, Z11)
-	PV4(Z19, Z12, Z13, Z14, Z15)
-	ADDQ         $4, R12
-	ADDQ         R10, R13
-	DECQ         CX
-	JNZ          ahqt
-
-	AQ4(STOREO)
-	ADDQ    $256, R14
-	ADDQ    $128, R11
-	CMPQ    R14, BX
-	JLT     ahqgroup
-
-ahqdone:
-	VZEROUPPER
-	RET
+	AXPYROWSQ4(1, 128, 32, 64, 96, LOADK_F16, PFDIST16, PFV16)
 
 // The two-query attention kernels: a tile of two queries that read the
 // same key/value head (a decode step of a model with two query heads per
@@ -1332,11 +1202,10 @@ ahqdone:
 // chain, the same tree of lane sums), and the binary16 variants as by the
 // float32 ones over the widened rows.
 
-// QK2(ROW, A0, A1) multiplies the block of cache row u at ROW with both
-// queries (Z20, Z21) into ACC(0, u) and ACC(1, u), Z(2u) and Z(2u+1);
-// QK2H widens a binary16 block first.
-#define QK2(ROW, A0, A1) VMOVUPS ROW, Z16; VFMADD231PS Z16, Z20, A0; VFMADD231PS Z16, Z21, A1
-#define QK2H(ROW, A0, A1) VCVTPH2PS ROW, Z16; VFMADD231PS Z16, Z20, A0; VFMADD231PS Z16, Z21, A1
+// QK2(LOADK, ROW, A0, A1) multiplies the block of cache row u at ROW
+// (loaded, or widened, by LOADK) with both queries (Z20, Z21) into
+// ACC(0, u) and ACC(1, u), Z(2u) and Z(2u+1).
+#define QK2(LOADK, ROW, A0, A1) LOADK(ROW, Z16); VFMADD231PS Z16, Z20, A0; VFMADD231PS Z16, Z21, A1
 
 // DQ2STORE reduces ACC(j, u) (u < 8) so that quarter 0 of Z26 holds query
 // 0's scores of rows 0-3, quarter 1 query 1's, quarters 2 and 3 those of
@@ -1350,138 +1219,15 @@ ahqdone:
 	VMOVUPS X26, (SI)(R14*1); VEXTRACTF32X4 $1, Z26, X27; VMOVUPS X27, (DI)(R14*1); \
 	VEXTRACTF32X4 $2, Z26, X27; VMOVUPS X27, 16(SI)(R14*1); VEXTRACTF32X4 $3, Z26, X27; VMOVUPS X27, 16(DI)(R14*1)
 
-#define ZERO16 \
-	VXORPS Z0, Z0, Z0; VXORPS Z1, Z1, Z1; VXORPS Z2, Z2, Z2; VXORPS Z3, Z3, Z3; \
-	VXORPS Z4, Z4, Z4; VXORPS Z5, Z5, Z5; VXORPS Z6, Z6, Z6; VXORPS Z7, Z7, Z7; \
-	VXORPS Z8, Z8, Z8; VXORPS Z9, Z9, Z9; VXORPS Z10, Z10, Z10; VXORPS Z11, Z11, Z11; \
-	VXORPS Z12, Z12, Z12; VXORPS Z13, Z13, Z13; VXORPS Z14, Z14, Z14; VXORPS Z15, Z15, Z15
-
 // func dotRowsQ2AVX512(outs *[2]*float32, qs *[2]*float32, k *float32, stride int, n int, hd int)
 // outs[j][t] = qs[j] · k[t·stride:], t < n (n a multiple of 8, hd of 16).
 TEXT ·dotRowsQ2AVX512(SB), NOSPLIT, $0-48
-	MOVQ qs+8(FP), AX
-	MOVQ 0(AX), R8 // query 0
-	MOVQ 8(AX), R9 // query 1
-	MOVQ outs+0(FP), AX
-	MOVQ 0(AX), SI // scores of query 0
-	MOVQ 8(AX), DI // scores of query 1
-	MOVQ k+16(FP), DX
-	MOVQ stride+24(FP), R10
-	SHLQ $2, R10
-	LEAQ (R10)(R10*2), R11
-	MOVQ n+32(FP), CX
-	SHRQ $3, CX
-	MOVQ hd+40(FP), BX
-	SHLQ $2, BX
-	XORQ R14, R14
-	TESTQ CX, CX
-	JZ   d2done
-
-d2rows:
-	ZERO16
-	XORQ R12, R12
-
-d2block:
-	LEAQ       (DX)(R12*1), R13       // rows 0-3
-	LEAQ       (R13)(R10*4), R15      // rows 4-7
-	LEAQ       (R13)(R10*8), AX       // rows 16-23 ahead, fetched meanwhile
-	LEAQ       (AX)(R10*8), AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 (AX)(R10*1)
-	PREFETCHT0 (AX)(R10*2)
-	PREFETCHT0 (AX)(R11*1)
-	LEAQ       (AX)(R10*4), AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 (AX)(R10*1)
-	PREFETCHT0 (AX)(R10*2)
-	PREFETCHT0 (AX)(R11*1)
-	VMOVUPS    (R8)(R12*1), Z20
-	VMOVUPS    (R9)(R12*1), Z21
-	QK2((R13), Z0, Z1)
-	QK2((R13)(R10*1), Z2, Z3)
-	QK2((R13)(R10*2), Z4, Z5)
-	QK2((R13)(R11*1), Z6, Z7)
-	QK2((R15), Z8, Z9)
-	QK2((R15)(R10*1), Z10, Z11)
-	QK2((R15)(R10*2), Z12, Z13)
-	QK2((R15)(R11*1), Z14, Z15)
-	ADDQ       $64, R12
-	CMPQ       R12, BX
-	JLT        d2block
-
-	DQ2STORE
-	LEAQ (DX)(R10*8), DX
-	ADDQ $32, R14
-	DECQ CX
-	JNZ  d2rows
-
-d2done:
-	VZEROUPPER
-	RET
+	DOTROWSQ2(2, 1, 64, LOADK_F32)
 
 // func dotRowsQ2F16AVX512(outs *[2]*float32, qs *[2]*float32, k *uint16, stride int, n int, hd int)
-// dotRowsQ2AVX512 over binary16 rows: R12 is the offset into the rows (2
-// bytes per element), the queries are read at twice it.
+// dotRowsQ2AVX512 over binary16 rows.
 TEXT ·dotRowsQ2F16AVX512(SB), NOSPLIT, $0-48
-	MOVQ qs+8(FP), AX
-	MOVQ 0(AX), R8
-	MOVQ 8(AX), R9
-	MOVQ outs+0(FP), AX
-	MOVQ 0(AX), SI
-	MOVQ 8(AX), DI
-	MOVQ k+16(FP), DX
-	MOVQ stride+24(FP), R10
-	SHLQ $1, R10
-	LEAQ (R10)(R10*2), R11
-	MOVQ n+32(FP), CX
-	SHRQ $3, CX
-	MOVQ hd+40(FP), BX
-	SHLQ $1, BX
-	XORQ R14, R14
-	TESTQ CX, CX
-	JZ   d2hdone
-
-d2hrows:
-	ZERO16
-	XORQ R12, R12
-
-d2hblock:
-	LEAQ       (DX)(R12*1), R13
-	LEAQ       (R13)(R10*4), R15
-	LEAQ       (R13)(R10*8), AX
-	LEAQ       (AX)(R10*8), AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 (AX)(R10*1)
-	PREFETCHT0 (AX)(R10*2)
-	PREFETCHT0 (AX)(R11*1)
-	LEAQ       (AX)(R10*4), AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 (AX)(R10*1)
-	PREFETCHT0 (AX)(R10*2)
-	PREFETCHT0 (AX)(R11*1)
-	VMOVUPS    (R8)(R12*2), Z20
-	VMOVUPS    (R9)(R12*2), Z21
-	QK2H((R13), Z0, Z1)
-	QK2H((R13)(R10*1), Z2, Z3)
-	QK2H((R13)(R10*2), Z4, Z5)
-	QK2H((R13)(R11*1), Z6, Z7)
-	QK2H((R15), Z8, Z9)
-	QK2H((R15)(R10*1), Z10, Z11)
-	QK2H((R15)(R10*2), Z12, Z13)
-	QK2H((R15)(R11*1), Z14, Z15)
-	ADDQ       $32, R12
-	CMPQ       R12, BX
-	JLT        d2hblock
-
-	DQ2STORE
-	LEAQ (DX)(R10*8), DX
-	ADDQ $32, R14
-	DECQ CX
-	JNZ  d2hrows
-
-d2hdone:
-	VZEROUPPER
-	RET
+	DOTROWSQ2(1, 2, 32, LOADK_F16)
 
 // AQ2(OP) loads or stores axpyRowsQ2's 64-column group of both outputs,
 // os[j] + R14 bytes, in Z(4j)..Z(4j+3).
@@ -1499,100 +1245,9 @@ d2hdone:
 // func axpyRowsQ2AVX512(os *[2]*float32, ps *[2]*float32, v *float32, stride int, n int, hd int)
 // os[j][i] += Σ_t ps[j][t] · v[t·stride + i], t < n, i < hd (a multiple of 64).
 TEXT ·axpyRowsQ2AVX512(SB), NOSPLIT, $0-48
-	MOVQ ps+8(FP), AX
-	MOVQ 0(AX), R8
-	MOVQ 8(AX), R9
-	MOVQ os+0(FP), AX
-	MOVQ 0(AX), SI
-	MOVQ 8(AX), DI
-	MOVQ v+16(FP), DX
-	MOVQ stride+24(FP), R10
-	SHLQ $2, R10
-	MOVQ hd+40(FP), BX
-	SHLQ $2, BX
-	XORQ R14, R14
-	MOVQ n+32(FP), CX
-	TESTQ CX, CX
-	JZ   a2done
-
-a2group:
-	AQ2(LOADO2)
-	LEAQ (DX)(R14*1), R13 // row t, this group
-	XORQ R12, R12         // 4t
-	MOVQ n+32(FP), CX
-
-a2t:
-	VBROADCASTSS (R8)(R12*1), Z16
-	VBROADCASTSS (R9)(R12*1), Z17
-	VMOVUPS      (R13), Z20
-	VMOVUPS      64(R13), Z21
-	VMOVUPS      128(R13), Z22
-	VMOVUPS      192(R13), Z23
-	PV2
-	ADDQ         $4, R12
-	ADDQ         R10, R13
-	DECQ         CX
-	JNZ          a2t
-
-	AQ2(STOREO2)
-	ADDQ $256, R14
-	CMPQ R14, BX
-	JLT  a2group
-
-a2done:
-	VZEROUPPER
-	RET
+	AXPYROWSQ2(2, 256, 64, 128, 192, LOADK_F32, NOPFV)
 
 // func axpyRowsQ2F16AVX512(os *[2]*float32, ps *[2]*float32, v *uint16, stride int, n int, hd int)
-// axpyRowsQ2AVX512 over binary16 rows (R11 the group's offset into them),
-// fetching the row 16 ahead as axpyRowsQ4F16AVX512 does.
+// axpyRowsQ2AVX512 over binary16 rows, the values fetched ahead.
 TEXT ·axpyRowsQ2F16AVX512(SB), NOSPLIT, $0-48
-	MOVQ ps+8(FP), AX
-	MOVQ 0(AX), R8
-	MOVQ 8(AX), R9
-	MOVQ os+0(FP), AX
-	MOVQ 0(AX), SI
-	MOVQ 8(AX), DI
-	MOVQ v+16(FP), DX
-	MOVQ stride+24(FP), R10
-	SHLQ $1, R10
-	MOVQ R10, R15
-	SHLQ $4, R15
-	MOVQ hd+40(FP), BX
-	SHLQ $2, BX
-	XORQ R14, R14
-	XORQ R11, R11
-	MOVQ n+32(FP), CX
-	TESTQ CX, CX
-	JZ   a2hdone
-
-a2hgroup:
-	AQ2(LOADO2)
-	LEAQ (DX)(R11*1), R13
-	XORQ R12, R12
-	MOVQ n+32(FP), CX
-
-a2ht:
-	VBROADCASTSS (R8)(R12*1), Z16
-	VBROADCASTSS (R9)(R12*1), Z17
-	PREFETCHT0   (R13)(R15*1)
-	PREFETCHT0   64(R13)(R15*1)
-	VCVTPH2PS    (R13), Z20
-	VCVTPH2PS    32(R13), Z21
-	VCVTPH2PS    64(R13), Z22
-	VCVTPH2PS    96(R13), Z23
-	PV2
-	ADDQ         $4, R12
-	ADDQ         R10, R13
-	DECQ         CX
-	JNZ          a2ht
-
-	AQ2(STOREO2)
-	ADDQ $256, R14
-	ADDQ $128, R11
-	CMPQ R14, BX
-	JLT  a2hgroup
-
-a2hdone:
-	VZEROUPPER
-	RET
+	AXPYROWSQ2(1, 128, 32, 64, 96, LOADK_F16, PFV16)
