@@ -5,8 +5,10 @@
 // Levels: AVX-512 (F, BW, VL) runs every kernel in assembly — the Mat
 // matrix kernels (bf16, f16 and f32 weights times float32 activations,
 // tiles of 1, 2 or 4 activation rows), the vector kernels (dot, axpy,
-// strided attention dots and sums, RMSNorm halves, softmax and SiLU with a
-// vectorized exp, bf16 widening) and the machine probes cmd/bench uses; on
+// strided attention dots and sums over float32 or binary16 cache rows,
+// for one, two or four queries, RMSNorm halves, softmax and SiLU with a
+// vectorized exp, argmax, RoPE, bf16 widening and binary16 conversion) and
+// the machine probes cmd/bench uses; on
 // CPUs with AVX512-BF16 it adds MatDot (VDPBF16PS, bf16 activations, tiles
 // of up to 12 rows read in address order) and its packing, which package
 // ops uses only when asked. AVX2/FMA runs the Mat kernels in
