@@ -161,7 +161,7 @@ func (c *CPU) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 		if p[2] != nil {
 			b = p[2].F32()
 		}
-		c.multi.add(p[0].F32(), x.F32(), x.Rows(), p[1], b)
+		c.multi.add(p[0].F32(), x.F32(), x.Rows(), p[1], b, c.pool.Threads())
 	}
 	c.multi.run(c.pool)
 }
@@ -183,8 +183,8 @@ func (c *CPU) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 		c.silu = siluMulTask{}
 		return
 	}
-	c.multi.add(out.F32(), x.F32(), M, gate, nil)
-	c.multi.add(u, x.F32(), M, up, nil)
+	c.multi.add(out.F32(), x.F32(), M, gate, nil, c.pool.Threads())
+	c.multi.add(u, x.F32(), M, up, nil, c.pool.Threads())
 	c.swiglu = swiGLUTask{mm: &c.multi, out: out.F32(), up: u, M: M, N: N}
 	c.pool.RunTask(N, 4, &c.swiglu)
 	c.swiglu = swiGLUTask{}

@@ -407,6 +407,38 @@ func testFusedEqualsSeparate(t *testing.T, r *rand.Rand, c *CPU, mat func(tensor
 	}
 }
 
+// TestReusedTasksPackEachCall checks that CPU's kept tasks, whose threads
+// pack the activations for themselves up to 16 rows, never multiply a
+// previous call's packing: one input buffer is overwritten between calls
+// (as a forward reuses its activation rows, layer after layer), M changes,
+// and every product equals a fresh MatMul on one thread, bit for bit.
+func TestReusedTasksPackEachCall(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 9))
+	c := NewCPU(3)
+	ref := NewPool(1)
+	defer ref.Close()
+	const N, K = 70, 48
+	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+		w := tensor.Convert(tensor.FromF32(randSlice(r, N*K), N, K), dt)
+		w2 := tensor.Convert(tensor.FromF32(randSlice(r, N*K), N, K), dt)
+		xbuf := make([]float32, 17*K)
+		for i, M := range []int{5, 5, 1, 7, 16, 17, 5, 2} {
+			copy(xbuf, randSlice(r, M*K))
+			x := tensor.FromF32(xbuf[:M*K], M, K)
+			want, want2 := make([]float32, M*N), make([]float32, M*N)
+			MatMul(ref, want, x.F32(), M, w, nil, nil)
+			MatMul(ref, want2, x.F32(), M, w2, nil, nil)
+			out := tensor.New(tensor.F32, M, N)
+			c.Linear(out, x, w, nil)
+			require.Equal(t, want, out.F32(), "%v call %d M=%d: Linear", dt, i, M)
+			out2 := tensor.New(tensor.F32, M, N)
+			c.LinearQKV(out, out2, tensor.New(tensor.F32, M, N), x, w, w2, w, nil, nil, nil)
+			require.Equal(t, want, out.F32(), "%v call %d M=%d: LinearQKV q", dt, i, M)
+			require.Equal(t, want2, out2.F32(), "%v call %d M=%d: LinearQKV k", dt, i, M)
+		}
+	}
+}
+
 // TestMultiMatMulPacksEachInput checks that the matrices of one dispatch
 // share packed activations only when they multiply the same rows: with two
 // different inputs, each product equals its own MatMul.
@@ -422,7 +454,7 @@ func TestMultiMatMulPacksEachInput(t *testing.T) {
 	outs := make([][]float32, len(xs))
 	for i, x := range xs {
 		outs[i] = make([]float32, M*N)
-		mm.add(outs[i], x, M, w, nil)
+		mm.add(outs[i], x, M, w, nil, pool.Threads())
 	}
 	mm.run(pool)
 	for i, x := range xs {
