@@ -596,8 +596,23 @@ func TestDistill(t *testing.T) {
 			t.Errorf("file %d changed on the rerun", i)
 		}
 	}
-	mustRun(t, "pard", "--model", arDir, "--data", out, "--ext", ".txt", "--para-num", "2", "--seq", "16", "--batch", "1",
-		"--steps", "1", "--threads", "1", "--quiet", "--out", filepath.Join(t.TempDir(), "pard"))
+	pardDir := filepath.Join(t.TempDir(), "pard")
+	mustRun(t, "pard", "--model", arDir, "--data", out, "--ext", ".txt", "--para-num", "4", "--seq", "16", "--batch", "1",
+		"--steps", "1", "--threads", "1", "--quiet", "--out", pardDir)
+
+	// Decoded speculatively with that (barely trained) PARD draft, the
+	// files are the same, byte for byte.
+	spec := filepath.Join(t.TempDir(), "spec")
+	stdout = mustRun(t, "distill", "--model", arDir, "--draft", pardDir, "-k", "3", "--data", corpus, "--out", spec,
+		"--prompts", "5", "--tokens", "8", "--jobs", "2", "--quiet")
+	if !strings.Contains(stdout, "PARD K = 3") {
+		t.Errorf("stdout %q: want the PARD decoding named", stdout)
+	}
+	for i := range ps {
+		if got := readFile(t, distillPath(spec, i)); !bytes.Equal(got, files[i]) {
+			t.Errorf("file %d: %q with the PARD draft, %q without", i, got, files[i])
+		}
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -606,6 +621,8 @@ func TestDistill(t *testing.T) {
 		{[]string{"distill", "--model", arDir, "--data", corpus, "--out", out, "--prompts", "0"}, "--prompts 0"},
 		{[]string{"distill", "--model", arDir, "--data", corpus, "--out", out, "--tokens", "0"}, "--tokens 0"},
 		{[]string{"distill", "--model", arDir, "--data", filepath.Join(out, "missing"), "--out", out}, "missing"},
+		{[]string{"distill", "--model", arDir, "--draft", pardDir, "-k", "0", "--data", corpus, "--out", out}, "-k 0"},
+		{[]string{"distill", "--model", arDir, "--draft", arDir, "--data", corpus, "--out", filepath.Join(t.TempDir(), "d"), "--prompts", "1", "--tokens", "2"}, "pard_token"},
 	} {
 		if _, _, err := runArgs(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want one mentioning %q", c.args, err, c.want)
