@@ -104,3 +104,19 @@ func BenchmarkAttention(b *testing.B) {
 		}
 	}
 }
+
+// nopTask is a Task that does nothing: what a dispatch costs by itself.
+type nopTask struct{}
+
+func (nopTask) Run(worker, lo, hi int) {}
+
+// BenchmarkPoolDispatch times a pool dispatch with nothing to do, on all
+// the machine's threads: the fixed cost every kernel of a forward pays
+// (a decode step of the embedded target makes 26, a PARD iteration 42).
+func BenchmarkPoolDispatch(b *testing.B) {
+	p := NewPool(0)
+	defer p.Close()
+	for b.Loop() {
+		p.RunTask(p.Threads(), 1, nopTask{})
+	}
+}
