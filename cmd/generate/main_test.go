@@ -125,7 +125,7 @@ func TestDemoRuns(t *testing.T) {
 	if !strings.HasPrefix(out.String(), demoSnippet) || len(out.String()) <= len(demoSnippet) {
 		t.Errorf("demo printed %q, want the snippet and its completion", out.String())
 	}
-	for _, want := range []string{"AR ", "VSD ", "PARD ", "identical token for token"} {
+	for _, want := range []string{"AR ", "VSD ", "PARD ", "identical token for token", "median of 5 runs"} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("demo table lacks %q:\n%s", want, errOut.String())
 		}
