@@ -99,10 +99,11 @@ type matMulTask struct {
 	// it from the caller's cache after waiting for it; this way each reads
 	// only the rows the others wrote, and nobody waits. A PARD K = 4
 	// decode of the embedded pair, float32 activations, ran 3.6% faster
-	// on average (seven rounds alternating per prompt, −1.5% to +7.2%),
-	// plain decoding 0.6%. With bf16 activations the packing is half of x
-	// and the same alternation measured 2–3% slower, so it stays on the
-	// caller there. src is the task whose packing t reads (t, or the first
+	// on average (seven rounds of a throwaway harness alternating the two
+	// per prompt, −1.5% to +7.2%), plain decoding 0.6%; the README's grid
+	// (cmd/eval) moved from 1.46–1.52× to 1.54–1.56× of AR. With bf16
+	// activations the packing is half of x and the same alternation
+	// measured 2–3% slower, so it stays on the caller there. src is the task whose packing t reads (t, or the first
 	// task of the same x in a multiMatMul); a thread's buffer holds src's
 	// x when its gen is src's.
 	perThread bool
@@ -123,13 +124,12 @@ type matMulTask struct {
 	prefetchers int
 }
 
-// threadPack is one thread's packing of a task's activations, padded so
-// that threads writing their own do not share a cache line.
+// threadPack is one thread's packing of a task's float32 activations,
+// padded so that threads writing their own do not share a cache line.
 type threadPack struct {
-	xp   []float32
-	xp16 []uint16
-	gen  uint64
-	_    [72]byte
+	xp  []float32
+	gen uint64
+	_   [96]byte
 }
 
 // dotInOrder is whether the task multiplies bf16 activations, up to 16
@@ -179,12 +179,7 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 			t.threads = append(t.threads, make([]threadPack, threads-len(t.threads))...)
 		}
 		for i := range t.threads[:threads] {
-			tp := &t.threads[i]
-			if t.dot {
-				tp.xp16 = grow(tp.xp16, asm.PackedBF16Len(M, K))
-			} else {
-				tp.xp = grow(tp.xp, asm.PackedLen(M, K))
-			}
+			t.threads[i].xp = grow(t.threads[i].xp, asm.PackedLen(M, K))
 		}
 	case t.dot:
 		t.xp16 = grow(t.xp16, asm.PackedBF16Len(M, K))
@@ -271,7 +266,7 @@ func (t *matMulTask) pack(px []float32, px16 []uint16) {
 }
 
 // packed returns the packed activations the given thread multiplies:
-// up to 16 rows, its own buffer of src's packing, which it fills the
+// when perThread, its own buffer of src's packing, which it fills the
 // first time it asks in a dispatch.
 func (t *matMulTask) packed(worker int) ([]float32, []uint16) {
 	if !t.perThread {
@@ -280,10 +275,10 @@ func (t *matMulTask) packed(worker int) ([]float32, []uint16) {
 	s := t.src
 	tp := &s.threads[worker]
 	if tp.gen != s.gen {
-		s.pack(tp.xp, tp.xp16)
+		s.pack(tp.xp, nil)
 		tp.gen = s.gen
 	}
-	return tp.xp, tp.xp16
+	return tp.xp, nil
 }
 
 // multiMatMul is several MatMuls of the same few rows (at most 16) in one
