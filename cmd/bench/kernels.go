@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gopard/gopard/internal/cli"
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/tensor"
 )
@@ -32,7 +33,7 @@ func timeIt(runs int, f func()) float64 {
 		}
 		times[i] = time.Since(t0).Seconds() / float64(reps)
 	}
-	return median(times)
+	return cli.Median(times)
 }
 
 // benchKernels times the kernels of a Qwen2.5-0.5B layer on the CPU

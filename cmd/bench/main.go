@@ -383,7 +383,7 @@ func timeForward(dec *nn.Decoder, toks []int32, start, want, runs int, ids bool)
 			times = append(times, time.Since(t0).Seconds())
 		}
 	}
-	return median(times), nil
+	return cli.Median(times), nil
 }
 
 // timeLaunch returns the median host time to queue a forward's kernels
@@ -404,7 +404,7 @@ func timeLaunch(dec *nn.Decoder, gpu gpuBackend, toks []int32, start, runs int) 
 		}
 		times = append(times, time.Since(t0).Seconds())
 	}
-	return median(times), gpu.Synchronize()
+	return cli.Median(times), gpu.Synchronize()
 }
 
 // readBandwidth streams a 1 GiB buffer (far beyond any L3) with every
@@ -432,15 +432,6 @@ func fmaPeak(p *ops.Pool, runs int) float64 {
 		best = max(best, flops/time.Since(t0).Seconds()/1e9)
 	}
 	return best
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

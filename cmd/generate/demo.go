@@ -121,69 +121,68 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	type result struct {
-		out   []int32
-		stats pard.Stats
+	// Print the text as the PARD run writes it (untimed); then time the
+	// modes in turn, round after round, so that the machine's drift hits
+	// them alike, and keep each one's median. Every run must write the
+	// same tokens.
+	var ref []int32
+	same := func(name string, out []int32) error {
+		if ref == nil {
+			ref = out
+		} else if !slices.Equal(out, ref) {
+			return fmt.Errorf("%s produced different tokens from the other runs: a bug, please report it", name)
+		}
+		return nil
 	}
-	var res []result
-	var sd *tokenizer.StreamDecoder
-	for i, r := range runs {
-		opt := pard.Options{Mode: r.mode, K: r.k, MaxNewTokens: c.maxTokens, MaxContext: capacity, Vocab: tok.VocabSize(), IgnoreEOS: c.ignoreEOS}
-		if i == len(runs)-1 && !c.asJSON {
-			// Stream the last run: the text is the same for all three.
-			fmt.Fprint(stdout, text)
-			sd = tokenizer.NewStreamDecoder(tok)
-			opt.OnToken = func(ids []int32) {
-				for _, id := range ids {
-					fmt.Fprint(stdout, sd.Add(id))
-				}
+	opts := func(r int) pard.Options {
+		return pard.Options{Mode: runs[r].mode, K: runs[r].k, MaxNewTokens: c.maxTokens, MaxContext: capacity, Vocab: tok.VocabSize(), IgnoreEOS: c.ignoreEOS}
+	}
+	if !c.asJSON {
+		last := len(runs) - 1
+		opt := opts(last)
+		fmt.Fprint(stdout, text)
+		sd := tokenizer.NewStreamDecoder(tok)
+		opt.OnToken = func(ids []int32) {
+			for _, id := range ids {
+				fmt.Fprint(stdout, sd.Add(id))
 			}
 		}
-		g, err := pard.Generate(tm, r.draft, prompt, opt)
+		g, err := pard.Generate(tm, runs[last].draft, prompt, opt)
 		if err != nil {
-			return fmt.Errorf("%s: %w", r.name, err)
+			return fmt.Errorf("%s: %w", runs[last].name, err)
 		}
-		res = append(res, result{g.Output, g.Stats})
-	}
-	if sd != nil {
 		fmt.Fprintln(stdout, sd.Flush())
+		ref = g.Output
 	}
-	for i := 1; i < len(res); i++ {
-		if !slices.Equal(res[i].out, res[0].out) {
-			return fmt.Errorf("%s produced different tokens from AR: a bug, please report it", runs[i].name)
-		}
-	}
-	// Time the modes in turn, round after round, so that the machine's
-	// drift hits them alike, and keep each one's median.
 	speeds := make([][]float64, len(runs))
+	stats := make([]pard.Stats, len(runs)) // a mode's accepted length is the same every run
 	for range demoRounds {
 		for i, r := range runs {
-			opt := pard.Options{Mode: r.mode, K: r.k, MaxNewTokens: c.maxTokens, MaxContext: capacity, Vocab: tok.VocabSize(), IgnoreEOS: c.ignoreEOS}
-			g, err := pard.Generate(tm, r.draft, prompt, opt)
+			g, err := pard.Generate(tm, r.draft, prompt, opts(i))
 			if err != nil {
 				return fmt.Errorf("%s: %w", r.name, err)
 			}
-			if !slices.Equal(g.Output, res[0].out) {
-				return fmt.Errorf("%s produced different tokens from AR: a bug, please report it", r.name)
+			if err := same(r.name, g.Output); err != nil {
+				return err
 			}
 			speeds[i] = append(speeds[i], g.Stats.TokensPerSecond)
+			stats[i] = g.Stats
 		}
 	}
 	tps := make([]float64, len(runs))
 	for i := range runs {
-		slices.Sort(speeds[i])
-		tps[i] = speeds[i][len(speeds[i])/2]
+		tps[i] = cli.Median(speeds[i])
 	}
 	if c.asJSON {
 		fmt.Fprint(stdout, "[")
 		for i, r := range runs {
-			st := res[i].stats
+			st := stats[i]
 			sep := ","
 			if i == len(runs)-1 {
 				sep = "]\n"
 			}
 			fmt.Fprintf(stdout, `{"mode":%q,"k":%d,"tokens":%d,"tokens_per_second":%.3f,"speedup":%.4f,"accept_length":%.4f,"runs":%d}%s`,
-				r.name, r.k, len(res[i].out), tps[i], tps[i]/tps[0], st.AcceptLength, demoRounds, sep)
+				r.name, r.k, len(ref), tps[i], tps[i]/tps[0], st.AcceptLength, demoRounds, sep)
 		}
 		return nil
 	}
@@ -193,12 +192,12 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "\n%-5s %3s %7s %9s %8s %14s\n", "mode", "k", "tokens", "tok/s", "speedup", "mean accepted")
 		for i, r := range runs {
-			st := res[i].stats
+			st := stats[i]
 			acc := "-"
 			if r.mode != pard.AR {
 				acc = fmt.Sprintf("%.2f", st.AcceptLength)
 			}
-			fmt.Fprintf(stderr, "%-5s %3d %7d %9.1f %7.2fx %14s\n", r.name, r.k, len(res[i].out), tps[i], tps[i]/tps[0], acc)
+			fmt.Fprintf(stderr, "%-5s %3d %7d %9.1f %7.2fx %14s\n", r.name, r.k, len(ref), tps[i], tps[i]/tps[0], acc)
 		}
 		act := "float32 activations"
 		if c.bf16Act {

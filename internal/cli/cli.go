@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,6 +14,18 @@ import (
 	"github.com/gopard/gopard/models/llama"
 	"github.com/gopard/gopard/nn"
 )
+
+// Median returns the median of v (the mean of the middle two for an even
+// count), leaving v as it was: how commands report repeated timings on a
+// machine whose speed drifts.
+func Median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
 
 // ParseIDs parses a comma- or space-separated list of token ids.
 func ParseIDs(s string) ([]int32, error) {
