@@ -112,7 +112,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 		ids[i] = tok.Encode(ps[i].Text, true)
 		capacity = max(capacity, len(ids[i]))
 	}
-	capacity += *tokens + 1
+	capacity += *tokens + 1 + kk // a verify writes K positions past the last token
 	for range min(*jobs, len(todo)) {
 		wg.Add(1)
 		go func() {
@@ -127,7 +127,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 				return
 			}
 			defer cli.CloseBackend(backend)
-			pair, err := cli.OpenPair(*model, *draft, tok, backend, capacity+kk, true)
+			pair, err := cli.OpenPair(*model, *draft, tok, backend, capacity, true)
 			if err != nil {
 				fail(err)
 				return
@@ -145,7 +145,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 				}
 				i := todo[j]
 				res, err := pard.Generate(target, draftModel, ids[i], pard.Options{Mode: mode, K: kk, MaxNewTokens: *tokens,
-					MaxContext: capacity + kk, Vocab: tok.VocabSize()})
+					MaxContext: capacity, Vocab: tok.VocabSize()})
 				if err != nil {
 					fail(fmt.Errorf("distill prompt %d (%s): %w", i, ps[i].File, err))
 					return
