@@ -77,6 +77,16 @@ func NewCPU(threads int) *CPU {
 	return &CPU{pool: p, scratch: make([][]float32, p.Threads())}
 }
 
+// Sibling returns a CPU backend on the same pool with kernels in flight
+// and settings of its own (the KV-cache dtype copied), so that two models
+// taking turns on the pool can compute differently: a speculative draft
+// with bf16 activations beside an exact target, for instance (see
+// SetBF16Activations). Like the CPU it came from, it runs one forward at
+// a time and never at the same time as its sibling.
+func (c *CPU) Sibling() *CPU {
+	return &CPU{pool: c.pool, scratch: make([][]float32, c.pool.Threads()), f16KV: c.f16KV}
+}
+
 // SetBF16Activations makes Linear round activations to bfloat16 when the
 // weights are bfloat16 and the CPU has AVX512-BF16 (asm.MatDot, VDPBF16PS:
 // twice the multiply-adds per instruction, as llama.cpp computes bf16

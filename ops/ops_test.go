@@ -484,3 +484,41 @@ func TestAttentionAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestSibling checks that a sibling shares its CPU's pool and KV-cache
+// dtype but keeps its own activation setting: with bf16 activations on the
+// sibling only, the sibling's Linear matches a CPU with bf16 activations
+// and the original still gives the exact float32 products, bit for bit,
+// whatever order they run in.
+func TestSibling(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 1))
+	c := NewCPU(2)
+	defer c.Pool().Close()
+	c.SetF16KVCache(true)
+	sib := c.Sibling()
+	require.Same(t, c.Pool(), sib.Pool())
+	require.Equal(t, tensor.F16, sib.AllocKV(2, 8).DType, "the sibling keeps the KV-cache dtype")
+	if !sib.SetBF16Activations(true) {
+		t.Skip("no AVX512-BF16 here: bf16 activations fall back to float32")
+	}
+	bf16 := NewCPU(1)
+	defer bf16.Pool().Close()
+	bf16.SetBF16Activations(true)
+	exact := NewCPU(1)
+	defer exact.Pool().Close()
+
+	const M, N, K = 5, 40, 96
+	w := tensor.Convert(tensor.FromF32(randSlice(r, N*K), N, K), tensor.BF16)
+	x := tensor.FromF32(randSlice(r, M*K), M, K)
+	run := func(b *CPU) []float32 {
+		out := b.Alloc(M, N)
+		b.Linear(out, x, w, nil)
+		return out.F32()
+	}
+	wantExact, wantBF16 := run(exact), run(bf16)
+	require.NotEqual(t, wantExact, wantBF16, "bf16 activations round x, so some bits differ")
+	for range 2 {
+		require.Equal(t, wantBF16, run(sib))
+		require.Equal(t, wantExact, run(c))
+	}
+}

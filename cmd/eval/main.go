@@ -40,6 +40,7 @@ type config struct {
 	pardToken              int
 	bf16Act                bool
 	kvCache                string
+	draftAct               string
 	cpuProfile             string
 	interleave             bool
 	device                 string
@@ -92,10 +93,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
 	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (AVX512-BF16 CPUs; see generate --help)")
 	fs.StringVar(&c.kvCache, "kv-cache", "f32", cli.KVCacheHelp)
+	fs.StringVar(&c.draftAct, "draft-activations", "bf16", cli.DraftActivationsHelp)
 	fs.BoolVar(&c.interleave, "interleave", false, "run every grid cell on a prompt before the next prompt, instead of one cell after the other: on a machine whose speed drifts, the cells' speeds (and speedups) are then measured under the same conditions")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (models loaded, warm-ups and timed prompts) to this file, for go tool pprof")
 	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft's pard_token)")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if _, err := cli.ParseDraftActivations(c.draftAct); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -261,6 +266,9 @@ type cell struct {
 	Device          string `json:"device"`
 	BF16Activations bool   `json:"bf16_activations"`
 	KVCache         string `json:"kv_cache"`
+	// DraftBF16 is whether the drafts' products took bf16 activations
+	// (--draft-activations).
+	DraftBF16 bool `json:"draft_bf16_activations"`
 }
 
 func run(c *config, stdout, stderr io.Writer) error {
@@ -339,8 +347,12 @@ func run(c *config, stdout, stderr io.Writer) error {
 	if c.kvCache, err = cli.SetKVCache(backend, c.kvCache); err != nil {
 		return err
 	}
+	draftBackend, draftBF16, err := cli.DraftBackend(backend, c.draftAct)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "eval: running on %s\n", backend.Name())
-	pair, err := cli.OpenPair(c.target, c.draft, tok, backend, capacity, false)
+	pair, err := cli.OpenPair(c.target, c.draft, tok, backend, draftBackend, capacity, false)
 	if err != nil {
 		return err
 	}
@@ -348,7 +360,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 	target, pardDraft := pair.Models()
 	vsdDraft := pardDraft
 	if c.arDraft != "" {
-		ar, err := cli.OpenPair(c.target, c.arDraft, tok, backend, capacity, false)
+		ar, err := cli.OpenPair(c.target, c.arDraft, tok, backend, draftBackend, capacity, false)
 		if err != nil {
 			return err
 		}
@@ -420,6 +432,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 		for i, r := range results {
 			r.Benchmark, r.Target, r.Draft = b, c.target, specs[i].draftDir
 			r.Device, r.BF16Activations, r.KVCache = backend.Name(), bf16On, c.kvCache
+			r.DraftBF16 = draftBF16 && r.Mode != "ar"
 			if specs[i].opt.Mode == pard.AR {
 				arSpeed = r.TokenPerSec
 			} else if arSpeed > 0 {

@@ -70,7 +70,7 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 	}
 	capacity := len(prompt) + c.maxTokens + max(kv, kp) + 1
 	quiet := c.quiet || c.asJSON
-	b, err := newBackend(c, stderr)
+	b, draftB, err := newBackend(c, stderr)
 	if err != nil {
 		return err
 	}
@@ -80,12 +80,12 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer target.Close()
-	draft, err := cli.LoadModel(dirs.Draft, b, capacity, true)
+	draft, err := cli.LoadModel(dirs.Draft, draftB, capacity, true)
 	if err != nil {
 		return err
 	}
 	defer draft.Close()
-	pdraft, err := cli.LoadModel(dirs.PARD, b, capacity, true)
+	pdraft, err := cli.LoadModel(dirs.PARD, draftB, capacity, true)
 	if err != nil {
 		return err
 	}
@@ -202,6 +202,9 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		act := "float32 activations"
 		if c.bf16Act {
 			act = "bf16 activations"
+		}
+		if c.draftBF16 && !c.bf16Act {
+			act += " (drafts: bf16)"
 		}
 		fmt.Fprintf(stderr, "tok/s: the median of %d runs of each mode, taken in turn; every output is identical token for token (greedy decoding is lossless); %s, %s, %s KV cache\n",
 			demoRounds, b.Name(), act, c.kvCache)

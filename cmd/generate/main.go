@@ -42,6 +42,8 @@ type config struct {
 	demo, kSet                  bool // no --model: the embedded models' side-by-side demo
 	bf16Act                     bool
 	kvCache                     string
+	draftAct                    string
+	draftBF16                   bool // whether the drafts took bf16 activations (set by newBackend)
 	device                      string
 }
 
@@ -81,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
 	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights on CPUs with AVX512-BF16: about twice the multiply-adds per instruction, logits within ~1e-2 of the exact path")
 	fs.StringVar(&c.kvCache, "kv-cache", "f32", cli.KVCacheHelp)
+	fs.StringVar(&c.draftAct, "draft-activations", "bf16", cli.DraftActivationsHelp)
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object instead of streaming text")
 	fs.BoolVar(&c.ignoreEOS, "ignore-eos", false, "keep generating past end-of-sequence tokens")
 	fs.BoolVar(&c.quiet, "quiet", false, "no loading or statistics lines on stderr")
@@ -89,6 +92,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if _, err := cli.ParseDraftActivations(c.draftAct); err != nil {
 		return nil, err
 	}
 	set := map[string]bool{}
@@ -209,12 +215,12 @@ func run(c *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the prompt has %d tokens; the context holds %d (raise --max_cache_len, within max_position_embeddings %d)", len(prompt), capacity, hf.MaxPositions)
 	}
 
-	b, err := newBackend(c, stderr)
+	b, draftB, err := newBackend(c, stderr)
 	if err != nil {
 		return err
 	}
 	defer cli.CloseBackend(b)
-	pair, err := cli.OpenPair(c.target, c.draft, tok, b, capacity, c.asJSON || c.quiet)
+	pair, err := cli.OpenPair(c.target, c.draft, tok, b, draftB, capacity, c.asJSON || c.quiet)
 	if err != nil {
 		return err
 	}
@@ -358,18 +364,22 @@ func buildPrompt(c *config, tok *tokenizer.Tokenizer, tokDir string) ([]int32, e
 }
 
 // newBackend is the backend of --device, --threads, --bf16-activations
-// and --kv-cache.
-func newBackend(c *config, stderr io.Writer) (nn.Backend, error) {
+// and --kv-cache, and the one drafts run on beside it (--draft-activations).
+func newBackend(c *config, stderr io.Writer) (target, draft nn.Backend, err error) {
 	b, err := cli.Backend(c.device, c.threads)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cpu, ok := b.(*ops.CPU); ok && c.bf16Act && !cpu.SetBF16Activations(true) && !c.quiet {
 		fmt.Fprintln(stderr, "generate: this CPU has no AVX512-BF16; --bf16-activations has no effect")
 	}
 	if c.kvCache, err = cli.SetKVCache(b, c.kvCache); err != nil {
 		cli.CloseBackend(b)
-		return nil, err
+		return nil, nil, err
 	}
-	return b, nil
+	if draft, c.draftBF16, err = cli.DraftBackend(b, c.draftAct); err != nil {
+		cli.CloseBackend(b)
+		return nil, nil, err
+	}
+	return b, draft, nil
 }

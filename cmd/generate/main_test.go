@@ -23,6 +23,7 @@ func TestFlagErrors(t *testing.T) {
 		{"--model", "x", "--ids", "1", "-k", "-1"}, {"--model", "x", "--ids", "1", "--max-tokens", "0"},
 		{"--model", "x", "--ids", "1", "--para"}, {"--model", "x", "--ids", "1", "--top-p", "2"},
 		{"--model", "x", "--ids", "1", "--temperature", "-1"}, {"--model", "x", "--ids", "1", "stray"},
+		{"--draft-activations", "fp8"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted bad flags", args)
@@ -61,7 +62,12 @@ func TestSpeculativeEqualsAR(t *testing.T) {
 	if len(ar.IDs) != 12 || ar.Mode != "ar" {
 		t.Fatalf("AR output %+v", ar)
 	}
-	for _, extra := range [][]string{{"-d", dir, "-k", "3"}, {"-d", dir, "--para", "--pard-token", "151670", "-k", "5"}} {
+	// The draft's activations (bf16 by default, f32) may change what it
+	// proposes, never the output.
+	for _, extra := range [][]string{
+		{"-d", dir, "-k", "3"}, {"-d", dir, "--para", "--pard-token", "151670", "-k", "5"},
+		{"-d", dir, "-k", "3", "--draft-activations", "f32"}, {"-d", dir, "--para", "--pard-token", "151670", "-k", "5", "--draft-activations", "f32"},
+	} {
 		o := gen(extra...)
 		if !slices.Equal(o.IDs, ar.IDs) {
 			t.Errorf("%v: ids %v, AR %v", extra, o.IDs, ar.IDs)

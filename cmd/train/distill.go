@@ -127,7 +127,14 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 				return
 			}
 			defer cli.CloseBackend(backend)
-			pair, err := cli.OpenPair(*model, *draft, tok, backend, capacity, true)
+			// The draft's precision cannot change the files (the target
+			// checks every token), so it takes the faster products.
+			draftBackend, _, err := cli.DraftBackend(backend, "bf16")
+			if err != nil {
+				fail(err)
+				return
+			}
+			pair, err := cli.OpenPair(*model, *draft, tok, backend, draftBackend, capacity, true)
 			if err != nil {
 				fail(err)
 				return

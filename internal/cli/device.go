@@ -91,3 +91,40 @@ func SetKVCache(b nn.Backend, dtype string) (string, error) {
 	}
 	return "", fmt.Errorf("--kv-cache %q: want f32 or f16", dtype)
 }
+
+// DraftActivationsHelp is the usage text of the --draft-activations flag.
+const DraftActivationsHelp = "activations of the draft models' matrix products on the CPU: bf16 (the default where the CPU has AVX512-BF16 and the draft's weights are bf16: about twice the multiply-adds per instruction) or f32. The output does not depend on it: the target checks every drafted token; only how many it accepts may move"
+
+// DraftBackend returns the backend drafts run on beside a target on b, for
+// a --draft-activations value: on the CPU a sibling of b (the same pool,
+// kernels of its own) whose matrix products take bf16 activations unless
+// activations is "f32"; on a GPU, b itself. bf16 reports whether bf16
+// activations took effect (the CPU has AVX512-BF16). Call it after
+// SetKVCache, whose setting the sibling copies.
+func DraftBackend(b nn.Backend, activations string) (draft nn.Backend, bf16 bool, err error) {
+	want, err := ParseDraftActivations(activations)
+	if err != nil {
+		return nil, false, err
+	}
+	cpu, ok := b.(*ops.CPU)
+	if !ok {
+		return b, false, nil
+	}
+	sib := cpu.Sibling()
+	if want {
+		bf16 = sib.SetBF16Activations(true)
+	}
+	return sib, bf16, nil
+}
+
+// ParseDraftActivations checks a --draft-activations value and reports
+// whether it asks for bf16 activations ("" means the default, bf16).
+func ParseDraftActivations(activations string) (bf16 bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(activations)) {
+	case "", "bf16":
+		return true, nil
+	case "f32":
+		return false, nil
+	}
+	return false, fmt.Errorf("--draft-activations %q: want bf16 or f32", activations)
+}

@@ -123,3 +123,30 @@ func TestSetKVCache(t *testing.T) {
 		}
 	}
 }
+
+// TestDraftBackend checks --draft-activations: a CPU target gets a sibling
+// for its drafts (never itself, so that the setting stays the drafts'),
+// a GPU keeps one backend, and a bad value is named in the error.
+func TestDraftBackend(t *testing.T) {
+	cpu := ops.NewCPU(1)
+	defer cpu.Pool().Close()
+	for _, act := range []string{"bf16", "", " F32 "} {
+		d, bf16, err := DraftBackend(cpu, act)
+		require.NoError(t, err, act)
+		sib, ok := d.(*ops.CPU)
+		require.True(t, ok, "%q: draft backend %T", act, d)
+		require.NotSame(t, cpu, sib, act)
+		require.Same(t, cpu.Pool(), sib.Pool(), act)
+		if strings.TrimSpace(act) == "F32" {
+			require.False(t, bf16, act)
+		} else {
+			require.Equal(t, cpu.SetBF16Activations(false), bf16, "%q: bf16 takes effect where the CPU has AVX512-BF16", act)
+		}
+	}
+	d, bf16, err := DraftBackend(notCPU{}, "bf16")
+	require.NoError(t, err)
+	require.Equal(t, "cuda:0", d.Name())
+	require.False(t, bf16)
+	_, _, err = DraftBackend(cpu, "fp8")
+	require.ErrorContains(t, err, `--draft-activations "fp8": want bf16 or f32`)
+}

@@ -77,9 +77,10 @@ func LoadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
 	return tokenizer.Load(dir)
 }
 
-// OpenPair loads a target and (when draftDir is not "") a draft on backend
-// b with the given KV capacity, and checks that they share a tokenizer.
-func OpenPair(targetDir, draftDir string, tok *tokenizer.Tokenizer, b nn.Backend, context int, quiet bool) (*Pair, error) {
+// OpenPair loads a target on backend b and (when draftDir is not "") a
+// draft on draftB (b, or its DraftBackend), both with the given KV
+// capacity, and checks that they share a tokenizer.
+func OpenPair(targetDir, draftDir string, tok *tokenizer.Tokenizer, b, draftB nn.Backend, context int, quiet bool) (*Pair, error) {
 	p := &Pair{Tokenizer: tok}
 	var err error
 	if p.Target, err = LoadModel(targetDir, b, context, quiet); err != nil {
@@ -89,7 +90,7 @@ func OpenPair(targetDir, draftDir string, tok *tokenizer.Tokenizer, b nn.Backend
 	if draftDir == "" {
 		return p, nil
 	}
-	if p.Draft, err = LoadModel(draftDir, b, context, quiet); err != nil {
+	if p.Draft, err = LoadModel(draftDir, draftB, context, quiet); err != nil {
 		p.Close()
 		return nil, err
 	}
