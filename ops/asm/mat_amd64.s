@@ -598,11 +598,15 @@ TEXT ·matDotM4AVX512BF16(SB), NOSPLIT, $0-96
 // 4-row forward of the Qwen2.5-0.5B shape streamed 46-49 GB/s this way,
 // 30-31 with four rows at a time and software prefetching of the next
 // block).
-// VDPBF16PS keeps up with that up to about twelve rows. From five rows on,
+// VDPBF16PS keeps up with that up to about twelve rows. From four rows on,
 // the arithmetic between two cache lines outlasts what the prefetchers run
 // ahead, so PF (DUALPF) asks for the lines 2 KB ahead on both streams: a
 // 9-row forward of that shape 36 → 29 ms; 512 B ahead was no faster, and
-// it slowed one- and two-row tiles, which pass NOPF.
+// it slowed one- and two-row tiles, which pass NOPF. The four-row tile
+// went without it until a Zen 4 EPYC streamed it 1.6× slower than five
+// rows (a 1408×512 product from memory on two threads: 45–49 µs without,
+// 26–36 µs with, alternating builds), which made PARD's K = 3 verify with
+// bf16 activations slower than K = 4's; three rows were no faster with it.
 #define DUALPF PREFETCHT0 2048(W); PREFETCHT0 2048(W2)
 
 #define MATDOTDUAL(XSTEP, ZERO2R, DP2R, STORE2R, ZERO, DP, STORE, PF) \
@@ -885,7 +889,7 @@ TEXT ·matDotM3DualAVX512BF16(SB), NOSPLIT, $0-96
 
 // func matDotM4DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM4DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(256, ZERO4; ZEROB4, DPB4, STOREP4, ZERO4, DP4, STORE4, NOPF)
+	MATDOTDUAL(256, ZERO4; ZEROB4, DPB4, STOREP4, ZERO4, DP4, STORE4, DUALPF)
 
 // func matDotM5DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM5DualAVX512BF16(SB), NOSPLIT, $0-96
