@@ -97,7 +97,7 @@ func main() {
 	flag.StringVar(&o.pardDraft, "pard-draft", "", "also time PARD iterations with a random draft of this --shape (e.g. llama3.2-1b for llama3.1-8b) against the model")
 	flag.IntVar(&o.k, "k", 8, "drafts per PARD iteration (with --pard-draft)")
 	flag.IntVar(&o.pardTokens, "pard-tokens", 128, "tokens generated in the timed PARD run (with --pard-draft)")
-	flag.BoolVar(&o.profile, "profile", false, "on a GPU, time every operation of the M = 1 and M = 9 forwards (or --m's) alone and print where the device time goes")
+	flag.BoolVar(&o.profile, "profile", false, "time every operation of the M = 1 and M = 9 forwards (or --m's) alone and print where the time goes (a GPU: device time by events; the CPU: wall time, dispatch and waits included)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: bench [--shape NAME | --model DIR] [flags]\n\n")
 		flag.PrintDefaults()
@@ -311,8 +311,11 @@ func run(o options) error {
 	}
 	if o.profile {
 		tb, ok := backend.(timedBackend)
+		if cpu, isCPU := backend.(*ops.CPU); isCPU {
+			tb, ok = cpuTimer{cpu}, true
+		}
 		if !ok {
-			return fmt.Errorf("--profile: needs a GPU backend that times work (--device cuda or hip), not %s", backend.Name())
+			return fmt.Errorf("--profile: %s cannot time its operations", backend.Name())
 		}
 		sizes := []int{1, 9}
 		if o.only != 0 {

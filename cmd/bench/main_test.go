@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -84,52 +83,14 @@ func TestRunTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("streams a 1 GiB buffer")
 	}
-	o := options{shape: "tiny", runs: 1, context: 16, k: 3, pardTokens: 8, pardDraft: "tiny", skipKernels: true, asJSON: true, device: "cpu", threads: 1, only: 100}
+	o := options{shape: "tiny", runs: 1, context: 16, k: 3, pardTokens: 8, pardDraft: "tiny", skipKernels: true, asJSON: true, device: "cpu", threads: 1, only: 100, profile: true}
 	require.NoError(t, run(o))
 }
 
-// wallTimed is the CPU standing in for a GPU that times work: Time is the
-// wall clock, Argmax runs on the host.
-type wallTimed struct{ *ops.CPU }
-
-func (w wallTimed) CopyBandwidth(bytes, runs int) (float64, error) { return 1, nil }
-func (w wallTimed) Synchronize() error                             { return nil }
-func (w wallTimed) LaunchMode() string                             { return "wall clock" }
-func (w wallTimed) Time(f func()) (time.Duration, error) {
-	t0 := time.Now()
-	f()
-	return time.Since(t0), nil
-}
-func (w wallTimed) AddRMSNorm(out, x, delta, wt *tensor.Tensor, eps float32) {
-	w.Add(x, delta)
-	w.RMSNorm(out, x, wt, eps)
-}
-func (w wallTimed) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) {
-	w.RoPE(q, heads, headDim, start, cos, sin)
-	w.RoPE(k, kvHeads, headDim, start, cos, sin)
-}
-func (w wallTimed) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
-	u := w.Alloc(out.Shape...)
-	w.Linear(out, x, gate, nil)
-	w.Linear(u, x, up, nil)
-	w.SiLUMul(out, out, u)
-}
-func (w wallTimed) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
-	w.Linear(q, x, wq, bq)
-	w.Linear(k, x, wk, bk)
-	w.Linear(v, x, wv, bv)
-}
-func (w wallTimed) Argmax(t *tensor.Tensor, rows int) []int32 {
-	n := t.Len() / rows
-	ids := make([]int32, rows)
-	for r := range ids {
-		ids[r] = int32(ops.Argmax(t.F32()[r*n : (r+1)*n]))
-	}
-	return ids
-}
-
+// TestProfileOps profiles forwards on the CPU (cpuTimer: the wall clock),
+// as --profile does on either kind of backend.
 func TestProfileOps(t *testing.T) {
-	b := wallTimed{ops.NewCPU(1)}
+	b := cpuTimer{ops.NewCPU(1)}
 	s := shapes["tiny"]
 	w, bytes := randomWeights(s)
 	dec, err := nn.NewDecoder(b, s.cfg, w, 64, 16)

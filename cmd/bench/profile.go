@@ -7,16 +7,40 @@ import (
 	"time"
 
 	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/tensor"
 )
 
-// timedBackend is a GPU backend that can time the work a function queues
-// (events); gpu.Device is one.
+// timedBackend is a backend that can time the work a function queues: a
+// GPU with events (gpu.Device), or the CPU by the clock (cpuTimer).
 type timedBackend interface {
-	gpuBackend
+	nn.Backend
 	Time(f func()) (time.Duration, error)
 	Argmax(t *tensor.Tensor, rows int) []int32
 	nn.Fused
+}
+
+// cpuTimer times the CPU backend's operations by the wall clock: each runs
+// to its end (the pool's threads included) before it returns, so an
+// operation's time is its dispatch, its work and the wait for the slowest
+// thread.
+type cpuTimer struct{ *ops.CPU }
+
+func (c cpuTimer) Time(f func()) (time.Duration, error) {
+	start := time.Now()
+	f()
+	return time.Since(start), nil
+}
+
+// Argmax is the host argmax the Decoder itself runs on CPU logits, so it
+// is never called there; it completes the interface.
+func (c cpuTimer) Argmax(t *tensor.Tensor, rows int) []int32 {
+	v, n := t.F32(), t.Cols()
+	ids := make([]int32, rows)
+	for r := range ids {
+		ids[r] = int32(ops.Argmax(v[r*n : (r+1)*n]))
+	}
+	return ids
 }
 
 // opProfiler wraps a timed backend and times every operation alone on the
@@ -99,7 +123,8 @@ func (p *opProfiler) Argmax(t *tensor.Tensor, rows int) []int32 {
 
 // profileOps times each operation of forwards of M tokens at context
 // position ctx on a decoder sharing m's weights, and prints where the
-// device time goes.
+// device time goes (on the CPU: the wall time; the greedy argmax of the
+// last logits runs outside the backend there and is not listed).
 func profileOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, say func(string, ...any)) error {
 	p := newOpProfiler(b)
 	rows := slices.Max(sizes)
