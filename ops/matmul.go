@@ -235,9 +235,9 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 	}
 	t.groups = append(t.groups, len(t.tiles))
 	t.prefetchers = 0
-	if M >= 4 && M <= 16 && w.DType == tensor.BF16 && !t.dot {
+	if M >= 3 && M <= 16 && w.DType == tensor.BF16 && !t.dot {
 		for _, tl := range t.tiles { // largest first: these lead
-			if tl.mt >= 4 {
+			if tl.mt >= 3 {
 				t.prefetchers++
 			}
 		}
@@ -345,10 +345,14 @@ func (t *matMulTask) Run(worker, lo, hi int) {
 func (t *matMulTask) runRows(px []float32, px16 []uint16, tiles []mtile, lo, hi int) {
 	N, K := t.N, t.K
 	es := t.w.DType.Size()
-	// Below M = 4 there is no four-row tile: the small tiles stream the
-	// weights from memory in address order. From M = 4 on, the block is
-	// prefetched (or read by a four-row tile first), and the small tiles
-	// find it in cache.
+	// Without a tile of three rows or more (which read four weight rows at
+	// once) the small tiles stream the weights from memory in address
+	// order. With one, the block is prefetched (or read by that tile
+	// first), and the small tiles find it in cache. Three rows make one
+	// such tile with AVX-512 (asm.VerifyTiles; a 1408×512 product of three
+	// rows from memory took 38–55 µs as a two-row and a one-row tile in
+	// order, more than four rows' 31–40, on a Zen 4 EPYC), two and one
+	// otherwise.
 	//
 	// With bf16 activations, up to 16 rows go in tiles of up to twelve
 	// (asm.DotTiles) that all read the weights in address order: VDPBF16PS
@@ -357,7 +361,8 @@ func (t *matMulTask) runRows(px []float32, px16 []uint16, tiles []mtile, lo, hi 
 	// software prefetching streamed a 4-row forward of the Qwen2.5-0.5B
 	// shape at 30-31 GB/s, in order at 46-49).
 	dotInOrder := t.dotInOrder()
-	inOrder := t.M < 4 || dotInOrder
+	wide := t.tiles[0].mt >= 3 // tiles are largest first
+	inOrder := !wide || dotInOrder
 	// From 4 to 16 rows the four-row tiles of a bf16 block also bring the
 	// next block into L2 as they go (asm.MatBF16Next), each its share, so
 	// that the memory streams while the FMA units work.
@@ -370,7 +375,7 @@ func (t *matMulTask) runRows(px []float32, px16 []uint16, tiles []mtile, lo, hi 
 	}
 	for b0 := lo; b0 < hi; b0 += block {
 		b1 := min(hi, b0+block)
-		if t.M >= 4 && t.M <= 16 && (!next || b0 == lo) && !dotInOrder {
+		if wide && t.M <= 16 && (!next || b0 == lo) && !dotInOrder {
 			// The four-row kernels read four rows at once, which the
 			// hardware prefetchers follow poorly: stream the block into L2
 			// in address order first (M = 4: 1.4× faster). Above 16 rows
@@ -379,7 +384,7 @@ func (t *matMulTask) runRows(px []float32, px16 []uint16, tiles []mtile, lo, hi 
 		}
 		for ti, tl := range tiles {
 			o := t.out[tl.m0*N+b0:]
-			if next && tl.mt >= 4 {
+			if next && tl.mt >= 3 {
 				nb := t.w.Data[b1*K*es : min(hi, b1+t.block)*K*es]
 				share := (len(nb)/t.prefetchers + 63) &^ 63
 				mine := nb[min(len(nb), ti*share):min(len(nb), (ti+1)*share)]

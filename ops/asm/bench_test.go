@@ -20,7 +20,7 @@ func BenchmarkMat(b *testing.B) {
 			w[i] = uint16(r.Uint32()>>20) | 0x3c00
 		}
 		wf := randF32(r, sz.n*sz.k)
-		for _, mt := range []int{1, 2, 4, 5, 6} {
+		for _, mt := range []int{1, 2, 3, 4, 5, 6} {
 			xp := make([]float32, PackedLen(mt, sz.k))
 			copy(xp, randF32(r, len(xp)))
 			xp16 := make([]uint16, PackedBF16Len(mt, sz.k))
@@ -38,7 +38,7 @@ func BenchmarkMat(b *testing.B) {
 				{"f32/impl=go", 4 * len(wf), func() { matF32Go(mt, out, sz.n, xp, wf, sz.n, sz.k) }},
 				{"bf16dot/impl=go", 2 * len(w), func() { matDotGo(mt, out, sz.n, xp16, w, sz.n, sz.k) }},
 			}
-			if mt >= 4 {
+			if mt >= 3 {
 				next := make([]byte, 2*len(w)) // a second matrix's worth, streamed in while this one is multiplied
 				cases = append(cases, struct {
 					name  string

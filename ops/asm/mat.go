@@ -48,7 +48,7 @@ func Pack(xp, x []float32, mt, k, ldx int) {
 // few passes over the weights as tiles of at most six rows allow, ones and
 // twos avoided (a one-row tile costs nearly half a four-row one).
 var verifyTiles = [17][]int{
-	1: {1}, 2: {2}, 3: {2, 1}, 4: {4}, 5: {5}, 6: {6}, 7: {5, 2}, 8: {4, 4},
+	1: {1}, 2: {2}, 3: {3}, 4: {4}, 5: {5}, 6: {6}, 7: {5, 2}, 8: {4, 4},
 	9: {5, 4}, 10: {5, 5}, 11: {6, 5}, 12: {6, 6}, 13: {5, 4, 4}, 14: {5, 5, 4}, 15: {5, 5, 5}, 16: {6, 5, 5},
 }
 
@@ -106,13 +106,13 @@ type (
 
 // The kernels in use, indexed by tileIndex (log2 of the tile height, then
 // 3 + log2 for the four-row kernels of heights 1 and 2, then 5 and 6 for
-// the five- and six-row kernels): the twins until
+// the five- and six-row kernels, 7 for the three-row one): the twins until
 // init (dispatch.go) installs the assembly. Package-level initializers run
 // before any init function, whatever the file order.
 var (
 	matBF16Impl = twinsU16(matBF16Go)
 	matF16Impl  = twinsU16(matF16Go)
-	matF32Impl  = [7]matF32{
+	matF32Impl  = [8]matF32{
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(1, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(2, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(4, out, ldo, xp, w, n, k) },
@@ -120,13 +120,14 @@ var (
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(2, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(5, out, ldo, xp, w, n, k) },
 		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(6, out, ldo, xp, w, n, k) },
+		func(out []float32, ldo int, xp []float32, w []float32, n, k int) { matF32Go(3, out, ldo, xp, w, n, k) },
 	}
 )
 
 // twinsU16 binds a generic Mat twin to the kernel indices' tile heights.
-func twinsU16(f func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int)) (t [7]matU16) {
+func twinsU16(f func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int)) (t [8]matU16) {
 	for i := range t {
-		mt := [7]int{1, 2, 4, 1, 2, 5, 6}[i]
+		mt := [8]int{1, 2, 4, 1, 2, 5, 6, 3}[i]
 		t[i] = func(out []float32, ldo int, xp []float32, w []uint16, n, k int) { f(mt, out, ldo, xp, w, n, k) }
 	}
 	return t
@@ -134,14 +135,17 @@ func twinsU16(f func(mt int, out []float32, ldo int, xp []float32, w []uint16, n
 
 // tileIndex checks a Mat call's slices and returns the kernel index of mt.
 func tileIndex(mt int, inOrder bool, out []float32, ldo int, xp []float32, wlen, n, k int) int {
-	if mt != 1 && mt != 2 && mt != 4 && mt != 5 && mt != 6 {
-		panic(fmt.Sprintf("asm: tile height %d is not 1, 2, 4, 5 or 6", mt))
+	if mt < 1 || mt > 6 {
+		panic(fmt.Sprintf("asm: tile height %d is not 1 to 6", mt))
 	}
 	if n < 0 || k < 0 || wlen < n*k || len(xp) < PackedLen(mt, k) || n > 0 && (ldo < n || len(out) < (mt-1)*ldo+n) {
 		panic(fmt.Sprintf("asm: Mat slices too short: mt %d n %d k %d ldo %d: out %d xp %d w %d", mt, n, k, ldo, len(out), len(xp), wlen))
 	}
 	if mt >= 5 {
 		return mt
+	}
+	if mt == 3 {
+		return 7 // four weight rows at a time, in order or not
 	}
 	if !inOrder && mt < 4 {
 		return 3 + bits.TrailingZeros(uint(mt))
@@ -150,14 +154,14 @@ func tileIndex(mt int, inOrder bool, out []float32, ldo int, xp []float32, wlen,
 }
 
 // MatBF16 multiplies n bfloat16 weight rows (w, row length k) with a tile
-// of mt ∈ {1, 2, 4, 5, 6} activation rows packed by Pack (see VerifyTiles):
+// of mt ∈ 1..6 activation rows packed by Pack (see VerifyTiles):
 //
 //	out[m·ldo + i] = Σ_j x[m][j] · w[i·k + j]      i < n, m < mt
 //
 // inOrder asks, for mt ≤ 2, for the kernel that reads the weights strictly
 // in address order (best when they come from memory, as in decode);
 // otherwise four rows are read at once (best when they are in cache, or
-// for mt = 4 always). Both compute every output bit for bit the same.
+// for mt ≥ 3 always). Both compute every output bit for bit the same.
 func MatBF16(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []uint16, n, k int) {
 	if n == 0 {
 		return
@@ -168,7 +172,7 @@ func MatBF16(mt int, inOrder bool, out []float32, ldo int, xp []float32, w []uin
 // matBF16NextImpl is MatBF16Next's kernel where one exists (AVX-512).
 var matBF16NextImpl func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte)
 
-// MatBF16Next is MatBF16 for a tile of four to six rows (the four-row
+// MatBF16Next is MatBF16 for a tile of three to six rows (the four-row
 // kernels) that also brings next, weights the caller multiplies after
 // these, into L2 while it computes: the memory then streams while the FMA
 // units work, where a Prefetch before each block would wait for it first.
@@ -179,8 +183,8 @@ func MatBF16Next(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k 
 	if n == 0 {
 		return
 	}
-	if mt < 4 || mt > 6 {
-		panic(fmt.Sprintf("asm: MatBF16Next of a %d-row tile (4, 5 or 6)", mt))
+	if mt < 3 || mt > 6 {
+		panic(fmt.Sprintf("asm: MatBF16Next of a %d-row tile (3 to 6)", mt))
 	}
 	tileIndex(mt, false, out, ldo, xp, len(w), n, k)
 	if matBF16NextImpl == nil {

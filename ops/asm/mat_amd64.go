@@ -16,9 +16,9 @@ var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 // max ("avx2" caps them at AVX2; "" means no cap), and names them.
 func archInit(max string) string {
 	if hasAVX512 && max != "avx2" {
-		matBF16Impl = [7]matU16{matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512, matBF16M5AVX512, matBF16M6AVX512}
-		matF16Impl = [7]matU16{matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512, matF16M5AVX512, matF16M6AVX512}
-		matF32Impl = [7]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512, matF32M5AVX512, matF32M6AVX512}
+		matBF16Impl = [8]matU16{matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512, matBF16M5AVX512, matBF16M6AVX512, matBF16M3AVX512}
+		matF16Impl = [8]matU16{matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512, matF16M5AVX512, matF16M6AVX512, matF16M3AVX512}
+		matF32Impl = [8]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512, matF32M5AVX512, matF32M6AVX512, matF32M3AVX512}
 		hasWideTiles = true
 		matBF16NextImpl = func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte) {
 			pf := unsafe.Pointer(unsafe.SliceData(w)) // nothing to bring: the block itself, in cache
@@ -36,6 +36,8 @@ func archInit(max string) string {
 				matBF16M6NextAVX512(out, ldo, xp, w, n, k, pf, step)
 			case 5:
 				matBF16M5NextAVX512(out, ldo, xp, w, n, k, pf, step)
+			case 3:
+				matBF16M3NextAVX512(out, ldo, xp, w, n, k, pf, step)
 			default:
 				matBF16M4NextAVX512(out, ldo, xp, w, n, k, pf, step)
 			}
@@ -51,8 +53,8 @@ func archInit(max string) string {
 	return "go"
 }
 
-// The Mat kernels, for tile heights mt = 1, 2, 4, 5, 6 (M1, M2: one weight
-// row at a time; M4, M5, M6, M1x4, M2x4: four). Each is, with its mt:
+// The Mat kernels, for tile heights mt = 1 to 6 (M1, M2: one weight
+// row at a time; M3, M4, M5, M6, M1x4, M2x4: four). Each is, with its mt:
 //
 //	for i := 0; i < n; i++ {
 //		for m := 0; m < mt; m++ {
@@ -119,6 +121,20 @@ func matF16M6AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k i
 
 //go:noescape
 func matF32M6AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+//go:noescape
+func matBF16M3AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+// matBF16M3NextAVX512 is matBF16M3AVX512 prefetching as matBF16M4NextAVX512.
+//
+//go:noescape
+func matBF16M3NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
+
+//go:noescape
+func matF16M3AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF32M3AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 
 //go:noescape
 func matBF16M5AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)

@@ -49,21 +49,24 @@
 
 #define ZERO1 VXORPS Z0, Z0, Z0
 #define ZERO2 ZERO1; VXORPS Z1, Z1, Z1
-#define ZERO4 ZERO2; VXORPS Z2, Z2, Z2; VXORPS Z3, Z3, Z3
+#define ZERO3 ZERO2; VXORPS Z2, Z2, Z2
+#define ZERO4 ZERO3; VXORPS Z3, Z3, Z3
 #define ZERO8 ZERO4; VXORPS Z4, Z4, Z4; VXORPS Z5, Z5, Z5; VXORPS Z6, Z6, Z6; VXORPS Z7, Z7, Z7
 #define ZERO16 ZERO8; VXORPS Z8, Z8, Z8; VXORPS Z9, Z9, Z9; VXORPS Z10, Z10, Z10; VXORPS Z11, Z11, Z11; VXORPS Z12, Z12, Z12; VXORPS Z13, Z13, Z13; VXORPS Z14, Z14, Z14; VXORPS Z15, Z15, Z15
 
 // One row: ACC_m += W · X_m for the mt activation rows of the block at XPTR.
 #define FMA1 VFMADD231PS (XPTR), Z16, Z0
 #define FMA2 FMA1; VFMADD231PS 64(XPTR), Z16, Z1
-#define FMA4 FMA2; VFMADD231PS 128(XPTR), Z16, Z2; VFMADD231PS 192(XPTR), Z16, Z3
+#define FMA3 FMA2; VFMADD231PS 128(XPTR), Z16, Z2
+#define FMA4 FMA3; VFMADD231PS 192(XPTR), Z16, Z3
 
 // Four rows: X_m is loaded once into Z20; ACC(r, m) += W_r · X_m.
 #define XFMA(OFF, A0, A1, A2, A3) \
 	VMOVUPS OFF(XPTR), Z20; VFMADD231PS Z20, Z16, A0; VFMADD231PS Z20, Z17, A1; VFMADD231PS Z20, Z18, A2; VFMADD231PS Z20, Z19, A3
 #define FMA4x1 XFMA(0, Z0, Z1, Z2, Z3)
 #define FMA4x2 XFMA(0, Z0, Z2, Z4, Z6); XFMA(64, Z1, Z3, Z5, Z7)
-#define FMA4x4 XFMA(0, Z0, Z4, Z8, Z12); XFMA(64, Z1, Z5, Z9, Z13); XFMA(128, Z2, Z6, Z10, Z14); XFMA(192, Z3, Z7, Z11, Z15)
+#define FMA4x3 XFMA(0, Z0, Z4, Z8, Z12); XFMA(64, Z1, Z5, Z9, Z13); XFMA(128, Z2, Z6, Z10, Z14)
+#define FMA4x4 FMA4x3; XFMA(192, Z3, Z7, Z11, Z15)
 
 // Five activation rows (the tile that makes 9 = 5+4 and 13 = 5+4+4 rows
 // two and three passes over the weights): ACC(r, 4) of four weight rows in
@@ -89,7 +92,8 @@
 // One row: out[m*ldo + i] = Σ lanes of ACC_m.
 #define STORE1 MOVQ OUT, OPTR; ST(Z0, Y0, X0, 0)
 #define STORE2 STORE1; ADDQ LDO, OPTR; ST(Z1, Y1, X1, 0)
-#define STORE4 STORE2; ADDQ LDO, OPTR; ST(Z2, Y2, X2, 0); ADDQ LDO, OPTR; ST(Z3, Y3, X3, 0)
+#define STORE3 STORE2; ADDQ LDO, OPTR; ST(Z2, Y2, X2, 0)
+#define STORE4 STORE3; ADDQ LDO, OPTR; ST(Z3, Y3, X3, 0)
 
 // Four rows: out[m*ldo + i + r] = Σ lanes of ACC(r, m).
 #define STORE4x1 MOVQ OUT, OPTR; ST(Z0, Y0, X0, 0); ST(Z1, Y1, X1, 4); ST(Z2, Y2, X2, 8); ST(Z3, Y3, X3, 12)
@@ -103,14 +107,17 @@
 // holds, in element r, the sum of ACC(r, m). These are HSUM's additions in
 // HSUM's order (the tiles that still use HSUM give the same bits: go test
 // -run Bitwise ./ops/asm); the weights' registers Z16-Z19 are the scratch.
-#define STORE4x4 \
+#define STORE4x4 STORE4x3; VEXTRACTF32X4 $3, Z19, X16; ADDQ LDO, OPTR; VMOVUPS X16, (OPTR)
+// STORE4x3 is STORE4x4 for three activation rows (FMA4x3 leaves the
+// fourth's accumulators Z3, Z7, Z11, Z15 at zero, ZERO16): quarter 3 is
+// not stored.
+#define STORE4x3 \
 	REDUCE4S(Z0, Z1, Z2, Z3, Z0, Z16, Z17, Z18); REDUCE4S(Z4, Z5, Z6, Z7, Z4, Z16, Z17, Z18); \
 	REDUCE4S(Z8, Z9, Z10, Z11, Z8, Z16, Z17, Z18); REDUCE4S(Z12, Z13, Z14, Z15, Z12, Z16, Z17, Z18); \
 	TRANS4(Z0, Z4, Z8, Z12, Z19, Z16, Z17, Z18); \
 	MOVQ OUT, OPTR; VMOVUPS X19, (OPTR); \
 	VEXTRACTF32X4 $1, Z19, X16; ADDQ LDO, OPTR; VMOVUPS X16, (OPTR); \
-	VEXTRACTF32X4 $2, Z19, X16; ADDQ LDO, OPTR; VMOVUPS X16, (OPTR); \
-	VEXTRACTF32X4 $3, Z19, X16; ADDQ LDO, OPTR; VMOVUPS X16, (OPTR)
+	VEXTRACTF32X4 $2, Z19, X16; ADDQ LDO, OPTR; VMOVUPS X16, (OPTR)
 
 // REDUCE4S(A0, A1, A2, A3, S, T0, T1, T2) leaves in S's 128-bit quarter j
 // the four partial sums of Aj, HSUM's first two steps (the 256-bit halves,
@@ -367,6 +374,25 @@ TEXT ·matBF16M4AVX512(SB), NOSPLIT, $0-96
 // func matBF16M4NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
 TEXT ·matBF16M4NextAVX512(SB), NOSPLIT, $0-112
 	MAT(1, 256, LOAD4_BF16, LOAD4T_BF16, ZERO16, FMA4x4, STORE4x4, LOADW_BF16, LOADT_BF16, ZERO4, FMA4, STORE4, PFINIT_ARG, PFBLOCK_BF16)
+
+// The three-row tile (a PARD K = 2 verify): four weight rows by three
+// activation rows, a fourth of STORE4x4's accumulators left at zero.
+
+// func matBF16M3AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matBF16M3AVX512(SB), NOSPLIT, $0-96
+	MAT(1, 192, LOAD4_BF16, LOAD4T_BF16, ZERO16, FMA4x3, STORE4x3, LOADW_BF16, LOADT_BF16, ZERO3, FMA3, STORE3, NOPF, NOPF)
+
+// func matBF16M3NextAVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int, pf unsafe.Pointer, pfstep int)
+TEXT ·matBF16M3NextAVX512(SB), NOSPLIT, $0-112
+	MAT(1, 192, LOAD4_BF16, LOAD4T_BF16, ZERO16, FMA4x3, STORE4x3, LOADW_BF16, LOADT_BF16, ZERO3, FMA3, STORE3, PFINIT_ARG, PFBLOCK_BF16)
+
+// func matF16M3AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matF16M3AVX512(SB), NOSPLIT, $0-96
+	MAT(1, 192, LOAD4_F16, LOAD4T_F16, ZERO16, FMA4x3, STORE4x3, LOADW_F16, LOADT_F16, ZERO3, FMA3, STORE3, NOPF, NOPF)
+
+// func matF32M3AVX512(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+TEXT ·matF32M3AVX512(SB), NOSPLIT, $0-96
+	MAT(2, 192, LOAD4_F32, LOAD4T_F32, ZERO16, FMA4x3, STORE4x3, LOADW_F32, LOADT_F32, ZERO3, FMA3, STORE3, NOPF, NOPF)
 
 // func matBF16M5AVX512(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M5AVX512(SB), NOSPLIT, $0-96
@@ -828,7 +854,6 @@ packdone:
 // half's accumulator of row m is Z(m), as for one row (ZERO*, DP*, STORE*
 // with mt rows); the second half's is the m-th of Z12-Z15, Z22-Z29 (ZEROB*,
 // DPB*, STOREB*). Z20 holds X_m, Z21 is HSUM's scratch.
-#define ZERO3 ZERO2; VXORPS Z2, Z2, Z2
 #define ZERO7 ZERO6; VXORPS Z6, Z6, Z6
 #define ZERO9 ZERO8; VXORPS Z8, Z8, Z8
 #define ZERO10 ZERO9; VXORPS Z9, Z9, Z9
@@ -843,7 +868,6 @@ packdone:
 #define DP10 DP9; VMOVUPS 576(XPTR), Z20; DPBF16(9, 20, 16)
 #define DP11 DP10; VMOVUPS 640(XPTR), Z20; DPBF16(10, 20, 16)
 #define DP12 DP11; VMOVUPS 704(XPTR), Z20; DPBF16(11, 20, 16)
-#define STORE3 STORE2; ADDQ LDO, OPTR; ST(Z2, Y2, X2, 0)
 #define STORE7 STORE6; ADDQ LDO, OPTR; ST(Z6, Y6, X6, 0)
 #define STORE8 STORE7; ADDQ LDO, OPTR; ST(Z7, Y7, X7, 0)
 #define STORE9 STORE8; ADDQ LDO, OPTR; ST(Z8, Y8, X8, 0)

@@ -27,15 +27,15 @@ func requireAVX512(tb testing.TB) {
 func TestMatAVX512(t *testing.T) {
 	requireAVX512(t)
 	r := rand.New(rand.NewPCG(1, 1))
-	asmU16 := map[string][7]matU16{
-		"bf16": {matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512, matBF16M5AVX512, matBF16M6AVX512},
-		"f16":  {matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512, matF16M5AVX512, matF16M6AVX512},
+	asmU16 := map[string][8]matU16{
+		"bf16": {matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512, matBF16M5AVX512, matBF16M6AVX512, matBF16M3AVX512},
+		"f16":  {matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512, matF16M5AVX512, matF16M6AVX512, matF16M3AVX512},
 	}
 	goU16 := map[string]func(int, []float32, int, []float32, []uint16, int, int){"bf16": matBF16Go, "f16": matF16Go}
-	asmF32 := [7]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512, matF32M5AVX512, matF32M6AVX512}
+	asmF32 := [8]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512, matF32M5AVX512, matF32M6AVX512, matF32M3AVX512}
 	for _, k := range testLengths {
 		for _, off := range testOffsets {
-			for ti, mt := range []int{1, 2, 4, 1, 2, 5, 6} {
+			for ti, mt := range []int{1, 2, 4, 1, 2, 5, 6, 3} {
 				n := []int{1, 3, 4, 5, 7, 8, 9}[(k+off)%7]
 				if k > 1000 && mt > 2 {
 					n = 5
@@ -138,8 +138,8 @@ func TestMatKernelsAgreeBitwise(t *testing.T) {
 		tensor.F32ToBF16(w, randF32(r, n*k))
 		x := randF32(r, 6*k)
 		var ref [6][]float32
-		for _, mt := range []int{6, 5, 4, 2, 1} {
-			if mt >= 5 && !hasWideTiles { // GOPARD_ASM=avx2: five and six rows run the twin
+		for _, mt := range []int{6, 5, 4, 3, 2, 1} {
+			if (mt >= 5 || mt == 3) && !hasWideTiles { // GOPARD_ASM=avx2: five and six rows run the twin
 				continue
 			}
 			xp := make([]float32, PackedLen(mt, k))
@@ -230,9 +230,9 @@ func TestMatAVX2(t *testing.T) {
 func TestMatBF16NextAVX512(t *testing.T) {
 	requireAVX512(t)
 	r := rand.New(rand.NewPCG(8, 8))
-	plain := map[int]matU16{4: matBF16M4AVX512, 5: matBF16M5AVX512, 6: matBF16M6AVX512}
-	next := map[int]func([]float32, int, []float32, []uint16, int, int, unsafe.Pointer, int){4: matBF16M4NextAVX512, 5: matBF16M5NextAVX512, 6: matBF16M6NextAVX512}
-	for _, mt := range []int{4, 5, 6} {
+	plain := map[int]matU16{3: matBF16M3AVX512, 4: matBF16M4AVX512, 5: matBF16M5AVX512, 6: matBF16M6AVX512}
+	next := map[int]func([]float32, int, []float32, []uint16, int, int, unsafe.Pointer, int){3: matBF16M3NextAVX512, 4: matBF16M4NextAVX512, 5: matBF16M5NextAVX512, 6: matBF16M6NextAVX512}
+	for _, mt := range []int{3, 4, 5, 6} {
 		for _, k := range []int{1, 17, 64, 896, 1000} {
 			for _, n := range []int{1, 4, 7, 9} {
 				w := make([]uint16, 2*n*k)

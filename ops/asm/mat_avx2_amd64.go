@@ -14,10 +14,10 @@ var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func installAVX2() {
 	// No five-row kernel: VerifyTiles keeps to Tiles, and an explicit
 	// mt = 5 runs the twin.
-	matBF16Impl = [7]matU16{matBF16M1AVX2, matBF16M2AVX2, matBF16M4AVX2, matBF16M1AVX2, matBF16M2AVX2, matBF16Impl[5], matBF16Impl[6]}
-	matF32Impl = [7]matF32{matF32M1AVX2, matF32M2AVX2, matF32M4AVX2, matF32M1AVX2, matF32M2AVX2, matF32Impl[5], matF32Impl[6]}
+	matBF16Impl = [8]matU16{matBF16M1AVX2, matBF16M2AVX2, matBF16M4AVX2, matBF16M1AVX2, matBF16M2AVX2, matBF16Impl[5], matBF16Impl[6], matBF16Impl[7]}
+	matF32Impl = [8]matF32{matF32M1AVX2, matF32M2AVX2, matF32M4AVX2, matF32M1AVX2, matF32M2AVX2, matF32Impl[5], matF32Impl[6], matF32Impl[7]}
 	if cpu.X86.HasF16C {
-		matF16Impl = [7]matU16{matF16M1AVX2, matF16M2AVX2, matF16M4AVX2, matF16M1AVX2, matF16M2AVX2, matF16Impl[5], matF16Impl[6]}
+		matF16Impl = [8]matU16{matF16M1AVX2, matF16M2AVX2, matF16M4AVX2, matF16M1AVX2, matF16M2AVX2, matF16Impl[5], matF16Impl[6], matF16Impl[7]}
 	}
 }
 
