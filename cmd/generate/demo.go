@@ -30,7 +30,7 @@ func countLines(name string) (int, error) {
 // The K each speculative mode uses in the demo unless -k is given: the best
 // of the grid measured with cmd/eval on the held-out Go packages (README).
 const (
-	demoVSDK  = 3
+	demoVSDK  = 2
 	demoPARDK = 4
 )
 
