@@ -6,6 +6,10 @@ import "github.com/gopard/gopard/ops/asm"
 // pure-Go twins (other CPUs, the noasm tag, or GOPARD_NOASM=1).
 func Impl() string { return asm.Impl() }
 
+// DotPrefetch reports where the bf16-activation tiles prefetch the weights
+// ahead: "l1", "l2" or "" (see asm.DotPrefetch).
+func DotPrefetch() string { return asm.DotPrefetch() }
+
 // ReadSum sums buf with every thread of the pool, each streaming its own
 // contiguous part: timed over a buffer much larger than the last-level
 // cache, it measures the machine's read bandwidth.

@@ -163,6 +163,7 @@ type report struct {
 	Shape            string             `json:"shape"`
 	Context          int                `json:"context"`
 	BF16Activations  bool               `json:"bf16_activations"`
+	DotPrefetch      string             `json:"dot_prefetch,omitempty"` // with bf16 activations: where its tiles prefetch (GOPARD_DOT_PREFETCH)
 	KVCache          string             `json:"kv_cache"`
 }
 
@@ -221,7 +222,12 @@ func run(o options) error {
 		}
 		pool := cpu.Pool()
 		rep.Threads, rep.Impl = pool.Threads(), ops.Impl()
-		say("gopard bench: %d threads, kernels %s, bf16 activations %v, %s KV cache, %s/%s\n\n", pool.Threads(), rep.Impl, o.bf16Act, o.kvCache, runtime.GOOS, runtime.GOARCH)
+		act := fmt.Sprint(o.bf16Act)
+		if o.bf16Act {
+			rep.DotPrefetch = ops.DotPrefetch()
+			act += " (prefetching into " + rep.DotPrefetch + ")"
+		}
+		say("gopard bench: %d threads, kernels %s, bf16 activations %s, %s KV cache, %s/%s\n\n", pool.Threads(), rep.Impl, act, o.kvCache, runtime.GOOS, runtime.GOARCH)
 		rep.ReadBandwidthGBs = readBandwidth(pool, o.runs)
 		rep.FMAPeakGFlops = fmaPeak(pool, o.runs)
 		limit = rep.ReadBandwidthGBs

@@ -3,6 +3,7 @@
 package asm
 
 import (
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -349,7 +350,42 @@ func installDot() {
 		5: matDotM5DualAVX512BF16, 6: matDotM6DualAVX512BF16, 7: matDotM7DualAVX512BF16, 8: matDotM8DualAVX512BF16,
 		9: matDotM9DualAVX512BF16, 10: matDotM10DualAVX512BF16, 11: matDotM11DualAVX512BF16, 12: matDotM12DualAVX512BF16,
 	}
+	dotPrefetch = "l1"
+	if l2 := os.Getenv("GOPARD_DOT_PREFETCH"); l2 == "l2" || l2 != "l1" && isZen4() {
+		dotPrefetch = "l2"
+		for mt := 4; mt <= MaxDotTile; mt++ {
+			matDotDualImpl[mt] = matDotDualL2[mt]
+		}
+	}
 }
+
+// matDotDualL2 are the in-order MatDot tiles of four rows and more that
+// prefetch into L2 (DUALPF2 in mat_amd64.s), for the CPUs where that lets
+// memory and arithmetic overlap.
+var matDotDualL2 = [MaxDotTile + 1]matDotFunc{
+	4: matDotM4DualL2AVX512BF16, 5: matDotM5DualL2AVX512BF16, 6: matDotM6DualL2AVX512BF16, 7: matDotM7DualL2AVX512BF16,
+	8: matDotM8DualL2AVX512BF16, 9: matDotM9DualL2AVX512BF16, 10: matDotM10DualL2AVX512BF16, 11: matDotM11DualL2AVX512BF16,
+	12: matDotM12DualL2AVX512BF16,
+}
+
+// isZen4 is whether the CPU is an AMD of family 19h (Zen 3 and Zen 4;
+// of those only Zen 4 has AVX-512), where the in-order MatDot tiles
+// stream faster prefetching into L2.
+func isZen4() bool {
+	_, b, c, d := cpuid(0, 0)
+	if b != 0x68747541 || d != 0x69746e65 || c != 0x444d4163 { // "AuthenticAMD"
+		return false
+	}
+	a, _, _, _ := cpuid(1, 0)
+	family := a >> 8 & 0xf
+	if family == 0xf {
+		family += a >> 20 & 0xff
+	}
+	return family == 0x19
+}
+
+//go:noescape
+func cpuid(leaf, sub uint32) (a, b, c, d uint32)
 
 // The MatDot kernels (M1, M2 and M3Dual-M12Dual: two weight rows at a
 // time, one of each half, in address order; M1x4, M2x4, M4: four rows at
@@ -414,3 +450,30 @@ func matDotM11DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n 
 
 //go:noescape
 func matDotM12DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM4DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM5DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM6DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM7DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM8DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM9DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM10DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM11DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM12DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)

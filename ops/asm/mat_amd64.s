@@ -634,6 +634,14 @@ TEXT ·matDotM4AVX512BF16(SB), NOSPLIT, $0-96
 // 26–36 µs with, alternating builds), which made PARD's K = 3 verify with
 // bf16 activations slower than K = 4's; three rows were no faster with it.
 #define DUALPF PREFETCHT0 2048(W); PREFETCHT0 2048(W2)
+// DUALPF2 asks for the lines 8 KB ahead into L2 instead (the DualL2
+// kernels, chosen by installDot): on a Zen 4 EPYC the L1 prefetch left
+// the memory and the arithmetic adding up, 2 or 4 KB ahead alike, where
+// this let them overlap (the 9-row forward of the Qwen2.5-0.5B shape
+// 46.5-50.4 -> 35.5-37.3 ms, 4 KB and 16 KB ahead the same); on a Zen 5
+// the L1 prefetch 2 KB ahead streamed 15-20% faster than L2 ones 4-8 KB
+// ahead (one core, 5 and 9 rows).
+#define DUALPF2 PREFETCHT1 8192(W); PREFETCHT1 8192(W2)
 
 #define MATDOTDUAL(XSTEP, ZERO2R, DP2R, STORE2R, ZERO, DP, STORE, PF) \
 	MOVQ  out_base+0(FP), OUT; \
@@ -946,3 +954,52 @@ TEXT ·matDotM11DualAVX512BF16(SB), NOSPLIT, $0-96
 // func matDotM12DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM12DualAVX512BF16(SB), NOSPLIT, $0-96
 	MATDOTDUAL(768, ZERO12; ZEROB12, DPB12, STOREP12, ZERO12, DP12, STORE12, DUALPF)
+
+// The same tiles prefetching into L2 (DUALPF2).
+
+// func matDotM4DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM4DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(256, ZERO4; ZEROB4, DPB4, STOREP4, ZERO4, DP4, STORE4, DUALPF2)
+
+// func matDotM5DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM5DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(320, ZERO5; ZEROB5, DPB5, STOREP5, ZERO5, DP5, STORE5, DUALPF2)
+
+// func matDotM6DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM6DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(384, ZERO6; ZEROB6, DPB6, STOREP6, ZERO6, DP6, STORE6, DUALPF2)
+
+// func matDotM7DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM7DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(448, ZERO7; ZEROB7, DPB7, STOREP7, ZERO7, DP7, STORE7, DUALPF2)
+
+// func matDotM8DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM8DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(512, ZERO8; ZEROB8, DPB8, STOREP8, ZERO8, DP8, STORE8, DUALPF2)
+
+// func matDotM9DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM9DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(576, ZERO9; ZEROB9, DPB9, STOREP9, ZERO9, DP9, STORE9, DUALPF2)
+
+// func matDotM10DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM10DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(640, ZERO10; ZEROB10, DPB10, STOREP10, ZERO10, DP10, STORE10, DUALPF2)
+
+// func matDotM11DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM11DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(704, ZERO11; ZEROB11, DPB11, STOREP11, ZERO11, DP11, STORE11, DUALPF2)
+
+// func matDotM12DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM12DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(768, ZERO12; ZEROB12, DPB12, STOREP12, ZERO12, DP12, STORE12, DUALPF2)
+
+// func cpuid(leaf, sub uint32) (a, b, c, d uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL leaf+0(FP), AX
+	MOVL sub+4(FP), CX
+	CPUID
+	MOVL AX, a+8(FP)
+	MOVL BX, b+12(FP)
+	MOVL CX, c+16(FP)
+	MOVL DX, d+20(FP)
+	RET

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"reflect"
 	"slices"
 	"testing"
 	"unsafe"
@@ -97,6 +99,9 @@ func TestMatDotAVX512BF16(t *testing.T) {
 		matDotM5DualAVX512BF16, matDotM6DualAVX512BF16, matDotM7DualAVX512BF16, matDotM8DualAVX512BF16,
 		matDotM9DualAVX512BF16, matDotM10DualAVX512BF16, matDotM11DualAVX512BF16, matDotM12DualAVX512BF16}
 	heights := []int{1, 2, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	for mt := 4; mt <= MaxDotTile; mt++ { // the same tiles prefetching into L2
+		kernels, heights = append(kernels, matDotDualL2[mt]), append(heights, mt)
+	}
 	for _, k := range testLengths {
 		for _, off := range testOffsets {
 			for ti, mt := range heights {
@@ -335,5 +340,58 @@ func TestPackBF16AVX512(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestMatDotL2IsL1 checks that the in-order MatDot tiles that prefetch
+// into L2 give the bits of those that prefetch into L1 (only the prefetch
+// instruction differs), so that GOPARD_DOT_PREFETCH never changes a
+// result.
+func TestMatDotL2IsL1(t *testing.T) {
+	if !hasAVX512BF16 {
+		t.Skip("CPU lacks AVX512-BF16")
+	}
+	r := rand.New(rand.NewPCG(6, 2))
+	l1 := []matDotFunc{4: matDotM4DualAVX512BF16, 5: matDotM5DualAVX512BF16, 6: matDotM6DualAVX512BF16,
+		7: matDotM7DualAVX512BF16, 8: matDotM8DualAVX512BF16, 9: matDotM9DualAVX512BF16,
+		10: matDotM10DualAVX512BF16, 11: matDotM11DualAVX512BF16, 12: matDotM12DualAVX512BF16}
+	for mt := 4; mt <= MaxDotTile; mt++ {
+		for _, k := range []int{31, 896, 4864} {
+			n := 37
+			xp := make([]uint16, PackedBF16Len(mt, k))
+			PackBF16(xp, randF32(r, mt*k), mt, k, k)
+			w := make([]uint16, n*k)
+			tensor.F32ToBF16(w, randF32(r, len(w)))
+			a, b := make([]float32, mt*n), make([]float32, mt*n)
+			l1[mt](a, n, xp, w, n, k)
+			matDotDualL2[mt](b, n, xp, w, n, k)
+			if !slices.Equal(a, b) {
+				t.Fatalf("mt=%d k=%d: L2 tile differs from L1 tile", mt, k)
+			}
+		}
+	}
+}
+
+// TestDotPrefetch checks the start-up choice: the in-order tiles installed
+// are those DotPrefetch names (GOPARD_DOT_PREFETCH, else the CPU's family).
+func TestDotPrefetch(t *testing.T) {
+	_, b, c, d := cpuid(0, 0)
+	var vendor []byte
+	for _, r := range []uint32{b, d, c} {
+		vendor = append(vendor, byte(r), byte(r>>8), byte(r>>16), byte(r>>24))
+	}
+	t.Logf("CPU vendor %q, Zen 4: %v, MatDot tiles prefetch into %q", vendor, isZen4(), DotPrefetch())
+	if !HasMatDot() {
+		if DotPrefetch() != "" {
+			t.Fatalf("no MatDot kernels, DotPrefetch %q", DotPrefetch())
+		}
+		return
+	}
+	want := map[string]matDotFunc{"l1": matDotM9DualAVX512BF16, "l2": matDotM9DualL2AVX512BF16}[DotPrefetch()]
+	if want == nil || reflect.ValueOf(matDotDualImpl[9]).Pointer() != reflect.ValueOf(want).Pointer() {
+		t.Fatalf("DotPrefetch %q does not name the installed 9-row tile", DotPrefetch())
+	}
+	if env := os.Getenv("GOPARD_DOT_PREFETCH"); (env == "l1" || env == "l2") && env != DotPrefetch() {
+		t.Fatalf("GOPARD_DOT_PREFETCH=%s, DotPrefetch %q", env, DotPrefetch())
 	}
 }

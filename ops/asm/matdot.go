@@ -65,6 +65,18 @@ type matDotFunc func(out []float32, ldo int, xp []uint16, w []uint16, n, k int)
 // otherwise it uses MatBF16, which keeps the activations in float32.
 func HasMatDot() bool { return matDotImpl[0] != nil }
 
+// dotPrefetch is where the in-order MatDot tiles of four rows and more
+// prefetch the weights ahead of their loads: "l1" (2 KB ahead) or "l2" (8
+// KB ahead), set with the kernels; "" without them.
+var dotPrefetch string
+
+// DotPrefetch reports where the in-order MatDot tiles of four rows and
+// more prefetch: "l1" (2 KB ahead, the default), "l2" (8 KB ahead, the
+// default on AMD Zen 4, where it measured faster from memory), or "" when
+// there are no MatDot kernels. GOPARD_DOT_PREFETCH=l1 or l2 overrides the
+// default, to measure either on any CPU.
+func DotPrefetch() string { return dotPrefetch }
+
 // MaxDotTile is the tallest tile MatDot multiplies in address order.
 const MaxDotTile = 12
 
