@@ -54,7 +54,7 @@ const matmulGroupBytes = 384 << 10
 // see matMulTask.perThread) into tiles: up to 16 rows as
 // asm.VerifyTiles splits them (9 = 5+4, 6 = 6 with AVX-512), above greedily into
 // 4, 2 and 1 rows (with bf16 activations, asm.PackBF16, and up to 16 rows
-// as asm.DotTiles splits them: one tile up to 12). Up to 16
+// as asm.DotTiles splits them: one tile up to 13). Up to 16
 // rows, the weights are split across the pool's threads in one contiguous
 // stretch each (a single long stream per core is what the hardware
 // prefetchers follow best; handing out blocks in turn measured 1.5× slower
@@ -133,7 +133,7 @@ type threadPack struct {
 }
 
 // dotInOrder is whether the task multiplies bf16 activations, up to 16
-// rows, in tiles of up to 12 (asm.DotTiles) that all read the weights in
+// rows, in tiles of up to 13 (asm.DotTiles) that all read the weights in
 // address order.
 func (t *matMulTask) dotInOrder() bool { return t.dot && t.M <= 16 }
 
@@ -354,7 +354,7 @@ func (t *matMulTask) runRows(px []float32, px16 []uint16, tiles []mtile, lo, hi 
 	// order, more than four rows' 31–40, on a Zen 4 EPYC), two and one
 	// otherwise.
 	//
-	// With bf16 activations, up to 16 rows go in tiles of up to twelve
+	// With bf16 activations, up to 16 rows go in tiles of up to thirteen
 	// (asm.DotTiles) that all read the weights in address order: VDPBF16PS
 	// keeps up with the memory for that many rows, and two long streams
 	// are what the prefetchers follow best (the four-row kernels with
@@ -392,6 +392,12 @@ func (t *matMulTask) runRows(px []float32, px16 []uint16, tiles []mtile, lo, hi 
 				continue
 			}
 			if t.dot {
+				if dotInOrder && ti > 0 {
+					// The first tile brought the block into cache; this one
+					// also brings the next (where the CPU has the kernel).
+					asm.MatDotNext(tl.mt, o, N, px16[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K)
+					continue
+				}
 				asm.MatDot(tl.mt, inOrder, o, N, px16[tl.off:], t.w.U16()[b0*K:b1*K], b1-b0, K)
 				continue
 			}

@@ -243,7 +243,7 @@ func BenchmarkMatDotTiles(b *testing.B) {
 		for i := range w {
 			w[i] = uint16(r.Uint32()>>20) | 0x3c00
 		}
-		for _, mt := range []int{1, 3, 4, 5, 6, 8, 9, 12} {
+		for _, mt := range []int{1, 3, 4, 5, 6, 8, 9, 12, 13} {
 			xp16 := make([]uint16, PackedBF16Len(mt, sz.k))
 			out := make([]float32, mt*sz.n)
 			b.Run(fmt.Sprintf("size=%dx%d/mt=%d", sz.n, sz.k, mt), func(b *testing.B) {

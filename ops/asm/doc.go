@@ -10,7 +10,7 @@
 // vectorized exp, argmax, RoPE, bf16 widening and binary16 conversion) and
 // the machine probes cmd/bench uses; on
 // CPUs with AVX512-BF16 it adds MatDot (VDPBF16PS, bf16 activations, tiles
-// of up to 12 rows read in address order) and its packing, which package
+// of up to 13 rows read in address order) and its packing, which package
 // ops uses only when asked. AVX2/FMA runs the Mat kernels in
 // assembly and the rest in Go. Elsewhere everything is the Go twins.
 //

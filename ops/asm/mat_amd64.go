@@ -349,6 +349,7 @@ func installDot() {
 		1: matDotM1AVX512BF16, 2: matDotM2AVX512BF16, 3: matDotM3DualAVX512BF16, 4: matDotM4DualAVX512BF16,
 		5: matDotM5DualAVX512BF16, 6: matDotM6DualAVX512BF16, 7: matDotM7DualAVX512BF16, 8: matDotM8DualAVX512BF16,
 		9: matDotM9DualAVX512BF16, 10: matDotM10DualAVX512BF16, 11: matDotM11DualAVX512BF16, 12: matDotM12DualAVX512BF16,
+		13: matDotM13DualAVX512BF16,
 	}
 	dotPrefetch = "l1"
 	if l2 := os.Getenv("GOPARD_DOT_PREFETCH"); l2 == "l2" || l2 != "l1" && isZen4() {
@@ -356,6 +357,7 @@ func installDot() {
 		for mt := 4; mt <= MaxDotTile; mt++ {
 			matDotDualImpl[mt] = matDotDualL2[mt]
 		}
+		matDotNextImpl[7], matDotNextImpl[8] = matDotM7DualNextAVX512BF16, matDotM8DualNextAVX512BF16
 	}
 }
 
@@ -365,7 +367,7 @@ func installDot() {
 var matDotDualL2 = [MaxDotTile + 1]matDotFunc{
 	4: matDotM4DualL2AVX512BF16, 5: matDotM5DualL2AVX512BF16, 6: matDotM6DualL2AVX512BF16, 7: matDotM7DualL2AVX512BF16,
 	8: matDotM8DualL2AVX512BF16, 9: matDotM9DualL2AVX512BF16, 10: matDotM10DualL2AVX512BF16, 11: matDotM11DualL2AVX512BF16,
-	12: matDotM12DualL2AVX512BF16,
+	12: matDotM12DualL2AVX512BF16, 13: matDotM13DualL2AVX512BF16,
 }
 
 // isZen4 is whether the CPU is an AMD of family 19h (Zen 3 and Zen 4;
@@ -383,6 +385,12 @@ func isZen4() bool {
 	}
 	return family == 0x19
 }
+
+//go:noescape
+func matDotM7DualNextAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM8DualNextAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 
 //go:noescape
 func cpuid(leaf, sub uint32) (a, b, c, d uint32)
@@ -450,6 +458,12 @@ func matDotM11DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n 
 
 //go:noescape
 func matDotM12DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM13DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM13DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 
 //go:noescape
 func matDotM4DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)

@@ -618,7 +618,7 @@ TEXT ·matDotM4AVX512BF16(SB), NOSPLIT, $0-96
 	MATDOT(256, ZERO16, DP4x4, STORE4x4, ZERO4, DP4, STORE4)
 
 // MATDOTDUAL is MATDUAL with 32-element blocks of bfloat16 on both sides,
-// for tiles of 1 to 12 activation rows (MatDot in order): the weights are
+// for tiles of 1 to 13 activation rows (MatDot in order): the weights are
 // read as two long streams in address order, one row of each half at a
 // time, which the hardware prefetchers follow at the memory's pace (a
 // 4-row forward of the Qwen2.5-0.5B shape streamed 46-49 GB/s this way,
@@ -642,8 +642,16 @@ TEXT ·matDotM4AVX512BF16(SB), NOSPLIT, $0-96
 // the L1 prefetch 2 KB ahead streamed 15-20% faster than L2 ones 4-8 KB
 // ahead (one core, 5 and 9 rows).
 #define DUALPF2 PREFETCHT1 8192(W); PREFETCHT1 8192(W2)
+// DUALPFN asks for the line one block ahead into L2 (R15 = n·2k bytes,
+// DUALPFNINIT), for the second tile of two over a block (the DualNext
+// kernels): the memory then streams the next block while that tile works
+// from L2, where it would otherwise idle.
+#define DUALPFNINIT \
+	MOVQ  n+80(FP), R15; \
+	IMULQ RS, R15
+#define DUALPFN PREFETCHT1 (W)(R15*1); PREFETCHT1 (W2)(R15*1)
 
-#define MATDOTDUAL(XSTEP, ZERO2R, DP2R, STORE2R, ZERO, DP, STORE, PF) \
+#define MATDOTDUAL(XSTEP, ZERO2R, DP2R, STORE2R, ZERO, DP, STORE, PF, PFINIT) \
 	MOVQ  out_base+0(FP), OUT; \
 	MOVQ  ldo+24(FP), LDO; \
 	SHLQ  $2, LDO; \
@@ -661,6 +669,7 @@ TEXT ·matDotM4AVX512BF16(SB), NOSPLIT, $0-96
 	SHLQ  CX, AX; \
 	DECQ  AX; \
 	KMOVD AX, K1; \
+	PFINIT; \
 	MOVQ  n+80(FP), N; \
 	SHRQ  $1, N; \
 	MOVQ  N, W2; \
@@ -773,14 +782,15 @@ done: \
 #define STOREP10 SP10
 #define STOREP11 SP10; ST1ROW(Z10, Y10, X10, Z28, Y28, X28)
 #define STOREP12 SP10; ST2ROWS(Z10, Z28, Z11, Z29)
+#define STOREP13 STOREP12; ST1ROW(Z18, Y18, X18, Z19, Y19, X19)
 
 // func matDotM1AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM1AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(64, ZERO2, DP2x1, STOREP1, ZERO1, DP1, STORE1, NOPF)
+	MATDOTDUAL(64, ZERO2, DP2x1, STOREP1, ZERO1, DP1, STORE1, NOPF, NOPF)
 
 // func matDotM2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM2AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(128, ZERO4, DP2x2, STOREP2, ZERO2, DP2, STORE2, NOPF)
+	MATDOTDUAL(128, ZERO4, DP2x2, STOREP2, ZERO2, DP2, STORE2, NOPF, NOPF)
 
 // ROUNDBF16 rounds the 16 float32 of Z (as bits) to bfloat16 in the low
 // halves of its lanes, to nearest even, NaNs kept quiet: as roundBF16,
@@ -857,7 +867,7 @@ packdone:
 	VZEROUPPER
 	RET
 
-// MATDOTDUAL's tiles of three to twelve activation rows: two weight rows
+// MATDOTDUAL's tiles of three to thirteen activation rows: two weight rows
 // (one of each half, in Z16 and Z17) by mt activation rows. The first
 // half's accumulator of row m is Z(m), as for one row (ZERO*, DP*, STORE*
 // with mt rows); the second half's is the m-th of Z12-Z15, Z22-Z29 (ZEROB*,
@@ -867,6 +877,7 @@ packdone:
 #define ZERO10 ZERO9; VXORPS Z9, Z9, Z9
 #define ZERO11 ZERO10; VXORPS Z10, Z10, Z10
 #define ZERO12 ZERO11; VXORPS Z11, Z11, Z11
+#define ZERO13 ZERO12; VXORPS Z12, Z12, Z12
 #define DP3 DP2; VMOVUPS 128(XPTR), Z20; DPBF16(2, 20, 16)
 #define DP5 DP4; VMOVUPS 256(XPTR), Z20; DPBF16(4, 20, 16)
 #define DP6 DP5; VMOVUPS 320(XPTR), Z20; DPBF16(5, 20, 16)
@@ -876,12 +887,14 @@ packdone:
 #define DP10 DP9; VMOVUPS 576(XPTR), Z20; DPBF16(9, 20, 16)
 #define DP11 DP10; VMOVUPS 640(XPTR), Z20; DPBF16(10, 20, 16)
 #define DP12 DP11; VMOVUPS 704(XPTR), Z20; DPBF16(11, 20, 16)
+#define DP13 DP12; VMOVUPS 768(XPTR), Z20; DPBF16(12, 20, 16)
 #define STORE7 STORE6; ADDQ LDO, OPTR; ST(Z6, Y6, X6, 0)
 #define STORE8 STORE7; ADDQ LDO, OPTR; ST(Z7, Y7, X7, 0)
 #define STORE9 STORE8; ADDQ LDO, OPTR; ST(Z8, Y8, X8, 0)
 #define STORE10 STORE9; ADDQ LDO, OPTR; ST(Z9, Y9, X9, 0)
 #define STORE11 STORE10; ADDQ LDO, OPTR; ST(Z10, Y10, X10, 0)
 #define STORE12 STORE11; ADDQ LDO, OPTR; ST(Z11, Y11, X11, 0)
+#define STORE13 STORE12; ADDQ LDO, OPTR; ST(Z12, Y12, X12, 0)
 
 #define ZEROB3 VXORPS Z12, Z12, Z12; VXORPS Z13, Z13, Z13; VXORPS Z14, Z14, Z14
 #define ZEROB4 ZEROB3; VXORPS Z15, Z15, Z15
@@ -893,6 +906,9 @@ packdone:
 #define ZEROB10 ZEROB9; VXORPS Z27, Z27, Z27
 #define ZEROB11 ZEROB10; VXORPS Z28, Z28, Z28
 #define ZEROB12 ZEROB11; VXORPS Z29, Z29, Z29
+// The thirteenth row's pair of accumulators are Z18 and Z19, which the two
+// weight rows (Z16, Z17) leave free; a lone row's is Z12, as above.
+#define ZEROB13 ZEROB12; VXORPS Z18, Z18, Z18; VXORPS Z19, Z19, Z19
 #define DPBROW(OFF, A, B) VMOVUPS OFF(XPTR), Z20; DPBF16(A, 20, 16); DPBF16(B, 20, 17)
 #define DPB3 DPBROW(0, 0, 12); DPBROW(64, 1, 13); DPBROW(128, 2, 14)
 #define DPB4 DPB3; DPBROW(192, 3, 15)
@@ -904,6 +920,7 @@ packdone:
 #define DPB10 DPB9; DPBROW(576, 9, 27)
 #define DPB11 DPB10; DPBROW(640, 10, 28)
 #define DPB12 DPB11; DPBROW(704, 11, 29)
+#define DPB13 DPB12; DPBROW(768, 18, 19)
 #define STOREB3 MOVQ OUT, OPTR; ADDQ R14, OPTR; ST(Z12, Y12, X12, 0); ADDQ LDO, OPTR; ST(Z13, Y13, X13, 0); ADDQ LDO, OPTR; ST(Z14, Y14, X14, 0)
 #define STOREB4 STOREB3; ADDQ LDO, OPTR; ST(Z15, Y15, X15, 0)
 #define STOREB5 STOREB4; ADDQ LDO, OPTR; ST(Z22, Y22, X22, 0)
@@ -917,81 +934,100 @@ packdone:
 
 // func matDotM3DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM3DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(192, ZERO3; ZEROB3, DPB3, STOREP3, ZERO3, DP3, STORE3, NOPF)
+	MATDOTDUAL(192, ZERO3; ZEROB3, DPB3, STOREP3, ZERO3, DP3, STORE3, NOPF, NOPF)
 
 // func matDotM4DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM4DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(256, ZERO4; ZEROB4, DPB4, STOREP4, ZERO4, DP4, STORE4, DUALPF)
+	MATDOTDUAL(256, ZERO4; ZEROB4, DPB4, STOREP4, ZERO4, DP4, STORE4, DUALPF, NOPF)
 
 // func matDotM5DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM5DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(320, ZERO5; ZEROB5, DPB5, STOREP5, ZERO5, DP5, STORE5, DUALPF)
+	MATDOTDUAL(320, ZERO5; ZEROB5, DPB5, STOREP5, ZERO5, DP5, STORE5, DUALPF, NOPF)
 
 // func matDotM6DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM6DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(384, ZERO6; ZEROB6, DPB6, STOREP6, ZERO6, DP6, STORE6, DUALPF)
+	MATDOTDUAL(384, ZERO6; ZEROB6, DPB6, STOREP6, ZERO6, DP6, STORE6, DUALPF, NOPF)
 
 // func matDotM7DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM7DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(448, ZERO7; ZEROB7, DPB7, STOREP7, ZERO7, DP7, STORE7, DUALPF)
+	MATDOTDUAL(448, ZERO7; ZEROB7, DPB7, STOREP7, ZERO7, DP7, STORE7, DUALPF, NOPF)
 
 // func matDotM8DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM8DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(512, ZERO8; ZEROB8, DPB8, STOREP8, ZERO8, DP8, STORE8, DUALPF)
+	MATDOTDUAL(512, ZERO8; ZEROB8, DPB8, STOREP8, ZERO8, DP8, STORE8, DUALPF, NOPF)
 
 // func matDotM9DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM9DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(576, ZERO9; ZEROB9, DPB9, STOREP9, ZERO9, DP9, STORE9, DUALPF)
+	MATDOTDUAL(576, ZERO9; ZEROB9, DPB9, STOREP9, ZERO9, DP9, STORE9, DUALPF, NOPF)
 
 // func matDotM10DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM10DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(640, ZERO10; ZEROB10, DPB10, STOREP10, ZERO10, DP10, STORE10, DUALPF)
+	MATDOTDUAL(640, ZERO10; ZEROB10, DPB10, STOREP10, ZERO10, DP10, STORE10, DUALPF, NOPF)
 
 // func matDotM11DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM11DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(704, ZERO11; ZEROB11, DPB11, STOREP11, ZERO11, DP11, STORE11, DUALPF)
+	MATDOTDUAL(704, ZERO11; ZEROB11, DPB11, STOREP11, ZERO11, DP11, STORE11, DUALPF, NOPF)
 
 // func matDotM12DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM12DualAVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(768, ZERO12; ZEROB12, DPB12, STOREP12, ZERO12, DP12, STORE12, DUALPF)
+	MATDOTDUAL(768, ZERO12; ZEROB12, DPB12, STOREP12, ZERO12, DP12, STORE12, DUALPF, NOPF)
+
+// func matDotM13DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM13DualAVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(832, ZERO13; ZEROB13, DPB13, STOREP13, ZERO13, DP13, STORE13, DUALPF, NOPF)
 
 // The same tiles prefetching into L2 (DUALPF2).
 
 // func matDotM4DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM4DualL2AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(256, ZERO4; ZEROB4, DPB4, STOREP4, ZERO4, DP4, STORE4, DUALPF2)
+	MATDOTDUAL(256, ZERO4; ZEROB4, DPB4, STOREP4, ZERO4, DP4, STORE4, DUALPF2, NOPF)
 
 // func matDotM5DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM5DualL2AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(320, ZERO5; ZEROB5, DPB5, STOREP5, ZERO5, DP5, STORE5, DUALPF2)
+	MATDOTDUAL(320, ZERO5; ZEROB5, DPB5, STOREP5, ZERO5, DP5, STORE5, DUALPF2, NOPF)
 
 // func matDotM6DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM6DualL2AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(384, ZERO6; ZEROB6, DPB6, STOREP6, ZERO6, DP6, STORE6, DUALPF2)
+	MATDOTDUAL(384, ZERO6; ZEROB6, DPB6, STOREP6, ZERO6, DP6, STORE6, DUALPF2, NOPF)
 
 // func matDotM7DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM7DualL2AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(448, ZERO7; ZEROB7, DPB7, STOREP7, ZERO7, DP7, STORE7, DUALPF2)
+	MATDOTDUAL(448, ZERO7; ZEROB7, DPB7, STOREP7, ZERO7, DP7, STORE7, DUALPF2, NOPF)
 
 // func matDotM8DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM8DualL2AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(512, ZERO8; ZEROB8, DPB8, STOREP8, ZERO8, DP8, STORE8, DUALPF2)
+	MATDOTDUAL(512, ZERO8; ZEROB8, DPB8, STOREP8, ZERO8, DP8, STORE8, DUALPF2, NOPF)
 
 // func matDotM9DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM9DualL2AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(576, ZERO9; ZEROB9, DPB9, STOREP9, ZERO9, DP9, STORE9, DUALPF2)
+	MATDOTDUAL(576, ZERO9; ZEROB9, DPB9, STOREP9, ZERO9, DP9, STORE9, DUALPF2, NOPF)
 
 // func matDotM10DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM10DualL2AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(640, ZERO10; ZEROB10, DPB10, STOREP10, ZERO10, DP10, STORE10, DUALPF2)
+	MATDOTDUAL(640, ZERO10; ZEROB10, DPB10, STOREP10, ZERO10, DP10, STORE10, DUALPF2, NOPF)
 
 // func matDotM11DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM11DualL2AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(704, ZERO11; ZEROB11, DPB11, STOREP11, ZERO11, DP11, STORE11, DUALPF2)
+	MATDOTDUAL(704, ZERO11; ZEROB11, DPB11, STOREP11, ZERO11, DP11, STORE11, DUALPF2, NOPF)
 
 // func matDotM12DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM12DualL2AVX512BF16(SB), NOSPLIT, $0-96
-	MATDOTDUAL(768, ZERO12; ZEROB12, DPB12, STOREP12, ZERO12, DP12, STORE12, DUALPF2)
+	MATDOTDUAL(768, ZERO12; ZEROB12, DPB12, STOREP12, ZERO12, DP12, STORE12, DUALPF2, NOPF)
+
+// func matDotM13DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM13DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(832, ZERO13; ZEROB13, DPB13, STOREP13, ZERO13, DP13, STORE13, DUALPF2, NOPF)
+
+// The tiles that prefetch the next block (DUALPFN): the heights of
+// DotTiles' two-tile splits (14 to 16 rows).
+
+// func matDotM7DualNextAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM7DualNextAVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(448, ZERO7; ZEROB7, DPB7, STOREP7, ZERO7, DP7, STORE7, DUALPFN, DUALPFNINIT)
+
+// func matDotM8DualNextAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM8DualNextAVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(512, ZERO8; ZEROB8, DPB8, STOREP8, ZERO8, DP8, STORE8, DUALPFN, DUALPFNINIT)
 
 // func cpuid(leaf, sub uint32) (a, b, c, d uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24

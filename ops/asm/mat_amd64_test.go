@@ -97,8 +97,9 @@ func TestMatDotAVX512BF16(t *testing.T) {
 	kernels := []matDotFunc{matDotM1x4AVX512BF16, matDotM2x4AVX512BF16, matDotM4AVX512BF16,
 		matDotM1AVX512BF16, matDotM2AVX512BF16, matDotM3DualAVX512BF16, matDotM4DualAVX512BF16,
 		matDotM5DualAVX512BF16, matDotM6DualAVX512BF16, matDotM7DualAVX512BF16, matDotM8DualAVX512BF16,
-		matDotM9DualAVX512BF16, matDotM10DualAVX512BF16, matDotM11DualAVX512BF16, matDotM12DualAVX512BF16}
-	heights := []int{1, 2, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+		matDotM9DualAVX512BF16, matDotM10DualAVX512BF16, matDotM11DualAVX512BF16, matDotM12DualAVX512BF16,
+		matDotM13DualAVX512BF16}
+	heights := []int{1, 2, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 	for mt := 4; mt <= MaxDotTile; mt++ { // the same tiles prefetching into L2
 		kernels, heights = append(kernels, matDotDualL2[mt]), append(heights, mt)
 	}
@@ -344,9 +345,9 @@ func TestPackBF16AVX512(t *testing.T) {
 }
 
 // TestMatDotL2IsL1 checks that the in-order MatDot tiles that prefetch
-// into L2 give the bits of those that prefetch into L1 (only the prefetch
-// instruction differs), so that GOPARD_DOT_PREFETCH never changes a
-// result.
+// into L2 (8 KB ahead, or the next block: MatDotNext's) give the bits of
+// those that prefetch into L1 (only the prefetch instructions differ), so
+// that GOPARD_DOT_PREFETCH never changes a result.
 func TestMatDotL2IsL1(t *testing.T) {
 	if !hasAVX512BF16 {
 		t.Skip("CPU lacks AVX512-BF16")
@@ -354,7 +355,7 @@ func TestMatDotL2IsL1(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 2))
 	l1 := []matDotFunc{4: matDotM4DualAVX512BF16, 5: matDotM5DualAVX512BF16, 6: matDotM6DualAVX512BF16,
 		7: matDotM7DualAVX512BF16, 8: matDotM8DualAVX512BF16, 9: matDotM9DualAVX512BF16,
-		10: matDotM10DualAVX512BF16, 11: matDotM11DualAVX512BF16, 12: matDotM12DualAVX512BF16}
+		10: matDotM10DualAVX512BF16, 11: matDotM11DualAVX512BF16, 12: matDotM12DualAVX512BF16, 13: matDotM13DualAVX512BF16}
 	for mt := 4; mt <= MaxDotTile; mt++ {
 		for _, k := range []int{31, 896, 4864} {
 			n := 37
@@ -367,6 +368,13 @@ func TestMatDotL2IsL1(t *testing.T) {
 			matDotDualL2[mt](b, n, xp, w, n, k)
 			if !slices.Equal(a, b) {
 				t.Fatalf("mt=%d k=%d: L2 tile differs from L1 tile", mt, k)
+			}
+			if next := map[int]matDotFunc{7: matDotM7DualNextAVX512BF16, 8: matDotM8DualNextAVX512BF16}[mt]; next != nil {
+				clear(b)
+				next(b, n, xp, w, n, k)
+				if !slices.Equal(a, b) {
+					t.Fatalf("mt=%d k=%d: the tile prefetching the next block differs", mt, k)
+				}
 			}
 		}
 	}

@@ -77,8 +77,31 @@ var dotPrefetch string
 // default, to measure either on any CPU.
 func DotPrefetch() string { return dotPrefetch }
 
+// matDotNextImpl holds, by tile height, the in-order MatDot kernels that
+// prefetch the block after theirs into L2 (installed with the L2
+// prefetching, for the heights two-tile splits use); nil elsewhere.
+var matDotNextImpl [MaxDotTile + 1]matDotFunc
+
+// MatDotNext is MatDot in order for the second tile of two over a block
+// of n weight rows, which the first tile has just brought into cache: it
+// also asks for the next n rows (the next block, w's n·k elements after
+// its end) to come into L2, so that the memory streams while this tile
+// computes from cache. It is MatDot in order, bit for bit; without a
+// kernel for mt it is MatDot.
+func MatDotNext(mt int, out []float32, ldo int, xp []uint16, w []uint16, n, k int) {
+	if n == 0 {
+		return
+	}
+	if mt < 1 || mt > MaxDotTile || matDotNextImpl[mt] == nil {
+		MatDot(mt, true, out, ldo, xp, w, n, k)
+		return
+	}
+	checkDot(mt, out, ldo, xp, len(w), n, k)
+	matDotNextImpl[mt](out, ldo, xp, w, n, k)
+}
+
 // MaxDotTile is the tallest tile MatDot multiplies in address order.
-const MaxDotTile = 12
+const MaxDotTile = 13
 
 // dotTiles[M] is DotTiles(M), built once: a forward must not allocate.
 var dotTiles = func() (t [2*MaxDotTile + 1][]int) {
