@@ -1,8 +1,10 @@
 package ops
 
 import (
+	"bufio"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -521,4 +523,18 @@ func TestSibling(t *testing.T) {
 		require.Equal(t, wantBF16, run(sib))
 		require.Equal(t, wantExact, run(c))
 	}
+}
+
+func TestParseCPUInfo(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\nmodel name\t: other\n", "AMD EPYC (family 25, model 17)"},
+		{"model name\t: Some CPU\n", "Some CPU"},
+		{"processor\t: 0\nBogoMIPS\t: 50.00\n", ""},
+		{"", ""},
+	} {
+		if got := parseCPUInfo(bufio.NewScanner(strings.NewReader(c.in))); got != c.want {
+			t.Errorf("parseCPUInfo(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	t.Logf("this machine: %q", CPUName())
 }

@@ -28,13 +28,15 @@
 //	{"device": "cpu", "read_bandwidth_gbs": x, "fma_peak_gflops": y, "weight_bytes": n,
 //	 "roofline_tok_s": r, "forward_ms": {"1": a, ..., "64": h}, "tok_s": {...},
 //	 "weight_gbs": {...}, "gflops": {...}, "kernels": [{"name", "ms", "gbs", "gflops"}...],
-//	 "threads": t, "impl": "avx512", "shape": "...", "context": c}
+//	 "threads": t, "impl": "avx512", "cpu": "AMD EPYC (family 25, model 17)", "shape": "...", "context": c,
+//	 "bf16_activations": b, "dot_prefetch": "l2" (with them), "kv_cache": "f32"}
 //
 // (on a GPU "copy_bandwidth_gbs" and "launch_ms" replace the CPU's
 // machine figures, threads and impl; "pard" is added with --pard-draft).
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -146,6 +148,7 @@ func (o *options) validate() error {
 // report is the --json object.
 type report struct {
 	Device           string             `json:"device"`
+	CPU              string             `json:"cpu,omitempty"` // ops.CPUName: the figures depend on the generation
 	ReadBandwidthGBs float64            `json:"read_bandwidth_gbs,omitempty"`
 	FMAPeakGFlops    float64            `json:"fma_peak_gflops,omitempty"`
 	CopyBandwidthGBs float64            `json:"copy_bandwidth_gbs,omitempty"`
@@ -231,7 +234,8 @@ func run(o options) error {
 		rep.ReadBandwidthGBs = readBandwidth(pool, o.runs)
 		rep.FMAPeakGFlops = fmaPeak(pool, o.runs)
 		limit = rep.ReadBandwidthGBs
-		say("machine: read bandwidth %.1f GB/s, FMA peak %.1f GFLOP/s (float32)\n", rep.ReadBandwidthGBs, rep.FMAPeakGFlops)
+		rep.CPU = ops.CPUName()
+		say("machine: %s, read bandwidth %.1f GB/s, FMA peak %.1f GFLOP/s (float32)\n", cmp.Or(rep.CPU, "CPU"), rep.ReadBandwidthGBs, rep.FMAPeakGFlops)
 		if rep.Impl != "avx512" {
 			say("(measured with the pure-Go sum and FMA loops of kernels %q: both limits are underestimated)\n", rep.Impl)
 		}

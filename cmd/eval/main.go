@@ -269,6 +269,8 @@ type cell struct {
 	// DraftBF16 is whether the drafts' products took bf16 activations
 	// (--draft-activations).
 	DraftBF16 bool `json:"draft_bf16_activations"`
+	// CPU names the processor (ops.CPUName) where the cell ran on one.
+	CPU string `json:"cpu,omitempty"`
 }
 
 func run(c *config, stdout, stderr io.Writer) error {
@@ -433,6 +435,9 @@ func run(c *config, stdout, stderr io.Writer) error {
 			r.Benchmark, r.Target, r.Draft = b, c.target, specs[i].draftDir
 			r.Device, r.BF16Activations, r.KVCache = backend.Name(), bf16On, c.kvCache
 			r.DraftBF16 = draftBF16 && r.Mode != "ar"
+			if _, onCPU := backend.(*ops.CPU); onCPU {
+				r.CPU = ops.CPUName()
+			}
 			if specs[i].opt.Mode == pard.AR {
 				arSpeed = r.TokenPerSec
 			} else if arSpeed > 0 {
