@@ -354,6 +354,10 @@ func run(c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "eval: running on %s\n", backend.Name())
+	cpuName := ""
+	if _, onCPU := backend.(*ops.CPU); onCPU {
+		cpuName = ops.CPUName()
+	}
 	pair, err := cli.OpenPair(c.target, c.draft, tok, backend, draftBackend, capacity, false)
 	if err != nil {
 		return err
@@ -434,10 +438,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 		for i, r := range results {
 			r.Benchmark, r.Target, r.Draft = b, c.target, specs[i].draftDir
 			r.Device, r.BF16Activations, r.KVCache = backend.Name(), bf16On, c.kvCache
-			r.DraftBF16 = draftBF16 && r.Mode != "ar"
-			if _, onCPU := backend.(*ops.CPU); onCPU {
-				r.CPU = ops.CPUName()
-			}
+			r.DraftBF16, r.CPU = draftBF16 && r.Mode != "ar", cpuName
 			if specs[i].opt.Mode == pard.AR {
 				arSpeed = r.TokenPerSec
 			} else if arSpeed > 0 {
