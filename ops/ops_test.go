@@ -538,3 +538,31 @@ func TestParseCPUInfo(t *testing.T) {
 	}
 	t.Logf("this machine: %q", CPUName())
 }
+
+// TestBF16PanelsEqualRows: with bf16 activations, products whose rows are
+// too long for a tile's packed rows to stay in L1 go in panels of columns
+// (asm.UseDotPanels); every row must still equal the same row multiplied
+// alone, bit for bit, on several threads, whatever M (one and two tiles).
+func TestBF16PanelsEqualRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 11))
+	c := NewCPU(3)
+	defer c.Pool().Close()
+	if !c.SetBF16Activations(true) {
+		t.Skip("no AVX512-BF16 here")
+	}
+	const N, K = 71, 4864
+	w := tensor.Convert(tensor.FromF32(randSlice(r, N*K), N, K), tensor.BF16)
+	for _, M := range []int{3, 5, 9, 13, 16} {
+		if !asm.UseDotPanels(min(M, asm.MaxDotTile), K) && M <= asm.MaxDotTile {
+			t.Fatalf("M=%d: the test wants rows long enough for panels", M)
+		}
+		x := tensor.FromF32(randSlice(r, M*K), M, K)
+		out := c.Alloc(M, N)
+		c.Linear(out, x, w, nil)
+		for m := range M {
+			row := c.Alloc(1, N)
+			c.Linear(row, tensor.FromF32(x.F32()[m*K:(m+1)*K], 1, K), w, nil)
+			require.Equal(t, row.F32(), out.F32()[m*N:(m+1)*N], "M=%d row %d", M, m)
+		}
+	}
+}

@@ -403,3 +403,37 @@ func TestDotPrefetch(t *testing.T) {
 		t.Fatalf("GOPARD_DOT_PREFETCH=%s, DotPrefetch %q", env, DotPrefetch())
 	}
 }
+
+// TestMatDotPanelIsMatDot checks that running MatDotPanel over a row
+// block's panels in order gives MatDot's bits (in order, the same tile),
+// for rows with and without a tail, odd and even row counts, a row stride
+// wider than the block's rows, and every panel width down to one block.
+func TestMatDotPanelIsMatDot(t *testing.T) {
+	if !hasDotPanels {
+		t.Skip("no MatDotPanel kernels (CPU lacks AVX512-BF16, or GOPARD_NOASM)")
+	}
+	r := rand.New(rand.NewPCG(7, 3))
+	for mt := 3; mt <= MaxDotTile; mt++ {
+		for _, k := range []int{4864, 1000, 97} {
+			for _, n := range []int{1, 6, 7} {
+				xp := make([]uint16, PackedBF16Len(mt, k))
+				PackBF16(xp, randF32(r, mt*k), mt, k, k)
+				w := make([]uint16, (n+2)*k)
+				tensor.F32ToBF16(w, randF32(r, len(w)))
+				ldo := n + 2
+				want := make([]float32, mt*ldo)
+				MatDot(mt, true, want, ldo, xp, w[k:], n, k)
+				for _, p := range []int{DotPanel(mt), DotBlock, 3 * DotBlock} {
+					got := make([]float32, mt*ldo)
+					acc := make([]float32, n*mt*16)
+					for k0 := 0; k0 < k; k0 += p {
+						MatDotPanel(mt, got, ldo, xp[k0*mt:], w[k+k0:], n, k, k0, min(p, k-k0), acc)
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("mt=%d k=%d n=%d panels of %d: differs from MatDot", mt, k, n, p)
+					}
+				}
+			}
+		}
+	}
+}

@@ -100,6 +100,61 @@ func MatDotNext(mt int, out []float32, ldo int, xp []uint16, w []uint16, n, k in
 	matDotNextImpl[mt](out, ldo, xp, w, n, k)
 }
 
+// matDotPanelFunc is the signature of the MatDotPanel kernels.
+type matDotPanelFunc func(out []float32, ldo int, xp []uint16, w []uint16, n, k, rs int, acc *float32, mode int)
+
+// hasDotPanels is whether the MatDotPanel kernels are installed.
+var hasDotPanels bool
+
+// DotPanelBytes is how many bytes of packed bf16 activations a panel of
+// MatDotPanel holds at most: they stay in L1 (32 KB on AMD Zen 4, 48 KB on
+// Zen 5 and recent Intel) while the weight rows stream by.
+const DotPanelBytes = 24 << 10
+
+// UseDotPanels reports whether an in-order MatDot tile of mt rows of
+// length k should run as MatDotPanel panels: its packed rows (2·mt·k
+// bytes) overflow DotPanelBytes, so MatDot would read them from L2 again
+// for every pair of weight rows, and the panel kernels are installed.
+func UseDotPanels(mt, k int) bool {
+	return hasDotPanels && mt >= 3 && mt <= MaxDotTile && 2*mt*k > DotPanelBytes
+}
+
+// DotPanel is the panel width, in columns (a multiple of DotBlock), of a
+// tile of mt rows: as many as DotPanelBytes holds.
+func DotPanel(mt int) int { return max(DotBlock, DotPanelBytes/(2*mt)/DotBlock*DotBlock) }
+
+// MatDotPanel is MatDot in order over the columns [k0, k0+kp) of n weight
+// rows of length k (w from row 0's column k0; xp from the packed
+// activations' column k0, which is element k0·mt of a PackBF16 packing),
+// for one panel of a sequence the caller runs in order, k0 = 0, P, 2P, …
+// (P = DotPanel(mt)), each panel's width a multiple of DotBlock but the
+// last's. acc carries the rows' sixteen-lane accumulators from one panel
+// to the next (at least n·mt·16 floats, the same for every panel); the
+// last panel writes out. The results are MatDot's, bit for bit: every lane
+// adds the same products in the same order. It panics unless
+// UseDotPanels would allow it for some k.
+func MatDotPanel(mt int, out []float32, ldo int, xp, w []uint16, n, k, k0, kp int, acc []float32) {
+	if n == 0 {
+		return
+	}
+	if !hasDotPanels || mt < 3 || mt > MaxDotTile {
+		panic(fmt.Sprintf("asm: MatDotPanel of a %d-row tile (3 to %d, with AVX512-BF16)", mt, MaxDotTile))
+	}
+	last := k0+kp == k
+	if k0 < 0 || kp <= 0 || k0+kp > k || k0%DotBlock != 0 || !last && kp%DotBlock != 0 || len(acc) < n*mt*16 ||
+		len(w) < (n-1)*k+kp || len(xp) < PackedBF16Len(mt, kp) || ldo < n || len(out) < (mt-1)*ldo+n {
+		panic(fmt.Sprintf("asm: MatDotPanel mt %d n %d k %d panel [%d, %d) ldo %d: out %d xp %d w %d acc %d", mt, n, k, k0, k0+kp, ldo, len(out), len(xp), len(w), len(acc)))
+	}
+	mode := 0
+	if k0 == 0 {
+		mode |= 1
+	}
+	if last {
+		mode |= 2
+	}
+	matDotPanelImpl[mt](out, ldo, xp, w, n, kp, k, &acc[0], mode)
+}
+
 // MaxDotTile is the tallest tile MatDot multiplies in address order.
 const MaxDotTile = 13
 
