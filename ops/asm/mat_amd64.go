@@ -359,7 +359,7 @@ func installDot() {
 		}
 		matDotNextImpl[7], matDotNextImpl[8] = matDotM7DualNextAVX512BF16, matDotM8DualNextAVX512BF16
 	}
-	hasDotPanels = true
+	matDotPanelImpl, hasDotPanels = matDotPanelAVX512, true
 }
 
 // matDotDualL2 are the in-order MatDot tiles of four rows and more that
@@ -394,7 +394,7 @@ func matDotM7DualNextAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16,
 func matDotM8DualNextAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 
 // The panel kernels (MATDOTPANEL in mat_amd64.s), by tile height 3 to 13.
-var matDotPanelImpl = [MaxDotTile + 1]matDotPanelFunc{
+var matDotPanelAVX512 = [MaxDotTile + 1]matDotPanelFunc{
 	3: matDotPanelM3AVX512BF16, 4: matDotPanelM4AVX512BF16, 5: matDotPanelM5AVX512BF16, 6: matDotPanelM6AVX512BF16,
 	7: matDotPanelM7AVX512BF16, 8: matDotPanelM8AVX512BF16, 9: matDotPanelM9AVX512BF16, 10: matDotPanelM10AVX512BF16,
 	11: matDotPanelM11AVX512BF16, 12: matDotPanelM12AVX512BF16, 13: matDotPanelM13AVX512BF16,

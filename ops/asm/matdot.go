@@ -103,8 +103,12 @@ func MatDotNext(mt int, out []float32, ldo int, xp []uint16, w []uint16, n, k in
 // matDotPanelFunc is the signature of the MatDotPanel kernels.
 type matDotPanelFunc func(out []float32, ldo int, xp []uint16, w []uint16, n, k, rs int, acc *float32, mode int)
 
-// hasDotPanels is whether the MatDotPanel kernels are installed.
-var hasDotPanels bool
+// matDotPanelImpl holds the MatDotPanel kernels by tile height (3 to
+// MaxDotTile) once installed; hasDotPanels says whether they are.
+var (
+	matDotPanelImpl [MaxDotTile + 1]matDotPanelFunc
+	hasDotPanels    bool
+)
 
 // DotPanelBytes is how many bytes of packed bf16 activations a panel of
 // MatDotPanel holds at most: they stay in L1 (32 KB on AMD Zen 4, 48 KB on
