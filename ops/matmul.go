@@ -187,12 +187,12 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 	case t.dot:
 		t.xp16 = grow(t.xp16, asm.PackedBF16Len(M, K))
 		t.px16 = t.xp16
-		if len(t.accs) < threads {
-			t.accs = append(t.accs, make([][]float32, threads-len(t.accs))...)
-		}
 	default:
 		t.xp = grow(t.xp, asm.PackedLen(M, K))
 		t.px = t.xp
+	}
+	if t.dot && len(t.accs) < threads { // also when sharing another task's packing
+		t.accs = append(t.accs, make([][]float32, threads-len(t.accs))...)
 	}
 	t.tiles = t.tiles[:0]
 	var verify []int // the split of a verify-sized M (asm.VerifyTiles)

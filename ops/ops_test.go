@@ -552,6 +552,7 @@ func TestBF16PanelsEqualRows(t *testing.T) {
 	}
 	const N, K = 71, 4864
 	w := tensor.Convert(tensor.FromF32(randSlice(r, N*K), N, K), tensor.BF16)
+	w2 := tensor.Convert(tensor.FromF32(randSlice(r, N*K), N, K), tensor.BF16)
 	for _, M := range []int{3, 5, 9, 13, 16} {
 		if !asm.UseDotPanels(min(M, asm.MaxDotTile), K) && M <= asm.MaxDotTile {
 			t.Fatalf("M=%d: the test wants rows long enough for panels", M)
@@ -564,5 +565,11 @@ func TestBF16PanelsEqualRows(t *testing.T) {
 			c.Linear(row, tensor.FromF32(x.F32()[m*K:(m+1)*K], 1, K), w, nil)
 			require.Equal(t, row.F32(), out.F32()[m*N:(m+1)*N], "M=%d row %d", M, m)
 		}
+		// Fused products share one packing of x between their tasks.
+		fused, up, want := c.Alloc(M, N), c.Alloc(M, N), c.Alloc(M, N)
+		c.LinearSwiGLU(fused, x, w, w2)
+		c.Linear(up, x, w2, nil)
+		c.SiLUMul(want, out, up)
+		require.Equal(t, want.F32(), fused.F32(), "swiglu M=%d", M)
 	}
 }
