@@ -256,3 +256,54 @@ func BenchmarkMatDotTiles(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatDotPanels times a tile over rows too long for its packed
+// activations to stay in L1 (the down projection of the Qwen2.5-0.5B
+// shape: rows of 4864), on one thread, the weights streamed from memory
+// (64 matrices of 64 rows in turn, 40 MB): MatDot whole, MatDotPanel a
+// panel at a time over 32 rows (as ops runs it), and the in-order tile
+// that also prefetches the next block (MatDotNext).
+func BenchmarkMatDotPanels(b *testing.B) {
+	if !HasMatDot() || !hasDotPanels {
+		b.Skip("no MatDot panel kernels (CPU lacks AVX512-BF16, or GOPARD_NOASM)")
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	const n, k, rows, mats = 64, 4864, 32, 64
+	ws := make([][]uint16, mats)
+	for i := range ws {
+		ws[i] = make([]uint16, n*k)
+		for j := range ws[i] {
+			ws[i][j] = uint16(r.Uint32()>>20) | 0x3c00
+		}
+	}
+	for _, mt := range []int{5, 9, 13} {
+		xp := make([]uint16, PackedBF16Len(mt, k))
+		out := make([]float32, mt*n)
+		acc := make([]float32, rows*mt*16)
+		p := DotPanel(mt)
+		for _, c := range []struct {
+			name string
+			f    func(w []uint16)
+		}{
+			{"whole", func(w []uint16) { MatDot(mt, true, out, n, xp, w, n, k) }},
+			{"panels", func(w []uint16) {
+				for r0 := 0; r0 < n; r0 += rows {
+					for k0 := 0; k0 < k; k0 += p {
+						MatDotPanel(mt, out[r0:], n, xp[k0*mt:], w[r0*k+k0:], rows, k, k0, min(p, k-k0), acc)
+					}
+				}
+			}},
+			{"next", func(w []uint16) { MatDotNext(mt, out, n, xp, w, n, k) }},
+		} {
+			b.Run(fmt.Sprintf("mt=%d/%s", mt, c.name), func(b *testing.B) {
+				b.SetBytes(int64(2 * n * k))
+				i := 0
+				for b.Loop() {
+					c.f(ws[i])
+					i = (i + 1) % mats
+				}
+				b.ReportMetric(float64(2*mt*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
