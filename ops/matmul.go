@@ -259,10 +259,11 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 // Qwen2.5-0.5B shape's down projection (896 rows of 4864) on two threads,
 // from memory: 5 / 9 / 13 rows 369–391 / 467–471 / 570–606 µs without
 // panels, 331–338 / 374–384 / 452–498 µs with (one process, alternating;
-// one row: 250–263 µs). On one thread the kernels alone are mixed (go test
-// -bench MatDotPanels ./ops/asm: 13 rows 33% faster, 5 rows 5% and 9 rows
-// 20% slower than the whole tile): the panels' strided rows are harder on
-// the prefetchers, which a second thread's share of the memory hides.
+// one row: 250–263 µs); on one thread 5 / 9 / 13 rows 659–681 / 873–877 /
+// 1062–1068 → 603–626 / 624–676 / 796–823 µs. (The kernels alone over
+// matrices of 64 rows, go test -bench MatDotPanels ./ops/asm, are mixed:
+// 13 rows 33% faster, 5 and 9 rows 5% and 20% slower than the whole tile;
+// a stretch that short gives the panels' strided rows little to run on.)
 func (t *matMulTask) runPanels(worker int, tl mtile, o []float32, px16 []uint16, b0, b1 int) {
 	K, rows := t.K, panelRows
 	t.accs[worker] = grow(t.accs[worker], rows*tl.mt*16)
