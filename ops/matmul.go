@@ -241,7 +241,7 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 	}
 	t.groups = append(t.groups, len(t.tiles))
 	t.prefetchers = 0
-	if M >= 3 && M <= 16 && w.DType == tensor.BF16 && !t.dot {
+	if M <= 16 && w.DType == tensor.BF16 && !t.dot {
 		for _, tl := range t.tiles { // largest first: these lead
 			if tl.mt >= 3 {
 				t.prefetchers++

@@ -264,7 +264,7 @@ func BenchmarkMatDotTiles(b *testing.B) {
 // panel at a time over 32 rows (as ops runs it), and the in-order tile
 // that also prefetches the next block (MatDotNext).
 func BenchmarkMatDotPanels(b *testing.B) {
-	if !HasMatDot() || !hasDotPanels {
+	if !hasDotPanel(MaxDotTile) {
 		b.Skip("no MatDot panel kernels (CPU lacks AVX512-BF16, or GOPARD_NOASM)")
 	}
 	r := rand.New(rand.NewPCG(5, 5))

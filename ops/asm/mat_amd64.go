@@ -359,7 +359,7 @@ func installDot() {
 		}
 		matDotNextImpl[7], matDotNextImpl[8] = matDotM7DualNextAVX512BF16, matDotM8DualNextAVX512BF16
 	}
-	matDotPanelImpl, hasDotPanels = matDotPanelAVX512, true
+	matDotPanelImpl = matDotPanelAVX512
 }
 
 // matDotDualL2 are the in-order MatDot tiles of four rows and more that

@@ -409,7 +409,7 @@ func TestDotPrefetch(t *testing.T) {
 // for rows with and without a tail, odd and even row counts, a row stride
 // wider than the block's rows, and every panel width down to one block.
 func TestMatDotPanelIsMatDot(t *testing.T) {
-	if !hasDotPanels {
+	if !hasDotPanel(MaxDotTile) {
 		t.Skip("no MatDotPanel kernels (CPU lacks AVX512-BF16, or GOPARD_NOASM)")
 	}
 	r := rand.New(rand.NewPCG(7, 3))

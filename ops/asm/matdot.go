@@ -104,11 +104,11 @@ func MatDotNext(mt int, out []float32, ldo int, xp []uint16, w []uint16, n, k in
 type matDotPanelFunc func(out []float32, ldo int, xp []uint16, w []uint16, n, k, rs int, acc *float32, mode int)
 
 // matDotPanelImpl holds the MatDotPanel kernels by tile height (3 to
-// MaxDotTile) once installed; hasDotPanels says whether they are.
-var (
-	matDotPanelImpl [MaxDotTile + 1]matDotPanelFunc
-	hasDotPanels    bool
-)
+// MaxDotTile) once installed; nil entries elsewhere and before.
+var matDotPanelImpl [MaxDotTile + 1]matDotPanelFunc
+
+// hasDotPanel is whether a MatDotPanel kernel of mt rows is installed.
+func hasDotPanel(mt int) bool { return mt >= 1 && mt <= MaxDotTile && matDotPanelImpl[mt] != nil }
 
 // DotPanelBytes is how many bytes of packed bf16 activations a panel of
 // MatDotPanel holds at most: they stay in L1 (32 KB on AMD Zen 4, 48 KB on
@@ -120,7 +120,7 @@ const DotPanelBytes = 24 << 10
 // bytes) overflow DotPanelBytes, so MatDot would read them from L2 again
 // for every pair of weight rows, and the panel kernels are installed.
 func UseDotPanels(mt, k int) bool {
-	return hasDotPanels && mt >= 3 && mt <= MaxDotTile && 2*mt*k > DotPanelBytes
+	return hasDotPanel(mt) && 2*mt*k > DotPanelBytes
 }
 
 // DotPanel is the panel width, in columns (a multiple of DotBlock), of a
@@ -141,7 +141,7 @@ func MatDotPanel(mt int, out []float32, ldo int, xp, w []uint16, n, k, k0, kp in
 	if n == 0 {
 		return
 	}
-	if !hasDotPanels || mt < 3 || mt > MaxDotTile {
+	if !hasDotPanel(mt) {
 		panic(fmt.Sprintf("asm: MatDotPanel of a %d-row tile (3 to %d, with AVX512-BF16)", mt, MaxDotTile))
 	}
 	last := k0+kp == k
