@@ -12,11 +12,11 @@ import (
 )
 
 // timedBackend is a backend that can time the work a function queues: a
-// GPU with events (gpu.Device), or the CPU by the clock (cpuTimer).
+// GPU with events (gpu.Device, also an nn.Argmaxer), or the CPU by the
+// clock (cpuTimer).
 type timedBackend interface {
 	nn.Backend
 	Time(f func()) (time.Duration, error)
-	Argmax(t *tensor.Tensor, rows int) []int32
 	nn.Fused
 }
 
@@ -30,17 +30,6 @@ func (c cpuTimer) Time(f func()) (time.Duration, error) {
 	start := time.Now()
 	f()
 	return time.Since(start), nil
-}
-
-// Argmax is the host argmax the Decoder itself runs on CPU logits, so it
-// is never called there; it completes the interface.
-func (c cpuTimer) Argmax(t *tensor.Tensor, rows int) []int32 {
-	v, n := t.F32(), t.Cols()
-	ids := make([]int32, rows)
-	for r := range ids {
-		ids[r] = int32(ops.Argmax(v[r*n : (r+1)*n]))
-	}
-	return ids
 }
 
 // opProfiler wraps a timed backend and times every operation alone on the
@@ -115,9 +104,12 @@ func (p *opProfiler) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor
 		func() { p.timedBackend.LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv) })
 }
 
+// Argmax times the device's argmax. The Decoder calls it only for logits
+// off the host, which only a GPU (an nn.Argmaxer) keeps; on the CPU it
+// finds the argmax itself.
 func (p *opProfiler) Argmax(t *tensor.Tensor, rows int) []int32 {
 	var ids []int32
-	p.time("argmax", func() { ids = p.timedBackend.Argmax(t, rows) })
+	p.time("argmax", func() { ids = p.timedBackend.(nn.Argmaxer).Argmax(t, rows) })
 	return ids
 }
 

@@ -203,8 +203,11 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		if c.bf16Act {
 			act = "bf16 activations"
 		}
-		if c.draftBF16 != c.bf16Act {
-			act += map[bool]string{false: " (drafts: float32)", true: " (drafts: bf16)"}[c.draftBF16]
+		switch {
+		case c.draftBF16 && !c.bf16Act:
+			act += " (drafts: bf16)"
+		case !c.draftBF16 && c.bf16Act:
+			act += " (drafts: float32)"
 		}
 		fmt.Fprintf(stderr, "tok/s: the median of %d runs of each mode, taken in turn; every output is identical token for token (greedy decoding is lossless); %s, %s, %s KV cache\n",
 			demoRounds, b.Name(), act, c.kvCache)
