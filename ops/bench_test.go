@@ -120,3 +120,50 @@ func BenchmarkPoolDispatch(b *testing.B) {
 		p.RunTask(p.Threads(), 1, nopTask{})
 	}
 }
+
+// BenchmarkLinear times CPU.Linear from memory (the matrices taken in
+// turn, more bytes than the L3 holds) at verify sizes, with float32 and
+// bf16 activations, on one and two threads: the embedded target's MLP
+// shape (1408×512, 24 matrices) and the Qwen2.5-0.5B down projection
+// (896×4864, rows too long for a tile's packed activations to stay in L1;
+// 12 matrices).
+func BenchmarkLinear(b *testing.B) {
+	r := rand.New(rand.NewPCG(2, 7))
+	for _, sh := range []struct {
+		name       string
+		n, k, mats int
+		ms         []int
+	}{
+		{"1408x512", 1408, 512, 24, []int{1, 3, 4, 5}},
+		{"896x4864", 896, 4864, 12, []int{1, 5, 9, 13}},
+	} {
+		ws := make([]*tensor.Tensor, sh.mats)
+		for i := range ws {
+			ws[i] = tensor.New(tensor.BF16, sh.n, sh.k)
+			for j, u := 0, ws[i].U16(); j < len(u); j++ {
+				u[j] = uint16(r.Uint32()>>20) | 0x3c00
+			}
+		}
+		for _, threads := range []int{1, 2} {
+			for _, act := range []string{"f32", "bf16"} {
+				c := NewCPU(threads)
+				if act == "bf16" && !c.SetBF16Activations(true) {
+					c.Pool().Close()
+					continue
+				}
+				for _, M := range sh.ms {
+					x := tensor.FromF32(randSlice(r, M*sh.k), M, sh.k)
+					out := c.Alloc(M, sh.n)
+					b.Run(fmt.Sprintf("%s/threads=%d/act=%s/M=%d", sh.name, threads, act, M), func(b *testing.B) {
+						i := 0
+						for b.Loop() {
+							c.Linear(out, x, ws[i], nil)
+							i = (i + 1) % len(ws)
+						}
+					})
+				}
+				c.Pool().Close()
+			}
+		}
+	}
+}

@@ -256,14 +256,15 @@ func (t *matMulTask) prepare(out, x []float32, M int, w *tensor.Tensor, bias []f
 // every row's part of it streams by, where the whole tile would be read
 // from L2 again for each pair of weight rows. The accumulators go to the
 // worker's buffer between panels, so the bits are MatDot's. The
-// Qwen2.5-0.5B shape's down projection (896 rows of 4864) on two threads,
-// from memory: 5 / 9 / 13 rows 369–391 / 467–471 / 570–606 µs without
-// panels, 331–338 / 374–384 / 452–498 µs with (one process, alternating;
-// one row: 250–263 µs); on one thread 5 / 9 / 13 rows 659–681 / 873–877 /
-// 1062–1068 → 603–626 / 624–676 / 796–823 µs. (The kernels alone over
-// matrices of 64 rows, go test -bench MatDotPanels ./ops/asm, are mixed:
-// 13 rows 33% faster, 5 and 9 rows 5% and 20% slower than the whole tile;
-// a stretch that short gives the panels' strided rows little to run on.)
+// Qwen2.5-0.5B shape's down projection (896 rows of 4864) from memory,
+// 5 / 9 / 13 rows (go test -run X -bench 'Linear/896x4864/.*/act=bf16'
+// ./ops, three rounds alternating with the build before the panels): on
+// two threads 348–366 / 439–449 / 538–555 → 318–351 / 341–391 / 402–425
+// µs (and one 444 µs at 5 rows); on one, 634–681 / 829–898 / 1039–1083 →
+// 565–606 / 614–658 / 753–813 µs. (The kernels alone over matrices of 64
+// rows, go test -bench MatDotPanels ./ops/asm, are mixed: 13 rows 33%
+// faster, 5 and 9 rows 5% and 20% slower than the whole tile; a stretch
+// that short gives the panels' strided rows little to run on.)
 func (t *matMulTask) runPanels(worker int, tl mtile, o []float32, px16 []uint16, b0, b1 int) {
 	K, rows := t.K, panelRows
 	t.accs[worker] = grow(t.accs[worker], rows*tl.mt*16)
@@ -387,10 +388,11 @@ func (t *matMulTask) runRows(worker int, px []float32, px16 []uint16, tiles []mt
 	// once) the small tiles stream the weights from memory in address
 	// order. With one, the block is prefetched (or read by that tile
 	// first), and the small tiles find it in cache. Three rows make one
-	// such tile with AVX-512 (asm.VerifyTiles; a 1408×512 product of three
-	// rows from memory took 38–55 µs as a two-row and a one-row tile in
-	// order, more than four rows' 31–40, on a Zen 4 EPYC), two and one
-	// otherwise.
+	// such tile with AVX-512 (asm.VerifyTiles), two and one otherwise: as
+	// those, a 1408×512 product of three rows from memory cost more than
+	// one of four rows (go test -run X -bench 'Linear/1408x512/.*/act=f32'
+	// ./ops on a Zen 4 EPYC, two threads, three rounds alternating builds:
+	// 3 rows 46.7–56.8 µs before, 31.0–44.0 after; 4 rows 36.0–51.3).
 	//
 	// With bf16 activations, up to 16 rows go in tiles of up to thirteen
 	// (asm.DotTiles) that all read the weights in address order: VDPBF16PS

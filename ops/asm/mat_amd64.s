@@ -629,10 +629,13 @@ TEXT ·matDotM4AVX512BF16(SB), NOSPLIT, $0-96
 // ahead, so PF (DUALPF) asks for the lines 2 KB ahead on both streams: a
 // 9-row forward of that shape 36 → 29 ms; 512 B ahead was no faster, and
 // it slowed one- and two-row tiles, which pass NOPF. The four-row tile
-// went without it until a Zen 4 EPYC streamed it 1.6× slower than five
-// rows (a 1408×512 product from memory on two threads: 45–49 µs without,
-// 26–36 µs with, alternating builds), which made PARD's K = 3 verify with
-// bf16 activations slower than K = 4's; three rows were no faster with it.
+// went without it until a Zen 4 EPYC streamed it slower than five rows,
+// which made PARD's K = 3 verify with bf16 activations slower than K =
+// 4's (a 1408×512 product from memory on two threads, go test -run X
+// -bench 'Linear/1408x512/threads=2/act=bf16' ./ops, seven rounds
+// alternating builds: 4 rows 44.5–74.7 µs without, 22.4–37.0 with; 3 rows,
+// without it, 23.6–42.5 either way, and no faster with it in a throwaway
+// trial).
 #define DUALPF PREFETCHT0 2048(W); PREFETCHT0 2048(W2)
 // DUALPF2 asks for the lines 8 KB ahead into L2 instead (the DualL2
 // kernels, chosen by installDot): on a Zen 4 EPYC the L1 prefetch left
