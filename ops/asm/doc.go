@@ -4,14 +4,19 @@
 //
 // Levels: AVX-512 (F, BW, VL) runs every kernel in assembly — the Mat
 // matrix kernels (bf16, f16 and f32 weights times float32 activations,
-// tiles of 1, 2 or 4 activation rows), the vector kernels (dot, axpy,
+// tiles of 1 to 6 activation rows), the vector kernels (dot, axpy,
 // strided attention dots and sums over float32 or binary16 cache rows,
 // for one, two or four queries, RMSNorm halves, softmax and SiLU with a
 // vectorized exp, argmax, RoPE, bf16 widening and binary16 conversion) and
 // the machine probes cmd/bench uses; on
 // CPUs with AVX512-BF16 it adds MatDot (VDPBF16PS, bf16 activations, tiles
 // of up to 13 rows read in address order) and its packing, which package
-// ops uses only when asked. AVX2/FMA runs the Mat kernels in
+// ops uses only when asked, with two forms of it that have no twin of
+// their own because they are MatDot bit for bit (the tests hold them to
+// it): MatDotPanel, a panel of columns at a time for rows whose packed
+// activations overflow L1, and MatDotNext, a second tile that prefetches
+// the next block. Where the MatDot tiles prefetch (L1 or L2) depends on
+// the CPU's family (DotPrefetch; GOPARD_DOT_PREFETCH=l1|l2 overrides). AVX2/FMA runs the Mat kernels in
 // assembly and the rest in Go. Elsewhere everything is the Go twins.
 //
 // The exported functions are the only entry points. Each calls through a
