@@ -354,7 +354,7 @@ func installDot() {
 	dotPrefetch = "l1"
 	if l2 := os.Getenv("GOPARD_DOT_PREFETCH"); l2 == "l2" || l2 != "l1" && isZen4() {
 		dotPrefetch = "l2"
-		for mt := 4; mt <= MaxDotTile; mt++ {
+		for mt := 2; mt <= MaxDotTile; mt++ {
 			matDotDualImpl[mt] = matDotDualL2[mt]
 		}
 		matDotNextImpl[7], matDotNextImpl[8] = matDotM7DualNextAVX512BF16, matDotM8DualNextAVX512BF16
@@ -362,11 +362,19 @@ func installDot() {
 	matDotPanelImpl = matDotPanelAVX512
 }
 
-// matDotDualL2 are the in-order MatDot tiles of four rows and more that
+// matDotDualL2 are the in-order MatDot tiles of two rows and more that
 // prefetch into L2 (DUALPF2 in mat_amd64.s), for the CPUs where that lets
-// memory and arithmetic overlap.
+// memory and arithmetic overlap. On the Zen 4 EPYC the two- and three-row
+// tiles (which do not prefetch into L1: no faster there) gained the most:
+// go test -run X -bench 'Linear/1408x512/threads=./act=bf16' ./ops, three
+// rounds alternating builds, 3 rows 50.3–56.2 → 30.5–36.8 µs on one
+// thread and 24.4–31.5 → 16.8–18.7 on two, 2 rows 42.2–45.3 → 30.3–40.3
+// and 21.0–24.6 → 16.3–19.3. The one-row tile prefetches nowhere: into L2
+// it streamed slower (31.8–32.9 → 38.1–42.4 µs on one thread, 15.8–19.2
+// → 19.2–21.2 on two), into L1 too (30.8–34.0 → 40.2–41.7, 12.1–16.9 →
+// 19.9–20.5).
 var matDotDualL2 = [MaxDotTile + 1]matDotFunc{
-	4: matDotM4DualL2AVX512BF16, 5: matDotM5DualL2AVX512BF16, 6: matDotM6DualL2AVX512BF16, 7: matDotM7DualL2AVX512BF16,
+	2: matDotM2DualL2AVX512BF16, 3: matDotM3DualL2AVX512BF16, 4: matDotM4DualL2AVX512BF16, 5: matDotM5DualL2AVX512BF16, 6: matDotM6DualL2AVX512BF16, 7: matDotM7DualL2AVX512BF16,
 	8: matDotM8DualL2AVX512BF16, 9: matDotM9DualL2AVX512BF16, 10: matDotM10DualL2AVX512BF16, 11: matDotM11DualL2AVX512BF16,
 	12: matDotM12DualL2AVX512BF16, 13: matDotM13DualL2AVX512BF16,
 }
@@ -505,6 +513,12 @@ func matDotM13DualAVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n 
 
 //go:noescape
 func matDotM13DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM2DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+
+//go:noescape
+func matDotM3DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 
 //go:noescape
 func matDotM4DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)

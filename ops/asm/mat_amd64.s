@@ -981,6 +981,14 @@ TEXT ·matDotM13DualAVX512BF16(SB), NOSPLIT, $0-96
 
 // The same tiles prefetching into L2 (DUALPF2).
 
+// func matDotM2DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM2DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(128, ZERO4, DP2x2, STOREP2, ZERO2, DP2, STORE2, DUALPF2, NOPF)
+
+// func matDotM3DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
+TEXT ·matDotM3DualL2AVX512BF16(SB), NOSPLIT, $0-96
+	MATDOTDUAL(192, ZERO3; ZEROB3, DPB3, STOREP3, ZERO3, DP3, STORE3, DUALPF2, NOPF)
+
 // func matDotM4DualL2AVX512BF16(out []float32, ldo int, xp []uint16, w []uint16, n int, k int)
 TEXT ·matDotM4DualL2AVX512BF16(SB), NOSPLIT, $0-96
 	MATDOTDUAL(256, ZERO4; ZEROB4, DPB4, STOREP4, ZERO4, DP4, STORE4, DUALPF2, NOPF)

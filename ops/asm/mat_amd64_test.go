@@ -100,7 +100,7 @@ func TestMatDotAVX512BF16(t *testing.T) {
 		matDotM9DualAVX512BF16, matDotM10DualAVX512BF16, matDotM11DualAVX512BF16, matDotM12DualAVX512BF16,
 		matDotM13DualAVX512BF16}
 	heights := []int{1, 2, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
-	for mt := 4; mt <= MaxDotTile; mt++ { // the same tiles prefetching into L2
+	for mt := 2; mt <= MaxDotTile; mt++ { // the same tiles prefetching into L2
 		kernels, heights = append(kernels, matDotDualL2[mt]), append(heights, mt)
 	}
 	for _, k := range testLengths {
@@ -353,10 +353,10 @@ func TestMatDotL2IsL1(t *testing.T) {
 		t.Skip("CPU lacks AVX512-BF16")
 	}
 	r := rand.New(rand.NewPCG(6, 2))
-	l1 := []matDotFunc{4: matDotM4DualAVX512BF16, 5: matDotM5DualAVX512BF16, 6: matDotM6DualAVX512BF16,
+	l1 := []matDotFunc{2: matDotM2AVX512BF16, 3: matDotM3DualAVX512BF16, 4: matDotM4DualAVX512BF16, 5: matDotM5DualAVX512BF16, 6: matDotM6DualAVX512BF16,
 		7: matDotM7DualAVX512BF16, 8: matDotM8DualAVX512BF16, 9: matDotM9DualAVX512BF16,
 		10: matDotM10DualAVX512BF16, 11: matDotM11DualAVX512BF16, 12: matDotM12DualAVX512BF16, 13: matDotM13DualAVX512BF16}
-	for mt := 4; mt <= MaxDotTile; mt++ {
+	for mt := 2; mt <= MaxDotTile; mt++ {
 		for _, k := range []int{31, 896, 4864} {
 			n := 37
 			xp := make([]uint16, PackedBF16Len(mt, k))

@@ -67,12 +67,15 @@ func HasMatDot() bool { return matDotImpl[0] != nil }
 
 // dotPrefetch is where the in-order MatDot tiles of four rows and more
 // prefetch the weights ahead of their loads: "l1" (2 KB ahead) or "l2" (8
-// KB ahead), set with the kernels; "" without them.
+// KB ahead, and there the tiles of two and three rows too), set with the
+// kernels; "" without them.
 var dotPrefetch string
 
 // DotPrefetch reports where the in-order MatDot tiles of four rows and
 // more prefetch: "l1" (2 KB ahead, the default), "l2" (8 KB ahead, the
-// default on AMD Zen 4, where it measured faster from memory), or "" when
+// default on AMD Zen 4, where it measured faster from memory; there the
+// tiles of two and three rows prefetch too, and the one-row tile never),
+// or "" when
 // there are no MatDot kernels. GOPARD_DOT_PREFETCH=l1 or l2 overrides the
 // default, to measure either on any CPU.
 func DotPrefetch() string { return dotPrefetch }
