@@ -173,6 +173,48 @@ func TestAttentionGQACausalAtOffset(t *testing.T) {
 	assert.NotEqual(t, a[4:], b[4:])
 }
 
+// TestAttentionIsLoneQuery checks every query of Attention, bit for bit,
+// against the one-query kernels run over all the positions it sees at once
+// (scores, scale, softmax, weighted sum): however Attention tiles the
+// queries (four, two or one at a time, the positions only some of a
+// tile's queries see apart), a verify's rows are the bits of decode steps.
+// The contexts are long enough for the kernels' main loops and
+// prefetches to run.
+func TestAttentionIsLoneQuery(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	pool := NewPool(2)
+	defer pool.Close()
+	for _, tc := range []struct{ M, start, heads, kvHeads, hd int }{
+		{1, 400, 8, 4, 64}, {5, 300, 8, 4, 64}, {7, 260, 4, 2, 64}, {9, 130, 14, 2, 64}, {3, 200, 16, 8, 128}, {16, 70, 8, 1, 16},
+	} {
+		n := tc.start + tc.M
+		q := randSlice(r, tc.M*tc.heads*tc.hd)
+		k := randSlice(r, n*tc.kvHeads*tc.hd)
+		v := randSlice(r, n*tc.kvHeads*tc.hd)
+		out := make([]float32, len(q))
+		Attention(pool, out, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, tc.M, tc.start, tc.hd))
+		kw, group := tc.kvHeads*tc.hd, tc.heads/tc.kvHeads
+		scale := float32(1 / math.Sqrt(float64(tc.hd)))
+		for m := range tc.M {
+			for h := range tc.heads {
+				off := (m*tc.heads + h) * tc.hd
+				kvOff := h / group * tc.hd
+				score := make([]float32, tc.start+m+1)
+				asm.DotRows(score, q[off:off+tc.hd], k[kvOff:], kw, len(score))
+				asm.Scale(score, scale)
+				Softmax(score)
+				want := make([]float32, tc.hd)
+				asm.AxpyRows(want, score, v[kvOff:], kw)
+				for i, w := range want {
+					if math.Float32bits(out[off+i]) != math.Float32bits(w) {
+						t.Fatalf("%+v: row %d head %d, %d: %v, one query alone %v", tc, m, h, i, out[off+i], w)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestAttentionF16IsAttentionWidened checks that attention over a binary16
 // cache gives the bits of Attention over the same cache widened, whole
 // and row by row (so speculative decoding stays exact with it), at the
