@@ -10,7 +10,7 @@
 //
 //	go run ./cmd/bench [--shape qwen2.5-0.5b|llama3.2-1b|llama3.1-8b|qwen3-0.6b|tiny | --model DIR]
 //	                   [--device cpu|auto|cuda|hip] [--threads N] [--runs R] [--context C] [--json]
-//	                   [--profile] [--pard-draft SHAPE -k K --pard-tokens T]
+//	                   [--profile] [--pard-draft SHAPE -k K --pard-tokens T --draft-activations bf16|f32]
 //
 // Forwards run at context position C (default 256, prefilled once) and the
 // cache is truncated back to C before every run. M ≤ 16 are verify-shaped
@@ -21,7 +21,8 @@
 // with the measured bandwidth; GFLOP/s counts the matrix products and
 // attention, compared with the FMA peak. --pard-draft times greedy PARD
 // iterations of a random draft against the model, beside the draft and
-// verify forwards alone.
+// verify forwards alone; on the CPU the draft computes with bf16
+// activations unless --draft-activations f32 (as generate and eval do).
 //
 // With --json it prints one object:
 //
@@ -76,6 +77,7 @@ type options struct {
 	save         string
 	device       string
 	pardDraft    string
+	draftAct     string
 	k            int
 	pardTokens   int
 	profile      bool
@@ -97,6 +99,7 @@ func main() {
 	flag.IntVar(&o.only, "m", 0, "time only forwards of this many tokens, 1 to 1024 (0: all of 1, 2, 4, 8, 9, 13, 16, 64)")
 	flag.StringVar(&o.device, "device", "cpu", cli.DeviceHelp)
 	flag.StringVar(&o.pardDraft, "pard-draft", "", "also time PARD iterations with a random draft of this --shape (e.g. llama3.2-1b for llama3.1-8b) against the model")
+	flag.StringVar(&o.draftAct, "draft-activations", "bf16", cli.DraftActivationsHelp+" (with --pard-draft)")
 	flag.IntVar(&o.k, "k", 8, "drafts per PARD iteration (with --pard-draft)")
 	flag.IntVar(&o.pardTokens, "pard-tokens", 128, "tokens generated in the timed PARD run (with --pard-draft)")
 	flag.BoolVar(&o.profile, "profile", false, "time every operation of the M = 1 and M = 9 forwards (or --m's) alone and print where the time goes (a GPU: device time by events; the CPU: wall time, dispatch and waits included)")
@@ -132,6 +135,9 @@ func (o *options) validate() error {
 		if _, ok := shapes[o.pardDraft]; !ok {
 			return fmt.Errorf("--pard-draft %q: unknown; use one of %s", o.pardDraft, shapeNames())
 		}
+	}
+	if _, err := cli.ParseDraftActivations(o.draftAct); err != nil {
+		return err
 	}
 	if o.model == "" {
 		if _, ok := shapes[o.shape]; !ok {

@@ -28,6 +28,7 @@ func TestValidate(t *testing.T) {
 		{"k", func(o *options) { o.k = 0 }, "--k 0"},
 		{"pard-tokens", func(o *options) { o.pardTokens = 1 }, "--pard-tokens 1"},
 		{"pard-draft", func(o *options) { o.pardDraft = "nope" }, `--pard-draft "nope": unknown`},
+		{"draft-activations", func(o *options) { o.draftAct = "fp8" }, `--draft-activations "fp8"`},
 		{"threads", func(o *options) { o.threads = -1 }, "--threads -1"},
 	} {
 		o := ok

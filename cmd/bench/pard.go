@@ -4,17 +4,21 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gopard/gopard/internal/cli"
 	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/pard"
 )
 
 // pardResult is the PARD iteration measurement of --pard-draft.
 type pardResult struct {
-	Draft      string  `json:"draft"`
-	K          int     `json:"k"`
-	Iterations int     `json:"iterations"`
-	Tokens     int     `json:"tokens"`
-	AcceptLen  float64 `json:"accept_length"`
+	Draft string `json:"draft"`
+	// DraftBF16Activations is whether the draft's products rounded their
+	// activations to bf16 (--draft-activations on a CPU that can).
+	DraftBF16Activations bool    `json:"draft_bf16_activations"`
+	K                    int     `json:"k"`
+	Iterations           int     `json:"iterations"`
+	Tokens               int     `json:"tokens"`
+	AcceptLen            float64 `json:"accept_length"`
 	// IterationMs is the mean wall time of an iteration after the prefill
 	// one: draft forward, verify forward, host work and syncs.
 	IterationMs float64 `json:"iteration_ms"`
@@ -37,11 +41,15 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 	if s.cfg.Vocab != m.cfg.Vocab {
 		return nil, fmt.Errorf("--pard-draft %s: vocabulary %d, the model's is %d", o.pardDraft, s.cfg.Vocab, m.cfg.Vocab)
 	}
-	w, err := loadWeights(b, first(randomWeights(s)))
+	db, dbf16, err := cli.DraftBackend(b, o.draftAct)
 	if err != nil {
 		return nil, err
 	}
-	ddec, err := nn.NewDecoder(b, s.cfg, w, o.capacity(), 256)
+	w, err := loadWeights(db, first(randomWeights(s)))
+	if err != nil {
+		return nil, err
+	}
+	ddec, err := nn.NewDecoder(db, s.cfg, w, o.capacity(), 256)
 	if err != nil {
 		return nil, fmt.Errorf("draft %s: %w", o.pardDraft, err)
 	}
@@ -63,7 +71,7 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 	if st.Iterations < 2 {
 		return nil, fmt.Errorf("PARD ran %d iteration(s): raise --pard-tokens", st.Iterations)
 	}
-	r := &pardResult{Draft: o.pardDraft, K: o.k, Iterations: st.Iterations, Tokens: st.Tokens, AcceptLen: round3(st.AcceptLength)}
+	r := &pardResult{Draft: o.pardDraft, DraftBF16Activations: dbf16, K: o.k, Iterations: st.Iterations, Tokens: st.Tokens, AcceptLen: round3(st.AcceptLength)}
 	r.IterationMs = round3(float64(st.Total-st.PrefillTime) / float64(st.Iterations-1) / float64(time.Millisecond))
 
 	// The two forwards alone, at the context the run ended near.
@@ -92,8 +100,12 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 	r.DraftMs, r.VerifyMs = round3(ds*1e3), round3(vs*1e3)
 	r.Overhead = round3(r.IterationMs/(r.DraftMs+r.VerifyMs) - 1)
 
-	say("\nPARD, draft %s (random bf16), K = %d, greedy: %d tokens in %d iterations (mean accepted length %.2f)\n",
-		o.pardDraft, o.k, st.Tokens, st.Iterations, st.AcceptLength)
+	act := "float32"
+	if dbf16 {
+		act = "bf16"
+	}
+	say("\nPARD, draft %s (random bf16, %s activations), K = %d, greedy: %d tokens in %d iterations (mean accepted length %.2f)\n",
+		o.pardDraft, act, o.k, st.Tokens, st.Iterations, st.AcceptLength)
 	say("iteration %.3f ms; alone: draft forward of %d rows %.3f ms + verify forward of %d rows %.3f ms = %.3f ms; overhead %+.1f%%\n",
 		r.IterationMs, o.k, r.DraftMs, o.k+1, r.VerifyMs, r.DraftMs+r.VerifyMs, 100*r.Overhead)
 	return r, nil
