@@ -366,12 +366,12 @@ func run(c *config, stdout, stderr io.Writer) error {
 	target, pardDraft := pair.Models()
 	vsdDraft := pardDraft
 	if c.arDraft != "" {
-		ar, err := cli.OpenPair(c.target, c.arDraft, tok, backend, draftBackend, capacity, false)
+		ar, info, err := pair.OpenDraft(c.arDraft, draftBackend, capacity, false)
 		if err != nil {
 			return err
 		}
 		defer ar.Close()
-		_, vsdDraft = ar.Models()
+		vsdDraft = pard.WithInfo(ar, info)
 	}
 
 	outPath := c.out

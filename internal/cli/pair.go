@@ -90,31 +90,48 @@ func OpenPair(targetDir, draftDir string, tok *tokenizer.Tokenizer, b, draftB nn
 	if draftDir == "" {
 		return p, nil
 	}
-	if p.Draft, err = LoadModel(draftDir, draftB, context, quiet); err != nil {
+	if p.Draft, p.DraftInfo, err = p.OpenDraft(draftDir, draftB, context, quiet); err != nil {
 		p.Close()
 		return nil, err
-	}
-	p.DraftInfo = Info(p.Draft)
-	vocab := 0
-	if tok != nil {
-		vocab = tok.VocabSize()
-	}
-	if err := pard.CheckCompatible(p.TargetInfo, p.DraftInfo, vocab); err != nil {
-		p.Close()
-		return nil, err
-	}
-	if tok != nil && HasTokenizer(draftDir) {
-		dtok, err := tokenizer.Load(draftDir)
-		if err != nil {
-			p.Close()
-			return nil, err
-		}
-		if err := pard.CompareSpecialTokens(tok.SpecialIDs(), dtok.SpecialIDs()); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("target %s and draft %s: %w", targetDir, draftDir, err)
-		}
 	}
 	return p, nil
+}
+
+// OpenDraft loads draftDir on draftB as another draft of p's target,
+// checked against it as OpenPair checks its draft (vocabulary, special
+// tokens): eval's autoregressive draft beside the PARD one, sharing the
+// target instead of loading it again. The caller closes the model.
+func (p *Pair) OpenDraft(draftDir string, draftB nn.Backend, context int, quiet bool) (*llama.Model, pard.ModelInfo, error) {
+	d, err := LoadModel(draftDir, draftB, context, quiet)
+	if err != nil {
+		return nil, pard.ModelInfo{}, err
+	}
+	info := Info(d)
+	if err := p.checkDraft(draftDir, info); err != nil {
+		d.Close()
+		return nil, pard.ModelInfo{}, err
+	}
+	return d, info, nil
+}
+
+func (p *Pair) checkDraft(draftDir string, info pard.ModelInfo) error {
+	vocab := 0
+	if p.Tokenizer != nil {
+		vocab = p.Tokenizer.VocabSize()
+	}
+	if err := pard.CheckCompatible(p.TargetInfo, info, vocab); err != nil {
+		return err
+	}
+	if p.Tokenizer != nil && HasTokenizer(draftDir) {
+		dtok, err := tokenizer.Load(draftDir)
+		if err != nil {
+			return err
+		}
+		if err := pard.CompareSpecialTokens(p.Tokenizer.SpecialIDs(), dtok.SpecialIDs()); err != nil {
+			return fmt.Errorf("target %s and draft %s: %w", p.Target.Dir, draftDir, err)
+		}
+	}
+	return nil
 }
 
 // ModelSerie infers the reference's model_serie from a target name, in
