@@ -16,8 +16,10 @@
 // it): MatDotPanel, a panel of columns at a time for rows whose packed
 // activations overflow L1, and MatDotNext, a second tile that prefetches
 // the next block. Where the MatDot tiles prefetch (L1 or L2) depends on
-// the CPU's family (DotPrefetch; GOPARD_DOT_PREFETCH=l1|l2 overrides). AVX2/FMA runs the Mat kernels in
-// assembly and the rest in Go. Elsewhere everything is the Go twins.
+// the CPU's family (DotPrefetch; GOPARD_DOT_PREFETCH=l1|l2 overrides).
+// AVX2/FMA runs the Mat kernels and the one-query attention kernels
+// (DotRows, AxpyRows) in assembly and the rest in Go. Elsewhere
+// everything is the Go twins.
 //
 // The exported functions are the only entry points. Each calls through a
 // function variable chosen once at start-up from golang.org/x/sys/cpu

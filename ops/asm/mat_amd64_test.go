@@ -176,6 +176,18 @@ func sameRows(t *testing.T, ref [][]float32, out []float32, n int, what string) 
 	}
 }
 
+// TestRowsAVX2 compares the AVX2 attention kernels with their Go twins,
+// over float32 and binary16 rows, at every length and offset
+// checkRowsTwins tries (tails of 1 to 7 elements, and none).
+func TestRowsAVX2(t *testing.T) {
+	if !hasAVX2 || !cpu.X86.HasF16C {
+		t.Skip("CPU lacks AVX2/FMA/F16C")
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	checkRowsTwins(t, r, "", randF32, dotRowsAVX2, dotRowsGo, axpyRowsAVX2, axpyRowsGo)
+	checkRowsTwins(t, r, "F16", randF16, dotRowsF16AVX2, dotRowsF16Go, axpyRowsF16AVX2, axpyRowsF16Go)
+}
+
 // TestMatAVX2 compares the AVX2 Mat kernels with their Go twins.
 func TestMatAVX2(t *testing.T) {
 	if !hasAVX2 || !cpu.X86.HasF16C {
@@ -221,6 +233,63 @@ func TestMatAVX2(t *testing.T) {
 							if a, g := outA[m*ldo+i], outG[m*ldo+i]; !near(a, g, 2e-5*float32(1+k/64)) {
 								t.Fatalf("%s: out[%d][%d] = %v, twin %v", what, m, i, a, g)
 							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMatDualAVX2 checks that the AVX2 kernels taking two weight rows at a
+// time give the bits of those taking one (so a decode step, a verify's
+// rows and a prefill agree), for tiles of 1, 2 and 4 rows, every k (with
+// and without a tail), even and odd row counts, outputs ldo apart.
+func TestMatDualAVX2(t *testing.T) {
+	if !hasAVX2 || !cpu.X86.HasF16C {
+		t.Skip("CPU lacks AVX2/FMA/F16C")
+	}
+	r := rand.New(rand.NewPCG(10, 10))
+	type u16 func([]float32, int, []float32, []uint16, int, int)
+	type f32 func([]float32, int, []float32, []float32, int, int)
+	kernels := []struct {
+		mt             int
+		bf, bf1, h, h1 u16
+		f, f1          f32
+	}{
+		{1, matBF16M1DualAVX2, matBF16M1AVX2, matF16M1DualAVX2, matF16M1AVX2, matF32M1DualAVX2, matF32M1AVX2},
+		{2, matBF16M2DualAVX2, matBF16M2AVX2, matF16M2DualAVX2, matF16M2AVX2, matF32M2DualAVX2, matF32M2AVX2},
+		{4, matBF16M4DualAVX2, matBF16M4AVX2, matF16M4DualAVX2, matF16M4AVX2, matF32M4DualAVX2, matF32M4AVX2},
+	}
+	for _, kc := range kernels {
+		for _, k := range testLengths {
+			for _, n := range []int{0, 1, 2, 3, 4, 5, 8, 9, 13} {
+				x := randF32(r, kc.mt*k)
+				xp := make([]float32, PackedLen(kc.mt, k))
+				Pack(xp, x, kc.mt, k, k)
+				wf := randF32(r, n*k)
+				bf, h := make([]uint16, len(wf)), make([]uint16, len(wf))
+				tensor.F32ToBF16(bf, wf)
+				tensor.F32ToF16(h, wf)
+				ldo := n + 3
+				outLen := (kc.mt-1)*ldo + n
+				for _, c := range []struct {
+					name      string
+					dual, one func(out []float32)
+				}{
+					{"bf16", func(o []float32) { kc.bf(o, ldo, xp, bf, n, k) }, func(o []float32) { kc.bf1(o, ldo, xp, bf, n, k) }},
+					{"f16", func(o []float32) { kc.h(o, ldo, xp, h, n, k) }, func(o []float32) { kc.h1(o, ldo, xp, h, n, k) }},
+					{"f32", func(o []float32) { kc.f(o, ldo, xp, wf, n, k) }, func(o []float32) { kc.f1(o, ldo, xp, wf, n, k) }},
+				} {
+					what := fmt.Sprintf("%s mt=%d k=%d n=%d", c.name, kc.mt, k, n)
+					bufA, a := guarded(1, outLen)
+					b := append([]float32(nil), a...) // what neither writes stays equal
+					c.dual(a)
+					c.one(b)
+					checkGuards(t, bufA, 1, outLen, what)
+					for i := range b {
+						if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+							t.Fatalf("%s: out[%d] = %v, one weight row at a time %v", what, i, a[i], b[i])
 						}
 					}
 				}

@@ -8,16 +8,20 @@ import "golang.org/x/sys/cpu"
 // ones, which fall back to their twin without it).
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// installAVX2 installs the AVX2/FMA Mat kernels; each tile height has one
-// kernel, used for both the in-order and the cached slots. The vector
-// kernels keep their Go twins on these CPUs.
+// installAVX2 installs the AVX2/FMA Mat kernels, each tile height one
+// kernel used for both the in-order and the cached slots, and the
+// one-query attention kernels; the other vector kernels keep their Go
+// twins on these CPUs.
 func installAVX2() {
+	dotRowsImpl, axpyRowsImpl = dotRowsAVX2, axpyRowsAVX2
+	pauseImpl = pauseAVX512 // PAUSE only: every amd64 CPU has it
 	// No five-row kernel: VerifyTiles keeps to Tiles, and an explicit
 	// mt = 5 runs the twin.
-	matBF16Impl = [8]matU16{matBF16M1AVX2, matBF16M2AVX2, matBF16M4AVX2, matBF16M1AVX2, matBF16M2AVX2, matBF16Impl[5], matBF16Impl[6], matBF16Impl[7]}
-	matF32Impl = [8]matF32{matF32M1AVX2, matF32M2AVX2, matF32M4AVX2, matF32M1AVX2, matF32M2AVX2, matF32Impl[5], matF32Impl[6], matF32Impl[7]}
+	matBF16Impl = [8]matU16{matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M4DualAVX2, matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16Impl[5], matBF16Impl[6], matBF16Impl[7]}
+	matF32Impl = [8]matF32{matF32M1DualAVX2, matF32M2DualAVX2, matF32M4DualAVX2, matF32M1DualAVX2, matF32M2DualAVX2, matF32Impl[5], matF32Impl[6], matF32Impl[7]}
 	if cpu.X86.HasF16C {
-		matF16Impl = [8]matU16{matF16M1AVX2, matF16M2AVX2, matF16M4AVX2, matF16M1AVX2, matF16M2AVX2, matF16Impl[5], matF16Impl[6], matF16Impl[7]}
+		matF16Impl = [8]matU16{matF16M1DualAVX2, matF16M2DualAVX2, matF16M4DualAVX2, matF16M1DualAVX2, matF16M2DualAVX2, matF16Impl[5], matF16Impl[6], matF16Impl[7]}
+		dotRowsF16Impl, axpyRowsF16Impl = dotRowsF16AVX2, axpyRowsF16AVX2
 	}
 }
 
@@ -27,6 +31,40 @@ func installAVX2() {
 
 //go:noescape
 func matBF16M1AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+// matBF16M1DualAVX2, matF16M1DualAVX2 and matF32M1DualAVX2 are the one-row
+// kernels taking two weight rows at a time (MAT2DUAL; k a multiple of 16,
+// one at a time otherwise): the same bits.
+//
+//go:noescape
+func matBF16M1DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M1DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF32M1DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+// matBF16M2DualAVX2 … matF32M4DualAVX2 are the two- and four-row kernels
+// taking two weight rows at a time (MAT2DUALX): the same bits.
+//
+//go:noescape
+func matBF16M2DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matBF16M4DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M2DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M4DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF32M2DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+//go:noescape
+func matF32M4DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 
 //go:noescape
 func matBF16M2AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
@@ -51,3 +89,19 @@ func matF32M2AVX2(out []float32, ldo int, xp []float32, w []float32, n int, k in
 
 //go:noescape
 func matF32M4AVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+// The AVX2 attention kernels (vec_avx2_amd64.s): dotRowsGo and axpyRowsGo
+// in 8-lane registers, and their binary16 forms (F16C) widening each cache
+// element as it is read.
+
+//go:noescape
+func dotRowsAVX2(out []float32, q []float32, k []float32, stride int, n int)
+
+//go:noescape
+func axpyRowsAVX2(o []float32, p []float32, v []float32, stride int)
+
+//go:noescape
+func dotRowsF16AVX2(out []float32, q []float32, k []uint16, stride int, n int)
+
+//go:noescape
+func axpyRowsF16AVX2(o []float32, p []float32, v []uint16, stride int)

@@ -3,12 +3,15 @@
 #include "textflag.h"
 
 // AVX2/FMA Mat kernels for CPUs without AVX-512: the Mat semantics (see
-// mat_amd64.s) in 8-lane ymm registers, one weight row at a time (16 ymm
-// registers leave no room for four-row tiles). A 16-element block is two
-// halves of 8, both multiplied into the same accumulator. AVX2 has no
-// masked 16-bit load, so the k%16 tail of a weight row is copied into a
-// zeroed 64-byte buffer on the stack and multiplied from there like a
-// full block (the packed activations are zero-padded already).
+// mat_amd64.s) in 8-lane ymm registers, one or two weight rows at a time
+// (16 ymm registers leave no room for four-row tiles of four activation
+// rows). A 16-element block is two halves of 8, both multiplied into the
+// same accumulator. AVX2 has no masked 16-bit load, so the k%16 tail of a
+// weight row is copied into a zeroed 64-byte buffer on the stack and
+// multiplied from there like a full block (the packed activations are
+// zero-padded already). The kernels installed (the Dual ones) take two
+// weight rows at a time where k has no tail: a row's sum waits on its own
+// FMAs, and a decode step ran at a third of the memory's speed with one.
 
 #define OUT DI
 #define LDO R8
@@ -62,6 +65,10 @@
 	SHRQ    $4, KBLK; \
 	ANDQ    $15, TAILN; \
 	MOVQ    n+80(FP), N; \
+	MAT2ROWS(WSHIFT, XSTEP, LW2, CP, ZERO, FMA, STORE)
+
+// MAT2ROWS is MAT2's loop over the N weight rows from W, the registers set.
+#define MAT2ROWS(WSHIFT, XSTEP, LW2, CP, ZERO, FMA, STORE) \
 	TESTQ   N, N; \
 	JZ      done; \
 row: \
@@ -101,9 +108,156 @@ done: \
 	VZEROUPPER; \
 	RET
 
+// MAT2DUAL is MAT2 for one activation row (mt = 1) taking two weight rows
+// at a time when k is a multiple of 16, row i of the first half of the
+// rows beside row i of the second: two sums in flight where one row's sum
+// alone waits on its own FMAs (two per block, into the same accumulator)
+// and cannot keep up with the memory, read as two address-ordered streams
+// (four rows side by side, one stream each, left the hardware prefetchers
+// behind: a decode step 1.6× slower). Each row's sum is the very chain
+// MAT2 computes (the block's halves multiplied in the same order, the
+// lanes summed by HS), so the bits are those of the one-row-at-a-time
+// kernels; an odd last row, and every row when k has a tail, go through
+// MAT2's loop.
+#define MAT2DUAL(WSHIFT, LW2, CP) \
+	MOVQ    out_base+0(FP), OUT; \
+	MOVQ    ldo+24(FP), LDO; \
+	SHLQ    $2, LDO; \
+	MOVQ    xp_base+32(FP), XP; \
+	MOVQ    w_base+56(FP), W; \
+	MOVQ    k+88(FP), KBLK; \
+	MOVQ    KBLK, AX; \
+	SHLQ    $WSHIFT, AX; \
+	MOVQ    KBLK, TAILN; \
+	SHRQ    $4, KBLK; \
+	ANDQ    $15, TAILN; \
+	MOVQ    n+80(FP), N; \
+	TESTQ   TAILN, TAILN; \
+	JNZ     rows; \
+	TESTQ   KBLK, KBLK; \
+	JZ      rows; \
+	MOVQ    N, R15; \
+	SHRQ    $1, R15; \
+	JZ      rows; \
+	ANDQ    $1, N; \
+	MOVQ    R15, R14; \
+	SHLQ    $2, R14; \
+	IMULQ   R15, AX; \
+	LEAQ    (W)(AX*1), R13; \
+pair: \
+	Z2x2; \
+	MOVQ    XP, XPTR; \
+	MOVQ    KBLK, KC; \
+pblock: \
+	VMOVUPS 0(XPTR), Y12; \
+	VMOVUPS 32(XPTR), Y13; \
+	LW2(W); \
+	VFMADD231PS Y12, Y8, Y0; \
+	VFMADD231PS Y13, Y9, Y0; \
+	LW2(R13); \
+	VFMADD231PS Y12, Y8, Y1; \
+	VFMADD231PS Y13, Y9, Y1; \
+	ADDQ    $(16<<WSHIFT), W; \
+	ADDQ    $(16<<WSHIFT), R13; \
+	ADDQ    $64, XPTR; \
+	DECQ    KC; \
+	JNZ     pblock; \
+	HS(Y0, X0); \
+	VMOVSS  X0, (OUT); \
+	HS(Y1, X1); \
+	VMOVSS  X1, (OUT)(R14*1); \
+	ADDQ    $4, OUT; \
+	DECQ    R15; \
+	JNZ     pair; \
+	MOVQ    R13, W; \
+	ADDQ    R14, OUT; \
+rows: \
+	MAT2ROWS(WSHIFT, 64, LW2, CP, Z2x1, F2x1, S2x1)
+
+// MAT2DUALX is MAT2DUAL for tiles of two and four activation rows (mt =
+// 2, 4): each weight row of the pair has its own mt accumulators (the
+// first in Y0.., the second in Y4..), the activations read from memory
+// as MAT2's FMAs read them, so each (activation row, weight row) sum is
+// MAT2's chain and the bits are the one-at-a-time kernels'. A tile row's
+// sums wait on each other (two FMAs per block into one accumulator); two
+// weight rows give the FMA units twice as many to overlap.
+#define MAT2DUALX(WSHIFT, XSTEP, LW2, LW2B, CP, ZERO, ZEROB, FMA, FMAB, STORE, STOREB) \
+	MOVQ    out_base+0(FP), OUT; \
+	MOVQ    ldo+24(FP), LDO; \
+	SHLQ    $2, LDO; \
+	MOVQ    xp_base+32(FP), XP; \
+	MOVQ    w_base+56(FP), W; \
+	MOVQ    k+88(FP), KBLK; \
+	MOVQ    KBLK, AX; \
+	SHLQ    $WSHIFT, AX; \
+	MOVQ    KBLK, TAILN; \
+	SHRQ    $4, KBLK; \
+	ANDQ    $15, TAILN; \
+	MOVQ    n+80(FP), N; \
+	TESTQ   TAILN, TAILN; \
+	JNZ     rows; \
+	TESTQ   KBLK, KBLK; \
+	JZ      rows; \
+	MOVQ    N, R15; \
+	SHRQ    $1, R15; \
+	JZ      rows; \
+	ANDQ    $1, N; \
+	MOVQ    R15, R14; \
+	SHLQ    $2, R14; \
+	IMULQ   R15, AX; \
+	LEAQ    (W)(AX*1), R13; \
+pair: \
+	ZERO; \
+	ZEROB; \
+	MOVQ    XP, XPTR; \
+	MOVQ    KBLK, KC; \
+pblock: \
+	LW2(W); \
+	FMA; \
+	LW2B(R13); \
+	FMAB; \
+	ADDQ    $(16<<WSHIFT), W; \
+	ADDQ    $(16<<WSHIFT), R13; \
+	ADDQ    $XSTEP, XPTR; \
+	DECQ    KC; \
+	JNZ     pblock; \
+	STORE; \
+	STOREB; \
+	ADDQ    $4, OUT; \
+	DECQ    R15; \
+	JNZ     pair; \
+	MOVQ    R13, W; \
+	ADDQ    R14, OUT; \
+rows: \
+	MAT2ROWS(WSHIFT, XSTEP, LW2, CP, ZERO, FMA, STORE)
+
+// The second weight row's halves (Y10, Y11), accumulators (Y4..Y7), FMAs
+// and stores (R14 bytes after the first row's outputs).
+#define LW2B_BF16(B) VPMOVZXWD 0(B), Y10; VPMOVZXWD 16(B), Y11; VPSLLD $16, Y10, Y10; VPSLLD $16, Y11, Y11
+#define LW2B_F16(B) VCVTPH2PS 0(B), Y10; VCVTPH2PS 16(B), Y11
+#define LW2B_F32(B) VMOVUPS 0(B), Y10; VMOVUPS 32(B), Y11
+#define Z2x2B VXORPS Y4, Y4, Y4; VXORPS Y5, Y5, Y5
+#define Z2x4B Z2x2B; VXORPS Y6, Y6, Y6; VXORPS Y7, Y7, Y7
+#define F2x2B VFMADD231PS 0(XPTR), Y10, Y4; VFMADD231PS 32(XPTR), Y11, Y4; VFMADD231PS 64(XPTR), Y10, Y5; VFMADD231PS 96(XPTR), Y11, Y5
+#define F2x4B F2x2B; VFMADD231PS 128(XPTR), Y10, Y6; VFMADD231PS 160(XPTR), Y11, Y6; VFMADD231PS 192(XPTR), Y10, Y7; VFMADD231PS 224(XPTR), Y11, Y7
+#define S2x2B MOVQ OUT, OPTR; ADDQ R14, OPTR; HS(Y4, X4); VMOVSS X4, (OPTR); ADDQ LDO, OPTR; HS(Y5, X5); VMOVSS X5, (OPTR)
+#define S2x4B S2x2B; ADDQ LDO, OPTR; HS(Y6, X6); VMOVSS X6, (OPTR); ADDQ LDO, OPTR; HS(Y7, X7); VMOVSS X7, (OPTR)
+
 // func matBF16M1AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M1AVX2(SB), NOSPLIT, $64-96
 	MAT2(1, 64, LW2_BF16, CP_U16, Z2x1, F2x1, S2x1)
+
+// func matBF16M1DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matBF16M1DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUAL(1, LW2_BF16, CP_U16)
+
+// func matF16M1DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matF16M1DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUAL(1, LW2_F16, CP_U16)
+
+// func matF32M1DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+TEXT ·matF32M1DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUAL(2, LW2_F32, CP_F32)
 
 // func matBF16M2AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M2AVX2(SB), NOSPLIT, $64-96
@@ -136,3 +290,27 @@ TEXT ·matF32M2AVX2(SB), NOSPLIT, $64-96
 // func matF32M4AVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 TEXT ·matF32M4AVX2(SB), NOSPLIT, $64-96
 	MAT2(2, 256, LW2_F32, CP_F32, Z2x4, F2x4, S2x4)
+
+// func matBF16M2DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matBF16M2DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(1, 128, LW2_BF16, LW2B_BF16, CP_U16, Z2x2, Z2x2B, F2x2, F2x2B, S2x2, S2x2B)
+
+// func matBF16M4DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matBF16M4DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(1, 256, LW2_BF16, LW2B_BF16, CP_U16, Z2x4, Z2x4B, F2x4, F2x4B, S2x4, S2x4B)
+
+// func matF16M2DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matF16M2DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(1, 128, LW2_F16, LW2B_F16, CP_U16, Z2x2, Z2x2B, F2x2, F2x2B, S2x2, S2x2B)
+
+// func matF16M4DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matF16M4DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(1, 256, LW2_F16, LW2B_F16, CP_U16, Z2x4, Z2x4B, F2x4, F2x4B, S2x4, S2x4B)
+
+// func matF32M2DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+TEXT ·matF32M2DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(2, 128, LW2_F32, LW2B_F32, CP_F32, Z2x2, Z2x2B, F2x2, F2x2B, S2x2, S2x2B)
+
+// func matF32M4DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+TEXT ·matF32M4DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(2, 256, LW2_F32, LW2B_F32, CP_F32, Z2x4, Z2x4B, F2x4, F2x4B, S2x4, S2x4B)
