@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gopard/gopard/ops/asm"
 )
@@ -21,10 +22,32 @@ type funcTask func(worker, lo, hi int)
 
 func (f funcTask) Run(worker, lo, hi int) { f(worker, lo, hi) }
 
-// spinIters is how many times a waiting thread polls before it parks
-// (a few tens of microseconds): the gaps between the kernels of one
-// forward are shorter than the wake-up of a parked goroutine.
-var spinIters = 1 << 10
+// spinTime is about how long a waiting thread polls before it parks: the
+// gaps between the kernels of one forward are shorter than the wake-up of
+// a parked goroutine. It is a time, not a count of polls, because a poll
+// lasts as long as the CPU's spin-wait hint makes it (PAUSE: about 65
+// cycles on a Zen 4, 140 on recent Intel; nothing in the Go twin): 1024
+// polls had been about 150 µs with AVX-512's PAUSE and 2 µs without it,
+// so on the other CPUs (AVX2, arm64) a worker parked between kernels,
+// every kernel waited for its wake-up, and two threads multiplied no
+// faster than one (go test -run X -bench 'Linear/1408x512/threads=./act=f32'
+// ./ops with GOPARD_ASM=avx2 on a Zen 4: M = 1 45.9 µs on one thread, 51.7
+// on two; 23.6 with the polls timed).
+const spinTime = 150 * time.Microsecond
+
+// spinning reports whether a thread that has polled spins+1 times since
+// start should poll again; it reads the clock once every 64 polls, the
+// first time to set start.
+func spinning(spins int, start *time.Time) bool {
+	switch {
+	case spins&63 != 63:
+		return true
+	case spins == 63:
+		*start = time.Now()
+		return true
+	}
+	return time.Since(*start) < spinTime
+}
 
 // pauseBatch is the spin-wait hints between two polls.
 const pauseBatch = 8
@@ -90,8 +113,9 @@ func (p *Pool) work(id int, w *poolWorker) {
 	var seen uint64
 	for {
 		// Wait for a new loop: spin, then park until woken.
+		var start time.Time
 		for spins := 0; p.gen.Load() == seen; spins++ {
-			if spins < spinIters {
+			if spinning(spins, &start) {
 				asm.Pause(pauseBatch)
 				continue
 			}
@@ -207,8 +231,9 @@ func (p *Pool) publish() {
 
 // wait returns when every worker has finished the current loop.
 func (p *Pool) wait() {
+	var start time.Time
 	for spins := 0; p.pending.Load() != 0; spins++ {
-		if spins < spinIters {
+		if spinning(spins, &start) {
 			asm.Pause(pauseBatch)
 			continue
 		}
