@@ -145,7 +145,7 @@ func TestMatKernelsAgreeBitwise(t *testing.T) {
 		x := randF32(r, 6*k)
 		var ref [6][]float32
 		for _, mt := range []int{6, 5, 4, 3, 2, 1} {
-			if (mt >= 5 || mt == 3) && !hasWideTiles { // GOPARD_ASM=avx2: five and six rows run the twin
+			if !hasWideTiles && (mt == 6 || !hasAVX2Tiles && (mt == 5 || mt == 3)) { // GOPARD_ASM=avx2: six rows run the twin
 				continue
 			}
 			xp := make([]float32, PackedLen(mt, k))
@@ -290,6 +290,71 @@ func TestMatDualAVX2(t *testing.T) {
 					for i := range b {
 						if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
 							t.Fatalf("%s: out[%d] = %v, one weight row at a time %v", what, i, a[i], b[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMatTilesAVX2RowBits checks that every row of an AVX2 tile (two to
+// five activation rows, two weight rows at a time) has the bits of that
+// row alone through the one-row kernel: a verify's rows are the bits of
+// decode steps whatever the tiles.
+func TestMatTilesAVX2RowBits(t *testing.T) {
+	if !hasAVX2 || !cpu.X86.HasF16C {
+		t.Skip("CPU lacks AVX2/FMA/F16C")
+	}
+	r := rand.New(rand.NewPCG(11, 11))
+	type u16 func([]float32, int, []float32, []uint16, int, int)
+	type f32 func([]float32, int, []float32, []float32, int, int)
+	tiles := map[int]struct {
+		bf, h u16
+		f     f32
+	}{
+		2: {matBF16M2DualAVX2, matF16M2DualAVX2, matF32M2DualAVX2},
+		3: {matBF16M3DualAVX2, matF16M3DualAVX2, matF32M3DualAVX2},
+		4: {matBF16M4DualAVX2, matF16M4DualAVX2, matF32M4DualAVX2},
+		5: {matBF16M5DualAVX2, matF16M5DualAVX2, matF32M5DualAVX2},
+	}
+	for mt := 2; mt <= 5; mt++ {
+		kc := tiles[mt]
+		for _, k := range []int{1, 15, 16, 17, 64, 512, 520} {
+			for _, n := range []int{1, 2, 5, 8} {
+				x := randF32(r, mt*k)
+				xp := make([]float32, PackedLen(mt, k))
+				Pack(xp, x, mt, k, k)
+				wf := randF32(r, n*k)
+				bf, h := make([]uint16, len(wf)), make([]uint16, len(wf))
+				tensor.F32ToBF16(bf, wf)
+				tensor.F32ToF16(h, wf)
+				for _, dt := range []string{"bf16", "f16", "f32"} {
+					out := make([]float32, mt*n)
+					switch dt {
+					case "bf16":
+						kc.bf(out, n, xp, bf, n, k)
+					case "f16":
+						kc.h(out, n, xp, h, n, k)
+					default:
+						kc.f(out, n, xp, wf, n, k)
+					}
+					for m := range mt {
+						x1 := make([]float32, PackedLen(1, k))
+						Pack(x1, x[m*k:(m+1)*k], 1, k, k)
+						one := make([]float32, n)
+						switch dt {
+						case "bf16":
+							matBF16M1AVX2(one, n, x1, bf, n, k)
+						case "f16":
+							matF16M1AVX2(one, n, x1, h, n, k)
+						default:
+							matF32M1AVX2(one, n, x1, wf, n, k)
+						}
+						for i := range one {
+							if math.Float32bits(out[m*n+i]) != math.Float32bits(one[i]) {
+								t.Fatalf("%s mt=%d k=%d n=%d: row %d, %d = %v, alone %v", dt, mt, k, n, m, i, out[m*n+i], one[i])
+							}
 						}
 					}
 				}

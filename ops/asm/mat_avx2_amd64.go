@@ -15,12 +15,13 @@ var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func installAVX2() {
 	dotRowsImpl, axpyRowsImpl = dotRowsAVX2, axpyRowsAVX2
 	pauseImpl = pauseAVX512 // PAUSE only: every amd64 CPU has it
-	// No five-row kernel: VerifyTiles keeps to Tiles, and an explicit
-	// mt = 5 runs the twin.
-	matBF16Impl = [8]matU16{matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M4DualAVX2, matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16Impl[5], matBF16Impl[6], matBF16Impl[7]}
-	matF32Impl = [8]matF32{matF32M1DualAVX2, matF32M2DualAVX2, matF32M4DualAVX2, matF32M1DualAVX2, matF32M2DualAVX2, matF32Impl[5], matF32Impl[6], matF32Impl[7]}
+	// Tiles of up to five rows (VerifyTiles: verifyTilesAVX2); an
+	// explicit mt = 6 runs the twin.
+	matBF16Impl = [8]matU16{matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M4DualAVX2, matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M5DualAVX2, matBF16Impl[6], matBF16M3DualAVX2}
+	matF32Impl = [8]matF32{matF32M1DualAVX2, matF32M2DualAVX2, matF32M4DualAVX2, matF32M1DualAVX2, matF32M2DualAVX2, matF32M5DualAVX2, matF32Impl[6], matF32M3DualAVX2}
+	hasAVX2Tiles = true
 	if cpu.X86.HasF16C {
-		matF16Impl = [8]matU16{matF16M1DualAVX2, matF16M2DualAVX2, matF16M4DualAVX2, matF16M1DualAVX2, matF16M2DualAVX2, matF16Impl[5], matF16Impl[6], matF16Impl[7]}
+		matF16Impl = [8]matU16{matF16M1DualAVX2, matF16M2DualAVX2, matF16M4DualAVX2, matF16M1DualAVX2, matF16M2DualAVX2, matF16M5DualAVX2, matF16Impl[6], matF16M3DualAVX2}
 		dotRowsF16Impl, axpyRowsF16Impl = dotRowsF16AVX2, axpyRowsF16AVX2
 	}
 }
@@ -65,6 +66,24 @@ func matF32M2DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, 
 
 //go:noescape
 func matF32M4DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+//go:noescape
+func matBF16M3DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matBF16M5DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M3DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF16M5DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+
+//go:noescape
+func matF32M3DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+
+//go:noescape
+func matF32M5DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 
 //go:noescape
 func matBF16M2AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)

@@ -36,11 +36,15 @@
 #define Z2x1 VXORPS Y0, Y0, Y0
 #define Z2x2 Z2x1; VXORPS Y1, Y1, Y1
 #define Z2x4 Z2x2; VXORPS Y2, Y2, Y2; VXORPS Y3, Y3, Y3
+#define Z2x3 Z2x2; VXORPS Y2, Y2, Y2
+#define Z2x5 Z2x4; VXORPS Y4, Y4, Y4
 
 // ACC_m += W_lo · X_m,lo + W_hi · X_m,hi
 #define F2x1 VFMADD231PS 0(XPTR), Y8, Y0; VFMADD231PS 32(XPTR), Y9, Y0
 #define F2x2 F2x1; VFMADD231PS 64(XPTR), Y8, Y1; VFMADD231PS 96(XPTR), Y9, Y1
 #define F2x4 F2x2; VFMADD231PS 128(XPTR), Y8, Y2; VFMADD231PS 160(XPTR), Y9, Y2; VFMADD231PS 192(XPTR), Y8, Y3; VFMADD231PS 224(XPTR), Y9, Y3
+#define F2x3 F2x2; VFMADD231PS 128(XPTR), Y8, Y2; VFMADD231PS 160(XPTR), Y9, Y2
+#define F2x5 F2x4; VFMADD231PS 256(XPTR), Y8, Y4; VFMADD231PS 288(XPTR), Y9, Y4
 
 // HS leaves the sum of the 8 lanes of Y in the low lane of X.
 #define HS(Y, X) \
@@ -53,6 +57,8 @@
 #define S2x1 MOVQ OUT, OPTR; HS(Y0, X0); VMOVSS X0, (OPTR)
 #define S2x2 S2x1; ADDQ LDO, OPTR; HS(Y1, X1); VMOVSS X1, (OPTR)
 #define S2x4 S2x2; ADDQ LDO, OPTR; HS(Y2, X2); VMOVSS X2, (OPTR); ADDQ LDO, OPTR; HS(Y3, X3); VMOVSS X3, (OPTR)
+#define S2x3 S2x2; ADDQ LDO, OPTR; HS(Y2, X2); VMOVSS X2, (OPTR)
+#define S2x5 S2x4; ADDQ LDO, OPTR; HS(Y4, X4); VMOVSS X4, (OPTR)
 
 #define MAT2(WSHIFT, XSTEP, LW2, CP, ZERO, FMA, STORE) \
 	MOVQ    out_base+0(FP), OUT; \
@@ -242,6 +248,21 @@ rows: \
 #define F2x4B F2x2B; VFMADD231PS 128(XPTR), Y10, Y6; VFMADD231PS 160(XPTR), Y11, Y6; VFMADD231PS 192(XPTR), Y10, Y7; VFMADD231PS 224(XPTR), Y11, Y7
 #define S2x2B MOVQ OUT, OPTR; ADDQ R14, OPTR; HS(Y4, X4); VMOVSS X4, (OPTR); ADDQ LDO, OPTR; HS(Y5, X5); VMOVSS X5, (OPTR)
 #define S2x4B S2x2B; ADDQ LDO, OPTR; HS(Y6, X6); VMOVSS X6, (OPTR); ADDQ LDO, OPTR; HS(Y7, X7); VMOVSS X7, (OPTR)
+#define Z2x3B Z2x2B; VXORPS Y6, Y6, Y6
+#define F2x3B F2x2B; VFMADD231PS 128(XPTR), Y10, Y6; VFMADD231PS 160(XPTR), Y11, Y6
+#define S2x3B S2x2B; ADDQ LDO, OPTR; HS(Y6, X6); VMOVSS X6, (OPTR)
+
+// Five rows: the first weight row's sums in Y0-Y4, the second's in Y5-Y7,
+// Y12, Y13 (Y4 is the first's).
+#define Z2x5B VXORPS Y5, Y5, Y5; VXORPS Y6, Y6, Y6; VXORPS Y7, Y7, Y7; VXORPS Y12, Y12, Y12; VXORPS Y13, Y13, Y13
+#define F2x5B \
+	VFMADD231PS 0(XPTR), Y10, Y5; VFMADD231PS 32(XPTR), Y11, Y5; VFMADD231PS 64(XPTR), Y10, Y6; VFMADD231PS 96(XPTR), Y11, Y6; \
+	VFMADD231PS 128(XPTR), Y10, Y7; VFMADD231PS 160(XPTR), Y11, Y7; VFMADD231PS 192(XPTR), Y10, Y12; VFMADD231PS 224(XPTR), Y11, Y12; \
+	VFMADD231PS 256(XPTR), Y10, Y13; VFMADD231PS 288(XPTR), Y11, Y13
+#define S2x5B \
+	MOVQ OUT, OPTR; ADDQ R14, OPTR; HS(Y5, X5); VMOVSS X5, (OPTR); ADDQ LDO, OPTR; HS(Y6, X6); VMOVSS X6, (OPTR); \
+	ADDQ LDO, OPTR; HS(Y7, X7); VMOVSS X7, (OPTR); ADDQ LDO, OPTR; HS(Y12, X12); VMOVSS X12, (OPTR); \
+	ADDQ LDO, OPTR; HS(Y13, X13); VMOVSS X13, (OPTR)
 
 // func matBF16M1AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M1AVX2(SB), NOSPLIT, $64-96
@@ -314,3 +335,27 @@ TEXT ·matF32M2DualAVX2(SB), NOSPLIT, $64-96
 // func matF32M4DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 TEXT ·matF32M4DualAVX2(SB), NOSPLIT, $64-96
 	MAT2DUALX(2, 256, LW2_F32, LW2B_F32, CP_F32, Z2x4, Z2x4B, F2x4, F2x4B, S2x4, S2x4B)
+
+// func matBF16M3DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matBF16M3DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(1, 192, LW2_BF16, LW2B_BF16, CP_U16, Z2x3, Z2x3B, F2x3, F2x3B, S2x3, S2x3B)
+
+// func matBF16M5DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matBF16M5DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(1, 320, LW2_BF16, LW2B_BF16, CP_U16, Z2x5, Z2x5B, F2x5, F2x5B, S2x5, S2x5B)
+
+// func matF16M3DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matF16M3DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(1, 192, LW2_F16, LW2B_F16, CP_U16, Z2x3, Z2x3B, F2x3, F2x3B, S2x3, S2x3B)
+
+// func matF16M5DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
+TEXT ·matF16M5DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(1, 320, LW2_F16, LW2B_F16, CP_U16, Z2x5, Z2x5B, F2x5, F2x5B, S2x5, S2x5B)
+
+// func matF32M3DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+TEXT ·matF32M3DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(2, 192, LW2_F32, LW2B_F32, CP_F32, Z2x3, Z2x3B, F2x3, F2x3B, S2x3, S2x3B)
+
+// func matF32M5DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
+TEXT ·matF32M5DualAVX2(SB), NOSPLIT, $64-96
+	MAT2DUALX(2, 320, LW2_F32, LW2B_F32, CP_F32, Z2x5, Z2x5B, F2x5, F2x5B, S2x5, S2x5B)
