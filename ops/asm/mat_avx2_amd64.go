@@ -34,7 +34,7 @@ func installAVX2() {
 func matBF16M1AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 
 // matBF16M1DualAVX2, matF16M1DualAVX2 and matF32M1DualAVX2 are the one-row
-// kernels taking two weight rows at a time (MAT2DUAL; k a multiple of 16,
+// kernels taking two weight rows at a time (MAT2DUALX; k a multiple of 16,
 // one at a time otherwise): the same bits.
 //
 //go:noescape

@@ -114,79 +114,18 @@ done: \
 	VZEROUPPER; \
 	RET
 
-// MAT2DUAL is MAT2 for one activation row (mt = 1) taking two weight rows
-// at a time when k is a multiple of 16, row i of the first half of the
-// rows beside row i of the second: two sums in flight where one row's sum
-// alone waits on its own FMAs (two per block, into the same accumulator)
-// and cannot keep up with the memory, read as two address-ordered streams
-// (four rows side by side, one stream each, left the hardware prefetchers
-// behind: a decode step 1.6× slower). Each row's sum is the very chain
-// MAT2 computes (the block's halves multiplied in the same order, the
-// lanes summed by HS), so the bits are those of the one-row-at-a-time
-// kernels; an odd last row, and every row when k has a tail, go through
-// MAT2's loop.
-#define MAT2DUAL(WSHIFT, LW2, CP) \
-	MOVQ    out_base+0(FP), OUT; \
-	MOVQ    ldo+24(FP), LDO; \
-	SHLQ    $2, LDO; \
-	MOVQ    xp_base+32(FP), XP; \
-	MOVQ    w_base+56(FP), W; \
-	MOVQ    k+88(FP), KBLK; \
-	MOVQ    KBLK, AX; \
-	SHLQ    $WSHIFT, AX; \
-	MOVQ    KBLK, TAILN; \
-	SHRQ    $4, KBLK; \
-	ANDQ    $15, TAILN; \
-	MOVQ    n+80(FP), N; \
-	TESTQ   TAILN, TAILN; \
-	JNZ     rows; \
-	TESTQ   KBLK, KBLK; \
-	JZ      rows; \
-	MOVQ    N, R15; \
-	SHRQ    $1, R15; \
-	JZ      rows; \
-	ANDQ    $1, N; \
-	MOVQ    R15, R14; \
-	SHLQ    $2, R14; \
-	IMULQ   R15, AX; \
-	LEAQ    (W)(AX*1), R13; \
-pair: \
-	Z2x2; \
-	MOVQ    XP, XPTR; \
-	MOVQ    KBLK, KC; \
-pblock: \
-	VMOVUPS 0(XPTR), Y12; \
-	VMOVUPS 32(XPTR), Y13; \
-	LW2(W); \
-	VFMADD231PS Y12, Y8, Y0; \
-	VFMADD231PS Y13, Y9, Y0; \
-	LW2(R13); \
-	VFMADD231PS Y12, Y8, Y1; \
-	VFMADD231PS Y13, Y9, Y1; \
-	ADDQ    $(16<<WSHIFT), W; \
-	ADDQ    $(16<<WSHIFT), R13; \
-	ADDQ    $64, XPTR; \
-	DECQ    KC; \
-	JNZ     pblock; \
-	HS(Y0, X0); \
-	VMOVSS  X0, (OUT); \
-	HS(Y1, X1); \
-	VMOVSS  X1, (OUT)(R14*1); \
-	ADDQ    $4, OUT; \
-	DECQ    R15; \
-	JNZ     pair; \
-	MOVQ    R13, W; \
-	ADDQ    R14, OUT; \
-rows: \
-	MAT2ROWS(WSHIFT, 64, LW2, CP, Z2x1, F2x1, S2x1)
-
-// MAT2DUALX is MAT2DUAL for tiles of two and four activation rows (mt =
-// 2, 4): each weight row of the pair has its own mt accumulators (the
-// first in Y0.., the second in Y4..), the activations read from memory
-// as MAT2's FMAs read them, so each (activation row, weight row) sum is
-// MAT2's chain and the bits are the one-at-a-time kernels'. A tile row's
-// sums wait on each other (two FMAs per block into one accumulator); two
-// weight rows give the FMA units twice as many to overlap.
+// MAT2DUALX is MAT2 taking two weight rows at a time when k is a multiple
+// of 16: row i of the first half of the rows beside row i of the second,
+// read as two address-ordered streams (four rows side by side, one stream
+// each, left the hardware prefetchers behind: a decode step 1.6× slower).
+// A row's sum waits on its own FMAs (two per block into one accumulator),
+// and one row at a time could not keep up with the memory; two give the
+// FMA units twice as many sums to overlap. Each weight row of the pair
+// has its own mt accumulators (the first's in Y0.., the second's in Y4..
+// or, for five rows, Y5-Y7, Y12, Y13), the activations read from memory as
+// MAT2's FMAs read them, so each (activation row, weight row) sum is
+// MAT2's chain and the bits are the one-at-a-time kernels'. An odd last
+// row, and every row when k has a tail, go through MAT2's loop.
 #define MAT2DUALX(WSHIFT, XSTEP, LW2, LW2B, CP, ZERO, ZEROB, FMA, FMAB, STORE, STOREB) \
 	MOVQ    out_base+0(FP), OUT; \
 	MOVQ    ldo+24(FP), LDO; \
@@ -242,6 +181,9 @@ rows: \
 #define LW2B_BF16(B) VPMOVZXWD 0(B), Y10; VPMOVZXWD 16(B), Y11; VPSLLD $16, Y10, Y10; VPSLLD $16, Y11, Y11
 #define LW2B_F16(B) VCVTPH2PS 0(B), Y10; VCVTPH2PS 16(B), Y11
 #define LW2B_F32(B) VMOVUPS 0(B), Y10; VMOVUPS 32(B), Y11
+#define Z2x1B VXORPS Y4, Y4, Y4
+#define F2x1B VFMADD231PS 0(XPTR), Y10, Y4; VFMADD231PS 32(XPTR), Y11, Y4
+#define S2x1B MOVQ OUT, OPTR; ADDQ R14, OPTR; HS(Y4, X4); VMOVSS X4, (OPTR)
 #define Z2x2B VXORPS Y4, Y4, Y4; VXORPS Y5, Y5, Y5
 #define Z2x4B Z2x2B; VXORPS Y6, Y6, Y6; VXORPS Y7, Y7, Y7
 #define F2x2B VFMADD231PS 0(XPTR), Y10, Y4; VFMADD231PS 32(XPTR), Y11, Y4; VFMADD231PS 64(XPTR), Y10, Y5; VFMADD231PS 96(XPTR), Y11, Y5
@@ -270,15 +212,15 @@ TEXT ·matBF16M1AVX2(SB), NOSPLIT, $64-96
 
 // func matBF16M1DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M1DualAVX2(SB), NOSPLIT, $64-96
-	MAT2DUAL(1, LW2_BF16, CP_U16)
+	MAT2DUALX(1, 64, LW2_BF16, LW2B_BF16, CP_U16, Z2x1, Z2x1B, F2x1, F2x1B, S2x1, S2x1B)
 
 // func matF16M1DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matF16M1DualAVX2(SB), NOSPLIT, $64-96
-	MAT2DUAL(1, LW2_F16, CP_U16)
+	MAT2DUALX(1, 64, LW2_F16, LW2B_F16, CP_U16, Z2x1, Z2x1B, F2x1, F2x1B, S2x1, S2x1B)
 
 // func matF32M1DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 TEXT ·matF32M1DualAVX2(SB), NOSPLIT, $64-96
-	MAT2DUAL(2, LW2_F32, CP_F32)
+	MAT2DUALX(2, 64, LW2_F32, LW2B_F32, CP_F32, Z2x1, Z2x1B, F2x1, F2x1B, S2x1, S2x1B)
 
 // func matBF16M2AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M2AVX2(SB), NOSPLIT, $64-96
