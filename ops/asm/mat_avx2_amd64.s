@@ -60,17 +60,24 @@
 #define S2x3 S2x2; ADDQ LDO, OPTR; HS(Y2, X2); VMOVSS X2, (OPTR)
 #define S2x5 S2x4; ADDQ LDO, OPTR; HS(Y4, X4); VMOVSS X4, (OPTR)
 
-#define MAT2(WSHIFT, XSTEP, LW2, CP, ZERO, FMA, STORE) \
+// MAT2ARGS loads the arguments: AX gets the bytes of a weight row, KBLK
+// the whole 16-element blocks of k and TAILN the rest.
+#define MAT2ARGS(WSHIFT) \
 	MOVQ    out_base+0(FP), OUT; \
 	MOVQ    ldo+24(FP), LDO; \
 	SHLQ    $2, LDO; \
 	MOVQ    xp_base+32(FP), XP; \
 	MOVQ    w_base+56(FP), W; \
 	MOVQ    k+88(FP), KBLK; \
+	MOVQ    KBLK, AX; \
+	SHLQ    $WSHIFT, AX; \
 	MOVQ    KBLK, TAILN; \
 	SHRQ    $4, KBLK; \
 	ANDQ    $15, TAILN; \
-	MOVQ    n+80(FP), N; \
+	MOVQ    n+80(FP), N
+
+#define MAT2(WSHIFT, XSTEP, LW2, CP, ZERO, FMA, STORE) \
+	MAT2ARGS(WSHIFT); \
 	MAT2ROWS(WSHIFT, XSTEP, LW2, CP, ZERO, FMA, STORE)
 
 // MAT2ROWS is MAT2's loop over the N weight rows from W, the registers set.
@@ -127,18 +134,7 @@ done: \
 // MAT2's chain and the bits are the one-at-a-time kernels'. An odd last
 // row, and every row when k has a tail, go through MAT2's loop.
 #define MAT2DUALX(WSHIFT, XSTEP, LW2, LW2B, CP, ZERO, ZEROB, FMA, FMAB, STORE, STOREB) \
-	MOVQ    out_base+0(FP), OUT; \
-	MOVQ    ldo+24(FP), LDO; \
-	SHLQ    $2, LDO; \
-	MOVQ    xp_base+32(FP), XP; \
-	MOVQ    w_base+56(FP), W; \
-	MOVQ    k+88(FP), KBLK; \
-	MOVQ    KBLK, AX; \
-	SHLQ    $WSHIFT, AX; \
-	MOVQ    KBLK, TAILN; \
-	SHRQ    $4, KBLK; \
-	ANDQ    $15, TAILN; \
-	MOVQ    n+80(FP), N; \
+	MAT2ARGS(WSHIFT); \
 	TESTQ   TAILN, TAILN; \
 	JNZ     rows; \
 	TESTQ   KBLK, KBLK; \
