@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -277,6 +278,32 @@ func TestMatMulDTypes(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSpinning checks the pool's spin budget: polls go on for spinTime
+// from the 64th, the clock read once every 64 polls, whatever a poll
+// costs on the CPU.
+func TestSpinning(t *testing.T) {
+	var start time.Time
+	for spins := range 63 {
+		if !spinning(spins, &start) {
+			t.Fatalf("poll %d: parked before the clock was read", spins)
+		}
+	}
+	if !spinning(63, &start) || start.IsZero() {
+		t.Fatal("poll 63 should read the clock and go on")
+	}
+	start = time.Now().Add(time.Hour) // however slow this machine is now
+	if !spinning(127, &start) {
+		t.Fatal("poll 127, before spinTime: parked early")
+	}
+	start = time.Now().Add(-2 * spinTime)
+	if !spinning(128, &start) {
+		t.Fatal("poll 128 should not read the clock")
+	}
+	if spinning(191, &start) {
+		t.Fatalf("poll 191, %v after the 64th: still spinning", 2*spinTime)
 	}
 }
 

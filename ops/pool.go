@@ -25,14 +25,14 @@ func (f funcTask) Run(worker, lo, hi int) { f(worker, lo, hi) }
 // spinTime is about how long a waiting thread polls before it parks: the
 // gaps between the kernels of one forward are shorter than the wake-up of
 // a parked goroutine. It is a time, not a count of polls, because a poll
-// lasts as long as the CPU's spin-wait hint makes it (PAUSE: about 65
-// cycles on a Zen 4, 140 on recent Intel; nothing in the Go twin): 1024
-// polls had been about 150 µs with AVX-512's PAUSE and 2 µs without it,
-// so on the other CPUs (AVX2, arm64) a worker parked between kernels,
-// every kernel waited for its wake-up, and two threads multiplied no
-// faster than one (go test -run X -bench 'Linear/1408x512/threads=./act=f32'
-// ./ops with GOPARD_ASM=avx2 on a Zen 4: M = 1 45.9 µs on one thread, 51.7
-// on two; 23.6 with the polls timed).
+// lasts as long as the CPU's spin-wait hint makes it (PAUSE: tens of
+// cycles to over a hundred, by CPU; nothing in the Go twin): 1024 polls
+// had been on the order of 100 µs with PAUSE (installed with AVX-512
+// only) and about 2 µs without it, so on the other CPUs (AVX2, arm64) a
+// worker parked between kernels, every kernel waited for its wake-up, and
+// two threads multiplied no faster than one (go test -run X -bench
+// 'Linear/1408x512/threads=./act=f32' ./ops with GOPARD_ASM=avx2 on a Zen
+// 4: M = 1 45.9 µs on one thread, 51.7 on two; 24.0 with the polls timed).
 const spinTime = 150 * time.Microsecond
 
 // spinning reports whether a thread that has polled spins+1 times since
