@@ -17,9 +17,9 @@
 // activations overflow L1, and MatDotNext, a second tile that prefetches
 // the next block. Where the MatDot tiles prefetch (L1 or L2) depends on
 // the CPU's family (DotPrefetch; GOPARD_DOT_PREFETCH=l1|l2 overrides).
-// AVX2/FMA runs the Mat kernels and the one-query attention kernels
-// (DotRows, AxpyRows) in assembly and the rest in Go. Elsewhere
-// everything is the Go twins.
+// AVX2/FMA runs the Mat kernels, the one-query attention kernels
+// (DotRows, AxpyRows), SiLUMul and ExpSub in assembly and the rest in Go.
+// Elsewhere everything is the Go twins.
 //
 // The exported functions are the only entry points. Each calls through a
 // function variable chosen once at start-up from golang.org/x/sys/cpu

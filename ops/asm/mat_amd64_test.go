@@ -188,6 +188,57 @@ func TestRowsAVX2(t *testing.T) {
 	checkRowsTwins(t, r, "F16", randF16, dotRowsF16AVX2, dotRowsF16Go, axpyRowsF16AVX2, axpyRowsF16Go)
 }
 
+// TestExpAVX2 compares the AVX2 SiLU·mul and ExpSub (with their twin on
+// the tail) with the twins at every length and offset, and Exp's edges:
+// the range limits, ±Inf and NaN in every lane position.
+func TestExpAVX2(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("CPU lacks AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(12, 12))
+	for _, n := range testLengths {
+		for _, off := range testOffsets {
+			a, w := randF32(r, off+n), randF32(r, n)
+			a = a[off:]
+			for i := range a {
+				a[i] *= 30 // exponents across most of the range
+			}
+			bufA, oA := guarded(off, n)
+			_, oG := guarded(off, n)
+			siluMulAVX2Any(oA, a, w)
+			siluMulGo(oG, a, w)
+			checkGuards(t, bufA, off, n, fmt.Sprintf("siluMul n=%d off=%d", n, off))
+			for i := range oA {
+				if !near(oA[i], oG[i], 2e-6) {
+					t.Fatalf("siluMul n=%d off=%d: [%d] = %v, twin %v", n, off, i, oA[i], oG[i])
+				}
+			}
+			xa, xg := append([]float32(nil), a...), append([]float32(nil), a...)
+			sa, sg := expSubAVX2Any(xa, 0.5), expSubGo(xg, 0.5)
+			if !near(sa, sg, 1e-5*float32(1+n/64)) {
+				t.Fatalf("expSub n=%d off=%d: sum %v, twin %v", n, off, sa, sg)
+			}
+			for i := range xa {
+				if !near(xa[i], xg[i], 2e-6) {
+					t.Fatalf("expSub n=%d off=%d: [%d] = %v, twin %v", n, off, i, xa[i], xg[i])
+				}
+			}
+		}
+	}
+	edges := []float32{-1000, -87.4, -87.3, -20, -1, 0, 1e-30, 1, 20, 87.9, 88.1, 1000, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 2}
+	for shift := range 8 {
+		e := append(append([]float32(nil), edges[shift:]...), edges[:shift]...)
+		xa, xg := append([]float32(nil), e...), append([]float32(nil), e...)
+		expSubAVX2Any(xa, 0)
+		expSubGo(xg, 0)
+		for i := range xa {
+			if !(near(xa[i], xg[i], 1e-6) || xa[i] != xa[i] && xg[i] != xg[i]) {
+				t.Fatalf("exp(%v): %v, twin %v", e[i], xa[i], xg[i])
+			}
+		}
+	}
+}
+
 // TestMatAVX2 compares the AVX2 Mat kernels with their Go twins.
 func TestMatAVX2(t *testing.T) {
 	if !hasAVX2 || !cpu.X86.HasF16C {

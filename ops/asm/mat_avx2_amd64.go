@@ -9,12 +9,13 @@ import "golang.org/x/sys/cpu"
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // installAVX2 installs the AVX2/FMA Mat kernels, each tile height one
-// kernel used for both the in-order and the cached slots, and the
-// one-query attention kernels; the other vector kernels keep their Go
-// twins on these CPUs.
+// kernel used for both the in-order and the cached slots, the one-query
+// attention kernels, SiLUMul and ExpSub; the other vector kernels keep
+// their Go twins on these CPUs.
 func installAVX2() {
 	dotRowsImpl, axpyRowsImpl = dotRowsAVX2, axpyRowsAVX2
 	pauseImpl = pauseAVX512 // PAUSE only: every amd64 CPU has it
+	siluMulImpl, expSubImpl = siluMulAVX2Any, expSubAVX2Any
 	// Tiles of up to five rows (VerifyTiles: verifyTilesAVX2); an
 	// explicit mt = 6 runs the twin.
 	matBF16Impl = [8]matU16{matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M4DualAVX2, matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M5DualAVX2, matBF16Impl[6], matBF16M3DualAVX2}
@@ -124,3 +125,30 @@ func dotRowsF16AVX2(out []float32, q []float32, k []uint16, stride int, n int)
 
 //go:noescape
 func axpyRowsF16AVX2(o []float32, p []float32, v []uint16, stride int)
+
+// siluMulAVX2Any and expSubAVX2Any run the AVX2 kernels (in vec_amd64.s,
+// beside the constants of Exp they share with the AVX-512 ones) on the
+// whole blocks of 8 and the twin on the rest: every element is computed
+// alone, so which of the two computes it depends only on the length.
+func siluMulAVX2Any(out, gate, up []float32) {
+	n := len(gate) &^ 7
+	if n > 0 {
+		siluMulAVX2(out[:n], gate[:n], up[:n])
+	}
+	siluMulGo(out[n:], gate[n:], up[n:])
+}
+
+func expSubAVX2Any(x []float32, m float32) float32 {
+	n := len(x) &^ 7
+	var s float32
+	if n > 0 {
+		s = expSubAVX2(x[:n], m)
+	}
+	return s + expSubGo(x[n:], m)
+}
+
+//go:noescape
+func siluMulAVX2(out []float32, gate []float32, up []float32)
+
+//go:noescape
+func expSubAVX2(x []float32, m float32) float32

@@ -882,6 +882,119 @@ expdone:
 	VZEROUPPER
 	RET
 
+// The same two kernels for AVX2 CPUs (siluMulAVX2, expSubAVX2), 8 lanes
+// over whole blocks of 8 (the Go wrappers run the twin on the rest), the
+// constants of EXP in Y6-Y15 and the range limits, 127 and +Inf loaded
+// where they are used: 16 ymm registers hold no more.
+
+// EXPCONST8 loads the constants of EXP8 into Y6-Y15.
+#define EXPCONST8 \
+	VBROADCASTSS expc<>+0(SB), Y6; \
+	VBROADCASTSS expc<>+4(SB), Y7; \
+	VBROADCASTSS expc<>+8(SB), Y8; \
+	VBROADCASTSS expc<>+12(SB), Y9; \
+	VBROADCASTSS expc<>+16(SB), Y10; \
+	VBROADCASTSS expc<>+20(SB), Y11; \
+	VBROADCASTSS expc<>+24(SB), Y12; \
+	VBROADCASTSS expc<>+28(SB), Y13; \
+	VBROADCASTSS expc<>+32(SB), Y14; \
+	VBROADCASTSS expc<>+36(SB), Y15
+
+// EXP8 is EXP in 8 lanes: R = Exp(X); N, P and T are temporaries.
+#define EXP8(X, R, N, P, T) \
+	VBROADCASTSS expc<>+44(SB), T; \
+	VMAXPS       T, X, R; \
+	VBROADCASTSS expc<>+40(SB), T; \
+	VMINPS       T, R, R; \
+	VMOVAPS      Y7, N; \
+	VFMADD231PS  Y6, R, N; \
+	VSUBPS       Y7, N, N; \
+	VFNMADD231PS Y8, N, R; \
+	VFNMADD231PS Y9, N, R; \
+	VMOVAPS      Y10, P; \
+	VFMADD213PS  Y11, R, P; \
+	VFMADD213PS  Y12, R, P; \
+	VFMADD213PS  Y13, R, P; \
+	VFMADD213PS  Y14, R, P; \
+	VFMADD213PS  Y15, R, P; \
+	VFMADD213PS  Y15, R, P; \
+	VCVTPS2DQ    N, N; \
+	VPBROADCASTD expc<>+48(SB), T; \
+	VPADDD       T, N, N; \
+	VPSLLD       $23, N, N; \
+	VMULPS       N, P, R; \
+	VBROADCASTSS expc<>+44(SB), T; \
+	VCMPPS       $1, T, X, T; \
+	VANDNPS      R, T, R; \
+	VBROADCASTSS expc<>+40(SB), T; \
+	VCMPPS       $14, T, X, T; \
+	VBROADCASTSS expc<>+52(SB), N; \
+	VBLENDVPS    T, N, R, R; \
+	VCMPPS       $3, X, X, T; \
+	VBLENDVPS    T, X, R, R
+
+// func siluMulAVX2(out []float32, gate []float32, up []float32)
+// len(gate) a multiple of 8.
+TEXT ·siluMulAVX2(SB), NOSPLIT, $0-72
+	MOVQ  out_base+0(FP), Y_PTR
+	MOVQ  gate_base+24(FP), X_PTR
+	MOVQ  gate_len+32(FP), LEN
+	MOVQ  up_base+48(FP), DX
+	SHRQ  $3, LEN
+	JZ    silu8done
+	EXPCONST8
+
+silu8loop:
+	VMOVUPS (X_PTR), Y0
+	VXORPS  Y5, Y5, Y5
+	VSUBPS  Y0, Y5, Y1          // -g
+	EXP8(Y1, Y2, Y3, Y4, Y5)    // e^-g
+	VADDPS  Y15, Y2, Y2         // 1 + e^-g
+	VDIVPS  Y2, Y0, Y0          // g / (1 + e^-g)
+	VMULPS  (DX), Y0, Y0        // · up
+	VMOVUPS Y0, (Y_PTR)
+	ADDQ    $32, X_PTR
+	ADDQ    $32, Y_PTR
+	ADDQ    $32, DX
+	DECQ    LEN
+	JNZ     silu8loop
+
+silu8done:
+	VZEROUPPER
+	RET
+
+// func expSubAVX2(x []float32, m float32) float32
+// len(x) a multiple of 8; the sum in 8 lanes, then across them.
+TEXT ·expSubAVX2(SB), NOSPLIT, $0-36
+	MOVQ         x_base+0(FP), X_PTR
+	MOVQ         x_len+8(FP), LEN
+	VXORPS       Y0, Y0, Y0
+	SHRQ         $3, LEN
+	JZ           exp8done
+	EXPCONST8
+
+exp8loop:
+	VBROADCASTSS m+24(FP), Y5
+	VMOVUPS      (X_PTR), Y1
+	VSUBPS       Y5, Y1, Y1     // x - m
+	EXP8(Y1, Y2, Y3, Y4, Y5)
+	VMOVUPS      Y2, (X_PTR)
+	VADDPS       Y2, Y0, Y0
+	ADDQ         $32, X_PTR
+	DECQ         LEN
+	JNZ          exp8loop
+
+exp8done:
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VADDPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
 // func pauseAVX512(n int)
 TEXT ·pauseAVX512(SB), NOSPLIT, $0-8
 	MOVQ n+0(FP), CX
