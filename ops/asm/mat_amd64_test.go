@@ -245,15 +245,15 @@ func TestMatAVX2(t *testing.T) {
 		t.Skip("CPU lacks AVX2/FMA/F16C")
 	}
 	r := rand.New(rand.NewPCG(7, 7))
-	u16 := map[string][3]matU16{
-		"bf16": {matBF16M1AVX2, matBF16M2AVX2, matBF16M4AVX2},
-		"f16":  {matF16M1AVX2, matF16M2AVX2, matF16M4AVX2},
+	u16 := map[string][5]matU16{
+		"bf16": {matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M3DualAVX2, matBF16M4DualAVX2, matBF16M5DualAVX2},
+		"f16":  {matF16M1DualAVX2, matF16M2DualAVX2, matF16M3DualAVX2, matF16M4DualAVX2, matF16M5DualAVX2},
 	}
 	twin := map[string]func(int, []float32, int, []float32, []uint16, int, int){"bf16": matBF16Go, "f16": matF16Go}
-	f32 := [3]matF32{matF32M1AVX2, matF32M2AVX2, matF32M4AVX2}
+	f32 := [5]matF32{matF32M1DualAVX2, matF32M2DualAVX2, matF32M3DualAVX2, matF32M4DualAVX2, matF32M5DualAVX2}
 	for _, k := range testLengths {
 		for _, off := range testOffsets {
-			for ti, mt := range []int{1, 2, 4} {
+			for ti, mt := range []int{1, 2, 3, 4, 5} {
 				n := []int{1, 3, 4, 5}[(k+off)%4]
 				x := randF32(r, mt*k)
 				xp := make([]float32, PackedLen(mt, k))
@@ -292,87 +292,26 @@ func TestMatAVX2(t *testing.T) {
 	}
 }
 
-// TestMatDualAVX2 checks that the AVX2 kernels taking two weight rows at a
-// time give the bits of those taking one (so a decode step, a verify's
-// rows and a prefill agree), for tiles of 1, 2 and 4 rows, every k (with
-// and without a tail), even and odd row counts, outputs ldo apart.
-func TestMatDualAVX2(t *testing.T) {
+// TestMatAVX2RowBits checks that every row of an AVX2 tile (one to five
+// activation rows, two weight rows at a time where k has no tail) has the
+// bits of that activation row with each weight row alone, where the
+// kernels take one weight row at a time (MAT2ROWS): a verify's rows are
+// the bits of decode steps whatever the tiles. Every k of testLengths
+// (with and without tails), even and odd row counts, outputs ldo apart
+// with guards around them.
+func TestMatAVX2RowBits(t *testing.T) {
 	if !hasAVX2 || !cpu.X86.HasF16C {
 		t.Skip("CPU lacks AVX2/FMA/F16C")
 	}
 	r := rand.New(rand.NewPCG(10, 10))
 	type u16 func([]float32, int, []float32, []uint16, int, int)
 	type f32 func([]float32, int, []float32, []float32, int, int)
-	kernels := []struct {
-		mt             int
-		bf, bf1, h, h1 u16
-		f, f1          f32
-	}{
-		{1, matBF16M1DualAVX2, matBF16M1AVX2, matF16M1DualAVX2, matF16M1AVX2, matF32M1DualAVX2, matF32M1AVX2},
-		{2, matBF16M2DualAVX2, matBF16M2AVX2, matF16M2DualAVX2, matF16M2AVX2, matF32M2DualAVX2, matF32M2AVX2},
-		{4, matBF16M4DualAVX2, matBF16M4AVX2, matF16M4DualAVX2, matF16M4AVX2, matF32M4DualAVX2, matF32M4AVX2},
-	}
-	for _, kc := range kernels {
+	bfK := [6]u16{1: matBF16M1DualAVX2, 2: matBF16M2DualAVX2, 3: matBF16M3DualAVX2, 4: matBF16M4DualAVX2, 5: matBF16M5DualAVX2}
+	hK := [6]u16{1: matF16M1DualAVX2, 2: matF16M2DualAVX2, 3: matF16M3DualAVX2, 4: matF16M4DualAVX2, 5: matF16M5DualAVX2}
+	fK := [6]f32{1: matF32M1DualAVX2, 2: matF32M2DualAVX2, 3: matF32M3DualAVX2, 4: matF32M4DualAVX2, 5: matF32M5DualAVX2}
+	for mt := 1; mt <= 5; mt++ {
 		for _, k := range testLengths {
-			for _, n := range []int{0, 1, 2, 3, 4, 5, 8, 9, 13} {
-				x := randF32(r, kc.mt*k)
-				xp := make([]float32, PackedLen(kc.mt, k))
-				Pack(xp, x, kc.mt, k, k)
-				wf := randF32(r, n*k)
-				bf, h := make([]uint16, len(wf)), make([]uint16, len(wf))
-				tensor.F32ToBF16(bf, wf)
-				tensor.F32ToF16(h, wf)
-				ldo := n + 3
-				outLen := (kc.mt-1)*ldo + n
-				for _, c := range []struct {
-					name      string
-					dual, one func(out []float32)
-				}{
-					{"bf16", func(o []float32) { kc.bf(o, ldo, xp, bf, n, k) }, func(o []float32) { kc.bf1(o, ldo, xp, bf, n, k) }},
-					{"f16", func(o []float32) { kc.h(o, ldo, xp, h, n, k) }, func(o []float32) { kc.h1(o, ldo, xp, h, n, k) }},
-					{"f32", func(o []float32) { kc.f(o, ldo, xp, wf, n, k) }, func(o []float32) { kc.f1(o, ldo, xp, wf, n, k) }},
-				} {
-					what := fmt.Sprintf("%s mt=%d k=%d n=%d", c.name, kc.mt, k, n)
-					bufA, a := guarded(1, outLen)
-					b := append([]float32(nil), a...) // what neither writes stays equal
-					c.dual(a)
-					c.one(b)
-					checkGuards(t, bufA, 1, outLen, what)
-					for i := range b {
-						if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-							t.Fatalf("%s: out[%d] = %v, one weight row at a time %v", what, i, a[i], b[i])
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-// TestMatTilesAVX2RowBits checks that every row of an AVX2 tile (two to
-// five activation rows, two weight rows at a time) has the bits of that
-// row alone through the one-row kernel: a verify's rows are the bits of
-// decode steps whatever the tiles.
-func TestMatTilesAVX2RowBits(t *testing.T) {
-	if !hasAVX2 || !cpu.X86.HasF16C {
-		t.Skip("CPU lacks AVX2/FMA/F16C")
-	}
-	r := rand.New(rand.NewPCG(11, 11))
-	type u16 func([]float32, int, []float32, []uint16, int, int)
-	type f32 func([]float32, int, []float32, []float32, int, int)
-	tiles := map[int]struct {
-		bf, h u16
-		f     f32
-	}{
-		2: {matBF16M2DualAVX2, matF16M2DualAVX2, matF32M2DualAVX2},
-		3: {matBF16M3DualAVX2, matF16M3DualAVX2, matF32M3DualAVX2},
-		4: {matBF16M4DualAVX2, matF16M4DualAVX2, matF32M4DualAVX2},
-		5: {matBF16M5DualAVX2, matF16M5DualAVX2, matF32M5DualAVX2},
-	}
-	for mt := 2; mt <= 5; mt++ {
-		kc := tiles[mt]
-		for _, k := range []int{1, 15, 16, 17, 64, 512, 520} {
-			for _, n := range []int{1, 2, 5, 8} {
+			for _, n := range []int{0, 1, 2, 3, 5, 8, 9} {
 				x := randF32(r, mt*k)
 				xp := make([]float32, PackedLen(mt, k))
 				Pack(xp, x, mt, k, k)
@@ -380,31 +319,33 @@ func TestMatTilesAVX2RowBits(t *testing.T) {
 				bf, h := make([]uint16, len(wf)), make([]uint16, len(wf))
 				tensor.F32ToBF16(bf, wf)
 				tensor.F32ToF16(h, wf)
-				for _, dt := range []string{"bf16", "f16", "f32"} {
-					out := make([]float32, mt*n)
+				// run multiplies rows [j0, j1) of the weights with the
+				// packed rows p of m activation rows.
+				run := func(dt string, m int, p []float32, out []float32, ldo, j0, j1 int) {
 					switch dt {
 					case "bf16":
-						kc.bf(out, n, xp, bf, n, k)
+						bfK[m](out, ldo, p, bf[j0*k:j1*k], j1-j0, k)
 					case "f16":
-						kc.h(out, n, xp, h, n, k)
+						hK[m](out, ldo, p, h[j0*k:j1*k], j1-j0, k)
 					default:
-						kc.f(out, n, xp, wf, n, k)
+						fK[m](out, ldo, p, wf[j0*k:j1*k], j1-j0, k)
 					}
+				}
+				ldo := n + 3
+				outLen := (mt-1)*ldo + n
+				for _, dt := range []string{"bf16", "f16", "f32"} {
+					what := fmt.Sprintf("%s mt=%d k=%d n=%d", dt, mt, k, n)
+					buf, out := guarded(1, outLen)
+					run(dt, mt, xp, out, ldo, 0, n)
+					checkGuards(t, buf, 1, outLen, what)
 					for m := range mt {
 						x1 := make([]float32, PackedLen(1, k))
 						Pack(x1, x[m*k:(m+1)*k], 1, k, k)
-						one := make([]float32, n)
-						switch dt {
-						case "bf16":
-							matBF16M1AVX2(one, n, x1, bf, n, k)
-						case "f16":
-							matF16M1AVX2(one, n, x1, h, n, k)
-						default:
-							matF32M1AVX2(one, n, x1, wf, n, k)
-						}
-						for i := range one {
-							if math.Float32bits(out[m*n+i]) != math.Float32bits(one[i]) {
-								t.Fatalf("%s mt=%d k=%d n=%d: row %d, %d = %v, alone %v", dt, mt, k, n, m, i, out[m*n+i], one[i])
+						for j := range n {
+							var one [1]float32
+							run(dt, 1, x1, one[:], 1, j, j+1)
+							if got := out[m*ldo+j]; math.Float32bits(got) != math.Float32bits(one[0]) {
+								t.Fatalf("%s: row %d, weight row %d = %v, alone %v", what, m, j, got, one[0])
 							}
 						}
 					}

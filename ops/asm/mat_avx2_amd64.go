@@ -27,16 +27,11 @@ func installAVX2() {
 	}
 }
 
-// The AVX2 Mat kernels (mat_avx2_amd64.s), for mt = 1, 2, 4; each is the
-// loop of the AVX-512 ones (matBF16Go, matF16Go, matF32Go with its mt),
-// the sum running in 8 lanes.
-
-//go:noescape
-func matBF16M1AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-
-// matBF16M1DualAVX2, matF16M1DualAVX2 and matF32M1DualAVX2 are the one-row
-// kernels taking two weight rows at a time (MAT2DUALX; k a multiple of 16,
-// one at a time otherwise): the same bits.
+// The AVX2 Mat kernels (MAT2DUALX in mat_avx2_amd64.s), for mt = 1 to 5:
+// the loop of the AVX-512 ones (matBF16Go, matF16Go, matF32Go with its
+// mt), the sum running in 8 lanes, two weight rows at a time where k is a
+// multiple of 16 and one at a time otherwise; each row's bits are the
+// same either way.
 //
 //go:noescape
 func matBF16M1DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
@@ -47,9 +42,6 @@ func matF16M1DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k
 //go:noescape
 func matF32M1DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 
-// matBF16M2DualAVX2 … matF32M4DualAVX2 are the two- and four-row kernels
-// taking two weight rows at a time (MAT2DUALX): the same bits.
-//
 //go:noescape
 func matBF16M2DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 
@@ -85,30 +77,6 @@ func matF32M3DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, 
 
 //go:noescape
 func matF32M5DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
-
-//go:noescape
-func matBF16M2AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-
-//go:noescape
-func matBF16M4AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-
-//go:noescape
-func matF16M1AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-
-//go:noescape
-func matF16M2AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-
-//go:noescape
-func matF16M4AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-
-//go:noescape
-func matF32M1AVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
-
-//go:noescape
-func matF32M2AVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
-
-//go:noescape
-func matF32M4AVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 
 // The AVX2 attention kernels (vec_avx2_amd64.s): dotRowsGo and axpyRowsGo
 // in 8-lane registers, and their binary16 forms (F16C) widening each cache

@@ -9,7 +9,7 @@
 // same accumulator. AVX2 has no masked 16-bit load, so the k%16 tail of a
 // weight row is copied into a zeroed 64-byte buffer on the stack and
 // multiplied from there like a full block (the packed activations are
-// zero-padded already). The kernels installed (the Dual ones) take two
+// zero-padded already). The kernels (MAT2DUALX) take two
 // weight rows at a time where k has no tail: a row's sum waits on its own
 // FMAs, and a decode step ran at a third of the memory's speed with one.
 
@@ -76,11 +76,8 @@
 	ANDQ    $15, TAILN; \
 	MOVQ    n+80(FP), N
 
-#define MAT2(WSHIFT, XSTEP, LW2, CP, ZERO, FMA, STORE) \
-	MAT2ARGS(WSHIFT); \
-	MAT2ROWS(WSHIFT, XSTEP, LW2, CP, ZERO, FMA, STORE)
-
-// MAT2ROWS is MAT2's loop over the N weight rows from W, the registers set.
+// MAT2ROWS multiplies N weight rows from W, one at a time, with the tile
+// packed at XP, the registers set by MAT2ARGS.
 #define MAT2ROWS(WSHIFT, XSTEP, LW2, CP, ZERO, FMA, STORE) \
 	TESTQ   N, N; \
 	JZ      done; \
@@ -121,7 +118,7 @@ done: \
 	VZEROUPPER; \
 	RET
 
-// MAT2DUALX is MAT2 taking two weight rows at a time when k is a multiple
+// MAT2DUALX is the Mat loop taking two weight rows at a time when k is a multiple
 // of 16: row i of the first half of the rows beside row i of the second,
 // read as two address-ordered streams (four rows side by side, one stream
 // each, left the hardware prefetchers behind: a decode step 1.6× slower).
@@ -130,9 +127,9 @@ done: \
 // FMA units twice as many sums to overlap. Each weight row of the pair
 // has its own mt accumulators (the first's in Y0.., the second's in Y4..
 // or, for five rows, Y5-Y7, Y12, Y13), the activations read from memory as
-// MAT2's FMAs read them, so each (activation row, weight row) sum is
-// MAT2's chain and the bits are the one-at-a-time kernels'. An odd last
-// row, and every row when k has a tail, go through MAT2's loop.
+// MAT2ROWS's FMAs read them, so each (activation row, weight row) sum is
+// MAT2ROWS's chain, bit for bit. An odd last row, and every row when k has
+// a tail, go through MAT2ROWS, one weight row at a time.
 #define MAT2DUALX(WSHIFT, XSTEP, LW2, LW2B, CP, ZERO, ZEROB, FMA, FMAB, STORE, STOREB) \
 	MAT2ARGS(WSHIFT); \
 	TESTQ   TAILN, TAILN; \
@@ -202,10 +199,6 @@ rows: \
 	ADDQ LDO, OPTR; HS(Y7, X7); VMOVSS X7, (OPTR); ADDQ LDO, OPTR; HS(Y12, X12); VMOVSS X12, (OPTR); \
 	ADDQ LDO, OPTR; HS(Y13, X13); VMOVSS X13, (OPTR)
 
-// func matBF16M1AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-TEXT ·matBF16M1AVX2(SB), NOSPLIT, $64-96
-	MAT2(1, 64, LW2_BF16, CP_U16, Z2x1, F2x1, S2x1)
-
 // func matBF16M1DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M1DualAVX2(SB), NOSPLIT, $64-96
 	MAT2DUALX(1, 64, LW2_BF16, LW2B_BF16, CP_U16, Z2x1, Z2x1B, F2x1, F2x1B, S2x1, S2x1B)
@@ -217,38 +210,6 @@ TEXT ·matF16M1DualAVX2(SB), NOSPLIT, $64-96
 // func matF32M1DualAVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
 TEXT ·matF32M1DualAVX2(SB), NOSPLIT, $64-96
 	MAT2DUALX(2, 64, LW2_F32, LW2B_F32, CP_F32, Z2x1, Z2x1B, F2x1, F2x1B, S2x1, S2x1B)
-
-// func matBF16M2AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-TEXT ·matBF16M2AVX2(SB), NOSPLIT, $64-96
-	MAT2(1, 128, LW2_BF16, CP_U16, Z2x2, F2x2, S2x2)
-
-// func matBF16M4AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-TEXT ·matBF16M4AVX2(SB), NOSPLIT, $64-96
-	MAT2(1, 256, LW2_BF16, CP_U16, Z2x4, F2x4, S2x4)
-
-// func matF16M1AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-TEXT ·matF16M1AVX2(SB), NOSPLIT, $64-96
-	MAT2(1, 64, LW2_F16, CP_U16, Z2x1, F2x1, S2x1)
-
-// func matF16M2AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-TEXT ·matF16M2AVX2(SB), NOSPLIT, $64-96
-	MAT2(1, 128, LW2_F16, CP_U16, Z2x2, F2x2, S2x2)
-
-// func matF16M4AVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
-TEXT ·matF16M4AVX2(SB), NOSPLIT, $64-96
-	MAT2(1, 256, LW2_F16, CP_U16, Z2x4, F2x4, S2x4)
-
-// func matF32M1AVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
-TEXT ·matF32M1AVX2(SB), NOSPLIT, $64-96
-	MAT2(2, 64, LW2_F32, CP_F32, Z2x1, F2x1, S2x1)
-
-// func matF32M2AVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
-TEXT ·matF32M2AVX2(SB), NOSPLIT, $64-96
-	MAT2(2, 128, LW2_F32, CP_F32, Z2x2, F2x2, S2x2)
-
-// func matF32M4AVX2(out []float32, ldo int, xp []float32, w []float32, n int, k int)
-TEXT ·matF32M4AVX2(SB), NOSPLIT, $64-96
-	MAT2(2, 256, LW2_F32, CP_F32, Z2x4, F2x4, S2x4)
 
 // func matBF16M2DualAVX2(out []float32, ldo int, xp []float32, w []uint16, n int, k int)
 TEXT ·matBF16M2DualAVX2(SB), NOSPLIT, $64-96
