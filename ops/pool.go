@@ -27,7 +27,7 @@ func (f funcTask) Run(worker, lo, hi int) { f(worker, lo, hi) }
 // a parked goroutine. It is a time, not a count of polls, because a poll
 // lasts as long as the CPU's spin-wait hint makes it (PAUSE: tens of
 // cycles to over a hundred, by CPU; nothing in the Go twin): 1024 polls
-// had been on the order of 100 µs with PAUSE (installed with AVX-512
+// had been on the order of 100 µs with PAUSE (then installed with AVX-512
 // only) and about 2 µs without it, so on the other CPUs (AVX2, arm64) a
 // worker parked between kernels, every kernel waited for its wake-up, and
 // two threads multiplied no faster than one (go test -run X -bench

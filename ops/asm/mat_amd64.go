@@ -16,6 +16,7 @@ var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 // archInit installs the best kernels the CPU runs, at most those of level
 // max ("avx2" caps them at AVX2; "" means no cap), and names them.
 func archInit(max string) string {
+	pauseImpl = pauseAMD64
 	if hasAVX512 && max != "avx2" {
 		matBF16Impl = [8]matU16{matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512, matBF16M5AVX512, matBF16M6AVX512, matBF16M3AVX512}
 		matF16Impl = [8]matU16{matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512, matF16M5AVX512, matF16M6AVX512, matF16M3AVX512}
@@ -187,7 +188,7 @@ func installVec() {
 	sumImpl, fmaLoopImpl = sumAVX512, fmaLoopAVX512
 	siluMulImpl, expSubImpl = siluMulAVX512, expSubAVX512
 	hasArgmaxLanes, ropeRowImpl = true, ropeRowAVX512Any
-	pauseImpl, prefetchImpl = pauseAVX512, prefetchAVX512
+	prefetchImpl = prefetchAVX512
 	dotRowsImpl, axpyRowsImpl = dotRowsAVX512, axpyRowsAVX512
 	dotRowsF16Impl, axpyRowsF16Impl = dotRowsF16AVX512, axpyRowsF16AVX512
 	f16ToF32Impl, f32ToF16Impl = f16ToF32AVX512, f32ToF16AVX512
@@ -269,8 +270,9 @@ func dotRowsF16AVX512(out []float32, q []float32, k []uint16, stride int, n int)
 //go:noescape
 func axpyRowsF16AVX512(o []float32, p []float32, v []uint16, stride int)
 
-// pauseAVX512 is pauseGo with the PAUSE instruction in the loop.
-func pauseAVX512(n int)
+// pauseAMD64 is pauseGo with the PAUSE instruction in the loop (SSE2:
+// every amd64 CPU has it).
+func pauseAMD64(n int)
 
 // dotRowsQ4AVX512 is DotRows4's kernel: n a multiple of 4, hd of 16.
 // It fetches the key rows 16 positions ahead: in a forward the weights

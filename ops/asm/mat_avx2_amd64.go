@@ -14,7 +14,6 @@ var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // their Go twins on these CPUs.
 func installAVX2() {
 	dotRowsImpl, axpyRowsImpl = dotRowsAVX2, axpyRowsAVX2
-	pauseImpl = pauseAVX512 // PAUSE only: every amd64 CPU has it
 	siluMulImpl, expSubImpl = siluMulAVX2Any, expSubAVX2Any
 	// Tiles of up to five rows (VerifyTiles: verifyTilesAVX2); an
 	// explicit mt = 6 runs the twin.

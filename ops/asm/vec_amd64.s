@@ -995,8 +995,8 @@ exp8done:
 	VZEROUPPER
 	RET
 
-// func pauseAVX512(n int)
-TEXT ·pauseAVX512(SB), NOSPLIT, $0-8
+// func pauseAMD64(n int)
+TEXT ·pauseAMD64(SB), NOSPLIT, $0-8
 	MOVQ n+0(FP), CX
 
 pauseloop:
