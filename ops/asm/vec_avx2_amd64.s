@@ -10,8 +10,9 @@
 // and its result never depends on how the queries were grouped.
 //
 // dotRows: out[t] = q · k[t·stride:], the sum in four 8-lane accumulators
-// taking the 8-element blocks in turn (block b into accumulator b%4),
-// added as (A0+A1)+(A2+A3), then across lanes as HS in mat_avx2_amd64.s;
+// taking the 8-element blocks in turn (block b into accumulator b%4, the
+// hd/8%4 blocks after the last four all into the first), added as
+// (A0+A1)+(A2+A3), then across lanes as HS in mat_avx2_amd64.s;
 // the hd%8 elements after the last block are added one at a time after
 // that.
 //
@@ -74,17 +75,7 @@ rest: \
 	ADDQ $32, R11; \
 	ADDQ $QB, R13; \
 	DECQ R12; \
-	JZ   sum; \
-	LK(0, R13, Y4); \
-	VFMADD231PS (SI)(R11*1), Y4, Y1; \
-	ADDQ $32, R11; \
-	ADDQ $QB, R13; \
-	DECQ R12; \
-	JZ   sum; \
-	LK(0, R13, Y4); \
-	VFMADD231PS (SI)(R11*1), Y4, Y2; \
-	ADDQ $32, R11; \
-	ADDQ $QB, R13; \
+	JMP  rest; \
 sum: \
 	VADDPS       Y1, Y0, Y0; \
 	VADDPS       Y3, Y2, Y2; \
