@@ -385,10 +385,11 @@ func (t *matMulTask) runRows(worker int, px []float32, px16 []uint16, tiles []mt
 	N, K := t.N, t.K
 	es := t.w.DType.Size()
 	// Without a tile of three rows or more (which read four weight rows at
-	// once) the small tiles stream the weights from memory in address
-	// order. With one, the block is prefetched (or read by that tile
-	// first), and the small tiles find it in cache. Three rows make one
-	// such tile with AVX-512 and AVX2 (asm.VerifyTiles), two and one in Go: as
+	// once with AVX-512, two with AVX2) the small tiles stream the weights
+	// from memory in address order. With one, the block is prefetched (or
+	// read by that tile first), and the small tiles find it in cache. Three
+	// rows make one such tile with AVX-512 and AVX2 (asm.VerifyTiles), two
+	// and one in Go: as
 	// those, a 1408×512 product of three rows from memory cost more than
 	// one of four rows (go test -run X -bench 'Linear/1408x512/.*/act=f32'
 	// ./ops on a Zen 4 EPYC, two threads, three rounds alternating builds:

@@ -161,7 +161,7 @@ func tileIndex(mt int, inOrder bool, out []float32, ldo int, xp []float32, wlen,
 		return mt
 	}
 	if mt == 3 {
-		return 7 // four weight rows at a time, in order or not
+		return 7 // one kernel, in order or not (AVX-512: four weight rows at a time)
 	}
 	if !inOrder && mt < 4 {
 		return 3 + bits.TrailingZeros(uint(mt))

@@ -75,9 +75,8 @@ var dotPrefetch string
 // more prefetch: "l1" (2 KB ahead, the default), "l2" (8 KB ahead, the
 // default on AMD Zen 4, where it measured faster from memory; there the
 // tiles of two and three rows prefetch too, and the one-row tile never),
-// or "" when
-// there are no MatDot kernels. GOPARD_DOT_PREFETCH=l1 or l2 overrides the
-// default, to measure either on any CPU.
+// or "" when there are no MatDot kernels. GOPARD_DOT_PREFETCH=l1 or l2
+// overrides the default, to measure either on any CPU.
 func DotPrefetch() string { return dotPrefetch }
 
 // matDotNextImpl holds, by tile height, the in-order MatDot kernels that
