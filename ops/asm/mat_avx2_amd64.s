@@ -1,6 +1,7 @@
 //go:build amd64 && !noasm
 
 #include "textflag.h"
+#include "hsum8_amd64.h"
 
 // AVX2/FMA Mat kernels for CPUs without AVX-512: the Mat semantics (see
 // mat_amd64.s) in 8-lane ymm registers, one or two weight rows at a time
@@ -47,13 +48,7 @@
 #define F2x5 F2x4; VFMADD231PS 256(XPTR), Y8, Y4; VFMADD231PS 288(XPTR), Y9, Y4
 
 // HS leaves the sum of the 8 lanes of Y in the low lane of X.
-#define HS(Y, X) \
-	VEXTRACTF128 $1, Y, X10; \
-	VADDPS       X10, X, X; \
-	VPERMILPS    $0x4e, X, X10; \
-	VADDPS       X10, X, X; \
-	VPERMILPS    $0xb1, X, X10; \
-	VADDSS       X10, X, X
+#define HS(Y, X) HSUM8(Y, X, X10)
 #define S2x1 MOVQ OUT, OPTR; HS(Y0, X0); VMOVSS X0, (OPTR)
 #define S2x2 S2x1; ADDQ LDO, OPTR; HS(Y1, X1); VMOVSS X1, (OPTR)
 #define S2x4 S2x2; ADDQ LDO, OPTR; HS(Y2, X2); VMOVSS X2, (OPTR); ADDQ LDO, OPTR; HS(Y3, X3); VMOVSS X3, (OPTR)

@@ -1,6 +1,7 @@
 //go:build amd64 && !noasm
 
 #include "textflag.h"
+#include "hsum8_amd64.h"
 
 // Vector kernels: 16 float32 lanes per zmm, the loop body on whole
 // 16-element blocks and the last n%16 elements under the mask K1 (masked
@@ -985,12 +986,7 @@ exp8loop:
 	JNZ          exp8loop
 
 exp8done:
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VPERMILPS    $0x4e, X0, X1
-	VADDPS       X1, X0, X0
-	VPERMILPS    $0xb1, X0, X1
-	VADDSS       X1, X0, X0
+	HSUM8(Y0, X0, X1)
 	VMOVSS       X0, ret+32(FP)
 	VZEROUPPER
 	RET

@@ -1,6 +1,7 @@
 //go:build amd64 && !noasm
 
 #include "textflag.h"
+#include "hsum8_amd64.h"
 
 // AVX2/FMA attention kernels for CPUs without AVX-512: dotRowsGo and
 // axpyRowsGo (and their binary16 twins) in 8-lane ymm registers. Without
@@ -12,7 +13,7 @@
 // dotRows: out[t] = q · k[t·stride:], the sum in four 8-lane accumulators
 // taking the 8-element blocks in turn (block b into accumulator b%4, the
 // hd/8%4 blocks after the last four all into the first), added as
-// (A0+A1)+(A2+A3), then across lanes as HS in mat_avx2_amd64.s;
+// (A0+A1)+(A2+A3), then across lanes by HSUM8;
 // the hd%8 elements after the last block are added one at a time after
 // that.
 //
@@ -80,12 +81,7 @@ sum: \
 	VADDPS       Y1, Y0, Y0; \
 	VADDPS       Y3, Y2, Y2; \
 	VADDPS       Y2, Y0, Y0; \
-	VEXTRACTF128 $1, Y0, X1; \
-	VADDPS       X1, X0, X0; \
-	VPERMILPS    $0x4e, X0, X1; \
-	VADDPS       X1, X0, X0; \
-	VPERMILPS    $0xb1, X0, X1; \
-	VADDSS       X1, X0, X0; \
+	HSUM8(Y0, X0, X1); \
 	MOVQ         R10, R12; \
 	TESTQ        R12, R12; \
 	JZ           store; \
