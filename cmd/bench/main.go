@@ -81,12 +81,14 @@ type options struct {
 	k            int
 	pardTokens   int
 	profile      bool
+	layers       int
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.model, "model", "", "model directory (config.json + safetensors); overrides --shape")
 	flag.StringVar(&o.shape, "shape", "qwen2.5-0.5b", "random bf16 model built in memory: "+shapeNames())
+	flag.IntVar(&o.layers, "layers", 0, "with --shape (or --save): give the random model this many layers instead of the shape's (0: the shape's), to time one family at several sizes")
 	flag.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
 	flag.IntVar(&o.runs, "runs", 5, "timed runs per measurement (the median is reported)")
 	flag.IntVar(&o.context, "context", 256, "context position of the forwards (tokens prefilled first)")
@@ -130,6 +132,10 @@ func (o *options) validate() error {
 		return fmt.Errorf("--k %d: must be in [1, 64]", o.k)
 	case o.pardTokens < 2 || o.pardTokens > 1<<14:
 		return fmt.Errorf("--pard-tokens %d: must be in [2, 16384]", o.pardTokens)
+	case o.layers < 0 || o.layers > 1024:
+		return fmt.Errorf("--layers %d: must be in [1, 1024] (0: the shape's)", o.layers)
+	case o.layers > 0 && o.model != "":
+		return fmt.Errorf("--layers %d: only for a random --shape, not --model %s", o.layers, o.model)
 	}
 	if o.pardDraft != "" {
 		if _, ok := shapes[o.pardDraft]; !ok {
@@ -189,7 +195,7 @@ func run(o options) error {
 		return err
 	}
 	if o.save != "" {
-		return saveShape(o.shape, o.save)
+		return saveShape(o.shape, o.randomShape(), o.save)
 	}
 	backend, err := cli.Backend(o.device, o.threads)
 	if err != nil {
@@ -502,6 +508,15 @@ func (m *forwardRunner) flops(M, want, ctx int) float64 {
 	return 2 * (f + float64(want*c.Vocab*c.Hidden))
 }
 
+// randomShape is --shape's dimensions with --layers applied.
+func (o options) randomShape() shape {
+	s := shapes[o.shape]
+	if o.layers > 0 {
+		s.cfg.Layers = o.layers
+	}
+	return s
+}
+
 // capacity is the KV cache the benchmark's models need.
 func (o options) capacity() int { return o.context + o.runs + o.rows() + 16 + o.pardTokens + 2*o.k }
 
@@ -515,7 +530,7 @@ func openModel(o options, b nn.Backend) (*forwardRunner, error) {
 		return &forwardRunner{name: o.model, cfg: lm.Config(), dec: lm.Decoder, weightBytes: lm.WeightBytes(),
 			close: func() { lm.Close() }}, nil
 	}
-	s := shapes[o.shape]
+	s := o.randomShape()
 	w, bytes := randomWeights(s)
 	w, err := loadWeights(b, w)
 	if err != nil {
@@ -525,13 +540,16 @@ func openModel(o options, b nn.Backend) (*forwardRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &forwardRunner{name: o.shape + " (random bf16)", cfg: s.cfg, dec: dec, weightBytes: bytes, close: func() {}}, nil
+	name := o.shape + " (random bf16)"
+	if o.layers > 0 {
+		name = fmt.Sprintf("%s with %d layers (random bf16)", o.shape, o.layers)
+	}
+	return &forwardRunner{name: name, cfg: s.cfg, dec: dec, weightBytes: bytes, close: func() {}}, nil
 }
 
 // saveShape writes a random model of a named shape where cmd/generate,
 // cmd/score and --model can load it (memory-mapped, as real checkpoints are).
-func saveShape(name, dir string) error {
-	s := shapes[name]
+func saveShape(name string, s shape, dir string) error {
 	arch := llama.Arch{Name: name, QKVBias: s.qkvBias, QKNorm: s.qkNorm}
 	w, bytes := randomWeights(s)
 	if err := llama.Save(dir, llama.NewHFConfig(s.cfg, arch), arch, w); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopard/gopard/models/llama"
 	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/tensor"
@@ -30,6 +31,8 @@ func TestValidate(t *testing.T) {
 		{"pard-draft", func(o *options) { o.pardDraft = "nope" }, `--pard-draft "nope": unknown`},
 		{"draft-activations", func(o *options) { o.draftAct = "fp8" }, `--draft-activations "fp8"`},
 		{"threads", func(o *options) { o.threads = -1 }, "--threads -1"},
+		{"layers", func(o *options) { o.layers = -2 }, "--layers -2"},
+		{"layers", func(o *options) { o.layers = 3; o.model = "/some/dir" }, "only for a random --shape"},
 	} {
 		o := ok
 		c.edit(&o)
@@ -107,4 +110,29 @@ func TestProfileOps(t *testing.T) {
 	// Two layers: q, k, v, o, gate, up, down each once per layer, plus the tied LM head (1000×64).
 	require.Regexp(t, `linear 1000×64\s+1 `, text)
 	require.Regexp(t, `attention\s+2 `, text)
+}
+
+// The gopard-go shape is the embedded target's: the sizes --layers scales
+// from are the shipped model's.
+func TestGopardGoShapeIsTheEmbeddedTarget(t *testing.T) {
+	c, err := llama.ReadConfig("../../internal/defaultmodel/assets/target")
+	require.NoError(t, err)
+	want, err := c.Decoder()
+	require.NoError(t, err)
+	got := shapes["gopard-go"].cfg
+	require.Equal(t, want.Hidden, got.Hidden)
+	require.Equal(t, want.Intermediate, got.Intermediate)
+	require.Equal(t, want.Layers, got.Layers)
+	require.Equal(t, want.Heads, got.Heads)
+	require.Equal(t, want.KVHeads, got.KVHeads)
+	require.Equal(t, want.HeadDim, got.HeadDim)
+	require.Equal(t, want.Vocab, got.Vocab)
+	require.Equal(t, want.Tied, got.Tied)
+	require.Equal(t, want.RoPE.Theta, got.RoPE.Theta)
+
+	o := options{shape: "gopard-go", layers: 9}
+	require.Equal(t, 9, o.randomShape().cfg.Layers)
+	require.Equal(t, 5, shapes["gopard-go"].cfg.Layers, "randomShape must not edit the table")
+	_, bytes := randomWeights(o.randomShape())
+	require.Equal(t, int64(9*(2*512*512+2*512*256+3*512*1408)+4096*512), bytes/2)
 }
