@@ -563,3 +563,55 @@ func TestMatDotPanelIsMatDot(t *testing.T) {
 		}
 	}
 }
+
+// TestMapAVX2 holds the AVX2 Max, Scale and Add (through their wrappers,
+// whole blocks in assembly and the rest in Go) to their twins at every
+// length and offset: the same bits for Scale and Add, the same value for
+// Max, nothing written outside the output.
+func TestMapAVX2(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("CPU lacks AVX2/FMA")
+	}
+	r := rand.New(rand.NewPCG(13, 13))
+	for _, n := range testLengths {
+		for _, off := range testOffsets {
+			what := func(k string) string { return fmt.Sprintf("%s n=%d off=%d", k, n, off) }
+			a, b := randF32(r, off+n), randF32(r, n)
+			a = a[off:]
+			if n > 0 {
+				// the largest in every position in turn, and below -1e30
+				a[r.IntN(n)] = 1e30
+				b[r.IntN(n)] = float32(math.Inf(-1))
+			}
+			if x, y := maxAVX2Any(a), maxGo(a); x != y {
+				t.Fatalf("%s: %v, twin %v", what("max"), x, y)
+			}
+			if x, y := maxAVX2Any(b), maxGo(b); x != y {
+				t.Fatalf("%s: %v, twin %v", what("max -Inf"), x, y)
+			}
+			for _, c := range []struct {
+				name     string
+				asm, go_ func(out []float32)
+			}{
+				{"scale", func(o []float32) { scaleAVX2Any(o, 1.3) }, func(o []float32) { scaleGo(o, 1.3) }},
+				{"add", func(o []float32) { addAVX2Any(o, a) }, func(o []float32) { addGo(o, a) }},
+			} {
+				bufA, outA := guarded(off, n)
+				_, outG := guarded(off, n)
+				copy(outA, b)
+				copy(outG, b)
+				c.asm(outA)
+				c.go_(outG)
+				checkGuards(t, bufA, off, n, what(c.name))
+				for i := range outA {
+					if math.Float32bits(outA[i]) != math.Float32bits(outG[i]) {
+						t.Fatalf("%s: [%d] = %v, twin %v", what(c.name), i, outA[i], outG[i])
+					}
+				}
+			}
+		}
+	}
+	if got := maxAVX2Any(nil); !math.IsInf(float64(got), -1) {
+		t.Fatalf("max of nothing: %v, want -Inf", got)
+	}
+}

@@ -2,7 +2,11 @@
 
 package asm
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 // hasAVX2 is whether the AVX2 Mat kernels can run (F16C for the binary16
 // ones, which fall back to their twin without it).
@@ -10,11 +14,12 @@ var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // installAVX2 installs the AVX2/FMA Mat kernels, each tile height one
 // kernel used for both the in-order and the cached slots, the one-query
-// attention kernels, SiLUMul and ExpSub; the other vector kernels keep
-// their Go twins on these CPUs.
+// attention kernels, SiLUMul, ExpSub, Max, Scale and Add; the other vector
+// kernels keep their Go twins on these CPUs.
 func installAVX2() {
 	dotRowsImpl, axpyRowsImpl = dotRowsAVX2, axpyRowsAVX2
 	siluMulImpl, expSubImpl = siluMulAVX2Any, expSubAVX2Any
+	maxImpl, scaleImpl, addImpl = maxAVX2Any, scaleAVX2Any, addAVX2Any
 	// Tiles of up to five rows (VerifyTiles: verifyTilesAVX2); an
 	// explicit mt = 6 runs the twin.
 	matBF16Impl = [8]matU16{matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M4DualAVX2, matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M5DualAVX2, matBF16Impl[6], matBF16M3DualAVX2}
@@ -119,3 +124,41 @@ func siluMulAVX2(out []float32, gate []float32, up []float32)
 
 //go:noescape
 func expSubAVX2(x []float32, m float32) float32
+
+// maxAVX2Any, scaleAVX2Any and addAVX2Any run the AVX2 kernels of
+// map_avx2_amd64.s on the whole blocks of 8 and the twin on the rest. Max,
+// Scale and the softmax's max had been 4% of a PARD run's CPU on the
+// embedded models with GOPARD_ASM=avx2 (eval --cpuprofile).
+func maxAVX2Any(x []float32) float32 {
+	n := len(x) &^ 7
+	m := float32(math.Inf(-1))
+	if n > 0 {
+		m = maxAVX2(x[:n])
+	}
+	return max(m, maxGo(x[n:]))
+}
+
+func scaleAVX2Any(x []float32, s float32) {
+	n := len(x) &^ 7
+	if n > 0 {
+		scaleAVX2(x[:n], s)
+	}
+	scaleGo(x[n:], s)
+}
+
+func addAVX2Any(dst, src []float32) {
+	n := len(src) &^ 7
+	if n > 0 {
+		addAVX2(dst[:n], src[:n])
+	}
+	addGo(dst[n:], src[n:])
+}
+
+//go:noescape
+func maxAVX2(x []float32) float32
+
+//go:noescape
+func scaleAVX2(x []float32, s float32)
+
+//go:noescape
+func addAVX2(dst []float32, src []float32)
