@@ -18,7 +18,8 @@
 // the next block. Where the MatDot tiles prefetch (L1 or L2) depends on
 // the CPU's family (DotPrefetch; GOPARD_DOT_PREFETCH=l1|l2 overrides).
 // AVX2/FMA runs the Mat kernels, the one-query attention kernels
-// (DotRows, AxpyRows), SiLUMul and ExpSub in assembly and the rest in Go.
+// (DotRows, AxpyRows), SiLUMul, ExpSub, Max, Scale and Add in assembly
+// and the rest in Go.
 // Elsewhere everything is the Go twins.
 //
 // The exported functions are the only entry points. Each calls through a
