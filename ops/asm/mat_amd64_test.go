@@ -596,18 +596,7 @@ func TestMapAVX2(t *testing.T) {
 				{"scale", func(o []float32) { scaleAVX2Any(o, 1.3) }, func(o []float32) { scaleGo(o, 1.3) }},
 				{"add", func(o []float32) { addAVX2Any(o, a) }, func(o []float32) { addGo(o, a) }},
 			} {
-				bufA, outA := guarded(off, n)
-				_, outG := guarded(off, n)
-				copy(outA, b)
-				copy(outG, b)
-				c.asm(outA)
-				c.go_(outG)
-				checkGuards(t, bufA, off, n, what(c.name))
-				for i := range outA {
-					if math.Float32bits(outA[i]) != math.Float32bits(outG[i]) {
-						t.Fatalf("%s: [%d] = %v, twin %v", what(c.name), i, outA[i], outG[i])
-					}
-				}
+				checkMap(t, what(c.name), off, b, c.asm, c.go_, sameBits)
 			}
 		}
 	}

@@ -57,3 +57,26 @@ func near(a, b, tol float32) bool {
 	}
 	return math.Abs(float64(a-b)) <= float64(tol)*(1+math.Abs(float64(b)))
 }
+
+// checkMap runs a kernel and its twin over copies of init, each in a
+// guarded window at off, and fails unless same holds for every element
+// and nothing outside the window was written.
+func checkMap(t *testing.T, what string, off int, init []float32, kernel, twin func(out []float32), same func(got, want float32) bool) {
+	t.Helper()
+	n := len(init)
+	bufA, outA := guarded(off, n)
+	_, outG := guarded(off, n)
+	copy(outA, init)
+	copy(outG, init)
+	kernel(outA)
+	twin(outG)
+	checkGuards(t, bufA, off, n, what)
+	for i := range outA {
+		if !same(outA[i], outG[i]) {
+			t.Fatalf("%s: [%d] = %v, twin %v", what, i, outA[i], outG[i])
+		}
+	}
+}
+
+// sameBits is checkMap's test for kernels that must give the twin's bits.
+func sameBits(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }

@@ -51,18 +51,7 @@ func TestVecAVX512(t *testing.T) {
 				{"siluMul", func(o []float32) { siluMulAVX512(o, a, w) }, func(o []float32) { siluMulGo(o, a, w) }},
 				{"expSub", func(o []float32) { expSubAVX512(o, 0.5) }, func(o []float32) { expSubGo(o, 0.5) }},
 			} {
-				bufA, outA := guarded(off, n)
-				_, outG := guarded(off, n)
-				copy(outA, b)
-				copy(outG, b)
-				c.asm(outA)
-				c.go_(outG)
-				checkGuards(t, bufA, off, n, what(c.name))
-				for i := range outA {
-					if !near(outA[i], outG[i], 2e-6) {
-						t.Fatalf("%s: [%d] = %v, twin %v", what(c.name), i, outA[i], outG[i])
-					}
-				}
+				checkMap(t, what(c.name), off, b, c.asm, c.go_, func(x, y float32) bool { return near(x, y, 2e-6) })
 			}
 		}
 	}
