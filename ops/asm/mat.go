@@ -52,10 +52,6 @@ var verifyTiles = [17][]int{
 	9: {5, 4}, 10: {5, 5}, 11: {6, 5}, 12: {6, 6}, 13: {5, 4, 4}, 14: {5, 5, 4}, 15: {5, 5, 5}, 16: {6, 5, 5},
 }
 
-// hasWideTiles is whether the Mat kernels of five and six rows are
-// assembly (AVX-512).
-var hasWideTiles bool
-
 // verifyTilesAVX2 is verifyTiles for the AVX2 kernels, which go up to five
 // rows (two weight rows by five activation rows: ten accumulators of the
 // sixteen ymm registers): a K = 4 verify is one pass over the weights
@@ -65,31 +61,26 @@ var verifyTilesAVX2 = [17][]int{
 	9: {5, 4}, 10: {5, 5}, 11: {4, 4, 3}, 12: {4, 4, 4}, 13: {5, 4, 4}, 14: {5, 5, 4}, 15: {5, 5, 5}, 16: {4, 4, 4, 4},
 }
 
-// hasAVX2Tiles is whether the AVX2 Mat kernels of three and five rows are
-// installed.
-var hasAVX2Tiles bool
-
 // VerifyTiles returns the tile heights to split M ≤ 16 rows into (the
 // verify shapes of speculative decoding), largest first: with the AVX-512
 // kernels from verifyTiles, where tiles of five and six rows (four weight
 // rows by five or six activation rows, 20 or 24 accumulators) make 9 rows
 // two passes over the weights (5+4) instead of three (4+4+1), and 6 one;
 // with the AVX2 ones from verifyTilesAVX2 (up to five rows); otherwise the
-// greedy split into Tiles. Every tile height computes a row bit for bit the same way, so the
-// split never changes a result.
+// greedy split into Tiles. Every tile height computes a row bit for bit
+// the same way, so the split never changes a result.
 // The result is shared: do not modify it.
 func VerifyTiles(M int) []int {
 	if M < 1 || M > 16 {
 		return greedyTiles(M)
 	}
-	if hasWideTiles {
-		return verifyTiles[M]
-	}
-	if hasAVX2Tiles {
-		return verifyTilesAVX2[M]
-	}
-	return greedyVerifyTiles[M]
+	return verifyTable[M]
 }
+
+// verifyTable is the split VerifyTiles returns, set with the Mat kernels:
+// verifyTiles with AVX-512's, verifyTilesAVX2 with AVX2's, the greedy one
+// otherwise.
+var verifyTable = &greedyVerifyTiles
 
 // greedyVerifyTiles[M] is greedyTiles(M), built once: a forward must not
 // allocate.

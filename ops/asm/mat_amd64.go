@@ -21,7 +21,7 @@ func archInit(max string) string {
 		matBF16Impl = [8]matU16{matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512, matBF16M5AVX512, matBF16M6AVX512, matBF16M3AVX512}
 		matF16Impl = [8]matU16{matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512, matF16M5AVX512, matF16M6AVX512, matF16M3AVX512}
 		matF32Impl = [8]matF32{matF32M1AVX512, matF32M2AVX512, matF32M4AVX512, matF32M1x4AVX512, matF32M2x4AVX512, matF32M5AVX512, matF32M6AVX512, matF32M3AVX512}
-		hasWideTiles = true
+		verifyTable = &verifyTiles
 		matBF16NextImpl = func(mt int, out []float32, ldo int, xp []float32, w []uint16, n, k int, next []byte) {
 			pf := unsafe.Pointer(unsafe.SliceData(w)) // nothing to bring: the block itself, in cache
 			if len(next) > 0 {

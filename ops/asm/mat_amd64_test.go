@@ -145,7 +145,7 @@ func TestMatKernelsAgreeBitwise(t *testing.T) {
 		x := randF32(r, 6*k)
 		var ref [6][]float32
 		for _, mt := range []int{6, 5, 4, 3, 2, 1} {
-			if !hasWideTiles && (mt == 6 || !hasAVX2Tiles && (mt == 5 || mt == 3)) { // GOPARD_ASM=avx2: six rows run the twin
+			if !verifySplitUses(mt) { // GOPARD_ASM=avx2: six rows run the twin
 				continue
 			}
 			xp := make([]float32, PackedLen(mt, k))

@@ -24,7 +24,7 @@ func installAVX2() {
 	// explicit mt = 6 runs the twin.
 	matBF16Impl = [8]matU16{matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M4DualAVX2, matBF16M1DualAVX2, matBF16M2DualAVX2, matBF16M5DualAVX2, matBF16Impl[6], matBF16M3DualAVX2}
 	matF32Impl = [8]matF32{matF32M1DualAVX2, matF32M2DualAVX2, matF32M4DualAVX2, matF32M1DualAVX2, matF32M2DualAVX2, matF32M5DualAVX2, matF32Impl[6], matF32M3DualAVX2}
-	hasAVX2Tiles = true
+	verifyTable = &verifyTilesAVX2
 	if cpu.X86.HasF16C {
 		matF16Impl = [8]matU16{matF16M1DualAVX2, matF16M2DualAVX2, matF16M4DualAVX2, matF16M1DualAVX2, matF16M2DualAVX2, matF16M5DualAVX2, matF16Impl[6], matF16M3DualAVX2}
 		dotRowsF16Impl, axpyRowsF16Impl = dotRowsF16AVX2, axpyRowsF16AVX2
@@ -126,9 +126,9 @@ func siluMulAVX2(out []float32, gate []float32, up []float32)
 func expSubAVX2(x []float32, m float32) float32
 
 // maxAVX2Any, scaleAVX2Any and addAVX2Any run the AVX2 kernels of
-// map_avx2_amd64.s on the whole blocks of 8 and the twin on the rest. Max,
-// Scale and the softmax's max had been 4% of a PARD run's CPU on the
-// embedded models with GOPARD_ASM=avx2 (eval --cpuprofile).
+// map_avx2_amd64.s on the whole blocks of 8 and the twin on the rest: as
+// Go twins, Max (the softmax's), Scale and Add had been 4% of a PARD run's
+// CPU on the embedded models with GOPARD_ASM=avx2 (eval --cpuprofile).
 func maxAVX2Any(x []float32) float32 {
 	n := len(x) &^ 7
 	m := float32(math.Inf(-1))

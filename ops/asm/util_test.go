@@ -3,6 +3,7 @@ package asm
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -80,3 +81,14 @@ func checkMap(t *testing.T, what string, off int, init []float32, kernel, twin f
 
 // sameBits is checkMap's test for kernels that must give the twin's bits.
 func sameBits(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
+
+// verifySplitUses is whether the installed verify split has tiles of mt
+// rows: the heights whose Mat kernels are assembly where it has any.
+func verifySplitUses(mt int) bool {
+	for _, tiles := range verifyTable {
+		if slices.Contains(tiles, mt) {
+			return true
+		}
+	}
+	return false
+}
