@@ -148,6 +148,42 @@
 #define STORE6 STORE5; ADDQ LDO, OPTR; ST(Z5, Y5, X5, 0)
 #define STORE4x6 STORE4x5; ADDQ LDO, OPTR; ST(Z22, Y22, X22, 0); ST(Z23, Y23, X23, 4); ST(Z24, Y24, X24, 8); ST(Z29, Y29, X29, 12)
 
+// KSPLIT16(WSHIFT) splits k (in CX) for the Mat kernels' 16-element
+// blocks: KBLK whole blocks, TAILB the bytes of the k%16 left (elements of
+// 1 << WSHIFT bytes), K1 the mask of their lanes. KSPLIT32 is the same for
+// MatDot's 32-element blocks of bf16 (K1 a mask of 32 words).
+#define KSPLIT16(WSHIFT) \
+	MOVQ  CX, KBLK; \
+	SHRQ  $4, KBLK; \
+	ANDQ  $15, CX; \
+	MOVQ  CX, TAILB; \
+	SHLQ  $WSHIFT, TAILB; \
+	MOVL  $1, AX; \
+	SHLL  CX, AX; \
+	DECL  AX; \
+	KMOVW AX, K1
+#define KSPLIT32 \
+	MOVQ  CX, KBLK; \
+	SHRQ  $5, KBLK; \
+	ANDQ  $31, CX; \
+	MOVQ  CX, TAILB; \
+	SHLQ  $1, TAILB; \
+	MOVQ  $1, AX; \
+	SHLQ  CX, AX; \
+	DECQ  AX; \
+	KMOVD AX, K1
+
+// HALVES splits the n weight rows (in N) of a dual kernel in two: N pairs
+// of rows, W2 at the second half's first row (RS bytes a row), R14 the
+// byte offset of its outputs.
+#define HALVES \
+	SHRQ  $1, N; \
+	MOVQ  N, W2; \
+	IMULQ RS, W2; \
+	ADDQ  W, W2; \
+	MOVQ  N, R14; \
+	SHLQ  $2, R14
+
 // MATDUAL is the kernel of tile heights 1 and 2 that reads the weights in
 // address order (decode, bound by memory). One accumulator chain per
 // output, as in MAT, caps a single row's pace (on Zen 5, 44 GB/s per core
@@ -172,22 +208,9 @@
 	MOVQ  k+88(FP), CX; \
 	MOVQ  CX, RS; \
 	SHLQ  $WSHIFT, RS; \
-	MOVQ  CX, KBLK; \
-	SHRQ  $4, KBLK; \
-	ANDQ  $15, CX; \
-	MOVQ  CX, TAILB; \
-	SHLQ  $WSHIFT, TAILB; \
-	MOVL  $1, AX; \
-	SHLL  CX, AX; \
-	DECL  AX; \
-	KMOVW AX, K1; \
+	KSPLIT16(WSHIFT); \
 	MOVQ  n+80(FP), N; \
-	SHRQ  $1, N; \
-	MOVQ  N, W2; \
-	IMULQ RS, W2; \
-	ADDQ  W, W2; \
-	MOVQ  N, R14; \
-	SHLQ  $2, R14; \
+	HALVES; \
 	TESTQ N, N; \
 	JZ    rest; \
 pair: \
@@ -285,15 +308,7 @@ done: \
 	MOVQ  k+88(FP), CX; \
 	MOVQ  CX, RS; \
 	SHLQ  $WSHIFT, RS; \
-	MOVQ  CX, KBLK; \
-	SHRQ  $4, KBLK; \
-	ANDQ  $15, CX; \
-	MOVQ  CX, TAILB; \
-	SHLQ  $WSHIFT, TAILB; \
-	MOVL  $1, AX; \
-	SHLL  CX, AX; \
-	DECL  AX; \
-	KMOVW AX, K1; \
+	KSPLIT16(WSHIFT); \
 	PFINIT; \
 	MOVQ  n+80(FP), N; \
 	SHRQ  $2, N; \
@@ -533,15 +548,7 @@ TEXT ·matF32M2x4AVX512(SB), NOSPLIT, $0-96
 	MOVQ  k+88(FP), CX; \
 	MOVQ  CX, RS; \
 	SHLQ  $1, RS; \
-	MOVQ  CX, KBLK; \
-	SHRQ  $5, KBLK; \
-	ANDQ  $31, CX; \
-	MOVQ  CX, TAILB; \
-	SHLQ  $1, TAILB; \
-	MOVQ  $1, AX; \
-	SHLQ  CX, AX; \
-	DECQ  AX; \
-	KMOVD AX, K1; \
+	KSPLIT32; \
 	MOVQ  n+80(FP), N; \
 	SHRQ  $2, N; \
 	JZ    rows1; \
@@ -663,23 +670,10 @@ TEXT ·matDotM4AVX512BF16(SB), NOSPLIT, $0-96
 	MOVQ  k+88(FP), CX; \
 	MOVQ  CX, RS; \
 	SHLQ  $1, RS; \
-	MOVQ  CX, KBLK; \
-	SHRQ  $5, KBLK; \
-	ANDQ  $31, CX; \
-	MOVQ  CX, TAILB; \
-	SHLQ  $1, TAILB; \
-	MOVQ  $1, AX; \
-	SHLQ  CX, AX; \
-	DECQ  AX; \
-	KMOVD AX, K1; \
+	KSPLIT32; \
 	PFINIT; \
 	MOVQ  n+80(FP), N; \
-	SHRQ  $1, N; \
-	MOVQ  N, W2; \
-	IMULQ RS, W2; \
-	ADDQ  W, W2; \
-	MOVQ  N, R14; \
-	SHLQ  $2, R14; \
+	HALVES; \
 	TESTQ N, N; \
 	JZ    rest; \
 pair: \
@@ -1059,22 +1053,9 @@ TEXT ·matDotM8DualNextAVX512BF16(SB), NOSPLIT, $0-96
 	MOVQ  w_base+56(FP), W; \
 	SHLQ  $1, RS; \
 	MOVQ  k+88(FP), CX; \
-	MOVQ  CX, KBLK; \
-	SHRQ  $5, KBLK; \
-	ANDQ  $31, CX; \
-	MOVQ  CX, TAILB; \
-	SHLQ  $1, TAILB; \
-	MOVQ  $1, AX; \
-	SHLQ  CX, AX; \
-	DECQ  AX; \
-	KMOVD AX, K1; \
+	KSPLIT32; \
 	MOVQ  n+80(FP), N; \
-	SHRQ  $1, N; \
-	MOVQ  N, W2; \
-	IMULQ RS, W2; \
-	ADDQ  W, W2; \
-	MOVQ  N, R14; \
-	SHLQ  $2, R14; \
+	HALVES; \
 	TESTQ N, N; \
 	JZ    prest; \
 ppair: \
