@@ -389,11 +389,11 @@ func (t *matMulTask) runRows(worker int, px []float32, px16 []uint16, tiles []mt
 	// from memory in address order. With one, the block is prefetched (or
 	// read by that tile first), and the small tiles find it in cache. Three
 	// rows make one such tile with AVX-512 and AVX2 (asm.VerifyTiles), two
-	// and one in Go: as
-	// those, a 1408×512 product of three rows from memory cost more than
-	// one of four rows (go test -run X -bench 'Linear/1408x512/.*/act=f32'
-	// ./ops on a Zen 4 EPYC, two threads, three rounds alternating builds:
-	// 3 rows 46.7–56.8 µs before, 31.0–44.0 after; 4 rows 36.0–51.3).
+	// and one in Go: as those, a 1408×512 product of three rows from memory
+	// cost more than one of four rows (go test -run X -bench
+	// 'Linear/1408x512/.*/act=f32' ./ops on a Zen 4 EPYC, two threads,
+	// three rounds alternating builds: 3 rows 46.7–56.8 µs before, 31.0–44.0
+	// after; 4 rows 36.0–51.3).
 	//
 	// With bf16 activations, up to 16 rows go in tiles of up to thirteen
 	// (asm.DotTiles) that all read the weights in address order: VDPBF16PS
