@@ -25,6 +25,12 @@
 // length). The next input of each model is then simply the committed tokens
 // its cache does not hold yet.
 //
+// With Options.MinConfidence the target verifies only the first drafts whose
+// probability of all being accepted, by the draft's own estimate, stays above
+// it (at least one): the verify then spends no rows on drafts the draft itself
+// doubts, which makes a large K cheap where it does not pay. The cut depends
+// on the draft alone, so the output below does not change.
+//
 // # Losslessness
 //
 // Greedy decoding (Temperature 0) accepts a draft only when it equals the

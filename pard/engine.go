@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gopard/gopard/ops/asm"
 )
 
 // Mode selects the engine.
@@ -97,6 +99,21 @@ type Options struct {
 	// PardToken overrides the PARD draft's mask token when > 0; otherwise
 	// the draft's Info().PardToken is used.
 	PardToken int32
+	// MinConfidence, when > 0, shortens an iteration whose later drafts
+	// are unlikely to be accepted: the target verifies drafts only while
+	// the product of the draft's probabilities for the tokens it chose (its
+	// estimate that all of them will be accepted) is at least
+	// MinConfidence, and always the first. A verified row the target
+	// rejects costs a verify row for nothing, and rows cost the more the
+	// larger K is; cutting them keeps K's long accepted runs where the
+	// draft is sure and the short verify where it is not. The output is
+	// unchanged (greedy: the target's tokens; sampling: its distribution,
+	// as the cut depends on the draft alone). PARD still drafts K tokens
+	// in its one forward; VSD stops drafting at the cut. The draft's
+	// logits rows are then read back instead of its argmax ids (a GPU
+	// copies K rows per iteration). Stats.Drafted counts the verified
+	// drafts. 0 verifies all K; must be < 1.
+	MinConfidence float32
 	// IgnoreEOS keeps generating past the target's EOS ids.
 	IgnoreEOS bool
 	// OnToken, when set, receives each committed block of tokens (after EOS
@@ -186,6 +203,9 @@ type engine struct {
 	rnd rng
 	p   []float32   // target distribution of the position being verified
 	q   [][]float32 // draft distributions, one per depth (sampling only)
+	// exps holds a greedy draft row's exponentials while its top token's
+	// probability is computed (Options.MinConfidence).
+	exps []float32
 
 	stats Stats
 }
@@ -226,6 +246,9 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 	}
 	if p := opt.TopP; p < 0 || p > 1 || p != p {
 		return nil, fmt.Errorf("pard: top-p %v is outside [0, 1]", p)
+	}
+	if c := opt.MinConfidence; !(c >= 0 && c < 1) {
+		return nil, fmt.Errorf("pard: minimum confidence %v is outside [0, 1)", c)
 	}
 
 	e := &engine{target: target, opt: opt, mode: opt.Mode, k: opt.K, greedy: opt.Temperature == 0}
@@ -304,8 +327,11 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 	}
 	if e.greedy {
 		e.targetArgmax = argmaxOf(target, e.vocab)
-		if e.draft != nil {
+		if e.draft != nil && opt.MinConfidence == 0 {
 			e.draftArgmax = argmaxOf(e.draft, e.vocab)
+		}
+		if e.draft != nil && opt.MinConfidence > 0 {
+			e.exps = make([]float32, e.vocab)
 		}
 	} else {
 		e.smp = newSampler(opt.Temperature, opt.TopK, opt.TopP, e.vocab)
@@ -338,12 +364,14 @@ func (e *engine) run() (*Result, error) {
 		if need := total + kk + 1; need > len(e.all) {
 			e.all = append(e.all, make([]int32, max(need, 2*len(e.all))-len(e.all))...)
 		}
-		drafts := e.all[total : total+kk]
+		proposed := kk // the PARD draft read kk−1 masks, whatever is verified
 		if kk > 0 {
-			if err := e.propose(total, kk); err != nil {
+			var err error
+			if kk, err = e.propose(total, kk); err != nil {
 				return nil, err
 			}
 		}
+		drafts := e.all[total : total+kk]
 
 		// Verify: one target forward over its uncached tokens and the drafts.
 		x := e.all[e.tLen : total+kk]
@@ -367,9 +395,9 @@ func (e *engine) run() (*Result, error) {
 		if err := truncate(e.target, "target", e.tLen); err != nil {
 			return nil, err
 		}
-		if kk > 0 {
+		if proposed > 0 {
 			if e.mode == PARD {
-				e.dLen = rewindPARD(e.dLen, kk)
+				e.dLen = rewindPARD(e.dLen, proposed)
 			} else {
 				e.dLen = rewindVSD(newTotal, e.dLen)
 			}
@@ -414,9 +442,11 @@ func (e *engine) run() (*Result, error) {
 }
 
 // propose writes kk drafts after the committed tokens (at e.all[total:]) and,
-// when sampling, their draft distributions into e.q.
-func (e *engine) propose(total, kk int) error {
+// when sampling, their draft distributions into e.q. It returns how many of
+// them the target is to verify: kk, or fewer under Options.MinConfidence.
+func (e *engine) propose(total, kk int) (int, error) {
 	drafts := e.all[total : total+kk]
+	conf := 1.0 // the draft's probability that drafts[:j] are all accepted
 	if e.mode == PARD {
 		in := append(e.din[:0], e.all[e.dLen:total]...)
 		for range kk - 1 {
@@ -425,24 +455,48 @@ func (e *engine) propose(total, kk int) error {
 		e.din = in
 		out, err := e.draftForward(in, kk)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		for j := range kk {
 			drafts[j] = e.pick(out, j, j)
+			if e.cut(&conf, out, j, j, drafts[j]) {
+				return j, nil
+			}
 		}
-		return nil
+		return kk, nil
 	}
 	// VSD: K sequential forwards, feeding each draft back.
 	x := e.all[e.dLen:total]
 	for j := range kk {
 		out, err := e.draftForward(x, 1)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		drafts[j] = e.pick(out, 0, j)
+		if e.cut(&conf, out, 0, j, drafts[j]) {
+			return j, nil
+		}
 		x = drafts[j : j+1]
 	}
-	return nil
+	return kk, nil
+}
+
+// cut multiplies *conf by the draft's probability of id, its draft at depth
+// j from row i of out, and reports whether Options.MinConfidence leaves
+// that draft and the later ones unverified (never the first).
+func (e *engine) cut(conf *float64, out logits, i, j int, id int32) bool {
+	if e.opt.MinConfidence == 0 {
+		return false
+	}
+	if e.greedy {
+		// softmax(row)[id] with id the row's largest: 1 / Σ exp(row − row[id])
+		row := out.rows[i][:e.vocab]
+		copy(e.exps, row) // the rows belong to the model
+		*conf /= float64(asm.ExpSub(e.exps, row[id]))
+	} else {
+		*conf *= float64(e.q[j][id])
+	}
+	return j > 0 && *conf < float64(e.opt.MinConfidence)
 }
 
 func (e *engine) draftForward(x []int32, want int) (logits, error) {

@@ -136,6 +136,99 @@ func TestGreedyLossless(t *testing.T) {
 	}
 }
 
+// confLog is a draft that logs, for every row it returns, the probability
+// of the row's argmax (float64 softmax): what Options.MinConfidence weighs.
+type confLog struct {
+	*fakeLM
+	probs []float64
+}
+
+func (c *confLog) Forward(tokens []int32, start, want int) ([][]float32, error) {
+	rows, err := c.fakeLM.Forward(tokens, start, want)
+	for _, r := range rows {
+		top := r[argmax(r)]
+		var s float64
+		for _, x := range r {
+			s += math.Exp(float64(x - top))
+		}
+		c.probs = append(c.probs, 1/s)
+	}
+	return rows, err
+}
+
+// TestMinConfidence: cutting an iteration's drafts where the draft's own
+// probability that all of them are accepted falls below MinConfidence
+// leaves the greedy output exactly AR's, and the target verifies exactly
+// the drafts the rule keeps (never fewer than one), computed here from the
+// draft's rows.
+func TestMinConfidence(t *testing.T) {
+	const vocab, k = 96, 6
+	eos := []int32{3, 17}
+	prompts := testPrompts(12, vocab, 5)
+	for _, ec := range engineCases(vocab) {
+		for _, mc := range []float32{1e-30, 0.2, 0.6, 0.95} {
+			var verified, iters, near int
+			for pi, prompt := range prompts {
+				fs := newFakeSet(t, vocab, eos)
+				fake := ec.draft(fs)
+				fake.scale = 150 // a sharper draft (same argmax): its confidence spans the thresholds
+				draft := &confLog{fakeLM: fake}
+				fs.target.record = true
+				opt := Options{Mode: ec.mode, K: k, MaxNewTokens: 40, PardToken: ec.pard, MinConfidence: mc}
+				res, err := Generate(fs.target, WithInfo(draft, fake.info), prompt, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, wantReason := naiveGreedy(fs.target, prompt, opt.MaxNewTokens, math.MaxInt, vocab, eos)
+				if !slices.Equal(res.Output, want) || res.StopReason != wantReason {
+					t.Fatalf("%s min %v prompt %d:\n got %v (%s)\nwant %v (%s)", ec.name, mc, pi, res.Output, res.StopReason, want, wantReason)
+				}
+				// Replay the rule over the logged probabilities: a PARD
+				// iteration logs k rows, a VSD one a row per draft forward
+				// (the cut draft's included).
+				probs, before := draft.probs, verified
+				for it, call := range fs.target.calls[:res.Stats.Iterations] {
+					kept, conf := k, 1.0
+					for j := range k {
+						conf *= probs[j]
+						if math.Abs(conf/float64(mc)-1) < 1e-5 {
+							near++
+						}
+						if j > 0 && conf < float64(mc) {
+							kept = j
+							break
+						}
+					}
+					used := k
+					if ec.mode == VSD {
+						used = min(kept+1, k)
+					}
+					probs = probs[used:]
+					if call.want-1 != kept {
+						t.Fatalf("%s min %v prompt %d iteration %d: the target verified %d drafts, want %d", ec.name, mc, pi, it, call.want-1, kept)
+					}
+					verified += kept
+				}
+				if res.Stats.Drafted != verified-before {
+					t.Fatalf("%s min %v prompt %d: Stats.Drafted %d, verified %d", ec.name, mc, pi, res.Stats.Drafted, verified-before)
+				}
+				iters += res.Stats.Iterations
+			}
+			t.Logf("%-9s min %-6v verified %.2f drafts an iteration (%d near the threshold)", ec.name, mc, float64(verified)/float64(iters), near)
+			switch {
+			case near > 0:
+				t.Fatalf("%s min %v: %d products within 1e-5 of the threshold: rounding could flip the cut; choose others", ec.name, mc, near)
+			case mc == 1e-30 && verified != k*iters:
+				t.Errorf("%s: a negligible minimum cut drafts", ec.name)
+			case mc > 1e-30 && verified == k*iters:
+				t.Errorf("%s min %v: no iteration was cut", ec.name, mc)
+			case mc == 0.2 && verified == iters && !strings.HasSuffix(ec.name, "bad"):
+				t.Errorf("%s min %v: every iteration was cut to one draft", ec.name, mc)
+			}
+		}
+	}
+}
+
 func TestARMatchesNaive(t *testing.T) {
 	const vocab = 64
 	for i, prompt := range testPrompts(20, vocab, 2) {
@@ -489,6 +582,9 @@ func TestErrors(t *testing.T) {
 		{"negative context", fs.target, nil, p, Options{MaxContext: -1}, "MaxContext"},
 		{"vocab beyond target", fs.target, nil, p, Options{Vocab: 97}, "exceeds"},
 		{"unbounded", fs.target, nil, p, Options{}, "nothing bounds"},
+		{"negative confidence", fs.target, fs.good, p, Options{Mode: VSD, K: 2, MaxNewTokens: 5, MinConfidence: -0.1}, "minimum confidence"},
+		{"confidence 1", fs.target, fs.good, p, Options{Mode: VSD, K: 2, MaxNewTokens: 5, MinConfidence: 1}, "minimum confidence"},
+		{"NaN confidence", fs.target, fs.good, p, Options{Mode: VSD, K: 2, MaxNewTokens: 5, MinConfidence: float32(math.NaN())}, "minimum confidence"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -312,36 +312,47 @@ func TestSamplingDistribution(t *testing.T) {
 			}
 			return x, cells - 1
 		}
-		sample := func(target, draft Model, mode Mode, k int) []int {
-			counts := make([]int, 216)
+		sample := func(target, draft Model, mode Mode, k int, minConf float32) []int {
+			counts, cut := make([]int, 216), false
 			for i := range runs {
 				res, err := Generate(target, draft, prompt, Options{
 					Mode: mode, K: k, MaxNewTokens: steps, Temperature: cfg.temp, TopK: cfg.k, TopP: cfg.p,
-					PardToken: vocab - 1, Seed: uint64(ci)<<32 | uint64(i),
+					PardToken: vocab - 1, Seed: uint64(ci)<<32 | uint64(i), MinConfidence: minConf,
 				})
 				if err != nil {
 					t.Fatal(err)
 				}
 				o := res.Output
 				counts[int(o[0])*36+int(o[1])*6+int(o[2])]++
+				if minConf > 0 && res.Stats.Drafted < k*res.Stats.Iterations {
+					cut = true
+				}
+			}
+			if minConf > 0 && !cut {
+				t.Errorf("minimum confidence %v cut no iteration", minConf)
 			}
 			return counts
 		}
+		// The minimum confidences cut some iterations and not others: the
+		// cut depends on the draft's probabilities of its own samples.
 		engines := []struct {
-			name  string
-			mode  Mode
-			draft Model
-			k     int
+			name    string
+			mode    Mode
+			draft   Model
+			k       int
+			minConf float32
 		}{
-			{"ar", AR, nil, 0},
-			{"vsd-good", VSD, fs.good, 2},
-			{"vsd-bad", VSD, fs.bad, 3},
-			{"pard", PARD, fs.pard, 1},
-			{"pard", PARD, fs.pard, 3},
-			{"pard-bad", PARD, fs.bad, 4},
+			{"ar", AR, nil, 0, 0},
+			{"vsd-good", VSD, fs.good, 2, 0},
+			{"vsd-bad", VSD, fs.bad, 3, 0},
+			{"pard", PARD, fs.pard, 1, 0},
+			{"pard", PARD, fs.pard, 3, 0},
+			{"pard-bad", PARD, fs.bad, 4, 0},
+			{"vsd-good-cut", VSD, fs.good, 3, 0.3},
+			{"pard-cut", PARD, fs.pard, 3, 0.3},
 		}
 		for _, en := range engines {
-			x, df := chi2(sample(fs.target, en.draft, en.mode, en.k))
+			x, df := chi2(sample(fs.target, en.draft, en.mode, en.k, en.minConf))
 			limit := float64(df) + 7*math.Sqrt(2*float64(df))
 			t.Logf("T=%v top-k %d top-p %v %-8s K=%d: chi2 %.1f, df %d, limit %.1f", cfg.temp, cfg.k, cfg.p, en.name, en.k, x, df, limit)
 			if x > limit {
@@ -350,7 +361,7 @@ func TestSamplingDistribution(t *testing.T) {
 		}
 		// Power: the draft's own distribution (what "accept everything"
 		// would sample) is far outside the limit.
-		x, df := chi2(sample(fs.bad, nil, AR, 0))
+		x, df := chi2(sample(fs.bad, nil, AR, 0, 0))
 		if limit := float64(df) + 7*math.Sqrt(2*float64(df)); x < 10*limit {
 			t.Errorf("the test cannot tell the draft's distribution from the target's: chi2 %.1f", x)
 		}

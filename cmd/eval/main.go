@@ -32,6 +32,7 @@ import (
 type config struct {
 	target, draft, arDraft string
 	ks                     []int
+	minConfs               []float32
 	modes                  []pard.Mode
 	benchmarks             []string
 	dataDir, out, serie    string
@@ -63,7 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var ks, modes, bench string
+	var ks, minConfs, modes, bench string
 	for _, n := range []string{"target", "t", "model"} {
 		fs.StringVar(&c.target, n, "", "target model directory (with tokenizer.json and a chat template)")
 	}
@@ -74,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	for _, n := range []string{"k", "draft_k"} {
 		fs.StringVar(&ks, n, "12", "comma-separated draft lengths K to evaluate")
 	}
+	fs.StringVar(&minConfs, "min-confidence", "0", cli.MinConfidenceHelp+"; comma-separated values make more cells of the grid")
 	fs.StringVar(&modes, "modes", "", "comma-separated modes among ar,vsd,pard (default: ar, plus vsd and pard when a draft is given)")
 	for _, n := range []string{"benchmark", "b"} {
 		fs.StringVar(&bench, n, "", "comma-separated benchmarks: humaneval, gsm8k, math_500 (alias math500), go (completion prompts cut from the held-out packages of $(go env GOROOT)/src, no chat template), or paths to JSONL files (default: humaneval; go for the embedded models)")
@@ -129,6 +131,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			return nil, fmt.Errorf("-k %q: want comma-separated integers in [0, %d]", ks, pard.MaxK)
 		}
 		c.ks = append(c.ks, k)
+	}
+	for _, f := range strings.Split(minConfs, ",") {
+		mc, err := cli.ParseMinConfidence(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("--min-confidence %q: %w", minConfs, err)
+		}
+		c.minConfs = append(c.minConfs, mc)
 	}
 	if modes == "" {
 		modes = "ar"
@@ -247,21 +256,26 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // cell is one row of the grid's results.
 type cell struct {
-	Benchmark    string    `json:"benchmark"`
-	Mode         string    `json:"mode"`
-	K            int       `json:"k"`
-	Target       string    `json:"target"`
-	Draft        string    `json:"draft,omitempty"`
-	Prompts      int       `json:"prompts"`
-	Tokens       int       `json:"tokens"`
-	Seconds      float64   `json:"seconds"`
-	TokenPerSec  float64   `json:"token_per_sec"`
-	AcceptLength float64   `json:"accept_length"`
-	Acc          float64   `json:"acc"`
-	PerDepth     []float64 `json:"per_depth_acceptance,omitempty"`
-	TargetShare  float64   `json:"target_time_share"`
-	DraftShare   float64   `json:"draft_time_share"`
-	SpeedupVsAR  float64   `json:"speedup_vs_ar,omitempty"`
+	Benchmark string `json:"benchmark"`
+	Mode      string `json:"mode"`
+	K         int    `json:"k"`
+	// MinConfidence is pard.Options.MinConfidence (0: every draft verified).
+	MinConfidence float32 `json:"min_confidence"`
+	Target        string  `json:"target"`
+	Draft         string  `json:"draft,omitempty"`
+	Prompts       int     `json:"prompts"`
+	Tokens        int     `json:"tokens"`
+	Seconds       float64 `json:"seconds"`
+	TokenPerSec   float64 `json:"token_per_sec"`
+	AcceptLength  float64 `json:"accept_length"`
+	// Verified is the mean number of drafts an iteration verified: K, less
+	// where --min-confidence cut iterations (or the context's end did).
+	Verified    float64   `json:"verified_per_iteration"`
+	Acc         float64   `json:"acc"`
+	PerDepth    []float64 `json:"per_depth_acceptance,omitempty"`
+	TargetShare float64   `json:"target_time_share"`
+	DraftShare  float64   `json:"draft_time_share"`
+	SpeedupVsAR float64   `json:"speedup_vs_ar,omitempty"`
 	// How the cell ran, so that result files compare like with like.
 	Device          string `json:"device"`
 	BF16Activations bool   `json:"bf16_activations"`
@@ -398,26 +412,32 @@ func run(c *config, stdout, stderr io.Writer) error {
 	for _, b := range c.benchmarks {
 		var specs []cellSpec
 		for _, mode := range c.modes {
-			ks := c.ks
+			ks, mcs := c.ks, c.minConfs
 			if mode == pard.AR {
-				ks = []int{0}
+				ks, mcs = []int{0}, []float32{0}
 			}
 			for _, k := range ks {
 				if mode != pard.AR && k == 0 {
 					continue
 				}
-				sp := cellSpec{label: fmt.Sprintf("%s %s k=%d", b, mode, k), target: target}
-				switch mode {
-				case pard.VSD:
-					sp.draft, sp.draftDir = vsdDraft, firstNonEmpty(c.arDraft, c.draft)
-				case pard.PARD:
-					sp.draft, sp.draftDir = pardDraft, c.draft
+				for _, mc := range mcs {
+					label := fmt.Sprintf("%s %s k=%d", b, mode, k)
+					if mc > 0 {
+						label += fmt.Sprintf(" min=%g", mc)
+					}
+					sp := cellSpec{label: label, target: target}
+					switch mode {
+					case pard.VSD:
+						sp.draft, sp.draftDir = vsdDraft, firstNonEmpty(c.arDraft, c.draft)
+					case pard.PARD:
+						sp.draft, sp.draftDir = pardDraft, c.draft
+					}
+					sp.opt = pard.Options{Mode: mode, K: k, MaxNewTokens: c.tokens, MaxContext: capacity, Vocab: tok.VocabSize(), MinConfidence: mc}
+					if c.pardToken >= 0 {
+						sp.opt.PardToken = int32(c.pardToken)
+					}
+					specs = append(specs, sp)
 				}
-				sp.opt = pard.Options{Mode: mode, K: k, MaxNewTokens: c.tokens, MaxContext: capacity, Vocab: tok.VocabSize()}
-				if c.pardToken >= 0 {
-					sp.opt.PardToken = int32(c.pardToken)
-				}
-				specs = append(specs, sp)
 			}
 		}
 		var results []cell
@@ -530,8 +550,11 @@ func runInterleaved(prompts [][]int32, specs []cellSpec, warmup int, label strin
 // finishCell turns a cell's summed statistics into its result.
 func finishCell(opt pard.Options, prompts, tokens int, sum pard.Stats) cell {
 	decode := (sum.Total - sum.PrefillTime).Seconds()
-	r := cell{Mode: opt.Mode.String(), K: opt.K, Prompts: prompts, Tokens: tokens, Seconds: decode,
+	r := cell{Mode: opt.Mode.String(), K: opt.K, MinConfidence: opt.MinConfidence, Prompts: prompts, Tokens: tokens, Seconds: decode,
 		AcceptLength: sum.AcceptLength, Acc: sum.Acc}
+	if sum.Iterations > 0 {
+		r.Verified = float64(sum.Drafted) / float64(sum.Iterations)
+	}
 	if decode > 0 {
 		r.TokenPerSec = float64(tokens) / decode
 	}
@@ -562,7 +585,7 @@ func progress(w io.Writer, label string, done, total, tokens int, sum pard.Stats
 }
 
 func printTable(w io.Writer, cells []cell) {
-	fmt.Fprintf(w, "\n%-12s %-5s %3s %8s %10s %8s %9s %6s\n", "benchmark", "mode", "K", "prompts", "tok/s", "speedup", "accept_len", "acc")
+	fmt.Fprintf(w, "\n%-12s %-5s %3s %8s %8s %10s %8s %9s %8s %6s\n", "benchmark", "mode", "K", "min_conf", "prompts", "tok/s", "speedup", "accept_len", "verified", "acc")
 	for _, c := range cells {
 		speed := "1.00x"
 		if c.Mode != "ar" {
@@ -571,6 +594,6 @@ func printTable(w io.Writer, cells []cell) {
 				speed = fmt.Sprintf("%.2fx", c.SpeedupVsAR)
 			}
 		}
-		fmt.Fprintf(w, "%-12s %-5s %3d %8d %10.2f %8s %9.2f %6.3f\n", c.Benchmark, c.Mode, c.K, c.Prompts, c.TokenPerSec, speed, c.AcceptLength, c.Acc)
+		fmt.Fprintf(w, "%-12s %-5s %3d %8g %8d %10.2f %8s %9.2f %8.2f %6.3f\n", c.Benchmark, c.Mode, c.K, c.MinConfidence, c.Prompts, c.TokenPerSec, speed, c.AcceptLength, c.Verified, c.Acc)
 	}
 }

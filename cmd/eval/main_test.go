@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,8 +19,11 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.modes) != 3 || len(c.ks) != 2 || c.benchmarks[0] != "math_500" {
+	if len(c.modes) != 3 || len(c.ks) != 2 || c.benchmarks[0] != "math_500" || !slices.Equal(c.minConfs, []float32{0}) {
 		t.Fatalf("parsed %+v", c)
+	}
+	if c, err := parseFlags([]string{"-t", "x", "--min-confidence", "0, 0.25"}, io.Discard); err != nil || !slices.Equal(c.minConfs, []float32{0, 0.25}) {
+		t.Fatalf("--min-confidence 0,0.25 parsed as %v (%v)", c.minConfs, err)
 	}
 	// No model: the embedded Go models on the go benchmark.
 	if c, err := parseFlags(nil, io.Discard); err != nil {
@@ -27,7 +31,8 @@ func TestFlags(t *testing.T) {
 	} else if c.draft == "" || c.arDraft == "" || len(c.benchmarks) != 1 || c.benchmarks[0] != "go" || len(c.modes) != 3 {
 		t.Errorf("no flags parsed as %+v, want the embedded trio on -b go", c)
 	}
-	for _, bad := range [][]string{{"-d", "y"}, {"--ar-draft", "y"}, {"-t", "x", "-k", "a"}, {"-t", "x", "--modes", "pard"}, {"-t", "x", "--modes", "fast"}, {"-t", "x", "--tokens", "0"}} {
+	for _, bad := range [][]string{{"-d", "y"}, {"--ar-draft", "y"}, {"-t", "x", "-k", "a"}, {"-t", "x", "--modes", "pard"}, {"-t", "x", "--modes", "fast"}, {"-t", "x", "--tokens", "0"},
+		{"-t", "x", "--min-confidence", "1"}, {"-t", "x", "--min-confidence", "0.1,-0.1"}, {"-t", "x", "--min-confidence", "NaN"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted bad flags", bad)
 		}
@@ -42,7 +47,7 @@ func TestEvalGrid(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "r.jsonl")
 	c, err := parseFlags([]string{"-t", model, "-d", model, "--pard-token", "151670", "-ms", "qwen", "-k", "2,4",
 		"-b", "gsm8k", "--data", shareddata.Dir(t, "bmk"), "-n", "2", "--tokens", "6", "--warmup", "1", "--out", out, "--threads", "1",
-		"--device", "cpu", "--kv-cache", "F16"}, io.Discard)
+		"--device", "cpu", "--kv-cache", "F16", "--min-confidence", "0,0.5"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +60,7 @@ func TestEvalGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if len(lines) != 5 { // ar + vsd×2 + pard×2
+	if len(lines) != 9 { // ar + (vsd, pard) × (K 2, 4) × (min confidence 0, 0.5)
 		t.Fatalf("%d result lines:\n%s", len(lines), data)
 	}
 	for _, l := range lines {
@@ -65,6 +70,9 @@ func TestEvalGrid(t *testing.T) {
 		}
 		if r.KVCache != "f16" || r.BF16Activations || !strings.HasPrefix(r.Device, "cpu") {
 			t.Fatalf("result line %s: want kv_cache f16, no bf16 activations, a cpu device", l)
+		}
+		if r.Mode != "ar" && (r.Verified < 1 || r.Verified > float64(r.K) || r.MinConfidence == 0 && r.Verified != float64(r.K)) {
+			t.Fatalf("result line %s: drafts verified per iteration out of [1, K], or below K without a minimum confidence", l)
 		}
 	}
 	if !strings.Contains(table.String(), "pard") {

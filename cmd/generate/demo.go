@@ -32,6 +32,10 @@ func countLines(name string) (int, error) {
 const (
 	demoVSDK  = 2
 	demoPARDK = 4
+	// and the minimum confidence (pard.Options.MinConfidence) unless
+	// --min-confidence is given
+	demoVSDMinConf  = 0
+	demoPARDMinConf = 0
 )
 
 // demoRounds is how many times the demo times each mode, the three in turn,
@@ -67,6 +71,10 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 	kv, kp := demoVSDK, demoPARDK
 	if c.kSet {
 		kv, kp = c.k, c.k
+	}
+	mv, mp := float32(demoVSDMinConf), float32(demoPARDMinConf)
+	if c.minConfSet {
+		mv, mp = float32(c.minConf), float32(c.minConf)
 	}
 	capacity := len(prompt) + c.maxTokens + max(kv, kp) + 1
 	quiet := c.quiet || c.asJSON
@@ -104,14 +112,15 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 	}
 
 	runs := []struct {
-		name  string
-		mode  pard.Mode
-		k     int
-		draft pard.Model
+		name    string
+		mode    pard.Mode
+		k       int
+		minConf float32
+		draft   pard.Model
 	}{
-		{"AR", pard.AR, 0, nil},
-		{"VSD", pard.VSD, kv, dm},
-		{"PARD", pard.PARD, kp, pm},
+		{"AR", pard.AR, 0, 0, nil},
+		{"VSD", pard.VSD, kv, mv, dm},
+		{"PARD", pard.PARD, kp, mp, pm},
 	}
 	// Warm up: fault the mapped weights in and settle the clocks, so the
 	// first measured run is not charged for it.
@@ -135,7 +144,8 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		return nil
 	}
 	opts := func(r int) pard.Options {
-		return pard.Options{Mode: runs[r].mode, K: runs[r].k, MaxNewTokens: c.maxTokens, MaxContext: capacity, Vocab: tok.VocabSize(), IgnoreEOS: c.ignoreEOS}
+		return pard.Options{Mode: runs[r].mode, K: runs[r].k, MaxNewTokens: c.maxTokens, MaxContext: capacity, Vocab: tok.VocabSize(), IgnoreEOS: c.ignoreEOS,
+			MinConfidence: runs[r].minConf}
 	}
 	if !c.asJSON {
 		last := len(runs) - 1
@@ -181,8 +191,8 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 			if i == len(runs)-1 {
 				sep = "]\n"
 			}
-			fmt.Fprintf(stdout, `{"mode":%q,"k":%d,"tokens":%d,"tokens_per_second":%.3f,"speedup":%.4f,"accept_length":%.4f,"runs":%d}%s`,
-				r.name, r.k, len(ref), tps[i], tps[i]/tps[0], st.AcceptLength, demoRounds, sep)
+			fmt.Fprintf(stdout, `{"mode":%q,"k":%d,"min_confidence":%g,"tokens":%d,"tokens_per_second":%.3f,"speedup":%.4f,"accept_length":%.4f,"runs":%d}%s`,
+				r.name, r.k, r.minConf, len(ref), tps[i], tps[i]/tps[0], st.AcceptLength, demoRounds, sep)
 		}
 		return nil
 	}

@@ -28,6 +28,7 @@ import (
 type config struct {
 	target, draft, tokenizerDir string
 	k                           int
+	minConf                     float64
 	para                        bool
 	maxTokens, maxCacheLen      int
 	serie                       string
@@ -39,7 +40,7 @@ type config struct {
 	pardToken                   int
 	threads                     int
 	asJSON, ignoreEOS, quiet    bool
-	demo, kSet                  bool // no --model: the embedded models' side-by-side demo
+	demo, kSet, minConfSet      bool // no --model: the embedded models' side-by-side demo
 	bf16Act                     bool
 	kvCache                     string
 	draftAct                    string
@@ -60,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	for _, name := range []string{"k", "draft_k"} {
 		fs.IntVar(&c.k, name, 12, "draft tokens per iteration (0: the target alone, AR)")
 	}
+	fs.Float64Var(&c.minConf, "min-confidence", 0, cli.MinConfidenceHelp)
 	fs.BoolVar(&c.para, "para", false, "the draft is a PARD parallel draft: one draft forward proposes k tokens")
 	for _, name := range []string{"max-tokens", "tokens"} {
 		fs.IntVar(&c.maxTokens, name, 512, "maximum number of tokens to generate")
@@ -100,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	c.kSet = set["k"] || set["draft_k"]
+	c.minConfSet = set["min-confidence"]
 	if c.target == "" && c.draft == "" && c.ids == "" && !c.chat && c.temperature == 0 {
 		// No model: the embedded Go models' demo, 128 tokens unless asked.
 		c.demo = true
@@ -124,6 +127,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--chat needs --prompt text, not --ids")
 	case c.k < 0 || c.k > pard.MaxK:
 		return nil, fmt.Errorf("-k %d: must be in [0, %d]", c.k, pard.MaxK)
+	case !(c.minConf >= 0 && c.minConf < 1):
+		return nil, fmt.Errorf("--min-confidence %v: must be in [0, 1)", c.minConf)
 	case c.maxTokens < 1:
 		return nil, fmt.Errorf("--max-tokens %d: must be at least 1", c.maxTokens)
 	case c.maxCacheLen < 0:
@@ -167,6 +172,8 @@ type output struct {
 	DecodeTPS     float64   `json:"decode_tokens_per_second"`
 	Mode          string    `json:"mode"`
 	K             int       `json:"k"`
+	MinConfidence float32   `json:"min_confidence"`
+	Verified      float64   `json:"verified_per_iteration"` // drafts verified per iteration: K, or fewer under --min-confidence
 	AcceptLength  float64   `json:"accept_length"`
 	Acc           float64   `json:"acc"`
 	PerDepth      []float64 `json:"per_depth_acceptance"`
@@ -240,7 +247,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 	opt := pard.Options{
 		Mode: mode, K: c.k, MaxNewTokens: c.maxTokens, MaxContext: capacity,
 		Temperature: float32(c.temperature), TopK: c.topK, TopP: float32(c.topP), Seed: c.seed,
-		IgnoreEOS: c.ignoreEOS,
+		IgnoreEOS: c.ignoreEOS, MinConfidence: float32(c.minConf),
 	}
 	if c.pardToken >= 0 {
 		opt.PardToken = int32(c.pardToken)
@@ -276,9 +283,12 @@ func run(c *config, stdout, stderr io.Writer) error {
 	if c.asJSON {
 		o := output{
 			PromptIDs: prompt, IDs: res.Output, PrefillTPS: prefillTPS, DecodeTPS: st.TokensPerSecond,
-			Mode: mode.String(), K: opt.K, AcceptLength: st.AcceptLength, Acc: st.Acc, PerDepth: finite(st.PerDepth),
+			Mode: mode.String(), K: opt.K, MinConfidence: opt.MinConfidence, AcceptLength: st.AcceptLength, Acc: st.Acc, PerDepth: finite(st.PerDepth),
 			TargetFwd: st.TargetForwards, DraftFwd: st.DraftForwards, StopReason: res.StopReason,
 			TotalSeconds: st.Total.Seconds(), PrefillSecond: st.PrefillTime.Seconds(), PeakRSSBytes: cli.PeakRSS(),
+		}
+		if st.Iterations > 0 {
+			o.Verified = float64(st.Drafted) / float64(st.Iterations)
 		}
 		if st.Total > 0 {
 			o.TargetShare = st.TargetTime.Seconds() / st.Total.Seconds()
@@ -301,6 +311,9 @@ func run(c *config, stdout, stderr io.Writer) error {
 		if mode != pard.AR {
 			fmt.Fprintf(stderr, "; mean accepted length %.2f, acc %.3f; %d target / %d draft forwards",
 				st.AcceptLength, st.Acc, st.TargetForwards, st.DraftForwards)
+			if opt.MinConfidence > 0 {
+				fmt.Fprintf(stderr, "; %.2f drafts verified an iteration (--min-confidence %g)", float64(st.Drafted)/float64(max(st.Iterations, 1)), opt.MinConfidence)
+			}
 		}
 		if rss := cli.PeakRSS(); rss > 0 {
 			fmt.Fprintf(stderr, "; peak RSS %.0f MB", float64(rss)/1e6)

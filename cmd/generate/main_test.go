@@ -23,7 +23,8 @@ func TestFlagErrors(t *testing.T) {
 		{"--model", "x", "--ids", "1", "-k", "-1"}, {"--model", "x", "--ids", "1", "--max-tokens", "0"},
 		{"--model", "x", "--ids", "1", "--para"}, {"--model", "x", "--ids", "1", "--top-p", "2"},
 		{"--model", "x", "--ids", "1", "--temperature", "-1"}, {"--model", "x", "--ids", "1", "stray"},
-		{"--draft-activations", "fp8"},
+		{"--draft-activations", "fp8"}, {"--model", "x", "--ids", "1", "--min-confidence", "1"},
+		{"--model", "x", "--ids", "1", "--min-confidence", "-0.5"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted bad flags", args)
@@ -67,6 +68,7 @@ func TestSpeculativeEqualsAR(t *testing.T) {
 	for _, extra := range [][]string{
 		{"-d", dir, "-k", "3"}, {"-d", dir, "--para", "--pard-token", "151670", "-k", "5"},
 		{"-d", dir, "-k", "3", "--draft-activations", "f32"}, {"-d", dir, "--para", "--pard-token", "151670", "-k", "5", "--draft-activations", "f32"},
+		{"-d", dir, "-k", "3", "--min-confidence", "0.5"}, {"-d", dir, "--para", "--pard-token", "151670", "-k", "5", "--min-confidence", "0.5"},
 	} {
 		o := gen(extra...)
 		if !slices.Equal(o.IDs, ar.IDs) {
@@ -74,6 +76,13 @@ func TestSpeculativeEqualsAR(t *testing.T) {
 		}
 		if o.TargetFwd == 0 || o.DraftFwd == 0 {
 			t.Errorf("%v: forwards not counted: %+v", extra, o)
+		}
+		wantMC := float32(0)
+		if slices.Equal(extra[len(extra)-2:], []string{"--min-confidence", "0.5"}) {
+			wantMC = 0.5
+		}
+		if o.MinConfidence != wantMC || o.Verified < 1 || o.Verified > float64(o.K) || wantMC == 0 && o.Verified != float64(o.K) {
+			t.Errorf("%v: %.2f drafts verified an iteration, min confidence %v", extra, o.Verified, o.MinConfidence)
 		}
 	}
 }

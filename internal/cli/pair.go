@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/gopard/gopard/models/llama"
@@ -187,4 +188,16 @@ func ChatPrompt(dir, system, user string) (string, error) {
 		return "", err
 	}
 	return chat.RenderRequest(tmpl, data, specials)
+}
+
+// MinConfidenceHelp documents --min-confidence (pard.Options.MinConfidence).
+const MinConfidenceHelp = "verify an iteration's drafts only while the draft's probability that all of them are accepted (the product of its probabilities for its own tokens) stays at least this, the first always; 0 verifies all K. The output does not change, only how many rows each verify spends"
+
+// ParseMinConfidence parses a --min-confidence value: a number in [0, 1).
+func ParseMinConfidence(s string) (float32, error) {
+	v, err := strconv.ParseFloat(s, 32)
+	if err != nil || !(v >= 0 && v < 1) {
+		return 0, fmt.Errorf("minimum confidence %q is not a number in [0, 1)", s)
+	}
+	return float32(v), nil
 }
