@@ -17,10 +17,17 @@ import (
 // paths (Read, Argmaxer) on a machine without a GPU. Weights stay on the
 // host, as ops.CPU loads them.
 type deviceCPU struct {
-	*ops.CPU
+	hostCPU
 	mem   []devAlloc
 	next  uintptr
 	reads int // Read calls: copies of logits rows to the host
+}
+
+// hostCPU is what deviceCPU takes from ops.CPU: all but nn.KVStore, which
+// no device backend is (the decoder writes a device's cache rows itself).
+type hostCPU interface {
+	nn.Backend
+	nn.Fused
 }
 
 type devAlloc struct {
@@ -28,12 +35,12 @@ type devAlloc struct {
 	data []byte
 }
 
-func newDeviceCPU() *deviceCPU { return &deviceCPU{CPU: ops.NewCPU(2), next: 1 << 20} }
+func newDeviceCPU() *deviceCPU { return &deviceCPU{hostCPU: ops.NewCPU(2), next: 1 << 20} }
 
 func (b *deviceCPU) Name() string { return "fake-device" }
 
 func (b *deviceCPU) Alloc(shape ...int) *tensor.Tensor {
-	h := b.CPU.Alloc(shape...)
+	h := b.hostCPU.Alloc(shape...)
 	base := b.next
 	b.next += uintptr(len(h.Data)) + 4096 // a gap: an address names one allocation
 	b.mem = append(b.mem, devAlloc{base, h.Data})
@@ -56,41 +63,41 @@ func (b *deviceCPU) host(t *tensor.Tensor) *tensor.Tensor {
 }
 
 func (b *deviceCPU) Embedding(out, table *tensor.Tensor, ids []int32) {
-	b.CPU.Embedding(b.host(out), b.host(table), ids)
+	b.hostCPU.Embedding(b.host(out), b.host(table), ids)
 }
 func (b *deviceCPU) Linear(out, x, w, bias *tensor.Tensor) {
-	b.CPU.Linear(b.host(out), b.host(x), b.host(w), b.host(bias))
+	b.hostCPU.Linear(b.host(out), b.host(x), b.host(w), b.host(bias))
 }
 func (b *deviceCPU) RMSNorm(out, x, w *tensor.Tensor, eps float32) {
-	b.CPU.RMSNorm(b.host(out), b.host(x), b.host(w), eps)
+	b.hostCPU.RMSNorm(b.host(out), b.host(x), b.host(w), eps)
 }
 func (b *deviceCPU) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor.Tensor) {
-	b.CPU.RoPE(b.host(x), heads, headDim, start, b.host(cos), b.host(sin))
+	b.hostCPU.RoPE(b.host(x), heads, headDim, start, b.host(cos), b.host(sin))
 }
 func (b *deviceCPU) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
-	b.CPU.Attention(b.host(out), b.host(q), b.host(k), b.host(v), start, heads, kvHeads, headDim)
+	b.hostCPU.Attention(b.host(out), b.host(q), b.host(k), b.host(v), start, heads, kvHeads, headDim)
 }
 func (b *deviceCPU) SiLUMul(out, gate, up *tensor.Tensor) {
-	b.CPU.SiLUMul(b.host(out), b.host(gate), b.host(up))
+	b.hostCPU.SiLUMul(b.host(out), b.host(gate), b.host(up))
 }
-func (b *deviceCPU) Add(dst, src *tensor.Tensor) { b.CPU.Add(b.host(dst), b.host(src)) }
+func (b *deviceCPU) Add(dst, src *tensor.Tensor) { b.hostCPU.Add(b.host(dst), b.host(src)) }
 
 // The nn.Fused operations ops.CPU has, on the fake device's tensors.
 func (b *deviceCPU) AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32) {
-	b.CPU.AddRMSNorm(b.host(out), b.host(x), b.host(delta), b.host(w), eps)
+	b.hostCPU.AddRMSNorm(b.host(out), b.host(x), b.host(delta), b.host(w), eps)
 }
 func (b *deviceCPU) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) {
-	b.CPU.RoPEQK(b.host(q), b.host(k), heads, kvHeads, headDim, start, b.host(cos), b.host(sin))
+	b.hostCPU.RoPEQK(b.host(q), b.host(k), heads, kvHeads, headDim, start, b.host(cos), b.host(sin))
 }
 func (b *deviceCPU) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
-	b.CPU.LinearSwiGLU(b.host(out), b.host(x), b.host(gate), b.host(up))
+	b.hostCPU.LinearSwiGLU(b.host(out), b.host(x), b.host(gate), b.host(up))
 }
 func (b *deviceCPU) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
-	b.CPU.LinearQKV(b.host(q), b.host(k), b.host(v), b.host(x), b.host(wq), b.host(wk), b.host(wv), b.host(bq), b.host(bk), b.host(bv))
+	b.hostCPU.LinearQKV(b.host(q), b.host(k), b.host(v), b.host(x), b.host(wq), b.host(wk), b.host(wv), b.host(bq), b.host(bk), b.host(bv))
 }
 func (b *deviceCPU) Read(dst []float32, src *tensor.Tensor) {
 	b.reads++
-	b.CPU.Read(dst, b.host(src))
+	b.hostCPU.Read(dst, b.host(src))
 }
 
 // argmaxDevice is deviceCPU with a device argmax that counts its calls.

@@ -33,7 +33,8 @@ type Backend interface {
 	// cos and sin are (positions, headDim/2) tables from NewRoPE.
 	RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor.Tensor)
 	// Attention is causal GQA of q (M, heads·headDim) at positions start..
-	// over the cache k, v (≥ start+M, kvHeads·headDim), into out.
+	// over the cache k, v, into out: (≥ start+M, kvHeads·headDim) rows of
+	// positions, or, from a KVStore's AllocKV, that backend's layout.
 	Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int)
 	// SiLUMul computes out = silu(gate) · up elementwise.
 	SiLUMul(out, gate, up *tensor.Tensor)
@@ -75,17 +76,21 @@ type Fused interface {
 	LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor)
 }
 
-// KVStore is implemented by backends that may keep the KV cache in a
-// dtype other than F32: ops.CPU after SetF16KVCache(true) keeps binary16,
-// half the bytes attention reads per position. The Decoder then projects
-// keys and values into F32 rows, rotates (and norms) them there, and
-// stores them into the cache with StoreKV; the backend's Attention reads
-// caches of the dtype AllocKV returns.
+// KVStore is implemented by backends that keep the KV cache in a layout
+// or dtype of their own: ops.CPU keeps each key/value head's positions
+// together, so that attention streams them from memory instead of picking
+// a head's slice out of every position's row, and after
+// SetF16KVCache(true) keeps binary16, half the bytes. The Decoder then
+// projects keys and values into F32 rows, rotates (and norms) them there,
+// and stores them into the cache with StoreKV; the backend's Attention
+// reads the caches AllocKV returns.
 type KVStore interface {
-	// AllocKV returns a zeroed (rows, cols) cache tensor in the backend's
-	// cache dtype.
-	AllocKV(rows, cols int) *tensor.Tensor
-	// StoreKV rounds the F32 rows of src into dst, rows of a tensor from
-	// AllocKV of the same shape.
-	StoreKV(dst, src *tensor.Tensor)
+	// AllocKV returns a zeroed cache for rows positions of kvHeads heads of
+	// headDim values, in the backend's layout and dtype; its Bytes are
+	// rows·kvHeads·headDim elements.
+	AllocKV(rows, kvHeads, headDim int) *tensor.Tensor
+	// StoreKV rounds the F32 rows of src (M, kvHeads·headDim), the keys or
+	// values of positions start..start+M−1, into cache, a tensor from
+	// AllocKV.
+	StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor)
 }

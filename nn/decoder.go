@@ -81,8 +81,8 @@ type Decoder struct {
 	att      *tensor.Tensor // (maxRows, heads·headDim) attention output
 	proj     *tensor.Tensor // (maxRows, hidden) output of o_proj / down_proj
 	gate, up *tensor.Tensor // (maxRows, intermediate)
-	// Keys and values of a chunk before StoreKV rounds them into a cache
-	// that is not F32 (nil when the cache is F32: they go straight there).
+	// Keys and values of a chunk before StoreKV puts them into the cache of
+	// a KVStore (nil otherwise: they go straight into the cache's rows).
 	kNew, vNew *tensor.Tensor // (maxRows, kvHeads·headDim)
 	store      KVStore
 
@@ -94,7 +94,7 @@ type Decoder struct {
 	// Reusable tensor headers for the row views of one chunk, so that a
 	// forward allocates nothing (see tensor.RowSliceInto).
 	vx, vxb, vq, vatt, vproj, vgate, vup tensor.Tensor
-	vk, vv, vqh, vkh, vck, vcv           tensor.Tensor
+	vk, vv, vqh, vkh                     tensor.Tensor
 	vnx, vnxb, vlogits                   tensor.Tensor
 }
 
@@ -112,7 +112,7 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 		return nil, fmt.Errorf("decoder: %d layers of weights for num_hidden_layers %d", len(w.Layers), cfg.Layers)
 	}
 	d := &Decoder{cfg: cfg, b: b, w: w, maxRows: maxRows}
-	d.cache = NewKVCache(b, cfg.Layers, capacity, cfg.KVHeads*cfg.HeadDim)
+	d.cache = NewKVCache(b, cfg.Layers, capacity, cfg.KVHeads, cfg.HeadDim)
 	cos, sin := cfg.RoPE.Tables(cfg.HeadDim, capacity)
 	var err error
 	if d.cos, err = b.Load(tensor.FromF32(cos, capacity, cfg.HeadDim/2)); err != nil {
@@ -125,8 +125,8 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 	d.x, d.xb, d.proj = b.Alloc(maxRows, cfg.Hidden), b.Alloc(maxRows, cfg.Hidden), b.Alloc(maxRows, cfg.Hidden)
 	d.q, d.att = b.Alloc(maxRows, qDim), b.Alloc(maxRows, qDim)
 	d.gate, d.up = b.Alloc(maxRows, cfg.Intermediate), b.Alloc(maxRows, cfg.Intermediate)
-	if d.cache.DType() != tensor.F32 {
-		d.store = b.(KVStore) // NewKVCache allocated with it
+	if s, ok := b.(KVStore); ok { // NewKVCache allocated with it
+		d.store = s
 		d.kNew, d.vNew = b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim), b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim)
 	}
 	return d, nil
@@ -271,12 +271,12 @@ func (d *Decoder) forwardChunk(tokens []int32, start, keep int) {
 	for l := range d.w.Layers {
 		w := &d.w.Layers[l]
 		// Keys and values go straight into their cache rows, or, for a
-		// cache in another dtype, into F32 rows stored there after RoPE.
-		ck := d.cache.K[l].RowSliceInto(&d.vck, start, start+M)
-		cv := d.cache.V[l].RowSliceInto(&d.vcv, start, start+M)
-		k, v := ck, cv
+		// KVStore's cache, into F32 rows stored there after RoPE.
+		var k, v *tensor.Tensor
 		if d.store != nil {
 			k, v = d.kNew.RowSliceInto(&d.vk, 0, M), d.vNew.RowSliceInto(&d.vv, 0, M)
+		} else {
+			k, v = d.cache.K[l].RowSliceInto(&d.vk, start, start+M), d.cache.V[l].RowSliceInto(&d.vv, start, start+M)
 		}
 
 		// attention: (xb is the normed input) q/k/v projections, (Qwen3)
@@ -300,8 +300,8 @@ func (d *Decoder) forwardChunk(tokens []int32, start, keep int) {
 			b.RoPE(k, cfg.KVHeads, cfg.HeadDim, start, d.cos, d.sin)
 		}
 		if d.store != nil {
-			d.store.StoreKV(ck, k)
-			d.store.StoreKV(cv, v)
+			d.store.StoreKV(d.cache.K[l], start, k)
+			d.store.StoreKV(d.cache.V[l], start, v)
 		}
 		if l == len(d.w.Layers)-1 && keep > 0 {
 			if keep == M {

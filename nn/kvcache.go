@@ -11,18 +11,20 @@ import (
 // how speculative decoding forgets rejected drafts: slots past the length
 // are never read, and the next Forward overwrites them.
 type KVCache struct {
-	K, V     []*tensor.Tensor // per layer: (capacity, kvHeads·headDim), F32 or the backend's KVStore dtype
+	// K and V hold a tensor per layer: (capacity, kvHeads·headDim) F32, or
+	// what the backend's KVStore.AllocKV returns (its layout and dtype).
+	K, V     []*tensor.Tensor
 	Capacity int
 	n        int
 }
 
 // NewKVCache allocates a cache on backend b: with b's AllocKV when it is a
-// KVStore, else F32 with Alloc.
-func NewKVCache(b Backend, layers, capacity, kvDim int) *KVCache {
+// KVStore, else F32 (capacity, kvHeads·headDim) with Alloc.
+func NewKVCache(b Backend, layers, capacity, kvHeads, headDim int) *KVCache {
 	c := &KVCache{K: make([]*tensor.Tensor, layers), V: make([]*tensor.Tensor, layers), Capacity: capacity}
-	alloc := func() *tensor.Tensor { return b.Alloc(capacity, kvDim) }
+	alloc := func() *tensor.Tensor { return b.Alloc(capacity, kvHeads*headDim) }
 	if s, ok := b.(KVStore); ok {
-		alloc = func() *tensor.Tensor { return s.AllocKV(capacity, kvDim) }
+		alloc = func() *tensor.Tensor { return s.AllocKV(capacity, kvHeads, headDim) }
 	}
 	for l := range c.K {
 		c.K[l], c.V[l] = alloc(), alloc()

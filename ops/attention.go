@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/gopard/gopard/ops/asm"
@@ -13,13 +14,16 @@ import (
 //	score[t] = q·k[t] / sqrt(headDim)      t ≤ start+m
 //	out      = Σ_t softmax(score)[t] · v[t]
 //
-// q and out are (M, heads·headDim); k and v are (≥ start+M, kvHeads·headDim),
-// in float32 or in IEEE binary16 (a half-precision cache: half the bytes
-// per position, which attention reads from memory once the weights of a
-// forward have evicted them; each element is widened exactly where it is
-// read, so the result is, bit for bit, the one over the widened cache).
-// scratch holds one buffer of at least AttentionScratch(M, start, headDim)
-// floats per worker.
+// q and out are (M, heads·headDim); k and v hold key/value head g's
+// position t at element g·HeadStride + t·RowStride of layout (RowMajor:
+// rows of positions; HeadMajor: each head's positions together, which
+// attention then streams from memory, CPU.AllocKV's layout), in float32 or
+// in IEEE binary16 (a half-precision cache: half the bytes per position,
+// which attention reads from memory once the weights of a forward have
+// evicted them; each element is widened exactly where it is read, so the
+// result is, bit for bit, the one over the widened cache). The layout does
+// not change a bit of the result. scratch holds one buffer of at least
+// AttentionScratch(M, start, headDim) floats per worker.
 //
 // The queries that read one key/value head (the group's heads, for every
 // row) go four at a time through asm.DotRows4 and asm.AxpyRows4, which
@@ -29,10 +33,22 @@ import (
 // queries see, and a lone query, go through the one-query kernels.
 // Every query's result is the same bits either way, so it never depends
 // on M or on how the queries were grouped.
-func Attention[T asm.Cache](p *Pool, out, q []float32, k, v []T, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
+func Attention[T asm.Cache](p *Pool, out, q []float32, k, v []T, M, start, heads, kvHeads, headDim int, layout KVLayout, scratch [][]float32) {
 	t := &attentionTask[T]{}
-	t.run(p, out, q, k, v, M, start, heads, kvHeads, headDim, scratch)
+	t.run(p, out, q, k, v, M, start, heads, kvHeads, headDim, layout, scratch)
 }
+
+// KVLayout places a KV cache's elements: key/value head g's position t
+// starts at element g·HeadStride + t·RowStride.
+type KVLayout struct{ RowStride, HeadStride int }
+
+// RowMajor is the layout of a cache whose rows are positions, each the
+// kvHeads heads of headDim values one after the other.
+func RowMajor(kvHeads, headDim int) KVLayout { return KVLayout{kvHeads * headDim, headDim} }
+
+// HeadMajor is the layout of a cache of capacity positions that keeps each
+// head's positions together: (kvHeads, capacity, headDim).
+func HeadMajor(capacity, headDim int) KVLayout { return KVLayout{headDim, capacity * headDim} }
 
 // AttentionScratch is the floats of scratch each worker needs for an
 // Attention of M rows from position start: four rows of scores and one
@@ -46,16 +62,20 @@ type attentionTask[T asm.Cache] struct {
 	out, q                          []float32
 	k, v                            []T
 	M, start, heads, group, headDim int
-	qw, kw                          int
+	qw, kw                          int // query row stride; key/value position stride
+	headStride                      int // key/value head stride
 	tiles                           int // tiles per key/value head
 	scale                           float32
 	scratch                         [][]float32
 }
 
-func (t *attentionTask[T]) run(p *Pool, out, q []float32, k, v []T, M, start, heads, kvHeads, headDim int, scratch [][]float32) {
+func (t *attentionTask[T]) run(p *Pool, out, q []float32, k, v []T, M, start, heads, kvHeads, headDim int, layout KVLayout, scratch [][]float32) {
 	group := heads / kvHeads
+	if need := (kvHeads-1)*layout.HeadStride + (start+M-1)*layout.RowStride + headDim; layout.RowStride < headDim || len(k) < need || len(v) < need {
+		panic(fmt.Sprintf("ops: Attention: a cache of %d keys and %d values is short of the %d a layout %+v needs", len(k), len(v), need, layout))
+	}
 	*t = attentionTask[T]{out: out, q: q, k: k, v: v, M: M, start: start, heads: heads, group: group, headDim: headDim,
-		qw: heads * headDim, kw: kvHeads * headDim, tiles: (M*group + 3) / 4,
+		qw: heads * headDim, kw: layout.RowStride, headStride: layout.HeadStride, tiles: (M*group + 3) / 4,
 		scale: float32(1 / math.Sqrt(float64(headDim))), scratch: scratch}
 	p.RunTask(kvHeads*t.tiles, 1, t)
 	*t = attentionTask[T]{}
@@ -74,7 +94,7 @@ func (t *attentionTask[T]) Run(worker, lo, hi int) {
 	for item := lo; item < hi; item++ {
 		g, first := item/t.tiles, 4*(item%t.tiles)
 		nq := min(4, t.M*t.group-first) // real queries in the tile
-		kvOff := g * hd
+		kvOff := g * t.headStride
 		var (
 			qs, os, ps [4][]float32
 			n          [4]int // positions query j sees

@@ -81,24 +81,40 @@ func BenchmarkAttention(b *testing.B) {
 			for i := range scratch {
 				scratch[i] = make([]float32, AttentionScratch(c.M, start, hd))
 			}
+			// The same cache with each head's positions together, as
+			// CPU.AllocKV keeps it.
+			n := start + c.M
+			kh, vh := headMajor(k, n, n, c.kvHeads, hd, 0), headMajor(v, n, n, c.kvHeads, hd, 0)
+			kh16, vh16 := headMajor(k16, n, n, c.kvHeads, hd, 0), headMajor(v16, n, n, c.kvHeads, hd, 0)
 			for _, cold := range []bool{false, true} {
 				for _, kv := range []string{"f32", "f16"} {
-					b.Run(fmt.Sprintf("%s/M=%d/pos=%d/cold=%v/kv=%s", c.name, c.M, start, cold, kv), func(b *testing.B) {
-						var spent time.Duration
-						for b.Loop() {
-							if cold {
-								pool.Run(len(flush), 1<<16, stream)
+					for _, layout := range []string{"rows", "heads"} {
+						b.Run(fmt.Sprintf("%s/M=%d/pos=%d/cold=%v/kv=%s/layout=%s", c.name, c.M, start, cold, kv, layout), func(b *testing.B) {
+							l := RowMajor(c.kvHeads, hd)
+							if layout == "heads" {
+								l = HeadMajor(n, hd)
 							}
-							t0 := time.Now()
-							if kv == "f16" {
-								Attention(pool, out, q, k16, v16, c.M, start, c.heads, c.kvHeads, hd, scratch)
-							} else {
-								Attention(pool, out, q, k, v, c.M, start, c.heads, c.kvHeads, hd, scratch)
+							var spent time.Duration
+							for b.Loop() {
+								if cold {
+									pool.Run(len(flush), 1<<16, stream)
+								}
+								t0 := time.Now()
+								switch {
+								case kv == "f16" && layout == "heads":
+									Attention(pool, out, q, kh16, vh16, c.M, start, c.heads, c.kvHeads, hd, l, scratch)
+								case kv == "f16":
+									Attention(pool, out, q, k16, v16, c.M, start, c.heads, c.kvHeads, hd, l, scratch)
+								case layout == "heads":
+									Attention(pool, out, q, kh, vh, c.M, start, c.heads, c.kvHeads, hd, l, scratch)
+								default:
+									Attention(pool, out, q, k, v, c.M, start, c.heads, c.kvHeads, hd, l, scratch)
+								}
+								spent += time.Since(t0)
 							}
-							spent += time.Since(t0)
-						}
-						b.ReportMetric(float64(spent.Nanoseconds())/1e3/float64(b.N), "µs/call")
-					})
+							b.ReportMetric(float64(spent.Nanoseconds())/1e3/float64(b.N), "µs/call")
+						})
+					}
 				}
 			}
 		}

@@ -147,13 +147,13 @@ func TestAttentionGQACausalAtOffset(t *testing.T) {
 		v := randSlice(r, n*tc.kvHeads*tc.hd)
 		scratch := attentionScratch(pool, tc.M, tc.start, tc.hd)
 		out := make([]float32, len(q))
-		Attention(pool, out, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, scratch)
+		Attention(pool, out, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, RowMajor(tc.kvHeads, tc.hd), scratch)
 		assert.InDeltaSlice(t, naiveAttention(q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd), out, 1e-5, "%+v", tc)
 		// Each row alone (as a decode step computes it) gives the same bits.
 		w := tc.heads * tc.hd
 		for m := 0; m < tc.M; m++ {
 			one := make([]float32, w)
-			Attention(pool, one, q[m*w:(m+1)*w], k, v, 1, tc.start+m, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, 1, tc.start+m, tc.hd))
+			Attention(pool, one, q[m*w:(m+1)*w], k, v, 1, tc.start+m, tc.heads, tc.kvHeads, tc.hd, RowMajor(tc.kvHeads, tc.hd), attentionScratch(pool, 1, tc.start+m, tc.hd))
 			for i := range one {
 				if math.Float32bits(one[i]) != math.Float32bits(out[m*w+i]) {
 					t.Fatalf("%+v: row %d alone differs at %d: %v vs %v", tc, m, i, one[i], out[m*w+i])
@@ -166,12 +166,109 @@ func TestAttentionGQACausalAtOffset(t *testing.T) {
 	k, v := randSlice(r, 3*4), randSlice(r, 3*4)
 	scratch := attentionScratch(pool, 2, 1, 4)
 	a := make([]float32, 8)
-	Attention(pool, a, q, k, v, 2, 1, 1, 1, 4, scratch)
+	Attention(pool, a, q, k, v, 2, 1, 1, 1, 4, RowMajor(1, 4), scratch)
 	k[2*4], v[2*4] = 100, 100 // position 2 is visible to row 1 only
 	b := make([]float32, 8)
-	Attention(pool, b, q, k, v, 2, 1, 1, 1, 4, scratch)
+	Attention(pool, b, q, k, v, 2, 1, 1, 1, 4, RowMajor(1, 4), scratch)
 	assert.Equal(t, a[:4], b[:4])
 	assert.NotEqual(t, a[4:], b[4:])
+}
+
+// headMajor copies a RowMajor cache of n positions into a HeadMajor one of
+// capacity positions, the slots past n filled with NaN (never read).
+func headMajor[T asm.Cache](x []T, n, capacity, kvHeads, hd int, nan T) []T {
+	out := make([]T, kvHeads*capacity*hd)
+	for i := range out {
+		out[i] = nan
+	}
+	for g := range kvHeads {
+		for t := range n {
+			copy(out[(g*capacity+t)*hd:][:hd], x[(t*kvHeads+g)*hd:][:hd])
+		}
+	}
+	return out
+}
+
+// TestAttentionLayouts: attention over a HeadMajor cache (CPU.AllocKV's) is
+// bit for bit attention over the same RowMajor cache, float32 and binary16,
+// and a cache short of what its layout needs is refused.
+func TestAttentionLayouts(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	pool := NewPool(2)
+	defer pool.Close()
+	nan32, nan16 := float32(math.NaN()), uint16(0x7e00)
+	for _, tc := range []struct{ M, start, heads, kvHeads, hd int }{
+		{1, 0, 1, 1, 4}, {3, 5, 4, 2, 8}, {1, 300, 8, 4, 64}, {5, 300, 8, 4, 64}, {9, 37, 14, 2, 64}, {3, 40, 16, 8, 128},
+	} {
+		n, capacity := tc.start+tc.M, tc.start+tc.M+7
+		q := randSlice(r, tc.M*tc.heads*tc.hd)
+		k, v := randSlice(r, n*tc.kvHeads*tc.hd), randSlice(r, n*tc.kvHeads*tc.hd)
+		k16, v16 := make([]uint16, len(k)), make([]uint16, len(v))
+		asm.F32ToF16(k16, k)
+		asm.F32ToF16(v16, v)
+		rows, heads := RowMajor(tc.kvHeads, tc.hd), HeadMajor(capacity, tc.hd)
+		scratch := attentionScratch(pool, tc.M, tc.start, tc.hd)
+		want, got := make([]float32, len(q)), make([]float32, len(q))
+		Attention(pool, want, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, rows, scratch)
+		Attention(pool, got, q, headMajor(k, n, capacity, tc.kvHeads, tc.hd, nan32), headMajor(v, n, capacity, tc.kvHeads, tc.hd, nan32),
+			tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, heads, scratch)
+		want16, got16 := make([]float32, len(q)), make([]float32, len(q))
+		Attention(pool, want16, q, k16, v16, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, rows, scratch)
+		Attention(pool, got16, q, headMajor(k16, n, capacity, tc.kvHeads, tc.hd, nan16), headMajor(v16, n, capacity, tc.kvHeads, tc.hd, nan16),
+			tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, heads, scratch)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Float32bits(got16[i]) != math.Float32bits(want16[i]) {
+				t.Fatalf("%+v, %d: head-major %v / %v (binary16), row-major %v / %v", tc, i, got[i], got16[i], want[i], want16[i])
+			}
+		}
+	}
+	q, k := randSlice(r, 2*8), randSlice(r, 2*3*8) // two heads of 8, three positions
+	require.PanicsWithValue(t, "ops: Attention: a cache of 48 keys and 48 values is short of the 56 a layout {RowStride:8 HeadStride:32} needs",
+		func() {
+			Attention(pool, make([]float32, 16), q, k, k, 1, 2, 2, 2, 8, HeadMajor(4, 8), attentionScratch(pool, 1, 2, 8))
+		})
+}
+
+// TestStoreKV: CPU.StoreKV puts each position's heads where HeadMajor
+// says, rounded to binary16 in a binary16 cache, and nowhere else.
+func TestStoreKV(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	const kvHeads, rows, hd, start, M = 3, 10, 8, 4, 5
+	src := tensor.FromF32(randSlice(r, M*kvHeads*hd), M, kvHeads*hd)
+	for _, f16 := range []bool{false, true} {
+		c := NewCPU(1)
+		c.SetF16KVCache(f16)
+		cache := c.AllocKV(rows, kvHeads, hd)
+		require.Equal(t, []int{kvHeads, rows, hd}, cache.Shape)
+		c.StoreKV(cache, start, src)
+		got := make([]float32, cache.Len())
+		if f16 {
+			asm.F16ToF32(got, cache.U16())
+		} else {
+			copy(got, cache.F32())
+		}
+		l := HeadMajor(rows, hd)
+		for g := range kvHeads {
+			for p := range rows {
+				for i := range hd {
+					want := float32(0)
+					if p >= start && p < start+M {
+						want = src.F32()[(p-start)*kvHeads*hd+g*hd+i]
+						if f16 {
+							h := []uint16{0}
+							asm.F32ToF16(h, []float32{want})
+							w := []float32{0}
+							asm.F16ToF32(w, h)
+							want = w[0]
+						}
+					}
+					require.Equal(t, want, got[g*l.HeadStride+p*l.RowStride+i], "f16 %v head %d position %d, %d", f16, g, p, i)
+				}
+			}
+		}
+		require.Panics(t, func() { c.StoreKV(cache, rows-M+1, src) }, "positions past the cache")
+		c.Pool().Close()
+	}
 }
 
 // TestAttentionIsLoneQuery checks every query of Attention, bit for bit,
@@ -193,7 +290,7 @@ func TestAttentionIsLoneQuery(t *testing.T) {
 		k := randSlice(r, n*tc.kvHeads*tc.hd)
 		v := randSlice(r, n*tc.kvHeads*tc.hd)
 		out := make([]float32, len(q))
-		Attention(pool, out, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, tc.M, tc.start, tc.hd))
+		Attention(pool, out, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, RowMajor(tc.kvHeads, tc.hd), attentionScratch(pool, tc.M, tc.start, tc.hd))
 		kw, group := tc.kvHeads*tc.hd, tc.heads/tc.kvHeads
 		scale := float32(1 / math.Sqrt(float64(tc.hd)))
 		for m := range tc.M {
@@ -237,13 +334,13 @@ func TestAttentionF16IsAttentionWidened(t *testing.T) {
 		asm.F16ToF32(k, k16)
 		asm.F16ToF32(v, v16)
 		want := make([]float32, len(q))
-		Attention(pool, want, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, tc.M, tc.start, tc.hd))
+		Attention(pool, want, q, k, v, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, RowMajor(tc.kvHeads, tc.hd), attentionScratch(pool, tc.M, tc.start, tc.hd))
 		got := make([]float32, len(q))
-		Attention(pool, got, q, k16, v16, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, tc.M, tc.start, tc.hd))
+		Attention(pool, got, q, k16, v16, tc.M, tc.start, tc.heads, tc.kvHeads, tc.hd, RowMajor(tc.kvHeads, tc.hd), attentionScratch(pool, tc.M, tc.start, tc.hd))
 		w := tc.heads * tc.hd
 		for m := range tc.M {
 			one := make([]float32, w)
-			Attention(pool, one, q[m*w:(m+1)*w], k16, v16, 1, tc.start+m, tc.heads, tc.kvHeads, tc.hd, attentionScratch(pool, 1, tc.start+m, tc.hd))
+			Attention(pool, one, q[m*w:(m+1)*w], k16, v16, 1, tc.start+m, tc.heads, tc.kvHeads, tc.hd, RowMajor(tc.kvHeads, tc.hd), attentionScratch(pool, 1, tc.start+m, tc.hd))
 			for i := range one {
 				if j := m*w + i; math.Float32bits(got[j]) != math.Float32bits(want[j]) || math.Float32bits(one[i]) != math.Float32bits(want[j]) {
 					t.Fatalf("%+v: row %d, %d: %v (row alone %v), over the widened cache %v", tc, m, i, got[j], one[i], want[j])
@@ -568,7 +665,7 @@ func TestSibling(t *testing.T) {
 	c.SetF16KVCache(true)
 	sib := c.Sibling()
 	require.Same(t, c.Pool(), sib.Pool())
-	require.Equal(t, tensor.F16, sib.AllocKV(2, 8).DType, "the sibling keeps the KV-cache dtype")
+	require.Equal(t, tensor.F16, sib.AllocKV(2, 2, 4).DType, "the sibling keeps the KV-cache dtype")
 	if !sib.SetBF16Activations(true) {
 		t.Skip("no AVX512-BF16 here: bf16 activations fall back to float32")
 	}

@@ -118,7 +118,7 @@ func TestSetKVCache(t *testing.T) {
 		if want := strings.ToLower(c.want.String()); !c.gpu && name != want || c.gpu && name != "f32" {
 			t.Errorf("SetKVCache(%q) = %q", c.dtype, name)
 		}
-		if got := cpu.AllocKV(2, 4).DType; !c.gpu && got != c.want {
+		if got := cpu.AllocKV(2, 1, 4).DType; !c.gpu && got != c.want {
 			t.Errorf("SetKVCache(%q): the CPU allocates %v caches, want %v", c.dtype, got, c.want)
 		}
 	}
