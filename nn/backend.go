@@ -1,8 +1,8 @@
 // Package nn holds the pieces a decoder-only transformer is built from —
 // the Backend interface its layers run on, RoPE frequency tables (with
-// Llama 3 scaling), the KV cache with a movable logical length (float32, or
-// the dtype of a backend that is a KVStore), and the Decoder that chains
-// them — without knowing which model family it serves.
+// Llama 3 scaling), the KV cache with a movable logical length (float32
+// rows, or the layout and dtype of a backend that is a KVStore), and the
+// Decoder that chains them — without knowing which model family it serves.
 // Families (models/llama, models/qwen) differ only in config switches and
 // nil-able weights.
 package nn
