@@ -101,6 +101,41 @@ func TestMatTwinsDefinition(t *testing.T) {
 	}
 }
 
+// TestMatGoRowsIndependent: each row of a tile through the Mat twins (the
+// kernels where there is no assembly) is bit for bit that row multiplied
+// alone, as a decode step does it (the one-row bfloat16 path widens as it
+// multiplies; the others widen a block once for all rows), so speculative
+// decoding stays exact there.
+func TestMatGoRowsIndependent(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	for _, k := range []int{16, 40, 100, 512} {
+		const n = 7
+		wf := randF32(r, n*k)
+		w := make([]uint16, len(wf))
+		for i, f := range wf {
+			w[i] = roundBF16(f)
+		}
+		for mt := 2; mt <= 6; mt++ {
+			x := randF32(r, mt*k)
+			xp := make([]float32, PackedLen(mt, k))
+			Pack(xp, x, mt, k, k)
+			tile := make([]float32, mt*n)
+			matBF16Go(mt, tile, n, xp, w, n, k)
+			for m := range mt {
+				xp1 := make([]float32, PackedLen(1, k))
+				Pack(xp1, x[m*k:], 1, k, k)
+				one := make([]float32, n)
+				matBF16Go(1, one, n, xp1, w, n, k)
+				for i := range one {
+					if math.Float32bits(one[i]) != math.Float32bits(tile[m*n+i]) {
+						t.Fatalf("k=%d mt=%d: row %d, %d: %v in the tile, %v alone", k, mt, m, i, tile[m*n+i], one[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestMatBF16NextIsMatBF16 checks MatBF16Next against MatBF16 with four
 // to six rows, bit for bit, with whatever kernels this build runs (the
 // fallback under GOPARD_NOASM or on other architectures).
