@@ -86,8 +86,8 @@ type Fused interface {
 // reads the caches AllocKV returns.
 type KVStore interface {
 	// AllocKV returns a zeroed cache for rows positions of kvHeads heads of
-	// headDim values, in the backend's layout and dtype; its Bytes are
-	// rows·kvHeads·headDim elements.
+	// headDim values (rows·kvHeads·headDim elements), in the backend's
+	// layout and dtype.
 	AllocKV(rows, kvHeads, headDim int) *tensor.Tensor
 	// StoreKV rounds the F32 rows of src (M, kvHeads·headDim), the keys or
 	// values of positions start..start+M−1, into cache, a tensor from

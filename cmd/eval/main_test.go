@@ -32,7 +32,7 @@ func TestFlags(t *testing.T) {
 		t.Errorf("no flags parsed as %+v, want the embedded trio on -b go", c)
 	}
 	for _, bad := range [][]string{{"-d", "y"}, {"--ar-draft", "y"}, {"-t", "x", "-k", "a"}, {"-t", "x", "--modes", "pard"}, {"-t", "x", "--modes", "fast"}, {"-t", "x", "--tokens", "0"},
-		{"-t", "x", "--min-confidence", "1"}, {"-t", "x", "--min-confidence", "0.1,-0.1"}, {"-t", "x", "--min-confidence", "NaN"}} {
+		{"-t", "x", "--min-confidence", "1"}, {"-t", "x", "--min-confidence", "0.1,-0.1"}, {"-t", "x", "--min-confidence", "NaN"}, {"-t", "x", "--min-confidence", "0.99999999"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted bad flags", bad)
 		}

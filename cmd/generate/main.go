@@ -127,7 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--chat needs --prompt text, not --ids")
 	case c.k < 0 || c.k > pard.MaxK:
 		return nil, fmt.Errorf("-k %d: must be in [0, %d]", c.k, pard.MaxK)
-	case !(c.minConf >= 0 && c.minConf < 1):
+	case !(float32(c.minConf) >= 0 && float32(c.minConf) < 1): // as the engine gets it
 		return nil, fmt.Errorf("--min-confidence %v: must be in [0, 1)", c.minConf)
 	case c.maxTokens < 1:
 		return nil, fmt.Errorf("--max-tokens %d: must be at least 1", c.maxTokens)

@@ -24,7 +24,7 @@ func TestFlagErrors(t *testing.T) {
 		{"--model", "x", "--ids", "1", "--para"}, {"--model", "x", "--ids", "1", "--top-p", "2"},
 		{"--model", "x", "--ids", "1", "--temperature", "-1"}, {"--model", "x", "--ids", "1", "stray"},
 		{"--draft-activations", "fp8"}, {"--model", "x", "--ids", "1", "--min-confidence", "1"},
-		{"--model", "x", "--ids", "1", "--min-confidence", "-0.5"},
+		{"--model", "x", "--ids", "1", "--min-confidence", "-0.5"}, {"--model", "x", "--ids", "1", "--min-confidence", "0.99999999"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted bad flags", args)

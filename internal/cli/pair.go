@@ -196,7 +196,7 @@ const MinConfidenceHelp = "verify an iteration's drafts only while the draft's p
 // ParseMinConfidence parses a --min-confidence value: a number in [0, 1).
 func ParseMinConfidence(s string) (float32, error) {
 	v, err := strconv.ParseFloat(s, 32)
-	if err != nil || !(v >= 0 && v < 1) {
+	if f := float32(v); err != nil || !(f >= 0 && f < 1) { // 0.99999999 rounds to 1
 		return 0, fmt.Errorf("minimum confidence %q is not a number in [0, 1)", s)
 	}
 	return float32(v), nil
