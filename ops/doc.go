@@ -4,12 +4,15 @@
 //
 // The inner loops live in ops/asm: AVX-512 assembly on amd64 CPUs that have
 // it, each kernel with a pure-Go twin that runs everywhere else, under the
-// noasm build tag, or with GOPARD_NOASM=1 (Impl says which). Nothing else
-// imports ops/asm.
+// noasm build tag, or with GOPARD_NOASM=1 (Impl says which). Outside ops
+// only pard/train calls ops/asm directly (its attention, forward and
+// backward, reuses the row kernels).
 //
 // Weights stay in their stored dtype (F32, BF16 or F16, usually a slice of
 // a memory-mapped file) and are widened to float32 inside the kernels, in
-// registers; activations, the KV cache and all accumulation are float32.
+// registers; activations and all accumulation are float32, the KV cache
+// float32 or binary16 (CPU.SetF16KVCache) with each key/value head's
+// positions together (CPU.AllocKV).
 // MatMul packs the M activation rows into tiles (of 4, 2 and 1, and up to
 // 16 rows of 5 and 6 with AVX-512) and streams
 // each weight row once for all of them: tile height 1 and 2 read the

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gopard/gopard/ops/asm"
+	"github.com/gopard/gopard/ops"
 )
 
 // Mode selects the engine.
@@ -203,8 +203,8 @@ type engine struct {
 	rnd rng
 	p   []float32   // target distribution of the position being verified
 	q   [][]float32 // draft distributions, one per depth (sampling only)
-	// exps holds a greedy draft row's exponentials while its top token's
-	// probability is computed (Options.MinConfidence).
+	// exps holds a greedy draft row's softmax while its top token's
+	// probability is read (Options.MinConfidence).
 	exps []float32
 
 	stats Stats
@@ -489,10 +489,9 @@ func (e *engine) cut(conf *float64, out logits, i, j int, id int32) bool {
 		return false
 	}
 	if e.greedy {
-		// softmax(row)[id] with id the row's largest: 1 / Σ exp(row − row[id])
-		row := out.rows[i][:e.vocab]
-		copy(e.exps, row) // the rows belong to the model
-		*conf /= float64(asm.ExpSub(e.exps, row[id]))
+		copy(e.exps, out.rows[i][:e.vocab]) // the rows belong to the model
+		ops.Softmax(e.exps)
+		*conf *= float64(e.exps[id])
 	} else {
 		*conf *= float64(e.q[j][id])
 	}
