@@ -2,7 +2,7 @@
 // and tensors, named after the math they do, plus the worker pool that
 // splits them across cores and the CPU implementation of nn.Backend.
 //
-// The inner loops live in ops/asm: AVX-512 assembly on amd64 CPUs that have
+// The inner loops live in ops/asm: AVX-512 (or AVX2) assembly on amd64 CPUs that have
 // it, each kernel with a pure-Go twin that runs everywhere else, under the
 // noasm build tag, or with GOPARD_NOASM=1 (Impl says which). Outside ops
 // only pard/train calls ops/asm directly (its attention, forward and
