@@ -589,13 +589,31 @@ var (
 
 func dotRowsGo(out, q, k []float32, stride, n int) {
 	for t := 0; t < n; t++ {
-		row := k[t*stride : t*stride+len(q)]
-		var s float32
-		for i, v := range q {
-			s += v * row[i]
-		}
-		out[t] = s
+		out[t] = dot4(q, k[t*stride:t*stride+len(q)])
 	}
+}
+
+// dot4 is Σ a[i]·b[i] (len(b) ≥ len(a)) in four independent chains (i mod
+// 4) where a's length is a multiple of 4, so that the additions overlap
+// (the attention kernel wherever there is no assembly); one chain for the
+// rest.
+func dot4(a, b []float32) float32 {
+	b = b[:len(a)]
+	if len(a)%4 != 0 {
+		var s float32
+		for i, v := range a {
+			s += v * b[i]
+		}
+		return s
+	}
+	var s0, s1, s2, s3 float32
+	for i := 0; i+3 < len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // dotRowsF16Go and axpyRowsF16Go are dotRowsGo and axpyRowsGo with each
