@@ -620,13 +620,29 @@ func dot4(a, b []float32) float32 {
 // cache element widened where it is read.
 func dotRowsF16Go(out, q []float32, k []uint16, stride, n int) {
 	for t := 0; t < n; t++ {
-		row := k[t*stride : t*stride+len(q)]
-		var s float32
-		for i, v := range q {
-			s += v * f16ToF32(row[i])
-		}
-		out[t] = s
+		out[t] = dot4F16(q, k[t*stride:t*stride+len(q)])
 	}
+}
+
+// dot4F16 is dot4 with b's binary16 elements widened as they are read:
+// the same sums in the same order, so the same bits as dot4 over b widened.
+func dot4F16(a []float32, b []uint16) float32 {
+	b = b[:len(a)]
+	if len(a)%4 != 0 {
+		var s float32
+		for i, v := range a {
+			s += v * f16ToF32(b[i])
+		}
+		return s
+	}
+	var s0, s1, s2, s3 float32
+	for i := 0; i+3 < len(a); i += 4 {
+		s0 += a[i] * f16ToF32(b[i])
+		s1 += a[i+1] * f16ToF32(b[i+1])
+		s2 += a[i+2] * f16ToF32(b[i+2])
+		s3 += a[i+3] * f16ToF32(b[i+3])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func axpyRowsF16Go(o, p []float32, v []uint16, stride int) {
