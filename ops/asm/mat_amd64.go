@@ -276,8 +276,11 @@ func pauseAMD64(n int)
 
 // dotRowsQ4AVX512 is DotRows4's kernel: n a multiple of 4, hd of 16.
 // It fetches the key rows 16 positions ahead: in a forward the weights
-// have evicted the cache, and the rows' stride hides them from the
-// hardware prefetchers. The embedded target's forward at position 900
+// have evicted the cache, and a stride wider than the row (a cache in rows
+// of positions) hides them from the hardware prefetchers. The figures
+// below are from such a cache; over ops.CPU's head-major one (stride =
+// the row) the prefetches were kept for the binary16 kernels' sake
+// (README, "Long contexts"). The embedded target's forward at position 900
 // with bf16 activations, alternating per forward with the kernel without
 // it (a throwaway harness): 1 row 986 / 934 µs against 1027 / 1015, 5 rows
 // 1491 / 1537 against 1613 / 1619; at position 150, 585 / 603 against

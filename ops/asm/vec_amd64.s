@@ -193,8 +193,8 @@ done: \
 // 64-column group's and G1-G3 its blocks' offsets; LOADK loads (widens) a
 // block. The helper macros (QK4, DQ4STORE, AQ4, PV4, QK2, DQ2STORE, AQ2,
 // PV2) are defined with the kernels below. The keys are fetched 16 rows
-// ahead (a forward's weights evict the cache, and the rows' stride hides
-// them from the hardware prefetchers); the binary16 values too (PFV16,
+// ahead (a forward's weights evict the cache, and a stride wider than the
+// row hides them from the hardware prefetchers); the binary16 values too (PFV16,
 // 128 bytes: all of a 64-wide head), which on float32 rows in cache cost
 // 1.7× and gained nothing.
 #define NOPFV
