@@ -144,35 +144,66 @@ type sampler struct {
 	topK  int     // 0: off
 	topP  float64 // 0 or 1: off
 	cands []cand  // scratch, one per vocabulary entry
+	// nucleus's scratch for vocabularies of bucketMin and more: four
+	// tallies of the mass of each bucket of probabilities (values ≤ 1,
+	// whose bits shifted right by 20 are at most 1016), and the boundary
+	// bucket's candidates.
+	mass *[4][1017]float64
+	edge []cand
 }
 
 func newSampler(temp float32, topK int, topP float32, vocab int) *sampler {
-	return &sampler{temp: float64(temp), topK: topK, topP: float64(topP), cands: make([]cand, vocab)}
+	s := &sampler{temp: float64(temp), topK: topK, topP: float64(topP), cands: make([]cand, vocab)}
+	if topP > 0 && topP < 1 && vocab >= bucketMin {
+		s.mass, s.edge = new([4][1017]float64), make([]cand, vocab)
+	}
+	return s
 }
 
 // probs writes into dst (len(logits) values) the probabilities of the
 // transformed distribution of logits; entries outside its support are 0.
 // NaN logits count as −Inf.
 func (s *sampler) probs(dst, logits []float32) {
-	n := len(logits)
-	c := s.cands[:0]
+	if s.topK > 0 && s.topK < len(logits) {
+		s.probsTopK(dst, logits)
+		return
+	}
 	maxv := float32(math.Inf(-1))
-	if s.topK > 0 && s.topK < n {
-		c = topK(c[:0:s.topK], logits, s.topK) // NaNs already −Inf
-		for _, x := range c {
-			if x.v > maxv {
-				maxv = x.v
-			}
+	for _, l := range logits {
+		if l > maxv { // NaN never is
+			maxv = l
 		}
-	} else {
-		for i, l := range logits {
-			if l != l {
-				l = float32(math.Inf(-1))
-			}
-			if l > maxv {
-				maxv = l
-			}
-			c = append(c, cand{l, int32(i)})
+	}
+	if math.IsInf(float64(maxv), -1) { // nothing finite: fall back to the argmax
+		clear(dst)
+		dst[argmax(logits)] = 1
+		return
+	}
+	// softmax((l − max)/T) over the whole row: the vocabulary's exponentials
+	// in ops' vector kernels, a few µs for a 150k-token vocabulary where a
+	// scalar loop took over a millisecond per row (BenchmarkProbs), and a
+	// speculative iteration transforms 2K+1 rows.
+	invT := float32(1 / s.temp)
+	for i, l := range logits {
+		if l != l {
+			l = float32(math.Inf(-1))
+		}
+		dst[i] = (l - maxv) * invT
+	}
+	ops.Softmax(dst)
+	if s.topP > 0 && s.topP < 1 {
+		s.nucleus(dst, s.topP)
+	}
+}
+
+// probsTopK is probs with top-k on: the k best logits, then their softmax,
+// then top-p among them.
+func (s *sampler) probsTopK(dst, logits []float32) {
+	c := topK(s.cands[:0:s.topK], logits, s.topK) // NaNs already −Inf
+	maxv := float32(math.Inf(-1))
+	for _, x := range c {
+		if x.v > maxv {
+			maxv = x.v
 		}
 	}
 	clear(dst)
@@ -196,12 +227,105 @@ func (s *sampler) probs(dst, logits []float32) {
 	}
 }
 
+// bucketMin is the vocabulary from which nucleus tallies buckets instead of
+// sorting candidates (clearing the tallies costs what a few thousand
+// values do).
+const bucketMin = 4096
+
+// nucleus cuts the distribution p to its top-p set (the smallest set of the
+// highest probabilities, ties to the lower id, whose mass reaches topP of
+// the whole) and renormalises it in place. One pass sums the mass by
+// bucket of value (a probability's float32 exponent and top three
+// mantissa bits, so buckets are ordered as their values); every value in
+// a bucket above the one where the running mass from the top reaches
+// topP is kept unsorted, and only that boundary bucket is sorted. Sorting
+// all the candidates of a flat 150k-token distribution took milliseconds.
+func (s *sampler) nucleus(p []float32, topP float64) {
+	if s.mass == nil || len(p) < bucketMin { // a small row: sort its candidates
+		c := s.cands[:0]
+		var total float64
+		for i, x := range p {
+			c = append(c, cand{x, int32(i)})
+			total += float64(x)
+		}
+		c, sum := nucleus(c, total, topP)
+		clear(p)
+		for _, x := range c {
+			p[x.id] = float32(float64(x.v) / sum)
+		}
+		return
+	}
+	const shift = 20
+	// Four tallies, element i in tally i%4: a flat distribution puts run
+	// after run of elements in one bucket, and one tally would make each
+	// addition wait for the last.
+	t4 := s.mass
+	clear(t4[:])
+	i := 0
+	for ; i+3 < len(p); i += 4 {
+		t4[0][math.Float32bits(p[i])>>shift] += float64(p[i])
+		t4[1][math.Float32bits(p[i+1])>>shift] += float64(p[i+1])
+		t4[2][math.Float32bits(p[i+2])>>shift] += float64(p[i+2])
+		t4[3][math.Float32bits(p[i+3])>>shift] += float64(p[i+3])
+	}
+	for ; i < len(p); i++ {
+		t4[0][math.Float32bits(p[i])>>shift] += float64(p[i])
+	}
+	mass := &t4[0]
+	var total float64
+	for b := range mass {
+		mass[b] += t4[1][b] + t4[2][b] + t4[3][b]
+		total += mass[b]
+	}
+	need := topP * total
+	var above float64 // the mass of the buckets above the boundary
+	edge := uint32(0)
+	for b := len(mass) - 1; b >= 0; b-- {
+		if above+mass[b] >= need {
+			edge = uint32(b)
+			break
+		}
+		above += mass[b]
+	}
+	// Both lists written without a branch (each candidate is stored, and
+	// its list's length advances only if it belongs there): random
+	// probabilities made the branches of a switch mispredict half the time.
+	keep, c := s.cands[:len(p)], s.edge[:len(p)]
+	nk, nc := 0, 0
+	for i, x := range p {
+		b := math.Float32bits(x) >> shift
+		keep[nk], c[nc] = cand{x, int32(i)}, cand{x, int32(i)}
+		above, at := 0, 0
+		if b > edge {
+			above = 1
+		}
+		if b == edge {
+			at = 1
+		}
+		nk, nc = nk+above, nc+at
+	}
+	keep, c = keep[:nk], c[:nc]
+	slices.SortFunc(c, cmpCand)
+	cum := above
+	for _, x := range c {
+		keep = append(keep, x)
+		if cum += float64(x.v); cum >= need {
+			break
+		}
+	}
+	clear(p)
+	inv := 1 / cum
+	for _, x := range keep {
+		p[x.id] = float32(float64(x.v) * inv)
+	}
+}
+
 // nucleus keeps the smallest set of the highest weights (ties: lower id
 // first) whose mass reaches p·sum, and returns it with its mass. It sorts only
 // the candidates above a weight threshold that already holds that mass.
 func nucleus(c []cand, sum, p float64) ([]cand, float64) {
 	need := p * sum
-	t := float32(1) // the largest weight is exp(0) = 1
+	t := float32(1) // no weight exceeds 1 (exp(0), or a probability)
 	for t > 0 {
 		var m float64
 		for _, x := range c {

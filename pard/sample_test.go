@@ -126,6 +126,38 @@ func TestProbsLarge(t *testing.T) {
 	}
 }
 
+// TestProbsFlatTopP: a top-p cut inside a run of equal probabilities (all
+// in the one bucket that probs sorts) keeps the lower ids.
+func TestProbsFlatTopP(t *testing.T) {
+	const n = 5000
+	logits := make([]float32, n)
+	for i := range logits {
+		logits[i] = 1
+	}
+	logits[n-1] = 3 // one above the rest: a bucket of its own, kept unsorted
+	s := newSampler(1, 0, 0.5, n)
+	got := make([]float32, n)
+	s.probs(got, logits)
+	w1, w3 := 1.0, math.Exp(2)
+	var keep int // the top id, then ids 0.. until half the mass
+	for cum := w3; cum < 0.5*(w3+(n-1)*w1); cum += w1 {
+		keep++
+	}
+	mass := w3 + float64(keep)*w1
+	for i, g := range got {
+		var want float64
+		switch {
+		case i == n-1:
+			want = w3 / mass
+		case i < keep:
+			want = w1 / mass
+		}
+		if math.Abs(float64(g)-want) > 1e-6 {
+			t.Fatalf("id %d: %v, want %v (the top id and the %d lowest ids)", i, g, want, keep)
+		}
+	}
+}
+
 func TestProbsDegenerate(t *testing.T) {
 	s := newSampler(1, 0, 0.9, 4)
 	got := make([]float32, 4)
