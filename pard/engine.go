@@ -103,16 +103,16 @@ type Options struct {
 	// are unlikely to be accepted: the target verifies drafts only while
 	// the product of the draft's probabilities for the tokens it chose (its
 	// estimate that all of them will be accepted) is at least
-	// MinConfidence, and always the first. A verified row the target
-	// rejects costs a verify row for nothing, and rows cost the more the
-	// larger K is; cutting them keeps K's long accepted runs where the
-	// draft is sure and the short verify where it is not. The output is
-	// unchanged (greedy: the target's tokens; sampling: its distribution,
-	// as the cut depends on the draft alone). PARD still drafts K tokens
-	// in its one forward; VSD stops drafting at the cut. The draft's
-	// logits rows are then read back instead of its argmax ids (a GPU
-	// copies K rows per iteration). Stats.Drafted counts the verified
-	// drafts. 0 verifies all K; must be < 1.
+	// MinConfidence, and always the first. Every draft after the first
+	// rejected one costs a verify row for nothing; the cut keeps a large
+	// K's long accepted runs where the draft is sure and a short verify
+	// where it is not. The output is unchanged (greedy: the target's
+	// tokens; sampling: its distribution, as the cut depends on the draft
+	// alone). PARD still drafts K tokens in its one forward; VSD stops
+	// drafting at the cut. The draft's logits rows are then read back
+	// instead of its argmax ids (a GPU copies K rows per iteration).
+	// Stats.Drafted counts the verified drafts. 0 verifies all K; must be
+	// < 1.
 	MinConfidence float32
 	// IgnoreEOS keeps generating past the target's EOS ids.
 	IgnoreEOS bool
