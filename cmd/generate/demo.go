@@ -32,10 +32,6 @@ func countLines(name string) (int, error) {
 const (
 	demoVSDK  = 2
 	demoPARDK = 4
-	// and the minimum confidence (pard.Options.MinConfidence) unless
-	// --min-confidence is given
-	demoVSDMinConf  = 0
-	demoPARDMinConf = 0
 )
 
 // demoRounds is how many times the demo times each mode, the three in turn,
@@ -71,10 +67,6 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 	kv, kp := demoVSDK, demoPARDK
 	if c.kSet {
 		kv, kp = c.k, c.k
-	}
-	mv, mp := float32(demoVSDMinConf), float32(demoPARDMinConf)
-	if c.minConfSet {
-		mv, mp = float32(c.minConf), float32(c.minConf)
 	}
 	capacity := len(prompt) + c.maxTokens + max(kv, kp) + 1
 	quiet := c.quiet || c.asJSON
@@ -119,8 +111,8 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		draft   pard.Model
 	}{
 		{"AR", pard.AR, 0, 0, nil},
-		{"VSD", pard.VSD, kv, mv, dm},
-		{"PARD", pard.PARD, kp, mp, pm},
+		{"VSD", pard.VSD, kv, float32(c.minConf), dm},
+		{"PARD", pard.PARD, kp, float32(c.minConf), pm},
 	}
 	// Warm up: fault the mapped weights in and settle the clocks, so the
 	// first measured run is not charged for it.

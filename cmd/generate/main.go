@@ -40,7 +40,7 @@ type config struct {
 	pardToken                   int
 	threads                     int
 	asJSON, ignoreEOS, quiet    bool
-	demo, kSet, minConfSet      bool // no --model: the embedded models' side-by-side demo
+	demo, kSet                  bool // no --model: the embedded models' side-by-side demo
 	bf16Act                     bool
 	kvCache                     string
 	draftAct                    string
@@ -102,7 +102,6 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	c.kSet = set["k"] || set["draft_k"]
-	c.minConfSet = set["min-confidence"]
 	if c.target == "" && c.draft == "" && c.ids == "" && !c.chat && c.temperature == 0 {
 		// No model: the embedded Go models' demo, 128 tokens unless asked.
 		c.demo = true
