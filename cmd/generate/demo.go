@@ -111,8 +111,8 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		draft   pard.Model
 	}{
 		{"AR", pard.AR, 0, 0, nil},
-		{"VSD", pard.VSD, kv, float32(c.minConf), dm},
-		{"PARD", pard.PARD, kp, float32(c.minConf), pm},
+		{"VSD", pard.VSD, kv, c.minConf, dm},
+		{"PARD", pard.PARD, kp, c.minConf, pm},
 	}
 	// Warm up: fault the mapped weights in and settle the clocks, so the
 	// first measured run is not charged for it.

@@ -28,7 +28,7 @@ import (
 type config struct {
 	target, draft, tokenizerDir string
 	k                           int
-	minConf                     float64
+	minConf                     float32
 	para                        bool
 	maxTokens, maxCacheLen      int
 	serie                       string
@@ -61,7 +61,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	for _, name := range []string{"k", "draft_k"} {
 		fs.IntVar(&c.k, name, 12, "draft tokens per iteration (0: the target alone, AR)")
 	}
-	fs.Float64Var(&c.minConf, "min-confidence", 0, cli.MinConfidenceHelp)
+	fs.Func("min-confidence", cli.MinConfidenceHelp+" (default 0)", func(s string) (err error) {
+		c.minConf, err = cli.ParseMinConfidence(s)
+		return err
+	})
 	fs.BoolVar(&c.para, "para", false, "the draft is a PARD parallel draft: one draft forward proposes k tokens")
 	for _, name := range []string{"max-tokens", "tokens"} {
 		fs.IntVar(&c.maxTokens, name, 512, "maximum number of tokens to generate")
@@ -126,8 +129,6 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--chat needs --prompt text, not --ids")
 	case c.k < 0 || c.k > pard.MaxK:
 		return nil, fmt.Errorf("-k %d: must be in [0, %d]", c.k, pard.MaxK)
-	case !(float32(c.minConf) >= 0 && float32(c.minConf) < 1): // as the engine gets it
-		return nil, fmt.Errorf("--min-confidence %v: must be in [0, 1)", c.minConf)
 	case c.maxTokens < 1:
 		return nil, fmt.Errorf("--max-tokens %d: must be at least 1", c.maxTokens)
 	case c.maxCacheLen < 0:
@@ -246,7 +247,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 	opt := pard.Options{
 		Mode: mode, K: c.k, MaxNewTokens: c.maxTokens, MaxContext: capacity,
 		Temperature: float32(c.temperature), TopK: c.topK, TopP: float32(c.topP), Seed: c.seed,
-		IgnoreEOS: c.ignoreEOS, MinConfidence: float32(c.minConf),
+		IgnoreEOS: c.ignoreEOS, MinConfidence: c.minConf,
 	}
 	if c.pardToken >= 0 {
 		opt.PardToken = int32(c.pardToken)

@@ -193,7 +193,8 @@ func ChatPrompt(dir, system, user string) (string, error) {
 // MinConfidenceHelp documents --min-confidence (pard.Options.MinConfidence).
 const MinConfidenceHelp = "verify an iteration's drafts only while the draft's probability that all of them are accepted (the product of its probabilities for its own tokens) stays at least this, the first always; 0 verifies all K. The output does not change, only how many rows each verify spends"
 
-// ParseMinConfidence parses a --min-confidence value: a number in [0, 1).
+// ParseMinConfidence parses a --min-confidence value: a number in [0, 1)
+// once rounded to the float32 the engine takes (0.99999999 is not).
 func ParseMinConfidence(s string) (float32, error) {
 	v, err := strconv.ParseFloat(s, 32)
 	if f := float32(v); err != nil || !(f >= 0 && f < 1) { // 0.99999999 rounds to 1
