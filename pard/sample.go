@@ -206,8 +206,8 @@ func (s *sampler) probsTopK(dst, logits []float32) {
 			maxv = x.v
 		}
 	}
-	clear(dst)
 	if math.IsInf(float64(maxv), -1) { // nothing finite: fall back to the argmax
+		clear(dst)
 		dst[argmax(logits)] = 1
 		return
 	}
@@ -221,6 +221,13 @@ func (s *sampler) probsTopK(dst, logits []float32) {
 	if s.topP > 0 && s.topP < 1 {
 		c, sum = nucleus(c, sum, s.topP)
 	}
+	spread(dst, c, sum)
+}
+
+// spread makes dst the distribution of the kept weights c, whose mass is
+// sum: each divided by it, every other entry 0.
+func spread(dst []float32, c []cand, sum float64) {
+	clear(dst)
 	inv := 1 / sum
 	for _, x := range c {
 		dst[x.id] = float32(float64(x.v) * inv)
@@ -249,10 +256,7 @@ func (s *sampler) nucleus(p []float32, topP float64) {
 			total += float64(x)
 		}
 		c, sum := nucleus(c, total, topP)
-		clear(p)
-		for _, x := range c {
-			p[x.id] = float32(float64(x.v) / sum)
-		}
+		spread(p, c, sum)
 		return
 	}
 	const shift = 20
@@ -313,11 +317,7 @@ func (s *sampler) nucleus(p []float32, topP float64) {
 			break
 		}
 	}
-	clear(p)
-	inv := 1 / cum
-	for _, x := range keep {
-		p[x.id] = float32(float64(x.v) * inv)
-	}
+	spread(p, keep, cum)
 }
 
 // nucleus keeps the smallest set of the highest weights (ties: lower id
