@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gopard/gopard/ops/asm"
 	"github.com/gopard/gopard/tensor"
@@ -86,30 +87,40 @@ func BenchmarkAttention(b *testing.B) {
 			n := start + c.M
 			kh, vh := headMajor(k, n, n, c.kvHeads, hd, 0), headMajor(v, n, n, c.kvHeads, hd, 0)
 			kh16, vh16 := headMajor(k16, n, n, c.kvHeads, hd, 0), headMajor(v16, n, n, c.kvHeads, hd, 0)
-			for _, cold := range []bool{false, true} {
+			// cold: false, the cache as the last call left it; true, after
+			// 40 MB streamed through both threads; flushed, its lines out of
+			// every cache level (asm.Evict), as a forward's weights leave it.
+			for _, cold := range []string{"false", "true", "flushed"} {
 				for _, kv := range []string{"f32", "f16"} {
 					for _, layout := range []string{"rows", "heads"} {
-						b.Run(fmt.Sprintf("%s/M=%d/pos=%d/cold=%v/kv=%s/layout=%s", c.name, c.M, start, cold, kv, layout), func(b *testing.B) {
+						b.Run(fmt.Sprintf("%s/M=%d/pos=%d/cold=%s/kv=%s/layout=%s", c.name, c.M, start, cold, kv, layout), func(b *testing.B) {
 							l := RowMajor(c.kvHeads, hd)
 							if layout == "heads" {
 								l = HeadMajor(n, hd)
 							}
+							var run func()
+							var kb, vb []byte
+							switch {
+							case kv == "f16" && layout == "heads":
+								run, kb, vb = func() { Attention(pool, out, q, kh16, vh16, c.M, start, c.heads, c.kvHeads, hd, l, scratch) }, bytesOf(kh16), bytesOf(vh16)
+							case kv == "f16":
+								run, kb, vb = func() { Attention(pool, out, q, k16, v16, c.M, start, c.heads, c.kvHeads, hd, l, scratch) }, bytesOf(k16), bytesOf(v16)
+							case layout == "heads":
+								run, kb, vb = func() { Attention(pool, out, q, kh, vh, c.M, start, c.heads, c.kvHeads, hd, l, scratch) }, bytesOf(kh), bytesOf(vh)
+							default:
+								run, kb, vb = func() { Attention(pool, out, q, k, v, c.M, start, c.heads, c.kvHeads, hd, l, scratch) }, bytesOf(k), bytesOf(v)
+							}
 							var spent time.Duration
 							for b.Loop() {
-								if cold {
+								switch cold {
+								case "true":
 									pool.Run(len(flush), 1<<16, stream)
+								case "flushed":
+									asm.Evict(kb)
+									asm.Evict(vb)
 								}
 								t0 := time.Now()
-								switch {
-								case kv == "f16" && layout == "heads":
-									Attention(pool, out, q, kh16, vh16, c.M, start, c.heads, c.kvHeads, hd, l, scratch)
-								case kv == "f16":
-									Attention(pool, out, q, k16, v16, c.M, start, c.heads, c.kvHeads, hd, l, scratch)
-								case layout == "heads":
-									Attention(pool, out, q, kh, vh, c.M, start, c.heads, c.kvHeads, hd, l, scratch)
-								default:
-									Attention(pool, out, q, k, v, c.M, start, c.heads, c.kvHeads, hd, l, scratch)
-								}
+								run()
 								spent += time.Since(t0)
 							}
 							b.ReportMetric(float64(spent.Nanoseconds())/1e3/float64(b.N), "µs/call")
@@ -119,6 +130,11 @@ func BenchmarkAttention(b *testing.B) {
 			}
 		}
 	}
+}
+
+// bytesOf is x's memory, for asm.Evict.
+func bytesOf[T asm.Cache](x []T) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)*int(unsafe.Sizeof(x[0])))
 }
 
 // nopTask is a Task that does nothing: what a dispatch costs by itself.

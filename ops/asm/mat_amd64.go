@@ -16,7 +16,7 @@ var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 // archInit installs the best kernels the CPU runs, at most those of level
 // max ("avx2" caps them at AVX2; "" means no cap), and names them.
 func archInit(max string) string {
-	pauseImpl = pauseAMD64
+	pauseImpl, evictImpl = pauseAMD64, evictAMD64
 	if hasAVX512 && max != "avx2" {
 		matBF16Impl = [8]matU16{matBF16M1AVX512, matBF16M2AVX512, matBF16M4AVX512, matBF16M1x4AVX512, matBF16M2x4AVX512, matBF16M5AVX512, matBF16M6AVX512, matBF16M3AVX512}
 		matF16Impl = [8]matU16{matF16M1AVX512, matF16M2AVX512, matF16M4AVX512, matF16M1x4AVX512, matF16M2x4AVX512, matF16M5AVX512, matF16M6AVX512, matF16M3AVX512}
@@ -274,13 +274,19 @@ func axpyRowsF16AVX512(o []float32, p []float32, v []uint16, stride int)
 // every amd64 CPU has it).
 func pauseAMD64(n int)
 
+// evictAMD64 is Evict: CLFLUSH on each line of b (SSE2 too), then MFENCE
+// so that the flushes are done before the caller times anything.
+//
+//go:noescape
+func evictAMD64(b []byte)
+
 // dotRowsQ4AVX512 is DotRows4's kernel: n a multiple of 4, hd of 16.
 // It fetches the key rows 16 positions ahead: in a forward the weights
 // have evicted the cache, and a stride wider than the row (a cache in rows
 // of positions) hides them from the hardware prefetchers. The figures
 // below are from such a cache; over ops.CPU's head-major one (stride =
-// the row) the prefetches were kept for the binary16 kernels' sake
-// (README, "Long contexts"). The embedded target's forward at position 900
+// the row) they matter little, a few µs a layer in whole forwards (README,
+// "Long contexts"). The embedded target's forward at position 900
 // with bf16 activations, alternating per forward with the kernel without
 // it (a throwaway harness): 1 row 986 / 934 µs against 1027 / 1015, 5 rows
 // 1491 / 1537 against 1613 / 1619; at position 150, 585 / 603 against

@@ -47,6 +47,23 @@ func TestTwinsHand(t *testing.T) {
 	}
 }
 
+// TestEvictKeepsData: flushing a buffer's lines (any start, any length,
+// none) leaves its bytes as they were.
+func TestEvictKeepsData(t *testing.T) {
+	buf := make([]byte, 1000)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	for _, c := range []struct{ lo, hi int }{{0, 0}, {3, 3}, {0, 1000}, {5, 70}, {63, 129}} {
+		Evict(buf[c.lo:c.hi])
+	}
+	for i, b := range buf {
+		if b != byte(i*7) {
+			t.Fatalf("byte %d changed to %d", i, b)
+		}
+	}
+}
+
 // TestMatTwinsDefinition checks Pack and the Mat twins (and whatever
 // MatBF16/MatF32 dispatch to) against the plain matrix product.
 func TestMatTwinsDefinition(t *testing.T) {

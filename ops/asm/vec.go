@@ -671,3 +671,12 @@ func axpyRowsGo(o, p, v []float32, stride int) {
 func Prefetch(b []byte) { prefetchImpl(b) }
 
 var prefetchImpl = func([]byte) {}
+
+// Evict writes back and drops b's cache lines from every level of the
+// cache hierarchy (CLFLUSH on amd64; nothing elsewhere), so that a
+// benchmark can time a kernel whose data comes from memory, as a
+// forward's KV cache does once the forward's weights have streamed
+// through. It has no effect on b's contents.
+func Evict(b []byte) { evictImpl(b) }
+
+var evictImpl = func([]byte) {}

@@ -1017,6 +1017,24 @@ TEXT ·axpyRowsAVX512(SB), NOSPLIT, $0-80
 TEXT ·axpyRowsF16AVX512(SB), NOSPLIT, $0-80
 	AXPYROWS(1, 32, 32, 64, 96, 128, LOADK_F16, LOADKT_F16)
 
+// func evictAMD64(b []byte)
+TEXT ·evictAMD64(SB), NOSPLIT, $0-24
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), CX
+	ADDQ SI, CX // end
+	ANDQ $-64, SI // the line b starts in
+
+evloop:
+	CMPQ    SI, CX
+	JAE     evdone
+	CLFLUSH (SI)
+	ADDQ    $64, SI
+	JMP     evloop
+
+evdone:
+	MFENCE
+	RET
+
 // func prefetchAVX512(b []byte)
 TEXT ·prefetchAVX512(SB), NOSPLIT, $0-24
 	MOVQ b_base+0(FP), SI
