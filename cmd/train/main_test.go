@@ -256,7 +256,7 @@ func TestResume(t *testing.T) {
 			mustRun(t, with("--steps", "2", "--out", dir("naive"))...)
 			mustRun(t, with("--steps", "4", "--resume", "--out", dir("naive"))...)
 
-			for _, f := range []string{"model.safetensors", "checkpoint/model.safetensors", "checkpoint/optimizer.safetensors"} {
+			for _, f := range []string{"model.safetensors", "checkpoint/model-000004.safetensors", "checkpoint/optimizer-000004.safetensors"} {
 				want := readFile(t, filepath.Join(dir("straight"), f))
 				if got := readFile(t, filepath.Join(dir("split"), f)); !bytes.Equal(got, want) {
 					t.Errorf("%s: --stop-after 2 then --resume differs from a straight run", f)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/safetensors"
@@ -212,18 +213,39 @@ func (t *Trainer) Evaluate(seqs [][]int32, seed uint64) (float64, error) {
 	return loss / float64(n), nil
 }
 
-// checkpointState is the part of a checkpoint that is not a tensor.
+// checkpointState is the part of a checkpoint that is not a tensor, and
+// names the tensor files that go with it. Checkpoints written before the
+// files carried their step leave Model and Optimizer empty:
+// model.safetensors and optimizer.safetensors.
 type checkpointState struct {
-	Step    int     `json:"step"`
-	AdamT   int     `json:"adam_t"`
-	RNG     []byte  `json:"rng"`
-	Options Options `json:"options"`
+	Step      int     `json:"step"`
+	AdamT     int     `json:"adam_t"`
+	RNG       []byte  `json:"rng"`
+	Options   Options `json:"options"`
+	Model     string  `json:"model,omitempty"`
+	Optimizer string  `json:"optimizer,omitempty"`
 }
 
+// files returns the checkpoint's tensor files.
+func (st checkpointState) files() (model, optimizer string) {
+	if st.Model == "" {
+		return "model.safetensors", "optimizer.safetensors"
+	}
+	return st.Model, st.Optimizer
+}
+
+// checkpointFile matches the tensor files SaveCheckpoint writes.
+var checkpointFile = regexp.MustCompile(`^(model|optimizer)-[0-9]+\.safetensors$`)
+
 // SaveCheckpoint writes everything needed to resume bit-exactly into dir:
-// model.safetensors (float32 master weights), optimizer.safetensors (the
-// AdamW moments) and state.json (step, RNG, options). Files are replaced
-// atomically, so an interrupted save leaves the previous checkpoint.
+// model-STEP.safetensors (float32 master weights), optimizer-STEP.safetensors
+// (the AdamW moments) and state.json (step, RNG, options, and those two
+// names). The tensor files of a step are new files, and state.json, renamed
+// over the previous one last, is what switches the checkpoint to them; only
+// then are the previous step's files removed. So a save interrupted at any
+// point leaves the previous checkpoint whole, where replacing the tensor
+// files in place could pair one step's weights with another's moments and
+// state.
 func (t *Trainer) SaveCheckpoint(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", dir, err)
@@ -238,18 +260,26 @@ func (t *Trainer) SaveCheckpoint(dir string) error {
 			safetensors.NamedTensor{Name: "v." + p.Name, T: tensor.FromF32(t.Opt.V[off:off+n], p.Shape...)})
 		off += n
 	}
-	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), params, nil); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
-	}
-	if err := safetensors.Write(filepath.Join(dir, "optimizer.safetensors"), moments, nil); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
-	}
 	rng, err := t.pcg.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
-	js, err := json.MarshalIndent(checkpointState{Step: t.step, AdamT: t.Opt.T, RNG: rng, Options: t.O}, "", "  ")
+	st := checkpointState{Step: t.step, AdamT: t.Opt.T, RNG: rng, Options: t.O,
+		Model:     fmt.Sprintf("model-%06d.safetensors", t.step),
+		Optimizer: fmt.Sprintf("optimizer-%06d.safetensors", t.step)}
+	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	// Whether the checkpoint this save replaces has the fixed file names
+	// (an unreadable state.json is replaced all the same).
+	var prev checkpointState
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	replacesFixed := err == nil && json.Unmarshal(b, &prev) == nil && prev.Model == ""
+	if err := safetensors.Write(filepath.Join(dir, st.Model), params, nil); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, st.Optimizer), moments, nil); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
 	tmp := filepath.Join(dir, "state.json.tmp")
@@ -258,6 +288,25 @@ func (t *Trainer) SaveCheckpoint(dir string) error {
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, "state.json")); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	// The previous step's files (and those of saves interrupted before
+	// their state.json) are no longer referenced. Only names this function
+	// writes are removed, so a checkpoint directory shared with other files
+	// keeps them; the fixed names of an older checkpoint go only when that
+	// checkpoint is the one replaced.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if name := e.Name(); checkpointFile.MatchString(name) && name != st.Model && name != st.Optimizer {
+			os.Remove(filepath.Join(dir, name))
+		}
+	}
+	if replacesFixed {
+		m, o := prev.files()
+		os.Remove(filepath.Join(dir, m))
+		os.Remove(filepath.Join(dir, o))
 	}
 	return nil
 }
@@ -302,10 +351,14 @@ func (t *Trainer) Resume(dir string) error {
 		}
 		return nil
 	}
-	if err := load("model.safetensors", params); err != nil {
+	modelFile, optFile := st.files()
+	if st.Model != "" && (!checkpointFile.MatchString(modelFile) || !checkpointFile.MatchString(optFile)) {
+		return fmt.Errorf("resume %s: state.json names %q and %q, not checkpoint files", dir, modelFile, optFile)
+	}
+	if err := load(modelFile, params); err != nil {
 		return err
 	}
-	if err := load("optimizer.safetensors", moments); err != nil {
+	if err := load(optFile, moments); err != nil {
 		return err
 	}
 	if err := t.pcg.UnmarshalBinary(st.RNG); err != nil {
