@@ -12,13 +12,19 @@
 # result is bit-identical to the shipped files for the same Go release
 # (the corpus is that release's source tree). The target runs alongside
 # the draft, one core each, on a 2-core machine; see the README for times.
-# Every stage checkpoints; rerun with RESUME=1 to continue after a stop.
+# Every stage checkpoints; rerun with RESUME=1 to continue after a stop:
+# the stages with a checkpoint continue from it (a finished one just writes
+# its model again), the others start, and the distillations keep the files
+# they have written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/gopard-default}
 mkdir -p "$work"
-resume=()
-[ "${RESUME:-0}" = 1 ] && resume=(--resume)
+# resume OUT prints --resume when RESUME=1 and the stage writing OUT has a
+# checkpoint (passing it to a stage that has none would be an error).
+resume() {
+  if [ "${RESUME:-0}" = 1 ] && [ -f "$1/checkpoint/state.json" ]; then echo --resume; fi
+}
 go build -o "$work/train" ./cmd/train
 
 "$work/train" tokenizer --out "$work/tokenizer" --vocab 4096 --max-bytes 0
@@ -27,21 +33,21 @@ target() {
   "$work/train" pretrain --tokenizer "$work/tokenizer" --out "$work/target" \
     --hidden 512 --layers 5 --heads 8 --kv-heads 4 --intermediate 1408 \
     --seq 512 --batch 8 --steps 880 --lr 1e-3 --seed 1 --threads 1 \
-    --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}"
+    --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/target")
 }
 drafts() {
   "$work/train" pretrain --tokenizer "$work/tokenizer" --out "$work/draft" \
     --hidden 256 --layers 3 --heads 4 --kv-heads 2 --intermediate 704 \
     --seq 512 --batch 8 --steps 600 --lr 1.5e-3 --seed 2 --threads 1 \
-    --checkpoint-every 50 --eval-every 100 --log-every 10 "${resume[@]}"
+    --checkpoint-every 50 --eval-every 100 --log-every 10 $(resume "$work/draft")
   "$work/train" pard --model "$work/draft" --out "$work/pard" --para-num 8 \
     --seq 512 --batch 8 --steps 400 --lr 5e-4 --warmup 20 --seed 3 --threads 1 \
-    --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}"
+    --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard")
   # A second, longer adaptation from the first one (a fresh optimizer and
   # schedule); the distillation stages below start from it.
   "$work/train" pard --model "$work/pard" --out "$work/pard2" --para-num 8 \
     --seq 512 --batch 8 --steps 500 --lr 3e-4 --warmup 20 --seed 4 --threads 1 \
-    --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}"
+    --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard2")
 }
 target > "$work/target.log" 2>&1 &
 tpid=$!
@@ -58,7 +64,7 @@ tail -n 1 "$work/target.log"
 "$work/train" distill --model "$work/target" --draft "$work/pard2" --out "$work/distill" --prompts 4000 --tokens 256 --jobs 2
 "$work/train" pard --model "$work/pard2" --out "$work/pard3" --data "$work/distill" --ext .txt --para-num 8 \
   --seq 512 --batch 8 --steps 400 --lr 3e-4 --warmup 20 --seed 5 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard3.log"
+  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard3") 2>&1 | tee "$work/pard3.log"
 # A fourth stage on three times the data: the same 4000 continuations (the
 # prompts are dealt in a fixed order, so --prompts 12000 keeps them and adds
 # 8000), in a directory of their own so that pard3's data stays as it was.
@@ -67,18 +73,18 @@ cp -n "$work/distill/"*.txt "$work/distill12/"
 "$work/train" distill --model "$work/target" --draft "$work/pard3" --out "$work/distill12" --prompts 12000 --tokens 256 --jobs 2
 "$work/train" pard --model "$work/pard3" --out "$work/pard4" --data "$work/distill12" --ext .txt --para-num 8 \
   --seq 512 --batch 8 --steps 500 --lr 3e-4 --warmup 20 --seed 6 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard4.log"
+  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard4") 2>&1 | tee "$work/pard4.log"
 # A fifth, longer one on the same data (500 steps read a third of it).
 "$work/train" pard --model "$work/pard4" --out "$work/pard5" --data "$work/distill12" --ext .txt --para-num 8 \
   --seq 512 --batch 8 --steps 600 --lr 3e-4 --warmup 20 --seed 7 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard5.log"
+  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard5") 2>&1 | tee "$work/pard5.log"
 # A sixth on 20000 continuations (the 12000 and 8000 more), 700 steps.
 mkdir -p "$work/distill20"
 cp -n "$work/distill12/"*.txt "$work/distill20/"
 "$work/train" distill --model "$work/target" --draft "$work/pard5" --out "$work/distill20" --prompts 20000 --tokens 256 --jobs 2
 "$work/train" pard --model "$work/pard5" --out "$work/pard6" --data "$work/distill20" --ext .txt --para-num 8 \
   --seq 512 --batch 8 --steps 700 --lr 3e-4 --warmup 20 --seed 8 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 "${resume[@]}" 2>&1 | tee "$work/pard6.log"
+  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard6") 2>&1 | tee "$work/pard6.log"
 
 assets=internal/defaultmodel/assets
 for m in target draft pard; do
