@@ -293,11 +293,9 @@ func (t *Trainer) SaveCheckpoint(dir string) error {
 	// their state.json) are no longer referenced. Only names this function
 	// writes are removed, so a checkpoint directory shared with other files
 	// keeps them; the fixed names of an older checkpoint go only when that
-	// checkpoint is the one replaced.
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
-	}
+	// checkpoint is the one replaced. The checkpoint is saved by now, so
+	// this is best effort: files it leaves cost only disk space.
+	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if name := e.Name(); checkpointFile.MatchString(name) && name != st.Model && name != st.Optimizer {
 			os.Remove(filepath.Join(dir, name))
