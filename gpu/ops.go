@@ -359,26 +359,56 @@ func (d *Device) Add(dst, src *tensor.Tensor) {
 // largest value (the first on ties, as ops.Argmax), computed on the device
 // so that greedy decoding copies rows ints instead of rows·n logits.
 func (d *Device) Argmax(t *tensor.Tensor, rows int) []int32 {
-	d.operand("Argmax", t, tensor.F32)
-	d.need(rows > 0 && t.Len()%rows == 0, "Argmax", "%d rows of %v", rows, t.Shape)
+	ids, _ := d.argmax("Argmax", t, rows, false)
+	return ids
+}
+
+// ArgmaxProb is Argmax that also returns each row's softmax probability of
+// its argmax, 1 / Σ_j exp(x_j - max) (-inf and NaN adding nothing; 0 for a
+// row without a finite value), still copying back two numbers a row.
+func (d *Device) ArgmaxProb(t *tensor.Tensor, rows int) ([]int32, []float32) {
+	return d.argmax("ArgmaxProb", t, rows, true)
+}
+
+func (d *Device) argmax(op string, t *tensor.Tensor, rows int, probs bool) ([]int32, []float32) {
+	d.operand(op, t, tensor.F32)
+	d.need(rows > 0 && t.Len()%rows == 0, op, "%d rows of %v", rows, t.Shape)
 	n := t.Len() / rows
-	d.need(n > 0, "Argmax", "empty rows of %v", t.Shape)
+	d.need(n > 0, op, "empty rows of %v", t.Shape)
 	// About 2048 elements a block (two loads of four per thread), in spans
 	// of a multiple of four so that every block's loads stay aligned.
 	parts := min(max(ceilDiv(n, 2048), 1), 1024)
 	span := ceilDiv(ceilDiv(n, parts), 4) * 4
 	parts = ceilDiv(n, span)
-	d.need(rows < maxGrid, "Argmax", "%d rows", rows)
-	buf := d.grow(&d.result, rows*4+rows*parts*8)
-	partV := buf + uintptr(rows*4)
+	d.need(rows < maxGrid, op, "%d rows", rows)
+	// The results first (ids, then probabilities: one copy back), then the
+	// parts' values, indices and sums.
+	buf := d.grow(&d.result, rows*8+rows*parts*12)
+	prob := buf + uintptr(rows*4)
+	partV := buf + uintptr(rows*8)
 	partI := partV + uintptr(rows*parts*4)
-	d.launch("argmax_part", Dim3{uint32(parts), uint32(rows), 1}, Dim3{blockThreads, 1, 1},
-		uint64(partV), uint64(partI), ptr(t), i32(n), i32(span))
-	d.launch("argmax_final", Dim3{uint32(rows), 1, 1}, Dim3{threadsFor(parts), 1, 1}, uint64(buf), uint64(partV), uint64(partI),
-		i32(parts), i32(n))
-	ids := make([]int32, rows)
-	if err := d.drv.Download(unsafePointer(ids), buf, rows*4); err != nil {
-		d.fail("Argmax", err)
+	var partS uintptr // null: argmax_part and argmax_final skip the sums
+	if probs {
+		partS = partI + uintptr(rows*parts*4)
 	}
-	return ids
+	d.launch("argmax_part", Dim3{uint32(parts), uint32(rows), 1}, Dim3{blockThreads, 1, 1},
+		uint64(partV), uint64(partI), uint64(partS), ptr(t), i32(n), i32(span))
+	d.launch("argmax_final", Dim3{uint32(rows), 1, 1}, Dim3{threadsFor(parts), 1, 1}, uint64(buf), uint64(prob),
+		uint64(partV), uint64(partI), uint64(partS), i32(parts), i32(n))
+	words := rows
+	if probs {
+		words = 2 * rows
+	}
+	res := make([]int32, words)
+	if err := d.drv.Download(unsafePointer(res), buf, words*4); err != nil {
+		d.fail(op, err)
+	}
+	if !probs {
+		return res, nil
+	}
+	p := make([]float32, rows)
+	for r := range p {
+		p[r] = math.Float32frombits(uint32(res[rows+r]))
+	}
+	return res[:rows:rows], p
 }

@@ -118,6 +118,19 @@ func (b *argmaxDevice) Argmax(t *tensor.Tensor, rows int) []int32 {
 	return ids
 }
 
+func (b *argmaxDevice) ArgmaxProb(t *tensor.Tensor, rows int) ([]int32, []float32) {
+	ids := b.Argmax(t, rows)
+	v := b.host(t).F32()
+	n := len(v) / rows
+	probs := make([]float32, rows)
+	for r := range probs {
+		row := append([]float32(nil), v[r*n:(r+1)*n]...)
+		ops.Softmax(row)
+		probs[r] = row[ids[r]]
+	}
+	return ids, probs
+}
+
 // cpuArgmaxer implements Argmaxer on a backend whose logits live on the
 // host: the decoder must not use it there (the rows are already host memory).
 type cpuArgmaxer struct {
@@ -134,6 +147,10 @@ func (b *cpuArgmaxer) Argmax(t *tensor.Tensor, rows int) []int32 {
 	return ids
 }
 
+func (b *cpuArgmaxer) ArgmaxProb(t *tensor.Tensor, rows int) ([]int32, []float32) {
+	return b.Argmax(t, rows), make([]float32, rows)
+}
+
 // argmaxOf is the greedy id of each row (nil for no rows, as Forward's).
 func argmaxOf(rows [][]float32) []int32 {
 	if rows == nil {
@@ -146,10 +163,26 @@ func argmaxOf(rows [][]float32) []int32 {
 	return ids
 }
 
+// argmaxProbOf is each row's softmax probability of its argmax (nil for
+// no rows).
+func argmaxProbOf(rows [][]float32) []float32 {
+	if rows == nil {
+		return nil
+	}
+	probs := make([]float32, len(rows))
+	for i, r := range rows {
+		p := append([]float32(nil), r...)
+		ops.Softmax(p)
+		probs[i] = p[ops.Argmax(r)]
+	}
+	return probs
+}
+
 // TestForwardArgmax: ForwardArgmax returns the argmax of each row Forward
-// returns, over the same sequence of calls (prefill, chunks, decode, a
-// rewind), on the host and through a device backend with and without a
-// device argmax; a device argmax replaces the copy of the rows.
+// returns, and ForwardArgmaxProb also its softmax probability, over the
+// same sequence of calls (prefill, chunks, decode, a rewind), on the host
+// and through a device backend with and without a device argmax; a device
+// argmax replaces the copy of the rows.
 func TestForwardArgmax(t *testing.T) {
 	type call struct {
 		tokens     []int32
@@ -188,8 +221,12 @@ func TestForwardArgmax(t *testing.T) {
 		},
 	}
 	for name, mk := range backends {
-		for _, chunk := range []int{256, 3} {
-			t.Run(fmt.Sprintf("%s/chunk=%d", name, chunk), func(t *testing.T) {
+		for _, tc := range []struct {
+			chunk int
+			probs bool
+		}{{256, false}, {3, false}, {256, true}, {3, true}} {
+			chunk := tc.chunk
+			t.Run(fmt.Sprintf("%s/chunk=%d/probs=%v", name, chunk, tc.probs), func(t *testing.T) {
 				// The rows reference always runs on the host CPU.
 				ref := randomDecoder(t, ops.NewCPU(2), tensor.BF16, chunk, true)
 				be := mk()
@@ -203,8 +240,16 @@ func TestForwardArgmax(t *testing.T) {
 					rows, err := ref.Forward(c.tokens, c.start, c.want)
 					require.NoError(t, err)
 					reads := be.reads()
-					ids, err := d.ForwardArgmax(c.tokens, c.start, c.want)
-					require.NoError(t, err)
+					var ids []int32
+					if tc.probs {
+						var probs []float32
+						ids, probs, err = d.ForwardArgmaxProb(c.tokens, c.start, c.want)
+						require.NoError(t, err)
+						require.Equal(t, argmaxProbOf(rows), probs, "call %d", i)
+					} else {
+						ids, err = d.ForwardArgmax(c.tokens, c.start, c.want)
+						require.NoError(t, err)
+					}
 					require.Len(t, ids, c.want, "call %d", i)
 					require.Equal(t, argmaxOf(rows), ids, "call %d", i)
 					require.Equal(t, ref.Len(), d.Len(), "call %d: cache length", i)

@@ -52,6 +52,10 @@ type Argmaxer interface {
 	// t, a (rows, n) F32 tensor the backend allocated: the first index on
 	// ties, NaNs never winning, as ops.Argmax.
 	Argmax(t *tensor.Tensor, rows int) []int32
+	// ArgmaxProb is Argmax that also returns each row's softmax
+	// probability of its argmax, 1 / Σ_j exp(t_j - max) (-inf and NaN
+	// adding nothing; 0 for a row without a finite value).
+	ArgmaxProb(t *tensor.Tensor, rows int) ([]int32, []float32)
 }
 
 // Fused is implemented by backends that can run several steps of a layer

@@ -90,6 +90,7 @@ type Decoder struct {
 	logitsHost []float32      // host copy when the backend is a device
 	rows       [][]float32    // returned row views
 	ids        []int32        // returned argmax ids
+	probs      []float32      // returned argmax probabilities
 
 	// Reusable tensor headers for the row views of one chunk, so that a
 	// forward allocates nothing (see tensor.RowSliceInto).
@@ -171,24 +172,56 @@ func (d *Decoder) Forward(tokens []int32, start, want int) ([][]float32, error) 
 // want ids are copied back. The ids alias the decoder's buffer until the
 // next call.
 func (d *Decoder) ForwardArgmax(tokens []int32, start, want int) ([]int32, error) {
+	ids, _, err := d.forwardArgmax(tokens, start, want, false)
+	return ids, err
+}
+
+// ForwardArgmaxProb is ForwardArgmax that also returns each row's softmax
+// probability of its argmax (what a greedy draft's confidence needs, see
+// pard.Options.MinConfidence), computed where the logits are: a device
+// copies back an id and a probability a row. Both alias the decoder's
+// buffers until the next call.
+func (d *Decoder) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, []float32, error) {
+	return d.forwardArgmax(tokens, start, want, true)
+}
+
+func (d *Decoder) forwardArgmax(tokens []int32, start, want int, probs bool) ([]int32, []float32, error) {
 	if err := d.forward(tokens, start, want); err != nil || want == 0 {
-		return nil, err
+		return nil, nil, err
 	}
-	d.ids = d.ids[:0]
+	d.ids, d.probs = d.ids[:0], d.probs[:0]
 	if a, ok := d.b.(Argmaxer); ok && d.logits.Place != tensor.Host {
-		ids := a.Argmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
-		if len(ids) != want {
-			return nil, fmt.Errorf("decoder: backend %s returned %d argmax ids for %d rows", d.b.Name(), len(ids), want)
+		rows := d.logits.RowSliceInto(&d.vlogits, 0, want)
+		var ids []int32
+		var p []float32
+		if probs {
+			ids, p = a.ArgmaxProb(rows, want)
+		} else {
+			ids = a.Argmax(rows, want)
+		}
+		if len(ids) != want || probs && len(p) != want {
+			return nil, nil, fmt.Errorf("decoder: backend %s returned %d argmax ids and %d probabilities for %d rows", d.b.Name(), len(ids), len(p), want)
 		}
 		// Copied so that the aliasing rule is the same on every path.
-		d.ids = append(d.ids, ids...)
-		return d.ids, nil
+		d.ids, d.probs = append(d.ids, ids...), append(d.probs, p...)
+	} else {
+		host, V := d.hostLogits(want), d.cfg.Vocab
+		for r := 0; r < want; r++ {
+			row := host[r*V : (r+1)*V]
+			id := ops.Argmax(row)
+			d.ids = append(d.ids, int32(id))
+			if probs {
+				// In place: the rows are the decoder's, and this call
+				// returns none of them.
+				ops.Softmax(row)
+				d.probs = append(d.probs, row[id])
+			}
+		}
 	}
-	host, V := d.hostLogits(want), d.cfg.Vocab
-	for r := 0; r < want; r++ {
-		d.ids = append(d.ids, int32(ops.Argmax(host[r*V:(r+1)*V])))
+	if !probs {
+		return d.ids, nil, nil
 	}
-	return d.ids, nil
+	return d.ids, d.probs, nil
 }
 
 // forward validates a Forward call, appends tokens at positions start.. to

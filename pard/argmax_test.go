@@ -6,17 +6,21 @@ import (
 	"math"
 	"testing"
 
+	"github.com/gopard/gopard/ops"
 	"github.com/stretchr/testify/require"
 )
 
 // argmaxFake is a fakeLM with ForwardArgmax (the argmax of each whole row,
-// as nn.Decoder's), counting which of its forwards the engine calls. It is
+// as nn.Decoder's) and ForwardArgmaxProb (with its softmax probability, as
+// the Decoder's on the CPU), counting which of its forwards the engine
+// calls (idCalls counts both; probCalls the second). It is
 // a wrapper rather than a method of fakeLM so that the failing and lying
 // wrappers of the other tests keep going through their own Forward.
 type argmaxFake struct {
 	*fakeLM
-	rowCalls, idCalls int
-	ids               []int32
+	rowCalls, idCalls, probCalls int
+	ids                          []int32
+	probs, exps                  []float32
 }
 
 func (f *argmaxFake) Forward(tokens []int32, start, want int) ([][]float32, error) {
@@ -37,6 +41,23 @@ func (f *argmaxFake) ForwardArgmax(tokens []int32, start, want int) ([]int32, er
 	return f.ids, nil
 }
 
+func (f *argmaxFake) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, []float32, error) {
+	f.idCalls++
+	f.probCalls++
+	rows, err := f.fakeLM.Forward(tokens, start, want)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.ids, f.probs = f.ids[:0], f.probs[:0]
+	for _, r := range rows {
+		id := argmax(r)
+		f.exps = append(f.exps[:0], r...)
+		ops.Softmax(f.exps)
+		f.ids, f.probs = append(f.ids, id), append(f.probs, f.exps[id])
+	}
+	return f.ids, f.probs, nil
+}
+
 // counts is s without its timings, which differ between runs.
 func counts(s Stats) Stats {
 	s.PrefillTime, s.TargetTime, s.DraftTime, s.Total, s.TokensPerSecond = 0, 0, 0, 0, 0
@@ -46,8 +67,9 @@ func counts(s Stats) Stats {
 // TestArgmaxForwardLossless: a greedy engine whose models have
 // ForwardArgmax (both, or only one) generates exactly what the rows path
 // generates, with the same stats, and calls ForwardArgmax for every forward
-// of those models (through WithInfo, as internal/cli wraps them). Sampling
-// keeps reading rows.
+// of those models (through WithInfo, as internal/cli wraps them), and for
+// the draft's ForwardArgmaxProb under MinConfidence, whose cuts are then
+// the rows path's. Sampling keeps reading rows.
 func TestArgmaxForwardLossless(t *testing.T) {
 	const vocab = 96
 	eos := []int32{3, 17}
@@ -59,20 +81,32 @@ func TestArgmaxForwardLossless(t *testing.T) {
 			if ec.draft == nil && !w.target {
 				continue
 			}
-			for _, temp := range []float32{0, 0.8} {
-				name := fmt.Sprintf("%s/target=%v/draft=%v/temp=%v", ec.name, w.target, w.draft, temp)
+			for _, tc := range []struct{ temp, minConf float32 }{{0, 0}, {0.8, 0}, {0, 0.3}} {
+				temp := tc.temp
+				if ec.draft == nil && tc.minConf > 0 {
+					continue
+				}
+				name := fmt.Sprintf("%s/target=%v/draft=%v/temp=%v/min-confidence=%v", ec.name, w.target, w.draft, temp, tc.minConf)
 				t.Run(name, func(t *testing.T) {
 					for _, k := range []int{1, 4, 8} {
 						for pi, prompt := range prompts {
-							opt := Options{Mode: ec.mode, K: k, MaxNewTokens: 40, PardToken: ec.pard, Temperature: temp, Seed: uint64(pi)}
+							opt := Options{Mode: ec.mode, K: k, MaxNewTokens: 40, PardToken: ec.pard, Temperature: temp, Seed: uint64(pi), MinConfidence: tc.minConf}
 							if pi%3 == 0 { // a context limit too
 								opt.MaxNewTokens, opt.MaxContext = 0, len(prompt)+7+pi
 							}
 							// The rows path: the plain fakes.
 							rs := newFakeSet(t, vocab, eos)
+							// Under MinConfidence a sharper draft (same argmax),
+							// whose confidence spans the threshold (TestMinConfidence).
+							sharpen := func(f *fakeLM) *fakeLM {
+								if tc.minConf > 0 {
+									f.scale = 150
+								}
+								return f
+							}
 							var rDraft Model
 							if ec.draft != nil {
-								rDraft = ec.draft(rs)
+								rDraft = sharpen(ec.draft(rs))
 							}
 							want, err := Generate(rs.target, rDraft, prompt, opt)
 							require.NoError(t, err)
@@ -86,7 +120,7 @@ func TestArgmaxForwardLossless(t *testing.T) {
 							}
 							draft := &argmaxFake{}
 							if ec.draft != nil {
-								draft.fakeLM = ec.draft(is)
+								draft.fakeLM = sharpen(ec.draft(is))
 								dm = draft.fakeLM
 								if w.draft {
 									dm = WithInfo(draft, draft.info)
@@ -104,15 +138,21 @@ func TestArgmaxForwardLossless(t *testing.T) {
 							}
 
 							// Each wrapped model is called through one forward only:
-							// ForwardArgmax when greedy, Forward when sampling.
+							// ForwardArgmax when greedy (the draft's
+							// ForwardArgmaxProb under MinConfidence), Forward when
+							// sampling.
 							check := func(role string, wrapped bool, f *argmaxFake, forwards int) {
-								ids, rows := 0, 0
+								ids, probs, rows := 0, 0, 0
 								if wrapped && temp == 0 {
 									ids = forwards
+									if role == "draft" && tc.minConf > 0 {
+										probs = forwards
+									}
 								} else if wrapped {
 									rows = forwards
 								}
 								require.Equal(t, ids, f.idCalls, "%s: %s ForwardArgmax calls", msg, role)
+								require.Equal(t, probs, f.probCalls, "%s: %s ForwardArgmaxProb calls", msg, role)
 								require.Equal(t, rows, f.rowCalls, "%s: %s Forward calls", msg, role)
 							}
 							check("target", w.target, target, got.Stats.TargetForwards)
@@ -199,7 +239,8 @@ func TestWithInfoArgmax(t *testing.T) {
 // badArgmax spoils the ids of a correct ForwardArgmax.
 type badArgmax struct {
 	*argmaxFake
-	spoil func(ids []int32) ([]int32, error)
+	spoil      func(ids []int32) ([]int32, error)
+	spoilProbs bool
 }
 
 func (b badArgmax) ForwardArgmax(tokens []int32, start, want int) ([]int32, error) {
@@ -208,6 +249,20 @@ func (b badArgmax) ForwardArgmax(tokens []int32, start, want int) ([]int32, erro
 		return nil, err
 	}
 	return b.spoil(ids)
+}
+
+// ForwardArgmaxProb spoils the ids as ForwardArgmax does, and gives one
+// probability too few when spoilProbs.
+func (b badArgmax) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, []float32, error) {
+	_, probs, err := b.argmaxFake.ForwardArgmaxProb(tokens, start, want)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b.spoilProbs {
+		return b.argmaxFake.ids, probs[1:], nil
+	}
+	ids, err := b.spoil(b.argmaxFake.ids)
+	return ids, probs, err
 }
 
 // lyingArgmax reports a cache length that its forwards do not produce.
@@ -230,7 +285,7 @@ func TestArgmaxForwardChecked(t *testing.T) {
 			t.Run(role+"/"+want, func(t *testing.T) {
 				fs := newFakeSet(t, 96, nil)
 				var target, draft Model = fs.target, fs.pard
-				bad := badArgmax{&argmaxFake{}, sp}
+				bad := badArgmax{&argmaxFake{}, sp, false}
 				if role == "target" {
 					bad.fakeLM, target = fs.target, bad
 				} else {
@@ -250,12 +305,25 @@ func TestArgmaxForwardChecked(t *testing.T) {
 	fs := newFakeSet(t, 96, nil)
 	_, err := Generate(fs.target, lyingArgmax{&argmaxFake{fakeLM: fs.good}}, []int32{1}, Options{Mode: VSD, K: 2, MaxNewTokens: 9})
 	require.ErrorContains(t, err, "cache holds")
+
+	// Under MinConfidence the draft's ids come through ForwardArgmaxProb,
+	// checked the same way, and so is the number of probabilities.
+	for want, sp := range spoil {
+		fs := newFakeSet(t, 96, nil)
+		_, err := Generate(fs.target, badArgmax{&argmaxFake{fakeLM: fs.pard}, sp, false}, []int32{1}, Options{Mode: PARD, K: 2, MaxNewTokens: 9, MinConfidence: 0.1})
+		require.ErrorContains(t, err, "draft", "min-confidence")
+		require.ErrorContains(t, err, want, "min-confidence")
+	}
+	fs = newFakeSet(t, 96, nil)
+	_, err = Generate(fs.target, badArgmax{&argmaxFake{fakeLM: fs.pard}, nil, true}, []int32{1}, Options{Mode: PARD, K: 2, MaxNewTokens: 9, MinConfidence: 0.1})
+	require.ErrorContains(t, err, "returned 1 argmax probabilities, want 2")
 }
 
 // trivialArgmax is trivialLM with ForwardArgmax.
 type trivialArgmax struct {
 	*trivialLM
-	ids []int32
+	ids   []int32
+	probs []float32
 }
 
 func (m *trivialArgmax) ForwardArgmax(tokens []int32, start, want int) ([]int32, error) {
@@ -267,25 +335,42 @@ func (m *trivialArgmax) ForwardArgmax(tokens []int32, start, want int) ([]int32,
 	return m.ids, err
 }
 
+func (m *trivialArgmax) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, []float32, error) {
+	ids, err := m.ForwardArgmax(tokens, start, want)
+	m.probs = m.probs[:0]
+	for range ids {
+		m.probs = append(m.probs, 1) // the trivial models are sure
+	}
+	return ids, m.probs, err
+}
+
 // TestArgmaxNoAllocsPerIteration: the ids path allocates nothing per
 // iteration either.
 func TestArgmaxNoAllocsPerIteration(t *testing.T) {
 	for _, mode := range []Mode{AR, VSD, PARD} {
-		target, draft := &trivialArgmax{trivialLM: newTrivial(1000, -1)}, &trivialArgmax{trivialLM: newTrivial(1000, 999)}
-		allocs := func(n int) float64 {
-			opt := Options{Mode: mode, K: 4, MaxNewTokens: n}
-			return testing.AllocsPerRun(5, func() {
-				res, err := Generate(target, draft, []int32{1, 2, 3}, opt)
-				if err != nil || len(res.Output) != n {
-					t.Fatal(err)
-				}
-			})
-		}
-		if short, long := allocs(50), allocs(1500); short != long {
-			t.Errorf("%s: %v allocations for 50 tokens, %v for 1500", mode, short, long)
-		}
-		if len(target.ids) == 0 {
-			t.Errorf("%s: the target's ForwardArgmax was not used", mode)
+		for _, minConf := range []float32{0, 0.5} {
+			if mode == AR && minConf > 0 {
+				continue
+			}
+			target, draft := &trivialArgmax{trivialLM: newTrivial(1000, -1)}, &trivialArgmax{trivialLM: newTrivial(1000, 999)}
+			allocs := func(n int) float64 {
+				opt := Options{Mode: mode, K: 4, MaxNewTokens: n, MinConfidence: minConf}
+				return testing.AllocsPerRun(5, func() {
+					res, err := Generate(target, draft, []int32{1, 2, 3}, opt)
+					if err != nil || len(res.Output) != n {
+						t.Fatal(err)
+					}
+				})
+			}
+			if short, long := allocs(50), allocs(1500); short != long {
+				t.Errorf("%s, min-confidence %v: %v allocations for 50 tokens, %v for 1500", mode, minConf, short, long)
+			}
+			if len(target.ids) == 0 {
+				t.Errorf("%s: the target's ForwardArgmax was not used", mode)
+			}
+			if minConf > 0 && len(draft.probs) == 0 {
+				t.Errorf("%s: the draft's ForwardArgmaxProb was not used", mode)
+			}
 		}
 	}
 }

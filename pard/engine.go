@@ -109,8 +109,9 @@ type Options struct {
 	// where it is not. The output is unchanged (greedy: the target's
 	// tokens; sampling: its distribution, as the cut depends on the draft
 	// alone). PARD still drafts K tokens in its one forward; VSD stops
-	// drafting at the cut. The draft's logits rows are then read back
-	// instead of its argmax ids (a GPU copies K rows per iteration).
+	// drafting at the cut. A greedy draft that is an ArgmaxForwarder then
+	// returns its ids' probabilities beside them (ForwardArgmaxProb: a GPU
+	// copies back two numbers a row); another's rows are read.
 	// Stats.Drafted counts the verified drafts. 0 verifies all K; must be
 	// < 1.
 	MinConfidence float32
@@ -193,6 +194,9 @@ type engine struct {
 	// (nil otherwise; see argmaxOf): greedy decoding needs only each row's
 	// argmax, and a GPU then copies back ids instead of whole rows.
 	targetArgmax, draftArgmax ArgmaxForwarder
+	// draftProbs: the draft's forwards return its ids' probabilities too
+	// (ForwardArgmaxProb), for Options.MinConfidence.
+	draftProbs bool
 
 	all        []int32 // prompt + committed tokens; drafts sit after them
 	plen       int
@@ -204,7 +208,8 @@ type engine struct {
 	p   []float32   // target distribution of the position being verified
 	q   [][]float32 // draft distributions, one per depth (sampling only)
 	// exps holds a greedy draft row's softmax while its top token's
-	// probability is read (Options.MinConfidence).
+	// probability is read (Options.MinConfidence, a draft without
+	// ForwardArgmaxProb).
 	exps []float32
 
 	stats Stats
@@ -327,11 +332,12 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 	}
 	if e.greedy {
 		e.targetArgmax = argmaxOf(target, e.vocab)
-		if e.draft != nil && opt.MinConfidence == 0 {
+		if e.draft != nil {
 			e.draftArgmax = argmaxOf(e.draft, e.vocab)
-		}
-		if e.draft != nil && opt.MinConfidence > 0 {
-			e.exps = make([]float32, e.vocab)
+			e.draftProbs = opt.MinConfidence > 0 && e.draftArgmax != nil
+			if opt.MinConfidence > 0 && e.draftArgmax == nil {
+				e.exps = make([]float32, e.vocab)
+			}
 		}
 	} else {
 		e.smp = newSampler(opt.Temperature, opt.TopK, opt.TopP, e.vocab)
@@ -376,7 +382,7 @@ func (e *engine) run() (*Result, error) {
 		// Verify: one target forward over its uncached tokens and the drafts.
 		x := e.all[e.tLen : total+kk]
 		t0 := time.Now()
-		out, err := forward(e.target, e.targetArgmax, x, e.tLen, kk+1)
+		out, err := forward(e.target, e.targetArgmax, false, x, e.tLen, kk+1)
 		e.stats.TargetTime += time.Since(t0)
 		e.stats.TargetForwards++
 		if err != nil {
@@ -488,11 +494,14 @@ func (e *engine) cut(conf *float64, out logits, i, j int, id int32) bool {
 	if e.opt.MinConfidence == 0 {
 		return false
 	}
-	if e.greedy {
+	switch {
+	case e.greedy && out.probs != nil:
+		*conf *= float64(out.probs[i]) // the probability of out.ids[i], which is id
+	case e.greedy:
 		copy(e.exps, out.rows[i][:e.vocab]) // the rows belong to the model
 		ops.Softmax(e.exps)
 		*conf *= float64(e.exps[id])
-	} else {
+	default:
 		*conf *= float64(e.q[j][id])
 	}
 	return j > 0 && *conf < float64(e.opt.MinConfidence)
@@ -500,13 +509,16 @@ func (e *engine) cut(conf *float64, out logits, i, j int, id int32) bool {
 
 func (e *engine) draftForward(x []int32, want int) (logits, error) {
 	t0 := time.Now()
-	out, err := forward(e.draft, e.draftArgmax, x, e.dLen, want)
+	out, err := forward(e.draft, e.draftArgmax, e.draftProbs, x, e.dLen, want)
 	e.stats.DraftTime += time.Since(t0)
 	e.stats.DraftForwards++
 	if err != nil {
 		return logits{}, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
 	}
 	e.dLen, err = expect(e.draft, "draft", out, e.draftArgmax != nil, want, e.vocab, e.dLen+len(x))
+	if err == nil && e.draftProbs && len(out.probs) != want {
+		err = fmt.Errorf("pard: draft %s returned %d argmax probabilities, want %d", e.draft.Info().Name, len(out.probs), want)
+	}
 	return out, err
 }
 
@@ -522,10 +534,12 @@ func (e *engine) pick(out logits, i, j int) int32 {
 }
 
 // logits is one forward's output: the logits rows, or, when the engine uses
-// the model's ForwardArgmax, only their argmax ids.
+// the model's ForwardArgmax, only their argmax ids (and with
+// ForwardArgmaxProb their probabilities).
 type logits struct {
-	rows [][]float32
-	ids  []int32 // instead of rows
+	rows  [][]float32
+	ids   []int32   // instead of rows
+	probs []float32 // beside ids, or nil
 }
 
 // argmax is the greedy choice at row i among the ids below vocab. ids are
@@ -550,11 +564,15 @@ func argmaxOf(m Model, vocab int) ArgmaxForwarder {
 }
 
 // forward runs m over x at positions start.., for want rows, or for want
-// argmax ids through a when a is not nil.
-func forward(m Model, a ArgmaxForwarder, x []int32, start, want int) (out logits, err error) {
-	if a != nil {
+// argmax ids through a when a is not nil (with their probabilities when
+// probs).
+func forward(m Model, a ArgmaxForwarder, probs bool, x []int32, start, want int) (out logits, err error) {
+	switch {
+	case a != nil && probs:
+		out.ids, out.probs, err = a.ForwardArgmaxProb(x, start, want)
+	case a != nil:
 		out.ids, err = a.ForwardArgmax(x, start, want)
-	} else {
+	default:
 		out.rows, err = m.Forward(x, start, want)
 	}
 	return out, err
@@ -567,6 +585,7 @@ func expect(m Model, role string, out logits, byID bool, want, vocab, wantLen in
 		if len(out.ids) != want {
 			return 0, fmt.Errorf("pard: %s %s returned %d argmax ids, want %d", role, m.Info().Name, len(out.ids), want)
 		}
+
 		for _, id := range out.ids {
 			if id < 0 || int(id) >= vocab {
 				return 0, fmt.Errorf("pard: %s %s returned argmax id %d outside the vocabulary [0, %d)", role, m.Info().Name, id, vocab)

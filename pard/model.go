@@ -40,13 +40,18 @@ type Forwarder interface {
 // ArgmaxForwarder is a Model that can return, instead of logits rows, the
 // argmax of each: a greedy engine uses it for each model that has it and
 // whose rows are exactly the vocabulary it generates from, so that a GPU
-// copies back ids only. models/llama's *Model is one (through nn.Decoder).
+// copies back ids only (and, for a draft under Options.MinConfidence, the
+// probabilities of those ids). models/llama's *Model is one (through nn.Decoder).
 type ArgmaxForwarder interface {
 	// ForwardArgmax is Forward returning the index of the largest value of
 	// each of the want rows (the first on ties; NaNs never win, 0 when all
 	// are), over the whole row of Info().VocabSize values. The ids alias the
 	// model's buffers and stay valid until the next forward.
 	ForwardArgmax(tokens []int32, start, want int) ([]int32, error)
+	// ForwardArgmaxProb is ForwardArgmax that also returns each row's
+	// softmax probability of its argmax (a greedy draft's confidence, see
+	// Options.MinConfidence), aliasing the model's buffers as the ids do.
+	ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, []float32, error)
 }
 
 // WithInfo returns f as a Model that reports info. The Model is an
@@ -75,4 +80,8 @@ type withInfoArgmax struct {
 
 func (w withInfoArgmax) ForwardArgmax(tokens []int32, start, want int) ([]int32, error) {
 	return w.a.ForwardArgmax(tokens, start, want)
+}
+
+func (w withInfoArgmax) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, []float32, error) {
+	return w.a.ForwardArgmaxProb(tokens, start, want)
 }

@@ -113,6 +113,12 @@ func (p *opProfiler) Argmax(t *tensor.Tensor, rows int) []int32 {
 	return ids
 }
 
+// ArgmaxProb times the device's argmax with probabilities, as Argmax.
+func (p *opProfiler) ArgmaxProb(t *tensor.Tensor, rows int) (ids []int32, probs []float32) {
+	p.time("argmax+prob", func() { ids, probs = p.timedBackend.(nn.Argmaxer).ArgmaxProb(t, rows) })
+	return ids, probs
+}
+
 // profileOps times each operation of forwards of M tokens at context
 // position ctx on a decoder sharing m's weights, and prints where the
 // device time goes (on the CPU: the wall time; the greedy argmax of the

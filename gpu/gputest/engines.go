@@ -72,6 +72,14 @@ func engines(t *testing.T, b nn.Backend) {
 	ar := run(pard.AR, target, nil)
 	require.Equal(t, ar.Output, run(pard.VSD, target, draft).Output, "VSD output ≠ AR output on the device")
 	require.Equal(t, ar.Output, run(pard.PARD, target, pdraft).Output, "PARD output ≠ AR output on the device")
+	// Cutting unlikely drafts: the draft's argmax probabilities come from
+	// the device (ForwardArgmaxProb), and the output is still AR's.
+	cut, err := pard.Generate(target, pdraft, prompt, pard.Options{Mode: pard.PARD, K: 8, MaxNewTokens: tokens, IgnoreEOS: true,
+		Vocab: tok.VocabSize(), MinConfidence: 0.1})
+	require.NoError(t, err)
+	require.Equal(t, ar.Output, cut.Output, "PARD output with MinConfidence ≠ AR output on the device")
+	t.Logf("PARD K = 8, min-confidence 0.1 on %s: %d of %d drafts verified, mean accepted length %.2f",
+		b.Name(), cut.Stats.Drafted, 8*cut.Stats.Iterations, cut.Stats.AcceptLength)
 
 	onCPU, err := pard.Generate(load("target", cpu), nil, prompt, pard.Options{Mode: pard.AR, MaxNewTokens: tokens, IgnoreEOS: true, Vocab: tok.VocabSize()})
 	require.NoError(t, err)

@@ -31,6 +31,7 @@ import (
 type Backend interface {
 	nn.Backend
 	Argmax(t *tensor.Tensor, rows int) []int32
+	ArgmaxProb(t *tensor.Tensor, rows int) ([]int32, []float32)
 	Copy(dst, src uintptr, bytes int)
 	CopyBandwidth(bytes, runs int) (float64, error)
 	Time(f func()) (time.Duration, error)
@@ -426,7 +427,7 @@ func testArgmax(t *testing.T, b Backend) {
 	// n = 3001: one value per load; n = 5000: four (and a tie within a
 	// load); n = 20000: ten blocks a row, with the tie across blocks.
 	for _, n := range []int{3001, 5000, 20000} {
-		rows := 6
+		rows := 7
 		h := random(r, tensor.F32, rows, n)
 		v := h.F32()
 		v[1*n+7], v[1*n+2900] = 50, 50 // a tie: the first wins
@@ -435,12 +436,39 @@ func testArgmax(t *testing.T, b Backend) {
 		}
 		v[3*n+n-1] = 99                                             // the last element
 		v[4*n+0], v[4*n+9], v[4*n+10] = float32(math.NaN()), 60, 60 // NaNs never win; a tie inside one load
+		for i := range n {
+			v[5*n+i] *= 8 // a wide spread: the running sums rescale often
+		}
+		v[6*n+n/2] = float32(math.Inf(-1)) // one -inf adds nothing
 		x, _ := upload(t, b, h)
 		got := b.Argmax(x, rows)
 		for row := range rows {
 			require.Equal(t, int32(ops.Argmax(v[row*n:(row+1)*n])), got[row], "n %d row %d", n, row)
 		}
 		require.Equal(t, []int32{7, 0, int32(n - 1), 9}, got[1:5], "n %d", n)
+
+		// The same ids with probabilities: 1 / Σ exp(x - max), in float64
+		// here, NaNs and -inf left out; 0 for the row of -inf.
+		ids, probs := b.ArgmaxProb(x, rows)
+		require.Equal(t, got, ids, "n %d", n)
+		require.Len(t, probs, rows)
+		for row := range rows {
+			vr := v[row*n : (row+1)*n]
+			mx := float64(vr[got[row]])
+			var sum float64
+			for _, e := range vr {
+				if e > float32(math.Inf(-1)) { // not NaN or -inf
+					sum += math.Exp(float64(e) - mx)
+				}
+			}
+			want := 0.0
+			if sum > 0 {
+				want = 1 / sum
+			}
+			require.InDelta(t, want, float64(probs[row]), 1e-5*want, "n %d row %d", n, row)
+		}
+		require.Zero(t, probs[2], "n %d: the row without a finite value", n)
+		require.Greater(t, probs[3], float32(0.99), "n %d: one value far above the rest", n)
 	}
 }
 
