@@ -218,10 +218,7 @@ func (d *Decoder) forwardArgmax(tokens []int32, start, want int, probs bool) ([]
 			}
 		}
 	}
-	if !probs {
-		return d.ids, nil, nil
-	}
-	return d.ids, d.probs, nil
+	return d.ids, d.probs, nil // d.probs is empty unless probs
 }
 
 // forward validates a Forward call, appends tokens at positions start.. to

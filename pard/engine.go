@@ -194,9 +194,6 @@ type engine struct {
 	// (nil otherwise; see argmaxOf): greedy decoding needs only each row's
 	// argmax, and a GPU then copies back ids instead of whole rows.
 	targetArgmax, draftArgmax ArgmaxForwarder
-	// draftProbs: the draft's forwards return its ids' probabilities too
-	// (ForwardArgmaxProb), for Options.MinConfidence.
-	draftProbs bool
 
 	all        []int32 // prompt + committed tokens; drafts sit after them
 	plen       int
@@ -334,7 +331,6 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 		e.targetArgmax = argmaxOf(target, e.vocab)
 		if e.draft != nil {
 			e.draftArgmax = argmaxOf(e.draft, e.vocab)
-			e.draftProbs = opt.MinConfidence > 0 && e.draftArgmax != nil
 			if opt.MinConfidence > 0 && e.draftArgmax == nil {
 				e.exps = make([]float32, e.vocab)
 			}
@@ -388,7 +384,7 @@ func (e *engine) run() (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pard: target forward at %d: %w", e.tLen, err)
 		}
-		if e.tLen, err = expect(e.target, "target", out, e.targetArgmax != nil, kk+1, e.vocab, e.tLen+len(x)); err != nil {
+		if e.tLen, err = expect(e.target, "target", out, e.targetArgmax != nil, false, kk+1, e.vocab, e.tLen+len(x)); err != nil {
 			return nil, err
 		}
 		a, next := e.verify(out, drafts)
@@ -509,16 +505,16 @@ func (e *engine) cut(conf *float64, out logits, i, j int, id int32) bool {
 
 func (e *engine) draftForward(x []int32, want int) (logits, error) {
 	t0 := time.Now()
-	out, err := forward(e.draft, e.draftArgmax, e.draftProbs, x, e.dLen, want)
+	// Under MinConfidence an ArgmaxForwarder draft gives its ids'
+	// probabilities too (cut reads them).
+	probs := e.opt.MinConfidence > 0
+	out, err := forward(e.draft, e.draftArgmax, probs, x, e.dLen, want)
 	e.stats.DraftTime += time.Since(t0)
 	e.stats.DraftForwards++
 	if err != nil {
 		return logits{}, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
 	}
-	e.dLen, err = expect(e.draft, "draft", out, e.draftArgmax != nil, want, e.vocab, e.dLen+len(x))
-	if err == nil && e.draftProbs && len(out.probs) != want {
-		err = fmt.Errorf("pard: draft %s returned %d argmax probabilities, want %d", e.draft.Info().Name, len(out.probs), want)
-	}
+	e.dLen, err = expect(e.draft, "draft", out, e.draftArgmax != nil, probs, want, e.vocab, e.dLen+len(x))
 	return out, err
 }
 
@@ -578,14 +574,16 @@ func forward(m Model, a ArgmaxForwarder, probs bool, x []int32, start, want int)
 	return out, err
 }
 
-// expect checks a forward's result (ids when byID) and the cache length it
-// left, and returns that length.
-func expect(m Model, role string, out logits, byID bool, want, vocab, wantLen int) (int, error) {
+// expect checks a forward's result (ids when byID, and their probabilities
+// when probs too) and the cache length it left, and returns that length.
+func expect(m Model, role string, out logits, byID, probs bool, want, vocab, wantLen int) (int, error) {
 	if byID {
 		if len(out.ids) != want {
 			return 0, fmt.Errorf("pard: %s %s returned %d argmax ids, want %d", role, m.Info().Name, len(out.ids), want)
 		}
-
+		if probs && len(out.probs) != want {
+			return 0, fmt.Errorf("pard: %s %s returned %d argmax probabilities, want %d", role, m.Info().Name, len(out.probs), want)
+		}
 		for _, id := range out.ids {
 			if id < 0 || int(id) >= vocab {
 				return 0, fmt.Errorf("pard: %s %s returned argmax id %d outside the vocabulary [0, %d)", role, m.Info().Name, id, vocab)
