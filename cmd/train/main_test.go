@@ -629,3 +629,71 @@ func TestDistill(t *testing.T) {
 		}
 	}
 }
+
+// pretrain --init continues a model: grown with --layers (the new layers
+// adding nothing yet, so the held-out loss after a step at a negligible
+// learning rate is the source's), kept at its depth without, and the flags
+// that would change its shape refused.
+func TestPretrainInit(t *testing.T) {
+	corpus, _, arDir := fixture(t)
+	tmp := t.TempDir()
+	cont := func(out string, extra ...string) []string {
+		return append([]string{"pretrain", "--init", arDir, "--data", corpus, "--steps", "1", "--lr", "1e-12",
+			"--seq", "32", "--batch", "2", "--threads", "1", "--quiet", "--out", out}, extra...)
+	}
+	heldOut := func(out string) float64 {
+		t.Helper()
+		m := heldOutRE.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no held-out loss in %q", out)
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	layers := func(dir string) any {
+		t.Helper()
+		var cfg map[string]any
+		b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &cfg)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := cfg["pard_token"]; ok {
+			t.Errorf("%s: config.json has a pard_token", dir)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
+			t.Errorf("%s: the tokenizer files were not copied: %v", dir, err)
+		}
+		return cfg["num_hidden_layers"]
+	}
+	same := filepath.Join(tmp, "same")
+	sameLoss := heldOut(mustRun(t, cont(same)...))
+	if n := layers(same); n != 1.0 {
+		t.Fatalf("continued without --layers: %v layers, want 1", n)
+	}
+	grown := filepath.Join(tmp, "grown")
+	grownLoss := heldOut(mustRun(t, cont(grown, "--layers", "3")...))
+	if n := layers(grown); n != 3.0 {
+		t.Fatalf("grown to 3 layers: %v layers", n)
+	}
+	if math.Abs(sameLoss-grownLoss) > 1e-3 {
+		t.Errorf("the grown model's held-out loss is %v, the source's %v", grownLoss, sameLoss)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{cont(filepath.Join(tmp, "x"), "--hidden", "64", "--heads", "4"), "--heads, --hidden: the shape comes from --init's model"},
+		{append(cont(filepath.Join(tmp, "y"), "--layers", "1"), "--init", grown), "--init can only add layers"},
+		{cont(filepath.Join(tmp, "z"), "--init", filepath.Join(tmp, "missing")), "missing"},
+	} {
+		if _, _, err := runArgs(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)
+		}
+	}
+}

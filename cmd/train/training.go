@@ -28,7 +28,7 @@ type trainFlags struct {
 	maxBytes            int
 	out, checkpoint     string
 	// pretrain
-	tokenizerDir                                    string
+	tokenizerDir, init                              string
 	hidden, layers, heads, kvHeads, headDim, interm int
 	ropeTheta                                       float64
 	context                                         int
@@ -48,6 +48,7 @@ type trainFlags struct {
 	checkpointEvery, evalEvery   int
 	evalSeqs, logEvery           int
 	resume, quiet                bool
+	grow                         bool // pretrain --init with --layers given
 }
 
 func parseTrainFlags(mode string, args []string, stderr io.Writer) (*trainFlags, error) {
@@ -89,6 +90,7 @@ func parseTrainFlags(mode string, args []string, stderr io.Writer) (*trainFlags,
 		fs.Float64Var(&f.ropeTheta, "rope-theta", 10000, "RoPE base")
 		fs.IntVar(&f.context, "context", 1024, "max_position_embeddings written to config.json")
 		fs.BoolVar(&f.untied, "untied", false, "a separate LM head instead of the tied embedding")
+		fs.StringVar(&f.init, "init", "", "continue training this autoregressive model directory instead of a fresh one (its shape and, without --tokenizer, its tokenizer); a larger --layers grows it first with new layers that leave its output unchanged until trained (train.Grow)")
 		f.paraNum = 1
 	} else {
 		fs.StringVar(&f.model, "model", "", "autoregressive model directory to adapt (Llama, Qwen2 or Qwen3, any dtype)")
@@ -133,6 +135,23 @@ func parseTrainFlags(mode string, args []string, stderr io.Writer) (*trainFlags,
 	if _, ok := templates[f.template]; !ok && f.template != "auto" {
 		return nil, fmt.Errorf("--template %q: want llama3, qwen, r1, plain or auto", f.template)
 	}
+	if mode == "pretrain" && f.init != "" {
+		var shaped []string
+		fs.Visit(func(fl *flag.Flag) {
+			switch fl.Name {
+			case "hidden", "heads", "kv-heads", "head-dim", "intermediate", "rope-theta", "context", "untied":
+				shaped = append(shaped, "--"+fl.Name)
+			case "layers":
+				f.grow = true
+			}
+		})
+		if len(shaped) > 0 {
+			return nil, fmt.Errorf("%s: the shape comes from --init's model (only --layers may grow it)", strings.Join(shaped, ", "))
+		}
+		if f.tokenizerDir == "" {
+			f.tokenizerDir = f.init
+		}
+	}
 	if mode == "pretrain" {
 		if err := nonEmpty("tokenizer", f.tokenizerDir); err != nil {
 			return nil, err
@@ -170,7 +189,28 @@ func runTraining(mode string, args []string, stdout, stderr io.Writer) error {
 		tokDir string
 		rawCfg map[string]json.RawMessage // the adapted model's config.json, kept whole
 	)
-	if mode == "pretrain" {
+	switch {
+	case mode == "pretrain" && f.init != "":
+		tokDir = f.tokenizerDir
+		if tok, err = tokenizer.Load(tokDir); err != nil {
+			return err
+		}
+		if m, _, _, rawCfg, err = loadTrainModel(cpu, f.init); err != nil {
+			return err
+		}
+		if f.grow && f.layers != m.Cfg.Layers {
+			if f.layers < m.Cfg.Layers {
+				return fmt.Errorf("--layers %d: %s has %d layers, and --init can only add layers", f.layers, f.init, m.Cfg.Layers)
+			}
+			logf("pretrain: growing %s from %d to %d layers\n", f.init, m.Cfg.Layers, f.layers)
+			if m, err = train.Grow(m, f.layers); err != nil {
+				return fmt.Errorf("%s: %w", f.init, err)
+			}
+		}
+		delete(rawCfg, "pard_token") // an AR model, whatever it started from
+		delete(rawCfg, "spd_type")
+		hf = llama.NewHFConfig(m.Cfg, m.Arch)
+	case mode == "pretrain":
 		tokDir = f.tokenizerDir
 		if tok, err = tokenizer.Load(tokDir); err != nil {
 			return err
@@ -184,26 +224,17 @@ func runTraining(mode string, args []string, stdout, stderr io.Writer) error {
 		}
 		m.Init(rand.New(rand.NewPCG(f.seed, 1)))
 		hf = llama.NewHFConfig(cfg, arch)
-	} else {
+	default:
 		tokDir = f.model
 		if tok, err = tokenizer.Load(tokDir); err != nil {
 			return err
 		}
-		src, err := models.Load(f.model, llama.Options{Backend: cpu, Context: 16})
-		if err != nil {
+		var srcPard int
+		if m, hf, srcPard, rawCfg, err = loadTrainModel(cpu, f.model); err != nil {
 			return err
 		}
-		m, err = train.FromWeights(src.Config(), src.Arch, src.Weights())
-		src.Close() // FromWeights copied what it needs
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.model, err)
-		}
-		hf = src.HF
-		if js, err := os.ReadFile(filepath.Join(f.model, "config.json")); err == nil {
-			_ = json.Unmarshal(js, &rawCfg)
-		}
 		if f.pardToken < 0 {
-			id, how, err := chooseMaskToken(tok, m.Cfg.Vocab, int(src.PardToken))
+			id, how, err := chooseMaskToken(tok, m.Cfg.Vocab, srcPard)
 			if err != nil {
 				return fmt.Errorf("%s: %w", f.model, err)
 			}
@@ -356,6 +387,27 @@ func runTraining(mode string, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s: wrote %s after %d steps%s: final training loss %.4f, held-out loss %.4f; %s, %.0f tokens/s, %.1f GFLOP/s\n",
 		mode, f.out, tr.StepsDone(), of, last.Loss, evalLoss, el.Round(time.Second), float64(toks)/el.Seconds(), flops/el.Seconds()/1e9)
 	return nil
+}
+
+// loadTrainModel reads the model in dir (any supported architecture and
+// dtype) as a float32 training model, with its Hugging Face config, its
+// pard_token (or whatever models.Load reports without one) and its
+// config.json whole, so that the keys gopard does not model survive.
+func loadTrainModel(cpu *ops.CPU, dir string) (*train.Model, *llama.HFConfig, int, map[string]json.RawMessage, error) {
+	src, err := models.Load(dir, llama.Options{Backend: cpu, Context: 16})
+	if err != nil {
+		return nil, nil, 0, nil, err
+	}
+	m, err := train.FromWeights(src.Config(), src.Arch, src.Weights())
+	src.Close() // FromWeights copied what it needs
+	if err != nil {
+		return nil, nil, 0, nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	var raw map[string]json.RawMessage
+	if js, err := os.ReadFile(filepath.Join(dir, "config.json")); err == nil {
+		_ = json.Unmarshal(js, &raw)
+	}
+	return m, src.HF, int(src.PardToken), raw, nil
 }
 
 func fileIsDir(p string) bool {
