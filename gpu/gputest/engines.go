@@ -1,13 +1,13 @@
 package gputest
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopard/gopard/internal/defaultmodel"
 	"github.com/gopard/gopard/models"
 	"github.com/gopard/gopard/models/llama"
 	"github.com/gopard/gopard/nn"
@@ -15,21 +15,15 @@ import (
 	"github.com/gopard/gopard/tokenizer"
 )
 
-// assetsDir returns internal/defaultmodel/assets of the repository the
-// test runs in (the trained Go models, as files), or skips.
-func assetsDir(t *testing.T) string {
+// defaultModels returns the directories of the embedded default models
+// (extracted to the user cache directory on first use), or skips.
+func defaultModels(t *testing.T) defaultmodel.Models {
 	t.Helper()
-	d, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, "internal", "defaultmodel", "assets")
-		}
-		if filepath.Dir(d) == d {
-			t.Skip("no go.mod above the working directory: the default models are not at hand")
-		}
-		d = filepath.Dir(d)
+	m, err := defaultmodel.Dirs()
+	if err != nil {
+		t.Skipf("the default models are not at hand: %v", err)
 	}
+	return m
 }
 
 // Engines runs the embedded default models (target, AR draft, PARD draft)
@@ -40,20 +34,20 @@ func assetsDir(t *testing.T) string {
 func Engines(t *testing.T, b Backend) { engines(t, b) }
 
 func engines(t *testing.T, b nn.Backend) {
-	dir := assetsDir(t)
-	tok, err := tokenizer.Load(filepath.Join(dir, "tokenizer.json"))
+	dirs := defaultModels(t)
+	tok, err := tokenizer.Load(filepath.Join(dirs.Target, "tokenizer.json"))
 	require.NoError(t, err)
 	prompt := tok.Encode("package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tif len(os.Args) < 2 {\n", false)
 	const tokens, k = 96, 4
 	capacity := len(prompt) + tokens + k + 1
-	load := func(name string, bk nn.Backend) pard.Model {
-		m, err := models.Load(filepath.Join(dir, name), llama.Options{Backend: bk, Context: capacity})
+	load := func(name, dir string, bk nn.Backend) pard.Model {
+		m, err := models.Load(dir, llama.Options{Backend: bk, Context: capacity})
 		require.NoError(t, err, name)
 		t.Cleanup(func() { m.Close() })
 		return pard.WithInfo(m, pard.ModelInfo{Name: name, VocabSize: m.Config().Vocab, EOS: m.EOS,
 			PardToken: m.PardToken, SpdType: m.HF.SpdType, MaxContext: capacity})
 	}
-	target, draft, pdraft := load("target", b), load("draft", b), load("pard", b)
+	target, draft, pdraft := load("target", dirs.Target, b), load("draft", dirs.Draft, b), load("pard", dirs.PARD, b)
 	_, hasIDs := target.(pard.ArgmaxForwarder)
 	require.True(t, hasIDs, "a model on the device must offer ForwardArgmax")
 	run := func(mode pard.Mode, tm, dm pard.Model) *pard.Result {
@@ -81,7 +75,7 @@ func engines(t *testing.T, b nn.Backend) {
 	t.Logf("PARD K = 8, min-confidence 0.1 on %s: %d of %d drafts verified, mean accepted length %.2f",
 		b.Name(), cut.Stats.Drafted, 8*cut.Stats.Iterations, cut.Stats.AcceptLength)
 
-	onCPU, err := pard.Generate(load("target", cpu), nil, prompt, pard.Options{Mode: pard.AR, MaxNewTokens: tokens, IgnoreEOS: true, Vocab: tok.VocabSize()})
+	onCPU, err := pard.Generate(load("target", dirs.Target, cpu), nil, prompt, pard.Options{Mode: pard.AR, MaxNewTokens: tokens, IgnoreEOS: true, Vocab: tok.VocabSize()})
 	require.NoError(t, err)
 	if n := commonPrefix(ar.Output, onCPU.Output); n < tokens {
 		t.Logf("device and CPU greedy outputs agree on %d of %d tokens (a near tie decided differently)", n, tokens)
