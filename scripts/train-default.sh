@@ -91,8 +91,9 @@ cp -n "$work/distill12/"*.txt "$work/distill20/"
 # copies of its layers that add nothing until trained, so it starts as
 # the model the drafts were distilled from) and trained 300 steps more on
 # other windows of the corpus at a tenth of the first learning rate. At
-# 51.4 MB it no longer fits the 32 MB L3 beside the drafts, so a verify
-# of K+1 tokens costs little more than one token, which is what PARD needs.
+# 51.4 MB it no longer fits the 32 MB L3 beside the drafts, so a token
+# streams its weights from memory and a verify of K+1 tokens costs less
+# of a token's time than with 5 layers (README, Default models).
 "$work/train" pretrain --init "$work/target" --layers 8 --out "$work/target8" \
   --seq 512 --batch 8 --steps 300 --lr 1e-4 --min-lr 1e-5 --warmup 30 --seed 11 --threads 2 \
   --checkpoint-every 50 --eval-every 100 --log-every 5 $(resume "$work/target8") 2>&1 | tee "$work/target8.log"
