@@ -142,22 +142,22 @@ func Unpack(packed []byte) ([]byte, error) {
 }
 
 // inflate decompresses a zlib stream that must hold exactly want bytes.
+// It reads what the stream holds rather than allocating want up front, so
+// that a size a corrupt file declares costs no more memory than its data.
 func inflate(stream []byte, want uint64) ([]byte, error) {
 	z, err := zlib.NewReader(bytes.NewReader(stream))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, want)
-	if _, err := io.ReadFull(z, out); err != nil {
-		return nil, fmt.Errorf("%d bytes expected: %w", want, err)
-	}
-	// The stream must end here, checksum verified.
-	if n, err := z.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-		if err == nil || err == io.EOF {
-			err = errors.New("more data than expected")
-		}
+	out, err := io.ReadAll(io.LimitReader(z, int64(want)+1))
+	if err != nil {
 		return nil, err
 	}
+	if uint64(len(out)) != want {
+		return nil, fmt.Errorf("%d bytes, want %d", len(out), want)
+	}
+	// ReadAll stopped at the end of the stream (the checksum verified
+	// there) or one byte past want, which the length check refused.
 	return out, z.Close()
 }
 
