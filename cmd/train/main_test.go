@@ -684,6 +684,34 @@ func TestPretrainInit(t *testing.T) {
 	if math.Abs(sameLoss-grownLoss) > 1e-3 {
 		t.Errorf("the grown model's held-out loss is %v, the source's %v", grownLoss, sameLoss)
 	}
+	// The source's config survives beyond the shape: a list of eos ids
+	// (as Llama 3 Instruct has) is not replaced by the tokenizer's one.
+	src := filepath.Join(tmp, "src")
+	if err := os.CopyFS(src, os.DirFS(arDir)); err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	b, _ := os.ReadFile(filepath.Join(src, "config.json"))
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	eos := cfg["eos_token_id"]
+	cfg["eos_token_id"] = []any{eos, 3.0}
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(filepath.Join(src, "config.json"), b, 0o644)
+	listed := filepath.Join(tmp, "listed")
+	mustRun(t, append(cont(listed, "--layers", "2"), "--init", src)...)
+	b, _ = os.ReadFile(filepath.Join(listed, "config.json"))
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(cfg["eos_token_id"]); got != fmt.Sprint([]any{eos, 3.0}) {
+		t.Errorf("eos_token_id %s after --init, want the source's list [%v 3]", got, eos)
+	}
+	if n := layers(listed); n != 2.0 {
+		t.Errorf("grown to 2 layers: %v", n)
+	}
+
 	for _, c := range []struct {
 		args []string
 		want string

@@ -195,7 +195,7 @@ func runTraining(mode string, args []string, stdout, stderr io.Writer) error {
 		if tok, err = tokenizer.Load(tokDir); err != nil {
 			return err
 		}
-		if m, _, _, rawCfg, err = loadTrainModel(cpu, f.init); err != nil {
+		if m, hf, _, rawCfg, err = loadTrainModel(cpu, f.init); err != nil {
 			return err
 		}
 		if f.grow && f.layers != m.Cfg.Layers {
@@ -207,9 +207,11 @@ func runTraining(mode string, args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("%s: %w", f.init, err)
 			}
 		}
-		delete(rawCfg, "pard_token") // an AR model, whatever it started from
+		// The source's config (its eos ids, rope details…) with the new
+		// depth; an AR model, whatever it started from.
+		hf.NumLayers, hf.PardToken, hf.SpdType = m.Cfg.Layers, nil, ""
+		delete(rawCfg, "pard_token")
 		delete(rawCfg, "spd_type")
-		hf = llama.NewHFConfig(m.Cfg, m.Arch)
 	case mode == "pretrain":
 		tokDir = f.tokenizerDir
 		if tok, err = tokenizer.Load(tokDir); err != nil {

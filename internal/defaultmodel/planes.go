@@ -34,7 +34,9 @@ const planesMagic = "GPDPLN01"
 const PlanesSuffix = ".bpz"
 
 // maxPlanesSize bounds the original size a byte-plane file may declare,
-// so that a corrupt one cannot make Unpack allocate without limit.
+// so that the plane lengths computed from it stay far from overflowing
+// (the planes are read as their streams hold them, and the original is
+// allocated only once they match the size).
 const maxPlanesSize = 1 << 34
 
 // Pack returns file as byte planes, keeping its first header bytes as
