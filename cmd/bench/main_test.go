@@ -130,9 +130,9 @@ func TestGopardGoShapeIsTheEmbeddedTarget(t *testing.T) {
 	require.Equal(t, want.Tied, got.Tied)
 	require.Equal(t, want.RoPE.Theta, got.RoPE.Theta)
 
-	o := options{shape: "gopard-go", layers: 9}
-	require.Equal(t, 9, o.randomShape().cfg.Layers)
-	require.Equal(t, 8, shapes["gopard-go"].cfg.Layers, "randomShape must not edit the table")
+	o := options{shape: "gopard-go", layers: 10}
+	require.Equal(t, 10, o.randomShape().cfg.Layers)
+	require.Equal(t, 9, shapes["gopard-go"].cfg.Layers, "randomShape must not edit the table")
 	_, bytes := randomWeights(o.randomShape())
-	require.Equal(t, int64(9*(2*512*512+2*512*256+3*512*1408)+4096*512), bytes/2)
+	require.Equal(t, int64(10*(2*512*512+2*512*256+3*512*1408)+4096*512), bytes/2)
 }

@@ -27,11 +27,11 @@ var shapes = map[string]shape{
 		Vocab: 128256, NormEps: 1e-5, RoPE: nn.RoPEConfig{Theta: 500000}, MaxPositions: 131072}},
 	"qwen3-0.6b": {cfg: nn.Config{Hidden: 1024, Intermediate: 3072, Layers: 28, Heads: 16, KVHeads: 8, HeadDim: 128,
 		Vocab: 151936, NormEps: 1e-6, RoPE: nn.RoPEConfig{Theta: 1e6}, MaxPositions: 40960, Tied: true}, qkNorm: true},
-	// The embedded default target's dimensions (51.4 MB of bf16 weights at
-	// 8 layers): with --layers, the same model made larger or smaller, to
+	// The embedded default target's dimensions (57.3 MB of bf16 weights at
+	// 9 layers): with --layers, the same model made larger or smaller, to
 	// see how a verify's cost over one step's moves with the weights' size
 	// against the CPU's caches.
-	"gopard-go": {cfg: nn.Config{Hidden: 512, Intermediate: 1408, Layers: 8, Heads: 8, KVHeads: 4, HeadDim: 64,
+	"gopard-go": {cfg: nn.Config{Hidden: 512, Intermediate: 1408, Layers: 9, Heads: 8, KVHeads: 4, HeadDim: 64,
 		Vocab: 4096, NormEps: 1e-5, RoPE: nn.RoPEConfig{Theta: 10000}, MaxPositions: 1024, Tied: true}},
 	"tiny": {cfg: nn.Config{Hidden: 64, Intermediate: 128, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 16,
 		Vocab: 1000, NormEps: 1e-6, RoPE: nn.RoPEConfig{Theta: 10000}, MaxPositions: 4096, Tied: true}},
