@@ -88,36 +88,31 @@ cp -n "$work/distill12/"*.txt "$work/distill20/"
   --seq 512 --batch 8 --steps 700 --lr 3e-4 --warmup 20 --seed 8 --threads 2 \
   --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard6") 2>&1 | tee "$work/pard6.log"
 
-# The 8-layer target: the 5-layer one grown to 8 layers (train.Grow: three
-# copies of its layers that add nothing until trained, so it starts as
-# the model the drafts were distilled from) and trained 300 steps more on
-# other windows of the corpus at a tenth of the first learning rate. At
-# 51.4 MB it no longer fits the 32 MB L3 beside the drafts, so a token
-# streams its weights from memory and a verify of K+1 tokens costs less
-# of a token's time than with 5 layers (README, Default models).
-"$work/train" pretrain --init "$work/target" --layers 8 --out "$work/target8" \
-  --seq 512 --batch 8 --steps 300 --lr 1e-4 --min-lr 1e-5 --warmup 30 --seed 11 --threads 2 \
-  --checkpoint-every 50 --eval-every 100 --log-every 5 $(resume "$work/target8") 2>&1 | tee "$work/target8.log"
-# Its greedy continuations are not the 5-layer one's, so the PARD draft
-# takes a seventh stage on 4000 of them.
-"$work/train" distill --model "$work/target8" --draft "$work/pard6" -k 3 --out "$work/distill8" --prompts 4000 --tokens 256 --jobs 2
-"$work/train" pard --model "$work/pard6" --out "$work/pard7" --data "$work/distill8" --ext .txt --para-num 8 \
-  --seq 512 --batch 8 --steps 400 --lr 3e-4 --warmup 20 --seed 9 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard7") 2>&1 | tee "$work/pard7.log"
-
-# The shipped target: the 8-layer one grown once more, to 9 layers
-# (57.3 MB), and trained 300 steps more the same way: a token streams more
-# of its weights from memory, and PARD's ratio over AR came out higher than
-# with 8 layers in most paired rounds (README, Default models). The PARD
-# draft takes an eighth stage on 4000 of its continuations (the shipped
-# PARD draft).
-"$work/train" pretrain --init "$work/target8" --layers 9 --out "$work/target9" \
-  --seq 512 --batch 8 --steps 300 --lr 1e-4 --min-lr 1e-5 --warmup 30 --seed 12 --threads 2 \
-  --checkpoint-every 50 --eval-every 100 --log-every 5 $(resume "$work/target9") 2>&1 | tee "$work/target9.log"
-"$work/train" distill --model "$work/target9" --draft "$work/pard7" -k 3 --out "$work/distill9" --prompts 4000 --tokens 256 --jobs 2
-"$work/train" pard --model "$work/pard7" --out "$work/pard8" --data "$work/distill9" --ext .txt --para-num 8 \
-  --seq 512 --batch 8 --steps 400 --lr 3e-4 --warmup 20 --seed 10 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard8") 2>&1 | tee "$work/pard8.log"
+# grow FROM LAYERS SEED DRAFT NEXT DRAFT_SEED: grows target FROM to LAYERS
+# layers (train.Grow: copies of its layers that add nothing until trained,
+# so it starts as the model the drafts were distilled from) and trains it
+# 300 steps more on other windows of the corpus at a tenth of the first
+# learning rate, into targetLAYERS; its greedy continuations are not
+# FROM's, so PARD draft DRAFT then takes a stage on 4000 of them
+# (distillLAYERS), into NEXT.
+grow() {
+  local from=$1 layers=$2 seed=$3 draft=$4 next=$5 draft_seed=$6
+  "$work/train" pretrain --init "$work/$from" --layers "$layers" --out "$work/target$layers" \
+    --seq 512 --batch 8 --steps 300 --lr 1e-4 --min-lr 1e-5 --warmup 30 --seed "$seed" --threads 2 \
+    --checkpoint-every 50 --eval-every 100 --log-every 5 $(resume "$work/target$layers") 2>&1 | tee "$work/target$layers.log"
+  "$work/train" distill --model "$work/target$layers" --draft "$work/$draft" -k 3 --out "$work/distill$layers" \
+    --prompts 4000 --tokens 256 --jobs 2
+  "$work/train" pard --model "$work/$draft" --out "$work/$next" --data "$work/distill$layers" --ext .txt --para-num 8 \
+    --seq 512 --batch 8 --steps 400 --lr 3e-4 --warmup 20 --seed "$draft_seed" --threads 2 \
+    --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/$next") 2>&1 | tee "$work/$next.log"
+}
+# At 8 layers (51.4 MB) the target no longer fits the 32 MB L3 beside the
+# drafts, so a token streams its weights from memory and a verify of K+1
+# tokens costs less of a token's time than with 5 layers; at 9 (57.3 MB,
+# the shipped target) PARD's ratio over AR came out higher than with 8
+# layers in most paired rounds (README, Default models).
+grow target 8 11 pard6 pard7 9
+grow target8 9 12 pard7 pard8 10
 
 # The weights are embedded as byte planes (internal/defaultmodel.Pack):
 # 70.6 MB of safetensors in 49.3.
