@@ -113,6 +113,14 @@ grow() {
 # layers in most paired rounds (README, Default models).
 grow target 8 11 pard6 pard7 9
 grow target8 9 12 pard7 pard8 10
+# A ninth stage on 8000 of the 9-layer target's continuations, the first
+# 4000 those of the eighth (the shipped PARD draft).
+mkdir -p "$work/distill9b"
+cp -n "$work/distill9/"*.txt "$work/distill9b/"
+"$work/train" distill --model "$work/target9" --draft "$work/pard8" -k 3 --out "$work/distill9b" --prompts 8000 --tokens 256 --jobs 2
+"$work/train" pard --model "$work/pard8" --out "$work/pard9" --data "$work/distill9b" --ext .txt --para-num 8 \
+  --seq 512 --batch 8 --steps 500 --lr 3e-4 --warmup 20 --seed 13 --threads 2 \
+  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard9") 2>&1 | tee "$work/pard9.log"
 
 # The weights are embedded as byte planes (internal/defaultmodel.Pack):
 # 70.6 MB of safetensors in 49.3.
@@ -120,7 +128,7 @@ assets=internal/defaultmodel/assets
 for m in target draft pard; do
   src=$m
   [ $m = target ] && src=target9
-  [ $m = pard ] && src=pard8
+  [ $m = pard ] && src=pard9
   go run ./internal/defaultmodel/pack "$work/$src" "$assets/$m"
 done
 cp "$work/tokenizer/tokenizer.json" "$work/tokenizer/tokenizer_config.json" "$assets/"
