@@ -1,6 +1,9 @@
 package train
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Grow returns a deeper copy of m with layers decoder layers that
 // computes exactly m's function: m's layers in order, with the new ones
@@ -31,13 +34,13 @@ func Grow(m *Model, layers int) (*Model, error) {
 	}
 	extra, j := layers-old, 0
 	for i := range m.Layers {
-		copyLayer(&g.Layers[j], &m.Layers[i])
+		copyLayer(g, j, m, i)
 		j++
 		// After layer i come the copies that bring the new layers up to
 		// (i+1)/old of extra: an even spread, the last one after the
 		// last layer.
 		for range (i+1)*extra/old - i*extra/old {
-			copyLayer(&g.Layers[j], &m.Layers[i])
+			copyLayer(g, j, m, i)
 			clear(g.Layers[j].O)
 			clear(g.Layers[j].Down)
 			j++
@@ -46,13 +49,25 @@ func Grow(m *Model, layers int) (*Model, error) {
 	return g, nil
 }
 
-// copyLayer copies one layer's parameters into another of the same shape.
-func copyLayer(dst, src *LayerParams) {
-	for _, p := range [][2][]float32{
-		{dst.AttnNorm, src.AttnNorm}, {dst.Q, src.Q}, {dst.K, src.K}, {dst.V, src.V}, {dst.O, src.O},
-		{dst.MLPNorm, src.MLPNorm}, {dst.Gate, src.Gate}, {dst.Up, src.Up}, {dst.Down, src.Down},
-		{dst.QBias, src.QBias}, {dst.KBias, src.KBias}, {dst.VBias, src.VBias}, {dst.QNorm, src.QNorm}, {dst.KNorm, src.KNorm},
-	} {
-		copy(p[0], p[1])
+// copyLayer copies every parameter of src's layer i into dst's layer j
+// (models of one architecture and width): the tensors named
+// model.layers.N. in Params, which NewModel lists in the same order for
+// every layer, so no field of LayerParams can be left out.
+func copyLayer(dst *Model, j int, src *Model, i int) {
+	d, s := dst.layerParams(j), src.layerParams(i)
+	for k := range d {
+		copy(d[k].Data, s[k].Data)
 	}
+}
+
+// layerParams returns layer i's entries of m.Params, in NewModel's order.
+func (m *Model) layerParams(i int) []Param {
+	prefix := fmt.Sprintf("model.layers.%d.", i)
+	var ps []Param
+	for _, p := range m.Params {
+		if strings.HasPrefix(p.Name, prefix) {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
