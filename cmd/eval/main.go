@@ -39,7 +39,8 @@ type config struct {
 	limit, tokens, maxLen  int
 	warmup, threads        int
 	pardToken              int
-	bf16Act                bool
+	bf16Flag               cli.BF16Activations
+	embedded               bool // no --target: the embedded Go models
 	kvCache                string
 	draftAct               string
 	cpuProfile             string
@@ -93,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.out, "out", "", "results JSONL file (default: results/<timestamp>.jsonl)")
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
 	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
-	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (AVX512-BF16 CPUs; see generate --help)")
+	fs.Var(&c.bf16Flag, "bf16-activations", cli.BF16ActivationsHelp)
 	fs.StringVar(&c.kvCache, "kv-cache", "f32", cli.KVCacheHelp)
 	fs.StringVar(&c.draftAct, "draft-activations", "bf16", cli.DraftActivationsHelp)
 	fs.BoolVar(&c.interleave, "interleave", false, "run every grid cell on a prompt before the next prompt, instead of one cell after the other: on a machine whose speed drifts, the cells' speeds (and speedups) are then measured under the same conditions")
@@ -118,6 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			return nil, err
 		}
 		c.target, c.draft, c.arDraft = dirs.Target, dirs.PARD, dirs.Draft
+		c.embedded = true
 		if bench == "" {
 			bench = "go"
 		}
@@ -354,11 +356,9 @@ func run(c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cli.CloseBackend(backend)
-	bf16On := false // whether --bf16-activations took effect
-	if cpu, ok := backend.(*ops.CPU); ok && c.bf16Act {
-		if bf16On = cpu.SetBF16Activations(true); !bf16On {
-			fmt.Fprintln(stderr, "eval: this CPU has no AVX512-BF16; --bf16-activations has no effect")
-		}
+	bf16On, note := c.bf16Flag.Apply(backend, c.embedded) // whether the target takes bf16 activations
+	if note != "" {
+		fmt.Fprintln(stderr, "eval: "+note)
 	}
 	if c.kvCache, err = cli.SetKVCache(backend, c.kvCache); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gopard/gopard/internal/defaultmodel"
 	"github.com/gopard/gopard/internal/shareddata"
+	"github.com/gopard/gopard/ops/asm"
 )
 
 func TestFlags(t *testing.T) {
@@ -97,6 +98,21 @@ func TestEvalGoBenchmark(t *testing.T) {
 	for _, want := range []string{"go ", "ar ", "vsd ", "pard "} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	// Left to auto, the embedded models take bf16 activations where the CPU
+	// has them, in every mode.
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r cell
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.BF16Activations != asm.HasMatDot() {
+			t.Errorf("result line %s: bf16_activations %v on a CPU where AVX512-BF16 is %v", l, r.BF16Activations, asm.HasMatDot())
 		}
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/gopard/gopard/internal/cli"
 	"github.com/gopard/gopard/models/llama"
 	"github.com/gopard/gopard/nn"
-	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/pard"
 	"github.com/gopard/gopard/tokenizer"
 )
@@ -41,7 +40,8 @@ type config struct {
 	threads                     int
 	asJSON, ignoreEOS, quiet    bool
 	demo, kSet                  bool // no --model: the embedded models' side-by-side demo
-	bf16Act                     bool
+	bf16Flag                    cli.BF16Activations
+	bf16Act                     bool // whether the target took bf16 activations (set by newBackend)
 	kvCache                     string
 	draftAct                    string
 	draftBF16                   bool // whether the drafts took bf16 activations (set by newBackend)
@@ -86,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft config.json's pard_token)")
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
 	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
-	fs.BoolVar(&c.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights on CPUs with AVX512-BF16: about twice the multiply-adds per instruction, logits within ~1e-2 of the exact path")
+	fs.Var(&c.bf16Flag, "bf16-activations", cli.BF16ActivationsHelp)
 	fs.StringVar(&c.kvCache, "kv-cache", "f32", cli.KVCacheHelp)
 	fs.StringVar(&c.draftAct, "draft-activations", "bf16", cli.DraftActivationsHelp)
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object instead of streaming text")
@@ -383,8 +383,9 @@ func newBackend(c *config, stderr io.Writer) (target, draft nn.Backend, err erro
 	if err != nil {
 		return nil, nil, err
 	}
-	if cpu, ok := b.(*ops.CPU); ok && c.bf16Act && !cpu.SetBF16Activations(true) && !c.quiet {
-		fmt.Fprintln(stderr, "generate: this CPU has no AVX512-BF16; --bf16-activations has no effect")
+	var note string
+	if c.bf16Act, note = c.bf16Flag.Apply(b, c.demo); note != "" && !c.quiet {
+		fmt.Fprintln(stderr, "generate: "+note)
 	}
 	if c.kvCache, err = cli.SetKVCache(b, c.kvCache); err != nil {
 		cli.CloseBackend(b)

@@ -128,3 +128,66 @@ func ParseDraftActivations(activations string) (bf16 bool, err error) {
 	}
 	return false, fmt.Errorf("--draft-activations %q: want bf16 or f32", activations)
 }
+
+// BF16ActivationsHelp is the usage text of the --bf16-activations flag.
+const BF16ActivationsHelp = "round the target's activations to bf16 before its products with bf16 weights, on CPUs with AVX512-BF16: about twice the multiply-adds per instruction, logits within ~2e-2 of the float32 path, and every mode (AR, VSD, PARD) computes the same way, so their outputs stay identical. Default auto: on for the embedded models (this repository's own, with no outside reference to match), off for a checkpoint given by directory (float32 activations match the conformance data); --bf16-activations=false or =true decides"
+
+// BF16Activations is the value of a --bf16-activations flag: true or false
+// when given, else auto (see Want). It is a boolean flag, so a bare
+// --bf16-activations sets it.
+type BF16Activations struct{ given, on bool }
+
+// String is "auto" until the flag is given, then its value.
+func (f *BF16Activations) String() string {
+	if !f.given {
+		return "auto"
+	}
+	return strconv.FormatBool(f.on)
+}
+
+// Set parses a boolean ("true", "false", "1", "0", ...).
+func (f *BF16Activations) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("want true or false")
+	}
+	f.given, f.on = true, v
+	return nil
+}
+
+// IsBoolFlag lets the flag package accept a bare --bf16-activations.
+func (f *BF16Activations) IsBoolFlag() bool { return true }
+
+// Given reports whether the flag was given (rather than left to auto).
+func (f *BF16Activations) Given() bool { return f.given }
+
+// Want reports whether the target is to take bf16 activations: the flag's
+// value when given, else whether the models are the embedded ones. Where
+// the CPU lacks AVX512-BF16 the backend keeps float32 either way.
+func (f *BF16Activations) Want(embedded bool) bool {
+	if f.given {
+		return f.on
+	}
+	return embedded
+}
+
+// Apply turns bf16 activations on for the target's backend b when Want
+// says so and b is a CPU that has them. on reports whether they took
+// effect; note is a line to print when the flag asked for them by name
+// and they cannot be had ("" otherwise: auto falls back silently).
+func (f *BF16Activations) Apply(b nn.Backend, embedded bool) (on bool, note string) {
+	if !f.Want(embedded) {
+		return false, ""
+	}
+	cpu, isCPU := b.(*ops.CPU)
+	if isCPU && cpu.SetBF16Activations(true) {
+		return true, ""
+	}
+	if !f.given {
+		return false, ""
+	}
+	if !isCPU {
+		return false, "--bf16-activations applies to the CPU backend only; it has no effect on " + b.Name()
+	}
+	return false, "this CPU has no AVX512-BF16; --bf16-activations has no effect"
+}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/ops"
+	"github.com/gopard/gopard/ops/asm"
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -149,4 +152,45 @@ func TestDraftBackend(t *testing.T) {
 	require.False(t, bf16)
 	_, _, err = DraftBackend(cpu, "fp8")
 	require.ErrorContains(t, err, `--draft-activations "fp8": want bf16 or f32`)
+}
+
+func TestBF16Activations(t *testing.T) {
+	has := asm.HasMatDot() // whether this CPU can take bf16 activations
+	for _, c := range []struct {
+		args     []string
+		embedded bool
+		want     bool   // Want
+		on       bool   // Apply on a CPU that has AVX512-BF16 (else false)
+		str      string // String after parsing
+		note     bool   // Apply prints a note where the CPU lacks them
+	}{
+		{nil, true, true, true, "auto", false},
+		{nil, false, false, false, "auto", false},
+		{[]string{"--bf16-activations"}, false, true, true, "true", true},
+		{[]string{"--bf16-activations=false"}, true, false, false, "false", false},
+		{[]string{"--bf16-activations=1"}, true, true, true, "true", true},
+	} {
+		var f BF16Activations
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.Var(&f, "bf16-activations", BF16ActivationsHelp)
+		require.NoError(t, fs.Parse(c.args), "%v", c.args)
+		require.Equal(t, c.str, f.String(), "%v", c.args)
+		require.Equal(t, len(c.args) > 0, f.Given(), "%v", c.args)
+		require.Equal(t, c.want, f.Want(c.embedded), "%v", c.args)
+
+		cpu := ops.NewCPU(1)
+		on, note := f.Apply(cpu, c.embedded)
+		cpu.Pool().Close()
+		require.Equal(t, c.on && has, on, "%v", c.args)
+		require.Equal(t, c.note && !has, note != "", "%v: note %q", c.args, note)
+
+		on, note = f.Apply(notCPU{}, c.embedded)
+		require.False(t, on, "%v on a GPU", c.args)
+		require.Equal(t, c.note, strings.Contains(note, "CPU backend only"), "%v on a GPU: note %q", c.args, note)
+	}
+	var f BF16Activations
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Var(&f, "bf16-activations", BF16ActivationsHelp)
+	require.ErrorContains(t, fs.Parse([]string{"--bf16-activations=maybe"}), "want true or false")
 }
