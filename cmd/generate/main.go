@@ -39,7 +39,7 @@ type config struct {
 	pardToken                   int
 	threads                     int
 	asJSON, ignoreEOS, quiet    bool
-	demo, kSet                  bool // no --model: the embedded models' side-by-side demo
+	demo, kSet, minConfSet      bool // no --model: the embedded models' side-by-side demo; -k, --min-confidence given
 	bf16Flag                    cli.BF16Activations
 	bf16Act                     bool // whether the target took bf16 activations (set by newBackend)
 	kvCache                     string
@@ -105,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	c.kSet = set["k"] || set["draft_k"]
+	c.minConfSet = set["min-confidence"]
 	if c.target == "" && c.draft == "" && c.ids == "" && !c.chat && c.temperature == 0 {
 		// No model: the embedded Go models' demo, 128 tokens unless asked.
 		c.demo = true
