@@ -58,35 +58,42 @@ echo "waiting for the target (log: $work/target.log)"
 wait "$tpid"
 tail -n 1 "$work/target.log"
 
-# Distillation: the target's greedy continuations of 4000 prompts cut from
-# the training files, then a third PARD stage on them (both cores), a
-# fourth and a fifth on 12000, and a sixth on 20000: the shipped draft.
-# Each distill decodes speculatively with the latest PARD stage (--draft),
-# which writes the same files as decoding with the target alone, faster.
-"$work/train" distill --model "$work/target" --draft "$work/pard2" --out "$work/distill" --prompts 4000 --tokens 256 --jobs 2
-"$work/train" pard --model "$work/pard2" --out "$work/pard3" --data "$work/distill" --ext .txt --para-num 8 \
-  --seq 512 --batch 8 --steps 400 --lr 3e-4 --warmup 20 --seed 5 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard3") 2>&1 | tee "$work/pard3.log"
-# A fourth stage on three times the data: the same 4000 continuations (the
-# prompts are dealt in a fixed order, so --prompts 12000 keeps them and adds
-# 8000), in a directory of their own so that pard3's data stays as it was.
-mkdir -p "$work/distill12"
-cp -n "$work/distill/"*.txt "$work/distill12/"
-"$work/train" distill --model "$work/target" --draft "$work/pard3" --out "$work/distill12" --prompts 12000 --tokens 256 --jobs 2
-"$work/train" pard --model "$work/pard3" --out "$work/pard4" --data "$work/distill12" --ext .txt --para-num 8 \
-  --seq 512 --batch 8 --steps 500 --lr 3e-4 --warmup 20 --seed 6 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard4") 2>&1 | tee "$work/pard4.log"
-# A fifth, longer one on the same data (500 steps read a third of it).
-"$work/train" pard --model "$work/pard4" --out "$work/pard5" --data "$work/distill12" --ext .txt --para-num 8 \
-  --seq 512 --batch 8 --steps 600 --lr 3e-4 --warmup 20 --seed 7 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard5") 2>&1 | tee "$work/pard5.log"
-# A sixth on 20000 continuations (the 12000 and 8000 more), 700 steps.
-mkdir -p "$work/distill20"
-cp -n "$work/distill12/"*.txt "$work/distill20/"
-"$work/train" distill --model "$work/target" --draft "$work/pard5" --out "$work/distill20" --prompts 20000 --tokens 256 --jobs 2
-"$work/train" pard --model "$work/pard5" --out "$work/pard6" --data "$work/distill20" --ext .txt --para-num 8 \
-  --seq 512 --batch 8 --steps 700 --lr 3e-4 --warmup 20 --seed 8 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard6") 2>&1 | tee "$work/pard6.log"
+# continuations MODEL DRAFT PREV DATA PROMPTS [ARGS]: the greedy continuations
+# of target MODEL to PROMPTS prompts cut from the training files, 256
+# tokens each, into DATA. The prompts are dealt in a fixed order, so DATA
+# starts as a copy of PREV's (none when PREV is ""), which are the first
+# ones, and only the new ones are decoded. Decoding is speculative with
+# PARD draft DRAFT (ARGS: more distill flags), which writes the same files
+# as the target alone, faster.
+continuations() {
+  local model=$1 draft=$2 prev=$3 data=$4 prompts=$5
+  shift 5
+  if [ -n "$prev" ]; then
+    mkdir -p "$work/$data"
+    cp -n "$work/$prev/"*.txt "$work/$data/"
+  fi
+  "$work/train" distill --model "$work/$model" --draft "$work/$draft" "$@" --out "$work/$data" --prompts "$prompts" --tokens 256 --jobs 2
+}
+# stage FROM DATA NEXT STEPS SEED: PARD draft FROM trains STEPS more steps
+# (lr 3e-4, a fresh schedule) on the continuations in DATA, into NEXT.
+stage() {
+  local from=$1 data=$2 next=$3 steps=$4 seed=$5
+  "$work/train" pard --model "$work/$from" --out "$work/$next" --data "$work/$data" --ext .txt --para-num 8 \
+    --seq 512 --batch 8 --steps "$steps" --lr 3e-4 --warmup 20 --seed "$seed" --threads 2 \
+    --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/$next") 2>&1 | tee "$work/$next.log"
+}
+
+# Distillation: the target's continuations of 4000 prompts, then a third
+# PARD stage on them (both cores), a fourth and a fifth on 12000 (in a
+# directory of their own, so that pard3's data stays as it was; the fifth
+# longer, as 500 steps read a third of it), and a sixth on 20000.
+continuations target pard2 "" distill 4000
+stage pard2 distill pard3 400 5
+continuations target pard3 distill distill12 12000
+stage pard3 distill12 pard4 500 6
+stage pard4 distill12 pard5 600 7
+continuations target pard5 distill12 distill20 20000
+stage pard5 distill20 pard6 700 8
 
 # grow FROM LAYERS SEED DRAFT NEXT DRAFT_SEED: grows target FROM to LAYERS
 # layers (train.Grow: copies of its layers that add nothing until trained,
@@ -100,11 +107,8 @@ grow() {
   "$work/train" pretrain --init "$work/$from" --layers "$layers" --out "$work/target$layers" \
     --seq 512 --batch 8 --steps 300 --lr 1e-4 --min-lr 1e-5 --warmup 30 --seed "$seed" --threads 2 \
     --checkpoint-every 50 --eval-every 100 --log-every 5 $(resume "$work/target$layers") 2>&1 | tee "$work/target$layers.log"
-  "$work/train" distill --model "$work/target$layers" --draft "$work/$draft" -k 3 --out "$work/distill$layers" \
-    --prompts 4000 --tokens 256 --jobs 2
-  "$work/train" pard --model "$work/$draft" --out "$work/$next" --data "$work/distill$layers" --ext .txt --para-num 8 \
-    --seq 512 --batch 8 --steps 400 --lr 3e-4 --warmup 20 --seed "$draft_seed" --threads 2 \
-    --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/$next") 2>&1 | tee "$work/$next.log"
+  continuations "target$layers" "$draft" "" "distill$layers" 4000 -k 3
+  stage "$draft" "distill$layers" "$next" 400 "$draft_seed"
 }
 # At 8 layers (51.4 MB) the target no longer fits the 32 MB L3 beside the
 # drafts, so a token streams its weights from memory and a verify of K+1
@@ -113,14 +117,10 @@ grow() {
 # layers in most paired rounds (README, Default models).
 grow target 8 11 pard6 pard7 9
 grow target8 9 12 pard7 pard8 10
-# A ninth stage on 8000 of the 9-layer target's continuations, the first
-# 4000 those of the eighth (the shipped PARD draft).
-mkdir -p "$work/distill9b"
-cp -n "$work/distill9/"*.txt "$work/distill9b/"
-"$work/train" distill --model "$work/target9" --draft "$work/pard8" -k 3 --out "$work/distill9b" --prompts 8000 --tokens 256 --jobs 2
-"$work/train" pard --model "$work/pard8" --out "$work/pard9" --data "$work/distill9b" --ext .txt --para-num 8 \
-  --seq 512 --batch 8 --steps 500 --lr 3e-4 --warmup 20 --seed 13 --threads 2 \
-  --checkpoint-every 20 --eval-every 100 --log-every 5 $(resume "$work/pard9") 2>&1 | tee "$work/pard9.log"
+# A ninth stage on 8000 of the 9-layer target's continuations (the 4000
+# of the eighth and 4000 more): the shipped PARD draft.
+continuations target9 pard8 distill9 distill9b 8000 -k 3
+stage pard8 distill9b pard9 500 13
 
 # The weights are embedded as byte planes (internal/defaultmodel.Pack):
 # 70.6 MB of safetensors in 49.3.
