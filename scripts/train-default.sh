@@ -118,9 +118,11 @@ grow() {
 grow target 8 11 pard6 pard7 9
 grow target8 9 12 pard7 pard8 10
 # A ninth stage on 8000 of the 9-layer target's continuations (the 4000
-# of the eighth and 4000 more): the shipped PARD draft.
+# of the eighth and 4000 more), a tenth on 12000: the shipped PARD draft.
 continuations target9 pard8 distill9 distill9b 8000 -k 3
 stage pard8 distill9b pard9 500 13
+continuations target9 pard9 distill9b distill9c 12000 -k 3
+stage pard9 distill9c pard10 600 14
 
 # The weights are embedded as byte planes (internal/defaultmodel.Pack):
 # 70.6 MB of safetensors in 49.3.
@@ -128,7 +130,7 @@ assets=internal/defaultmodel/assets
 for m in target draft pard; do
   src=$m
   [ $m = target ] && src=target9
-  [ $m = pard ] && src=pard9
+  [ $m = pard ] && src=pard10
   go run ./internal/defaultmodel/pack "$work/$src" "$assets/$m"
 done
 cp "$work/tokenizer/tokenizer.json" "$work/tokenizer/tokenizer_config.json" "$assets/"
