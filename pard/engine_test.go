@@ -391,7 +391,7 @@ func TestRecordVariableK(t *testing.T) {
 	}
 	st.finish()
 	// keep lengths 4, 2, 3, 1, 1; ones 3+1+2 = 6, mismatches 2.
-	if st.AcceptLength != 11.0/5 || st.Acc != 6.0/8 || st.Drafted != 9 || st.Rejected != 2 {
+	if st.AcceptLength != 11.0/5 || st.Acc != 6.0/8 || st.Drafted != 9 || st.Rejected != 2 || st.Verified != 9.0/5 {
 		t.Fatalf("%+v", st)
 	}
 	// depth 0: tried by 4 iterations, passed by 3; depth 1: 3 tried, 2 passed;
@@ -411,7 +411,7 @@ func TestRecordVariableK(t *testing.T) {
 	st.Tokens, st.Total, st.PrefillTime = 11, 2e9, 1e9
 	sum := st
 	sum.Add(one)
-	if sum.Iterations != 6 || sum.Accepted != 6 || sum.Rejected != 3 || sum.AcceptLength != 2 || sum.Acc != 6.0/9 ||
+	if sum.Iterations != 6 || sum.Accepted != 6 || sum.Rejected != 3 || sum.AcceptLength != 2 || sum.Acc != 6.0/9 || sum.Verified != 13.0/6 ||
 		!slices.Equal(sum.DepthTried, []int{5, 3, 1, 0}) || !slices.Equal(sum.PerDepth, []float64{3.0 / 5, 2.0 / 3, 1}) ||
 		sum.TokensPerSecond != 4 {
 		t.Fatalf("sum %+v", sum)

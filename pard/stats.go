@@ -26,6 +26,10 @@ type Stats struct {
 	// draft, one failure per first mismatch, none when all drafts of an
 	// iteration were accepted. 0 without drafts.
 	Acc float64
+	// Verified is Drafted / Iterations, the drafts an iteration sent to the
+	// target: K, less where Options.MinConfidence cut some or the context
+	// ran out. 0 without iterations.
+	Verified float64
 	// PerDepth[i] = DepthAccepted[i] / DepthTried[i], the acceptance rate at
 	// depth i (pard2_infer's accept_ratio), for the depths that some
 	// iteration reached (a prefix of 0..K−1).
@@ -61,9 +65,10 @@ func (s *Stats) record(kk, a int) {
 
 // finish derives the ratios from the counts.
 func (s *Stats) finish() {
-	s.AcceptLength, s.Acc, s.TokensPerSecond = 0, 0, 0
+	s.AcceptLength, s.Acc, s.Verified, s.TokensPerSecond = 0, 0, 0, 0
 	if s.Iterations > 0 {
 		s.AcceptLength = float64(s.Accepted+s.Iterations) / float64(s.Iterations)
+		s.Verified = float64(s.Drafted) / float64(s.Iterations)
 	}
 	if d := s.Accepted + s.Rejected; d > 0 {
 		s.Acc = float64(s.Accepted) / float64(d)

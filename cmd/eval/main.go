@@ -551,10 +551,7 @@ func runInterleaved(prompts [][]int32, specs []cellSpec, warmup int, label strin
 func finishCell(opt pard.Options, prompts, tokens int, sum pard.Stats) cell {
 	decode := (sum.Total - sum.PrefillTime).Seconds()
 	r := cell{Mode: opt.Mode.String(), K: opt.K, MinConfidence: opt.MinConfidence, Prompts: prompts, Tokens: tokens, Seconds: decode,
-		AcceptLength: sum.AcceptLength, Acc: sum.Acc}
-	if sum.Iterations > 0 {
-		r.Verified = float64(sum.Drafted) / float64(sum.Iterations)
-	}
+		AcceptLength: sum.AcceptLength, Acc: sum.Acc, Verified: sum.Verified}
 	if decode > 0 {
 		r.TokenPerSec = float64(tokens) / decode
 	}

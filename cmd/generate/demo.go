@@ -196,7 +196,7 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 				sep = "]\n"
 			}
 			fmt.Fprintf(stdout, `{"mode":%q,"k":%d,"min_confidence":%g,"tokens":%d,"tokens_per_second":%.3f,"speedup":%.4f,"accept_length":%.4f,"verified_per_iteration":%.4f,"runs":%d}%s`,
-				r.name, r.k, r.minConf, len(ref), tps[i], tps[i]/tps[0], st.AcceptLength, float64(st.Drafted)/float64(max(st.Iterations, 1)), demoRounds, sep)
+				r.name, r.k, r.minConf, len(ref), tps[i], tps[i]/tps[0], st.AcceptLength, st.Verified, demoRounds, sep)
 		}
 		return nil
 	}
@@ -211,7 +211,7 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 			acc, ver := "-", "-"
 			if r.mode != pard.AR {
 				acc = fmt.Sprintf("%.2f", st.AcceptLength)
-				ver = fmt.Sprintf("%.2f", float64(st.Drafted)/float64(max(st.Iterations, 1)))
+				ver = fmt.Sprintf("%.2f", st.Verified)
 			}
 			if r.minConf > 0 {
 				cut = append(cut, fmt.Sprintf("%s's while the draft's probability that all are accepted stays ≥ %g", r.name, r.minConf))

@@ -288,9 +288,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 			TargetFwd: st.TargetForwards, DraftFwd: st.DraftForwards, StopReason: res.StopReason,
 			TotalSeconds: st.Total.Seconds(), PrefillSecond: st.PrefillTime.Seconds(), PeakRSSBytes: cli.PeakRSS(),
 		}
-		if st.Iterations > 0 {
-			o.Verified = float64(st.Drafted) / float64(st.Iterations)
-		}
+		o.Verified = st.Verified
 		if st.Total > 0 {
 			o.TargetShare = st.TargetTime.Seconds() / st.Total.Seconds()
 			o.DraftShare = st.DraftTime.Seconds() / st.Total.Seconds()
@@ -313,7 +311,7 @@ func run(c *config, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "; mean accepted length %.2f, acc %.3f; %d target / %d draft forwards",
 				st.AcceptLength, st.Acc, st.TargetForwards, st.DraftForwards)
 			if opt.MinConfidence > 0 {
-				fmt.Fprintf(stderr, "; %.2f drafts verified an iteration (--min-confidence %g)", float64(st.Drafted)/float64(max(st.Iterations, 1)), opt.MinConfidence)
+				fmt.Fprintf(stderr, "; %.2f drafts verified an iteration (--min-confidence %g)", st.Verified, opt.MinConfidence)
 			}
 		}
 		if rss := cli.PeakRSS(); rss > 0 {
