@@ -158,9 +158,6 @@ func (f *BF16Activations) Set(s string) error {
 // IsBoolFlag lets the flag package accept a bare --bf16-activations.
 func (f *BF16Activations) IsBoolFlag() bool { return true }
 
-// Given reports whether the flag was given (rather than left to auto).
-func (f *BF16Activations) Given() bool { return f.given }
-
 // Want reports whether the target is to take bf16 activations: the flag's
 // value when given, else whether the models are the embedded ones. Where
 // the CPU lacks AVX512-BF16 the backend keeps float32 either way.
