@@ -42,6 +42,21 @@ const (
 	demoPARDMinConfidence = 0.1
 )
 
+// demoSettings returns the K and minimum confidence of the demo's VSD and
+// PARD runs: the demo's own unless -k or --min-confidence is given, the
+// flags' for both modes otherwise.
+func demoSettings(c *config) (kv, kp int, cv, cp float32) {
+	kv, kp = demoVSDK, demoPARDK
+	if c.kSet {
+		kv, kp = c.k, c.k
+	}
+	cv, cp = c.minConf, c.minConf
+	if !c.kSet && !c.minConfSet {
+		cp = demoPARDMinConfidence
+	}
+	return kv, kp, cv, cp
+}
+
 // demoRounds is how many times the demo times each mode, the three in turn,
 // after printing the text: a 128-token run lasts tens of milliseconds, and
 // on a machine whose speed drifts one run each could put PARD behind AR
@@ -72,14 +87,7 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 	if len(prompt) == 0 {
 		return fmt.Errorf("the prompt encodes to no tokens")
 	}
-	kv, kp := demoVSDK, demoPARDK
-	if c.kSet {
-		kv, kp = c.k, c.k
-	}
-	cv, cp := c.minConf, c.minConf
-	if !c.kSet && !c.minConfSet {
-		cp = demoPARDMinConfidence
-	}
+	kv, kp, cv, cp := demoSettings(c)
 	capacity := len(prompt) + c.maxTokens + max(kv, kp) + 1
 	quiet := c.quiet || c.asJSON
 	b, draftB, err := newBackend(c, stderr)

@@ -40,10 +40,14 @@ func TestNoFlagsIsDemo(t *testing.T) {
 		args   []string
 		tokens int
 		kSet   bool
+		kv, kp int     // the demo's K for VSD and PARD
+		cv, cp float32 // and their minimum confidence
 	}{
-		{nil, 128, false},
-		{[]string{"--prompt", "func main() {"}, 128, false},
-		{[]string{"--max-tokens", "40", "-k", "6"}, 40, true},
+		{nil, 128, false, demoVSDK, demoPARDK, 0, demoPARDMinConfidence},
+		{[]string{"--prompt", "func main() {"}, 128, false, demoVSDK, demoPARDK, 0, demoPARDMinConfidence},
+		{[]string{"--max-tokens", "40", "-k", "6"}, 40, true, 6, 6, 0, 0},
+		{[]string{"--min-confidence", "0"}, 128, false, demoVSDK, demoPARDK, 0, 0},
+		{[]string{"--min-confidence", "0.2", "-k", "3"}, 128, true, 3, 3, 0.2, 0.2},
 	} {
 		cfg, err := parseFlags(c.args, io.Discard)
 		if err != nil {
@@ -51,6 +55,9 @@ func TestNoFlagsIsDemo(t *testing.T) {
 		}
 		if !cfg.demo || cfg.maxTokens != c.tokens || cfg.kSet != c.kSet {
 			t.Errorf("parseFlags(%q): demo %v, max tokens %d, k set %v; want demo, %d, %v", c.args, cfg.demo, cfg.maxTokens, cfg.kSet, c.tokens, c.kSet)
+		}
+		if kv, kp, cv, cp := demoSettings(cfg); kv != c.kv || kp != c.kp || cv != c.cv || cp != c.cp {
+			t.Errorf("parseFlags(%q): demo K %d / %d, min confidence %g / %g; want %d / %d, %g / %g", c.args, kv, kp, cv, cp, c.kv, c.kp, c.cv, c.cp)
 		}
 	}
 }
