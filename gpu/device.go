@@ -62,8 +62,12 @@ const (
 	linearTile         = 512 // LINEAR_TILE in linear.cu
 	attnChunk          = 64  // ATTN_CHUNK in attention.cu
 	embeddingInlineIDs = 16  // EMBEDDING_INLINE_IDS in embedding.cu
-	attnMaxHeadDim     = 512 // ATTN_MAX_HEAD_DIM in attention.cu
-	maxGrid            = 1 << 16
+	// Embedding passes up to this many launches' worth of ids in their
+	// arguments before it uploads them instead (an upload waits for the
+	// device): 64 ids, a PARD draft's input up to K = 32.
+	embeddingInlineLaunches = 4
+	attnMaxHeadDim          = 512 // ATTN_MAX_HEAD_DIM in attention.cu
+	maxGrid                 = 1 << 16
 )
 
 // Device is the nn.Backend of a GPU: it checks shapes, sizes grids and
@@ -81,6 +85,18 @@ type Device struct {
 
 	ids, part, result buffer // scratch: Embedding's ids, attention partials, Argmax's results
 	hostIDs           []int32
+
+	// The nn.IDChainer list: ids kept on the device (kept, nKept of them)
+	// under generation keptGen, and the host copy of the last list read
+	// (keptClosed: read, the next KeepArgmax starts a new list).
+	kept       buffer
+	nKept      int
+	keptGen    uint64
+	keptClosed bool
+	keptHost   []int32
+
+	// waits counts the times the host waited for the device (HostWaits).
+	waits int64
 
 	// linearRegister keeps 16-row linear layers on the kernel that reads x
 	// from cache instead of shared memory (SetTiledLinear).
@@ -125,6 +141,7 @@ func (d *Device) warpSize() (int, error) {
 		return 0, err
 	}
 	var w int32
+	d.waits++
 	if err := d.drv.Download(unsafe.Pointer(&w), p, 4); err != nil {
 		return 0, err
 	}
@@ -163,11 +180,22 @@ func (d *Device) Time(f func()) (time.Duration, error) {
 	if !ok {
 		return 0, fmt.Errorf("%s: the driver has no timer", d.Name())
 	}
+	d.waits++
 	return t.Time(f)
 }
 
 // Synchronize waits for the queued work and reports its errors.
-func (d *Device) Synchronize() error { return d.drv.Synchronize() }
+func (d *Device) Synchronize() error {
+	d.waits++
+	return d.drv.Synchronize()
+}
+
+// HostWaits is the number of times the Device has made the host wait for
+// the device's queued work: copies to the host (Read, Argmax, ReadKept),
+// copies to the device (Load; Embedding of more than 64 ids), timings,
+// synchronizations and buffer growth. A greedy PARD iteration whose models
+// chain their ids (nn.IDChainer) costs one.
+func (d *Device) HostWaits() int64 { return d.waits }
 
 // Close frees every allocation and releases the device. The Device and its
 // tensors must not be used afterwards.
@@ -188,7 +216,8 @@ func (d *Device) freeAll() {
 	for p := range d.mem {
 		d.free(p)
 	}
-	d.ids, d.part, d.result = buffer{}, buffer{}, buffer{}
+	d.ids, d.part, d.result, d.kept = buffer{}, buffer{}, buffer{}, buffer{}
+	d.nKept, d.keptClosed = 0, false
 }
 
 func (d *Device) track(p uintptr, bytes int) {
@@ -231,6 +260,7 @@ func (d *Device) grow(b *buffer, bytes int) uintptr {
 	if b.bytes < bytes {
 		if b.ptr != 0 {
 			// Queued kernels may still read the old buffer.
+			d.waits++
 			if err := d.drv.Synchronize(); err != nil {
 				d.fail("synchronize", err)
 			}
@@ -280,6 +310,7 @@ func (d *Device) Load(w *tensor.Tensor) (*tensor.Tensor, error) {
 			return nil, fmt.Errorf("%s: allocating %d bytes for %v (%d held): %w", d.Name(), n, w, d.used, err)
 		}
 		d.track(p, n)
+		d.waits++
 		if err := d.drv.Upload(p, unsafe.Pointer(&w.Data[0]), n); err != nil {
 			d.free(p)
 			return nil, fmt.Errorf("%s: uploading %v: %w", d.Name(), w, err)
@@ -297,6 +328,7 @@ func (d *Device) Read(dst []float32, src *tensor.Tensor) {
 	if n == 0 {
 		return
 	}
+	d.waits++
 	if err := d.drv.Download(unsafe.Pointer(&dst[0]), src.Ptr, n*4); err != nil {
 		d.fail("Read", err)
 	}
@@ -369,3 +401,5 @@ func elementwiseGrid(n int) Dim3 {
 
 var _ nn.Backend = (*Device)(nil)
 var _ nn.Fused = (*Device)(nil)
+var _ nn.Argmaxer = (*Device)(nil)
+var _ nn.IDChainer = (*Device)(nil)

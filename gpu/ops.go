@@ -23,17 +23,22 @@ func (d *Device) Embedding(out, table *tensor.Tensor, ids []int32) {
 	for i, id := range ids {
 		d.need(id >= 0 && int(id) < table.Rows(), "Embedding", "id %d at %d outside the table's %d rows", id, i, table.Rows())
 	}
-	if M <= embeddingInlineIDs {
-		var slots [embeddingInlineIDs / 2]uint64
-		for i, id := range ids {
-			slots[i/2] |= uint64(uint32(id)) << (32 * (i % 2))
+	if M <= embeddingInlineLaunches*embeddingInlineIDs {
+		name := "embedding_inline_" + suffix(table.DType)
+		for m0 := 0; m0 < M; m0 += embeddingInlineIDs {
+			part := ids[m0:min(M, m0+embeddingInlineIDs)]
+			var slots [embeddingInlineIDs / 2]uint64
+			for i, id := range part {
+				slots[i/2] |= uint64(uint32(id)) << (32 * (i % 2))
+			}
+			d.launch(name, Dim3{uint32(len(part)), 1, 1}, Dim3{threadsFor(dim), 1, 1},
+				uint64(out.Ptr)+uint64(m0*dim*4), ptr(table), i32(dim), slots[0], slots[1], slots[2], slots[3], slots[4], slots[5], slots[6], slots[7])
 		}
-		d.launch("embedding_inline_"+suffix(table.DType), Dim3{uint32(M), 1, 1}, Dim3{threadsFor(dim), 1, 1},
-			ptr(out), ptr(table), i32(dim), slots[0], slots[1], slots[2], slots[3], slots[4], slots[5], slots[6], slots[7])
 		return
 	}
 	buf := d.grow(&d.ids, M*4)
 	d.hostIDs = append(d.hostIDs[:0], ids...)
+	d.waits++
 	if err := d.drv.Upload(buf, unsafePointer(d.hostIDs), M*4); err != nil {
 		d.fail("Embedding: uploading ids", err)
 	}
@@ -371,35 +376,15 @@ func (d *Device) ArgmaxProb(t *tensor.Tensor, rows int) ([]int32, []float32) {
 }
 
 func (d *Device) argmax(op string, t *tensor.Tensor, rows int, probs bool) ([]int32, []float32) {
-	d.operand(op, t, tensor.F32)
-	d.need(rows > 0 && t.Len()%rows == 0, op, "%d rows of %v", rows, t.Shape)
-	n := t.Len() / rows
-	d.need(n > 0, op, "empty rows of %v", t.Shape)
-	// About 2048 elements a block (two loads of four per thread), in spans
-	// of a multiple of four so that every block's loads stay aligned.
-	parts := min(max(ceilDiv(n, 2048), 1), 1024)
-	span := ceilDiv(ceilDiv(n, parts), 4) * 4
-	parts = ceilDiv(n, span)
-	d.need(rows < maxGrid, op, "%d rows", rows)
-	// The results first (ids, then probabilities: one copy back), then the
-	// parts' values, indices and sums.
-	buf := d.grow(&d.result, rows*8+rows*parts*12)
-	prob := buf + uintptr(rows*4)
-	partV := buf + uintptr(rows*8)
-	partI := partV + uintptr(rows*parts*4)
-	var partS uintptr // null: argmax_part and argmax_final skip the sums
-	if probs {
-		partS = partI + uintptr(rows*parts*4)
-	}
-	d.launch("argmax_part", Dim3{uint32(parts), uint32(rows), 1}, Dim3{blockThreads, 1, 1},
-		uint64(partV), uint64(partI), uint64(partS), ptr(t), i32(n), i32(span))
-	d.launch("argmax_final", Dim3{uint32(rows), 1, 1}, Dim3{threadsFor(parts), 1, 1}, uint64(buf), uint64(prob),
-		uint64(partV), uint64(partI), uint64(partS), i32(parts), i32(n))
+	// The results first (ids, then probabilities: one copy back), then
+	// the parts' scratch.
+	buf := d.queueArgmax(op, t, rows, probs, 0)
 	words := rows
 	if probs {
 		words = 2 * rows
 	}
 	res := make([]int32, words)
+	d.waits++
 	if err := d.drv.Download(unsafePointer(res), buf, words*4); err != nil {
 		d.fail(op, err)
 	}
@@ -411,4 +396,36 @@ func (d *Device) argmax(op string, t *tensor.Tensor, rows int, probs bool) ([]in
 		p[r] = math.Float32frombits(uint32(res[rows+r]))
 	}
 	return res[:rows:rows], p
+}
+
+// queueArgmax queues the argmax kernels over the rows of t. The ids go to
+// out, or when out is 0 to the start of the result buffer, followed there
+// (with probs) by the probabilities; it returns where the ids go.
+func (d *Device) queueArgmax(op string, t *tensor.Tensor, rows int, probs bool, out uintptr) uintptr {
+	d.operand(op, t, tensor.F32)
+	d.need(rows > 0 && t.Len()%rows == 0, op, "%d rows of %v", rows, t.Shape)
+	n := t.Len() / rows
+	d.need(n > 0, op, "empty rows of %v", t.Shape)
+	// About 2048 elements a block (two loads of four per thread), in spans
+	// of a multiple of four so that every block's loads stay aligned.
+	parts := min(max(ceilDiv(n, 2048), 1), 1024)
+	span := ceilDiv(ceilDiv(n, parts), 4) * 4
+	parts = ceilDiv(n, span)
+	d.need(rows < maxGrid, op, "%d rows", rows)
+	buf := d.grow(&d.result, rows*8+rows*parts*12)
+	if out == 0 {
+		out = buf
+	}
+	prob := buf + uintptr(rows*4)
+	partV := buf + uintptr(rows*8)
+	partI := partV + uintptr(rows*parts*4)
+	var partS uintptr // null: argmax_part and argmax_final skip the sums
+	if probs {
+		partS = partI + uintptr(rows*parts*4)
+	}
+	d.launch("argmax_part", Dim3{uint32(parts), uint32(rows), 1}, Dim3{blockThreads, 1, 1},
+		uint64(partV), uint64(partI), uint64(partS), ptr(t), i32(n), i32(span))
+	d.launch("argmax_final", Dim3{uint32(rows), 1, 1}, Dim3{threadsFor(parts), 1, 1}, uint64(out), uint64(prob),
+		uint64(partV), uint64(partI), uint64(partS), i32(parts), i32(n))
+	return out
 }

@@ -98,3 +98,34 @@ type KVStore interface {
 	// AllocKV.
 	StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor)
 }
+
+// IDChainer is implemented by backends that can keep argmax ids where they
+// computed them (a GPU) and gather embedding rows by them, so that one
+// model's greedy choices feed another model's forward on the same device
+// without a trip through the host: a PARD iteration (the draft's forward,
+// then the target's verify over its drafts) then waits for the device
+// once, when both models' ids come back in one copy (see
+// Decoder.ForwardArgmaxPending and Decoder.ForwardArgmaxAfter).
+//
+// The kept ids form a list with a generation number: KeepArgmax appends
+// to the open list, ReadKept closes it, and the next KeepArgmax opens a
+// new one under the next generation.
+type IDChainer interface {
+	// KeepArgmax queues the argmax of each of the rows of t, a (rows, n)
+	// F32 tensor the backend allocated (as Argmaxer.Argmax), appends the
+	// ids to the open list and returns the index of the first of them
+	// and the list's generation.
+	KeepArgmax(t *tensor.Tensor, rows int) (off int, gen uint64)
+	// EmbeddingKept gathers into out (n, dim) the rows of table (vocab,
+	// dim) named by ids [off, off+n) of the newest list, which must all be
+	// below vocab.
+	EmbeddingKept(out, table *tensor.Tensor, off, n int)
+	// ReadKept waits for the queued work and copies the newest list to
+	// the host in one copy, closing it; another call before the next
+	// KeepArgmax returns the same copy without waiting. The ids alias the
+	// backend's buffer until the next ReadKept.
+	ReadKept() (ids []int32, gen uint64)
+	// KeptGeneration is the generation of the open list: the one the next
+	// KeepArgmax appends to.
+	KeptGeneration() uint64
+}

@@ -85,6 +85,12 @@ type Decoder struct {
 	// a KVStore (nil otherwise: they go straight into the cache's rows).
 	kNew, vNew *tensor.Tensor // (maxRows, kvHeads·headDim)
 	store      KVStore
+	// The backend as an IDChainer (nil when it is not one), and the
+	// handle ForwardArgmaxPending returns, reused from call to call.
+	chain   IDChainer
+	pending pendingIDs
+	prevIDs []int32 // ForwardArgmaxAfter's copy of the earlier model's ids
+	joined  []int32 // its tokens and those ids, when they meet on the host
 
 	logits     *tensor.Tensor // (rows, vocab), grown to the largest want seen
 	logitsHost []float32      // host copy when the backend is a device
@@ -96,7 +102,7 @@ type Decoder struct {
 	// forward allocates nothing (see tensor.RowSliceInto).
 	vx, vxb, vq, vatt, vproj, vgate, vup tensor.Tensor
 	vk, vv, vqh, vkh                     tensor.Tensor
-	vnx, vnxb, vlogits                   tensor.Tensor
+	vnx, vnxb, vlogits, vemb             tensor.Tensor
 }
 
 // NewDecoder prepares a decoder whose KV cache holds capacity positions
@@ -130,6 +136,7 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 		d.store = s
 		d.kNew, d.vNew = b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim), b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim)
 	}
+	d.chain, _ = b.(IDChainer)
 	return d, nil
 }
 
@@ -153,7 +160,7 @@ func (d *Decoder) Truncate(n int) { d.cache.Truncate(n) }
 // the logits of the last want positions (want rows of Vocab values). The
 // rows alias the decoder's buffers until the next call.
 func (d *Decoder) Forward(tokens []int32, start, want int) ([][]float32, error) {
-	if err := d.forward(tokens, start, want); err != nil || want == 0 {
+	if err := d.forward(input{host: tokens}, start, want); err != nil || want == 0 {
 		return nil, err
 	}
 	host := d.hostLogits(want)
@@ -186,9 +193,16 @@ func (d *Decoder) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, [
 }
 
 func (d *Decoder) forwardArgmax(tokens []int32, start, want int, probs bool) ([]int32, []float32, error) {
-	if err := d.forward(tokens, start, want); err != nil || want == 0 {
+	if err := d.forward(input{host: tokens}, start, want); err != nil || want == 0 {
 		return nil, nil, err
 	}
+	return d.argmaxRows(want, probs)
+}
+
+// argmaxRows returns the argmax id (and with probs its softmax
+// probability) of each of the first want logits rows, computed where they
+// are.
+func (d *Decoder) argmaxRows(want int, probs bool) ([]int32, []float32, error) {
 	d.ids, d.probs = d.ids[:0], d.probs[:0]
 	if a, ok := d.b.(Argmaxer); ok && d.logits.Place != tensor.Host {
 		rows := d.logits.RowSliceInto(&d.vlogits, 0, want)
@@ -221,18 +235,138 @@ func (d *Decoder) forwardArgmax(tokens []int32, start, want int, probs bool) ([]
 	return d.ids, d.probs, nil // d.probs is empty unless probs
 }
 
+// Pending is a handle on the argmax ids of a forward, which may still be
+// where they were computed (see Decoder.ForwardArgmaxPending).
+type Pending interface {
+	// IDs returns the ids, waiting for the device and copying them back
+	// if they are still there. They alias the buffers of the decoder that
+	// computed them until its next call.
+	IDs() ([]int32, error)
+}
+
+// pendingIDs is the Decoder's Pending: ids [off, off+n) of the backend's
+// kept list of generation gen, or, once read (or when computed on the
+// host), ids.
+type pendingIDs struct {
+	d      *Decoder
+	gen    uint64
+	off, n int
+	read   bool
+	ids    []int32
+}
+
+// IDs implements Pending.
+func (p *pendingIDs) IDs() ([]int32, error) {
+	if p.read {
+		return p.ids, nil
+	}
+	all, gen := p.d.chain.ReadKept()
+	if gen != p.gen || p.off+p.n > len(all) {
+		return nil, fmt.Errorf("decoder: argmax ids %d..%d of kept list %d are gone (the backend %s now holds list %d of %d ids)",
+			p.off, p.off+p.n-1, p.gen, p.d.b.Name(), gen, len(all))
+	}
+	p.take(all)
+	return p.ids, nil
+}
+
+// take copies the handle's ids out of the kept list all.
+func (p *pendingIDs) take(all []int32) {
+	p.d.ids = append(p.d.ids[:0], all[p.off:p.off+p.n]...)
+	p.ids, p.read = p.d.ids, true
+}
+
+// ForwardArgmaxPending is ForwardArgmax whose ids may stay where they were
+// computed: on a backend that is an IDChainer they are kept on the device
+// until the handle's IDs, or another decoder's ForwardArgmaxAfter, reads
+// them; elsewhere they are computed at once. The handle is valid until
+// this decoder's next call.
+func (d *Decoder) ForwardArgmaxPending(tokens []int32, start, want int) (Pending, error) {
+	p := &d.pending
+	*p = pendingIDs{d: d, read: true}
+	if err := d.forward(input{host: tokens}, start, want); err != nil {
+		return nil, err
+	}
+	if want == 0 {
+		return p, nil
+	}
+	if d.chain != nil && d.logits.Place != tensor.Host {
+		p.off, p.gen = d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
+		p.n, p.read = want, false
+		return p, nil
+	}
+	ids, _, err := d.argmaxRows(want, false)
+	if err != nil {
+		return nil, err
+	}
+	p.ids = ids
+	return p, nil
+}
+
+// ForwardArgmaxAfter is ForwardArgmax over tokens followed by the ids prev
+// holds (another decoder's ForwardArgmaxPending, typically a draft's) at
+// positions start..; it returns prev's ids and its own. When prev's ids
+// are kept on this decoder's backend and still in its open list, they go
+// straight from that list into the embedding, and both models' ids come
+// back in one copy: the only wait for the device between the two
+// forwards. Otherwise prev's ids are read first and the forward runs over
+// both on the host's side. prevIDs and ids alias this decoder's buffers
+// until its next call.
+func (d *Decoder) ForwardArgmaxAfter(tokens []int32, prev Pending, start, want int) (prevIDs, ids []int32, err error) {
+	p, ok := prev.(*pendingIDs)
+	if !ok || p.read || want == 0 || d.chain == nil || p.d.chain != d.chain || p.gen != d.chain.KeptGeneration() ||
+		p.d.cfg.Vocab > d.cfg.Vocab {
+		pids, err := prev.IDs()
+		if err != nil {
+			return nil, nil, err
+		}
+		d.prevIDs = append(d.prevIDs[:0], pids...)
+		d.joined = append(append(d.joined[:0], tokens...), pids...)
+		ids, err := d.ForwardArgmax(d.joined, start, want)
+		return d.prevIDs, ids, err
+	}
+	if err := d.forward(input{host: tokens, keptOff: p.off, kept: p.n}, start, want); err != nil {
+		return nil, nil, err
+	}
+	off, gen := d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
+	all, readGen := d.chain.ReadKept()
+	if gen != p.gen || readGen != gen || off+want > len(all) {
+		return nil, nil, fmt.Errorf("decoder: backend %s kept ids in list %d at %d and read back list %d of %d ids (the earlier model's in list %d)",
+			d.b.Name(), gen, off, readGen, len(all), p.gen)
+	}
+	p.take(all)
+	d.prevIDs = append(d.prevIDs[:0], p.ids...)
+	d.ids = append(d.ids[:0], all[off:off+want]...)
+	return d.prevIDs, d.ids, nil
+}
+
+// input is a forward's tokens: ids in host memory, then kept ids [keptOff,
+// keptOff+kept) of the backend's IDChainer list.
+type input struct {
+	host          []int32
+	keptOff, kept int
+}
+
+func (in input) len() int { return len(in.host) + in.kept }
+
+// slice returns tokens [c0, c1) of in.
+func (in input) slice(c0, c1 int) input {
+	nh := len(in.host)
+	k0, k1 := max(c0, nh)-nh, max(c1, nh)-nh
+	return input{host: in.host[min(c0, nh):min(c1, nh)], keptOff: in.keptOff + k0, kept: k1 - k0}
+}
+
 // forward validates a Forward call, appends tokens at positions start.. to
 // the KV cache and leaves the logits of the last want positions in rows
 // [0, want) of d.logits.
-func (d *Decoder) forward(tokens []int32, start, want int) error {
-	n := len(tokens)
+func (d *Decoder) forward(in input, start, want int) error {
+	n := in.len()
 	if n == 0 {
 		return fmt.Errorf("decoder: no tokens to forward")
 	}
 	if want < 0 || want > n {
 		return fmt.Errorf("decoder: want %d logit rows from %d tokens", want, n)
 	}
-	for i, t := range tokens {
+	for i, t := range in.host {
 		if t < 0 || int(t) >= d.cfg.Vocab {
 			return fmt.Errorf("decoder: token %d at input index %d is outside the vocabulary [0, %d)", t, i, d.cfg.Vocab)
 		}
@@ -245,7 +379,7 @@ func (d *Decoder) forward(tokens []int32, start, want int) error {
 		c1 := min(n, c0+d.maxRows)
 		// The chunk's rows from keep on are among the last want.
 		keep := min(c1, max(c0, n-want)) - c0
-		d.forwardChunk(tokens[c0:c1], start+c0, keep)
+		d.forwardChunk(in.slice(c0, c1), start+c0, keep)
 		// Logits for the rows of this chunk among the last want of the input.
 		if lo := max(c0, n-want); lo < c1 {
 			d.logitRows(lo-c0, c1-c0, lo-(n-want))
@@ -283,9 +417,9 @@ func (d *Decoder) growLogits(want int) {
 // values from the last layer, so its attention and MLP skip them: a 1/L
 // share of a prefill's arithmetic. Every row is computed independently of
 // the others, so the kept rows' bits do not change.
-func (d *Decoder) forwardChunk(tokens []int32, start, keep int) {
+func (d *Decoder) forwardChunk(in input, start, keep int) {
 	cfg, b := &d.cfg, d.b
-	M := len(tokens)
+	M := in.len()
 	x, xb, q := d.x.RowSliceInto(&d.vx, 0, M), d.xb.RowSliceInto(&d.vxb, 0, M), d.q.RowSliceInto(&d.vq, 0, M)
 	att, proj := d.att.RowSliceInto(&d.vatt, 0, M), d.proj.RowSliceInto(&d.vproj, 0, M)
 	gate, up := d.gate.RowSliceInto(&d.vgate, 0, M), d.up.RowSliceInto(&d.vup, 0, M)
@@ -294,7 +428,7 @@ func (d *Decoder) forwardChunk(tokens []int32, start, keep int) {
 	// norm after it, the three attention projections, both rotations, and
 	// the MLP's gate, up and SiLU·mul, each as one operation.
 	fused, _ := b.(Fused)
-	b.Embedding(x, d.w.Embed, tokens)
+	d.embed(x, in)
 	if len(d.w.Layers) > 0 {
 		b.RMSNorm(xb, x, d.w.Layers[0].AttnNorm, cfg.NormEps)
 	}
@@ -365,6 +499,20 @@ func (d *Decoder) forwardChunk(tokens []int32, start, keep int) {
 			b.Add(x, proj)
 		}
 	}
+}
+
+// embed gathers the embedding rows of in's tokens into x: those named on
+// the host through Embedding, the kept ones through the IDChainer.
+func (d *Decoder) embed(x *tensor.Tensor, in input) {
+	if in.kept == 0 {
+		d.b.Embedding(x, d.w.Embed, in.host)
+		return
+	}
+	nh := len(in.host)
+	if nh > 0 {
+		d.b.Embedding(x.RowSliceInto(&d.vemb, 0, nh), d.w.Embed, in.host)
+	}
+	d.chain.EmbeddingKept(x.RowSliceInto(&d.vemb, nh, nh+in.kept), d.w.Embed, in.keptOff, in.kept)
 }
 
 // addNorm does x += delta, then out = RMSNorm(x)·w: fused where the

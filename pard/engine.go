@@ -194,6 +194,10 @@ type engine struct {
 	// (nil otherwise; see argmaxOf): greedy decoding needs only each row's
 	// argmax, and a GPU then copies back ids instead of whole rows.
 	targetArgmax, draftArgmax ArgmaxForwarder
+	// The models as ChainForwarders, when a greedy PARD iteration passes
+	// the drafts to the verify without reading them first (nil otherwise;
+	// see newEngine).
+	targetChain, draftChain ChainForwarder
 
 	all        []int32 // prompt + committed tokens; drafts sit after them
 	plen       int
@@ -334,6 +338,13 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 			if opt.MinConfidence > 0 && e.draftArgmax == nil {
 				e.exps = make([]float32, e.vocab)
 			}
+			// Chained: the draft's ids go to the verify without the host
+			// reading them, unless a cut needs their probabilities first.
+			tc, tok := e.targetArgmax.(ChainForwarder)
+			dc, dok := e.draftArgmax.(ChainForwarder)
+			if e.mode == PARD && opt.MinConfidence == 0 && tok && dok {
+				e.targetChain, e.draftChain = tc, dc
+			}
 		}
 	} else {
 		e.smp = newSampler(opt.Temperature, opt.TopK, opt.TopP, e.vocab)
@@ -367,26 +378,32 @@ func (e *engine) run() (*Result, error) {
 			e.all = append(e.all, make([]int32, max(need, 2*len(e.all))-len(e.all))...)
 		}
 		proposed := kk // the PARD draft read kk−1 masks, whatever is verified
-		if kk > 0 {
-			var err error
-			if kk, err = e.propose(total, kk); err != nil {
+		var out logits
+		var err error
+		if e.draftChain != nil && kk > 0 {
+			if out, err = e.draftAndVerifyChained(total, kk); err != nil {
+				return nil, err
+			}
+		} else {
+			if kk > 0 {
+				if kk, err = e.propose(total, kk); err != nil {
+					return nil, err
+				}
+			}
+			// Verify: one target forward over its uncached tokens and the drafts.
+			x := e.all[e.tLen : total+kk]
+			t0 := time.Now()
+			out, err = forward(e.target, e.targetArgmax, false, x, e.tLen, kk+1)
+			e.stats.TargetTime += time.Since(t0)
+			e.stats.TargetForwards++
+			if err != nil {
+				return nil, fmt.Errorf("pard: target forward at %d: %w", e.tLen, err)
+			}
+			if e.tLen, err = expect(e.target, "target", out, e.targetArgmax != nil, false, kk+1, e.vocab, e.tLen+len(x)); err != nil {
 				return nil, err
 			}
 		}
 		drafts := e.all[total : total+kk]
-
-		// Verify: one target forward over its uncached tokens and the drafts.
-		x := e.all[e.tLen : total+kk]
-		t0 := time.Now()
-		out, err := forward(e.target, e.targetArgmax, false, x, e.tLen, kk+1)
-		e.stats.TargetTime += time.Since(t0)
-		e.stats.TargetForwards++
-		if err != nil {
-			return nil, fmt.Errorf("pard: target forward at %d: %w", e.tLen, err)
-		}
-		if e.tLen, err = expect(e.target, "target", out, e.targetArgmax != nil, false, kk+1, e.vocab, e.tLen+len(x)); err != nil {
-			return nil, err
-		}
 		a, next := e.verify(out, drafts)
 		e.all[total+a] = next
 		e.stats.record(kk, a)
@@ -450,11 +467,7 @@ func (e *engine) propose(total, kk int) (int, error) {
 	drafts := e.all[total : total+kk]
 	conf := 1.0 // the draft's probability that drafts[:j] are all accepted
 	if e.mode == PARD {
-		in := append(e.din[:0], e.all[e.dLen:total]...)
-		for range kk - 1 {
-			in = append(in, e.pard)
-		}
-		e.din = in
+		in := e.pardInput(total, kk)
 		out, err := e.draftForward(in, kk)
 		if err != nil {
 			return 0, err
@@ -481,6 +494,52 @@ func (e *engine) propose(total, kk int) (int, error) {
 		x = drafts[j : j+1]
 	}
 	return kk, nil
+}
+
+// pardInput is the PARD draft's input for kk drafts: the committed tokens
+// it has not read, then kk−1 mask tokens.
+func (e *engine) pardInput(total, kk int) []int32 {
+	in := append(e.din[:0], e.all[e.dLen:total]...)
+	for range kk - 1 {
+		in = append(in, e.pard)
+	}
+	e.din = in
+	return in
+}
+
+// draftAndVerifyChained is propose and the verify forward of a greedy PARD
+// iteration whose models are ChainForwarders: the draft's kk ids stay
+// where it computed them and feed the target's forward, and come back
+// with the target's kk+1 (one wait for a GPU). It writes the drafts after
+// the committed tokens and returns the target's ids. The draft's time is
+// that of queuing its forward on a GPU; the target's includes the wait for
+// both.
+func (e *engine) draftAndVerifyChained(total, kk int) (logits, error) {
+	in := e.pardInput(total, kk)
+	t0 := time.Now()
+	pending, err := e.draftChain.ForwardArgmaxPending(in, e.dLen, kk)
+	e.stats.DraftTime += time.Since(t0)
+	e.stats.DraftForwards++
+	if err != nil {
+		return logits{}, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
+	}
+	x := e.all[e.tLen:total]
+	t0 = time.Now()
+	drafts, ids, err := e.targetChain.ForwardArgmaxAfter(x, pending, e.tLen, kk+1)
+	e.stats.TargetTime += time.Since(t0)
+	e.stats.TargetForwards++
+	if err != nil {
+		return logits{}, fmt.Errorf("pard: target forward at %d after the draft's at %d: %w", e.tLen, e.dLen, err)
+	}
+	if e.dLen, err = expect(e.draft, "draft", logits{ids: drafts}, true, false, kk, e.vocab, e.dLen+len(in)); err != nil {
+		return logits{}, err
+	}
+	copy(e.all[total:total+kk], drafts)
+	out := logits{ids: ids}
+	if e.tLen, err = expect(e.target, "target", out, true, false, kk+1, e.vocab, e.tLen+len(x)+kk); err != nil {
+		return logits{}, err
+	}
+	return out, nil
 }
 
 // cut multiplies *conf by the draft's probability of id, its draft at depth

@@ -1,5 +1,7 @@
 package pard
 
+import "github.com/gopard/gopard/nn"
+
 // Model is what the engines need from a decoder: a forward pass over a
 // chunk of tokens at a start position with a KV cache whose logical length
 // can move back. models/llama's *Model satisfies it; tests use small fakes.
@@ -54,9 +56,34 @@ type ArgmaxForwarder interface {
 	ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, []float32, error)
 }
 
+// ChainForwarder is an ArgmaxForwarder whose greedy forwards can leave
+// their ids where they computed them and take another model's such ids as
+// input: a greedy PARD iteration whose draft and target are both
+// ChainForwarders (on one GPU: nn.IDChainer) hands the drafts from the
+// draft's forward to the target's verify on the device, and waits for the
+// device once, when the drafts and the target's ids come back together.
+// models/llama's *Model is one (through nn.Decoder); elsewhere the ids
+// simply pass through the host.
+type ChainForwarder interface {
+	ArgmaxForwarder
+	// ForwardArgmaxPending is ForwardArgmax whose ids may stay where they
+	// were computed until the handle's IDs, or another model's
+	// ForwardArgmaxAfter, reads them; the handle is valid until this
+	// model's next forward.
+	ForwardArgmaxPending(tokens []int32, start, want int) (nn.Pending, error)
+	// ForwardArgmaxAfter is ForwardArgmax over tokens followed by prev's
+	// ids, at positions start..; it returns prev's ids and its own, both
+	// aliasing this model's buffers until its next forward.
+	ForwardArgmaxAfter(tokens []int32, prev nn.Pending, start, want int) (prevIDs, ids []int32, err error)
+}
+
 // WithInfo returns f as a Model that reports info. The Model is an
-// ArgmaxForwarder exactly when f is one.
+// ArgmaxForwarder exactly when f is one, and a ChainForwarder exactly when
+// f is one.
 func WithInfo(f Forwarder, info ModelInfo) Model {
+	if c, ok := f.(ChainForwarder); ok {
+		return withInfoChain{withInfoArgmax{withInfo{f, info}, c}, c}
+	}
 	if a, ok := f.(ArgmaxForwarder); ok {
 		return withInfoArgmax{withInfo{f, info}, a}
 	}
@@ -84,4 +111,18 @@ func (w withInfoArgmax) ForwardArgmax(tokens []int32, start, want int) ([]int32,
 
 func (w withInfoArgmax) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, []float32, error) {
 	return w.a.ForwardArgmaxProb(tokens, start, want)
+}
+
+// withInfoChain is withInfoArgmax for a Forwarder that is a ChainForwarder.
+type withInfoChain struct {
+	withInfoArgmax
+	c ChainForwarder
+}
+
+func (w withInfoChain) ForwardArgmaxPending(tokens []int32, start, want int) (nn.Pending, error) {
+	return w.c.ForwardArgmaxPending(tokens, start, want)
+}
+
+func (w withInfoChain) ForwardArgmaxAfter(tokens []int32, prev nn.Pending, start, want int) ([]int32, []int32, error) {
+	return w.c.ForwardArgmaxAfter(tokens, prev, start, want)
 }

@@ -38,9 +38,13 @@ type Stats struct {
 	// PrefillTime is the wall time of the first iteration (draft prefill and
 	// target prefill merged with the first verification).
 	PrefillTime time.Duration
-	TargetTime  time.Duration // in target forwards
-	DraftTime   time.Duration // in draft forwards
-	Total       time.Duration // all of Generate
+	// Wall time in target and in draft forwards. Where a greedy PARD
+	// iteration chains its models on a GPU (ChainForwarder), the draft's
+	// forward is only queued in DraftTime and runs on the device during
+	// TargetTime, which waits for both.
+	TargetTime time.Duration
+	DraftTime  time.Duration
+	Total      time.Duration // all of Generate
 	// TokensPerSecond is Tokens / (Total − PrefillTime): like the reference,
 	// it excludes the prefill iteration's time but counts its tokens. 0 when
 	// only one iteration ran.

@@ -29,6 +29,12 @@ type pardResult struct {
 	VerifyMs float64 `json:"verify_ms"`
 	// Overhead is IterationMs / (DraftMs + VerifyMs) − 1.
 	Overhead float64 `json:"overhead"`
+	// HostWaits is the number of times per iteration (the prefill one
+	// included) the host waited for the device, where the backend counts
+	// them (a GPU); the drafts stay on the device between the draft's
+	// forward and the verify, so 1 unless the prompt's upload or a
+	// buffer's growth adds one.
+	HostWaits *float64 `json:"host_waits_per_iteration,omitempty"`
 }
 
 // benchPARD generates --pard-tokens tokens with PARD (greedy, K drafts)
@@ -63,9 +69,17 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 		return nil, err
 	}
 	opt.MaxNewTokens = o.pardTokens
+	waiter, counts := b.(interface{ HostWaits() int64 })
+	var waits int64
+	if counts {
+		waits = waiter.HostWaits()
+	}
 	res, err := pard.Generate(target, draft, prompt, opt)
 	if err != nil {
 		return nil, err
+	}
+	if counts {
+		waits = waiter.HostWaits() - waits
 	}
 	st := res.Stats
 	if st.Iterations < 2 {
@@ -73,6 +87,10 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 	}
 	r := &pardResult{Draft: o.pardDraft, DraftBF16Activations: dbf16, K: o.k, Iterations: st.Iterations, Tokens: st.Tokens, AcceptLen: round3(st.AcceptLength)}
 	r.IterationMs = round3(float64(st.Total-st.PrefillTime) / float64(st.Iterations-1) / float64(time.Millisecond))
+	if counts {
+		w := round3(float64(waits) / float64(st.Iterations))
+		r.HostWaits = &w
+	}
 
 	// The two forwards alone, at the context the run ended near.
 	ctx := len(prompt) + st.Tokens
@@ -108,6 +126,9 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 		o.pardDraft, act, o.k, st.Tokens, st.Iterations, st.AcceptLength)
 	say("iteration %.3f ms; alone: draft forward of %d rows %.3f ms + verify forward of %d rows %.3f ms = %.3f ms; overhead %+.1f%%\n",
 		r.IterationMs, o.k, r.DraftMs, o.k+1, r.VerifyMs, r.DraftMs+r.VerifyMs, 100*r.Overhead)
+	if r.HostWaits != nil {
+		say("host waits for the device: %.2f per iteration (%d in %d iterations, the prefill's included)\n", *r.HostWaits, waits, st.Iterations)
+	}
 	return r, nil
 }
 

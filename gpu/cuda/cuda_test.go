@@ -45,6 +45,10 @@ func TestKernels(t *testing.T) { gputest.Kernels(t, open(t)) }
 
 func TestDecoder(t *testing.T) { gputest.Decoder(t, open(t), 0, 32) }
 
+// TestChain: greedy PARD whose drafts stay on the device waits for it
+// once an iteration.
+func TestChain(t *testing.T) { gputest.Chain(t, open(t)) }
+
 // TestEngines decodes with AR, VSD and PARD in every launch mode: the
 // graphs' node updates and the kernels' overlap must not change a token.
 func TestEngines(t *testing.T) {

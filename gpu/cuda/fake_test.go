@@ -31,6 +31,7 @@ func TestFakeDriver(t *testing.T) {
 	require.Equal(t, "cuda:0 Fake GPU", b.Name())
 	gputest.Smoke(t, b) // (the emulator's own tests check every kernel)
 	gputest.Decoder(t, b, 0, 4, "qwen3-tiny")
+	gputest.Chain(t, b) // a PARD iteration's kernels in one graph run
 	// The fake has graphs, so the decoding steps ran as graphs (the fake
 	// checks that each is a chain and updates nodes by their handles).
 	t.Log(b.LaunchMode())

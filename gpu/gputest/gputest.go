@@ -125,6 +125,7 @@ func Kernels(t *testing.T, b Backend) {
 	t.Run("RoPEQK", func(t *testing.T) { testRoPEQK(t, b) })
 	t.Run("LinearSwiGLU", func(t *testing.T) { testLinearSwiGLU(t, b) })
 	t.Run("LinearQKV", func(t *testing.T) { testLinearQKV(t, b) })
+	t.Run("Kept", func(t *testing.T) { testKept(t, b) })
 }
 
 // Smoke runs one small case of each operation: for a driver whose kernels
@@ -167,8 +168,9 @@ func testEmbedding(t *testing.T, b Backend) {
 	for _, dt := range dtypes {
 		for _, dim := range []int{36, 301} {
 			table, hostTable := upload(t, b, random(r, dt, 50, dim))
-			// 1, 9 and 16 ids may travel in the launch's arguments, 17 not.
-			for _, n := range []int{1, 9, 16, 17} {
+			// Up to 16 ids travel in one launch's arguments, up to 64 in
+			// four; more are uploaded.
+			for _, n := range []int{1, 9, 16, 17, 40, 64, 65} {
 				ids := make([]int32, n)
 				for i := range ids {
 					ids[i] = int32(r.IntN(50))
@@ -177,7 +179,12 @@ func testEmbedding(t *testing.T, b Backend) {
 				want := tensor.New(tensor.F32, len(ids), dim)
 				cpu.Embedding(want, hostTable, ids)
 				out := b.Alloc(len(ids), dim)
+				w := waits(b)
 				b.Embedding(out, table, ids)
+				if w >= 0 {
+					// An upload waits for the device.
+					require.Equal(t, w+int64(max(0, min(1, n-64))), waits(b), "%v dim %d, %d ids: waits", dt, dim, n)
+				}
 				require.Equal(t, want.F32(), read(b, out), "%v dim %d, %d ids", dt, dim, n) // exact: a copy
 			}
 		}

@@ -43,6 +43,10 @@ func TestKernels(t *testing.T) { gputest.Kernels(t, open(t)) }
 
 func TestDecoder(t *testing.T) { gputest.Decoder(t, open(t), 0, 32) }
 
+// TestChain: greedy PARD whose drafts stay on the device waits for it
+// once an iteration.
+func TestChain(t *testing.T) { gputest.Chain(t, open(t)) }
+
 func TestEngines(t *testing.T) { gputest.Engines(t, open(t)) }
 
 func TestFindArch(t *testing.T) {

@@ -42,6 +42,10 @@ func TestDecoder(t *testing.T) {
 	gputest.Decoder(t, device(t, 32), 1000, 4)
 }
 
+// TestChain runs greedy PARD with its drafts kept on the emulated device:
+// one wait per iteration, AR's output.
+func TestChain(t *testing.T) { gputest.Chain(t, device(t, 32)) }
+
 func TestMemory(t *testing.T) {
 	d := device(t, 32)
 	before := d.Allocated()

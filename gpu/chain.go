@@ -1,0 +1,100 @@
+package gpu
+
+import (
+	"unsafe"
+
+	"github.com/gopard/gopard/tensor"
+)
+
+// The nn.IDChainer operations: argmax ids kept in device memory, in a list
+// that grows until ReadKept copies it back, so that a draft's greedy
+// choices feed the target's embedding directly and a PARD iteration waits
+// for the device once.
+
+// keptMinBytes is the kept list's first size: 256 ids, more than a PARD
+// iteration keeps at the largest K (pard.MaxK drafts and MaxK+1 verify ids).
+const keptMinBytes = 1024
+
+// KeepArgmax implements nn.IDChainer: it queues the argmax of each of the
+// rows of t (rows, n) into the open list, after its ids, and returns
+// where they start and the list's generation.
+func (d *Device) KeepArgmax(t *tensor.Tensor, rows int) (off int, gen uint64) {
+	if d.keptClosed {
+		d.nKept, d.keptClosed = 0, false
+		d.keptGen++
+	}
+	d.growKept((d.nKept + rows) * 4)
+	off = d.nKept
+	d.queueArgmax("KeepArgmax", t, rows, false, d.kept.ptr+uintptr(off*4))
+	d.nKept += rows
+	return off, d.keptGen
+}
+
+// growKept makes the kept list's buffer hold bytes, keeping its ids.
+func (d *Device) growKept(bytes int) {
+	if d.kept.bytes >= bytes {
+		return
+	}
+	size := max(keptMinBytes, 2*d.kept.bytes)
+	for size < bytes {
+		size *= 2
+	}
+	old := d.kept
+	d.kept = buffer{ptr: d.alloc(size), bytes: size}
+	if old.ptr != 0 {
+		// Sizes are multiples of 16 bytes (powers of two from 1024).
+		d.Copy(d.kept.ptr, old.ptr, min(old.bytes, ceilDiv(d.nKept*4, 16)*16))
+		// The copy and queued kernels may still read the old buffer.
+		d.waits++
+		if err := d.drv.Synchronize(); err != nil {
+			d.fail("synchronize", err)
+		}
+		d.free(old.ptr)
+	}
+}
+
+// EmbeddingKept implements nn.IDChainer: out (n, dim) gets the rows of
+// table (vocab, dim) named by ids [off, off+n) of the newest kept list.
+// The ids come from argmax kernels over rows no wider than the table (the
+// caller's promise: the device cannot check them without a wait).
+func (d *Device) EmbeddingKept(out, table *tensor.Tensor, off, n int) {
+	d.operand("EmbeddingKept", out, tensor.F32)
+	d.operand("EmbeddingKept", table, tensor.F32, tensor.BF16, tensor.F16)
+	dim := table.Cols()
+	d.need(out.Len() == n*dim, "EmbeddingKept", "out %v for %d ids of table %v", out.Shape, n, table.Shape)
+	d.need(off >= 0 && n >= 0 && off+n <= d.nKept, "EmbeddingKept", "ids %d..%d of a list of %d", off, off+n-1, d.nKept)
+	if n == 0 {
+		return
+	}
+	d.launch("embedding_"+suffix(table.DType), Dim3{uint32(n), 1, 1}, Dim3{threadsFor(dim), 1, 1},
+		ptr(out), ptr(table), uint64(d.kept.ptr)+uint64(off*4), i32(dim))
+}
+
+// ReadKept implements nn.IDChainer: it waits for the queued work and
+// copies the newest list back in one copy, closing it (a second call
+// returns the same copy without waiting).
+func (d *Device) ReadKept() ([]int32, uint64) {
+	if !d.keptClosed {
+		d.keptClosed = true
+		if cap(d.keptHost) < d.nKept {
+			d.keptHost = make([]int32, d.nKept, 2*d.nKept)
+		}
+		d.keptHost = d.keptHost[:d.nKept]
+		if d.nKept > 0 {
+			d.waits++
+			if err := d.drv.Download(unsafe.Pointer(&d.keptHost[0]), d.kept.ptr, d.nKept*4); err != nil {
+				d.fail("ReadKept", err)
+			}
+		}
+	}
+	return d.keptHost, d.keptGen
+}
+
+// KeptGeneration implements nn.IDChainer: the generation of the list the
+// next KeepArgmax appends to.
+func (d *Device) KeptGeneration() uint64 {
+	if d.keptClosed {
+		return d.keptGen + 1
+	}
+	return d.keptGen
+}

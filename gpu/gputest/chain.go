@@ -1,0 +1,170 @@
+package gputest
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/pard"
+	"github.com/gopard/gopard/tensor"
+)
+
+// waits returns b's count of waits for the device (gpu.Device.HostWaits),
+// or -1 when b does not count them.
+func waits(b nn.Backend) int64 {
+	if w, ok := b.(interface{ HostWaits() int64 }); ok {
+		return w.HostWaits()
+	}
+	return -1
+}
+
+// testKept checks the nn.IDChainer operations: kept argmax ids equal
+// Argmax's and append to one list, the embedding they name equals the
+// CPU's, a list comes back in one wait and a new one starts after it, and
+// a list that outgrows its buffer keeps its ids.
+func testKept(t *testing.T, b Backend) {
+	c, ok := b.(nn.IDChainer)
+	if !ok {
+		t.Skipf("%s keeps no ids", b.Name())
+	}
+	r := rng(13)
+	x1, _ := upload(t, b, random(r, tensor.F32, 5, 3001))
+	x2, _ := upload(t, b, random(r, tensor.F32, 3, 700))
+	want := append(b.Argmax(x1, 5), b.Argmax(x2, 3)...)
+	gen := c.KeptGeneration()
+	off, g := c.KeepArgmax(x1, 5)
+	require.Equal(t, gen, g)
+	off2, g2 := c.KeepArgmax(x2, 3)
+	require.Equal(t, []int{0, 5}, []int{off, off2}, "offsets in one list")
+	require.Equal(t, gen, g2)
+
+	table, hostTable := upload(t, b, random(r, tensor.BF16, 3001, 40))
+	out := b.Alloc(4, 40)
+	w := waits(b)
+	c.EmbeddingKept(out, table, 3, 4)
+	ids, g3 := c.ReadKept()
+	require.Equal(t, gen, g3)
+	require.Equal(t, want, ids)
+	if w >= 0 {
+		require.Equal(t, w+1, waits(b), "the embedding and the list's copy back: one wait")
+	}
+	again, _ := c.ReadKept()
+	require.Equal(t, want, again)
+	if w >= 0 {
+		require.Equal(t, w+1, waits(b), "a second read copies nothing")
+	}
+	wantEmb := tensor.New(tensor.F32, 4, 40)
+	cpu.Embedding(wantEmb, hostTable, want[3:7])
+	require.Equal(t, wantEmb.F32(), read(b, out))
+
+	// The read closed the list: the next keep starts another.
+	require.Equal(t, gen+1, c.KeptGeneration())
+	off, g = c.KeepArgmax(x2, 3)
+	require.Equal(t, 0, off)
+	require.Equal(t, gen+1, g)
+
+	// Past the buffer's first size (256 ids), the list keeps its ids.
+	x3, _ := upload(t, b, random(r, tensor.F32, 300, 8))
+	want3 := b.Argmax(x3, 300)
+	off, _ = c.KeepArgmax(x3, 300)
+	require.Equal(t, 3, off)
+	ids, _ = c.ReadKept()
+	require.Equal(t, append(want[5:8:8], want3...), ids)
+}
+
+// randomModel returns a small decoder's weights on b, random in bf16.
+func randomModel(t *testing.T, b nn.Backend, r *rand.Rand, cfg nn.Config) nn.Weights {
+	load := func(h *tensor.Tensor) *tensor.Tensor {
+		w, err := b.Load(h)
+		require.NoError(t, err)
+		return w
+	}
+	mat := func(scale float32, rows, cols int) *tensor.Tensor {
+		h := random(r, tensor.F32, rows, cols)
+		v := h.F32()
+		for i := range v {
+			v[i] *= scale
+		}
+		return load(tensor.Convert(h, tensor.BF16))
+	}
+	ones := func(n int) *tensor.Tensor {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = 1 + 0.05*float32(r.NormFloat64())
+		}
+		return load(tensor.FromF32(v, n))
+	}
+	D, q, kv := cfg.Hidden, cfg.Heads*cfg.HeadDim, cfg.KVHeads*cfg.HeadDim
+	w := nn.Weights{Embed: mat(1, cfg.Vocab, D), Norm: ones(D)}
+	for range cfg.Layers {
+		w.Layers = append(w.Layers, nn.Layer{AttnNorm: ones(D), Q: mat(0.3, q, D), K: mat(0.3, kv, D), V: mat(0.3, kv, D), O: mat(0.3, D, q),
+			MLPNorm: ones(D), Gate: mat(0.3, cfg.Intermediate, D), Up: mat(0.3, cfg.Intermediate, D), Down: mat(0.3, D, cfg.Intermediate)})
+	}
+	w.LMHead = w.Embed
+	return w
+}
+
+// hideChain is a pard.Model that is an ArgmaxForwarder but not a
+// ChainForwarder, so that the engine reads the drafts before the verify.
+type hideChain struct {
+	pard.Model
+	a pard.ArgmaxForwarder
+}
+
+func (h hideChain) ForwardArgmax(tokens []int32, start, want int) ([]int32, error) {
+	return h.a.ForwardArgmax(tokens, start, want)
+}
+
+func (h hideChain) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, []float32, error) {
+	return h.a.ForwardArgmaxProb(tokens, start, want)
+}
+
+// Chain runs greedy PARD on b with a small random target and a PARD draft
+// that shares its weights (so that its first draft is always accepted):
+// chained (the drafts go from the draft's forward to the verify on the
+// device) and not, the output is AR's either way, and where b counts its
+// waits (gpu.Device), a chained iteration waits for the device once and an
+// unchained one twice.
+func Chain(t *testing.T, b nn.Backend) {
+	cfg := nn.Config{Hidden: 64, Intermediate: 96, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 16, Vocab: 300,
+		NormEps: 1e-5, RoPE: nn.RoPEConfig{Theta: 10000}, Tied: true}
+	w := randomModel(t, b, rng(14), cfg)
+	const capacity, tokens, k = 96, 24, 4
+	dec := func() *nn.Decoder {
+		d, err := nn.NewDecoder(b, cfg, w, capacity, 32)
+		require.NoError(t, err)
+		return d
+	}
+	info := pard.ModelInfo{Name: "random", VocabSize: cfg.Vocab, PardToken: -1, MaxContext: capacity}
+	target := pard.WithInfo(dec(), info)
+	info.Name, info.PardToken, info.SpdType = "random-pard", int32(cfg.Vocab-1), "pard"
+	draft := pard.WithInfo(dec(), info)
+	_, ok := draft.(pard.ChainForwarder)
+	require.True(t, ok, "a decoder is a ChainForwarder")
+	prompt := []int32{5, 17, 250, 3, 99, 42, 7, 7, 120}
+
+	ar, err := pard.Generate(target, nil, prompt, pard.Options{MaxNewTokens: tokens, IgnoreEOS: true})
+	require.NoError(t, err)
+	run := func(tm, dm pard.Model) (*pard.Result, float64) {
+		opt := pard.Options{Mode: pard.PARD, K: k, MaxNewTokens: tokens, IgnoreEOS: true}
+		_, err := pard.Generate(tm, dm, prompt, opt) // warm-up: buffers grow
+		require.NoError(t, err)
+		w := waits(b)
+		res, err := pard.Generate(tm, dm, prompt, opt)
+		require.NoError(t, err)
+		require.Equal(t, ar.Output, res.Output, "PARD output ≠ AR output")
+		return res, float64(waits(b)-w) / float64(res.Stats.Iterations)
+	}
+	chained, perChained := run(target, draft)
+	plain, perPlain := run(hideChain{target, target.(pard.ArgmaxForwarder)}, hideChain{draft, draft.(pard.ArgmaxForwarder)})
+	require.Equal(t, chained.Stats.AcceptLength, plain.Stats.AcceptLength)
+	require.GreaterOrEqual(t, chained.Stats.AcceptLength, 2.0, "the first draft of a draft sharing the target's weights is always accepted")
+	t.Logf("%s: %d iterations, mean accepted length %.2f; waits per iteration %.2f chained, %.2f not",
+		b.Name(), chained.Stats.Iterations, chained.Stats.AcceptLength, perChained, perPlain)
+	if waits(b) >= 0 {
+		require.Equal(t, 1.0, perChained, "waits per chained iteration")
+		require.Equal(t, 2.0, perPlain, "waits per unchained iteration")
+	}
+}
