@@ -49,6 +49,13 @@ type Timer interface {
 	Time(f func()) (time.Duration, error)
 }
 
+// TensorCorer is implemented by drivers whose devices run the kernels'
+// tensor-core multiply-add (mma_bf16_16816 in compat.h): CUDA sm_80 and
+// newer, and the emulator with a warp of 32.
+type TensorCorer interface {
+	TensorCores() bool
+}
+
 // LaunchModer is implemented by drivers that can say how they issue
 // kernels (CUDA: graphs, programmatic dependent launch).
 type LaunchModer interface {
@@ -101,6 +108,9 @@ type Device struct {
 	// linearRegister keeps 16-row linear layers on the kernel that reads x
 	// from cache instead of shared memory (SetTiledLinear).
 	linearRegister bool
+	// tensorCores: the driver runs the mma kernels; bf16Act: the linear
+	// layers with bf16 weights use them (SetBF16Activations).
+	tensorCores, bf16Act bool
 }
 
 // buffer is scratch device memory that grows on demand.
@@ -124,6 +134,9 @@ func NewDevice(drv Driver) (*Device, error) {
 		return nil, fmt.Errorf("%s: kernels report a warp size of %d", drv.Name(), warp)
 	}
 	d.warp = warp
+	if tc, ok := drv.(TensorCorer); ok && warp == 32 {
+		d.tensorCores = tc.TensorCores()
+	}
 	return d, nil
 }
 
@@ -157,6 +170,21 @@ func (d *Device) Name() string { return d.drv.Name() }
 // from cache (off; also GOPARD_GPU_LINEAR=register at NewDevice), to
 // compare them.
 func (d *Device) SetTiledLinear(on bool) { d.linearRegister = !on }
+
+// SetBF16Activations makes Linear, LinearQKV and LinearSwiGLU round their
+// activations to bf16 and multiply on tensor cores (linear_mma.cu) where
+// the weights are bf16 and K a multiple of 32, for every row count, so
+// that a decode step and a verify compute each row alike; it reports
+// whether the device has tensor cores (CUDA sm_80+), without which it
+// changes nothing. As ops.CPU's SetBF16Activations: logits move within
+// ~2e-2 of the float32 path, and every mode computes the same way.
+func (d *Device) SetBF16Activations(on bool) bool {
+	d.bf16Act = on && d.tensorCores
+	return d.tensorCores
+}
+
+// BF16Activations reports whether SetBF16Activations turned them on.
+func (d *Device) BF16Activations() bool { return d.bf16Act }
 
 // LaunchMode says how kernels are issued to the device: "stream" (one
 // launch each, in order) unless the driver says more.

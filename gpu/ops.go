@@ -65,6 +65,14 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 	if M == 0 || N == 0 {
 		return
 	}
+	if d.mma(x, w) {
+		split := linearSplit(N, K, mmaCols, mmaWarps, d.warp)
+		for m0 := 0; m0 < M; m0 += linearMaxRows {
+			d.launch("linear_mma_bf16", Dim3{uint32(ceilDiv(N, mmaCols*mmaWarps/split)), 1, 1}, Dim3{mmaWarps * 32, 1, 1},
+				uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(w), b, i32(min(linearMaxRows, M-m0)), i32(N), i32(K), i32(split))
+		}
+		return
+	}
 	warps := blockThreads / d.warp
 	for m0 := 0; m0 < M; m0 += linearMaxRows {
 		rows := min(linearMaxRows, M-m0)
@@ -80,6 +88,21 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 		d.launch(name, grid, Dim3{blockThreads, 1, 1},
 			uint64(out.Ptr)+uint64(m0*N*4), xp, ptr(w), b, i32(rows), i32(N), i32(K), i32(split))
 	}
+}
+
+// The tensor-core kernels' geometry (linear_mma.cu): a warp computes
+// mmaCols columns (MMA_TILES tiles of 8; linear_swiglu_mma half as many
+// of each matrix), blocks hold mmaWarps warps of 32 (MMA_MAX_WARPS).
+const (
+	mmaCols  = 32
+	mmaWarps = 8
+)
+
+// mma reports whether a product of x with the weights w takes the
+// tensor-core kernels: bf16 activations on, bf16 weights, K a multiple of
+// 32 and 16-byte aligned operands. None of it depends on the row count.
+func (d *Device) mma(x, w *tensor.Tensor) bool {
+	return d.bf16Act && w.DType == tensor.BF16 && w.Cols()%32 == 0 && w.Ptr%16 == 0 && x.Ptr%16 == 0
 }
 
 // linearTiledNames[dtype][bucket] names the kernels that stage x in shared
@@ -129,6 +152,14 @@ func (d *Device) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 	if M == 0 || N == 0 {
 		return
 	}
+	if d.mma(x, gate) && up.Ptr%16 == 0 {
+		split := linearSplit(N, K, mmaCols/2, mmaWarps, d.warp)
+		for m0 := 0; m0 < M; m0 += linearMaxRows {
+			d.launch("linear_swiglu_mma_bf16", Dim3{uint32(ceilDiv(N, mmaCols/2*mmaWarps/split)), 1, 1}, Dim3{mmaWarps * 32, 1, 1},
+				uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(gate), ptr(up), i32(min(linearMaxRows, M-m0)), i32(N), i32(K), i32(split))
+		}
+		return
+	}
 	warps := blockThreads / d.warp
 	for m0 := 0; m0 < M; m0 += linearMaxRows {
 		rows := min(linearMaxRows, M-m0)
@@ -152,7 +183,10 @@ func swigluCols(bucket int) int { return max(1, linearCols(bucket)/2) }
 func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 	M, K, Nq, Nkv := x.Rows(), x.Cols(), wq.Rows(), wk.Rows()
 	separate := wk.DType != wq.DType || wv.DType != wq.DType || wv.Rows() != Nkv || (bq == nil) != (bk == nil) || (bq == nil) != (bv == nil)
-	if !separate {
+	mma := !separate && d.mma(x, wq) && wk.Ptr%16 == 0 && wv.Ptr%16 == 0
+	if mma {
+		separate = Nq%mmaCols != 0 || Nkv%mmaCols != 0
+	} else if !separate {
 		for m0 := 0; m0 < M; m0 += linearMaxRows {
 			if c := linearCols(linearBucket(min(linearMaxRows, M-m0))); Nq%c != 0 || Nkv%c != 0 {
 				separate = true
@@ -182,6 +216,17 @@ func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 		}
 	}
 	if M == 0 {
+		return
+	}
+	if mma {
+		N := Nq + 2*Nkv
+		split := linearSplit(N, K, mmaCols, mmaWarps, d.warp)
+		for m0 := 0; m0 < M; m0 += linearMaxRows {
+			d.launch("linear_qkv_mma_bf16", Dim3{uint32(ceilDiv(N, mmaCols*mmaWarps/split)), 1, 1}, Dim3{mmaWarps * 32, 1, 1},
+				uint64(q.Ptr)+uint64(m0*Nq*4), uint64(k.Ptr)+uint64(m0*Nkv*4), uint64(v.Ptr)+uint64(m0*Nkv*4),
+				uint64(x.Ptr)+uint64(m0*K*4), ptr(wq), ptr(wk), ptr(wv), biases[0], biases[1], biases[2],
+				i32(min(linearMaxRows, M-m0)), i32(Nq), i32(Nkv), i32(K), i32(split))
+		}
 		return
 	}
 	warps, N := blockThreads/d.warp, Nq+2*Nkv

@@ -94,7 +94,7 @@ func main() {
 	flag.IntVar(&o.context, "context", 256, "context position of the forwards (tokens prefilled first)")
 	flag.BoolVar(&o.asJSON, "json", false, "print one JSON object instead of tables")
 	flag.BoolVar(&o.skipKernels, "skip-kernels", false, "do not time the individual kernels")
-	flag.BoolVar(&o.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (VDPBF16PS; less accurate, see ops.CPU.SetBF16Activations)")
+	flag.BoolVar(&o.bf16Act, "bf16-activations", false, "round activations to bf16 for bf16 weights (CPU: VDPBF16PS, see ops.CPU.SetBF16Activations; GPU: tensor cores, see gpu.Device.SetBF16Activations; less accurate)")
 	flag.StringVar(&o.kvCache, "kv-cache", "f32", cli.KVCacheHelp)
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the forwards to this file")
 	flag.StringVar(&o.save, "save", "", "write the random --shape model as a Hugging Face directory (config.json + model.safetensors) and exit")
@@ -218,10 +218,13 @@ func run(o options) error {
 	gpu, onGPU := backend.(gpuBackend)
 	if onGPU {
 		if o.bf16Act {
-			return fmt.Errorf("--bf16-activations: a CPU setting, not for --device %s", o.device)
+			s, ok := backend.(interface{ SetBF16Activations(bool) bool })
+			if !ok || !s.SetBF16Activations(true) {
+				return fmt.Errorf("--bf16-activations: %s has no tensor cores for bf16 (CUDA sm_80+)", backend.Name())
+			}
 		}
 		rep.LaunchMs = map[string]float64{}
-		say("gopard bench: %s, %s/%s\n\n", backend.Name(), runtime.GOOS, runtime.GOARCH)
+		say("gopard bench: %s, bf16 activations %v (tensor cores), %s/%s\n\n", backend.Name(), o.bf16Act, runtime.GOOS, runtime.GOARCH)
 		defer func() { say("kernel launches: %s\n", gpu.LaunchMode()) }()
 		bw, err := gpu.CopyBandwidth(1<<30, o.runs)
 		if err != nil {

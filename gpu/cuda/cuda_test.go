@@ -49,6 +49,19 @@ func TestDecoder(t *testing.T) { gputest.Decoder(t, open(t), 0, 32) }
 // once an iteration.
 func TestChain(t *testing.T) { gputest.Chain(t, open(t)) }
 
+// TestBF16Activations runs the engines and Chain on the tensor-core
+// kernels (sm_80+): AR, VSD and PARD must still agree token for token,
+// which needs the mma to give a row the same bits whatever rows share
+// its tile.
+func TestBF16Activations(t *testing.T) {
+	b := open(t)
+	if !b.SetBF16Activations(true) {
+		t.Skipf("%s has no tensor cores for bf16", b.Name())
+	}
+	gputest.Engines(t, b)
+	gputest.Chain(t, b)
+}
+
 // TestEngines decodes with AR, VSD and PARD in every launch mode: the
 // graphs' node updates and the kernels' overlap must not change a token.
 func TestEngines(t *testing.T) {

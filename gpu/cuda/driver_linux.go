@@ -508,6 +508,7 @@ type driver struct {
 	pdl    bool
 	graphs *graphRecorder
 	mode   string // LaunchMode's answer
+	cc     int    // compute capability, major·10 + minor
 
 	// Scratch for passing a held run to C.
 	cFns                []C.CUfunction
@@ -569,9 +570,14 @@ func openDriver(ordinal int) (gpu.Driver, error) {
 		d.Close()
 		return nil, fmt.Errorf("%s: %w", d.name, err)
 	}
-	d.chooseLaunchMode(int(major)*10 + int(minor))
+	d.cc = int(major)*10 + int(minor)
+	d.chooseLaunchMode(d.cc)
 	return d, nil
 }
+
+// TensorCores implements gpu.TensorCorer: the bf16 mma of the kernels
+// needs sm_80 (Ampere) or newer.
+func (d *driver) TensorCores() bool { return d.cc >= 80 }
 
 // chooseLaunchMode turns on programmatic dependent launch where the GPU
 // has it (sm_90+) and CUDA graphs where the driver has them.

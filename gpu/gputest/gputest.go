@@ -126,6 +126,7 @@ func Kernels(t *testing.T, b Backend) {
 	t.Run("LinearSwiGLU", func(t *testing.T) { testLinearSwiGLU(t, b) })
 	t.Run("LinearQKV", func(t *testing.T) { testLinearQKV(t, b) })
 	t.Run("Kept", func(t *testing.T) { testKept(t, b) })
+	t.Run("BF16Activations", func(t *testing.T) { testBF16Activations(t, b) })
 }
 
 // Smoke runs one small case of each operation: for a driver whose kernels
@@ -197,14 +198,62 @@ func testLinear(t *testing.T, b Backend) {
 		defer tb.SetTiledLinear(true)
 		for _, tiled := range []bool{true, false} {
 			tb.SetTiledLinear(tiled)
-			t.Run(fmt.Sprintf("tiled=%v", tiled), func(t *testing.T) { testLinearShapes(t, b) })
+			t.Run(fmt.Sprintf("tiled=%v", tiled), func(t *testing.T) { testLinearShapes(t, b, false) })
 		}
 		return
 	}
-	testLinearShapes(t, b)
+	testLinearShapes(t, b, false)
 }
 
-func testLinearShapes(t *testing.T, b Backend) {
+// bf16Setter is a backend that can round activations to bf16 (gpu.Device
+// with tensor cores).
+type bf16Setter interface{ SetBF16Activations(bool) bool }
+
+// testBF16Activations runs the linear tests with the device's bf16
+// activations on, against the CPU multiplying the same rounded
+// activations (where the tensor-core kernels take them: bf16 weights, K a
+// multiple of 32), and checks that a row's result does not depend on the
+// rows beside it, which keeps greedy speculative decoding exact.
+func testBF16Activations(t *testing.T, b Backend) {
+	s, ok := b.(bf16Setter)
+	if !ok || !s.SetBF16Activations(true) {
+		t.Skipf("%s has no bf16 activations", b.Name())
+	}
+	defer s.SetBF16Activations(false)
+	t.Run("Linear", func(t *testing.T) { testLinearShapes(t, b, true) })
+	t.Run("LinearSwiGLU", func(t *testing.T) { testLinearSwiGLUShapes(t, b, true) })
+	t.Run("LinearQKV", func(t *testing.T) { testLinearQKVShapes(t, b, true) })
+
+	r := rng(17)
+	const N, K = 40, 256
+	w, _ := upload(t, b, random(r, tensor.BF16, N, K))
+	x, _ := upload(t, b, random(r, tensor.F32, 16, K))
+	all := b.Alloc(16, N)
+	b.Linear(all, x, w, nil)
+	rows := read(b, all)
+	for _, m := range []int{0, 4, 8, 15} {
+		for _, M := range []int{1, 2, 9} {
+			if m+M > 16 {
+				continue
+			}
+			part := b.Alloc(M, N)
+			b.Linear(part, x.RowSlice(m, m+M), w, nil)
+			require.Equal(t, rows[m*N:(m+1)*N], read(b, part)[:N], "row %d alone vs among 16: M = %d", m, M)
+		}
+	}
+}
+
+// refX is the activations the CPU reference multiplies with weights of
+// dtype dt over K: hx, or, when the device rounds its activations to bf16
+// (rounded) and its tensor-core kernels take these weights, hx rounded so.
+func refX(hx *tensor.Tensor, dt tensor.DType, K int, rounded bool) *tensor.Tensor {
+	if !rounded || dt != tensor.BF16 || K%32 != 0 {
+		return hx
+	}
+	return tensor.Convert(tensor.Convert(hx, tensor.BF16), tensor.F32)
+}
+
+func testLinearShapes(t *testing.T, b Backend, rounded bool) {
 	r := rng(4)
 	for _, dt := range dtypes {
 		// K = 96, 256: the vector path with its tail steps only; K = 1288: its
@@ -212,7 +261,9 @@ func testLinearShapes(t *testing.T, b Backend) {
 		// scalar path (K % 8 ≠ 0). N = 67, 130: the last warp of the
 		// kernels that take 2 or 4 columns has fewer.
 		// N = 20, K = 2056 splits K over all 8 warps of a block (warp 32).
-		for _, nk := range [][2]int{{67, 96}, {40, 70}, {130, 256}, {67, 1288}, {20, 2056}} {
+		// K = 2048: a split of the tensor-core kernels (the others' K is
+		// not a multiple of 32 but for 96 and 256).
+		for _, nk := range [][2]int{{67, 96}, {40, 70}, {130, 256}, {67, 1288}, {20, 2056}, {20, 2048}} {
 			N, K := nk[0], nk[1]
 			w, hw := upload(t, b, random(r, dt, N, K))
 			bias, hbias := upload(t, b, random(r, tensor.F32, N))
@@ -226,6 +277,7 @@ func testLinearShapes(t *testing.T, b Backend) {
 					xv, hxv := x.RowSlice(2, 2+M), hx.RowSlice(2, 2+M)
 					want := tensor.New(tensor.F32, M, N)
 					out := b.Alloc(M, N)
+					hxv = refX(hxv, dt, K, rounded)
 					if withBias {
 						cpu.Linear(want, hxv, hw, hbias)
 						b.Linear(out, xv, w, bias)
@@ -276,17 +328,20 @@ func testAddRMSNorm(t *testing.T, b Backend) {
 	}
 }
 
-func testLinearSwiGLU(t *testing.T, b Backend) {
+func testLinearSwiGLU(t *testing.T, b Backend) { testLinearSwiGLUShapes(t, b, false) }
+
+func testLinearSwiGLUShapes(t *testing.T, b Backend, rounded bool) {
 	r := rng(15)
 	for _, dt := range dtypes {
 		// The vector path with and without split warps, and the scalar one.
-		for _, nk := range [][2]int{{67, 96}, {40, 70}, {20, 2056}} {
+		for _, nk := range [][2]int{{67, 96}, {40, 70}, {20, 2056}, {20, 2048}} {
 			N, K := nk[0], nk[1]
 			gate, hgate := upload(t, b, random(r, dt, N, K))
 			up, hup := upload(t, b, random(r, dt, N, K))
 			for _, M := range []int{1, 3, 9, 16, 37} {
 				hx := random(r, tensor.F32, M, K)
 				x, _ := upload(t, b, hx)
+				hx = refX(hx, dt, K, rounded)
 				want, u := tensor.New(tensor.F32, M, N), tensor.New(tensor.F32, M, N)
 				cpu.Linear(want, hx, hgate, nil)
 				cpu.Linear(u, hx, hup, nil)
@@ -299,12 +354,16 @@ func testLinearSwiGLU(t *testing.T, b Backend) {
 	}
 }
 
-func testLinearQKV(t *testing.T, b Backend) {
+func testLinearQKV(t *testing.T, b Backend) { testLinearQKVShapes(t, b, false) }
+
+func testLinearQKVShapes(t *testing.T, b Backend, rounded bool) {
 	r := rng(16)
 	for _, dt := range dtypes {
 		// Nq, Nkv, K: column groups of 1, 2 and 4 fit 64 and 32; 66 and 34
 		// do not fit groups of 4 (M in 5..12), which fall back to three
 		// launches; K = 70 takes the scalar path, K = 2056 splits K.
+		// With bf16 activations, 64 and 32 fit the tensor-core kernel's
+		// groups of 32 columns and 66, 34 do not (three launches).
 		for _, c := range [][3]int{{64, 32, 96}, {66, 34, 96}, {64, 32, 70}, {32, 16, 2056}} {
 			Nq, Nkv, K := c[0], c[1], c[2]
 			for _, withBias := range []bool{false, true} {
@@ -320,6 +379,7 @@ func testLinearQKV(t *testing.T, b Backend) {
 				for _, M := range []int{1, 3, 9, 16, 37} {
 					hx := random(r, tensor.F32, M, K)
 					x, _ := upload(t, b, hx)
+					hx = refX(hx, dt, K, rounded)
 					wq2, wk2, wv2 := tensor.New(tensor.F32, M, Nq), tensor.New(tensor.F32, M, Nkv), tensor.New(tensor.F32, M, Nkv)
 					cpu.Linear(wq2, hx, hwq, hbq)
 					cpu.Linear(wk2, hx, hwk, hbk)

@@ -56,6 +56,33 @@ DEV void prefetch_l2(const void*) {}
 #endif
 #endif
 
+// mma_bf16_16816 is one warp-wide tensor-core multiply-add (PTX
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, sm_80+):
+//
+//   D (16×8) += A (16×16) · B (16×8)       A, B bf16; D f32
+//
+// Lane l holds (g = l / 4, t = l % 4; a word is two bf16, the lower k in
+// its low half): a[0] A[g][2t..2t+1], a[1] A[g+8][2t..2t+1], a[2]
+// A[g][2t+8..2t+9], a[3] A[g+8][2t+8..2t+9]; b[0] B[2t..2t+1][g], b[1]
+// B[2t+8..2t+9][g]; d[0..1] D[g][2t..2t+1], d[2..3] D[g+8][2t..2t+1].
+// Elsewhere (older GPUs, AMD) it gives NaNs, never a silent wrong number:
+// the host launches the kernels that use it only where the driver reports
+// tensor cores (gpu.TensorCorer).
+// The emulator computes it from every lane's fragments (prelude/emu.h).
+#if !defined(GP_HAVE_MMA)
+#if !defined(GP_HIP) && (defined(GP_MMA_ASM) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800))
+DEV void mma_bf16_16816(float d[4], const unsigned a[4], const unsigned b[2]) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#else
+DEV void mma_bf16_16816(float d[4], const unsigned*, const unsigned*) {
+  for (int i = 0; i < 4; i++) d[i] = __uint_as_float(0x7fc00000u);
+}
+#endif
+#endif
+
 // kernel_begin is the first statement of every kernel that reads or
 // writes anything but weights: it lets the next kernel be scheduled, then
 // waits for the previous one. Letting the next one go first means that

@@ -98,9 +98,11 @@ const DraftActivationsHelp = "activations of the draft models' matrix products o
 // DraftBackend returns the backend drafts run on beside a target on b, for
 // a --draft-activations value: on the CPU a sibling of b (the same pool,
 // kernels of its own) whose matrix products take bf16 activations unless
-// activations is "f32"; on a GPU, b itself. bf16 reports whether bf16
-// activations took effect (the CPU has AVX512-BF16). Call it after
-// SetKVCache, whose setting the sibling copies.
+// activations is "f32"; on a GPU, b itself, whose setting (the target's
+// --bf16-activations) the drafts share. bf16 reports whether bf16
+// activations took effect (the CPU has AVX512-BF16; the GPU has them on).
+// Call it after SetKVCache, whose setting the sibling copies, and after
+// BF16Activations.Apply.
 func DraftBackend(b nn.Backend, activations string) (draft nn.Backend, bf16 bool, err error) {
 	want, err := ParseDraftActivations(activations)
 	if err != nil {
@@ -108,7 +110,8 @@ func DraftBackend(b nn.Backend, activations string) (draft nn.Backend, bf16 bool
 	}
 	cpu, ok := b.(*ops.CPU)
 	if !ok {
-		return b, false, nil
+		g, ok := b.(interface{ BF16Activations() bool })
+		return b, ok && g.BF16Activations(), nil
 	}
 	sib := cpu.Sibling()
 	if want {
@@ -130,7 +133,7 @@ func ParseDraftActivations(activations string) (bf16 bool, err error) {
 }
 
 // BF16ActivationsHelp is the usage text of the --bf16-activations flag.
-const BF16ActivationsHelp = "round the target's activations to bf16 before its products with bf16 weights, on CPUs with AVX512-BF16: about twice the multiply-adds per instruction, logits within ~2e-2 of the float32 path, and every mode (AR, VSD, PARD) computes the same way, so their outputs stay identical. Default auto: on for the embedded models (this repository's own, with no outside reference to match), off for a checkpoint given by directory (float32 activations match the conformance data); --bf16-activations=false or =true decides"
+const BF16ActivationsHelp = "round the target's activations to bf16 before its products with bf16 weights: on CPUs with AVX512-BF16 about twice the multiply-adds per instruction; on GPUs with tensor cores (CUDA sm_80+) their mma kernels, which make a verify of up to 16 rows cost about what its weights' bytes cost (there the drafts share the setting). Logits move within ~2e-2 of the float32 path, and every mode (AR, VSD, PARD) computes the same way, so their outputs stay identical. Default auto: on for the embedded models (this repository's own, with no outside reference to match), off for a checkpoint given by directory (float32 activations match the conformance data); --bf16-activations=false or =true decides"
 
 // BF16Activations is the value of a --bf16-activations flag: true or false
 // when given, else auto (see Want). It is a boolean flag, so a bare
@@ -169,22 +172,23 @@ func (f *BF16Activations) Want(embedded bool) bool {
 }
 
 // Apply turns bf16 activations on for the target's backend b when Want
-// says so and b is a CPU that has them. on reports whether they took
-// effect; note is a line to print when the flag asked for them by name
-// and they cannot be had ("" otherwise: auto falls back silently).
+// says so and b can take them (a CPU with AVX512-BF16, a GPU with tensor
+// cores). on reports whether they took effect; note is a line to print
+// when the flag asked for them by name and they cannot be had ("" otherwise:
+// auto falls back silently).
 func (f *BF16Activations) Apply(b nn.Backend, embedded bool) (on bool, note string) {
 	if !f.Want(embedded) {
 		return false, ""
 	}
-	cpu, isCPU := b.(*ops.CPU)
-	if isCPU && cpu.SetBF16Activations(true) {
+	s, ok := b.(interface{ SetBF16Activations(bool) bool })
+	if ok && s.SetBF16Activations(true) {
 		return true, ""
 	}
 	if !f.given {
 		return false, ""
 	}
-	if !isCPU {
-		return false, "--bf16-activations applies to the CPU backend only; it has no effect on " + b.Name()
+	if _, isCPU := b.(*ops.CPU); isCPU {
+		return false, "this CPU has no AVX512-BF16; --bf16-activations has no effect"
 	}
-	return false, "this CPU has no AVX512-BF16; --bf16-activations has no effect"
+	return false, b.Name() + " cannot take bf16 activations (a CPU needs AVX512-BF16, a GPU tensor cores: CUDA sm_80+); --bf16-activations has no effect"
 }

@@ -184,12 +184,43 @@ func TestBF16Activations(t *testing.T) {
 		require.Equal(t, c.note && !has, note != "", "%v: note %q", c.args, note)
 
 		on, note = f.Apply(notCPU{}, c.embedded)
-		require.False(t, on, "%v on a GPU", c.args)
-		require.Equal(t, c.note, strings.Contains(note, "CPU backend only"), "%v on a GPU: note %q", c.args, note)
+		require.False(t, on, "%v on a GPU without tensor cores", c.args)
+		require.Equal(t, c.note, strings.Contains(note, "cannot take bf16 activations"), "%v on a GPU without tensor cores: note %q", c.args, note)
+
+		tc := &tensorCoreGPU{has: true}
+		on, note = f.Apply(tc, c.embedded)
+		require.Equal(t, c.on, on, "%v on a GPU with tensor cores", c.args)
+		require.Equal(t, c.on, tc.on, "%v on a GPU with tensor cores: the device's setting", c.args)
+		require.Empty(t, note, "%v on a GPU with tensor cores", c.args)
 	}
 	var f BF16Activations
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Var(&f, "bf16-activations", BF16ActivationsHelp)
 	require.ErrorContains(t, fs.Parse([]string{"--bf16-activations=maybe"}), "want true or false")
+}
+
+// tensorCoreGPU is a GPU backend that can take bf16 activations when has.
+type tensorCoreGPU struct {
+	notCPU
+	has, on bool
+}
+
+func (g *tensorCoreGPU) SetBF16Activations(on bool) bool {
+	g.on = on && g.has
+	return g.has
+}
+
+func (g *tensorCoreGPU) BF16Activations() bool { return g.on }
+
+// TestDraftBackendOnGPU: drafts on a GPU share the device's setting.
+func TestDraftBackendOnGPU(t *testing.T) {
+	g := &tensorCoreGPU{has: true}
+	for _, on := range []bool{false, true} {
+		g.SetBF16Activations(on)
+		d, bf16, err := DraftBackend(g, "")
+		require.NoError(t, err)
+		require.Same(t, g, d)
+		require.Equal(t, on, bf16)
+	}
 }

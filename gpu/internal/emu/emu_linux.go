@@ -90,6 +90,10 @@ type driver struct {
 
 func (d *driver) Name() string { return fmt.Sprintf("emu:0 CPU emulator (warp %d)", d.warp) }
 
+// TensorCores implements gpu.TensorCorer: prelude/emu.h emulates the mma
+// of a CUDA warp of 32.
+func (d *driver) TensorCores() bool { return d.warp == 32 }
+
 func (d *driver) Alloc(bytes int) (uintptr, error) {
 	p := C.gp_emu_alloc(C.size_t(bytes))
 	if p == 0 {

@@ -43,8 +43,17 @@ func TestDecoder(t *testing.T) {
 }
 
 // TestChain runs greedy PARD with its drafts kept on the emulated device:
-// one wait per iteration, AR's output.
-func TestChain(t *testing.T) { gputest.Chain(t, device(t, 32)) }
+// one wait per iteration, AR's output; also with bf16 activations, whose
+// tensor-core kernels must give each row the same bits whatever the rows
+// beside it, or PARD's output could leave AR's.
+func TestChain(t *testing.T) {
+	t.Run("f32", func(t *testing.T) { gputest.Chain(t, device(t, 32)) })
+	t.Run("bf16-activations", func(t *testing.T) {
+		d := device(t, 32)
+		require.True(t, d.SetBF16Activations(true))
+		gputest.Chain(t, d)
+	})
+}
 
 func TestMemory(t *testing.T) {
 	d := device(t, 32)

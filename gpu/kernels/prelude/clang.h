@@ -18,6 +18,7 @@ struct __attribute__((aligned(16))) uint4 { unsigned x, y, z, w; };
 struct gp_dim3 { unsigned x, y, z; };
 
 static __device__ inline float __uint_as_float(unsigned u) { return __builtin_bit_cast(float, u); }
+static __device__ inline unsigned __float_as_uint(float f) { return __builtin_bit_cast(unsigned, f); }
 
 #if defined(__NVPTX__)
 #define threadIdx (gp_dim3{(unsigned)__nvvm_read_ptx_sreg_tid_x(), (unsigned)__nvvm_read_ptx_sreg_tid_y(), (unsigned)__nvvm_read_ptx_sreg_tid_z()})

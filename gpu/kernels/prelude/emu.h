@@ -53,6 +53,11 @@ static inline float __uint_as_float(unsigned u) {
   std::memcpy(&f, &u, 4);
   return f;
 }
+static inline unsigned __float_as_uint(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
 
 namespace emu {
 
@@ -140,6 +145,7 @@ static std::vector<Fiber> fibers;
 static std::vector<Barrier> warp_barriers;
 static std::vector<int> warp_live; // live fibers per warp
 static std::vector<uint64_t> slots; // shuffle mailboxes, one per thread
+static std::vector<uint32_t> mma_slots; // mma fragments, six words per thread
 static Barrier block_barrier;
 static int live, current;
 static Context scheduler;
@@ -185,6 +191,7 @@ static void run_block(int n) {
   warp_barriers.assign(warps, Barrier{});
   warp_live.assign(warps, 0);
   slots.assign(n, 0);
+  mma_slots.assign(6 * (size_t)n, 0);
   block_barrier = Barrier{};
   for (int i = 0; i < n; i++) {
     Fiber& f = fibers[i];
@@ -217,6 +224,39 @@ static T shfl_xor(T v, int mask) {
   wait(warp_barriers[w], warp_live[w]);
   return r;
 }
+
+#if EMU_WARP == 32
+// mma_bf16_16816 computes compat.h's warp-wide tensor-core multiply-add
+// from the fragments every lane posts, in the PTX layout, so that the
+// kernels' fragment indexing is tested: each lane sums its four outputs
+// over k in order (the hardware's order is unspecified; products of two
+// bf16 are exact in f32 either way).
+static float mma_elem(int lane, int reg, int half) {
+  uint32_t w = mma_slots[6 * (size_t)(linear_tid() / EMU_WARP * EMU_WARP + lane) + reg];
+  return __uint_as_float(half ? (w & 0xffff0000u) : (w << 16));
+}
+static void mma_bf16_16816(float d[4], const unsigned a[4], const unsigned b[2]) {
+  int t = linear_tid(), w = t / EMU_WARP, lane = t % EMU_WARP;
+  uint32_t* mine = &mma_slots[6 * (size_t)t];
+  for (int i = 0; i < 4; i++) mine[i] = a[i];
+  mine[4] = b[0], mine[5] = b[1];
+  wait(warp_barriers[w], warp_live[w]);
+  int g = lane / 4, tig = lane % 4;
+  float r[4];
+  for (int i = 0; i < 4; i++) {
+    int row = g + 8 * (i / 2), col = 2 * tig + i % 2;
+    float sum = d[i];
+    for (int k = 0; k < 16; k++) {
+      float av = mma_elem((row % 8) * 4 + (k % 8) / 2, row / 8 + 2 * (k / 8), k % 2);
+      float bv = mma_elem(col * 4 + (k % 8) / 2, 4 + k / 8, k % 2);
+      sum += av * bv;
+    }
+    r[i] = sum;
+  }
+  wait(warp_barriers[w], warp_live[w]);
+  for (int i = 0; i < 4; i++) d[i] = r[i];
+}
+#endif
 
 template <typename... A, size_t... I>
 static void call(void (*k)(A...), void** p, std::index_sequence<I...>) {
@@ -257,6 +297,10 @@ extern "C" long emu_take_unwaited(void) {
 }
 
 static inline void __syncthreads() { emu::wait(emu::block_barrier, emu::live); }
+#if EMU_WARP == 32
+#define GP_HAVE_MMA 1
+static inline void mma_bf16_16816(float d[4], const unsigned a[4], const unsigned b[2]) { emu::mma_bf16_16816(d, a, b); }
+#endif
 template <typename T>
 static inline T __shfl_xor_sync(unsigned, T v, int mask) { return emu::shfl_xor(v, mask); }
 template <typename T>
