@@ -31,6 +31,12 @@
 // doubts, which makes a large K cheap where it does not pay. The cut depends
 // on the draft alone, so the output below does not change.
 //
+// On a GPU a greedy engine reads ids, not logits rows ([ArgmaxForwarder]),
+// and a greedy PARD iteration without a minimum confidence whose models are
+// [ChainForwarder]s hands the drafts from the draft's forward to the
+// target's on the device: the host waits for the device once an
+// iteration, when the drafts and the target's ids come back together.
+//
 // # Losslessness
 //
 // Greedy decoding (Temperature 0) accepts a draft only when it equals the
