@@ -133,7 +133,7 @@ func ParseDraftActivations(activations string) (bf16 bool, err error) {
 }
 
 // BF16ActivationsHelp is the usage text of the --bf16-activations flag.
-const BF16ActivationsHelp = "round the target's activations to bf16 before its products with bf16 weights: on CPUs with AVX512-BF16 about twice the multiply-adds per instruction; on GPUs with tensor cores (CUDA sm_80+) their mma kernels, which make a verify of up to 16 rows cost about what its weights' bytes cost (there the drafts share the setting). Logits move within ~2e-2 of the float32 path, and every mode (AR, VSD, PARD) computes the same way, so their outputs stay identical. Default auto: on for the embedded models (this repository's own, with no outside reference to match), off for a checkpoint given by directory (float32 activations match the conformance data); --bf16-activations=false or =true decides"
+const BF16ActivationsHelp = "round the target's activations to bf16 before its products with bf16 weights: on CPUs with AVX512-BF16 about twice the multiply-adds per instruction; on GPUs with tensor cores (CUDA sm_80+) their mma kernels, which make a verify of up to 16 rows cost about what its weights' bytes cost (there the drafts share the setting). Logits move within ~2e-2 of the float32 path, and every mode (AR, VSD, PARD) computes the same way, so their outputs stay identical. Default auto: on a CPU, on for the embedded models (this repository's own, with no outside reference to match) and off for a checkpoint given by directory (float32 activations match the conformance data); on a GPU off (the tensor-core kernels are not yet timed on one); --bf16-activations=false or =true decides"
 
 // BF16Activations is the value of a --bf16-activations flag: true or false
 // when given, else auto (see Want). It is a boolean flag, so a bare
@@ -173,11 +173,17 @@ func (f *BF16Activations) Want(embedded bool) bool {
 
 // Apply turns bf16 activations on for the target's backend b when Want
 // says so and b can take them (a CPU with AVX512-BF16, a GPU with tensor
-// cores). on reports whether they took effect; note is a line to print
+// cores; a GPU only when the flag is given). on reports whether they took effect; note is a line to print
 // when the flag asked for them by name and they cannot be had ("" otherwise:
 // auto falls back silently).
 func (f *BF16Activations) Apply(b nn.Backend, embedded bool) (on bool, note string) {
 	if !f.Want(embedded) {
+		return false, ""
+	}
+	_, isCPU := b.(*ops.CPU)
+	if !f.given && !isCPU {
+		// auto keeps a GPU's float32 kernels: the tensor-core ones have not
+		// been timed on a GPU yet (README, "GPU").
 		return false, ""
 	}
 	s, ok := b.(interface{ SetBF16Activations(bool) bool })
@@ -187,7 +193,7 @@ func (f *BF16Activations) Apply(b nn.Backend, embedded bool) (on bool, note stri
 	if !f.given {
 		return false, ""
 	}
-	if _, isCPU := b.(*ops.CPU); isCPU {
+	if isCPU {
 		return false, "this CPU has no AVX512-BF16; --bf16-activations has no effect"
 	}
 	return false, b.Name() + " cannot take bf16 activations (a CPU needs AVX512-BF16, a GPU tensor cores: CUDA sm_80+); --bf16-activations has no effect"
