@@ -14,9 +14,7 @@ package defaultmodel
 
 import (
 	"crypto/sha256"
-	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -25,9 +23,6 @@ import (
 	"strings"
 	"sync"
 )
-
-//go:embed assets
-var assets embed.FS
 
 // Models are the directories of the default trio, each a Hugging Face
 // model directory with the shared tokenizer.
@@ -65,7 +60,7 @@ func Dirs() (Models, error) {
 
 func extract() (Models, error) {
 	if _, err := fs.Stat(assets, "assets/target/config.json"); err != nil {
-		return Models{}, errors.New("this build embeds no default models (internal/defaultmodel/assets is empty): train them with scripts/train-default.sh, or pass --model DIR")
+		return Models{}, fmt.Errorf("this build %s no default models (%s): train them with scripts/train-default.sh, or pass --model DIR", assetsVerb, assetsWhere)
 	}
 	// The content hash names the directory: a rebuilt binary with other
 	// weights never reuses stale files.

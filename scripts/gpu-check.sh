@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 7, for a lent device machine that has the source
+# tree but no Go toolchain (and whose transfers are limited to 64 MiB, the
+# tree already being 50): build here, run there, in one call.
+#
+#   scripts/gpu-check.sh build
+#       here: builds the CUDA tests (reading the default models from the
+#       tree: -tags gopard_external_assets) and cmd/bench, gzipped, into
+#       .dev/gpu/, and copies the small conformance models of ../shared
+#       into shared/data/ (both ignored by git). Prints the carry list.
+#   scripts/gpu-check.sh run [SECONDS]
+#       there (from the repository root): the device's name, every CUDA
+#       test (kernels, conformance models, engines, one wait per PARD
+#       iteration, bf16 activations on tensor cores), then cmd/bench on
+#       the Llama-3.1-8B shape (with a PARD draft of the 1B shape, K = 8)
+#       and the Llama-3.2-1B shape, each with float32 activations and with
+#       --bf16-activations. Logs and JSON go to $OUT (else ./gpu-check-out).
+#       SECONDS (default 480) bounds the whole run; the tests get a third.
+#
+# The device call: run(command="bash scripts/gpu-check.sh run",
+# carry=[".dev", "shared"], timeout_s=540).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+case "${1:-}" in
+build)
+  mkdir -p .dev/gpu
+  go test -c -tags gopard_external_assets -o .dev/gpu/cuda.test ./gpu/cuda
+  go build -o .dev/gpu/bench ./cmd/bench
+  gzip -9 -f .dev/gpu/cuda.test .dev/gpu/bench
+  src=../shared/data/conformance/models
+  if [ -d "$src" ]; then
+    mkdir -p shared/data/conformance/models
+    for m in "$src"/*; do
+      # qwen3-vocab (30 MB) does not fit what a call may send.
+      [ "$(du -sm "$m" | cut -f1)" -le 4 ] && cp -r "$m" shared/data/conformance/models/
+    done
+  else
+    echo "gpu-check: $src not found: the conformance models stay behind (TestDecoder will skip)"
+  fi
+  du -sh .dev/gpu shared 2>/dev/null || true
+  echo 'carry: [".dev", "shared"]'
+  ;;
+run)
+  budget=${2:-480}
+  out=${OUT:-gpu-check-out}
+  mkdir -p "$out"
+  bin=$(mktemp -d)
+  for f in cuda.test bench; do gunzip -c ".dev/gpu/$f.gz" >"$bin/$f" && chmod +x "$bin/$f"; done
+  export GOPARD_DEFAULTMODEL_DIR=$PWD/internal/defaultmodel XDG_CACHE_HOME=$bin/cache
+  { nvidia-smi -L || true; date -u; } | tee "$out/device.txt"
+  start=$(date +%s)
+  left() { echo $((budget - ($(date +%s) - start))); }
+
+  echo "== CUDA tests"
+  # (TestFakeDriver checks the dlopen layer against a stand-in: CI's job.)
+  timeout $((budget / 3)) "$bin/cuda.test" -test.v -test.skip TestFakeDriver -test.timeout $((budget / 3))s \
+    >"$out/cuda-test.log" 2>&1 || echo "cuda tests: exit $?"
+  grep -E '^(--- |ok|FAIL|PASS)|waits per iteration|tok/s|max \|Δ' "$out/cuda-test.log" | head -60
+
+  echo "== bench"
+  for shape in "llama3.1-8b --pard-draft llama3.2-1b -k 8" "llama3.2-1b"; do
+    for act in false true; do
+      name=$(echo "$shape" | cut -d' ' -f1)-bf16-$act
+      if [ "$(left)" -lt 60 ]; then echo "bench $name: skipped, $(left) s left"; continue; fi
+      # shellcheck disable=SC2086
+      timeout "$(left)" "$bin/bench" --device cuda --shape $shape --bf16-activations=$act >"$out/bench-$name.txt" 2>&1 ||
+        echo "bench $name: exit $?"
+      cat "$out/bench-$name.txt"
+    done
+  done
+  ;;
+*)
+  sed -n '2,22p' "$0"
+  exit 2
+  ;;
+esac
