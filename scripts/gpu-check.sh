@@ -7,7 +7,9 @@
 #       here: builds the CUDA tests (reading the default models from the
 #       tree: -tags gopard_external_assets) and cmd/bench, gzipped, into
 #       .dev/gpu/, and copies the small conformance models of ../shared
-#       into shared/data/ (both ignored by git). Prints the carry list.
+#       into .dev/shared/data/ (.dev is ignored by git; the tests look for
+#       shared/data from their working directory up, which is .dev there
+#       and never passes through it here).
 #   scripts/gpu-check.sh run [SECONDS]
 #       there (from the repository root): the device's name, every CUDA
 #       test (kernels, conformance models, engines, one wait per PARD
@@ -18,7 +20,7 @@
 #       SECONDS (default 480) bounds the whole run; the tests get a third.
 #
 # The device call: run(command="bash scripts/gpu-check.sh run",
-# carry=[".dev", "shared"], timeout_s=540).
+# carry=[".dev"], timeout_s=540).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,16 +32,17 @@ build)
   gzip -9 -f .dev/gpu/cuda.test .dev/gpu/bench
   src=../shared/data/conformance/models
   if [ -d "$src" ]; then
-    mkdir -p shared/data/conformance/models
+    dst=.dev/shared/data/conformance/models
+    rm -rf "$dst" && mkdir -p "$dst"
     for m in "$src"/*; do
       # qwen3-vocab (30 MB) does not fit what a call may send.
-      [ "$(du -sm "$m" | cut -f1)" -le 4 ] && cp -r "$m" shared/data/conformance/models/
+      if [ "$(du -sm "$m" | cut -f1)" -le 4 ]; then cp -r "$m" "$dst/"; fi
     done
   else
     echo "gpu-check: $src not found: the conformance models stay behind (TestDecoder will skip)"
   fi
-  du -sh .dev/gpu shared 2>/dev/null || true
-  echo 'carry: [".dev", "shared"]'
+  du -sh .dev/gpu .dev/shared 2>/dev/null || true
+  echo 'carry: [".dev"]'
   ;;
 run)
   budget=${2:-480}
@@ -53,8 +56,9 @@ run)
   left() { echo $((budget - ($(date +%s) - start))); }
 
   echo "== CUDA tests"
-  # (TestFakeDriver checks the dlopen layer against a stand-in: CI's job.)
-  timeout $((budget / 3)) "$bin/cuda.test" -test.v -test.skip TestFakeDriver -test.timeout $((budget / 3))s \
+  # From .dev, where they find .dev/shared/data. (TestFakeDriver checks
+  # the dlopen layer against a stand-in: CI's job.)
+  (cd .dev && timeout $((budget / 3)) "$bin/cuda.test" -test.v -test.skip TestFakeDriver -test.timeout $((budget / 3))s) \
     >"$out/cuda-test.log" 2>&1 || echo "cuda tests: exit $?"
   grep -E '^(--- |ok|FAIL|PASS)|waits per iteration|tok/s|max \|Δ' "$out/cuda-test.log" | head -60
 
