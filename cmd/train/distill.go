@@ -15,6 +15,7 @@ import (
 
 	"github.com/gopard/gopard/internal/cli"
 	"github.com/gopard/gopard/internal/gocorpus"
+	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/pard"
 	"github.com/gopard/gopard/tokenizer"
 )
@@ -38,7 +39,8 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	prompts := fs.Int("prompts", 4000, "number of prompts")
 	tokens := fs.Int("tokens", 256, "new tokens per prompt (greedy; fewer at an end of text)")
 	promptBytes := fs.Int("prompt-bytes", 800, "prompt length in bytes at most (cmd/eval's go prompts use 800)")
-	jobs := fs.Int("jobs", 0, "prompts generated at once, each on its own thread (0: all cores)")
+	jobs := fs.Int("jobs", 0, "prompts generated at once, each on its own thread and backend (0: all cores; one on a GPU)")
+	device := fs.String("device", "cpu", "where the models run: cpu (the default: the files scripts/train-default.sh expects), auto, cuda, hip, or cuda:N / hip:N; a GPU sums in another order, so a near tie may go the other way")
 	draft := fs.String("draft", "", "a PARD draft of the target (config.json with pard_token): decode speculatively, the same tokens faster")
 	k := fs.Int("k", 4, "draft tokens per iteration with --draft")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
@@ -65,8 +67,21 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	if err := checkOut(*out); err != nil {
 		return err
 	}
+	// Which backend --device opens (each job opens its own).
+	probe, err := cli.Backend(*device, 1)
+	if err != nil {
+		return fmt.Errorf("distill: %w", err)
+	}
+	backendName := probe.Name()
+	_, onCPU := probe.(*ops.CPU)
+	if err := cli.CloseBackend(probe); err != nil {
+		return err
+	}
 	if *jobs == 0 {
-		*jobs = runtime.NumCPU()
+		*jobs = 1
+		if onCPU {
+			*jobs = runtime.NumCPU()
+		}
 	}
 	tok, err := tokenizer.Load(*model)
 	if err != nil {
@@ -91,7 +106,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, format, a...)
 		}
 	}
-	logf("distill: %d prompts from %d training files, %d already written; %d jobs\n", len(ps), len(train), len(ps)-len(todo), *jobs)
+	logf("distill: %d prompts from %d training files, %d already written; %d jobs on %s\n", len(ps), len(train), len(ps)-len(todo), *jobs, backendName)
 
 	mode, kk := pard.AR, 0
 	if *draft != "" {
@@ -121,7 +136,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 				errOnce.Do(func() { firstErr = err })
 				failed.Store(true)
 			}
-			backend, err := cli.Backend("cpu", 1)
+			backend, err := cli.Backend(*device, 1)
 			if err != nil {
 				fail(err)
 				return

@@ -619,6 +619,7 @@ func TestDistill(t *testing.T) {
 	}{
 		{[]string{"distill", "--out", out}, "--model is required"},
 		{[]string{"distill", "--model", arDir, "--data", corpus, "--out", out, "--prompts", "0"}, "--prompts 0"},
+		{[]string{"distill", "--model", arDir, "--data", corpus, "--out", out, "--device", "tpu"}, `distill: --device "tpu": want auto, cpu, cuda, hip`},
 		{[]string{"distill", "--model", arDir, "--data", corpus, "--out", out, "--tokens", "0"}, "--tokens 0"},
 		{[]string{"distill", "--model", arDir, "--data", filepath.Join(out, "missing"), "--out", out}, "missing"},
 		{[]string{"distill", "--model", arDir, "--draft", pardDir, "-k", "0", "--data", corpus, "--out", out}, "-k 0"},
