@@ -381,27 +381,12 @@ func (e *engine) run() (*Result, error) {
 		var out logits
 		var err error
 		if e.draftChain != nil && kk > 0 {
-			if out, err = e.draftAndVerifyChained(total, kk); err != nil {
-				return nil, err
-			}
+			out, err = e.draftAndVerifyChained(total, kk)
 		} else {
-			if kk > 0 {
-				if kk, err = e.propose(total, kk); err != nil {
-					return nil, err
-				}
-			}
-			// Verify: one target forward over its uncached tokens and the drafts.
-			x := e.all[e.tLen : total+kk]
-			t0 := time.Now()
-			out, err = forward(e.target, e.targetArgmax, false, x, e.tLen, kk+1)
-			e.stats.TargetTime += time.Since(t0)
-			e.stats.TargetForwards++
-			if err != nil {
-				return nil, fmt.Errorf("pard: target forward at %d: %w", e.tLen, err)
-			}
-			if e.tLen, err = expect(e.target, "target", out, e.targetArgmax != nil, false, kk+1, e.vocab, e.tLen+len(x)); err != nil {
-				return nil, err
-			}
+			out, kk, err = e.draftThenVerify(total, kk)
+		}
+		if err != nil {
+			return nil, err
 		}
 		drafts := e.all[total : total+kk]
 		a, next := e.verify(out, drafts)
@@ -494,6 +479,31 @@ func (e *engine) propose(total, kk int) (int, error) {
 		x = drafts[j : j+1]
 	}
 	return kk, nil
+}
+
+// draftThenVerify proposes up to kk drafts (none when kk is 0) and runs
+// the target's verify over its uncached tokens and them, in one forward.
+// It returns the target's output and the number of drafts verified (fewer
+// than kk under Options.MinConfidence).
+func (e *engine) draftThenVerify(total, kk int) (logits, int, error) {
+	if kk > 0 {
+		var err error
+		if kk, err = e.propose(total, kk); err != nil {
+			return logits{}, 0, err
+		}
+	}
+	x := e.all[e.tLen : total+kk]
+	t0 := time.Now()
+	out, err := forward(e.target, e.targetArgmax, false, x, e.tLen, kk+1)
+	e.stats.TargetTime += time.Since(t0)
+	e.stats.TargetForwards++
+	if err != nil {
+		return logits{}, 0, fmt.Errorf("pard: target forward at %d: %w", e.tLen, err)
+	}
+	if e.tLen, err = expect(e.target, "target", out, e.targetArgmax != nil, false, kk+1, e.vocab, e.tLen+len(x)); err != nil {
+		return logits{}, 0, err
+	}
+	return out, kk, nil
 }
 
 // pardInput is the PARD draft's input for kk drafts: the committed tokens
