@@ -56,8 +56,16 @@ func TestNoFlagsIsDemo(t *testing.T) {
 		if !cfg.demo || cfg.maxTokens != c.tokens || cfg.kSet != c.kSet {
 			t.Errorf("parseFlags(%q): demo %v, max tokens %d, k set %v; want demo, %d, %v", c.args, cfg.demo, cfg.maxTokens, cfg.kSet, c.tokens, c.kSet)
 		}
-		if kv, kp, cv, cp := demoSettings(cfg); kv != c.kv || kp != c.kp || cv != c.cv || cp != c.cp {
+		if kv, kp, cv, cp := demoSettings(cfg, true); kv != c.kv || kp != c.kp || cv != c.cv || cp != c.cp {
 			t.Errorf("parseFlags(%q): demo K %d / %d, min confidence %g / %g; want %d / %d, %g / %g", c.args, kv, kp, cv, cp, c.kv, c.kp, c.cv, c.cp)
+		}
+		// On a GPU the demo's own cut is off; the flags still decide.
+		wantGPU := c.cp
+		if !c.kSet && cfg.minConf == 0 {
+			wantGPU = 0
+		}
+		if _, _, _, cp := demoSettings(cfg, false); cp != wantGPU {
+			t.Errorf("parseFlags(%q) on a GPU: PARD's min confidence %g, want %g", c.args, cp, wantGPU)
 		}
 	}
 }
