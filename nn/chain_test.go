@@ -176,3 +176,79 @@ func TestForwardArgmaxChainedFallbacks(t *testing.T) {
 	_, _, err = draft.ForwardArgmaxAfter(nil, p, 5, 1)
 	require.ErrorContains(t, err, "are gone")
 }
+
+// TestForwardArgmaxPendingAfter: an autoregressive draft's K sequential
+// forwards, each fed the draft before it through ForwardArgmaxPendingAfter,
+// leave one handle on all K drafts, which the target's verify takes: the
+// ids of the same forwards run one by one on the host. On one chaining
+// device an iteration copies back once.
+func TestForwardArgmaxPendingAfter(t *testing.T) {
+	setups := map[string]func() (target, draft nn.Backend, chained bool){
+		"one-device":   func() (nn.Backend, nn.Backend, bool) { b := newChainDevice(); return b, b, true },
+		"host":         func() (nn.Backend, nn.Backend, bool) { return ops.NewCPU(2), ops.NewCPU(2), false },
+		"two-devices":  func() (nn.Backend, nn.Backend, bool) { return newChainDevice(), newChainDevice(), false },
+		"device-draft": func() (nn.Backend, nn.Backend, bool) { return ops.NewCPU(2), newChainDevice(), false },
+	}
+	iterations := []struct {
+		target, draft []int32 // uncached tokens of each
+		k             int
+	}{
+		{[]int32{1, 5, 9, 2, 44, 17, 3}, []int32{1, 5, 9, 2, 44, 17, 3}, 4},
+		{[]int32{8}, []int32{8}, 3},
+		{[]int32{12, 30}, []int32{12, 30}, 1},
+		{[]int32{7}, []int32{7}, 5},
+	}
+	for name, mk := range setups {
+		for _, chunk := range []int{256, 2} {
+			t.Run(fmt.Sprintf("%s/chunk=%d", name, chunk), func(t *testing.T) {
+				tb, db, chained := mk()
+				target, draft := randomDecoder(t, tb, tensor.BF16, chunk, true), randomDecoder(t, db, tensor.BF16, chunk, false)
+				refT, refD := randomDecoder(t, ops.NewCPU(2), tensor.BF16, chunk, true), randomDecoder(t, ops.NewCPU(2), tensor.BF16, chunk, false)
+				dev, _ := tb.(*chainDevice)
+				for i, it := range iterations {
+					var want []int32
+					in := it.draft
+					for range it.k {
+						ids, err := refD.ForwardArgmax(in, refD.Len(), 1)
+						require.NoError(t, err)
+						want = append(want, ids[0])
+						in = want[len(want)-1:]
+					}
+					wantIDs, err := refT.ForwardArgmax(append(append([]int32(nil), it.target...), want...), refT.Len(), it.k+1)
+					require.NoError(t, err)
+
+					var downloads int
+					if dev != nil {
+						downloads = dev.downloads
+					}
+					p, err := draft.ForwardArgmaxPending(it.draft, draft.Len(), 1)
+					require.NoError(t, err)
+					for range it.k - 1 {
+						p, err = draft.ForwardArgmaxPendingAfter(nil, p, 1, draft.Len(), 1)
+						require.NoError(t, err)
+					}
+					drafts, ids, err := target.ForwardArgmaxAfter(it.target, p, target.Len(), it.k+1)
+					require.NoError(t, err)
+					require.Equal(t, want, drafts, "iteration %d: drafts", i)
+					require.Equal(t, wantIDs, ids, "iteration %d: target ids", i)
+					require.Equal(t, refD.Len(), draft.Len(), "iteration %d: draft cache", i)
+					if chained {
+						require.Equal(t, downloads+1, dev.downloads, "iteration %d: copies back", i)
+					}
+					// Rewind as a VSD engine would after rejecting the last draft.
+					refT.Truncate(refT.Len() - 1)
+					target.Truncate(target.Len() - 1)
+					refD.Truncate(refD.Len() - 1)
+					draft.Truncate(draft.Len() - 1)
+				}
+			})
+		}
+	}
+
+	// Feeding back more ids than the handle holds is an error.
+	d := randomDecoder(t, ops.NewCPU(2), tensor.BF16, 256, false)
+	p, err := d.ForwardArgmaxPending([]int32{1, 2}, 0, 1)
+	require.NoError(t, err)
+	_, err = d.ForwardArgmaxPendingAfter(nil, p, 2, 2, 1)
+	require.ErrorContains(t, err, "feeding back 2 of 1 ids")
+}

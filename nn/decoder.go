@@ -87,10 +87,12 @@ type Decoder struct {
 	store      KVStore
 	// The backend as an IDChainer (nil when it is not one), and the
 	// handle ForwardArgmaxPending returns, reused from call to call.
-	chain   IDChainer
-	pending pendingIDs
-	prevIDs []int32 // ForwardArgmaxAfter's copy of the earlier model's ids
-	joined  []int32 // its tokens and those ids, when they meet on the host
+	chain      IDChainer
+	pending    pendingIDs
+	prevIDs    []int32 // ForwardArgmaxAfter's copy of the earlier model's ids
+	joined     []int32 // its tokens and those ids, when they meet on the host
+	prefixBuf  []int32 // a pending handle's ids before its own
+	pendingBuf []int32 // a pending handle's ids when computed on the host (not d.ids: they may be read after a forward)
 
 	logits     *tensor.Tensor // (rows, vocab), grown to the largest want seen
 	logitsHost []float32      // host copy when the backend is a device
@@ -244,15 +246,24 @@ type Pending interface {
 	IDs() ([]int32, error)
 }
 
-// pendingIDs is the Decoder's Pending: ids [off, off+n) of the backend's
-// kept list of generation gen, or, once read (or when computed on the
-// host), ids.
+// pendingIDs is the Decoder's Pending: the ids prefix (in host memory),
+// then ids [off, off+n) of the backend's kept list of generation gen; or,
+// once read (or when computed on the host), ids.
 type pendingIDs struct {
 	d      *Decoder
+	prefix []int32
 	gen    uint64
 	off, n int
 	read   bool
 	ids    []int32
+}
+
+// len is the number of ids the handle holds.
+func (p *pendingIDs) len() int {
+	if p.read {
+		return len(p.ids)
+	}
+	return len(p.prefix) + p.n
 }
 
 // IDs implements Pending.
@@ -269,10 +280,36 @@ func (p *pendingIDs) IDs() ([]int32, error) {
 	return p.ids, nil
 }
 
-// take copies the handle's ids out of the kept list all.
+// take copies the handle's ids out of the kept list all, after its prefix.
 func (p *pendingIDs) take(all []int32) {
-	p.d.ids = append(p.d.ids[:0], all[p.off:p.off+p.n]...)
+	p.d.ids = append(append(p.d.ids[:0], p.prefix...), all[p.off:p.off+p.n]...)
 	p.ids, p.read = p.d.ids, true
+}
+
+// onDevice reports whether p's kept ids can feed d's forward where they
+// are: kept on d's backend, in its open list, and below d's vocabulary.
+func (d *Decoder) onDevice(p *pendingIDs) bool {
+	return !p.read && d.chain != nil && p.d.chain == d.chain && p.gen == d.chain.KeptGeneration() && p.d.cfg.Vocab <= d.cfg.Vocab
+}
+
+// pend makes d.pending the handle on prefix followed by the argmax ids of
+// the first want logits rows: kept on the device where the backend
+// chains, else computed now (into pendingBuf, which prefix must not be).
+func (d *Decoder) pend(prefix []int32, want int) (Pending, error) {
+	p := &d.pending
+	*p = pendingIDs{d: d, prefix: prefix}
+	if d.chain != nil && d.logits.Place != tensor.Host {
+		p.off, p.gen = d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
+		p.n = want
+		return p, nil
+	}
+	ids, _, err := d.argmaxRows(want, false)
+	if err != nil {
+		return nil, err
+	}
+	d.pendingBuf = append(append(d.pendingBuf[:0], prefix...), ids...)
+	p.ids, p.read = d.pendingBuf, true
+	return p, nil
 }
 
 // ForwardArgmaxPending is ForwardArgmax whose ids may stay where they were
@@ -281,25 +318,58 @@ func (p *pendingIDs) take(all []int32) {
 // them; elsewhere they are computed at once. The handle is valid until
 // this decoder's next call.
 func (d *Decoder) ForwardArgmaxPending(tokens []int32, start, want int) (Pending, error) {
-	p := &d.pending
-	*p = pendingIDs{d: d, read: true}
+	if want < 1 {
+		return nil, fmt.Errorf("decoder: want %d argmax ids: a pending forward gives at least one", want)
+	}
 	if err := d.forward(input{host: tokens}, start, want); err != nil {
 		return nil, err
 	}
-	if want == 0 {
-		return p, nil
+	return d.pend(nil, want)
+}
+
+// ForwardArgmaxPendingAfter is ForwardArgmaxPending over tokens followed
+// by the last feed ids of prev (typically this decoder's previous handle:
+// an autoregressive draft feeding its newest draft back), at positions
+// start..; the handle it returns holds prev's ids followed by its own, so
+// that a draft's K sequential forwards leave one handle on all K drafts.
+// Where prev's ids are kept on this backend's open list they are fed from
+// there and the ids stay on the device.
+func (d *Decoder) ForwardArgmaxPendingAfter(tokens []int32, prev Pending, feed, start, want int) (Pending, error) {
+	if want < 1 {
+		return nil, fmt.Errorf("decoder: want %d argmax ids: a pending forward gives at least one", want)
 	}
-	if d.chain != nil && d.logits.Place != tensor.Host {
-		p.off, p.gen = d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
-		p.n, p.read = want, false
-		return p, nil
+	p, ok := prev.(*pendingIDs)
+	if ok && d.onDevice(p) && feed >= 0 && feed <= p.n {
+		// A copy of the prefix: p may be d.pending, which pend rewrites.
+		d.prefixBuf = append(d.prefixBuf[:0], p.prefix...)
+		gen, off, n := p.gen, p.off, p.n
+		if err := d.forward(input{host: tokens, keptOff: off + n - feed, kept: feed}, start, want); err != nil {
+			return nil, err
+		}
+		own, ownGen := d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
+		if ownGen != gen || own != off+n {
+			return nil, fmt.Errorf("decoder: backend %s kept ids at %d of list %d, not after the earlier ones (%d..%d of list %d)",
+				d.b.Name(), own, ownGen, off, off+n-1, gen)
+		}
+		q := &d.pending
+		*q = pendingIDs{d: d, prefix: d.prefixBuf, gen: gen, off: off, n: n + want}
+		return q, nil
 	}
-	ids, _, err := d.argmaxRows(want, false)
+	ids, err := prev.IDs()
 	if err != nil {
 		return nil, err
 	}
-	p.ids = ids
-	return p, nil
+	if feed < 0 || feed > len(ids) {
+		return nil, fmt.Errorf("decoder: feeding back %d of %d ids", feed, len(ids))
+	}
+	// Copied before the forward, which rewrites d.ids (prev's ids when it
+	// is this decoder's handle).
+	d.prefixBuf = append(d.prefixBuf[:0], ids...)
+	d.joined = append(append(d.joined[:0], tokens...), d.prefixBuf[len(ids)-feed:]...)
+	if err := d.forward(input{host: d.joined}, start, want); err != nil {
+		return nil, err
+	}
+	return d.pend(d.prefixBuf, want)
 }
 
 // ForwardArgmaxAfter is ForwardArgmax over tokens followed by the ids prev
@@ -313,8 +383,7 @@ func (d *Decoder) ForwardArgmaxPending(tokens []int32, start, want int) (Pending
 // until its next call.
 func (d *Decoder) ForwardArgmaxAfter(tokens []int32, prev Pending, start, want int) (prevIDs, ids []int32, err error) {
 	p, ok := prev.(*pendingIDs)
-	if !ok || p.read || want == 0 || d.chain == nil || p.d.chain != d.chain || p.gen != d.chain.KeptGeneration() ||
-		p.d.cfg.Vocab > d.cfg.Vocab {
+	if !ok || want == 0 || !d.onDevice(p) {
 		pids, err := prev.IDs()
 		if err != nil {
 			return nil, nil, err
@@ -324,7 +393,8 @@ func (d *Decoder) ForwardArgmaxAfter(tokens []int32, prev Pending, start, want i
 		ids, err := d.ForwardArgmax(d.joined, start, want)
 		return d.prevIDs, ids, err
 	}
-	if err := d.forward(input{host: tokens, keptOff: p.off, kept: p.n}, start, want); err != nil {
+	d.joined = append(append(d.joined[:0], tokens...), p.prefix...)
+	if err := d.forward(input{host: d.joined, keptOff: p.off, kept: p.n}, start, want); err != nil {
 		return nil, nil, err
 	}
 	off, gen := d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)

@@ -17,10 +17,12 @@ import (
 // are the latest of another model.
 type chainFake struct {
 	*argmaxFake
-	pendingCalls, afterCalls int
-	pending                  fakePending
-	prev, joined             []int32
-	spoilPrev                func([]int32) []int32 // when set, what After returns as prev's ids
+	// pendingCalls counts both pending forwards, firstCalls the first of
+	// an iteration (ForwardArgmaxPending), afterCalls the verifies.
+	pendingCalls, firstCalls, afterCalls int
+	pending                              fakePending
+	prev, joined                         []int32
+	spoilPrev                            func([]int32) []int32 // when set, what After returns as prev's ids
 }
 
 type fakePending struct {
@@ -38,11 +40,33 @@ func (p *fakePending) IDs() ([]int32, error) {
 
 func (f *chainFake) ForwardArgmaxPending(tokens []int32, start, want int) (nn.Pending, error) {
 	f.pendingCalls++
+	f.firstCalls++
 	ids, err := f.argmaxFake.ForwardArgmax(tokens, start, want)
 	if err != nil {
 		return nil, err
 	}
 	f.pending = fakePending{from: f, ids: ids, call: f.pendingCalls}
+	return &f.pending, nil
+}
+
+// ForwardArgmaxPendingAfter feeds back the last feed ids of prev, which
+// must be this model's latest handle, and holds prev's ids and its own.
+func (f *chainFake) ForwardArgmaxPendingAfter(tokens []int32, prev nn.Pending, feed, start, want int) (nn.Pending, error) {
+	if p, ok := prev.(*fakePending); !ok || p.from != f {
+		return nil, fmt.Errorf("handed %T, not its own handle", prev)
+	}
+	ids, err := prev.IDs()
+	if err != nil {
+		return nil, err
+	}
+	f.prev = append(f.prev[:0], ids...)
+	f.joined = append(append(f.joined[:0], tokens...), f.prev[len(f.prev)-feed:]...)
+	f.pendingCalls++
+	own, err := f.argmaxFake.ForwardArgmax(f.joined, start, want)
+	if err != nil {
+		return nil, err
+	}
+	f.pending = fakePending{from: f, ids: append(append([]int32(nil), f.prev...), own...), call: f.pendingCalls}
 	return &f.pending, nil
 }
 
@@ -64,11 +88,11 @@ func (f *chainFake) ForwardArgmaxAfter(tokens []int32, prev nn.Pending, start, w
 	return f.prev, own, err
 }
 
-// TestChainedPARD: a greedy PARD engine whose models are both
+// TestChainedPARD: a greedy PARD or VSD engine whose models are both
 // ChainForwarders (through WithInfo) hands each iteration's drafts from
-// the draft's ForwardArgmaxPending to the target's ForwardArgmaxAfter, and
+// the draft's pending forwards to the target's ForwardArgmaxAfter, and
 // generates what the rows path generates with the same stats; it does not
-// chain for VSD, sampling, a minimum confidence (the cut needs the
+// chain for sampling, a minimum confidence (the cut needs the
 // probabilities first) or when only one model can.
 func TestChainedPARD(t *testing.T) {
 	const vocab = 96
@@ -88,7 +112,8 @@ func TestChainedPARD(t *testing.T) {
 		{name: "pard/draft-only", mode: PARD, draft: true},
 		{name: "pard/sampling", mode: PARD, temp: 0.8, target: true, draft: true},
 		{name: "pard/min-confidence", mode: PARD, minConf: 0.3, target: true, draft: true},
-		{name: "vsd", mode: VSD, target: true, draft: true},
+		{name: "vsd", mode: VSD, target: true, draft: true, chained: true},
+		{name: "vsd/min-confidence", mode: VSD, minConf: 0.3, target: true, draft: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range []int{1, 4, 8} {
@@ -132,11 +157,15 @@ func TestChainedPARD(t *testing.T) {
 						require.Zero(t, draft.pendingCalls+target.afterCalls, "%s: chained", msg)
 						continue
 					}
-					// Every draft forward is chained to a verify; the other
+					// Every draft forward is a pending one, and each
+					// iteration's drafts go to one verify; the other
 					// verifies (no room for a draft) are plain.
 					require.Equal(t, got.Stats.DraftForwards, draft.pendingCalls, msg)
 					require.Equal(t, draft.pendingCalls, draft.idCalls, msg)
-					require.Equal(t, draft.pendingCalls, target.afterCalls, msg)
+					require.Equal(t, draft.firstCalls, target.afterCalls, msg)
+					if tc.mode == PARD {
+						require.Equal(t, draft.pendingCalls, draft.firstCalls, msg)
+					}
 					require.Equal(t, got.Stats.TargetForwards, target.idCalls, msg)
 					require.Zero(t, draft.rowCalls+target.rowCalls, msg)
 				}
@@ -178,8 +207,8 @@ func (f lyingChain) Info() ModelInfo {
 // trivialChain is trivialArgmax with the ChainForwarder methods.
 type trivialChain struct {
 	*trivialArgmax
-	pending      fakeIDs
-	prev, joined []int32
+	pending           fakeIDs
+	prev, joined, buf []int32 // buf: the pending ids' own storage
 }
 
 type fakeIDs []int32
@@ -188,7 +217,18 @@ func (p *fakeIDs) IDs() ([]int32, error) { return *p, nil }
 
 func (m *trivialChain) ForwardArgmaxPending(tokens []int32, start, want int) (nn.Pending, error) {
 	ids, err := m.ForwardArgmax(tokens, start, want)
-	m.pending = ids
+	m.buf = append(m.buf[:0], ids...)
+	m.pending = m.buf
+	return &m.pending, err
+}
+
+func (m *trivialChain) ForwardArgmaxPendingAfter(tokens []int32, prev nn.Pending, feed, start, want int) (nn.Pending, error) {
+	ids, _ := prev.IDs()
+	m.prev = append(m.prev[:0], ids...)
+	m.joined = append(append(m.joined[:0], tokens...), m.prev[len(m.prev)-feed:]...)
+	own, err := m.ForwardArgmax(m.joined, start, want)
+	m.buf = append(append(m.buf[:0], m.prev...), own...)
+	m.pending = m.buf
 	return &m.pending, err
 }
 
@@ -200,22 +240,24 @@ func (m *trivialChain) ForwardArgmaxAfter(tokens []int32, prev nn.Pending, start
 	return m.prev, own, err
 }
 
-// TestChainedNoAllocsPerIteration: the chained PARD iteration allocates
-// nothing either.
+// TestChainedNoAllocsPerIteration: the chained PARD and VSD iterations
+// allocate nothing either.
 func TestChainedNoAllocsPerIteration(t *testing.T) {
-	target := &trivialChain{trivialArgmax: &trivialArgmax{trivialLM: newTrivial(1000, -1)}}
-	draft := &trivialChain{trivialArgmax: &trivialArgmax{trivialLM: newTrivial(1000, 999)}}
-	allocs := func(n int) float64 {
-		opt := Options{Mode: PARD, K: 4, MaxNewTokens: n}
-		return testing.AllocsPerRun(5, func() {
-			res, err := Generate(target, draft, []int32{1, 2, 3}, opt)
-			if err != nil || len(res.Output) != n {
-				t.Fatal(err)
-			}
-		})
+	for _, mode := range []Mode{PARD, VSD} {
+		target := &trivialChain{trivialArgmax: &trivialArgmax{trivialLM: newTrivial(1000, -1)}}
+		draft := &trivialChain{trivialArgmax: &trivialArgmax{trivialLM: newTrivial(1000, 999)}}
+		allocs := func(n int) float64 {
+			opt := Options{Mode: mode, K: 4, MaxNewTokens: n}
+			return testing.AllocsPerRun(5, func() {
+				res, err := Generate(target, draft, []int32{1, 2, 3}, opt)
+				if err != nil || len(res.Output) != n {
+					t.Fatal(err)
+				}
+			})
+		}
+		if short, long := allocs(50), allocs(1500); short != long {
+			t.Errorf("%s: %v allocations for 50 tokens, %v for 1500", mode, short, long)
+		}
+		require.NotEmpty(t, target.joined, "%s: the chained verify was not used", mode)
 	}
-	if short, long := allocs(50), allocs(1500); short != long {
-		t.Errorf("%v allocations for 50 tokens, %v for 1500", short, long)
-	}
-	require.NotEmpty(t, target.joined, "the chained verify was not used")
 }

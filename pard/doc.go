@@ -32,10 +32,11 @@
 // on the draft alone, so the output below does not change.
 //
 // On a GPU a greedy engine reads ids, not logits rows ([ArgmaxForwarder]),
-// and a greedy PARD iteration without a minimum confidence whose models are
-// [ChainForwarder]s hands the drafts from the draft's forward to the
-// target's on the device: the host waits for the device once an
-// iteration, when the drafts and the target's ids come back together.
+// and a greedy PARD or VSD iteration without a minimum confidence whose
+// models are [ChainForwarder]s hands the drafts from the draft's forwards
+// to the target's on the device (VSD's draft feeds each draft back there
+// too): the host waits for the device once an iteration, when the drafts
+// and the target's ids come back together.
 //
 // # Losslessness
 //

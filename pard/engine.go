@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/ops"
 )
 
@@ -194,7 +195,7 @@ type engine struct {
 	// (nil otherwise; see argmaxOf): greedy decoding needs only each row's
 	// argmax, and a GPU then copies back ids instead of whole rows.
 	targetArgmax, draftArgmax ArgmaxForwarder
-	// The models as ChainForwarders, when a greedy PARD iteration passes
+	// The models as ChainForwarders, when a greedy iteration passes
 	// the drafts to the verify without reading them first (nil otherwise;
 	// see newEngine).
 	targetChain, draftChain ChainForwarder
@@ -342,7 +343,7 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 			// reading them, unless a cut needs their probabilities first.
 			tc, tok := e.targetArgmax.(ChainForwarder)
 			dc, dok := e.draftArgmax.(ChainForwarder)
-			if e.mode == PARD && opt.MinConfidence == 0 && tok && dok {
+			if opt.MinConfidence == 0 && tok && dok {
 				e.targetChain, e.draftChain = tc, dc
 			}
 		}
@@ -517,21 +518,19 @@ func (e *engine) pardInput(total, kk int) []int32 {
 	return in
 }
 
-// draftAndVerifyChained is propose and the verify forward of a greedy PARD
+// draftAndVerifyChained is propose and the verify forward of a greedy
 // iteration whose models are ChainForwarders: the draft's kk ids stay
 // where it computed them and feed the target's forward, and come back
 // with the target's kk+1 (one wait for a GPU). It writes the drafts after
 // the committed tokens and returns the target's ids. The draft's time is
-// that of queuing its forward on a GPU; the target's includes the wait for
-// both.
+// that of queuing its forwards on a GPU; the target's includes the wait
+// for both.
 func (e *engine) draftAndVerifyChained(total, kk int) (logits, error) {
-	in := e.pardInput(total, kk)
 	t0 := time.Now()
-	pending, err := e.draftChain.ForwardArgmaxPending(in, e.dLen, kk)
+	pending, read, err := e.draftChained(total, kk)
 	e.stats.DraftTime += time.Since(t0)
-	e.stats.DraftForwards++
 	if err != nil {
-		return logits{}, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
+		return logits{}, err
 	}
 	x := e.all[e.tLen:total]
 	t0 = time.Now()
@@ -541,7 +540,7 @@ func (e *engine) draftAndVerifyChained(total, kk int) (logits, error) {
 	if err != nil {
 		return logits{}, fmt.Errorf("pard: target forward at %d after the draft's at %d: %w", e.tLen, e.dLen, err)
 	}
-	if e.dLen, err = expect(e.draft, "draft", logits{ids: drafts}, true, false, kk, e.vocab, e.dLen+len(in)); err != nil {
+	if e.dLen, err = expect(e.draft, "draft", logits{ids: drafts}, true, false, kk, e.vocab, e.dLen+read); err != nil {
 		return logits{}, err
 	}
 	copy(e.all[total:total+kk], drafts)
@@ -550,6 +549,38 @@ func (e *engine) draftAndVerifyChained(total, kk int) (logits, error) {
 		return logits{}, err
 	}
 	return out, nil
+}
+
+// draftChained queues the draft's forwards of an iteration, leaving the kk
+// drafts pending: PARD's one forward over the committed tokens it has not
+// read and kk−1 masks, or VSD's kk forwards, each fed the draft before it.
+// It returns the handle on the drafts and how many positions the draft
+// read (its cache grows by that from e.dLen).
+func (e *engine) draftChained(total, kk int) (nn.Pending, int, error) {
+	if e.mode == PARD {
+		in := e.pardInput(total, kk)
+		e.stats.DraftForwards++
+		p, err := e.draftChain.ForwardArgmaxPending(in, e.dLen, kk)
+		if err != nil {
+			return nil, 0, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
+		}
+		return p, len(in), nil
+	}
+	x := e.all[e.dLen:total]
+	e.stats.DraftForwards++
+	p, err := e.draftChain.ForwardArgmaxPending(x, e.dLen, 1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
+	}
+	read := len(x)
+	for range kk - 1 {
+		e.stats.DraftForwards++
+		if p, err = e.draftChain.ForwardArgmaxPendingAfter(nil, p, 1, e.dLen+read, 1); err != nil {
+			return nil, 0, fmt.Errorf("pard: draft forward at %d: %w", e.dLen+read, err)
+		}
+		read++
+	}
+	return p, read, nil
 }
 
 // cut multiplies *conf by the draft's probability of id, its draft at depth

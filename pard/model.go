@@ -57,13 +57,13 @@ type ArgmaxForwarder interface {
 }
 
 // ChainForwarder is an ArgmaxForwarder whose greedy forwards can leave
-// their ids where they computed them and take another model's such ids as
-// input: a greedy PARD iteration whose draft and target are both
-// ChainForwarders (on one GPU: nn.IDChainer) hands the drafts from the
-// draft's forward to the target's verify on the device, and waits for the
-// device once, when the drafts and the target's ids come back together.
-// models/llama's *Model is one (through nn.Decoder); elsewhere the ids
-// simply pass through the host.
+// their ids where they computed them and take such ids as input: a greedy
+// PARD or VSD iteration whose draft and target are both ChainForwarders
+// (on one GPU: nn.IDChainer) hands the drafts from the draft's forwards
+// to the target's verify on the device, and waits for the device once,
+// when the drafts and the target's ids come back together. models/llama's
+// *Model is one (through nn.Decoder); elsewhere the ids simply pass
+// through the host.
 type ChainForwarder interface {
 	ArgmaxForwarder
 	// ForwardArgmaxPending is ForwardArgmax whose ids may stay where they
@@ -71,6 +71,11 @@ type ChainForwarder interface {
 	// ForwardArgmaxAfter, reads them; the handle is valid until this
 	// model's next forward.
 	ForwardArgmaxPending(tokens []int32, start, want int) (nn.Pending, error)
+	// ForwardArgmaxPendingAfter is ForwardArgmaxPending over tokens
+	// followed by the last feed ids of prev, whose handle it returns holds
+	// prev's ids followed by its own (VSD: each draft fed back, one handle
+	// on all of them).
+	ForwardArgmaxPendingAfter(tokens []int32, prev nn.Pending, feed, start, want int) (nn.Pending, error)
 	// ForwardArgmaxAfter is ForwardArgmax over tokens followed by prev's
 	// ids, at positions start..; it returns prev's ids and its own, both
 	// aliasing this model's buffers until its next forward.
@@ -121,6 +126,10 @@ type withInfoChain struct {
 
 func (w withInfoChain) ForwardArgmaxPending(tokens []int32, start, want int) (nn.Pending, error) {
 	return w.c.ForwardArgmaxPending(tokens, start, want)
+}
+
+func (w withInfoChain) ForwardArgmaxPendingAfter(tokens []int32, prev nn.Pending, feed, start, want int) (nn.Pending, error) {
+	return w.c.ForwardArgmaxPendingAfter(tokens, prev, feed, start, want)
 }
 
 func (w withInfoChain) ForwardArgmaxAfter(tokens []int32, prev nn.Pending, start, want int) ([]int32, []int32, error) {

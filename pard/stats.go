@@ -38,10 +38,10 @@ type Stats struct {
 	// PrefillTime is the wall time of the first iteration (draft prefill and
 	// target prefill merged with the first verification).
 	PrefillTime time.Duration
-	// Wall time in target and in draft forwards. Where a greedy PARD
-	// iteration chains its models on a GPU (ChainForwarder), the draft's
-	// forward is only queued in DraftTime and runs on the device during
-	// TargetTime, which waits for both.
+	// Wall time in target and in draft forwards. Where a greedy PARD or
+	// VSD iteration chains its models on a GPU (ChainForwarder), the
+	// draft's forwards are only queued in DraftTime and run on the device
+	// during TargetTime, which waits for both.
 	TargetTime time.Duration
 	DraftTime  time.Duration
 	Total      time.Duration // all of Generate
