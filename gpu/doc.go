@@ -5,8 +5,9 @@
 // Layout:
 //
 //	gpu/kernels        the device code: one .cu file per operation (linear,
-//	                   rmsnorm, rope, attention, embedding, elementwise,
-//	                   argmax, copy), written once for CUDA and HIP; compat.h maps
+//	                   linear_mma, rmsnorm, rope, attention, embedding,
+//	                   elementwise, argmax, copy), written once for CUDA and
+//	                   HIP (linear_mma's tensor cores: CUDA sm_80+); compat.h maps
 //	                   the spellings that differ, common.h holds dtype
 //	                   conversions and reductions. Embedded with go:embed.
 //	gpu (this package) Device, the nn.Backend both vendors share: shape
@@ -39,7 +40,10 @@
 // overrides the directory; "off" disables the cache).
 //
 // Besides nn.Backend, a Device implements nn.Argmaxer (greedy decoding
-// copies back ids, not logits) and nn.Fused (residual add with the next
+// copies back ids, not logits), nn.IDChainer (a draft's ids stay on the
+// device for the verify: one wait for the device per speculative
+// iteration, HostWaits counts them), SetBF16Activations (tensor-core
+// products, linear_mma.cu) and nn.Fused (residual add with the next
 // RMSNorm, both rotations, the q/k/v projections and the SwiGLU gate/up in
 // one launch each: on a GPU a decode step's small operations cost mostly
 // their launch), and times work with events (Time, CopyBandwidth: see
