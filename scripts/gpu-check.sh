@@ -17,7 +17,7 @@
 #       the Llama-3.1-8B shape (with a PARD draft of the 1B shape, K = 8)
 #       and the Llama-3.2-1B shape, each with float32 activations and with
 #       --bf16-activations. Logs and JSON go to $OUT (else ./gpu-check-out).
-#       SECONDS (default 480) bounds the whole run; the tests get a third.
+#       SECONDS (default 480) bounds the whole run; the tests get half.
 #
 # The device call: run(command="bash scripts/gpu-check.sh run",
 # carry=[".dev"], timeout_s=540).
@@ -58,7 +58,7 @@ run)
   echo "== CUDA tests"
   # From .dev, where they find .dev/shared/data. (TestFakeDriver checks
   # the dlopen layer against a stand-in: CI's job.)
-  (cd .dev && timeout $((budget / 3)) "$bin/cuda.test" -test.v -test.skip TestFakeDriver -test.timeout $((budget / 3))s) \
+  (cd .dev && timeout $((budget / 2)) "$bin/cuda.test" -test.v -test.skip TestFakeDriver -test.timeout $((budget / 2))s) \
     >"$out/cuda-test.log" 2>&1 || echo "cuda tests: exit $?"
   grep -E '^(--- |ok|FAIL|PASS)|waits per iteration|tok/s|max \|Δ' "$out/cuda-test.log" | head -60
 
