@@ -93,7 +93,7 @@ func SetKVCache(b nn.Backend, dtype string) (string, error) {
 }
 
 // DraftActivationsHelp is the usage text of the --draft-activations flag.
-const DraftActivationsHelp = "activations of the draft models' matrix products on the CPU: bf16 (the default where the CPU has AVX512-BF16 and the draft's weights are bf16: about twice the multiply-adds per instruction) or f32. The output does not depend on it: the target checks every drafted token; only how many it accepts may move"
+const DraftActivationsHelp = "activations of the draft models' matrix products on the CPU: bf16 (the default where the CPU has AVX512-BF16 and the draft's weights are bf16: about twice the multiply-adds per instruction) or f32. On a GPU the drafts share the target's --bf16-activations. The output does not depend on it: the target checks every drafted token; only how many it accepts may move"
 
 // DraftBackend returns the backend drafts run on beside a target on b, for
 // a --draft-activations value: on the CPU a sibling of b (the same pool,
