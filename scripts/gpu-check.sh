@@ -13,10 +13,12 @@
 #   scripts/gpu-check.sh run [SECONDS]
 #       there (from the repository root): the device's name, every CUDA
 #       test (kernels, conformance models, engines, one wait per PARD
-#       iteration, bf16 activations on tensor cores), then cmd/bench on
+#       iteration, bf16 activations on tensor cores), the linear kernels'
+#       benchmark (Llama-3.2-1B and 3.1-8B matrices, 1, 9 and 16 rows, both
+#       activations: BenchmarkLinear), then cmd/bench on
 #       the Llama-3.1-8B shape (with a PARD draft of the 1B shape, K = 8)
 #       and the Llama-3.2-1B shape, each with float32 activations and with
-#       --bf16-activations. Logs and JSON go to $OUT (else ./gpu-check-out).
+#       --bf16-activations. Logs go to $OUT (else ./gpu-check-out).
 #       SECONDS (default 480) bounds the whole run; the tests get half.
 #
 # The device call: run(command="bash scripts/gpu-check.sh run",
@@ -62,6 +64,11 @@ run)
     >"$out/cuda-test.log" 2>&1 || echo "cuda tests: exit $?"
   grep -E '^(--- |ok|FAIL|PASS)|waits per iteration|tok/s|max \|Δ' "$out/cuda-test.log" | head -60
 
+  echo "== linear kernels: 1, 9, 16 rows, f32 and bf16 activations"
+  (cd .dev && timeout 90 "$bin/cuda.test" -test.run XXX -test.bench Linear -test.benchtime 20x) >"$out/linear-bench.txt" 2>&1 ||
+    echo "linear benchmark: exit $?"
+  grep -E 'GB/s|FAIL' "$out/linear-bench.txt" | head -60
+
   echo "== bench"
   for shape in "llama3.1-8b --pard-draft llama3.2-1b -k 8" "llama3.2-1b"; do
     for act in false true; do
@@ -75,7 +82,7 @@ run)
   done
   ;;
 *)
-  sed -n '2,22p' "$0"
+  sed -n '2,25p' "$0"
   exit 2
   ;;
 esac

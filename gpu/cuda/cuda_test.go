@@ -15,7 +15,7 @@ import (
 
 // open returns the first CUDA device, or skips the test with the reason
 // there is none.
-func open(t *testing.T) *Backend {
+func open(t testing.TB) *Backend {
 	t.Helper()
 	b, err := New()
 	if err != nil {
@@ -44,6 +44,11 @@ func TestNew(t *testing.T) {
 func TestKernels(t *testing.T) { gputest.Kernels(t, open(t)) }
 
 func TestDecoder(t *testing.T) { gputest.Decoder(t, open(t), 0, 32) }
+
+// BenchmarkLinear times the linear layers of the Llama-3.2-1B and
+// Llama-3.1-8B shapes for 1, 9 and 16 rows, float32 and bf16 activations
+// (go test -run X -bench Linear ./gpu/cuda).
+func BenchmarkLinear(b *testing.B) { gputest.Bench(b, open(b), gputest.LlamaShapes) }
 
 // TestChain: greedy PARD whose drafts stay on the device waits for it
 // once an iteration.

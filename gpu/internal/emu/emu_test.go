@@ -55,6 +55,21 @@ func TestChain(t *testing.T) {
 	})
 }
 
+// BenchmarkLinear runs gputest.Bench on the emulator with a small shape:
+// the emulator's times mean nothing, the run checks the benchmark works
+// (.ci/run runs it once).
+func BenchmarkLinear(b *testing.B) {
+	drv, err := Open(32)
+	if errors.Is(err, ErrNoCompiler) || errors.Is(err, errUnavailable) {
+		b.Skip(err)
+	}
+	require.NoError(b, err)
+	d, err := gpu.NewDevice(drv)
+	require.NoError(b, err)
+	defer d.Close()
+	gputest.Bench(b, d, []gputest.LinearShape{{Name: "small", N: 64, K: 96}})
+}
+
 func TestMemory(t *testing.T) {
 	d := device(t, 32)
 	before := d.Allocated()
