@@ -258,14 +258,6 @@ type pendingIDs struct {
 	ids    []int32
 }
 
-// len is the number of ids the handle holds.
-func (p *pendingIDs) len() int {
-	if p.read {
-		return len(p.ids)
-	}
-	return len(p.prefix) + p.n
-}
-
 // IDs implements Pending.
 func (p *pendingIDs) IDs() ([]int32, error) {
 	if p.read {
