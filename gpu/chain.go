@@ -45,8 +45,7 @@ func (d *Device) growKept(bytes int) {
 		// Sizes are multiples of 16 bytes (powers of two from 1024).
 		d.Copy(d.kept.ptr, old.ptr, min(old.bytes, ceilDiv(d.nKept*4, 16)*16))
 		// The copy and queued kernels may still read the old buffer.
-		d.waits++
-		if err := d.drv.Synchronize(); err != nil {
+		if err := d.sync(); err != nil {
 			d.fail("synchronize", err)
 		}
 		d.free(old.ptr)
@@ -81,8 +80,7 @@ func (d *Device) ReadKept() ([]int32, uint64) {
 		}
 		d.keptHost = d.keptHost[:d.nKept]
 		if d.nKept > 0 {
-			d.waits++
-			if err := d.drv.Download(unsafe.Pointer(&d.keptHost[0]), d.kept.ptr, d.nKept*4); err != nil {
+			if err := d.download(unsafe.Pointer(&d.keptHost[0]), d.kept.ptr, d.nKept*4); err != nil {
 				d.fail("ReadKept", err)
 			}
 		}

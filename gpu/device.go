@@ -154,8 +154,7 @@ func (d *Device) warpSize() (int, error) {
 		return 0, err
 	}
 	var w int32
-	d.waits++
-	if err := d.drv.Download(unsafe.Pointer(&w), p, 4); err != nil {
+	if err := d.download(unsafe.Pointer(&w), p, 4); err != nil {
 		return 0, err
 	}
 	d.free(p)
@@ -213,7 +212,21 @@ func (d *Device) Time(f func()) (time.Duration, error) {
 }
 
 // Synchronize waits for the queued work and reports its errors.
-func (d *Device) Synchronize() error {
+func (d *Device) Synchronize() error { return d.sync() }
+
+// download, upload and sync are the driver's calls that make the host
+// wait for the device, counted for HostWaits.
+func (d *Device) download(dst unsafe.Pointer, src uintptr, bytes int) error {
+	d.waits++
+	return d.drv.Download(dst, src, bytes)
+}
+
+func (d *Device) upload(dst uintptr, src unsafe.Pointer, bytes int) error {
+	d.waits++
+	return d.drv.Upload(dst, src, bytes)
+}
+
+func (d *Device) sync() error {
 	d.waits++
 	return d.drv.Synchronize()
 }
@@ -288,8 +301,7 @@ func (d *Device) grow(b *buffer, bytes int) uintptr {
 	if b.bytes < bytes {
 		if b.ptr != 0 {
 			// Queued kernels may still read the old buffer.
-			d.waits++
-			if err := d.drv.Synchronize(); err != nil {
+			if err := d.sync(); err != nil {
 				d.fail("synchronize", err)
 			}
 			d.free(b.ptr)
@@ -338,8 +350,7 @@ func (d *Device) Load(w *tensor.Tensor) (*tensor.Tensor, error) {
 			return nil, fmt.Errorf("%s: allocating %d bytes for %v (%d held): %w", d.Name(), n, w, d.used, err)
 		}
 		d.track(p, n)
-		d.waits++
-		if err := d.drv.Upload(p, unsafe.Pointer(&w.Data[0]), n); err != nil {
+		if err := d.upload(p, unsafe.Pointer(&w.Data[0]), n); err != nil {
 			d.free(p)
 			return nil, fmt.Errorf("%s: uploading %v: %w", d.Name(), w, err)
 		}
@@ -356,8 +367,7 @@ func (d *Device) Read(dst []float32, src *tensor.Tensor) {
 	if n == 0 {
 		return
 	}
-	d.waits++
-	if err := d.drv.Download(unsafe.Pointer(&dst[0]), src.Ptr, n*4); err != nil {
+	if err := d.download(unsafe.Pointer(&dst[0]), src.Ptr, n*4); err != nil {
 		d.fail("Read", err)
 	}
 }

@@ -38,8 +38,7 @@ func (d *Device) Embedding(out, table *tensor.Tensor, ids []int32) {
 	}
 	buf := d.grow(&d.ids, M*4)
 	d.hostIDs = append(d.hostIDs[:0], ids...)
-	d.waits++
-	if err := d.drv.Upload(buf, unsafePointer(d.hostIDs), M*4); err != nil {
+	if err := d.upload(buf, unsafePointer(d.hostIDs), M*4); err != nil {
 		d.fail("Embedding: uploading ids", err)
 	}
 	d.launch("embedding_"+suffix(table.DType), Dim3{uint32(M), 1, 1}, Dim3{threadsFor(dim), 1, 1},
@@ -429,8 +428,7 @@ func (d *Device) argmax(op string, t *tensor.Tensor, rows int, probs bool) ([]in
 		words = 2 * rows
 	}
 	res := make([]int32, words)
-	d.waits++
-	if err := d.drv.Download(unsafePointer(res), buf, words*4); err != nil {
+	if err := d.download(unsafePointer(res), buf, words*4); err != nil {
 		d.fail(op, err)
 	}
 	if !probs {
