@@ -13,7 +13,9 @@ const copyBlocks = 4096
 // Copy queues dst = src for bytes (a multiple of 16) of device memory at
 // 16-byte aligned addresses.
 func (d *Device) Copy(dst, src uintptr, bytes int) {
-	d.need(bytes%16 == 0 && dst%16 == 0 && src%16 == 0 && bytes/16 < 1<<31, "Copy", "%d bytes at %#x → %#x", bytes, src, dst)
+	if !(bytes%16 == 0 && dst%16 == 0 && src%16 == 0 && bytes/16 < 1<<31) {
+		d.badShape("Copy", "%d bytes at %#x → %#x", bytes, src, dst)
+	}
 	if bytes == 0 {
 		return
 	}

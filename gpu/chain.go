@@ -60,12 +60,16 @@ func (d *Device) EmbeddingKept(out, table *tensor.Tensor, off, n int) {
 	d.operand("EmbeddingKept", out, tensor.F32)
 	d.operand("EmbeddingKept", table, tensor.F32, tensor.BF16, tensor.F16)
 	dim := table.Cols()
-	d.need(out.Len() == n*dim, "EmbeddingKept", "out %v for %d ids of table %v", out.Shape, n, table.Shape)
-	d.need(off >= 0 && n >= 0 && off+n <= d.nKept, "EmbeddingKept", "ids %d..%d of a list of %d", off, off+n-1, d.nKept)
+	if out.Len() != n*dim {
+		d.badShape("EmbeddingKept", "out %v for %d ids of table %v", out.Shape, n, table.Shape)
+	}
+	if !(off >= 0 && n >= 0 && off+n <= d.nKept) {
+		d.badShape("EmbeddingKept", "ids %d..%d of a list of %d", off, off+n-1, d.nKept)
+	}
 	if n == 0 {
 		return
 	}
-	d.launch("embedding_"+suffix(table.DType), Dim3{uint32(n), 1, 1}, Dim3{threadsFor(dim), 1, 1},
+	d.launch(embeddingNames[table.DType], Dim3{uint32(n), 1, 1}, Dim3{threadsFor(dim), 1, 1},
 		ptr(out), ptr(table), uint64(d.kept.ptr)+uint64(off*4), i32(dim))
 }
 

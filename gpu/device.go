@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -35,7 +36,8 @@ type Driver interface {
 	// Function returns the handle of a kernel entry point.
 	Function(name string) (uintptr, error)
 	// Launch queues a kernel. args holds one 8-byte slot per parameter:
-	// a device address, or an int32 or float32 in its low 4 bytes.
+	// a device address, or an int32 or float32 in its low 4 bytes; the
+	// Device reuses it after the call returns.
 	Launch(fn uintptr, grid, block Dim3, args []uint64) error
 	// Synchronize waits for the queued work and reports its errors.
 	Synchronize() error
@@ -104,6 +106,8 @@ type Device struct {
 
 	// waits counts the times the host waited for the device (HostWaits).
 	waits int64
+	// launchArgs holds a launch's arguments (see launch).
+	launchArgs []uint64
 
 	// linearRegister keeps 16-row linear layers on the kernel that reads x
 	// from cache instead of shared memory (SetTiledLinear).
@@ -382,14 +386,15 @@ func (d *Device) operand(op string, t *tensor.Tensor, dtypes ...tensor.DType) {
 			return
 		}
 	}
-	panic(fmt.Sprintf("%s: %s: operand %v has dtype %v, want one of %v", d.Name(), op, t, t.DType, dtypes))
+	// A copy: dtypes itself must not escape, or every call would allocate it.
+	panic(fmt.Sprintf("%s: %s: operand %v has dtype %v, want one of %v", d.Name(), op, t, t.DType, slices.Clone(dtypes)))
 }
 
-// need panics with a shape message unless ok.
-func (d *Device) need(ok bool, op, format string, args ...any) {
-	if !ok {
-		panic(fmt.Sprintf("%s: %s: ", d.Name(), op) + fmt.Sprintf(format, args...))
-	}
+// badShape panics with a shape message. Callers test the shapes first and
+// call it only when they fail: passed to a check on every call, the
+// message's arguments would be boxed, allocations on every launch.
+func (d *Device) badShape(op, format string, args ...any) {
+	panic(fmt.Sprintf("%s: %s: ", d.Name(), op) + fmt.Sprintf(format, args...))
 }
 
 // launch queues kernel name.
@@ -402,7 +407,11 @@ func (d *Device) launch(name string, grid, block Dim3, args ...uint64) {
 		}
 		d.fns[name] = fn
 	}
-	if err := d.drv.Launch(fn, grid, block, args); err != nil {
+	// Copied, so that the variadic args stay on the caller's stack: passed
+	// on through the Driver interface they would be a heap allocation per
+	// launch, hundreds a token.
+	d.launchArgs = append(d.launchArgs[:0], args...)
+	if err := d.drv.Launch(fn, grid, block, d.launchArgs); err != nil {
 		d.fail("launch "+name, err)
 	}
 }

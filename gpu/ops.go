@@ -16,15 +16,19 @@ func (d *Device) Embedding(out, table *tensor.Tensor, ids []int32) {
 	d.operand("Embedding", out, tensor.F32)
 	d.operand("Embedding", table, tensor.F32, tensor.BF16, tensor.F16)
 	M, dim := len(ids), table.Cols()
-	d.need(out.Len() == M*dim, "Embedding", "out %v for %d ids of table %v", out.Shape, M, table.Shape)
+	if out.Len() != M*dim {
+		d.badShape("Embedding", "out %v for %d ids of table %v", out.Shape, M, table.Shape)
+	}
 	if M == 0 {
 		return
 	}
 	for i, id := range ids {
-		d.need(id >= 0 && int(id) < table.Rows(), "Embedding", "id %d at %d outside the table's %d rows", id, i, table.Rows())
+		if !(id >= 0 && int(id) < table.Rows()) {
+			d.badShape("Embedding", "id %d at %d outside the table's %d rows", id, i, table.Rows())
+		}
 	}
 	if M <= embeddingInlineLaunches*embeddingInlineIDs {
-		name := "embedding_inline_" + suffix(table.DType)
+		name := embeddingInlineNames[table.DType]
 		for m0 := 0; m0 < M; m0 += embeddingInlineIDs {
 			part := ids[m0:min(M, m0+embeddingInlineIDs)]
 			var slots [embeddingInlineIDs / 2]uint64
@@ -41,8 +45,24 @@ func (d *Device) Embedding(out, table *tensor.Tensor, ids []int32) {
 	if err := d.upload(buf, unsafePointer(d.hostIDs), M*4); err != nil {
 		d.fail("Embedding: uploading ids", err)
 	}
-	d.launch("embedding_"+suffix(table.DType), Dim3{uint32(M), 1, 1}, Dim3{threadsFor(dim), 1, 1},
+	d.launch(embeddingNames[table.DType], Dim3{uint32(M), 1, 1}, Dim3{threadsFor(dim), 1, 1},
 		ptr(out), ptr(table), uint64(buf), i32(dim))
+}
+
+// embeddingNames and embeddingInlineNames are the embedding kernels' names
+// by table dtype, built once: formatting them per launch would allocate.
+var (
+	embeddingNames       = dtypeNames("embedding")
+	embeddingInlineNames = dtypeNames("embedding_inline")
+)
+
+// dtypeNames builds family_<dtype> for each weight dtype.
+func dtypeNames(family string) map[tensor.DType]string {
+	names := map[tensor.DType]string{}
+	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+		names[dt] = family + "_" + suffix(dt)
+	}
+	return names
 }
 
 // Linear implements nn.Backend: out = x·wᵀ + bias, x (M, K), w (N, K) in
@@ -54,11 +74,15 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 	d.operand("Linear", x, tensor.F32)
 	d.operand("Linear", w, tensor.F32, tensor.BF16, tensor.F16)
 	M, K, N := x.Rows(), x.Cols(), w.Rows()
-	d.need(w.Cols() == K && out.Len() == M*N, "Linear", "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
+	if !(w.Cols() == K && out.Len() == M*N) {
+		d.badShape("Linear", "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
+	}
 	var b uint64
 	if bias != nil {
 		d.operand("Linear", bias, tensor.F32)
-		d.need(bias.Len() == N, "Linear", "bias %v for %d outputs", bias.Shape, N)
+		if bias.Len() != N {
+			d.badShape("Linear", "bias %v for %d outputs", bias.Shape, N)
+		}
 		b = ptr(bias)
 	}
 	if M == 0 || N == 0 {
@@ -146,8 +170,9 @@ func (d *Device) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 	d.operand("LinearSwiGLU", gate, tensor.F32, tensor.BF16, tensor.F16)
 	d.operand("LinearSwiGLU", up, gate.DType)
 	M, K, N := x.Rows(), x.Cols(), gate.Rows()
-	d.need(gate.Cols() == K && up.Rows() == N && up.Cols() == K && out.Len() == M*N, "LinearSwiGLU",
-		"x %v, gate %v, up %v, out %v", x.Shape, gate.Shape, up.Shape, out.Shape)
+	if !(gate.Cols() == K && up.Rows() == N && up.Cols() == K && out.Len() == M*N) {
+		d.badShape("LinearSwiGLU", "x %v, gate %v, up %v, out %v", x.Shape, gate.Shape, up.Shape, out.Shape)
+	}
 	if M == 0 || N == 0 {
 		return
 	}
@@ -204,13 +229,16 @@ func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 	for _, w := range []*tensor.Tensor{wq, wk, wv} {
 		d.operand("LinearQKV", w, tensor.F32, tensor.BF16, tensor.F16)
 	}
-	d.need(wq.Cols() == K && wk.Cols() == K && wv.Cols() == K && q.Len() == M*Nq && k.Len() == M*Nkv && v.Len() == M*Nkv,
-		"LinearQKV", "x %v, w %v %v %v, out %v %v %v", x.Shape, wq.Shape, wk.Shape, wv.Shape, q.Shape, k.Shape, v.Shape)
+	if !(wq.Cols() == K && wk.Cols() == K && wv.Cols() == K && q.Len() == M*Nq && k.Len() == M*Nkv && v.Len() == M*Nkv) {
+		d.badShape("LinearQKV", "x %v, w %v %v %v, out %v %v %v", x.Shape, wq.Shape, wk.Shape, wv.Shape, q.Shape, k.Shape, v.Shape)
+	}
 	var biases [3]uint64
 	if bq != nil {
 		for i, b := range []*tensor.Tensor{bq, bk, bv} {
 			d.operand("LinearQKV", b, tensor.F32)
-			d.need(b.Len() == []int{Nq, Nkv, Nkv}[i], "LinearQKV", "bias %v", b.Shape)
+			if b.Len() != []int{Nq, Nkv, Nkv}[i] {
+				d.badShape("LinearQKV", "bias %v", b.Shape)
+			}
 			biases[i] = ptr(b)
 		}
 	}
@@ -296,7 +324,9 @@ func (d *Device) RMSNorm(out, x, w *tensor.Tensor, eps float32) {
 	d.operand("RMSNorm", x, tensor.F32)
 	d.operand("RMSNorm", w, tensor.F32)
 	dim := w.Len()
-	d.need(dim > 0 && x.Len()%dim == 0 && out.Len() == x.Len(), "RMSNorm", "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
+	if !(dim > 0 && x.Len()%dim == 0 && out.Len() == x.Len()) {
+		d.badShape("RMSNorm", "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
+	}
 	if rows := x.Len() / dim; rows > 0 {
 		d.launch("rmsnorm", Dim3{uint32(rows), 1, 1}, Dim3{threadsFor(dim), 1, 1}, ptr(out), ptr(x), ptr(w), i32(dim), f32(eps))
 	}
@@ -309,8 +339,9 @@ func (d *Device) AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32) {
 		d.operand("AddRMSNorm", t, tensor.F32)
 	}
 	dim := w.Len()
-	d.need(dim > 0 && x.Len()%dim == 0 && out.Len() == x.Len() && delta.Len() == x.Len() && out.Ptr != x.Ptr,
-		"AddRMSNorm", "x %v, delta %v, w %v, out %v (not x)", x.Shape, delta.Shape, w.Shape, out.Shape)
+	if !(dim > 0 && x.Len()%dim == 0 && out.Len() == x.Len() && delta.Len() == x.Len() && out.Ptr != x.Ptr) {
+		d.badShape("AddRMSNorm", "x %v, delta %v, w %v, out %v (not x)", x.Shape, delta.Shape, w.Shape, out.Shape)
+	}
 	if rows := x.Len() / dim; rows > 0 {
 		d.launch("add_rmsnorm", Dim3{uint32(rows), 1, 1}, Dim3{threadsFor(dim), 1, 1}, ptr(out), ptr(x), ptr(delta), ptr(w), i32(dim), f32(eps))
 	}
@@ -322,12 +353,16 @@ func (d *Device) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int,
 	for _, t := range []*tensor.Tensor{q, k, cos, sin} {
 		d.operand("RoPEQK", t, tensor.F32)
 	}
-	d.need(heads > 0 && kvHeads > 0 && headDim > 0 && headDim%2 == 0 && q.Len()%(heads*headDim) == 0, "RoPEQK",
-		"q %v for %d heads of %d", q.Shape, heads, headDim)
+	if !(heads > 0 && kvHeads > 0 && headDim > 0 && headDim%2 == 0 && q.Len()%(heads*headDim) == 0) {
+		d.badShape("RoPEQK", "q %v for %d heads of %d", q.Shape, heads, headDim)
+	}
 	rows := q.Len() / (heads * headDim)
-	d.need(k.Len() == rows*kvHeads*headDim, "RoPEQK", "k %v for %d rows of %d kv heads of %d", k.Shape, rows, kvHeads, headDim)
-	d.need(cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && cos.Rows() >= start+rows && sin.Rows() >= start+rows && start >= 0,
-		"RoPEQK", "tables %v, %v for positions %d..%d of head_dim %d", cos.Shape, sin.Shape, start, start+rows-1, headDim)
+	if k.Len() != rows*kvHeads*headDim {
+		d.badShape("RoPEQK", "k %v for %d rows of %d kv heads of %d", k.Shape, rows, kvHeads, headDim)
+	}
+	if !(cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && cos.Rows() >= start+rows && sin.Rows() >= start+rows && start >= 0) {
+		d.badShape("RoPEQK", "tables %v, %v for positions %d..%d of head_dim %d", cos.Shape, sin.Shape, start, start+rows-1, headDim)
+	}
 	if rows > 0 {
 		d.launch("rope_qk", Dim3{uint32(rows * (heads + kvHeads)), 1, 1}, Dim3{64, 1, 1},
 			ptr(q), ptr(k), ptr(cos), ptr(sin), i32(rows), i32(heads), i32(kvHeads), i32(headDim), i32(start))
@@ -342,10 +377,13 @@ func (d *Device) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *ten
 	d.operand("RoPE", cos, tensor.F32)
 	d.operand("RoPE", sin, tensor.F32)
 	width := heads * headDim
-	d.need(width > 0 && headDim%2 == 0 && x.Len()%width == 0, "RoPE", "x %v for %d heads of %d", x.Shape, heads, headDim)
+	if !(width > 0 && headDim%2 == 0 && x.Len()%width == 0) {
+		d.badShape("RoPE", "x %v for %d heads of %d", x.Shape, heads, headDim)
+	}
 	rows := x.Len() / width
-	d.need(cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && cos.Rows() >= start+rows && sin.Rows() >= start+rows && start >= 0,
-		"RoPE", "tables %v, %v for positions %d..%d of head_dim %d", cos.Shape, sin.Shape, start, start+rows-1, headDim)
+	if !(cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && cos.Rows() >= start+rows && sin.Rows() >= start+rows && start >= 0) {
+		d.badShape("RoPE", "tables %v, %v for positions %d..%d of head_dim %d", cos.Shape, sin.Shape, start, start+rows-1, headDim)
+	}
 	if rows > 0 {
 		d.launch("rope", Dim3{uint32(rows * heads), 1, 1}, Dim3{64, 1, 1}, ptr(x), ptr(cos), ptr(sin), i32(heads), i32(headDim), i32(start))
 	}
@@ -361,16 +399,22 @@ func (d *Device) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, h
 		d.operand("Attention", t, tensor.F32)
 	}
 	M := q.Rows()
-	d.need(heads > 0 && kvHeads > 0 && heads%kvHeads == 0 && headDim > 0 && headDim <= attnMaxHeadDim, "Attention",
-		"%d heads, %d kv heads of %d (head_dim ≤ %d)", heads, kvHeads, headDim, attnMaxHeadDim)
-	d.need(q.Len() == M*heads*headDim && out.Len() == q.Len(), "Attention", "q %v, out %v for %d heads of %d", q.Shape, out.Shape, heads, headDim)
-	d.need(start >= 0 && k.Cols() == kvHeads*headDim && v.Cols() == k.Cols() && k.Rows() >= start+M && v.Rows() >= start+M,
-		"Attention", "cache k %v, v %v for positions %d..%d of %d kv heads", k.Shape, v.Shape, start, start+M-1, kvHeads)
+	if !(heads > 0 && kvHeads > 0 && heads%kvHeads == 0 && headDim > 0 && headDim <= attnMaxHeadDim) {
+		d.badShape("Attention", "%d heads, %d kv heads of %d (head_dim ≤ %d)", heads, kvHeads, headDim, attnMaxHeadDim)
+	}
+	if !(q.Len() == M*heads*headDim && out.Len() == q.Len()) {
+		d.badShape("Attention", "q %v, out %v for %d heads of %d", q.Shape, out.Shape, heads, headDim)
+	}
+	if !(start >= 0 && k.Cols() == kvHeads*headDim && v.Cols() == k.Cols() && k.Rows() >= start+M && v.Rows() >= start+M) {
+		d.badShape("Attention", "cache k %v, v %v for positions %d..%d of %d kv heads", k.Shape, v.Shape, start, start+M-1, kvHeads)
+	}
 	if M == 0 {
 		return
 	}
 	chunks := ceilDiv(start+M, attnChunk)
-	d.need(chunks < maxGrid && M*heads < math.MaxInt32, "Attention", "%d positions, %d rows", start+M, M)
+	if !(chunks < maxGrid && M*heads < math.MaxInt32) {
+		d.badShape("Attention", "%d positions, %d rows", start+M, M)
+	}
 	n := M * heads * chunks
 	partO := d.grow(&d.part, n*(headDim+2)*4)
 	partML := partO + uintptr(n*headDim*4)
@@ -387,7 +431,9 @@ func (d *Device) SiLUMul(out, gate, up *tensor.Tensor) {
 		d.operand("SiLUMul", t, tensor.F32)
 	}
 	n := gate.Len()
-	d.need(out.Len() >= n && up.Len() >= n, "SiLUMul", "out %v, gate %v, up %v", out.Shape, gate.Shape, up.Shape)
+	if !(out.Len() >= n && up.Len() >= n) {
+		d.badShape("SiLUMul", "out %v, gate %v, up %v", out.Shape, gate.Shape, up.Shape)
+	}
 	if n > 0 {
 		d.launch("silu_mul", elementwiseGrid(n), Dim3{blockThreads, 1, 1}, ptr(out), ptr(gate), ptr(up), i32(n))
 	}
@@ -398,7 +444,9 @@ func (d *Device) Add(dst, src *tensor.Tensor) {
 	d.operand("Add", dst, tensor.F32)
 	d.operand("Add", src, tensor.F32)
 	n := src.Len()
-	d.need(dst.Len() >= n, "Add", "dst %v, src %v", dst.Shape, src.Shape)
+	if dst.Len() < n {
+		d.badShape("Add", "dst %v, src %v", dst.Shape, src.Shape)
+	}
 	if n > 0 {
 		d.launch("add", elementwiseGrid(n), Dim3{blockThreads, 1, 1}, ptr(dst), ptr(src), i32(n))
 	}
@@ -446,15 +494,21 @@ func (d *Device) argmax(op string, t *tensor.Tensor, rows int, probs bool) ([]in
 // (with probs) by the probabilities; it returns where the ids go.
 func (d *Device) queueArgmax(op string, t *tensor.Tensor, rows int, probs bool, out uintptr) uintptr {
 	d.operand(op, t, tensor.F32)
-	d.need(rows > 0 && t.Len()%rows == 0, op, "%d rows of %v", rows, t.Shape)
+	if !(rows > 0 && t.Len()%rows == 0) {
+		d.badShape(op, "%d rows of %v", rows, t.Shape)
+	}
 	n := t.Len() / rows
-	d.need(n > 0, op, "empty rows of %v", t.Shape)
+	if n <= 0 {
+		d.badShape(op, "empty rows of %v", t.Shape)
+	}
 	// About 2048 elements a block (two loads of four per thread), in spans
 	// of a multiple of four so that every block's loads stay aligned.
 	parts := min(max(ceilDiv(n, 2048), 1), 1024)
 	span := ceilDiv(ceilDiv(n, parts), 4) * 4
 	parts = ceilDiv(n, span)
-	d.need(rows < maxGrid, op, "%d rows", rows)
+	if rows >= maxGrid {
+		d.badShape(op, "%d rows", rows)
+	}
 	buf := d.grow(&d.result, rows*8+rows*parts*12)
 	if out == 0 {
 		out = buf

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gopard/gopard/gpu"
 	"github.com/gopard/gopard/gpu/gputest"
+	"github.com/gopard/gopard/tensor"
 )
 
 // device opens an emulated device, or skips without a C++ compiler.
@@ -77,4 +78,28 @@ func TestMemory(t *testing.T) {
 	require.Equal(t, before+400, d.Allocated())
 	d.Free(x)
 	require.Equal(t, before, d.Allocated())
+}
+
+// TestLaunchesAllocateNothing: queuing a decode step's operations on a
+// Device allocates no Go memory (a GPU launches hundreds a token).
+func TestLaunchesAllocateNothing(t *testing.T) {
+	d := device(t, 32)
+	table, err := d.Load(tensor.FromF32(make([]float32, 50*64), 50, 64))
+	require.NoError(t, err)
+	w, err := d.Load(tensor.Convert(tensor.FromF32(make([]float32, 64*64), 64, 64), tensor.BF16))
+	require.NoError(t, err)
+	x, out, logits := d.Alloc(40, 64), d.Alloc(40, 64), d.Alloc(2, 50)
+	ids := make([]int32, 40)
+	x1, x2, x3, out1 := x.RowSlice(0, 1), x.RowSlice(0, 2), x.RowSlice(0, 3), out.RowSlice(0, 1)
+	step := func() {
+		d.Embedding(x3, table, ids[:3])
+		d.Embedding(x, table, ids) // four launches of inline ids
+		d.Linear(out1, x1, w, nil)
+		d.Add(out, x)
+		off, _ := d.KeepArgmax(logits, 2)
+		d.EmbeddingKept(x2, table, off, 2)
+		d.ReadKept()
+	}
+	step()
+	require.Zero(t, testing.AllocsPerRun(5, step))
 }
