@@ -89,9 +89,9 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 		return
 	}
 	if d.mma(x, w) {
-		split := linearSplit(N, K, mmaCols, mmaWarps, d.warp)
+		grid, block, split := mmaGeometry(N, K, mmaCols)
 		for m0 := 0; m0 < M; m0 += linearMaxRows {
-			d.launch("linear_mma_bf16", Dim3{uint32(ceilDiv(N, mmaCols*mmaWarps/split)), 1, 1}, Dim3{mmaWarps * 32, 1, 1},
+			d.launch("linear_mma_bf16", grid, block,
 				uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(w), b, i32(min(linearMaxRows, M-m0)), i32(N), i32(K), i32(split))
 		}
 		return
@@ -120,6 +120,14 @@ const (
 	mmaCols  = 32
 	mmaWarps = 8
 )
+
+// mmaGeometry is the launch of a tensor-core kernel over N columns of K
+// inputs, cols a warp: warps of 32 split K as linearSplit says, blocks of
+// mmaWarps of them.
+func mmaGeometry(N, K, cols int) (grid, block Dim3, split int) {
+	split = linearSplit(N, K, cols, mmaWarps, 32)
+	return Dim3{uint32(ceilDiv(N, cols*mmaWarps/split)), 1, 1}, Dim3{mmaWarps * 32, 1, 1}, split
+}
 
 // mma reports whether a product of x with the weights w takes the
 // tensor-core kernels: bf16 activations on, bf16 weights, K a multiple of
@@ -177,9 +185,9 @@ func (d *Device) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 		return
 	}
 	if d.mma(x, gate) && up.Ptr%16 == 0 {
-		split := linearSplit(N, K, mmaCols/2, mmaWarps, d.warp)
+		grid, block, split := mmaGeometry(N, K, mmaCols/2)
 		for m0 := 0; m0 < M; m0 += linearMaxRows {
-			d.launch("linear_swiglu_mma_bf16", Dim3{uint32(ceilDiv(N, mmaCols/2*mmaWarps/split)), 1, 1}, Dim3{mmaWarps * 32, 1, 1},
+			d.launch("linear_swiglu_mma_bf16", grid, block,
 				uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(gate), ptr(up), i32(min(linearMaxRows, M-m0)), i32(N), i32(K), i32(split))
 		}
 		return
@@ -247,9 +255,9 @@ func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 	}
 	if mma {
 		N := Nq + 2*Nkv
-		split := linearSplit(N, K, mmaCols, mmaWarps, d.warp)
+		grid, block, split := mmaGeometry(N, K, mmaCols)
 		for m0 := 0; m0 < M; m0 += linearMaxRows {
-			d.launch("linear_qkv_mma_bf16", Dim3{uint32(ceilDiv(N, mmaCols*mmaWarps/split)), 1, 1}, Dim3{mmaWarps * 32, 1, 1},
+			d.launch("linear_qkv_mma_bf16", grid, block,
 				uint64(q.Ptr)+uint64(m0*Nq*4), uint64(k.Ptr)+uint64(m0*Nkv*4), uint64(v.Ptr)+uint64(m0*Nkv*4),
 				uint64(x.Ptr)+uint64(m0*K*4), ptr(wq), ptr(wk), ptr(wv), biases[0], biases[1], biases[2],
 				i32(min(linearMaxRows, M-m0)), i32(Nq), i32(Nkv), i32(K), i32(split))
