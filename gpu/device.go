@@ -115,6 +115,10 @@ type Device struct {
 	// tensorCores: the driver runs the mma kernels; bf16Act: the linear
 	// layers with bf16 weights use them (SetBF16Activations).
 	tensorCores, bf16Act bool
+	// prefetchBudget: the bytes PrefetchWeights may ask L2 for per call
+	// (0: off; SetPrefetch); prefetched: the bytes it has asked for.
+	prefetchBudget int
+	prefetched     int64
 }
 
 // buffer is scratch device memory that grows on demand.
@@ -141,6 +145,12 @@ func NewDevice(drv Driver) (*Device, error) {
 	if tc, ok := drv.(TensorCorer); ok && warp == 32 {
 		d.tensorCores = tc.TensorCores()
 	}
+	budget, err := PrefetchFromEnv()
+	if err != nil {
+		d.freeAll()
+		return nil, fmt.Errorf("%s: %w", drv.Name(), err)
+	}
+	d.SetPrefetch(budget)
 	return d, nil
 }
 

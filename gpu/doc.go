@@ -6,7 +6,7 @@
 //
 //	gpu/kernels        the device code: one .cu file per operation (linear,
 //	                   linear_mma, rmsnorm, rope, attention, embedding,
-//	                   elementwise, argmax, copy), written once for CUDA and
+//	                   elementwise, argmax, copy, prefetch), written once for CUDA and
 //	                   HIP (linear_mma's tensor cores: CUDA sm_80+); compat.h maps
 //	                   the spellings that differ, common.h holds dtype
 //	                   conversions and reductions. Embedded with go:embed.
@@ -46,7 +46,9 @@
 // products, linear_mma.cu) and nn.Fused (residual add with the next
 // RMSNorm, both rotations, the q/k/v projections and the SwiGLU gate/up in
 // one launch each: on a GPU a decode step's small operations cost mostly
-// their launch), and times work with events (Time, CopyBandwidth: see
+// their launch), nn.Prefetcher (with GOPARD_GPU_PREFETCH or SetPrefetch,
+// the next linear layers' weights are asked into L2 while attention and
+// the norms run; CUDA sm_90+, not yet measured), and times work with events (Time, CopyBandwidth: see
 // cmd/bench --device cuda --profile). The README's GPU section has what it
 // measured on an H100.
 //

@@ -149,3 +149,57 @@ func TestLinearSplit(t *testing.T) {
 		require.Equal(t, c.want, got, "%+v", c)
 	}
 }
+
+func TestPrefetchPlan(t *testing.T) {
+	const MB = 1 << 20
+	for _, c := range []struct {
+		name   string
+		sizes  []int
+		budget int
+		want   []int
+	}{
+		{"all fit", []int{1000, 2000, 300}, 10000, []int{1000, 2000, 300}},
+		{"one", []int{100 * MB}, 25 * MB, []int{25 * MB}},
+		// Llama-3.2-1B after q/k/v: o (8 MiB) whole, gate and up the rest
+		// of a 25 MiB budget (an H100's half L2) between them.
+		{"o, gate, up", []int{8 * MB, 32 * MB, 32 * MB}, 25 * MB, []int{8 * MB, 17 * MB / 2, 17 * MB / 2}},
+		// Equal shares rounded down to whole lines.
+		{"split", []int{50000, 50000, 50000}, 1000, []int{256, 256, 256}},
+		// A range that fits its share only once a smaller one is taken
+		// whole: 3000 fits 10000/3, then 3400 fits 7000/2, and the last
+		// gets the 3600 left, rounded down to 3584.
+		{"cascade", []int{3000, 20000, 3400}, 10000, []int{3000, 3584, 3400}},
+		{"nothing", []int{1000}, 0, []int{0}},
+	} {
+		plan := make([]int, len(c.sizes))
+		prefetchPlan(c.sizes, c.budget, plan)
+		require.Equal(t, c.want, plan, c.name)
+		total := 0
+		for _, p := range plan {
+			total += p
+		}
+		require.LessOrEqual(t, total, max(c.budget, 0), c.name)
+	}
+}
+
+func TestPrefetchFromEnv(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		want int
+		bad  bool
+	}{
+		{"", 0, false}, {"0", 0, false}, {"off", 0, false}, {"OFF", 0, false},
+		{"1", PrefetchHalfL2, false}, {"on", PrefetchHalfL2, false},
+		{"24MiB", 24 << 20, false}, {"0MiB", 0, false},
+		{"24", 0, true}, {"-1MiB", 0, true}, {"24MB", 0, true}, {"yes", 0, true},
+	} {
+		t.Setenv("GOPARD_GPU_PREFETCH", c.env)
+		got, err := PrefetchFromEnv()
+		if c.bad {
+			require.ErrorContains(t, err, "GOPARD_GPU_PREFETCH", c.env)
+			continue
+		}
+		require.NoError(t, err, c.env)
+		require.Equal(t, c.want, got, c.env)
+	}
+}

@@ -80,6 +80,19 @@ type Fused interface {
 	LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor)
 }
 
+// Prefetcher is implemented by backends with a cache in front of the
+// weights' memory that can be filled ahead of use (a GPU's L2). A decoding
+// step's linear layers are bound by reading their weights, and between
+// them run operations that read little (rotations, attention, norms): the
+// Decoder names the weights of the next linear layers before those
+// operations, so that the memory streams them meanwhile.
+type Prefetcher interface {
+	// PrefetchWeights asks for (the first bytes of) up to four weight
+	// tensors the backend loaded, and returns without waiting; it changes
+	// no result.
+	PrefetchWeights(ws []*tensor.Tensor)
+}
+
 // KVStore is implemented by backends that keep the KV cache in a layout
 // or dtype of their own: ops.CPU keeps each key/value head's positions
 // together, so that attention streams them from memory instead of picking

@@ -94,6 +94,13 @@ type Decoder struct {
 	prefixBuf  []int32 // a pending handle's ids before its own
 	pendingBuf []int32 // a pending handle's ids when computed on the host (not d.ids: they may be read after a forward)
 
+	// The backend as a Prefetcher (nil when it is not one) and, per
+	// layer, the weights named to it after the q/k/v projections (o, gate
+	// and up, read after attention) and after the down projection (the
+	// next layer's q, k and v, or the LM head).
+	prefetch           Prefetcher
+	afterQKV, afterMLP [][]*tensor.Tensor
+
 	logits     *tensor.Tensor // (rows, vocab), grown to the largest want seen
 	logitsHost []float32      // host copy when the backend is a device
 	rows       [][]float32    // returned row views
@@ -139,6 +146,19 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 		d.kNew, d.vNew = b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim), b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim)
 	}
 	d.chain, _ = b.(IDChainer)
+	if p, ok := b.(Prefetcher); ok {
+		d.prefetch = p
+		for l := range w.Layers {
+			lw := &w.Layers[l]
+			d.afterQKV = append(d.afterQKV, []*tensor.Tensor{lw.O, lw.Gate, lw.Up})
+			next := []*tensor.Tensor{w.LMHead}
+			if l+1 < len(w.Layers) {
+				nw := &w.Layers[l+1]
+				next = []*tensor.Tensor{nw.Q, nw.K, nw.V}
+			}
+			d.afterMLP = append(d.afterMLP, next)
+		}
+	}
 	return d, nil
 }
 
@@ -514,6 +534,9 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 			b.Linear(k, xb, w.K, w.KBias)
 			b.Linear(v, xb, w.V, w.VBias)
 		}
+		if d.prefetch != nil && !(l == len(d.w.Layers)-1 && keep == M) {
+			d.prefetch.PrefetchWeights(d.afterQKV[l])
+		}
 		if w.QNorm != nil {
 			qh, kh := q.ReshapeInto(&d.vqh, M*cfg.Heads, cfg.HeadDim), k.ReshapeInto(&d.vkh, M*cfg.KVHeads, cfg.HeadDim)
 			b.RMSNorm(qh, qh, w.QNorm, cfg.NormEps)
@@ -555,6 +578,9 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 			b.SiLUMul(gate, gate, up)
 		}
 		b.Linear(proj, gate, w.Down, nil)
+		if d.prefetch != nil {
+			d.prefetch.PrefetchWeights(d.afterMLP[l])
+		}
 		if l+1 < len(d.w.Layers) {
 			d.addNorm(fused, xb, x, proj, d.w.Layers[l+1].AttnNorm)
 		} else {

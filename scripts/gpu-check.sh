@@ -16,9 +16,10 @@
 #       iteration, bf16 activations on tensor cores), the linear kernels'
 #       benchmark (Llama-3.2-1B and 3.1-8B matrices, 1, 9 and 16 rows, both
 #       activations: BenchmarkLinear), then cmd/bench on
-#       the Llama-3.1-8B shape (with a PARD draft of the 1B shape, K = 8)
-#       and the Llama-3.2-1B shape, each with float32 activations and with
-#       --bf16-activations. Logs go to $OUT (else ./gpu-check-out).
+#       the Llama-3.2-1B shape and the Llama-3.1-8B shape (with a PARD
+#       draft of the 1B shape, K = 8), with float32 activations and with
+#       --bf16-activations, and with weight prefetching into L2 off and on
+#       (GOPARD_GPU_PREFETCH). Logs go to $OUT (else ./gpu-check-out).
 #       SECONDS (default 480) bounds the whole run; the tests get half.
 #
 # The device call: run(command="bash scripts/gpu-check.sh run",
@@ -62,24 +63,35 @@ run)
   # the dlopen layer against a stand-in: CI's job.)
   (cd .dev && timeout $((budget / 2)) "$bin/cuda.test" -test.v -test.skip TestFakeDriver -test.timeout $((budget / 2))s) \
     >"$out/cuda-test.log" 2>&1 || echo "cuda tests: exit $?"
-  grep -E '^(--- |ok|FAIL|PASS)|waits per iteration|tok/s|max \|Δ' "$out/cuda-test.log" | head -60
+  grep -E '^(--- |ok|FAIL|PASS)|waits per iteration|tok/s|max \|Δ' "$out/cuda-test.log" | head -60 || true
 
   echo "== linear kernels: 1, 9, 16 rows, f32 and bf16 activations"
   (cd .dev && timeout 90 "$bin/cuda.test" -test.run XXX -test.bench Linear -test.benchtime 20x) >"$out/linear-bench.txt" 2>&1 ||
     echo "linear benchmark: exit $?"
-  grep -E 'GB/s|FAIL' "$out/linear-bench.txt" | head -60
+  grep -E 'GB/s|FAIL' "$out/linear-bench.txt" | head -60 || true # no match must not end the run (set -e)
 
   echo "== bench"
-  for shape in "llama3.1-8b --pard-draft llama3.2-1b -k 8" "llama3.2-1b"; do
-    for act in false true; do
-      name=$(echo "$shape" | cut -d' ' -f1)-bf16-$act
-      if [ "$(left)" -lt 60 ]; then echo "bench $name: skipped, $(left) s left"; continue; fi
-      # shellcheck disable=SC2086
-      timeout "$(left)" "$bin/bench" --device cuda --shape $shape --bf16-activations=$act >"$out/bench-$name.txt" 2>&1 ||
-        echo "bench $name: exit $?"
-      cat "$out/bench-$name.txt"
-    done
-  done
+  # Most wanted first, as the budget may end the list: float32 and bf16
+  # activations, weight prefetching into L2 off and on (GOPARD_GPU_PREFETCH,
+  # written without a GPU), then other prefetch budgets at one row.
+  pard="--pard-draft llama3.2-1b -k 8"
+  while IFS='|' read -r name prefetch args; do
+    if [ "$(left)" -lt 60 ]; then echo "bench $name: skipped, $(left) s left"; continue; fi
+    # shellcheck disable=SC2086
+    GOPARD_GPU_PREFETCH=$prefetch timeout "$(left)" "$bin/bench" --device cuda $args >"$out/bench-$name.txt" 2>&1 ||
+      echo "bench $name: exit $?"
+    cat "$out/bench-$name.txt"
+  done <<RUNS
+1b-f32|off|--shape llama3.2-1b
+1b-f32-prefetch|on|--shape llama3.2-1b
+8b-f32|off|--shape llama3.1-8b $pard
+8b-f32-prefetch|on|--shape llama3.1-8b $pard
+1b-bf16|off|--shape llama3.2-1b --bf16-activations
+8b-bf16|off|--shape llama3.1-8b $pard --bf16-activations
+1b-f32-prefetch12|12MiB|--shape llama3.2-1b --m 1
+1b-f32-prefetch40|40MiB|--shape llama3.2-1b --m 1
+1b-bf16-prefetch|on|--shape llama3.2-1b --bf16-activations
+RUNS
   ;;
 *)
   sed -n '2,25p' "$0"

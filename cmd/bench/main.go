@@ -180,6 +180,9 @@ type report struct {
 	BF16Activations  bool               `json:"bf16_activations"`
 	DotPrefetch      string             `json:"dot_prefetch,omitempty"` // with bf16 activations: where its tiles prefetch (GOPARD_DOT_PREFETCH)
 	KVCache          string             `json:"kv_cache"`
+	// L2PrefetchBytes: on a GPU, the weights each prefetch may ask L2 for
+	// (GOPARD_GPU_PREFETCH; 0: off).
+	L2PrefetchBytes int `json:"l2_prefetch_bytes,omitempty"`
 }
 
 // gpuBackend is what bench uses of a GPU backend beyond nn.Backend.
@@ -224,7 +227,13 @@ func run(o options) error {
 			}
 		}
 		rep.LaunchMs = map[string]float64{}
-		say("gopard bench: %s, bf16 activations %v (tensor cores), %s/%s\n\n", backend.Name(), o.bf16Act, runtime.GOOS, runtime.GOARCH)
+		prefetch := "off"
+		if p, ok := backend.(interface{ Prefetch() int }); ok && p.Prefetch() > 0 {
+			rep.L2PrefetchBytes = p.Prefetch()
+			prefetch = fmt.Sprintf("up to %.1f MiB a call", float64(rep.L2PrefetchBytes)/(1<<20))
+		}
+		say("gopard bench: %s, bf16 activations %v (tensor cores), weight prefetch into L2 %s (GOPARD_GPU_PREFETCH), %s/%s\n\n",
+			backend.Name(), o.bf16Act, prefetch, runtime.GOOS, runtime.GOARCH)
 		defer func() { say("kernel launches: %s\n", gpu.LaunchMode()) }()
 		bw, err := gpu.CopyBandwidth(1<<30, o.runs)
 		if err != nil {

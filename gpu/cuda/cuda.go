@@ -14,7 +14,10 @@
 // while the one before it finishes. The environment can change that:
 // GOPARD_CUDA_GRAPHS=0 launches every kernel by itself, GOPARD_CUDA_PDL=0
 // (or 1, to force it below sm_90) sets the overlap, and
-// GOPARD_NVRTC_OPTIONS adds NVRTC options (kernel experiments). Where
+// GOPARD_NVRTC_OPTIONS adds NVRTC options (kernel experiments);
+// GOPARD_GPU_PREFETCH=on (or a budget, 24MiB) asks L2 for the next linear
+// layers' weights while the operations between them run (sm_90+; see
+// gpu.Device.SetPrefetch). Where
 // the libraries are: GOPARD_LIBCUDA and GOPARD_NVRTC.
 package cuda
 

@@ -54,6 +54,10 @@ func BenchmarkLinear(b *testing.B) { gputest.Bench(b, open(b), gputest.LlamaShap
 // once an iteration.
 func TestChain(t *testing.T) { gputest.Chain(t, open(t)) }
 
+// TestPrefetch: asking L2 for the next weights changes no logit (sm_90+;
+// skips on older GPUs, where the kernels cannot prefetch).
+func TestPrefetch(t *testing.T) { gputest.Prefetch(t, open(t), gpu.PrefetchHalfL2) }
+
 // TestBF16Activations runs the engines and Chain on the tensor-core
 // kernels (sm_80+): AR, VSD and PARD must still agree token for token,
 // which needs the mma to give a row the same bits whatever rows share

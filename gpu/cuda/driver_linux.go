@@ -61,6 +61,7 @@ enum {
 	GP_CUDA_ERROR_NO_DEVICE = 100,
 	GP_ATTR_CC_MAJOR = 75, // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
 	GP_ATTR_CC_MINOR = 76,
+	GP_ATTR_L2_CACHE_SIZE = 38, // CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, bytes
 	GP_STREAM_NON_BLOCKING = 1,
 	GP_MAX_ARGS = 32,
 	GP_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6,
@@ -509,6 +510,7 @@ type driver struct {
 	graphs *graphRecorder
 	mode   string // LaunchMode's answer
 	cc     int    // compute capability, major·10 + minor
+	l2     int    // L2 cache bytes
 
 	// Scratch for passing a held run to C.
 	cFns                []C.CUfunction
@@ -544,13 +546,14 @@ func openDriver(ordinal int) (gpu.Driver, error) {
 		return nil, fmt.Errorf("cuda: no device %d (this machine has %d)", ordinal, count)
 	}
 	d := &driver{}
-	var major, minor C.int
+	var major, minor, l2 C.int
 	var name [256]C.char
 	if err := firstErr(
 		check("cuDeviceGet", C.gp_cuDeviceGet(&d.dev, C.int(ordinal))),
 		check("cuDeviceGetName", C.gp_cuDeviceGetName(&name[0], C.int(len(name)), d.dev)),
 		check("cuDeviceGetAttribute", C.gp_cuDeviceGetAttribute(&major, C.GP_ATTR_CC_MAJOR, d.dev)),
 		check("cuDeviceGetAttribute", C.gp_cuDeviceGetAttribute(&minor, C.GP_ATTR_CC_MINOR, d.dev)),
+		check("cuDeviceGetAttribute", C.gp_cuDeviceGetAttribute(&l2, C.GP_ATTR_L2_CACHE_SIZE, d.dev)),
 	); err != nil {
 		return nil, fmt.Errorf("cuda: device %d: %w", ordinal, err)
 	}
@@ -570,7 +573,7 @@ func openDriver(ordinal int) (gpu.Driver, error) {
 		d.Close()
 		return nil, fmt.Errorf("%s: %w", d.name, err)
 	}
-	d.cc = int(major)*10 + int(minor)
+	d.cc, d.l2 = int(major)*10+int(minor), int(l2)
 	d.chooseLaunchMode(d.cc)
 	return d, nil
 }
@@ -578,6 +581,15 @@ func openDriver(ordinal int) (gpu.Driver, error) {
 // TensorCores implements gpu.TensorCorer: the bf16 mma of the kernels
 // needs sm_80 (Ampere) or newer.
 func (d *driver) TensorCores() bool { return d.cc >= 80 }
+
+// L2Bytes implements gpu.L2Cacher: the L2's size from sm_90 on, where the
+// kernels' prefetch_l2 is an instruction (compat.h); 0 before.
+func (d *driver) L2Bytes() int {
+	if d.cc < 90 {
+		return 0
+	}
+	return d.l2
+}
 
 // chooseLaunchMode turns on programmatic dependent launch where the GPU
 // has it (sm_90+) and CUDA graphs where the driver has them.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gopard/gopard/gpu"
 	"github.com/gopard/gopard/gpu/cuda"
 	"github.com/gopard/gopard/gpu/hip"
 	"github.com/gopard/gopard/nn"
@@ -19,15 +20,21 @@ const DeviceHelp = "where the model runs: auto (a GPU when one works, else the C
 // CPU backend (≤ 0: all cores). "auto" tries CUDA, then HIP, and falls back
 // to the CPU silently; "cuda" and "hip" fail with the reason the GPU cannot
 // be used (for instance "cuda: libcuda.so.1 not found: no NVIDIA driver on
-// this machine"). Release a GPU backend with CloseBackend when done.
+// this machine"). A malformed GPU setting in the environment
+// (GOPARD_GPU_PREFETCH) is an error for every kind but cpu. Release a GPU
+// backend with CloseBackend when done.
 func Backend(device string, threads int) (nn.Backend, error) {
 	kind, ordinal, err := parseDevice(device)
 	if err != nil {
 		return nil, err
 	}
-	switch kind {
-	case "cpu":
+	if kind == "cpu" {
 		return ops.NewCPU(threads), nil
+	}
+	if _, err := gpu.PrefetchFromEnv(); err != nil {
+		return nil, err // auto would otherwise fall back to the CPU over a typo
+	}
+	switch kind {
 	case "cuda":
 		return cuda.Open(ordinal)
 	case "hip":

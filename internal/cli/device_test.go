@@ -60,6 +60,17 @@ func TestBackend(t *testing.T) {
 
 	_, err = Backend("tpu", 1)
 	require.ErrorContains(t, err, `--device "tpu"`)
+
+	// A mistyped GPU setting is an error, even where auto would have
+	// fallen back to the CPU; the CPU itself does not read it.
+	t.Setenv("GOPARD_GPU_PREFETCH", "lots")
+	for _, dev := range []string{"auto", "cuda", "hip:1"} {
+		_, err = Backend(dev, 1)
+		require.ErrorContains(t, err, `GOPARD_GPU_PREFETCH="lots"`, dev)
+	}
+	b, err = Backend("cpu", 1)
+	require.NoError(t, err)
+	require.NoError(t, CloseBackend(b))
 }
 
 // TestStartCPUProfile checks the --cpuprofile helper: nothing for an empty

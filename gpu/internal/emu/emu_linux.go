@@ -24,6 +24,9 @@ static int gp_emu_launch(void* f, unsigned gx, unsigned gy, unsigned gz, unsigne
 
 typedef long (*gp_emu_counter)(void);
 static long gp_emu_take(void* f) { return ((gp_emu_counter)f)(); }
+typedef long (*gp_emu_addresses)(uintptr_t*, long);
+static long gp_emu_take_addresses(void* f, uintptr_t* out, long max) { return ((gp_emu_addresses)f)(out, max); }
+static void gp_emu_drop_addresses(void* f) { static uintptr_t none; ((gp_emu_addresses)f)(&none, 0); }
 
 // Device memory is host memory, aligned as cuMemAlloc's (256 bytes).
 static uintptr_t gp_emu_alloc(size_t n) { return (uintptr_t)aligned_alloc(256, (n + 255) / 256 * 256); }
@@ -67,14 +70,25 @@ func Open(warp int) (gpu.Driver, error) {
 		}
 		libs[warp] = h
 	}
-	cn := C.CString("emu_take_unwaited")
-	defer C.free(unsafe.Pointer(cn))
-	unwaited := C.dlsym(h, cn)
-	if unwaited == nil {
-		return nil, fmt.Errorf("emu: the kernel library lacks emu_take_unwaited")
+	d := &driver{lib: h, warp: warp}
+	for _, f := range []struct {
+		name string
+		p    *unsafe.Pointer
+	}{{"emu_take_unwaited", &d.unwaited}, {"emu_take_prefetches", &d.prefetches}} {
+		cn := C.CString(f.name)
+		*f.p = C.dlsym(h, cn)
+		C.free(unsafe.Pointer(cn))
+		if *f.p == nil {
+			return nil, fmt.Errorf("emu: the kernel library lacks %s", f.name)
+		}
 	}
-	return &driver{lib: h, warp: warp, unwaited: unwaited}, nil
+	return d, nil
 }
+
+// emulatedL2 is the L2 cache the emulator reports (L2Bytes), so that the
+// Device's weight prefetching runs on it: the size of a small GPU's. The
+// emulator has no cache; it records what the kernels ask for.
+const emulatedL2 = 4 << 20
 
 // driver is a gpu.Driver whose device is the CPU. Launches run to
 // completion before they return, so there is nothing to synchronize.
@@ -85,7 +99,24 @@ type driver struct {
 	names []string
 	args  []C.uint64_t
 
-	unwaited unsafe.Pointer // emu_take_unwaited
+	unwaited   unsafe.Pointer // emu_take_unwaited
+	prefetches unsafe.Pointer // emu_take_prefetches
+
+	// recording: keep the addresses the kernels prefetch in prefetched
+	// (takePrefetches), instead of dropping them after each launch.
+	recording  bool
+	prefetched []uintptr
+}
+
+// L2Bytes implements gpu.L2Cacher.
+func (d *driver) L2Bytes() int { return emulatedL2 }
+
+// takePrefetches returns the addresses prefetch_l2 was given since the
+// last call (with recording on), in the order the emulated threads ran.
+func (d *driver) takePrefetches() []uintptr {
+	p := d.prefetched
+	d.prefetched = nil
+	return p
 }
 
 func (d *driver) Name() string { return fmt.Sprintf("emu:0 CPU emulator (warp %d)", d.warp) }
@@ -152,6 +183,20 @@ func (d *driver) Launch(fn uintptr, grid, block gpu.Dim3, args []uint64) error {
 	// activations (gpu/kernels/compat.h).
 	if n := C.gp_emu_take(d.unwaited); n != 0 {
 		return fmt.Errorf("emu: kernel %s: %d threads returned without calling grid_dependency_wait()", d.names[fn], n)
+	}
+	// Taken after every launch, so that the emulator's list stays short.
+	n := int(C.gp_emu_take_addresses(d.prefetches, nil, 0))
+	if n == 0 {
+		return nil
+	}
+	if !d.recording {
+		C.gp_emu_drop_addresses(d.prefetches)
+		return nil
+	}
+	got := make([]C.uintptr_t, n)
+	C.gp_emu_take_addresses(d.prefetches, &got[0], C.long(n))
+	for _, a := range got {
+		d.prefetched = append(d.prefetched, uintptr(a))
 	}
 	return nil
 }

@@ -286,7 +286,22 @@ static void launch(void (*k)(A...), unsigned gx, unsigned gy, unsigned gz, unsig
 #define GP_HAVE_GRID_DEPENDENCY 1
 static inline void grid_dependency_wait() { emu::fibers[emu::current].waited = true; }
 static inline void grid_launch_dependents() {}
-static inline void prefetch_l2(const void*) {}
+
+// The emulator has no cache to warm; it records the addresses asked for,
+// so that a test can check what a kernel prefetches (emu_take_prefetches).
+static std::vector<uintptr_t> emu_prefetched;
+static inline void prefetch_l2(const void* p) { emu_prefetched.push_back((uintptr_t)p); }
+
+// emu_take_prefetches returns how many addresses prefetch_l2 was given
+// since they were last taken; with out set it also copies up to max of
+// them there and forgets them all.
+extern "C" long emu_take_prefetches(uintptr_t* out, long max) {
+  long n = (long)emu_prefetched.size();
+  if (!out) return n;
+  for (long i = 0; i < n && i < max; i++) out[i] = emu_prefetched[i];
+  emu_prefetched.clear();
+  return n;
+}
 
 // emu_take_unwaited returns, and resets, the number of threads since the
 // last call that returned without calling grid_dependency_wait.

@@ -1,0 +1,82 @@
+package gputest
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/tensor"
+)
+
+// Prefetching is what Prefetch needs of a backend beyond nn.Backend: the
+// weight prefetching of gpu.Device.
+type Prefetching interface {
+	nn.Backend
+	nn.Prefetcher
+	SetPrefetch(bytes int) int
+	PrefetchedBytes() int64
+}
+
+// PrefetchLines is the size, in bytes, of what prefetching a whole tensor
+// asks for: its bytes rounded up to whole 128-byte cache lines
+// (PREFETCH_LINE in gpu/kernels/prefetch.cu).
+func PrefetchLines(t *tensor.Tensor) int64 {
+	return (int64(t.Len()*t.DType.Size()) + 127) / 128 * 128
+}
+
+// Prefetch runs a small random decoder on b with weight prefetching off
+// and on (budget bytes a call; gpu.PrefetchHalfL2 for the default): a
+// prompt of 9 tokens, then two decoding steps. The logits must be the
+// same bits either way (a prefetch changes no result), and each forward
+// with logits must ask for every weight the decoder names: per layer its
+// o, gate and up projections after q/k/v, and after its MLP the next
+// layer's q, k and v, or the LM head after the last. The model is small
+// enough for the default budget to take every tensor whole.
+func Prefetch(t *testing.T, b Prefetching, budget int) {
+	cfg := nn.Config{Hidden: 64, Intermediate: 96, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 16, Vocab: 300,
+		NormEps: 1e-5, RoPE: nn.RoPEConfig{Theta: 10000}, Tied: true}
+	w := randomModel(t, b, rng(15), cfg)
+	var perForward int64
+	for l, lw := range w.Layers {
+		perForward += PrefetchLines(lw.O) + PrefetchLines(lw.Gate) + PrefetchLines(lw.Up)
+		if l+1 < len(w.Layers) {
+			next := w.Layers[l+1]
+			perForward += PrefetchLines(next.Q) + PrefetchLines(next.K) + PrefetchLines(next.V)
+		} else {
+			perForward += PrefetchLines(w.LMHead)
+		}
+	}
+	prompt := []int32{5, 17, 250, 3, 99, 42, 7, 7, 120}
+	run := func() [][]float32 {
+		d, err := nn.NewDecoder(b, cfg, w, 32, 16)
+		require.NoError(t, err)
+		var logits [][]float32
+		rows, err := d.Forward(prompt, 0, 2)
+		require.NoError(t, err)
+		for _, r := range rows {
+			logits = append(logits, slices.Clone(r))
+		}
+		for i, tok := range []int32{11, 260} {
+			rows, err := d.Forward([]int32{tok}, len(prompt)+i, 1)
+			require.NoError(t, err)
+			logits = append(logits, slices.Clone(rows[0]))
+		}
+		return logits
+	}
+
+	b.SetPrefetch(0)
+	before := b.PrefetchedBytes()
+	want := run()
+	require.Equal(t, before, b.PrefetchedBytes(), "prefetching off asks for nothing")
+	set := b.SetPrefetch(budget)
+	defer b.SetPrefetch(0)
+	if set == 0 {
+		t.Skipf("%s cannot prefetch into its L2", b.Name())
+	}
+	require.Equal(t, want, run(), "logits with prefetching on ≠ off")
+	got := b.PrefetchedBytes() - before
+	require.Equal(t, 3*perForward, got, "bytes asked for in three forwards (budget %d)", set)
+	t.Logf("%s: %d bytes a forward asked for, budget %d a call", b.Name(), got/3, set)
+}
