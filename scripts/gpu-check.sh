@@ -19,7 +19,9 @@
 #       the Llama-3.2-1B shape and the Llama-3.1-8B shape (with a PARD
 #       draft of the 1B shape, K = 8), with float32 activations and with
 #       --bf16-activations, and with weight prefetching into L2 off and on
-#       (GOPARD_GPU_PREFETCH). Logs go to $OUT (else ./gpu-check-out).
+#       (GOPARD_GPU_PREFETCH), and the 1B shape's decode step profiled
+#       (--profile: each operation alone, then each kind left out).
+#       Logs go to $OUT (else ./gpu-check-out).
 #       SECONDS (default 480) bounds the whole run; the tests get half.
 #
 # The device call: run(command="bash scripts/gpu-check.sh run",
@@ -84,6 +86,7 @@ run)
   done <<RUNS
 1b-f32|off|--shape llama3.2-1b
 1b-f32-prefetch|on|--shape llama3.2-1b
+1b-profile|off|--shape llama3.2-1b --m 1 --profile
 8b-f32|off|--shape llama3.1-8b $pard
 8b-f32-prefetch|on|--shape llama3.1-8b $pard
 1b-bf16|off|--shape llama3.2-1b --bf16-activations
@@ -91,6 +94,7 @@ run)
 1b-f32-prefetch12|12MiB|--shape llama3.2-1b --m 1
 1b-f32-prefetch40|40MiB|--shape llama3.2-1b --m 1
 1b-bf16-prefetch|on|--shape llama3.2-1b --bf16-activations
+1b-profile-prefetch|on|--shape llama3.2-1b --m 1 --profile
 RUNS
   ;;
 *)

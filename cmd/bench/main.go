@@ -6,7 +6,9 @@
 // tokens, each beside the machine's limit. On a GPU (--device cuda|hip):
 // the device's copy bandwidth as the roofline, the same forwards (returning
 // argmax ids, as greedy decoding there does) with the host time to queue
-// each, and with --profile the device time of every operation.
+// each, and with --profile the device time of every operation (and, on
+// either, forwards with each kind of operation left out: its cost in
+// place, overlap included).
 //
 //	go run ./cmd/bench [--shape qwen2.5-0.5b|llama3.2-1b|llama3.1-8b|qwen3-0.6b|tiny | --model DIR]
 //	                   [--device cpu|auto|cuda|hip] [--threads N] [--runs R] [--context C] [--json]
@@ -104,7 +106,7 @@ func main() {
 	flag.StringVar(&o.draftAct, "draft-activations", "bf16", cli.DraftActivationsHelp+" (with --pard-draft)")
 	flag.IntVar(&o.k, "k", 8, "drafts per PARD iteration (with --pard-draft)")
 	flag.IntVar(&o.pardTokens, "pard-tokens", 128, "tokens generated in the timed PARD run (with --pard-draft)")
-	flag.BoolVar(&o.profile, "profile", false, "time every operation of the M = 1 and M = 9 forwards (or --m's) alone and print where the time goes (a GPU: device time by events; the CPU: wall time, dispatch and waits included)")
+	flag.BoolVar(&o.profile, "profile", false, "time every operation of the M = 1 and M = 9 forwards (or --m's) alone and print where the time goes (a GPU: device time by events; the CPU: wall time, dispatch and waits included); then time those forwards with each kind of operation left out (attention, norms, rotations, L2 prefetches, all but the linear layers, the linear layers), to show what each costs in place")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: bench [--shape NAME | --model DIR] [flags]\n\n")
 		flag.PrintDefaults()
@@ -356,6 +358,9 @@ func run(o options) error {
 			sizes = []int{o.only}
 		}
 		if err := profileOps(tb, m, sizes, o.context, o.runs, say); err != nil {
+			return err
+		}
+		if err := ablateOps(tb, m, sizes, o.context, o.runs, limit, onGPU, say); err != nil {
 			return err
 		}
 	}

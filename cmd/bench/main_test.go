@@ -136,3 +136,87 @@ func TestGopardGoShapeIsTheEmbeddedTarget(t *testing.T) {
 	_, bytes := randomWeights(o.randomShape())
 	require.Equal(t, int64(10*(2*512*512+2*512*256+3*512*1408)+4096*512), bytes/2)
 }
+
+// countingCPU counts the operations that reach the CPU, by kind.
+type countingCPU struct {
+	cpuTimer
+	calls map[opKind]int
+}
+
+func (c *countingCPU) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	c.calls[kindAttention]++
+	c.cpuTimer.Attention(out, q, k, v, start, heads, kvHeads, headDim)
+}
+
+func (c *countingCPU) RMSNorm(out, x, w *tensor.Tensor, eps float32) {
+	c.calls[kindNorm]++
+	c.cpuTimer.RMSNorm(out, x, w, eps)
+}
+
+func (c *countingCPU) AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32) {
+	c.calls[kindNorm]++
+	c.cpuTimer.AddRMSNorm(out, x, delta, w, eps)
+}
+
+func (c *countingCPU) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) {
+	c.calls[kindRotation]++
+	c.cpuTimer.RoPEQK(q, k, heads, kvHeads, headDim, start, cos, sin)
+}
+
+func (c *countingCPU) Linear(out, x, w, bias *tensor.Tensor) {
+	c.calls[kindLinear]++
+	c.cpuTimer.Linear(out, x, w, bias)
+}
+
+func (c *countingCPU) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	c.calls[kindLinear]++
+	c.cpuTimer.LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv)
+}
+
+func (c *countingCPU) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
+	c.calls[kindLinear]++
+	c.cpuTimer.LinearSwiGLU(out, x, gate, up)
+}
+
+func (c *countingCPU) PrefetchWeights(ws []*tensor.Tensor) { c.calls[kindPrefetch]++ }
+
+// TestAblation: each row of the ablation table keeps from the backend
+// exactly the kinds of operations it leaves out, and ablateOps prints a
+// row for each (the prefetch row only where prefetching is on, which the
+// CPU never is).
+func TestAblation(t *testing.T) {
+	c := &countingCPU{cpuTimer: cpuTimer{ops.NewCPU(1)}, calls: map[opKind]int{}}
+	s := shapes["tiny"]
+	w, bytes := randomWeights(s)
+	a := &ablation{timedBackend: c}
+	dec, err := nn.NewDecoder(a, s.cfg, w, 64, 16)
+	require.NoError(t, err)
+	every := []opKind{kindAttention, kindNorm, kindRotation, kindLinear, kindPrefetch}
+	for _, row := range ablations {
+		a.skip = row.skip
+		clear(c.calls)
+		_, err := dec.Forward([]int32{1, 2, 3}, 0, 1)
+		require.NoError(t, err)
+		for _, k := range every {
+			if row.skip&k != 0 {
+				require.Zero(t, c.calls[k], "%s: kind %d reached the backend", row.name, k)
+			} else {
+				require.Positive(t, c.calls[k], "%s: kind %d left out", row.name, k)
+			}
+		}
+	}
+
+	m := &forwardRunner{name: "tiny", cfg: s.cfg, dec: dec, weightBytes: bytes}
+	var out strings.Builder
+	say := func(format string, a ...any) { fmt.Fprintf(&out, format, a...) }
+	require.NoError(t, ablateOps(cpuTimer{ops.NewCPU(1)}, m, []int{1, 3}, 8, 2, 10, false, say))
+	text := out.String()
+	for _, row := range ablations {
+		if row.skip == kindPrefetch {
+			require.NotContains(t, text, row.name)
+			continue
+		}
+		require.Equal(t, 2, strings.Count(text, row.name+" "), row.name)
+	}
+	require.Contains(t, text, "forwards of 3 token(s)")
+}

@@ -163,3 +163,166 @@ func profileOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, sa
 	}
 	return nil
 }
+
+// opKind is a class of operations that ablateOps leaves out.
+type opKind uint8
+
+const (
+	kindAttention opKind = 1 << iota
+	kindNorm             // RMSNorm, AddRMSNorm and Add: the residual adds and norms
+	kindRotation         // RoPE, RoPEQK
+	kindLinear           // Linear, LinearQKV, LinearSwiGLU: the weights' reads
+	kindPrefetch         // nn.Prefetcher's PrefetchWeights
+)
+
+// ablation is a backend that drops the operations of the kinds in skip,
+// so that a forward timed without them shows what they cost in place:
+// queued among the others in the device's usual launch mode (a GPU's
+// graphs and overlapping launches), which profileOps, timing each alone,
+// cannot show. Its results are wrong; only its times mean anything. It
+// hands argmax and prefetching on to the backend when it has them, so
+// that a GPU decoder takes its usual path; on the CPU its KV cache is
+// float32 rows (it hides nn.KVStore), as the profile's is.
+type ablation struct {
+	timedBackend
+	skip opKind
+}
+
+func (a *ablation) keeps(k opKind) bool { return a.skip&k == 0 }
+
+func (a *ablation) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	if a.keeps(kindAttention) {
+		a.timedBackend.Attention(out, q, k, v, start, heads, kvHeads, headDim)
+	}
+}
+
+func (a *ablation) RMSNorm(out, x, w *tensor.Tensor, eps float32) {
+	if a.keeps(kindNorm) {
+		a.timedBackend.RMSNorm(out, x, w, eps)
+	}
+}
+
+func (a *ablation) AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32) {
+	if a.keeps(kindNorm) {
+		a.timedBackend.AddRMSNorm(out, x, delta, w, eps)
+	}
+}
+
+func (a *ablation) Add(dst, src *tensor.Tensor) {
+	if a.keeps(kindNorm) {
+		a.timedBackend.Add(dst, src)
+	}
+}
+
+func (a *ablation) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *tensor.Tensor) {
+	if a.keeps(kindRotation) {
+		a.timedBackend.RoPE(x, heads, headDim, start, cos, sin)
+	}
+}
+
+func (a *ablation) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) {
+	if a.keeps(kindRotation) {
+		a.timedBackend.RoPEQK(q, k, heads, kvHeads, headDim, start, cos, sin)
+	}
+}
+
+func (a *ablation) Linear(out, x, w, bias *tensor.Tensor) {
+	if a.keeps(kindLinear) {
+		a.timedBackend.Linear(out, x, w, bias)
+	}
+}
+
+func (a *ablation) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	if a.keeps(kindLinear) {
+		a.timedBackend.LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv)
+	}
+}
+
+func (a *ablation) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
+	if a.keeps(kindLinear) {
+		a.timedBackend.LinearSwiGLU(out, x, gate, up)
+	}
+}
+
+func (a *ablation) PrefetchWeights(ws []*tensor.Tensor) {
+	if p, ok := a.timedBackend.(nn.Prefetcher); ok && a.keeps(kindPrefetch) {
+		p.PrefetchWeights(ws)
+	}
+}
+
+// Argmax and ArgmaxProb are the backend's: the decoder calls them only
+// for logits it keeps off the host, which only an nn.Argmaxer does.
+func (a *ablation) Argmax(t *tensor.Tensor, rows int) []int32 {
+	return a.timedBackend.(nn.Argmaxer).Argmax(t, rows)
+}
+
+func (a *ablation) ArgmaxProb(t *tensor.Tensor, rows int) ([]int32, []float32) {
+	return a.timedBackend.(nn.Argmaxer).ArgmaxProb(t, rows)
+}
+
+// ablations are the rows of ablateOps's table.
+var ablations = []struct {
+	name string
+	skip opKind
+}{
+	{"every operation", 0},
+	{"without attention", kindAttention},
+	{"without residual adds and norms", kindNorm},
+	{"without rotations", kindRotation},
+	{"without L2 prefetches", kindPrefetch},
+	{"linear layers only", kindAttention | kindNorm | kindRotation | kindPrefetch},
+	{"without linear layers", kindLinear},
+}
+
+// ablateOps times forwards of M tokens at context position ctx (as
+// timeForward: argmax ids on a GPU, medians of runs) on a decoder sharing
+// m's weights, with each kind of operation left out in turn, and prints
+// each time beside the full forward's: the difference is what that kind
+// costs in place. "linear layers only" is compared with the roofline
+// (m's weight bytes at bandwidth GB/s): what the weights' reads reach
+// with nothing between them.
+func ablateOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, bandwidth float64, ids bool, say func(string, ...any)) error {
+	a := &ablation{timedBackend: b}
+	rows := slices.Max(sizes)
+	dec, err := nn.NewDecoder(a, m.cfg, m.dec.Weights(), ctx+rows+runs+16, 256)
+	if err != nil {
+		return err
+	}
+	prompt := syntheticPrompt(ctx+rows, m.cfg.Vocab)
+	if _, err := dec.Forward(prompt[:ctx], 0, 0); err != nil {
+		return err
+	}
+	prefetching := false
+	if p, ok := b.(interface{ Prefetch() int }); ok {
+		prefetching = p.Prefetch() > 0
+	}
+	for _, M := range sizes {
+		want := M
+		if M > 16 {
+			want = 1 // a prefill chunk, as run times it
+		}
+		say("\nforwards of %d token(s) with a kind of operation left out (their results are wrong; medians of %d):\n", M, runs)
+		say("%-34s %10s %10s %8s\n", "operations", "time", "Δ", "of bw")
+		var full float64
+		for _, row := range ablations {
+			if row.skip == kindPrefetch && !prefetching {
+				continue // prefetching is off: nothing to leave out
+			}
+			a.skip = row.skip
+			sec, err := timeForward(dec, prompt[ctx:ctx+M], ctx, want, runs, ids)
+			if err != nil {
+				return err
+			}
+			if row.skip == 0 {
+				full = sec
+			}
+			ofBW := ""
+			if row.skip&kindLinear == 0 && bandwidth > 0 {
+				ofBW = fmt.Sprintf("%7.0f%%", 100*float64(m.weightBytes)/sec/1e9/bandwidth)
+			}
+			say("%-34s %8.3fms %+8.3fms %8s\n", row.name, sec*1e3, (sec-full)*1e3, ofBW)
+		}
+	}
+	a.skip = 0
+	return nil
+}
