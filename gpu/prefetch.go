@@ -53,8 +53,8 @@ func (d *Device) SetPrefetch(bytes int) int {
 	return d.prefetchBudget
 }
 
-// Prefetch is the budget SetPrefetch set, in bytes (0: off).
-func (d *Device) Prefetch() int { return d.prefetchBudget }
+// PrefetchBudget is the budget SetPrefetch set, in bytes (0: off).
+func (d *Device) PrefetchBudget() int { return d.prefetchBudget }
 
 // PrefetchedBytes is the total that PrefetchWeights has asked for.
 func (d *Device) PrefetchedBytes() int64 { return d.prefetched }

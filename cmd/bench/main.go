@@ -230,8 +230,8 @@ func run(o options) error {
 		}
 		rep.LaunchMs = map[string]float64{}
 		prefetch := "off"
-		if p, ok := backend.(interface{ Prefetch() int }); ok && p.Prefetch() > 0 {
-			rep.L2PrefetchBytes = p.Prefetch()
+		if p, ok := backend.(interface{ PrefetchBudget() int }); ok && p.PrefetchBudget() > 0 {
+			rep.L2PrefetchBytes = p.PrefetchBudget()
 			prefetch = fmt.Sprintf("up to %.1f MiB a call", float64(rep.L2PrefetchBytes)/(1<<20))
 		}
 		say("gopard bench: %s, bf16 activations %v (tensor cores), weight prefetch into L2 %s (GOPARD_GPU_PREFETCH), %s/%s\n\n",

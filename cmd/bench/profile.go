@@ -293,8 +293,8 @@ func ablateOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, ban
 		return err
 	}
 	prefetching := false
-	if p, ok := b.(interface{ Prefetch() int }); ok {
-		prefetching = p.Prefetch() > 0
+	if p, ok := b.(interface{ PrefetchBudget() int }); ok {
+		prefetching = p.PrefetchBudget() > 0
 	}
 	for _, M := range sizes {
 		want := M
