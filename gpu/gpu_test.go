@@ -158,17 +158,17 @@ func TestPrefetchPlan(t *testing.T) {
 		budget int
 		want   []int
 	}{
-		{"all fit", []int{1000, 2000, 300}, 10000, []int{1000, 2000, 300}},
+		{"all fit", []int{1000, 2000, 300}, 10000, []int{992, 2000, 288}}, // multiples of 16
 		{"one", []int{100 * MB}, 25 * MB, []int{25 * MB}},
 		// Llama-3.2-1B after q/k/v: o (8 MiB) whole, gate and up the rest
 		// of a 25 MiB budget (an H100's half L2) between them.
 		{"o, gate, up", []int{8 * MB, 32 * MB, 32 * MB}, 25 * MB, []int{8 * MB, 17 * MB / 2, 17 * MB / 2}},
-		// Equal shares rounded down to whole lines.
-		{"split", []int{50000, 50000, 50000}, 1000, []int{256, 256, 256}},
+		// Equal shares rounded down to multiples of 16.
+		{"split", []int{50000, 50000, 50000}, 1000, []int{320, 320, 320}},
 		// A range that fits its share only once a smaller one is taken
-		// whole: 3000 fits 10000/3, then 3400 fits 7000/2, and the last
-		// gets the 3600 left, rounded down to 3584.
-		{"cascade", []int{3000, 20000, 3400}, 10000, []int{3000, 3584, 3400}},
+		// whole: 3008 fits 10000/3, then 3392 fits 6992/2, and the last
+		// gets the 3600 left.
+		{"cascade", []int{3008, 20000, 3392}, 10000, []int{3008, 3600, 3392}},
 		{"nothing", []int{1000}, 0, []int{0}},
 	} {
 		plan := make([]int, len(c.sizes))
@@ -191,7 +191,8 @@ func TestPrefetchFromEnv(t *testing.T) {
 		{"", 0, false}, {"0", 0, false}, {"off", 0, false}, {"OFF", 0, false},
 		{"1", PrefetchHalfL2, false}, {"on", PrefetchHalfL2, false},
 		{"24MiB", 24 << 20, false}, {"0MiB", 0, false},
-		{"24", 0, true}, {"-1MiB", 0, true}, {"24MB", 0, true}, {"yes", 0, true},
+		{"1024MiB", 1 << 30, false},
+		{"24", 0, true}, {"-1MiB", 0, true}, {"24MB", 0, true}, {"yes", 0, true}, {"1025MiB", 0, true},
 	} {
 		t.Setenv("GOPARD_GPU_PREFETCH", c.env)
 		got, err := PrefetchFromEnv()

@@ -17,9 +17,10 @@ import (
 // L2. Written on 2026-11-28 without a GPU: off unless asked for
 // (GOPARD_GPU_PREFETCH, SetPrefetch) until an H100 measures it.
 
-// L2Cacher is implemented by drivers whose kernels' prefetch_l2 reaches a
-// device-wide cache (CUDA sm_90 and newer, where compat.h has it), and by
-// the emulator, which records the addresses; L2Bytes is that cache's size.
+// L2Cacher is implemented by drivers whose kernels' prefetch_l2_bulk
+// reaches a device-wide cache (CUDA sm_90 and newer, where compat.h has
+// it), and by the emulator, which records the prefetches; L2Bytes is that
+// cache's size.
 type L2Cacher interface {
 	L2Bytes() int
 }
@@ -29,12 +30,19 @@ type L2Cacher interface {
 // KV cache, activations) and to what is still being read.
 const PrefetchHalfL2 = -1
 
-// prefetchMaxRanges is the ranges one l2_prefetch launch takes; prefetchLine
-// is PREFETCH_LINE in prefetch.cu.
+// The l2_prefetch launch (prefetch.cu): up to prefetchMaxRanges ranges,
+// each 16-byte aligned and a multiple of prefetchAlign bytes, asked for in
+// chunks of prefetchChunk (PREFETCH_CHUNK) by blocks of prefetchThreads
+// (a multiple of every warp size), at most prefetchBlocks of them: a 25
+// MiB budget is 1600 chunks, one a thread on 25 multiprocessors' copy
+// engines. maxPrefetchBudget keeps byte counts within the kernel's int.
 const (
 	prefetchMaxRanges = 4
-	prefetchLine      = 128
-	prefetchBlocks    = 64 // enough threads to issue a budget's lines in a few turns each
+	prefetchAlign     = 16
+	prefetchChunk     = 16384
+	prefetchThreads   = 64
+	prefetchBlocks    = 64
+	maxPrefetchBudget = 1 << 30
 )
 
 // SetPrefetch sets the bytes each PrefetchWeights may ask the L2 cache for
@@ -48,7 +56,7 @@ func (d *Device) SetPrefetch(bytes int) int {
 	case bytes == PrefetchHalfL2:
 		d.prefetchBudget = l2.L2Bytes() / 2
 	default:
-		d.prefetchBudget = max(0, bytes)
+		d.prefetchBudget = min(max(0, bytes), maxPrefetchBudget)
 	}
 	return d.prefetchBudget
 }
@@ -73,16 +81,17 @@ func PrefetchFromEnv() (int, error) {
 		return PrefetchHalfL2, nil
 	}
 	if n, ok := strings.CutSuffix(v, "MiB"); ok {
-		if mib, err := strconv.Atoi(n); err == nil && mib >= 0 && mib <= 1<<20 {
+		if mib, err := strconv.Atoi(n); err == nil && mib >= 0 && mib<<20 <= maxPrefetchBudget {
 			return mib << 20, nil
 		}
 	}
-	return 0, fmt.Errorf("GOPARD_GPU_PREFETCH=%q: want off, on, or a budget such as 24MiB", v)
+	return 0, fmt.Errorf("GOPARD_GPU_PREFETCH=%q: want off, on, or a budget such as 24MiB (at most %dMiB)", v, maxPrefetchBudget>>20)
 }
 
 // PrefetchWeights implements nn.Prefetcher: it queues one l2_prefetch for
-// the first bytes of each of ws (at most four; device tensors), the budget
-// shared out by prefetchPlan. With prefetching off it does nothing.
+// the first bytes of each of ws (at most four; device tensors; one not
+// 16-byte aligned is left out), the budget shared out by prefetchPlan.
+// With prefetching off it does nothing.
 func (d *Device) PrefetchWeights(ws []*tensor.Tensor) {
 	if len(ws) > prefetchMaxRanges {
 		d.badShape("PrefetchWeights", "%d tensors, at most %d", len(ws), prefetchMaxRanges)
@@ -93,29 +102,31 @@ func (d *Device) PrefetchWeights(ws []*tensor.Tensor) {
 	var sizes, plan [prefetchMaxRanges]int
 	for i, w := range ws {
 		d.operand("PrefetchWeights", w, tensor.F32, tensor.BF16, tensor.F16)
-		sizes[i] = w.Len() * w.DType.Size()
+		if w.Ptr%prefetchAlign == 0 {
+			sizes[i] = w.Len() * w.DType.Size()
+		}
 	}
 	prefetchPlan(sizes[:len(ws)], d.prefetchBudget, plan[:len(ws)])
 	var args [2 * prefetchMaxRanges]uint64
-	total := 0
+	bytes, chunks := 0, 0
 	for i, w := range ws {
-		lines := ceilDiv(plan[i], prefetchLine)
-		args[2*i], args[2*i+1] = ptr(w), i32(lines)
-		total += lines
+		args[2*i], args[2*i+1] = ptr(w), i32(plan[i])
+		bytes += plan[i]
+		chunks += ceilDiv(plan[i], prefetchChunk)
 	}
-	if total == 0 {
+	if bytes == 0 {
 		return
 	}
-	d.prefetched += int64(total) * prefetchLine
-	d.launch("l2_prefetch", Dim3{uint32(min(prefetchBlocks, ceilDiv(total, blockThreads))), 1, 1}, Dim3{blockThreads, 1, 1},
+	d.prefetched += int64(bytes)
+	d.launch("l2_prefetch", Dim3{uint32(min(prefetchBlocks, ceilDiv(chunks, prefetchThreads))), 1, 1}, Dim3{prefetchThreads, 1, 1},
 		args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7])
 }
 
 // prefetchPlan shares budget bytes out over ranges of the given sizes into
 // plan: the smaller ranges whole where they fit their equal share, the
 // rest split evenly among the others (a matrix read with another, gate
-// with up, gets as much as it), each a whole number of cache lines except
-// a range's tail.
+// with up, gets as much as it), each rounded down to a multiple of
+// prefetchAlign.
 func prefetchPlan(sizes []int, budget int, plan []int) {
 	for i := range plan {
 		plan[i] = -1 // not yet given
@@ -127,11 +138,11 @@ func prefetchPlan(sizes []int, budget int, plan []int) {
 		fitted := false
 		for i, s := range sizes {
 			if plan[i] < 0 && s <= share {
-				plan[i], left, open, fitted = s, left-s, open-1, true
+				plan[i], left, open, fitted = s/prefetchAlign*prefetchAlign, left-s, open-1, true
 			}
 		}
 		if !fitted {
-			share = share / prefetchLine * prefetchLine
+			share = share / prefetchAlign * prefetchAlign
 			for i := range sizes {
 				if plan[i] < 0 {
 					plan[i] = share

@@ -96,6 +96,15 @@ run)
 1b-bf16-prefetch|on|--shape llama3.2-1b --bf16-activations
 1b-profile-prefetch|on|--shape llama3.2-1b --m 1 --profile
 RUNS
+  # A compile that failed over the untried PTX (the kernels then ran
+  # without it; gpu/cuda's LaunchMode says so): the compiler's whole log.
+  for f in "$bin"/cache/gopard/cuda/*.failed; do
+    if [ -e "$f" ]; then
+      cp "$f" "$out/"
+      echo "== kernels compiled without the untried PTX: $out/$(basename "$f")"
+      head -c 3000 "$f"
+    fi
+  done
   ;;
 *)
   sed -n '2,25p' "$0"

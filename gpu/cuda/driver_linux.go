@@ -416,8 +416,10 @@ static nvrtcResult gp_nvrtc_destroy(nvrtcProgram* p) { return p_nvrtcDestroyProg
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -511,6 +513,9 @@ type driver struct {
 	mode   string // LaunchMode's answer
 	cc     int    // compute capability, major·10 + minor
 	l2     int    // L2 cache bytes
+	// untried: the kernels failed to compile or load with the untried
+	// PTX, and run without it (loadKernels); nil normally.
+	untried error
 
 	// Scratch for passing a held run to C.
 	cFns                []C.CUfunction
@@ -580,12 +585,13 @@ func openDriver(ordinal int) (gpu.Driver, error) {
 
 // TensorCores implements gpu.TensorCorer: the bf16 mma of the kernels
 // needs sm_80 (Ampere) or newer.
-func (d *driver) TensorCores() bool { return d.cc >= 80 }
+func (d *driver) TensorCores() bool { return d.cc >= 80 && d.untried == nil }
 
 // L2Bytes implements gpu.L2Cacher: the L2's size from sm_90 on, where the
-// kernels' prefetch_l2 is an instruction (compat.h); 0 before.
+// kernels' prefetches are instructions (compat.h); 0 before, and where the
+// kernels run without their untried PTX.
 func (d *driver) L2Bytes() int {
-	if d.cc < 90 {
+	if d.cc < 90 || d.untried != nil { // the bulk prefetch is untried PTX
 		return 0
 	}
 	return d.l2
@@ -612,16 +618,24 @@ func (d *driver) chooseLaunchMode(cc int) {
 	d.mode = strings.Join(mode, " + ")
 }
 
-// LaunchMode implements gpu.LaunchModer: how kernels are issued, and how
-// many graphs were built and launched so far.
+// LaunchMode implements gpu.LaunchModer: how kernels are issued, how
+// many graphs were built and launched so far, and whether the kernels run
+// without their untried PTX (loadKernels).
 func (d *driver) LaunchMode() string {
-	if d.graphs == nil {
-		return d.mode
+	s := d.mode
+	if d.graphs != nil {
+		s = fmt.Sprintf("%s (%d graphs built, %d launched, %d kernels outside graphs)", d.mode, d.graphs.built,
+			d.graphs.built+d.graphs.relaunched, d.graphs.direct)
+		if d.graphs.err != nil {
+			s += "; graphs off after: " + d.graphs.err.Error()
+		}
 	}
-	s := fmt.Sprintf("%s (%d graphs built, %d launched, %d kernels outside graphs)", d.mode, d.graphs.built,
-		d.graphs.built+d.graphs.relaunched, d.graphs.direct)
-	if d.graphs.err != nil {
-		s += "; graphs off after: " + d.graphs.err.Error()
+	if d.untried != nil {
+		msg := d.untried.Error()
+		if len(msg) > 400 {
+			msg = msg[:400] + "…"
+		}
+		s += "; kernels built with " + untriedPTXOption + " (no tensor cores, no bulk L2 prefetch) after: " + msg
 	}
 	return s
 }
@@ -711,7 +725,12 @@ func firstErr(errs ...error) error {
 }
 
 // loadKernels compiles the kernels for compute capability cc, or takes
-// them from the cache, and loads them.
+// them from the cache, and loads them. Should that fail, it compiles them
+// again without the inline PTX no GPU has compiled yet (untriedPTXOption;
+// see compat.h) and, if that works, goes on without those paths
+// (TensorCores and L2Bytes then say none), keeping the first error for
+// LaunchMode; the failure is cached too, so later opens go straight to
+// the fallback.
 func (d *driver) loadKernels(cc int) error {
 	var vmaj, vmin C.int
 	if err := checkNVRTC("nvrtcVersion", C.gp_nvrtcVersion(&vmaj, &vmin)); err != nil {
@@ -727,16 +746,53 @@ func (d *driver) loadKernels(cc int) error {
 	}
 	arch, cubin := target(cc, supported, C.gp_nvrtc_has_cubin() != 0)
 	opts := options(arch)
-	src := kernels.Source()
+	compiler := fmt.Sprintf("nvrtc %d.%d", vmaj, vmin)
+	path := d.cachePath(compiler, opts, arch, cubin)
+	if slices.Contains(opts, untriedPTXOption) { // asked for in GOPARD_NVRTC_OPTIONS
+		return d.loadCompiled(path, opts, cubin)
+	}
+	safe := append(slices.Clone(opts), untriedPTXOption)
+	safePath, failed := d.cachePath(compiler, safe, arch, cubin), path+".failed"
+	if b, err := os.ReadFile(failed); path != "" && err == nil {
+		d.untried = errors.New(string(b))
+		return d.loadCompiled(safePath, safe, cubin)
+	}
+	err := d.loadCompiled(path, opts, cubin)
+	if err == nil {
+		return nil
+	}
+	if d.loadCompiled(safePath, safe, cubin) != nil {
+		return err // the fallback failing too: the fault is elsewhere, and the first error says it
+	}
+	d.untried = err
+	if path != "" {
+		_ = os.WriteFile(failed, []byte(err.Error()), 0o644) // the cache is an optimization
+	}
+	return nil
+}
+
+// untriedPTXOption compiles the kernels without the inline PTX that was
+// written without a GPU to try it on (GP_NO_UNTRIED_PTX in compat.h).
+const untriedPTXOption = "-DGP_NO_UNTRIED_PTX"
+
+// cachePath is the cache file of the kernels compiled with opts ("" with
+// the cache off).
+func (d *driver) cachePath(compiler string, opts []string, arch string, cubin bool) string {
+	dir := gpu.CacheDir("cuda")
+	if dir == "" {
+		return ""
+	}
 	ext := "ptx"
 	if cubin {
 		ext = "cubin"
 	}
-	path := ""
-	if dir := gpu.CacheDir("cuda"); dir != "" {
-		path = gpu.CachePath(dir, gpu.CacheKey(src, fmt.Sprintf("nvrtc %d.%d", vmaj, vmin), opts), arch, ext)
-	}
-	compile := func() ([]byte, error) { return nvrtcCompile(src, opts, cubin) }
+	return gpu.CachePath(dir, gpu.CacheKey(kernels.Source(), compiler, opts), arch, ext)
+}
+
+// loadCompiled compiles the kernels with opts, or takes them from the
+// cache file path, and loads them.
+func (d *driver) loadCompiled(path string, opts []string, cubin bool) error {
+	compile := func() ([]byte, error) { return nvrtcCompile(kernels.Source(), opts, cubin) }
 	image, hit, err := gpu.Cached(path, compile)
 	if err != nil {
 		return err

@@ -86,4 +86,23 @@ func TestFakeDriver(t *testing.T) {
 
 	_, err = Open(1)
 	require.EqualError(t, err, "cuda: no device 1 (this machine has 1)")
+
+	// A compiler that rejects the untried PTX (compat.h): the kernels are
+	// built without it, the device says so and has no tensor cores, and
+	// the failure is cached, so that the next open compiles nothing.
+	os.Unsetenv("FAKE_COMPILE_ERROR")
+	t.Setenv("GOPARD_GPU_CACHE", t.TempDir())
+	t.Setenv("FAKE_COMPILE_ERROR_WITHOUT", "-DGP_NO_UNTRIED_PTX")
+	b, err = New()
+	require.NoError(t, err)
+	require.Contains(t, b.LaunchMode(), "kernels built with -DGP_NO_UNTRIED_PTX")
+	require.Contains(t, b.LaunchMode(), "ptxas error: unknown instruction")
+	require.False(t, b.SetBF16Activations(true), "tensor cores without the mma PTX")
+	gputest.Smoke(t, b)
+	require.NoError(t, b.Close())
+	t.Setenv("FAKE_COMPILE_ERROR", "1")
+	b, err = New()
+	require.NoError(t, err, "both outcomes cached: nothing to compile")
+	require.Contains(t, b.LaunchMode(), "kernels built with -DGP_NO_UNTRIED_PTX")
+	require.NoError(t, b.Close())
 }

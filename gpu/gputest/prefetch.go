@@ -19,11 +19,10 @@ type Prefetching interface {
 	PrefetchedBytes() int64
 }
 
-// PrefetchLines is the size, in bytes, of what prefetching a whole tensor
-// asks for: its bytes rounded up to whole 128-byte cache lines
-// (PREFETCH_LINE in gpu/kernels/prefetch.cu).
-func PrefetchLines(t *tensor.Tensor) int64 {
-	return (int64(t.Len()*t.DType.Size()) + 127) / 128 * 128
+// wholePrefetch is what prefetching a whole tensor asks for: its bytes
+// rounded down to a multiple of 16 (the bulk prefetch's unit).
+func wholePrefetch(t *tensor.Tensor) int64 {
+	return int64(t.Len()*t.DType.Size()) / 16 * 16
 }
 
 // Prefetch runs a small random decoder on b with weight prefetching off
@@ -40,12 +39,12 @@ func Prefetch(t *testing.T, b Prefetching, budget int) {
 	w := randomModel(t, b, rng(15), cfg)
 	var perForward int64
 	for l, lw := range w.Layers {
-		perForward += PrefetchLines(lw.O) + PrefetchLines(lw.Gate) + PrefetchLines(lw.Up)
+		perForward += wholePrefetch(lw.O) + wholePrefetch(lw.Gate) + wholePrefetch(lw.Up)
 		if l+1 < len(w.Layers) {
 			next := w.Layers[l+1]
-			perForward += PrefetchLines(next.Q) + PrefetchLines(next.K) + PrefetchLines(next.V)
+			perForward += wholePrefetch(next.Q) + wholePrefetch(next.K) + wholePrefetch(next.V)
 		} else {
-			perForward += PrefetchLines(w.LMHead)
+			perForward += wholePrefetch(w.LMHead)
 		}
 	}
 	prompt := []int32{5, 17, 250, 3, 99, 42, 7, 7, 120}

@@ -33,6 +33,12 @@
 #define KERNEL extern "C" __global__
 #define DEV static __device__ inline
 
+// GP_NO_UNTRIED_PTX leaves out the inline PTX that was written without a
+// GPU to compile it (the tensor-core mma, the bulk L2 prefetch): gpu/cuda
+// compiles the kernels again with it defined when the first compile
+// fails, so that one wrong instruction costs those paths, not every
+// kernel, and says so (gpu/cuda's LaunchMode).
+
 // Programmatic dependent launch (sm_90+): the host may launch a kernel
 // while the one before it in the stream is still finishing (see gpu/cuda),
 // so that its blocks are resident, and its first weights on their way,
@@ -43,16 +49,27 @@
 // reading weights, which no kernel writes, may come before it. Then
 // grid_launch_dependents() lets the next kernel be scheduled. The
 // emulator checks that every thread waits (gpu/internal/emu); elsewhere,
-// and on HIP, both do nothing, and prefetch_l2 (a hint) too.
+// and on HIP, both do nothing, and the prefetches (hints) too:
+// prefetch_l2 asks L2 for the line holding p; prefetch_l2_bulk asks the
+// copy engine (TMA) for bytes from p (both multiples of 16) and returns
+// at once, the transfer going on without the thread.
 #if !defined(GP_HAVE_GRID_DEPENDENCY)
 #if !defined(GP_HIP) && (defined(GP_GRID_DEPENDENCY_ASM) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900))
 DEV void grid_dependency_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 DEV void grid_launch_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
 DEV void prefetch_l2(const void* p) { asm volatile("prefetch.L2 [%0];" ::"l"(p)); }
+#if !defined(GP_NO_UNTRIED_PTX)
+DEV void prefetch_l2_bulk(const void* p, unsigned bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
+}
+#else
+DEV void prefetch_l2_bulk(const void*, unsigned) {}
+#endif
 #else
 DEV void grid_dependency_wait() {}
 DEV void grid_launch_dependents() {}
 DEV void prefetch_l2(const void*) {}
+DEV void prefetch_l2_bulk(const void*, unsigned) {}
 #endif
 #endif
 
@@ -70,7 +87,7 @@ DEV void prefetch_l2(const void*) {}
 // tensor cores (gpu.TensorCorer).
 // The emulator computes it from every lane's fragments (prelude/emu.h).
 #if !defined(GP_HAVE_MMA)
-#if !defined(GP_HIP) && (defined(GP_MMA_ASM) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800))
+#if !defined(GP_HIP) && !defined(GP_NO_UNTRIED_PTX) && (defined(GP_MMA_ASM) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800))
 DEV void mma_bf16_16816(float d[4], const unsigned a[4], const unsigned b[2]) {
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])

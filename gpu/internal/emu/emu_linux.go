@@ -102,18 +102,25 @@ type driver struct {
 	unwaited   unsafe.Pointer // emu_take_unwaited
 	prefetches unsafe.Pointer // emu_take_prefetches
 
-	// recording: keep the addresses the kernels prefetch in prefetched
+	// recording: keep the prefetches the kernels ask for in prefetched
 	// (takePrefetches), instead of dropping them after each launch.
 	recording  bool
-	prefetched []uintptr
+	prefetched []prefetch
+}
+
+// prefetch is one the kernels asked for: bytes from addr (prefetch_l2_bulk),
+// or the line holding addr (prefetch_l2: bytes 0).
+type prefetch struct {
+	addr  uintptr
+	bytes int
 }
 
 // L2Bytes implements gpu.L2Cacher.
 func (d *driver) L2Bytes() int { return emulatedL2 }
 
-// takePrefetches returns the addresses prefetch_l2 was given since the
+// takePrefetches returns the prefetches the kernels asked for since the
 // last call (with recording on), in the order the emulated threads ran.
-func (d *driver) takePrefetches() []uintptr {
+func (d *driver) takePrefetches() []prefetch {
 	p := d.prefetched
 	d.prefetched = nil
 	return p
@@ -193,10 +200,10 @@ func (d *driver) Launch(fn uintptr, grid, block gpu.Dim3, args []uint64) error {
 		C.gp_emu_drop_addresses(d.prefetches)
 		return nil
 	}
-	got := make([]C.uintptr_t, n)
+	got := make([]C.uintptr_t, 2*n)
 	C.gp_emu_take_addresses(d.prefetches, &got[0], C.long(n))
-	for _, a := range got {
-		d.prefetched = append(d.prefetched, uintptr(a))
+	for i := 0; i < n; i++ {
+		d.prefetched = append(d.prefetched, prefetch{uintptr(got[2*i]), int(got[2*i+1])})
 	}
 	return nil
 }

@@ -108,8 +108,8 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 }
 
 // TestPrefetch: with weight prefetching on, gputest.Prefetch (the
-// decoder's logits unchanged, every weight it names asked for); the lines
-// asked for are checked in TestPrefetchLines.
+// decoder's logits unchanged, every weight it names asked for); the chunks
+// asked for are checked in TestPrefetchChunks.
 func TestPrefetch(t *testing.T) {
 	for _, warp := range []int{32, 64} {
 		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) { gputest.Prefetch(t, device(t, warp), gpu.PrefetchHalfL2) })

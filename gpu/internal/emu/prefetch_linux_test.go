@@ -3,6 +3,7 @@
 package emu
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"testing"
@@ -13,9 +14,9 @@ import (
 	"github.com/gopard/gopard/tensor"
 )
 
-// TestPrefetchLines checks the lines l2_prefetch asks L2 for, which the
-// emulator records, against a budget shared out by hand.
-func TestPrefetchLines(t *testing.T) {
+// TestPrefetchChunks checks the bulk prefetches l2_prefetch asks for, which
+// the emulator records, against a budget shared out by hand.
+func TestPrefetchChunks(t *testing.T) {
 	drv, err := Open(32)
 	if errors.Is(err, ErrNoCompiler) || errors.Is(err, errUnavailable) {
 		t.Skip(err)
@@ -29,35 +30,43 @@ func TestPrefetchLines(t *testing.T) {
 		require.NoError(t, err)
 		return w
 	}
-	// 10 000, 50 000 and 50 000 bytes under a budget of 64 KiB: the
-	// first fits its third (21 845) and is taken whole; the other two
-	// split the 55 536 left, 27 768 each, rounded down to 27 648, 216
-	// lines of 128.
-	small, big1, big2 := load(tensor.BF16, 50, 100), load(tensor.F32, 125, 100), load(tensor.F16, 250, 100)
-	require.Equal(t, 64<<10, d.SetPrefetch(64<<10))
+	// 10 000, 200 000 and 200 000 bytes under a budget of 256 KiB: the
+	// first fits its third (87 381) and is taken whole; the other two
+	// split the 252 144 left, 126 072 each, rounded down to a multiple of
+	// 16: 126 064, seven chunks of 16 384 and one of 11 376.
+	small, big1, big2 := load(tensor.BF16, 50, 100), load(tensor.F32, 500, 100), load(tensor.F16, 1000, 100)
+	require.Equal(t, 256<<10, d.SetPrefetch(256<<10))
 	emu := drv.(*driver)
 	emu.recording = true
 	d.PrefetchWeights([]*tensor.Tensor{small, big1, big2})
 	got := emu.takePrefetches()
 	emu.recording = false
-	var want []uintptr
-	for _, r := range []struct {
-		w     *tensor.Tensor
-		lines int
-	}{{small, 79}, {big1, 216}, {big2, 216}} {
-		for i := range r.lines {
-			want = append(want, r.w.Ptr+uintptr(i*128))
+	want := []prefetch{{small.Ptr, 10000}}
+	for _, w := range []*tensor.Tensor{big1, big2} {
+		for i := range 7 {
+			want = append(want, prefetch{w.Ptr + uintptr(i*16384), 16384})
 		}
+		want = append(want, prefetch{w.Ptr + 7*16384, 11376})
 	}
-	// The threads take the lines in turn: the emulator runs them one
-	// after another, so the order is the threads', not the lines'.
-	slices.Sort(got)
-	slices.Sort(want)
+	// The emulator runs the threads one after another: sort both.
+	byAddr := func(a, b prefetch) int { return cmp.Compare(a.addr, b.addr) }
+	slices.SortFunc(got, byAddr)
+	slices.SortFunc(want, byAddr)
 	require.Equal(t, want, got)
-	require.Equal(t, int64((79+216+216)*128), d.PrefetchedBytes())
+	require.Equal(t, int64(10000+2*126064), d.PrefetchedBytes())
+
+	// A tensor that is not 16-byte aligned is left out.
+	odd := big1.RowSlice(0, 1)
+	odd.Ptr += 4
+	emu.recording = true
+	d.PrefetchWeights([]*tensor.Tensor{odd, small})
+	got = emu.takePrefetches()
+	emu.recording = false
+	require.Equal(t, []prefetch{{small.Ptr, 10000}}, got)
 
 	require.Equal(t, 0, d.SetPrefetch(0))
+	before := d.PrefetchedBytes()
 	d.PrefetchWeights([]*tensor.Tensor{small})
-	require.Equal(t, int64((79+216+216)*128), d.PrefetchedBytes(), "off: nothing asked for")
+	require.Equal(t, before, d.PrefetchedBytes(), "off: nothing asked for")
 	require.Panics(t, func() { d.PrefetchWeights(make([]*tensor.Tensor, 5)) }, "five tensors")
 }

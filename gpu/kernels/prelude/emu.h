@@ -287,18 +287,22 @@ static void launch(void (*k)(A...), unsigned gx, unsigned gy, unsigned gz, unsig
 static inline void grid_dependency_wait() { emu::fibers[emu::current].waited = true; }
 static inline void grid_launch_dependents() {}
 
-// The emulator has no cache to warm; it records the addresses asked for,
-// so that a test can check what a kernel prefetches (emu_take_prefetches).
+// The emulator has no cache to warm; it records the prefetches asked for,
+// so that a test can check what a kernel prefetches (emu_take_prefetches):
+// an address and a byte count, 0 for prefetch_l2's line.
 static std::vector<uintptr_t> emu_prefetched;
-static inline void prefetch_l2(const void* p) { emu_prefetched.push_back((uintptr_t)p); }
+static inline void prefetch_l2(const void* p) { emu_prefetched.insert(emu_prefetched.end(), {(uintptr_t)p, 0}); }
+static inline void prefetch_l2_bulk(const void* p, unsigned bytes) {
+  emu_prefetched.insert(emu_prefetched.end(), {(uintptr_t)p, bytes});
+}
 
-// emu_take_prefetches returns how many addresses prefetch_l2 was given
-// since they were last taken; with out set it also copies up to max of
-// them there and forgets them all.
+// emu_take_prefetches returns how many prefetches were asked for since
+// they were last taken; with out set it also copies up to max of them
+// there (address, bytes: two words each) and forgets them all.
 extern "C" long emu_take_prefetches(uintptr_t* out, long max) {
-  long n = (long)emu_prefetched.size();
+  long n = (long)emu_prefetched.size() / 2;
   if (!out) return n;
-  for (long i = 0; i < n && i < max; i++) out[i] = emu_prefetched[i];
+  for (long i = 0; i < 2 * n && i < 2 * max; i++) out[i] = emu_prefetched[i];
   emu_prefetched.clear();
   return n;
 }

@@ -52,9 +52,18 @@ struct program {
 };
 
 static int compile(struct program* p, int n, const char* const* opts, const char* want_arch) {
-  int arch = 0;
-  for (int i = 0; i < n; i++)
+  // FAKE_COMPILE_ERROR_WITHOUT=OPTION fails every compile without that
+  // option, as a kernel source whose untried PTX a real compiler rejects.
+  const char* need = getenv("FAKE_COMPILE_ERROR_WITHOUT");
+  int arch = 0, needed = 0;
+  for (int i = 0; i < n; i++) {
     if (strcmp(opts[i], want_arch) == 0) arch = 1;
+    if (need && strcmp(opts[i], need) == 0) needed = 1;
+  }
+  if (need && !needed) {
+    snprintf(p->log, sizeof p->log, "fake: ptxas error: unknown instruction (compile with %s)", need);
+    return 6;
+  }
   if (getenv("FAKE_COMPILE_ERROR") || !arch) {
     snprintf(p->log, sizeof p->log, "fake: compilation failed (want option %s)", want_arch);
     return 6; // NVRTC_ERROR_COMPILATION, HIPRTC_ERROR_COMPILATION
