@@ -752,10 +752,13 @@ func (d *driver) loadKernels(cc int) error {
 		return d.loadCompiled(path, opts, cubin)
 	}
 	safe := append(slices.Clone(opts), untriedPTXOption)
-	safePath, failed := d.cachePath(compiler, safe, arch, cubin), path+".failed"
-	if b, err := os.ReadFile(failed); path != "" && err == nil {
-		d.untried = errors.New(string(b))
-		return d.loadCompiled(safePath, safe, cubin)
+	safePath, failed := d.cachePath(compiler, safe, arch, cubin), ""
+	if path != "" {
+		failed = path + ".failed"
+		if b, err := os.ReadFile(failed); err == nil {
+			d.untried = errors.New(string(b))
+			return d.loadCompiled(safePath, safe, cubin)
+		}
 	}
 	err := d.loadCompiled(path, opts, cubin)
 	if err == nil {
@@ -765,11 +768,17 @@ func (d *driver) loadKernels(cc int) error {
 		return err // the fallback failing too: the fault is elsewhere, and the first error says it
 	}
 	d.untried = err
-	if path != "" {
+	// Only the compiler's verdict is kept: it will not change until the
+	// source or the compiler does (which changes the path); a failed load
+	// might have been the moment's.
+	if failed != "" && errors.Is(err, errCompile) {
 		_ = os.WriteFile(failed, []byte(err.Error()), 0o644) // the cache is an optimization
 	}
 	return nil
 }
+
+// errCompile marks the errors of nvrtcCompileProgram itself.
+var errCompile = errors.New("the kernels do not compile")
 
 // untriedPTXOption compiles the kernels without the inline PTX that was
 // written without a GPU to try it on (GP_NO_UNTRIED_PTX in compat.h).
@@ -835,7 +844,7 @@ func nvrtcCompile(src string, opts []string, cubin bool) ([]byte, error) {
 		defer C.gp_nvrtc_destroy(&prog)
 	}
 	if r != 0 {
-		return nil, fmt.Errorf("%w\n%s", checkNVRTC("nvrtcCompileProgram("+strings.Join(opts, " ")+")", r), nvrtcLog(prog))
+		return nil, fmt.Errorf("%w (%w)\n%s", checkNVRTC("nvrtcCompileProgram("+strings.Join(opts, " ")+")", r), errCompile, nvrtcLog(prog))
 	}
 	c := C.int(0)
 	if cubin {
