@@ -32,16 +32,16 @@ const PrefetchHalfL2 = -1
 
 // The l2_prefetch launch (prefetch.cu): up to prefetchMaxRanges ranges,
 // each 16-byte aligned and a multiple of prefetchAlign bytes, asked for in
-// chunks of prefetchChunk (PREFETCH_CHUNK) by blocks of prefetchThreads
-// (a multiple of every warp size), at most prefetchBlocks of them: a 25
-// MiB budget is 1600 chunks, one a thread on 25 multiprocessors' copy
-// engines. maxPrefetchBudget keeps byte counts within the kernel's int.
+// chunks of prefetchChunk (PREFETCH_CHUNK) by blocks of one warp, at most
+// prefetchBlocks of them. Each multiprocessor has one copy engine, so the
+// chunks are spread over as many as there are warps to take them: a 25
+// MiB budget is 1600 chunks, 50 one-warp blocks. maxPrefetchBudget keeps
+// byte counts within the kernel's int.
 const (
 	prefetchMaxRanges = 4
 	prefetchAlign     = 16
 	prefetchChunk     = 16384
-	prefetchThreads   = 64
-	prefetchBlocks    = 64
+	prefetchBlocks    = 256
 	maxPrefetchBudget = 1 << 30
 )
 
@@ -118,7 +118,7 @@ func (d *Device) PrefetchWeights(ws []*tensor.Tensor) {
 		return
 	}
 	d.prefetched += int64(bytes)
-	d.launch("l2_prefetch", Dim3{uint32(min(prefetchBlocks, ceilDiv(chunks, prefetchThreads))), 1, 1}, Dim3{prefetchThreads, 1, 1},
+	d.launch("l2_prefetch", Dim3{uint32(min(prefetchBlocks, ceilDiv(chunks, d.warp))), 1, 1}, Dim3{uint32(d.warp), 1, 1},
 		args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7])
 }
 
