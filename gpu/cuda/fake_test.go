@@ -65,7 +65,21 @@ func TestFakeDriver(t *testing.T) {
 	b, err = New()
 	require.NoError(t, err)
 	require.Equal(t, "stream", b.LaunchMode())
+	require.Zero(t, b.SetPrefetch(gpu.PrefetchHalfL2), "no L2 prefetch below sm_90")
 	require.NoError(t, b.Close())
+
+	// An sm_90: programmatic dependent launch by default, and weight
+	// prefetching into its L2 (half of the fake's 4 MiB a call).
+	t.Setenv("FAKE_CC", "90")
+	os.Unsetenv("GOPARD_CUDA_PDL")
+	os.Unsetenv("GOPARD_CUDA_GRAPHS")
+	b, err = New()
+	require.NoError(t, err)
+	gputest.Prefetch(t, b, gpu.PrefetchHalfL2)
+	require.Equal(t, 2<<20, b.SetPrefetch(gpu.PrefetchHalfL2))
+	require.Regexp(t, `^graphs \+ programmatic dependent launch`, b.LaunchMode())
+	require.NoError(t, b.Close())
+	os.Unsetenv("FAKE_CC")
 	os.Unsetenv("GOPARD_CUDA_PDL")
 	os.Unsetenv("GOPARD_CUDA_GRAPHS")
 

@@ -106,7 +106,13 @@ CUresult cuDriverGetVersion(int* v) { *v = 12040; return 0; }
 CUresult cuDeviceGetCount(int* n) { *n = 1; return 0; }
 CUresult cuDeviceGet(int* d, int ordinal) { if (ordinal != 0) return 101; *d = 0; return 0; }
 CUresult cuDeviceGetName(char* name, int len, int d) { snprintf(name, len, "Fake GPU"); return 0; }
-CUresult cuDeviceGetAttribute(int* v, int attr, int d) { *v = attr == 75 ? 8 : attr == 76 ? 6 : 0; return 0; }
+// The device is an sm_86 with a 4 MiB L2, or the compute capability in
+// FAKE_CC ("90").
+CUresult cuDeviceGetAttribute(int* v, int attr, int d) {
+  int cc = getenv("FAKE_CC") ? atoi(getenv("FAKE_CC")) : 86;
+  *v = attr == 75 ? cc / 10 : attr == 76 ? cc % 10 : attr == 38 ? 4 << 20 : 0;
+  return 0;
+}
 CUresult cuDevicePrimaryCtxRetain(void** c, int d) { *c = the_ctx; return 0; }
 CUresult cuDevicePrimaryCtxRelease_v2(int d) { return 0; }
 CUresult cuCtxSetCurrent(void* c) { current_ctx = c; return 0; }
@@ -227,7 +233,11 @@ CUresult cuGetErrorString(CUresult r, const char** s) { *s = r == 100 ? "no CUDA
 
 int nvrtcVersion(int* major, int* minor) { *major = 12, *minor = 4; return 0; }
 int nvrtcCreateProgram(struct program** p, const char* src, const char* name, int nh, const char* const* h, const char* const* in) { return create(p, src); }
-int nvrtcCompileProgram(struct program* p, int n, const char* const* opts) { return compile(p, n, opts, "--gpu-architecture=sm_86"); }
+int nvrtcCompileProgram(struct program* p, int n, const char* const* opts) {
+  char want[64];
+  snprintf(want, sizeof want, "--gpu-architecture=sm_%s", getenv("FAKE_CC") ? getenv("FAKE_CC") : "86");
+  return compile(p, n, opts, want);
+}
 int nvrtcGetProgramLogSize(struct program* p, size_t* n) { *n = strlen(p->log) + 1; return 0; }
 int nvrtcGetProgramLog(struct program* p, char* buf) { strcpy(buf, p->log); return 0; }
 int nvrtcGetPTXSize(struct program* p, size_t* n) { return code_size(p, n); }
