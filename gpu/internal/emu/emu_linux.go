@@ -24,9 +24,9 @@ static int gp_emu_launch(void* f, unsigned gx, unsigned gy, unsigned gz, unsigne
 
 typedef long (*gp_emu_counter)(void);
 static long gp_emu_take(void* f) { return ((gp_emu_counter)f)(); }
-typedef long (*gp_emu_addresses)(uintptr_t*, long);
-static long gp_emu_take_addresses(void* f, uintptr_t* out, long max) { return ((gp_emu_addresses)f)(out, max); }
-static void gp_emu_drop_addresses(void* f) { static uintptr_t none; ((gp_emu_addresses)f)(&none, 0); }
+typedef long (*gp_emu_prefetch_taker)(uintptr_t*, long);
+static long gp_emu_take_prefetches(void* f, uintptr_t* out, long max) { return ((gp_emu_prefetch_taker)f)(out, max); }
+static void gp_emu_drop_prefetches(void* f) { static uintptr_t none; ((gp_emu_prefetch_taker)f)(&none, 0); }
 
 // Device memory is host memory, aligned as cuMemAlloc's (256 bytes).
 static uintptr_t gp_emu_alloc(size_t n) { return (uintptr_t)aligned_alloc(256, (n + 255) / 256 * 256); }
@@ -192,16 +192,16 @@ func (d *driver) Launch(fn uintptr, grid, block gpu.Dim3, args []uint64) error {
 		return fmt.Errorf("emu: kernel %s: %d threads returned without calling grid_dependency_wait()", d.names[fn], n)
 	}
 	// Taken after every launch, so that the emulator's list stays short.
-	n := int(C.gp_emu_take_addresses(d.prefetches, nil, 0))
+	n := int(C.gp_emu_take_prefetches(d.prefetches, nil, 0))
 	if n == 0 {
 		return nil
 	}
 	if !d.recording {
-		C.gp_emu_drop_addresses(d.prefetches)
+		C.gp_emu_drop_prefetches(d.prefetches)
 		return nil
 	}
 	got := make([]C.uintptr_t, 2*n)
-	C.gp_emu_take_addresses(d.prefetches, &got[0], C.long(n))
+	C.gp_emu_take_prefetches(d.prefetches, &got[0], C.long(n))
 	for i := 0; i < n; i++ {
 		d.prefetched = append(d.prefetched, prefetch{uintptr(got[2*i]), int(got[2*i+1])})
 	}
