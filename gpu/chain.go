@@ -23,33 +23,13 @@ func (d *Device) KeepArgmax(t *tensor.Tensor, rows int) (off int, gen uint64) {
 		d.nKept, d.keptClosed = 0, false
 		d.keptGen++
 	}
-	d.growKept((d.nKept + rows) * 4)
+	// The ids so far stay: whole 16-byte words of them (growKeeping's
+	// copy), within the old buffer, whose sizes are too.
+	d.growKeeping(&d.kept, max(keptMinBytes, (d.nKept+rows)*4), ceilDiv(d.nKept*4, 16)*16)
 	off = d.nKept
 	d.queueArgmax("KeepArgmax", t, rows, false, d.kept.ptr+uintptr(off*4))
 	d.nKept += rows
 	return off, d.keptGen
-}
-
-// growKept makes the kept list's buffer hold bytes, keeping its ids.
-func (d *Device) growKept(bytes int) {
-	if d.kept.bytes >= bytes {
-		return
-	}
-	size := max(keptMinBytes, 2*d.kept.bytes)
-	for size < bytes {
-		size *= 2
-	}
-	old := d.kept
-	d.kept = buffer{ptr: d.alloc(size), bytes: size}
-	if old.ptr != 0 {
-		// Sizes are multiples of 16 bytes (powers of two from 1024).
-		d.Copy(d.kept.ptr, old.ptr, min(old.bytes, ceilDiv(d.nKept*4, 16)*16))
-		// The copy and queued kernels may still read the old buffer.
-		if err := d.sync(); err != nil {
-			d.fail("synchronize", err)
-		}
-		d.free(old.ptr)
-	}
 }
 
 // EmbeddingKept implements nn.IDChainer: out (n, dim) gets the rows of

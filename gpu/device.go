@@ -311,17 +311,27 @@ func (d *Device) alloc(bytes int) uintptr {
 }
 
 // grow makes b hold at least bytes, dropping its contents.
-func (d *Device) grow(b *buffer, bytes int) uintptr {
-	if b.bytes < bytes {
-		if b.ptr != 0 {
-			// Queued kernels may still read the old buffer.
-			if err := d.sync(); err != nil {
-				d.fail("synchronize", err)
-			}
-			d.free(b.ptr)
+func (d *Device) grow(b *buffer, bytes int) uintptr { return d.growKeeping(b, bytes, 0) }
+
+// growKeeping makes b hold at least bytes (at least twice its old size,
+// in whole 16-byte words, when it must grow), keeping its first keep
+// bytes (a multiple of 16, within the old size) and dropping the rest.
+func (d *Device) growKeeping(b *buffer, bytes, keep int) uintptr {
+	if b.bytes >= bytes {
+		return b.ptr
+	}
+	old := *b
+	size := ceilDiv(max(bytes, 2*old.bytes), 16) * 16
+	*b = buffer{ptr: d.alloc(size), bytes: size}
+	if old.ptr != 0 {
+		if keep > 0 {
+			d.Copy(b.ptr, old.ptr, keep)
 		}
-		bytes = max(bytes, 2*b.bytes)
-		*b = buffer{ptr: d.alloc(bytes), bytes: bytes}
+		// Queued kernels (and the copy) may still read the old buffer.
+		if err := d.sync(); err != nil {
+			d.fail("synchronize", err)
+		}
+		d.free(old.ptr)
 	}
 	return b.ptr
 }
