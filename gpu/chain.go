@@ -37,20 +37,13 @@ func (d *Device) KeepArgmax(t *tensor.Tensor, rows int) (off int, gen uint64) {
 // The ids come from argmax kernels over rows no wider than the table (the
 // caller's promise: the device cannot check them without a wait).
 func (d *Device) EmbeddingKept(out, table *tensor.Tensor, off, n int) {
-	d.operand("EmbeddingKept", out, tensor.F32)
-	d.operand("EmbeddingKept", table, tensor.F32, tensor.BF16, tensor.F16)
-	dim := table.Cols()
-	if out.Len() != n*dim {
-		d.badShape("EmbeddingKept", "out %v for %d ids of table %v", out.Shape, n, table.Shape)
-	}
+	d.embeddingOperands("EmbeddingKept", out, table, n)
 	if !(off >= 0 && n >= 0 && off+n <= d.nKept) {
 		d.badShape("EmbeddingKept", "ids %d..%d of a list of %d", off, off+n-1, d.nKept)
 	}
-	if n == 0 {
-		return
+	if n > 0 {
+		d.gather(out, table, d.kept.ptr+uintptr(off*4), n)
 	}
-	d.launch(embeddingNames[table.DType], Dim3{uint32(n), 1, 1}, Dim3{threadsFor(dim), 1, 1},
-		ptr(out), ptr(table), uint64(d.kept.ptr)+uint64(off*4), i32(dim))
 }
 
 // ReadKept implements nn.IDChainer: it waits for the queued work and

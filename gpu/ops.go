@@ -13,12 +13,8 @@ import (
 // Embedding implements nn.Backend: out (len(ids), dim) gets rows ids of
 // table (vocab, dim), whose dtype it keeps.
 func (d *Device) Embedding(out, table *tensor.Tensor, ids []int32) {
-	d.operand("Embedding", out, tensor.F32)
-	d.operand("Embedding", table, tensor.F32, tensor.BF16, tensor.F16)
-	M, dim := len(ids), table.Cols()
-	if out.Len() != M*dim {
-		d.badShape("Embedding", "out %v for %d ids of table %v", out.Shape, M, table.Shape)
-	}
+	M := len(ids)
+	dim := d.embeddingOperands("Embedding", out, table, M)
 	if M == 0 {
 		return
 	}
@@ -45,8 +41,26 @@ func (d *Device) Embedding(out, table *tensor.Tensor, ids []int32) {
 	if err := d.upload(buf, unsafePointer(d.hostIDs), M*4); err != nil {
 		d.fail("Embedding: uploading ids", err)
 	}
-	d.launch(embeddingNames[table.DType], Dim3{uint32(M), 1, 1}, Dim3{threadsFor(dim), 1, 1},
-		ptr(out), ptr(table), uint64(buf), i32(dim))
+	d.gather(out, table, buf, M)
+}
+
+// embeddingOperands checks op's out (n, dim) and table (vocab, dim), and
+// returns dim.
+func (d *Device) embeddingOperands(op string, out, table *tensor.Tensor, n int) int {
+	d.operand(op, out, tensor.F32)
+	d.operand(op, table, tensor.F32, tensor.BF16, tensor.F16)
+	dim := table.Cols()
+	if out.Len() != n*dim {
+		d.badShape(op, "out %v for %d ids of table %v", out.Shape, n, table.Shape)
+	}
+	return dim
+}
+
+// gather queues the embedding kernel: out gets the rows of table named by
+// the n ids at device address ids.
+func (d *Device) gather(out, table *tensor.Tensor, ids uintptr, n int) {
+	dim := table.Cols()
+	d.launch(embeddingNames[table.DType], Dim3{uint32(n), 1, 1}, Dim3{threadsFor(dim), 1, 1}, ptr(out), ptr(table), uint64(ids), i32(dim))
 }
 
 // embeddingNames and embeddingInlineNames are the embedding kernels' names
