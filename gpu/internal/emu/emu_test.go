@@ -14,17 +14,24 @@ import (
 
 // device opens an emulated device, or skips without a C++ compiler.
 func device(t *testing.T, warp int) *gpu.Device {
-	t.Helper()
+	d, _ := deviceOn(t, warp)
+	return d
+}
+
+// deviceOn is device for tests and benchmarks, returning its driver too;
+// the device closes when tb ends.
+func deviceOn(tb testing.TB, warp int) (*gpu.Device, gpu.Driver) {
+	tb.Helper()
 	drv, err := Open(warp)
 	if errors.Is(err, ErrNoCompiler) || errors.Is(err, errUnavailable) {
-		t.Skip(err)
+		tb.Skip(err)
 	}
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	d, err := gpu.NewDevice(drv)
-	require.NoError(t, err)
-	require.Equal(t, warp, d.WarpSize())
-	t.Cleanup(func() { require.NoError(t, d.Close()) })
-	return d
+	require.NoError(tb, err)
+	require.Equal(tb, warp, d.WarpSize())
+	tb.Cleanup(func() { require.NoError(tb, d.Close()) })
+	return d, drv
 }
 
 // TestKernels runs every kernel against the CPU, with CUDA's warp of 32
@@ -60,14 +67,7 @@ func TestChain(t *testing.T) {
 // the emulator's times mean nothing, the run checks the benchmark works
 // (.ci/run runs it once).
 func BenchmarkLinear(b *testing.B) {
-	drv, err := Open(32)
-	if errors.Is(err, ErrNoCompiler) || errors.Is(err, errUnavailable) {
-		b.Skip(err)
-	}
-	require.NoError(b, err)
-	d, err := gpu.NewDevice(drv)
-	require.NoError(b, err)
-	defer d.Close()
+	d, _ := deviceOn(b, 32)
 	gputest.Bench(b, d, []gputest.LinearShape{{Name: "small", N: 64, K: 96}})
 }
 

@@ -4,27 +4,18 @@ package emu
 
 import (
 	"cmp"
-	"errors"
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gopard/gopard/gpu"
 	"github.com/gopard/gopard/tensor"
 )
 
 // TestPrefetchChunks checks the bulk prefetches l2_prefetch asks for, which
 // the emulator records, against a budget shared out by hand.
 func TestPrefetchChunks(t *testing.T) {
-	drv, err := Open(32)
-	if errors.Is(err, ErrNoCompiler) || errors.Is(err, errUnavailable) {
-		t.Skip(err)
-	}
-	require.NoError(t, err)
-	d, err := gpu.NewDevice(drv)
-	require.NoError(t, err)
-	defer d.Close()
+	d, drv := deviceOn(t, 32)
 	load := func(dt tensor.DType, rows, cols int) *tensor.Tensor {
 		w, err := d.Load(tensor.Convert(tensor.FromF32(make([]float32, rows*cols), rows, cols), dt))
 		require.NoError(t, err)
