@@ -746,25 +746,25 @@ func (d *driver) loadKernels(cc int) error {
 	}
 	arch, cubin := target(cc, supported, C.gp_nvrtc_has_cubin() != 0)
 	opts := options(arch)
-	compiler := fmt.Sprintf("nvrtc %d.%d", vmaj, vmin)
-	path := d.cachePath(compiler, opts, arch, cubin)
+	src, compiler := kernels.Source(), fmt.Sprintf("nvrtc %d.%d", vmaj, vmin)
+	path := cachePath(src, compiler, opts, arch, cubin)
 	if slices.Contains(opts, untriedPTXOption) { // asked for in GOPARD_NVRTC_OPTIONS
-		return d.loadCompiled(path, opts, cubin)
+		return d.loadCompiled(src, path, opts, cubin)
 	}
 	safe := append(slices.Clone(opts), untriedPTXOption)
-	safePath, failed := d.cachePath(compiler, safe, arch, cubin), ""
+	safePath, failed := cachePath(src, compiler, safe, arch, cubin), ""
 	if path != "" {
 		failed = path + ".failed"
 		if b, err := os.ReadFile(failed); err == nil {
 			d.untried = errors.New(string(b))
-			return d.loadCompiled(safePath, safe, cubin)
+			return d.loadCompiled(src, safePath, safe, cubin)
 		}
 	}
-	err := d.loadCompiled(path, opts, cubin)
+	err := d.loadCompiled(src, path, opts, cubin)
 	if err == nil {
 		return nil
 	}
-	if d.loadCompiled(safePath, safe, cubin) != nil {
+	if d.loadCompiled(src, safePath, safe, cubin) != nil {
 		return err // the fallback failing too: the fault is elsewhere, and the first error says it
 	}
 	d.untried = err
@@ -784,9 +784,9 @@ var errCompile = errors.New("the kernels do not compile")
 // written without a GPU to try it on (GP_NO_UNTRIED_PTX in compat.h).
 const untriedPTXOption = "-DGP_NO_UNTRIED_PTX"
 
-// cachePath is the cache file of the kernels compiled with opts ("" with
-// the cache off).
-func (d *driver) cachePath(compiler string, opts []string, arch string, cubin bool) string {
+// cachePath is the cache file of the kernels src compiled with opts (""
+// with the cache off).
+func cachePath(src, compiler string, opts []string, arch string, cubin bool) string {
 	dir := gpu.CacheDir("cuda")
 	if dir == "" {
 		return ""
@@ -795,13 +795,13 @@ func (d *driver) cachePath(compiler string, opts []string, arch string, cubin bo
 	if cubin {
 		ext = "cubin"
 	}
-	return gpu.CachePath(dir, gpu.CacheKey(kernels.Source(), compiler, opts), arch, ext)
+	return gpu.CachePath(dir, gpu.CacheKey(src, compiler, opts), arch, ext)
 }
 
-// loadCompiled compiles the kernels with opts, or takes them from the
+// loadCompiled compiles the kernels src with opts, or takes them from the
 // cache file path, and loads them.
-func (d *driver) loadCompiled(path string, opts []string, cubin bool) error {
-	compile := func() ([]byte, error) { return nvrtcCompile(kernels.Source(), opts, cubin) }
+func (d *driver) loadCompiled(src, path string, opts []string, cubin bool) error {
+	compile := func() ([]byte, error) { return nvrtcCompile(src, opts, cubin) }
 	image, hit, err := gpu.Cached(path, compile)
 	if err != nil {
 		return err
