@@ -84,4 +84,27 @@ DEV float block_max(float v, float* scratch) {
   return warp_max(lane < warps ? scratch[lane] : neg_inf());
 }
 
+// rms_sumsq is thread t's share, of T threads, of Σ x[i]² over a row of d
+// values: four at 4t, 4t + 4T, ... when vec4, else one at t, t + T, ...
+// The rmsnorm kernels and the linear layers that normalize their input as
+// they load it (linear.cu) all take it this way, so that with the same T
+// their sums, and so their results, agree bit for bit.
+DEV float rms_sumsq(const float* x, int d, int t, int T, bool vec4) {
+  float ss = 0.0f;
+  if (vec4) {
+#pragma unroll 4
+    for (int i = t * 4; i < d; i += T * 4) {
+      float v[4];
+      load4(x + i, v);
+      ss = fmaf(v[0], v[0], ss), ss = fmaf(v[1], v[1], ss), ss = fmaf(v[2], v[2], ss), ss = fmaf(v[3], v[3], ss);
+    }
+  } else {
+    for (int i = t; i < d; i += T) ss = fmaf(x[i], x[i], ss);
+  }
+  return ss;
+}
+
+// rms_scale is 1 / sqrt(mean + eps) from a row's sum of squares.
+DEV float rms_scale(float ss, int d, float eps) { return 1.0f / sqrtf(ss / (float)d + eps); }
+
 #endif

@@ -35,20 +35,8 @@ KERNEL void rmsnorm(float* out, const float* x, const float* w, int d, float eps
   // round should bring as much as it can.
   bool vec4 = d % 4 == 0 && (size_t)x % 16 == 0 && (size_t)out % 16 == 0 && (size_t)w % 16 == 0;
 
-  float ss = 0.0f;
-  if (vec4) {
-#pragma unroll 4
-    for (int i = threadIdx.x * 4; i < d; i += blockDim.x * 4) {
-      float v[4];
-      load4(xr + i, v);
-      ss = fmaf(v[0], v[0], ss), ss = fmaf(v[1], v[1], ss), ss = fmaf(v[2], v[2], ss), ss = fmaf(v[3], v[3], ss);
-    }
-  } else {
-    for (int i = threadIdx.x; i < d; i += blockDim.x) ss = fmaf(xr[i], xr[i], ss);
-  }
-  ss = block_sum(ss, scratch);
-
-  rmsnorm_scale(o, xr, w, d, 1.0f / sqrtf(ss / (float)d + eps), vec4);
+  float ss = block_sum(rms_sumsq(xr, d, threadIdx.x, blockDim.x, vec4), scratch);
+  rmsnorm_scale(o, xr, w, d, rms_scale(ss, d, eps), vec4);
 }
 
 // add_rmsnorm is the residual add and the next rmsnorm in one pass, as a
@@ -86,5 +74,5 @@ KERNEL void add_rmsnorm(float* out, float* x, const float* delta, const float* w
   }
   ss = block_sum(ss, scratch);
 
-  rmsnorm_scale(o, xr, w, d, 1.0f / sqrtf(ss / (float)d + eps), vec4);
+  rmsnorm_scale(o, xr, w, d, rms_scale(ss, d, eps), vec4);
 }
