@@ -119,6 +119,11 @@ type Device struct {
 	// (0: off; SetPrefetch); prefetched: the bytes it has asked for.
 	prefetchBudget int
 	prefetched     int64
+	// fuseNorm: the nn.NormFuser forms are used (SetFuseNorm); norm and
+	// normedX: the scratch where they write a norm the kernels do not fold.
+	fuseNorm bool
+	norm     buffer
+	normedX  tensor.Tensor
 }
 
 // buffer is scratch device memory that grows on demand.
@@ -151,6 +156,12 @@ func NewDevice(drv Driver) (*Device, error) {
 		return nil, fmt.Errorf("%s: %w", drv.Name(), err)
 	}
 	d.SetPrefetch(budget)
+	fuse, err := FuseNormFromEnv()
+	if err != nil {
+		d.freeAll()
+		return nil, fmt.Errorf("%s: %w", drv.Name(), err)
+	}
+	d.SetFuseNorm(fuse)
 	return d, nil
 }
 
@@ -471,3 +482,4 @@ var _ nn.Fused = (*Device)(nil)
 var _ nn.Argmaxer = (*Device)(nil)
 var _ nn.IDChainer = (*Device)(nil)
 var _ nn.Prefetcher = (*Device)(nil)
+var _ nn.NormFuser = (*Device)(nil)

@@ -48,7 +48,10 @@
 // one launch each: on a GPU a decode step's small operations cost mostly
 // their launch), nn.Prefetcher (with GOPARD_GPU_PREFETCH or SetPrefetch,
 // the next linear layers' weights are asked into L2 while attention and
-// the norms run; CUDA sm_90+, not yet measured), and times work with events (Time, CopyBandwidth: see
+// the norms run; CUDA sm_90+, not yet measured), nn.NormFuser (with
+// GOPARD_GPU_FUSE_NORM=on or SetFuseNorm, a decode step's residual adds
+// and RMSNorms ride in the linear layers around them, bit for bit, two
+// launches a layer fewer; not yet measured), and times work with events (Time, CopyBandwidth: see
 // cmd/bench --device cuda --profile). The README's GPU section has what it
 // measured on an H100.
 //

@@ -41,20 +41,32 @@ func TestKernelSources(t *testing.T) {
 			require.Equal(t, strconv.Itoa(linearTiledCols), m[2], name)
 		}
 	}
-	// The fused families: NC (swiglu) and NR (qkv) as the host assumes.
+	// The fused families: NC (swiglu) and NR (qkv) as the host assumes,
+	// and the _norm ones (up to normMaxRows) normalizing x.
 	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
 		for _, mt := range linearBuckets {
-			for _, f := range []struct {
+			type family struct {
 				name string
 				cols int
-			}{{swigluNames[dt][mt], swigluCols(mt)}, {qkvNames[dt][mt], linearCols(mt)}} {
-				m := regexp.MustCompile(f.name + `\(\w+_PARAMS\(\w+\)\) \{ linear_\w+<\w+, (\d+), (\d+), \d+>`).FindStringSubmatch(src)
+				norm bool
+			}
+			fs := []family{{swigluNames[dt][mt], swigluCols(mt), false}, {qkvNames[dt][mt], linearCols(mt), false}}
+			if slices.Contains(normBuckets, mt) {
+				fs = append(fs, family{swigluNormNames[dt][mt], swigluCols(mt), true}, family{qkvNormNames[dt][mt], linearCols(mt), true})
+			} else {
+				require.Empty(t, swigluNormNames[dt][mt]+qkvNormNames[dt][mt], "no _norm kernel for %d rows", mt)
+			}
+			for _, f := range fs {
+				m := regexp.MustCompile(f.name + `\(\w+_PARAMS\(\w+\)(, NORM_PARAMS)?\) \{ linear_\w+<\w+, (\d+), (\d+), \d+, (true|false)>`).FindStringSubmatch(src)
 				require.NotNil(t, m, f.name)
-				require.Equal(t, strconv.Itoa(mt), m[1], f.name)
-				require.Equal(t, strconv.Itoa(f.cols), m[2], f.name)
+				require.Equal(t, strconv.Itoa(mt), m[2], f.name)
+				require.Equal(t, strconv.Itoa(f.cols), m[3], f.name)
+				require.Equal(t, strconv.FormatBool(f.norm), m[4], f.name)
+				require.Equal(t, f.norm, m[1] != "", f.name)
 			}
 		}
 	}
+	require.Equal(t, normMaxRows, slices.Max(normBuckets))
 	entries := regexp.MustCompile(`linear_\w+_m(\d+)\(LINEAR_PARAMS\(\w+\)\) \{ linear<\w+, (\d+), (\d+), \d+>`).FindAllStringSubmatch(src, -1)
 	require.Len(t, entries, 3*len(linearBuckets))
 	for _, e := range entries {
@@ -198,6 +210,26 @@ func TestPrefetchFromEnv(t *testing.T) {
 		got, err := PrefetchFromEnv()
 		if c.bad {
 			require.ErrorContains(t, err, "GOPARD_GPU_PREFETCH", c.env)
+			continue
+		}
+		require.NoError(t, err, c.env)
+		require.Equal(t, c.want, got, c.env)
+	}
+}
+
+func TestFuseNormFromEnv(t *testing.T) {
+	for _, c := range []struct {
+		env       string
+		want, bad bool
+	}{
+		{"", false, false}, {"0", false, false}, {"off", false, false}, {" Off ", false, false},
+		{"1", true, false}, {"on", true, false}, {"ON", true, false},
+		{"yes", false, true}, {"2", false, true}, {"onn", false, true},
+	} {
+		t.Setenv("GOPARD_GPU_FUSE_NORM", c.env)
+		got, err := FuseNormFromEnv()
+		if c.bad {
+			require.ErrorContains(t, err, "GOPARD_GPU_FUSE_NORM", c.env)
 			continue
 		}
 		require.NoError(t, err, c.env)

@@ -83,21 +83,33 @@ func dtypeNames(family string) map[tensor.DType]string {
 // its stored dtype, out (M, N), bias (N) or nil. Rows of x go in launches
 // of up to linearMaxRows, each reading the weights once, with the kernel
 // of the smallest row bucket that holds them (see linear.cu).
-func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
-	d.operand("Linear", out, tensor.F32)
-	d.operand("Linear", x, tensor.F32)
-	d.operand("Linear", w, tensor.F32, tensor.BF16, tensor.F16)
+func (d *Device) Linear(out, x, w, bias *tensor.Tensor) { d.linear("Linear", out, x, w, bias, false) }
+
+// LinearAdd implements nn.NormFuser: x += in·wᵀ, in (M, K), w (N, K), x
+// (M, N), with the add in the linear kernel's store (add = 1), bit for bit
+// as Linear into a scratch tensor and Add.
+func (d *Device) LinearAdd(x, in, w *tensor.Tensor) { d.linear("LinearAdd", x, in, w, nil, true) }
+
+// linear is Linear, or with add LinearAdd (op names the caller in panics).
+func (d *Device) linear(op string, out, x, w, bias *tensor.Tensor, add bool) {
+	d.operand(op, out, tensor.F32)
+	d.operand(op, x, tensor.F32)
+	d.operand(op, w, tensor.F32, tensor.BF16, tensor.F16)
 	M, K, N := x.Rows(), x.Cols(), w.Rows()
 	if !(w.Cols() == K && out.Len() == M*N) {
-		d.badShape("Linear", "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
+		d.badShape(op, "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
 	}
 	var b uint64
 	if bias != nil {
-		d.operand("Linear", bias, tensor.F32)
+		d.operand(op, bias, tensor.F32)
 		if bias.Len() != N {
-			d.badShape("Linear", "bias %v for %d outputs", bias.Shape, N)
+			d.badShape(op, "bias %v for %d outputs", bias.Shape, N)
 		}
 		b = ptr(bias)
+	}
+	var accumulate uint64
+	if add {
+		accumulate = 1
 	}
 	if M == 0 || N == 0 {
 		return
@@ -106,7 +118,7 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 		grid, block, split := mmaGeometry(N, K, mmaCols)
 		for m0 := 0; m0 < M; m0 += linearMaxRows {
 			d.launch("linear_mma_bf16", grid, block,
-				uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(w), b, i32(min(linearMaxRows, M-m0)), i32(N), i32(K), i32(split))
+				uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(w), b, i32(min(linearMaxRows, M-m0)), i32(N), i32(K), i32(split), accumulate)
 		}
 		return
 	}
@@ -123,7 +135,7 @@ func (d *Device) Linear(out, x, w, bias *tensor.Tensor) {
 		split := linearSplit(N, K, cols, min(warps, maxSplit), d.warp)
 		grid := Dim3{uint32(ceilDiv(N, cols*warps/split)), 1, 1}
 		d.launch(name, grid, Dim3{blockThreads, 1, 1},
-			uint64(out.Ptr)+uint64(m0*N*4), xp, ptr(w), b, i32(rows), i32(N), i32(K), i32(split))
+			uint64(out.Ptr)+uint64(m0*N*4), xp, ptr(w), b, i32(rows), i32(N), i32(K), i32(split), accumulate)
 	}
 }
 
@@ -187,18 +199,36 @@ func linearSplit(N, K, cols, warpsPerBlock, warp int) int {
 // gate and up (N, K) of one dtype, out (M, N), in one launch per 16 rows
 // (linear_swiglu in linear.cu).
 func (d *Device) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
-	d.operand("LinearSwiGLU", out, tensor.F32)
-	d.operand("LinearSwiGLU", x, tensor.F32)
-	d.operand("LinearSwiGLU", gate, tensor.F32, tensor.BF16, tensor.F16)
-	d.operand("LinearSwiGLU", up, gate.DType)
+	d.linearSwiGLU("LinearSwiGLU", out, x, nil, 0, gate, up)
+}
+
+// NormLinearSwiGLU implements nn.NormFuser: LinearSwiGLU of RMSNorm(x)·norm,
+// the norm computed by the kernel as it loads x (linear_swiglu_norm in
+// linear.cu) for up to normMaxRows rows, bit for bit as the rmsnorm kernel
+// would have written it; more rows, or the tensor-core kernels, take the
+// rmsnorm kernel into a scratch tensor first.
+func (d *Device) NormLinearSwiGLU(out, x, norm *tensor.Tensor, eps float32, gate, up *tensor.Tensor) {
+	d.linearSwiGLU("NormLinearSwiGLU", out, x, norm, eps, gate, up)
+}
+
+// linearSwiGLU is LinearSwiGLU, of x normalized by norm unless it is nil.
+func (d *Device) linearSwiGLU(op string, out, x, norm *tensor.Tensor, eps float32, gate, up *tensor.Tensor) {
+	d.operand(op, out, tensor.F32)
+	d.operand(op, x, tensor.F32)
+	d.operand(op, gate, tensor.F32, tensor.BF16, tensor.F16)
+	d.operand(op, up, gate.DType)
 	M, K, N := x.Rows(), x.Cols(), gate.Rows()
 	if !(gate.Cols() == K && up.Rows() == N && up.Cols() == K && out.Len() == M*N) {
-		d.badShape("LinearSwiGLU", "x %v, gate %v, up %v, out %v", x.Shape, gate.Shape, up.Shape, out.Shape)
+		d.badShape(op, "x %v, gate %v, up %v, out %v", x.Shape, gate.Shape, up.Shape, out.Shape)
 	}
 	if M == 0 || N == 0 {
 		return
 	}
-	if d.mma(x, gate) && up.Ptr%16 == 0 {
+	mma := d.mma(x, gate) && up.Ptr%16 == 0
+	if norm != nil && (mma || !d.normOnLoad(op, x, norm)) {
+		x, norm = d.normed(x, norm, eps), nil
+	}
+	if mma {
 		grid, block, split := mmaGeometry(N, K, mmaCols/2)
 		for m0 := 0; m0 < M; m0 += linearMaxRows {
 			d.launch("linear_swiglu_mma_bf16", grid, block,
@@ -212,8 +242,15 @@ func (d *Device) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 		bucket := linearBucket(rows)
 		cols := swigluCols(bucket)
 		split := linearSplit(N, K, cols, warps, d.warp)
-		d.launch(swigluNames[gate.DType][bucket], Dim3{uint32(ceilDiv(N, cols*warps/split)), 1, 1}, Dim3{blockThreads, 1, 1},
-			uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4), ptr(gate), ptr(up), i32(rows), i32(N), i32(K), i32(split))
+		grid := Dim3{uint32(ceilDiv(N, cols*warps/split)), 1, 1}
+		outp, xp := uint64(out.Ptr)+uint64(m0*N*4), uint64(x.Ptr)+uint64(m0*K*4)
+		if norm != nil {
+			d.launch(swigluNormNames[gate.DType][bucket], grid, Dim3{blockThreads, 1, 1},
+				outp, xp, ptr(gate), ptr(up), i32(rows), i32(N), i32(K), i32(split), ptr(norm), f32(eps))
+			continue
+		}
+		d.launch(swigluNames[gate.DType][bucket], grid, Dim3{blockThreads, 1, 1},
+			outp, xp, ptr(gate), ptr(up), i32(rows), i32(N), i32(K), i32(split))
 	}
 }
 
@@ -227,6 +264,21 @@ func swigluCols(bucket int) int { return max(1, linearCols(bucket)/2) }
 // when the weights share a dtype and the column groups fit the matrices;
 // otherwise as three launches.
 func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	d.linearQKV("LinearQKV", q, k, v, x, nil, 0, wq, wk, wv, bq, bk, bv)
+}
+
+// NormLinearQKV implements nn.NormFuser: LinearQKV of RMSNorm(x)·norm, the
+// norm computed by the kernel as it loads x (linear_qkv_norm in
+// linear.cu) for up to normMaxRows rows, bit for bit as the rmsnorm kernel
+// would have written it; otherwise (more rows, the tensor-core kernels,
+// projections in separate launches) the rmsnorm kernel writes a scratch
+// tensor first.
+func (d *Device) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	d.linearQKV("NormLinearQKV", q, k, v, x, norm, eps, wq, wk, wv, bq, bk, bv)
+}
+
+// linearQKV is LinearQKV, of x normalized by norm unless it is nil.
+func (d *Device) linearQKV(op string, q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 	M, K, Nq, Nkv := x.Rows(), x.Cols(), wq.Rows(), wk.Rows()
 	separate := wk.DType != wq.DType || wv.DType != wq.DType || wv.Rows() != Nkv || (bq == nil) != (bk == nil) || (bq == nil) != (bv == nil)
 	mma := !separate && d.mma(x, wq) && wk.Ptr%16 == 0 && wv.Ptr%16 == 0
@@ -239,6 +291,9 @@ func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 			}
 		}
 	}
+	if norm != nil && (separate || mma || !d.normOnLoad(op, x, norm)) {
+		x, norm = d.normed(x, norm, eps), nil
+	}
 	if separate {
 		d.Linear(q, x, wq, bq)
 		d.Linear(k, x, wk, bk)
@@ -246,20 +301,20 @@ func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 		return
 	}
 	for _, t := range []*tensor.Tensor{q, k, v, x} {
-		d.operand("LinearQKV", t, tensor.F32)
+		d.operand(op, t, tensor.F32)
 	}
 	for _, w := range []*tensor.Tensor{wq, wk, wv} {
-		d.operand("LinearQKV", w, tensor.F32, tensor.BF16, tensor.F16)
+		d.operand(op, w, tensor.F32, tensor.BF16, tensor.F16)
 	}
 	if !(wq.Cols() == K && wk.Cols() == K && wv.Cols() == K && q.Len() == M*Nq && k.Len() == M*Nkv && v.Len() == M*Nkv) {
-		d.badShape("LinearQKV", "x %v, w %v %v %v, out %v %v %v", x.Shape, wq.Shape, wk.Shape, wv.Shape, q.Shape, k.Shape, v.Shape)
+		d.badShape(op, "x %v, w %v %v %v, out %v %v %v", x.Shape, wq.Shape, wk.Shape, wv.Shape, q.Shape, k.Shape, v.Shape)
 	}
 	var biases [3]uint64
 	if bq != nil {
 		for i, b := range []*tensor.Tensor{bq, bk, bv} {
-			d.operand("LinearQKV", b, tensor.F32)
+			d.operand(op, b, tensor.F32)
 			if b.Len() != []int{Nq, Nkv, Nkv}[i] {
-				d.badShape("LinearQKV", "bias %v", b.Shape)
+				d.badShape(op, "bias %v", b.Shape)
 			}
 			biases[i] = ptr(b)
 		}
@@ -284,27 +339,37 @@ func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 		bucket := linearBucket(rows)
 		cols := linearCols(bucket)
 		split := linearSplit(N, K, cols, warps, d.warp)
-		d.launch(qkvNames[wq.DType][bucket], Dim3{uint32(ceilDiv(N, cols*warps/split)), 1, 1}, Dim3{blockThreads, 1, 1},
-			uint64(q.Ptr)+uint64(m0*Nq*4), uint64(k.Ptr)+uint64(m0*Nkv*4), uint64(v.Ptr)+uint64(m0*Nkv*4),
-			uint64(x.Ptr)+uint64(m0*K*4), ptr(wq), ptr(wk), ptr(wv), biases[0], biases[1], biases[2],
+		grid := Dim3{uint32(ceilDiv(N, cols*warps/split)), 1, 1}
+		outs := [...]uint64{uint64(q.Ptr) + uint64(m0*Nq*4), uint64(k.Ptr) + uint64(m0*Nkv*4), uint64(v.Ptr) + uint64(m0*Nkv*4)}
+		xp := uint64(x.Ptr) + uint64(m0*K*4)
+		if norm != nil {
+			d.launch(qkvNormNames[wq.DType][bucket], grid, Dim3{blockThreads, 1, 1},
+				outs[0], outs[1], outs[2], xp, ptr(wq), ptr(wk), ptr(wv), biases[0], biases[1], biases[2],
+				i32(rows), i32(Nq), i32(Nkv), i32(K), i32(split), ptr(norm), f32(eps))
+			continue
+		}
+		d.launch(qkvNames[wq.DType][bucket], grid, Dim3{blockThreads, 1, 1},
+			outs[0], outs[1], outs[2], xp, ptr(wq), ptr(wk), ptr(wv), biases[0], biases[1], biases[2],
 			i32(rows), i32(Nq), i32(Nkv), i32(K), i32(split))
 	}
 }
 
-// qkvNames[dtype][bucket] names the linear_qkv kernels.
-var qkvNames = kernelNames("linear_qkv")
+// qkvNames[dtype][bucket] names the linear_qkv kernels, and qkvNormNames
+// those that normalize x as they load it (buckets up to normMaxRows).
+var qkvNames, qkvNormNames = kernelNames("linear_qkv", linearBuckets[:]...), kernelNames("linear_qkv_norm", normBuckets...)
 
-// swigluNames[dtype][bucket] names the linear_swiglu kernels.
-var swigluNames = kernelNames("linear_swiglu")
+// swigluNames[dtype][bucket] names the linear_swiglu kernels, and
+// swigluNormNames those that normalize x as they load it.
+var swigluNames, swigluNormNames = kernelNames("linear_swiglu", linearBuckets[:]...), kernelNames("linear_swiglu_norm", normBuckets...)
 
 // kernelNames builds the names family_<dtype>_m<bucket> of a family of
 // kernels with an entry point per row bucket, once: formatting them on
 // every launch would cost a decode step hundreds of allocations.
-func kernelNames(family string) map[tensor.DType]*[linearMaxRows + 1]string {
+func kernelNames(family string, buckets ...int) map[tensor.DType]*[linearMaxRows + 1]string {
 	names := map[tensor.DType]*[linearMaxRows + 1]string{}
 	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
 		names[dt] = new([linearMaxRows + 1]string)
-		for _, b := range linearBuckets {
+		for _, b := range buckets {
 			names[dt][b] = fmt.Sprintf("%s_%s_m%d", family, suffix(dt), b)
 		}
 	}
@@ -315,7 +380,7 @@ func kernelNames(family string) map[tensor.DType]*[linearMaxRows + 1]string {
 var linearBuckets = [...]int{1, 2, 4, 8, 12, 16}
 
 // linearNames[dtype][bucket] is the linear kernel's name.
-var linearNames = kernelNames("linear")
+var linearNames = kernelNames("linear", linearBuckets[:]...)
 
 // linearBucket returns the smallest bucket that holds rows (≤ linearMaxRows).
 func linearBucket(rows int) int {

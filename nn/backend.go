@@ -80,6 +80,28 @@ type Fused interface {
 	LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor)
 }
 
+// NormFuser is implemented by backends that can fold a decoder layer's
+// residual adds and RMSNorms into the linear layers around them (a GPU:
+// two launches a layer fewer): the output and down projections add to the
+// residual stream as they store their sums, and the q/k/v and gate/up
+// projections normalize the residual stream as they load it. The results
+// are those of the separate operations (Linear, Add, RMSNorm and the
+// Fused forms), bit for bit, so a forward may take either way.
+type NormFuser interface {
+	// FusesNorm reports whether a forward of rows rows should take the
+	// forms below (they serve any row count; this says where they pay).
+	FusesNorm(rows int) bool
+	// LinearAdd does x += in·wᵀ, as Linear into a scratch tensor and Add:
+	// in (M, K), w (N, K), x (M, N).
+	LinearAdd(x, in, w *tensor.Tensor)
+	// NormLinearQKV is RMSNorm(xb, x, norm, eps) and then LinearQKV(q, k,
+	// v, xb, ...), without xb.
+	NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor)
+	// NormLinearSwiGLU is RMSNorm(xb, x, norm, eps) and then
+	// LinearSwiGLU(out, xb, gate, up), without xb.
+	NormLinearSwiGLU(out, x, norm *tensor.Tensor, eps float32, gate, up *tensor.Tensor)
+}
+
 // Prefetcher is implemented by backends with a cache in front of the
 // weights' memory that can be filled ahead of use (a GPU's L2). A decoding
 // step's linear layers are bound by reading their weights, and between

@@ -508,10 +508,15 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 
 	// A backend with fused steps (a GPU) runs each residual add with the
 	// norm after it, the three attention projections, both rotations, and
-	// the MLP's gate, up and SiLU·mul, each as one operation.
+	// the MLP's gate, up and SiLU·mul, each as one operation. One that
+	// folds norms (a GPU, for a decode step's few rows) adds to the
+	// residual stream x in the output and down projections and normalizes
+	// it in the q/k/v and gate/up projections, so that xb is not written.
 	fused, _ := b.(Fused)
+	folder, _ := b.(NormFuser)
+	fold := folder != nil && folder.FusesNorm(M)
 	d.embed(x, in)
-	if len(d.w.Layers) > 0 {
+	if len(d.w.Layers) > 0 && !fold {
 		b.RMSNorm(xb, x, d.w.Layers[0].AttnNorm, cfg.NormEps)
 	}
 	for l := range d.w.Layers {
@@ -525,14 +530,22 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 			k, v = d.cache.K[l].RowSliceInto(&d.vk, start, start+M), d.cache.V[l].RowSliceInto(&d.vv, start, start+M)
 		}
 
-		// attention: (xb is the normed input) q/k/v projections, (Qwen3)
-		// per-head q/k norm, RoPE
-		if fused != nil && (w.QBias == nil) == (w.KBias == nil) && (w.QBias == nil) == (w.VBias == nil) {
-			fused.LinearQKV(q, k, v, xb, w.Q, w.K, w.V, w.QBias, w.KBias, w.VBias)
+		// attention: q/k/v projections of the normed input (xb, or x
+		// normed on the way when folding), (Qwen3) per-head q/k norm, RoPE
+		sameBiases := (w.QBias == nil) == (w.KBias == nil) && (w.QBias == nil) == (w.VBias == nil)
+		if fold && sameBiases {
+			folder.NormLinearQKV(q, k, v, x, w.AttnNorm, cfg.NormEps, w.Q, w.K, w.V, w.QBias, w.KBias, w.VBias)
 		} else {
-			b.Linear(q, xb, w.Q, w.QBias)
-			b.Linear(k, xb, w.K, w.KBias)
-			b.Linear(v, xb, w.V, w.VBias)
+			if fold { // a layer the folded projections do not take
+				b.RMSNorm(xb, x, w.AttnNorm, cfg.NormEps)
+			}
+			if fused != nil && sameBiases {
+				fused.LinearQKV(q, k, v, xb, w.Q, w.K, w.V, w.QBias, w.KBias, w.VBias)
+			} else {
+				b.Linear(q, xb, w.Q, w.QBias)
+				b.Linear(k, xb, w.K, w.KBias)
+				b.Linear(v, xb, w.V, w.VBias)
+			}
 		}
 		if d.prefetch != nil && !(l == len(d.w.Layers)-1 && keep == M) {
 			d.prefetch.PrefetchWeights(d.afterQKV[l])
@@ -564,27 +577,38 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 		// causal grouped-query attention over the cache, output projection,
 		// residual, and the MLP's norm
 		b.Attention(att, q, d.cache.K[l], d.cache.V[l], start, cfg.Heads, cfg.KVHeads, cfg.HeadDim)
-		b.Linear(proj, att, w.O, nil)
-		d.addNorm(fused, xb, x, proj, w.MLPNorm)
+		if fold {
+			folder.LinearAdd(x, att, w.O)
+		} else {
+			b.Linear(proj, att, w.O, nil)
+			d.addNorm(fused, xb, x, proj, w.MLPNorm)
+		}
 
 		// SwiGLU MLP: down(silu(gate(x)) · up(x)), residual, and the next
 		// layer's attention norm (after the last layer, logitRows norms
-		// only the rows it needs)
-		if fused != nil {
+		// only the rows it needs; when folding, the next projections do)
+		switch {
+		case fold:
+			folder.NormLinearSwiGLU(gate, x, w.MLPNorm, cfg.NormEps, w.Gate, w.Up)
+			folder.LinearAdd(x, gate, w.Down)
+		case fused != nil:
 			fused.LinearSwiGLU(gate, xb, w.Gate, w.Up)
-		} else {
+			b.Linear(proj, gate, w.Down, nil)
+		default:
 			b.Linear(gate, xb, w.Gate, nil)
 			b.Linear(up, xb, w.Up, nil)
 			b.SiLUMul(gate, gate, up)
+			b.Linear(proj, gate, w.Down, nil)
 		}
-		b.Linear(proj, gate, w.Down, nil)
 		if d.prefetch != nil {
 			d.prefetch.PrefetchWeights(d.afterMLP[l])
 		}
-		if l+1 < len(d.w.Layers) {
-			d.addNorm(fused, xb, x, proj, d.w.Layers[l+1].AttnNorm)
-		} else {
-			b.Add(x, proj)
+		if !fold {
+			if l+1 < len(d.w.Layers) {
+				d.addNorm(fused, xb, x, proj, d.w.Layers[l+1].AttnNorm)
+			} else {
+				b.Add(x, proj)
+			}
 		}
 	}
 }

@@ -17,7 +17,9 @@
 // GOPARD_NVRTC_OPTIONS adds NVRTC options (kernel experiments);
 // GOPARD_GPU_PREFETCH=on (or a budget, 24MiB) asks L2 for the next linear
 // layers' weights while the operations between them run (sm_90+; see
-// gpu.Device.SetPrefetch). Where
+// gpu.Device.SetPrefetch), and GOPARD_GPU_FUSE_NORM=on folds a decode
+// step's residual adds and norms into its linear layers (see
+// gpu.Device.SetFuseNorm). Where
 // the libraries are: GOPARD_LIBCUDA and GOPARD_NVRTC.
 package cuda
 

@@ -139,3 +139,15 @@ func TestNVRTCLibs(t *testing.T) {
 	require.Contains(t, libs, "/opt/cuda/lib64/libnvrtc.so.12")
 	require.Contains(t, libs, "/usr/local/cuda/lib64/libnvrtc.so")
 }
+
+// TestFuseNorm: the norms and residual adds folded into the linear layers
+// give the separate kernels' bits (gputest.FuseNorm); AR, VSD and PARD
+// then still agree token for token, AR's decode steps folding and PARD's
+// verify (more rows) not.
+func TestFuseNorm(t *testing.T) {
+	b := open(t)
+	gputest.FuseNorm(t, b)
+	b.SetFuseNorm(true)
+	defer b.SetFuseNorm(false)
+	gputest.Engines(t, b)
+}

@@ -79,6 +79,16 @@ func TestFakeDriver(t *testing.T) {
 	require.Equal(t, 2<<20, b.SetPrefetch(gpu.PrefetchHalfL2))
 	require.Regexp(t, `^graphs \+ programmatic dependent launch`, b.LaunchMode())
 	require.NoError(t, b.Close())
+	// The norms folded into the linear layers (GOPARD_GPU_FUSE_NORM), in
+	// graphs: a conformance model's greedy steps, and bit for bit.
+	t.Setenv("GOPARD_GPU_FUSE_NORM", "on")
+	b, err = New()
+	require.NoError(t, err)
+	require.True(t, b.FusesNorm(1))
+	gputest.Decoder(t, b, 0, 4, "qwen3-tiny")
+	gputest.FuseNorm(t, b)
+	require.NoError(t, b.Close())
+	os.Unsetenv("GOPARD_GPU_FUSE_NORM")
 	os.Unsetenv("FAKE_CC")
 	os.Unsetenv("GOPARD_CUDA_PDL")
 	os.Unsetenv("GOPARD_CUDA_GRAPHS")

@@ -28,6 +28,16 @@
 // ksplit warps of a block (a power of two dividing the warps per block),
 // whose sums are added in shared memory.
 //
+// Two steps of a decoder layer around the linear layers can ride along,
+// so that a decode step does not spend a launch on each: the residual add
+// after the output and down projections (add: out[m][n] += the sum, as the
+// add kernel would add it), and the RMSNorm before the q/k/v and gate/up
+// projections (the _norm kernels: x is the residual stream, and each
+// block computes its rows' norms and scales x as it loads it, as the
+// rmsnorm kernels would have written it; see linear_norm_rows). Both give
+// the separate kernels' results bit for bit, so the host may choose either
+// way for any forward.
+//
 // The host splits larger M into launches of LINEAR_MAX_ROWS rows.
 // grid (ceil(N / (NR · warps per block / ksplit))), block (a multiple of
 // GP_WARP). bias may be null.
@@ -58,17 +68,33 @@ DEV void load8(const f16_t* p, float v[8]) {
   v[6] = f16_bits_to_f32(a.w & 0xffffu), v[7] = f16_bits_to_f32(a.w >> 16);
 }
 
+// linear_norm holds what a _norm kernel applies to x as it loads it: the
+// norm's weights g and the 1/rms of each of the MT rows (those past M
+// repeat row M−1's, as linear_dot8 repeats the row).
+template <int MT>
+struct linear_norm {
+  const float* g;
+  float scale[MT];
+};
+
 // linear_dot8 adds the products of eight weights of NR columns with the
-// matching eight elements of the MT rows of x (at column k). Rows past M
+// matching eight elements of the MT rows of x (at column k), normalized
+// first when NORM (x·scale·g, rmsnorm_scale's arithmetic). Rows past M
 // repeat row M−1 (their sums are never written): with no branch on M the
 // compiler can issue every row's loads before the first multiply, where a
 // guard would wait for each row's load in turn.
-template <int MT, int NR>
-DEV void linear_dot8(float acc[MT][NR], const float wv[NR][8], const float* x, int M, int K, int k) {
+template <int MT, int NR, bool NORM>
+DEV void linear_dot8(float acc[MT][NR], const float wv[NR][8], const float* x, const linear_norm<MT>& nm, int M, int K, int k) {
+  float gv[8];
+  if (NORM) load8(nm.g + k, gv);
 #pragma unroll
   for (int m = 0; m < MT; m++) {
     float xv[8];
     load8(x + (size_t)imin(m, M - 1) * K + k, xv);
+    if (NORM) {
+#pragma unroll
+      for (int j = 0; j < 8; j++) xv[j] = xv[j] * nm.scale[m] * gv[j];
+    }
 #pragma unroll
     for (int r = 0; r < NR; r++)
 #pragma unroll
@@ -114,28 +140,57 @@ DEV bool linear_reduce(float acc[MT][NR], bool active, int ksplit) {
 }
 
 // linear_store reduces (linear_reduce) and writes the M rows of the warp's
-// nr columns from n0, adding the bias.
+// nr columns from n0, adding the bias, or, with add, adds them to out.
 template <int MT, int NR>
-DEV void linear_store(float acc[MT][NR], float* out, const float* bias, int M, int N, int n0, int nr, bool active, int ksplit) {
+DEV void linear_store(float acc[MT][NR], float* out, const float* bias, int M, int N, int n0, int nr, bool active, int ksplit,
+                      bool add) {
   if (!linear_reduce<MT, NR>(acc, active, ksplit)) return;
 #pragma unroll
   for (int r = 0; r < NR; r++) {
     if (r < nr) {
       float b = bias ? bias[n0 + r] : 0.0f;
 #pragma unroll
-      for (int m = 0; m < MT; m++)
-        if (m < M) out[(size_t)m * N + n0 + r] = acc[m][r] + b;
+      for (int m = 0; m < MT; m++) {
+        if (m < M) {
+          float* o = out + (size_t)m * N + n0 + r;
+          *o = add ? *o + (acc[m][r] + b) : acc[m][r] + b;
+        }
+      }
     }
   }
 }
 
+// linear_norm_rows computes, for a _norm kernel, 1/rms of each of the M
+// rows of x (K values) into nm.scale, each as the rmsnorm kernels do, bit
+// for bit: their blocks have min(256, K rounded up to 64) threads
+// (threadsFor on the host), these 256, and either way a row narrower than
+// 256 gives each thread at most one share of Σ x² (rms_sumsq), so the
+// shares, and the sums of block_sum (the extra threads adding zeros), are
+// the same. vec4 must be what the rmsnorm kernel would have chosen
+// (16-byte aligned rows). Every thread of the block must call it.
+__shared__ float linear_norm_red[GP_MAX_WARPS];
+__shared__ float linear_norm_scale[LINEAR_MAX_ROWS];
+
+template <int MT>
+DEV void linear_norm_rows(linear_norm<MT>& nm, const float* x, const float* g, int M, int K, float eps) {
+  bool vec4 = K % 4 == 0 && (size_t)x % 16 == 0 && (size_t)g % 16 == 0;
+  for (int m = 0; m < M; m++) {
+    float ss = block_sum(rms_sumsq(x + (size_t)m * K, K, threadIdx.x, blockDim.x, vec4), linear_norm_red);
+    if (threadIdx.x == 0) linear_norm_scale[m] = rms_scale(ss, K, eps);
+  }
+  __syncthreads();
+  nm.g = g;
+#pragma unroll
+  for (int m = 0; m < MT; m++) nm.scale[m] = linear_norm_scale[imin(m, M - 1)];
+}
+
 // linear_accumulate adds to acc the products of the NR weight rows wr
 // with the M rows of x, this warp's share of K (part of ksplit).
-template <typename T, int MT, int NR, int UNROLL>
-DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligned, const float* x, int M, int K, int part,
-                           int ksplit) {
+template <typename T, int MT, int NR, int UNROLL, bool NORM>
+DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligned, const float* x, const linear_norm<MT>& nm, int M,
+                           int K, int part, int ksplit) {
   int lane = threadIdx.x % GP_WARP;
-  if (K % 8 == 0 && aligned && (size_t)x % 32 == 0) {
+  if (K % 8 == 0 && aligned && (size_t)x % 32 == 0 && (!NORM || (size_t)nm.g % 32 == 0)) {
     // The ksplit warps of a column group interleave along K, each taking
     // every ksplit-th step of GP_WARP·8 weights.
     int step = ksplit * GP_WARP * 8;
@@ -148,7 +203,7 @@ DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligne
 #pragma unroll
         for (int r = 0; r < NR; r++) load8(wr[r] + k + u * step, wv[u][r]);
 #pragma unroll
-      for (int u = 0; u < UNROLL; u++) linear_dot8<MT, NR>(acc, wv[u], x, M, K, k + u * step);
+      for (int u = 0; u < UNROLL; u++) linear_dot8<MT, NR, NORM>(acc, wv[u], x, nm, M, K, k + u * step);
     }
     // The last steps, fewer than UNROLL: their loads too are all issued
     // first (a 2048-wide row split over four warps is only two steps each,
@@ -162,7 +217,7 @@ DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligne
           if (k + u * step < K) load8(wr[r] + k + u * step, wv[u][r]);
 #pragma unroll
       for (int u = 0; u < UNROLL; u++)
-        if (k + u * step < K) linear_dot8<MT, NR>(acc, wv[u], x, M, K, k + u * step);
+        if (k + u * step < K) linear_dot8<MT, NR, NORM>(acc, wv[u], x, nm, M, K, k + u * step);
     }
   } else {
     for (int k = part * GP_WARP + lane; k < K; k += ksplit * GP_WARP) {
@@ -170,7 +225,11 @@ DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligne
       for (int r = 0; r < NR; r++) {
         float wk = to_f32(wr[r][k]);
 #pragma unroll
-        for (int m = 0; m < MT; m++) acc[m][r] = fmaf(wk, x[(size_t)imin(m, M - 1) * K + k], acc[m][r]);
+        for (int m = 0; m < MT; m++) {
+          float xk = x[(size_t)imin(m, M - 1) * K + k];
+          if (NORM) xk = xk * nm.scale[m] * nm.g[k];
+          acc[m][r] = fmaf(wk, xk, acc[m][r]);
+        }
       }
     }
   }
@@ -207,38 +266,45 @@ DEV void linear_prefetch(const T* const wr[NR], int K, int part, int ksplit) {
 
 // linear_columns computes the NR columns from n0 of one matrix for a
 // warp (part of ksplit of its column group); inactive warps only join the
-// barrier.
-template <typename T, int MT, int NR, int UNROLL>
+// barriers. With NORM, x is normalized by the norm of weights g as it is
+// loaded.
+template <typename T, int MT, int NR, int UNROLL, bool NORM>
 DEV void linear_columns(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int n0,
-                        bool active) {
+                        bool active, bool add, const float* g, float eps) {
   int part = threadIdx.x / GP_WARP % ksplit; // which of the ksplit warps of this column group
   const T* wr[NR];
   float acc[MT][NR];
   int nr = linear_begin<T, MT, NR>(wr, acc, w, N, K, n0, active);
   if (active) linear_prefetch<T, NR, UNROLL>(wr, K, part, ksplit);
   kernel_begin();
-  if (active) linear_accumulate<T, MT, NR, UNROLL>(acc, wr, (size_t)w % 16 == 0, x, M, K, part, ksplit);
-  linear_store<MT, NR>(acc, out, bias, M, N, n0, nr, active, ksplit);
+  linear_norm<MT> nm = {};
+  if (NORM) linear_norm_rows<MT>(nm, x, g, M, K, eps);
+  if (active) linear_accumulate<T, MT, NR, UNROLL, NORM>(acc, wr, (size_t)w % 16 == 0, x, nm, M, K, part, ksplit);
+  linear_store<MT, NR>(acc, out, bias, M, N, n0, nr, active, ksplit, add);
 }
 
 template <typename T, int MT, int NR, int UNROLL>
-DEV void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit) {
+DEV void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int add) {
   int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + threadIdx.x / GP_WARP / ksplit) * NR;
-  linear_columns<T, MT, NR, UNROLL>(out, x, w, bias, M, N, K, ksplit, n0, n0 < N); // idle warps stay for the barrier
+  // idle warps stay for the barrier
+  linear_columns<T, MT, NR, UNROLL, false>(out, x, w, bias, M, N, K, ksplit, n0, n0 < N, add != 0, nullptr, 0.0f);
 }
 
 // linear_qkv is the attention's three projections of the same x in one
 // launch: the column groups run over q's Nq columns, then k's Nkv, then
 // v's (the host makes NR divide Nq and Nkv, so no group straddles two
 // matrices). A decode step's key and value projections are small (1024
-// columns on Llama-3.1-8B) and cost mostly their launch.
-template <typename T, int MT, int NR, int UNROLL>
+// columns on Llama-3.1-8B) and cost mostly their launch. With NORM, x is
+// the residual stream, normalized (weights g) as it is loaded.
+template <typename T, int MT, int NR, int UNROLL, bool NORM>
 DEV void linear_qkv(float* oq, float* ok, float* ov, const float* x, const T* wq, const T* wk, const T* wv, const float* bq,
-                    const float* bk, const float* bv, int M, int Nq, int Nkv, int K, int ksplit) {
+                    const float* bk, const float* bv, int M, int Nq, int Nkv, int K, int ksplit, const float* g, float eps) {
   int c0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + threadIdx.x / GP_WARP / ksplit) * NR;
-  if (c0 < Nq) linear_columns<T, MT, NR, UNROLL>(oq, x, wq, bq, M, Nq, K, ksplit, c0, true);
-  else if (c0 < Nq + Nkv) linear_columns<T, MT, NR, UNROLL>(ok, x, wk, bk, M, Nkv, K, ksplit, c0 - Nq, true);
-  else linear_columns<T, MT, NR, UNROLL>(ov, x, wv, bv, M, Nkv, K, ksplit, c0 - Nq - Nkv, c0 < Nq + 2 * Nkv);
+  if (c0 < Nq) linear_columns<T, MT, NR, UNROLL, NORM>(oq, x, wq, bq, M, Nq, K, ksplit, c0, true, false, g, eps);
+  else if (c0 < Nq + Nkv)
+    linear_columns<T, MT, NR, UNROLL, NORM>(ok, x, wk, bk, M, Nkv, K, ksplit, c0 - Nq, true, false, g, eps);
+  else
+    linear_columns<T, MT, NR, UNROLL, NORM>(ov, x, wv, bv, M, Nkv, K, ksplit, c0 - Nq - Nkv, c0 < Nq + 2 * Nkv, false, g, eps);
 }
 
 // linear_swiglu is the SwiGLU MLP's first half in one launch: a warp
@@ -249,9 +315,13 @@ DEV void linear_qkv(float* oq, float* ok, float* ov, const float* x, const T* wq
 //
 //   out[m][n] = silu(Σ_k x[m][k]·gate[n][k]) · Σ_k x[m][k]·up[n][k]      silu(g) = g / (1 + exp(−g))
 //
+// With NORM, x is the residual stream, normalized (weights g) as it is
+// loaded.
+//
 // grid (ceil(N / (NC · warps per block / ksplit))), block (a multiple of GP_WARP).
-template <typename T, int MT, int NC, int UNROLL>
-DEV void linear_swiglu(float* out, const float* x, const T* gate, const T* up, int M, int N, int K, int ksplit) {
+template <typename T, int MT, int NC, int UNROLL, bool NORM>
+DEV void linear_swiglu(float* out, const float* x, const T* gate, const T* up, int M, int N, int K, int ksplit, const float* g,
+                       float eps) {
   int warp = threadIdx.x / GP_WARP;
   int part = warp % ksplit;
   int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit) * NC;
@@ -270,8 +340,11 @@ DEV void linear_swiglu(float* out, const float* x, const T* gate, const T* up, i
     for (int r = 0; r < 2 * NC; r++) acc[m][r] = 0.0f;
   if (active) linear_prefetch<T, 2 * NC, UNROLL>(wr, K, part, ksplit);
   kernel_begin();
+  linear_norm<MT> nm = {};
+  if (NORM) linear_norm_rows<MT>(nm, x, g, M, K, eps);
   if (active)
-    linear_accumulate<T, MT, 2 * NC, UNROLL>(acc, wr, (size_t)gate % 16 == 0 && (size_t)up % 16 == 0, x, M, K, part, ksplit);
+    linear_accumulate<T, MT, 2 * NC, UNROLL, NORM>(acc, wr, (size_t)gate % 16 == 0 && (size_t)up % 16 == 0, x, nm, M, K, part,
+                                                   ksplit);
   if (!linear_reduce<MT, 2 * NC>(acc, active, ksplit)) return;
 #pragma unroll
   for (int c = 0; c < NC; c++) {
@@ -302,7 +375,7 @@ DEV void linear_swiglu(float* out, const float* x, const T* gate, const T* up, i
 #define LINEAR_TILE 512
 
 template <typename T, int MT, int NR>
-DEV void linear_tiled(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit) {
+DEV void linear_tiled(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int add) {
   __shared__ float xs[MT * LINEAR_TILE];
   int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP;
   int part = warp % ksplit;
@@ -347,14 +420,14 @@ DEV void linear_tiled(float* out, const float* x, const T* w, const float* bias,
       }
     }
   }
-  linear_store<MT, NR>(acc, out, bias, M, N, n0, nr, active, ksplit);
+  linear_store<MT, NR>(acc, out, bias, M, N, n0, nr, active, ksplit, add != 0);
 }
 
 // The entry points: one per weight dtype and row bucket MT. NR and
 // UNROLL trade registers for reuse of x (more columns per warp) and for
 // bytes in flight (more steps); the host's linearCols must match NR.
-#define LINEAR_PARAMS(T) float *out, const float *x, const T *w, const float *bias, int M, int N, int K, int ksplit
-#define LINEAR_ARGS out, x, w, bias, M, N, K, ksplit
+#define LINEAR_PARAMS(T) float *out, const float *x, const T *w, const float *bias, int M, int N, int K, int ksplit, int add
+#define LINEAR_ARGS out, x, w, bias, M, N, K, ksplit, add
 KERNEL void linear_f32_m1(LINEAR_PARAMS(float)) { linear<float, 1, 1, 4>(LINEAR_ARGS); }
 KERNEL void linear_f32_m2(LINEAR_PARAMS(float)) { linear<float, 2, 1, 4>(LINEAR_ARGS); }
 KERNEL void linear_f32_m4(LINEAR_PARAMS(float)) { linear<float, 4, 2, 2>(LINEAR_ARGS); }
@@ -378,43 +451,60 @@ KERNEL void linear_tiled_bf16_m16(LINEAR_PARAMS(bf16_t)) { linear_tiled<bf16_t, 
 KERNEL void linear_tiled_f16_m16(LINEAR_PARAMS(f16_t)) { linear_tiled<f16_t, 16, 4>(LINEAR_ARGS); }
 #define SWIGLU_PARAMS(T) float *out, const float *x, const T *gate, const T *up, int M, int N, int K, int ksplit
 #define SWIGLU_ARGS out, x, gate, up, M, N, K, ksplit
-KERNEL void linear_swiglu_f32_m1(SWIGLU_PARAMS(float)) { linear_swiglu<float, 1, 1, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f32_m2(SWIGLU_PARAMS(float)) { linear_swiglu<float, 2, 1, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f32_m4(SWIGLU_PARAMS(float)) { linear_swiglu<float, 4, 1, 2>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f32_m8(SWIGLU_PARAMS(float)) { linear_swiglu<float, 8, 2, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f32_m12(SWIGLU_PARAMS(float)) { linear_swiglu<float, 12, 2, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f32_m16(SWIGLU_PARAMS(float)) { linear_swiglu<float, 16, 1, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m1(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 1, 1, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m2(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 2, 1, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m4(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 4, 1, 2>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m8(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 8, 2, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m12(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 12, 2, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_bf16_m16(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 16, 1, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m1(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 1, 1, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m2(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 2, 1, 4>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m4(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 4, 1, 2>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m8(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 8, 2, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m12(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 12, 2, 1>(SWIGLU_ARGS); }
-KERNEL void linear_swiglu_f16_m16(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 16, 1, 1>(SWIGLU_ARGS); }
+KERNEL void linear_swiglu_f32_m1(SWIGLU_PARAMS(float)) { linear_swiglu<float, 1, 1, 4, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f32_m2(SWIGLU_PARAMS(float)) { linear_swiglu<float, 2, 1, 4, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f32_m4(SWIGLU_PARAMS(float)) { linear_swiglu<float, 4, 1, 2, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f32_m8(SWIGLU_PARAMS(float)) { linear_swiglu<float, 8, 2, 1, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f32_m12(SWIGLU_PARAMS(float)) { linear_swiglu<float, 12, 2, 1, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f32_m16(SWIGLU_PARAMS(float)) { linear_swiglu<float, 16, 1, 1, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_bf16_m1(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 1, 1, 4, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_bf16_m2(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 2, 1, 4, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_bf16_m4(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 4, 1, 2, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_bf16_m8(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 8, 2, 1, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_bf16_m12(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 12, 2, 1, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_bf16_m16(SWIGLU_PARAMS(bf16_t)) { linear_swiglu<bf16_t, 16, 1, 1, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f16_m1(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 1, 1, 4, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f16_m2(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 2, 1, 4, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f16_m4(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 4, 1, 2, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f16_m8(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 8, 2, 1, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f16_m12(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 12, 2, 1, false>(SWIGLU_ARGS, nullptr, 0.0f); }
+KERNEL void linear_swiglu_f16_m16(SWIGLU_PARAMS(f16_t)) { linear_swiglu<f16_t, 16, 1, 1, false>(SWIGLU_ARGS, nullptr, 0.0f); }
 #define QKV_PARAMS(T)                                                                                                 \
   float *oq, float *ok, float *ov, const float *x, const T *wq, const T *wk, const T *wv, const float *bq, const float *bk, \
       const float *bv, int M, int Nq, int Nkv, int K, int ksplit
 #define QKV_ARGS oq, ok, ov, x, wq, wk, wv, bq, bk, bv, M, Nq, Nkv, K, ksplit
-KERNEL void linear_qkv_f32_m1(QKV_PARAMS(float)) { linear_qkv<float, 1, 1, 4>(QKV_ARGS); }
-KERNEL void linear_qkv_f32_m2(QKV_PARAMS(float)) { linear_qkv<float, 2, 1, 4>(QKV_ARGS); }
-KERNEL void linear_qkv_f32_m4(QKV_PARAMS(float)) { linear_qkv<float, 4, 2, 2>(QKV_ARGS); }
-KERNEL void linear_qkv_f32_m8(QKV_PARAMS(float)) { linear_qkv<float, 8, 4, 1>(QKV_ARGS); }
-KERNEL void linear_qkv_f32_m12(QKV_PARAMS(float)) { linear_qkv<float, 12, 4, 1>(QKV_ARGS); }
-KERNEL void linear_qkv_f32_m16(QKV_PARAMS(float)) { linear_qkv<float, 16, 2, 1>(QKV_ARGS); }
-KERNEL void linear_qkv_bf16_m1(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 1, 1, 4>(QKV_ARGS); }
-KERNEL void linear_qkv_bf16_m2(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 2, 1, 4>(QKV_ARGS); }
-KERNEL void linear_qkv_bf16_m4(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 4, 2, 2>(QKV_ARGS); }
-KERNEL void linear_qkv_bf16_m8(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 8, 4, 1>(QKV_ARGS); }
-KERNEL void linear_qkv_bf16_m12(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 12, 4, 1>(QKV_ARGS); }
-KERNEL void linear_qkv_bf16_m16(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 16, 2, 1>(QKV_ARGS); }
-KERNEL void linear_qkv_f16_m1(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 1, 1, 4>(QKV_ARGS); }
-KERNEL void linear_qkv_f16_m2(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 2, 1, 4>(QKV_ARGS); }
-KERNEL void linear_qkv_f16_m4(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 4, 2, 2>(QKV_ARGS); }
-KERNEL void linear_qkv_f16_m8(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 8, 4, 1>(QKV_ARGS); }
-KERNEL void linear_qkv_f16_m12(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 12, 4, 1>(QKV_ARGS); }
-KERNEL void linear_qkv_f16_m16(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 16, 2, 1>(QKV_ARGS); }
+KERNEL void linear_qkv_f32_m1(QKV_PARAMS(float)) { linear_qkv<float, 1, 1, 4, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f32_m2(QKV_PARAMS(float)) { linear_qkv<float, 2, 1, 4, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f32_m4(QKV_PARAMS(float)) { linear_qkv<float, 4, 2, 2, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f32_m8(QKV_PARAMS(float)) { linear_qkv<float, 8, 4, 1, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f32_m12(QKV_PARAMS(float)) { linear_qkv<float, 12, 4, 1, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f32_m16(QKV_PARAMS(float)) { linear_qkv<float, 16, 2, 1, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_bf16_m1(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 1, 1, 4, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_bf16_m2(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 2, 1, 4, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_bf16_m4(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 4, 2, 2, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_bf16_m8(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 8, 4, 1, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_bf16_m12(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 12, 4, 1, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_bf16_m16(QKV_PARAMS(bf16_t)) { linear_qkv<bf16_t, 16, 2, 1, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f16_m1(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 1, 1, 4, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f16_m2(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 2, 1, 4, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f16_m4(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 4, 2, 2, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f16_m8(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 8, 4, 1, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f16_m12(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 12, 4, 1, false>(QKV_ARGS, nullptr, 0.0f); }
+KERNEL void linear_qkv_f16_m16(QKV_PARAMS(f16_t)) { linear_qkv<f16_t, 16, 2, 1, false>(QKV_ARGS, nullptr, 0.0f); }
+// The _norm entry points normalize x as they load it (RMSNorm of weights
+// g and eps), for the rows of a decode step: every block computes the
+// norms of all M rows itself, which pays only while M is small.
+#define NORM_PARAMS const float *g, float eps
+#define NORM_ARGS g, eps
+KERNEL void linear_swiglu_norm_f32_m1(SWIGLU_PARAMS(float), NORM_PARAMS) { linear_swiglu<float, 1, 1, 4, true>(SWIGLU_ARGS, NORM_ARGS); }
+KERNEL void linear_swiglu_norm_f32_m2(SWIGLU_PARAMS(float), NORM_PARAMS) { linear_swiglu<float, 2, 1, 4, true>(SWIGLU_ARGS, NORM_ARGS); }
+KERNEL void linear_swiglu_norm_bf16_m1(SWIGLU_PARAMS(bf16_t), NORM_PARAMS) { linear_swiglu<bf16_t, 1, 1, 4, true>(SWIGLU_ARGS, NORM_ARGS); }
+KERNEL void linear_swiglu_norm_bf16_m2(SWIGLU_PARAMS(bf16_t), NORM_PARAMS) { linear_swiglu<bf16_t, 2, 1, 4, true>(SWIGLU_ARGS, NORM_ARGS); }
+KERNEL void linear_swiglu_norm_f16_m1(SWIGLU_PARAMS(f16_t), NORM_PARAMS) { linear_swiglu<f16_t, 1, 1, 4, true>(SWIGLU_ARGS, NORM_ARGS); }
+KERNEL void linear_swiglu_norm_f16_m2(SWIGLU_PARAMS(f16_t), NORM_PARAMS) { linear_swiglu<f16_t, 2, 1, 4, true>(SWIGLU_ARGS, NORM_ARGS); }
+KERNEL void linear_qkv_norm_f32_m1(QKV_PARAMS(float), NORM_PARAMS) { linear_qkv<float, 1, 1, 4, true>(QKV_ARGS, NORM_ARGS); }
+KERNEL void linear_qkv_norm_f32_m2(QKV_PARAMS(float), NORM_PARAMS) { linear_qkv<float, 2, 1, 4, true>(QKV_ARGS, NORM_ARGS); }
+KERNEL void linear_qkv_norm_bf16_m1(QKV_PARAMS(bf16_t), NORM_PARAMS) { linear_qkv<bf16_t, 1, 1, 4, true>(QKV_ARGS, NORM_ARGS); }
+KERNEL void linear_qkv_norm_bf16_m2(QKV_PARAMS(bf16_t), NORM_PARAMS) { linear_qkv<bf16_t, 2, 1, 4, true>(QKV_ARGS, NORM_ARGS); }
+KERNEL void linear_qkv_norm_f16_m1(QKV_PARAMS(f16_t), NORM_PARAMS) { linear_qkv<f16_t, 1, 1, 4, true>(QKV_ARGS, NORM_ARGS); }
+KERNEL void linear_qkv_norm_f16_m2(QKV_PARAMS(f16_t), NORM_PARAMS) { linear_qkv<f16_t, 2, 1, 4, true>(QKV_ARGS, NORM_ARGS); }

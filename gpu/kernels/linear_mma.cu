@@ -150,7 +150,7 @@ DEV void mma_prefetch(const bf16_t* const wr[NT], int K, int part, int ksplit) {
 // barrier. Lane (g, t) writes fragment element r of tile i: row g + 8·(r/2),
 // column n0 + 8i + 2t + r%2.
 DEV void mma_columns(float* out, const float* x, const bf16_t* w, const float* bias, int M, int N, int K, int ksplit, int n0,
-                     bool active) {
+                     bool active, bool add) {
   int part = threadIdx.x / 32 % ksplit, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const bf16_t* wr[MMA_TILES];
   float d[MMA_TILES][4];
@@ -164,15 +164,19 @@ DEV void mma_columns(float* out, const float* x, const bf16_t* w, const float* b
 #pragma unroll
     for (int r = 0; r < 4; r++) {
       int m = g + 8 * (r / 2), n = n0 + 8 * i + 2 * t + r % 2;
-      if (m < M && n < N) out[(size_t)m * N + n] = d[i][r] + (bias ? bias[n] : 0.0f);
+      if (m < M && n < N) {
+        float* o = out + (size_t)m * N + n;
+        *o = add ? *o + (d[i][r] + (bias ? bias[n] : 0.0f)) : d[i][r] + (bias ? bias[n] : 0.0f);
+      }
     }
 }
 
 DEV int mma_group(int ksplit) { return blockIdx.x * (blockDim.x / 32 / ksplit) + threadIdx.x / 32 / ksplit; }
 
-KERNEL void linear_mma_bf16(float* out, const float* x, const bf16_t* w, const float* bias, int M, int N, int K, int ksplit) {
+KERNEL void linear_mma_bf16(float* out, const float* x, const bf16_t* w, const float* bias, int M, int N, int K, int ksplit,
+                            int add) {
   int n0 = mma_group(ksplit) * 8 * MMA_TILES;
-  mma_columns(out, x, w, bias, M, N, K, ksplit, n0, n0 < N);
+  mma_columns(out, x, w, bias, M, N, K, ksplit, n0, n0 < N, add != 0);
 }
 
 // linear_qkv_mma_bf16 is linear_qkv of linear.cu on tensor cores: the
@@ -182,9 +186,9 @@ KERNEL void linear_qkv_mma_bf16(float* oq, float* ok, float* ov, const float* x,
                                 const bf16_t* wv, const float* bq, const float* bk, const float* bv, int M, int Nq, int Nkv,
                                 int K, int ksplit) {
   int c0 = mma_group(ksplit) * 8 * MMA_TILES;
-  if (c0 < Nq) mma_columns(oq, x, wq, bq, M, Nq, K, ksplit, c0, true);
-  else if (c0 < Nq + Nkv) mma_columns(ok, x, wk, bk, M, Nkv, K, ksplit, c0 - Nq, true);
-  else mma_columns(ov, x, wv, bv, M, Nkv, K, ksplit, c0 - Nq - Nkv, c0 < Nq + 2 * Nkv);
+  if (c0 < Nq) mma_columns(oq, x, wq, bq, M, Nq, K, ksplit, c0, true, false);
+  else if (c0 < Nq + Nkv) mma_columns(ok, x, wk, bk, M, Nkv, K, ksplit, c0 - Nq, true, false);
+  else mma_columns(ov, x, wv, bv, M, Nkv, K, ksplit, c0 - Nq - Nkv, c0 < Nq + 2 * Nkv, false);
 }
 
 // linear_swiglu_mma_bf16 is linear_swiglu of linear.cu on tensor cores: a

@@ -47,7 +47,12 @@ func TestDecoder(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	gputest.Decoder(t, device(t, 32), 1000, 4)
+	d := device(t, 32)
+	gputest.Decoder(t, d, 1000, 4)
+	// With the norms folded into the linear layers (the greedy steps, one
+	// row each): the same references.
+	require.True(t, d.SetFuseNorm(true))
+	t.Run("fuse-norm", func(t *testing.T) { gputest.Decoder(t, d, 1000, 4) })
 }
 
 // TestChain runs greedy PARD with its drafts kept on the emulated device:
@@ -90,7 +95,9 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 	require.NoError(t, err)
 	x, out, logits := d.Alloc(40, 64), d.Alloc(40, 64), d.Alloc(2, 50)
 	ids := make([]int32, 40)
-	x1, x2, x3, out1 := x.RowSlice(0, 1), x.RowSlice(0, 2), x.RowSlice(0, 3), out.RowSlice(0, 1)
+	norm, err := d.Load(tensor.FromF32(make([]float32, 64), 64))
+	require.NoError(t, err)
+	x1, x2, x3, out1, out3 := x.RowSlice(0, 1), x.RowSlice(0, 2), x.RowSlice(0, 3), out.RowSlice(0, 1), out.RowSlice(0, 3)
 	require.Positive(t, d.SetPrefetch(gpu.PrefetchHalfL2))
 	ws := []*tensor.Tensor{w, table}
 	step := func() {
@@ -99,6 +106,9 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 		d.Embedding(x, table, ids) // four launches of inline ids
 		d.Linear(out1, x1, w, nil)
 		d.Add(out, x)
+		d.LinearAdd(out1, x1, w)
+		d.NormLinearSwiGLU(out1, x1, norm, 1e-5, w, w)
+		d.NormLinearSwiGLU(out3, x3, norm, 1e-5, w, w) // three rows: a scratch norm first
 		off, _ := d.KeepArgmax(logits, 2)
 		d.EmbeddingKept(x2, table, off, 2)
 		d.ReadKept()
@@ -113,5 +123,14 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 func TestPrefetch(t *testing.T) {
 	for _, warp := range []int{32, 64} {
 		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) { gputest.Prefetch(t, device(t, warp), gpu.PrefetchHalfL2) })
+	}
+}
+
+// TestFuseNorm: the norms and residual adds folded into the linear layers
+// give the separate kernels' bits (gputest.FuseNorm), with warps of 32 and
+// 64.
+func TestFuseNorm(t *testing.T) {
+	for _, warp := range []int{32, 64} {
+		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) { gputest.FuseNorm(t, device(t, warp)) })
 	}
 }

@@ -1,0 +1,78 @@
+package gpu
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gopard/gopard/tensor"
+)
+
+// The nn.NormFuser operations: a decode step's residual adds and RMSNorms
+// move into the linear layers around them, two launches a layer fewer.
+// The output and down projections add their sums to the residual stream
+// as they store them (LinearAdd), and the q/k/v and gate/up projections
+// of up to normMaxRows rows normalize the residual stream as they load it
+// (NormLinearQKV, NormLinearSwiGLU: the linear.cu _norm kernels, where
+// every block computes the rows' norms itself). Each gives the separate
+// kernels' results bit for bit, so the rows of a forward take whichever
+// way is cheaper for their count. Written on 2026-11-28 without a GPU:
+// off unless asked for (GOPARD_GPU_FUSE_NORM, SetFuseNorm) until an H100
+// measures it.
+
+// normMaxRows is the most rows the _norm kernels take (their buckets).
+const normMaxRows = 2
+
+// normBuckets are the row buckets of the _norm kernels (linear.cu).
+var normBuckets = []int{1, 2}
+
+// SetFuseNorm turns the folding of norms and residual adds into the
+// linear layers on or off for the forwards that FusesNorm accepts, and
+// returns the setting.
+func (d *Device) SetFuseNorm(on bool) bool {
+	d.fuseNorm = on
+	return on
+}
+
+// FuseNormSetting is what SetFuseNorm last set.
+func (d *Device) FuseNormSetting() bool { return d.fuseNorm }
+
+// FusesNorm implements nn.NormFuser: with SetFuseNorm on, forwards of up
+// to normMaxRows rows, unless bf16 activations send the products to the
+// tensor-core kernels, which do not normalize as they load.
+func (d *Device) FusesNorm(rows int) bool {
+	return d.fuseNorm && !d.bf16Act && rows <= normMaxRows
+}
+
+// FuseNormFromEnv reads GOPARD_GPU_FUSE_NORM, the setting NewDevice gives
+// SetFuseNorm: unset, "0" or "off", or "1" or "on". Callers that fall back
+// to the CPU when a GPU fails to open check it first, as PrefetchFromEnv.
+func FuseNormFromEnv() (bool, error) {
+	v := strings.TrimSpace(os.Getenv("GOPARD_GPU_FUSE_NORM"))
+	switch strings.ToLower(v) {
+	case "", "0", "off":
+		return false, nil
+	case "1", "on":
+		return true, nil
+	}
+	return false, fmt.Errorf("GOPARD_GPU_FUSE_NORM=%q: want off or on", v)
+}
+
+// normOnLoad checks a norm's operands and reports whether the _norm
+// kernels take x: F32 weights of x's width, and few enough rows.
+func (d *Device) normOnLoad(op string, x, norm *tensor.Tensor) bool {
+	d.operand(op, norm, tensor.F32)
+	if norm.Len() != x.Cols() {
+		d.badShape(op, "norm %v for x %v", norm.Shape, x.Shape)
+	}
+	return x.Rows() <= normMaxRows
+}
+
+// normed writes RMSNorm(x)·norm into a scratch tensor with the rmsnorm
+// kernel and returns it (valid until the next call): the way of the
+// separate operations, for what the _norm kernels do not take.
+func (d *Device) normed(x, norm *tensor.Tensor, eps float32) *tensor.Tensor {
+	d.normedX = tensor.Tensor{DType: tensor.F32, Shape: x.Shape, Place: tensor.Device, Ptr: d.grow(&d.norm, x.Len()*4)}
+	d.RMSNorm(&d.normedX, x, norm, eps)
+	return &d.normedX
+}

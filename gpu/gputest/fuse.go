@@ -1,0 +1,165 @@
+package gputest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/tensor"
+)
+
+// NormFusing is what FuseNorm needs of a backend beyond Backend: the
+// folding of norms and residual adds into the linear layers of
+// gpu.Device.
+type NormFusing interface {
+	Backend
+	nn.NormFuser
+	SetFuseNorm(on bool) bool
+}
+
+// FuseNorm checks nn.NormFuser on b: each folded form against the
+// separate operations it replaces, bit for bit (M = 1 and 2, which the
+// _norm kernels take, and 3, which goes through a scratch norm; every row
+// bucket for LinearAdd), the decoder's chain of them (LinearAdd, then the
+// projections normalizing the result) against AddRMSNorm and the fused
+// projections, and a small decoder's logits with folding on and off.
+func FuseNorm(t *testing.T, b NormFusing) {
+	t.Run("LinearAdd", func(t *testing.T) { testLinearAdd(t, b) })
+	t.Run("NormLinear", func(t *testing.T) { testNormLinear(t, b) })
+	t.Run("Decoder", func(t *testing.T) { testFuseNormDecoder(t, b) })
+}
+
+// twice uploads h as two device tensors (one for each way of computing).
+func twice(t *testing.T, b nn.Backend, h *tensor.Tensor) (*tensor.Tensor, *tensor.Tensor) {
+	x1, _ := upload(t, b, h)
+	x2, _ := upload(t, b, h)
+	return x1, x2
+}
+
+func testLinearAdd(t *testing.T, b NormFusing) {
+	linearAdd(t, b)
+	// The tensor-core kernels (bf16 weights, K a multiple of 32) add as
+	// they store too.
+	if tc, ok := b.(interface{ SetBF16Activations(bool) bool }); ok && tc.SetBF16Activations(true) {
+		defer tc.SetBF16Activations(false)
+		t.Run("bf16-activations", func(t *testing.T) { linearAdd(t, b) })
+	}
+}
+
+func linearAdd(t *testing.T, b NormFusing) {
+	r := rng(21)
+	for _, dt := range dtypes {
+		for _, nk := range [][2]int{{67, 96}, {40, 70}, {20, 2056}, {64, 2048}} {
+			N, K := nk[0], nk[1]
+			w, _ := upload(t, b, random(r, dt, N, K))
+			for _, M := range []int{1, 2, 3, 9, 16, 37} {
+				in, _ := upload(t, b, random(r, tensor.F32, M, K))
+				x1, x2 := twice(t, b, random(r, tensor.F32, M, N))
+				proj := b.Alloc(M, N)
+				b.Linear(proj, in, w, nil)
+				b.Add(x1, proj)
+				b.LinearAdd(x2, in, w)
+				require.Equal(t, read(b, x1), read(b, x2), "%v N=%d K=%d M=%d: LinearAdd ≠ Linear, Add", dt, N, K, M)
+			}
+		}
+	}
+}
+
+func testNormLinear(t *testing.T, b NormFusing) {
+	r := rng(22)
+	const eps = 1e-5
+	for _, dt := range dtypes {
+		// K = 96 and 2056: four values per load (blocks of 128 and 256
+		// threads for the norm, 2056 splitting K); 64: the norm's block
+		// is 64 threads, smaller than the linear kernels' 256; 70: one
+		// value per load, for the norm and the products.
+		for _, c := range [][3]int{{64, 32, 96}, {32, 16, 64}, {64, 32, 70}, {32, 16, 2056}} {
+			Nq, Nkv, K := c[0], c[1], c[2]
+			wq, _ := upload(t, b, random(r, dt, Nq, K))
+			wk, _ := upload(t, b, random(r, dt, Nkv, K))
+			wv, _ := upload(t, b, random(r, dt, Nkv, K))
+			gate, _ := upload(t, b, random(r, dt, 40, K))
+			up, _ := upload(t, b, random(r, dt, 40, K))
+			wo, _ := upload(t, b, random(r, dt, K, Nq))
+			norm, _ := upload(t, b, random(r, tensor.F32, K))
+			for _, withBias := range []bool{false, true} {
+				var bq, bk, bv *tensor.Tensor
+				if withBias {
+					bq, _ = upload(t, b, random(r, tensor.F32, Nq))
+					bk, _ = upload(t, b, random(r, tensor.F32, Nkv))
+					bv, _ = upload(t, b, random(r, tensor.F32, Nkv))
+				}
+				for _, M := range []int{1, 2, 3} {
+					name := fmt.Sprintf("%v Nq=%d Nkv=%d K=%d M=%d bias=%v", dt, Nq, Nkv, K, M, withBias)
+					x1, x2 := twice(t, b, random(r, tensor.F32, M, K))
+					xb := b.Alloc(M, K)
+
+					// The first layer's way: RMSNorm, then the projections.
+					b.RMSNorm(xb, x1, norm, eps)
+					q1, k1, v1 := b.Alloc(M, Nq), b.Alloc(M, Nkv), b.Alloc(M, Nkv)
+					b.LinearQKV(q1, k1, v1, xb, wq, wk, wv, bq, bk, bv)
+					q2, k2, v2 := b.Alloc(M, Nq), b.Alloc(M, Nkv), b.Alloc(M, Nkv)
+					b.NormLinearQKV(q2, k2, v2, x2, norm, eps, wq, wk, wv, bq, bk, bv)
+					for i, pair := range [][2]*tensor.Tensor{{q1, q2}, {k1, k2}, {v1, v2}} {
+						require.Equal(t, read(b, pair[0]), read(b, pair[1]), "%s: NormLinearQKV's %c ≠ RMSNorm, LinearQKV", name, "qkv"[i])
+					}
+					s1, s2 := b.Alloc(M, 40), b.Alloc(M, 40)
+					b.LinearSwiGLU(s1, xb, gate, up)
+					b.NormLinearSwiGLU(s2, x2, norm, eps, gate, up)
+					require.Equal(t, read(b, s1), read(b, s2), "%s: NormLinearSwiGLU ≠ RMSNorm, LinearSwiGLU", name)
+
+					// A later layer's way: the output projection and the
+					// residual add with the norm after it (AddRMSNorm), or
+					// the projection adding as it stores and the next
+					// projections normalizing as they load.
+					att, _ := upload(t, b, random(r, tensor.F32, M, Nq))
+					proj := b.Alloc(M, K)
+					b.Linear(proj, att, wo, nil)
+					b.AddRMSNorm(xb, x1, proj, norm, eps)
+					b.LinearSwiGLU(s1, xb, gate, up)
+					b.LinearAdd(x2, att, wo)
+					b.NormLinearSwiGLU(s2, x2, norm, eps, gate, up)
+					require.Equal(t, read(b, x1), read(b, x2), "%s: the residual stream after LinearAdd ≠ AddRMSNorm's", name)
+					require.Equal(t, read(b, s1), read(b, s2), "%s: NormLinearSwiGLU after LinearAdd ≠ after AddRMSNorm", name)
+				}
+			}
+		}
+	}
+}
+
+// testFuseNormDecoder runs a small decoder on b with folding off and on:
+// a 9-token prompt (too many rows to fold), then forwards of 1, 2 and 1
+// tokens, whose logits must be the same bits either way.
+func testFuseNormDecoder(t *testing.T, b NormFusing) {
+	cfg := nn.Config{Hidden: 64, Intermediate: 96, Layers: 3, Heads: 4, KVHeads: 2, HeadDim: 16, Vocab: 300,
+		NormEps: 1e-5, RoPE: nn.RoPEConfig{Theta: 10000}, Tied: true}
+	w := randomModel(t, b, rng(23), cfg)
+	prompt := []int32{5, 17, 250, 3, 99, 42, 7, 7, 120}
+	run := func() [][]float32 {
+		d, err := nn.NewDecoder(b, cfg, w, 32, 16)
+		require.NoError(t, err)
+		var logits [][]float32
+		pos := 0
+		for _, toks := range [][]int32{prompt, {11}, {260, 4}, {30}} {
+			rows, err := d.Forward(toks, pos, len(toks))
+			require.NoError(t, err)
+			for _, r := range rows {
+				logits = append(logits, slices.Clone(r))
+			}
+			pos += len(toks)
+		}
+		return logits
+	}
+	b.SetFuseNorm(false)
+	require.False(t, b.FusesNorm(1))
+	want := run()
+	b.SetFuseNorm(true)
+	defer b.SetFuseNorm(false)
+	require.True(t, b.FusesNorm(1), "folding on: a decode step folds")
+	require.True(t, b.FusesNorm(2))
+	require.False(t, b.FusesNorm(9), "a 9-row forward does not fold")
+	require.Equal(t, want, run(), "logits with norms folded into the linear layers ≠ separate")
+}
