@@ -21,7 +21,8 @@ const DeviceHelp = "where the model runs: auto (a GPU when one works, else the C
 // to the CPU silently; "cuda" and "hip" fail with the reason the GPU cannot
 // be used (for instance "cuda: libcuda.so.1 not found: no NVIDIA driver on
 // this machine"). A malformed GPU setting in the environment
-// (GOPARD_GPU_PREFETCH) is an error for every kind but cpu. Release a GPU
+// (GOPARD_GPU_PREFETCH, GOPARD_GPU_FUSE_NORM) is an error for every kind
+// but cpu. Release a GPU
 // backend with CloseBackend when done.
 func Backend(device string, threads int) (nn.Backend, error) {
 	kind, ordinal, err := parseDevice(device)
@@ -31,8 +32,12 @@ func Backend(device string, threads int) (nn.Backend, error) {
 	if kind == "cpu" {
 		return ops.NewCPU(threads), nil
 	}
+	// auto would otherwise fall back to the CPU over a typo
 	if _, err := gpu.PrefetchFromEnv(); err != nil {
-		return nil, err // auto would otherwise fall back to the CPU over a typo
+		return nil, err
+	}
+	if _, err := gpu.FuseNormFromEnv(); err != nil {
+		return nil, err
 	}
 	switch kind {
 	case "cuda":

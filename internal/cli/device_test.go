@@ -63,14 +63,18 @@ func TestBackend(t *testing.T) {
 
 	// A mistyped GPU setting is an error, even where auto would have
 	// fallen back to the CPU; the CPU itself does not read it.
-	t.Setenv("GOPARD_GPU_PREFETCH", "lots")
-	for _, dev := range []string{"auto", "cuda", "hip:1"} {
-		_, err = Backend(dev, 1)
-		require.ErrorContains(t, err, `GOPARD_GPU_PREFETCH="lots"`, dev)
+	for _, env := range []string{"GOPARD_GPU_PREFETCH", "GOPARD_GPU_FUSE_NORM"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, "lots")
+			for _, dev := range []string{"auto", "cuda", "hip:1"} {
+				_, err := Backend(dev, 1)
+				require.ErrorContains(t, err, env+`="lots"`, dev)
+			}
+			b, err := Backend("cpu", 1)
+			require.NoError(t, err)
+			require.NoError(t, CloseBackend(b))
+		})
 	}
-	b, err = Backend("cpu", 1)
-	require.NoError(t, err)
-	require.NoError(t, CloseBackend(b))
 }
 
 // TestStartCPUProfile checks the --cpuprofile helper: nothing for an empty
