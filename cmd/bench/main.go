@@ -35,7 +35,8 @@
 //	 "bf16_activations": b, "dot_prefetch": "l2" (with them), "kv_cache": "f32"}
 //
 // (on a GPU "copy_bandwidth_gbs" and "launch_ms" replace the CPU's
-// machine figures, threads and impl; "pard" is added with --pard-draft).
+// machine figures, threads and impl, with "l2_prefetch_bytes" and
+// "fuse_norm" where those are on; "pard" is added with --pard-draft).
 package main
 
 import (
@@ -106,7 +107,7 @@ func main() {
 	flag.StringVar(&o.draftAct, "draft-activations", "bf16", cli.DraftActivationsHelp+" (with --pard-draft)")
 	flag.IntVar(&o.k, "k", 8, "drafts per PARD iteration (with --pard-draft)")
 	flag.IntVar(&o.pardTokens, "pard-tokens", 128, "tokens generated in the timed PARD run (with --pard-draft)")
-	flag.BoolVar(&o.profile, "profile", false, "time every operation of the M = 1 and M = 9 forwards (or --m's) alone and print where the time goes (a GPU: device time by events; the CPU: wall time, dispatch and waits included); then time those forwards with each kind of operation left out (attention, norms, rotations, L2 prefetches, all but the linear layers, the linear layers), to show what each costs in place")
+	flag.BoolVar(&o.profile, "profile", false, "time every operation of the M = 1 and M = 9 forwards (or --m's) alone and print where the time goes (a GPU: device time by events; the CPU: wall time, dispatch and waits included); then time those forwards with each kind of operation left out (attention, norms, rotations, L2 prefetches, all but the linear layers, the linear layers), to show what each costs in place, and on a GPU with norm folding turned the other way (GOPARD_GPU_FUSE_NORM)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: bench [--shape NAME | --model DIR] [flags]\n\n")
 		flag.PrintDefaults()
@@ -185,6 +186,9 @@ type report struct {
 	// L2PrefetchBytes: on a GPU, the weights each prefetch may ask L2 for
 	// (GOPARD_GPU_PREFETCH; 0: off).
 	L2PrefetchBytes int `json:"l2_prefetch_bytes,omitempty"`
+	// FuseNorm: on a GPU, decode steps fold the residual adds and norms
+	// into the linear layers (GOPARD_GPU_FUSE_NORM).
+	FuseNorm bool `json:"fuse_norm,omitempty"`
 }
 
 // gpuBackend is what bench uses of a GPU backend beyond nn.Backend.
@@ -234,8 +238,11 @@ func run(o options) error {
 			rep.L2PrefetchBytes = p.PrefetchBudget()
 			prefetch = fmt.Sprintf("up to %.1f MiB a call", float64(rep.L2PrefetchBytes)/(1<<20))
 		}
-		say("gopard bench: %s, bf16 activations %v (tensor cores), weight prefetch into L2 %s (GOPARD_GPU_PREFETCH), %s/%s\n\n",
-			backend.Name(), o.bf16Act, prefetch, runtime.GOOS, runtime.GOARCH)
+		if f, ok := backend.(normFolder); ok {
+			rep.FuseNorm = f.FuseNormSetting()
+		}
+		say("gopard bench: %s, bf16 activations %v (tensor cores), weight prefetch into L2 %s (GOPARD_GPU_PREFETCH), norms folded into linear layers %v (GOPARD_GPU_FUSE_NORM), %s/%s\n\n",
+			backend.Name(), o.bf16Act, prefetch, rep.FuseNorm, runtime.GOOS, runtime.GOARCH)
 		defer func() { say("kernel launches: %s\n", gpu.LaunchMode()) }()
 		bw, err := gpu.CopyBandwidth(1<<30, o.runs)
 		if err != nil {

@@ -180,43 +180,99 @@ func (c *countingCPU) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 
 func (c *countingCPU) PrefetchWeights(ws []*tensor.Tensor) { c.calls[kindPrefetch]++ }
 
+// foldingCPU is a countingCPU that folds norms into its linear layers (as
+// gpu.Device with GOPARD_GPU_FUSE_NORM), computing the folded forms from
+// the separate operations; each counts as a linear layer and a norm.
+type foldingCPU struct {
+	*countingCPU
+	fold bool
+}
+
+func (c *foldingCPU) FusesNorm(rows int) bool  { return c.fold }
+func (c *foldingCPU) SetFuseNorm(on bool) bool { c.fold = on; return on }
+func (c *foldingCPU) FuseNormSetting() bool    { return c.fold }
+
+func (c *foldingCPU) folded() { c.calls[kindLinear]++; c.calls[kindNorm]++ }
+
+func (c *foldingCPU) normed(x, norm *tensor.Tensor, eps float32) *tensor.Tensor {
+	xb := tensor.New(tensor.F32, x.Shape...)
+	c.cpuTimer.RMSNorm(xb, x, norm, eps)
+	return xb
+}
+
+func (c *foldingCPU) LinearAdd(x, in, w *tensor.Tensor) {
+	c.folded()
+	out := tensor.New(tensor.F32, x.Shape...)
+	c.cpuTimer.Linear(out, in, w, nil)
+	c.cpuTimer.Add(x, out)
+}
+
+func (c *foldingCPU) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	c.folded()
+	c.cpuTimer.LinearQKV(q, k, v, c.normed(x, norm, eps), wq, wk, wv, bq, bk, bv)
+}
+
+func (c *foldingCPU) NormLinearSwiGLU(out, x, norm *tensor.Tensor, eps float32, gate, up *tensor.Tensor) {
+	c.folded()
+	c.cpuTimer.LinearSwiGLU(out, c.normed(x, norm, eps), gate, up)
+}
+
 // TestAblation: each row of the ablation table keeps from the backend
-// exactly the kinds of operations it leaves out, and ablateOps prints a
-// row for each (the prefetch row only where prefetching is on, which the
-// CPU never is).
+// exactly the kinds of operations it leaves out, with the norms folded
+// into the linear layers or not, and ablateOps prints a row for each (the
+// prefetch row only where prefetching is on, which the CPU never is; the
+// folding row only on a backend that folds, turning folding the other way
+// and back).
 func TestAblation(t *testing.T) {
 	c := &countingCPU{cpuTimer: cpuTimer{ops.NewCPU(1)}, calls: map[opKind]int{}}
 	s := shapes["tiny"]
 	w, bytes := randomWeights(s)
-	a := &ablation{timedBackend: c}
-	dec, err := nn.NewDecoder(a, s.cfg, w, 64, 16)
-	require.NoError(t, err)
 	every := []opKind{kindAttention, kindNorm, kindRotation, kindLinear, kindPrefetch}
-	for _, row := range ablations {
-		a.skip = row.skip
-		clear(c.calls)
-		_, err := dec.Forward([]int32{1, 2, 3}, 0, 1)
+	for _, b := range []timedBackend{c, &foldingCPU{countingCPU: c, fold: true}} {
+		a := &ablation{timedBackend: b}
+		dec, err := nn.NewDecoder(a, s.cfg, w, 64, 16)
 		require.NoError(t, err)
-		for _, k := range every {
-			if row.skip&k != 0 {
-				require.Zero(t, c.calls[k], "%s: kind %d reached the backend", row.name, k)
-			} else {
-				require.Positive(t, c.calls[k], "%s: kind %d left out", row.name, k)
+		for _, row := range ablations {
+			a.skip = row.skip
+			clear(c.calls)
+			_, err := dec.Forward([]int32{1, 2, 3}, 0, 1)
+			require.NoError(t, err)
+			for _, k := range every {
+				if row.skip&k != 0 {
+					require.Zero(t, c.calls[k], "%s: kind %d reached the backend (folding %T)", row.name, k, b)
+				} else {
+					require.Positive(t, c.calls[k], "%s: kind %d left out (folding %T)", row.name, k, b)
+				}
 			}
 		}
 	}
 
+	dec, err := nn.NewDecoder(c, s.cfg, w, 64, 16)
+	require.NoError(t, err)
 	m := &forwardRunner{name: "tiny", cfg: s.cfg, dec: dec, weightBytes: bytes}
-	var out strings.Builder
-	say := func(format string, a ...any) { fmt.Fprintf(&out, format, a...) }
-	require.NoError(t, ablateOps(cpuTimer{ops.NewCPU(1)}, m, []int{1, 3}, 8, 2, 10, false, say))
-	text := out.String()
+	table := func(b timedBackend, sizes ...int) string {
+		var out strings.Builder
+		say := func(format string, a ...any) { fmt.Fprintf(&out, format, a...) }
+		require.NoError(t, ablateOps(b, m, sizes, 8, 2, 10, false, say))
+		return out.String()
+	}
+	text := table(cpuTimer{ops.NewCPU(1)}, 1, 3)
 	for _, row := range ablations {
-		if row.skip == kindPrefetch {
+		switch {
+		case row.flipFold:
+			require.NotContains(t, text, foldRowName(false))
+			require.NotContains(t, text, foldRowName(true))
+		case row.skip == kindPrefetch:
 			require.NotContains(t, text, row.name)
-			continue
+		default:
+			require.Equal(t, 2, strings.Count(text, row.name+" "), row.name)
 		}
-		require.Equal(t, 2, strings.Count(text, row.name+" "), row.name)
 	}
 	require.Contains(t, text, "forwards of 3 token(s)")
+
+	for _, on := range []bool{false, true} {
+		f := &foldingCPU{countingCPU: c, fold: on}
+		require.Equal(t, 1, strings.Count(table(f, 1), foldRowName(on)+" "), "folding %v", on)
+		require.Equal(t, on, f.fold, "folding restored")
+	}
 }

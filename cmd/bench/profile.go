@@ -104,6 +104,39 @@ func (p *opProfiler) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor
 		func() { p.timedBackend.LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv) })
 }
 
+// normFolder is a backend that can fold norms and residual adds into the
+// linear layers (gpu.Device), and turn that on and off.
+type normFolder interface {
+	nn.NormFuser
+	SetFuseNorm(on bool) bool
+	FuseNormSetting() bool
+}
+
+// foldsNorm reports whether b folds norms into a forward of rows rows.
+func foldsNorm(b nn.Backend, rows int) bool {
+	f, ok := b.(nn.NormFuser)
+	return ok && f.FusesNorm(rows)
+}
+
+// FusesNorm, LinearAdd, NormLinearQKV and NormLinearSwiGLU time the
+// folded forms where the backend has them (the Decoder takes them only
+// when FusesNorm says so).
+func (p *opProfiler) FusesNorm(rows int) bool { return foldsNorm(p.timedBackend, rows) }
+
+func (p *opProfiler) LinearAdd(x, in, w *tensor.Tensor) {
+	p.time(fmt.Sprintf("linear+add %d×%d", w.Rows(), w.Cols()), func() { p.timedBackend.(nn.NormFuser).LinearAdd(x, in, w) })
+}
+
+func (p *opProfiler) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	p.time(fmt.Sprintf("rmsnorm+q,k,v %d+%d+%d×%d", wq.Rows(), wk.Rows(), wv.Rows(), wq.Cols()),
+		func() { p.timedBackend.(nn.NormFuser).NormLinearQKV(q, k, v, x, norm, eps, wq, wk, wv, bq, bk, bv) })
+}
+
+func (p *opProfiler) NormLinearSwiGLU(out, x, norm *tensor.Tensor, eps float32, gate, up *tensor.Tensor) {
+	p.time(fmt.Sprintf("rmsnorm+swiglu 2×%d×%d", gate.Rows(), gate.Cols()),
+		func() { p.timedBackend.(nn.NormFuser).NormLinearSwiGLU(out, x, norm, eps, gate, up) })
+}
+
 // Argmax times the device's argmax. The Decoder calls it only for logits
 // off the host, which only a GPU (an nn.Argmaxer) keeps; on the CPU it
 // finds the argmax itself.
@@ -169,9 +202,9 @@ type opKind uint8
 
 const (
 	kindAttention opKind = 1 << iota
-	kindNorm             // RMSNorm, AddRMSNorm and Add: the residual adds and norms
+	kindNorm             // RMSNorm, AddRMSNorm and Add: the residual adds and norms (folded: their share of the linear layers)
 	kindRotation         // RoPE, RoPEQK
-	kindLinear           // Linear, LinearQKV, LinearSwiGLU: the weights' reads
+	kindLinear           // Linear, LinearQKV, LinearSwiGLU and their folded forms: the weights' reads
 	kindPrefetch         // nn.Prefetcher's PrefetchWeights
 )
 
@@ -244,6 +277,43 @@ func (a *ablation) LinearSwiGLU(out, x, gate, up *tensor.Tensor) {
 	}
 }
 
+// FusesNorm is the backend's: the ablated forward folds norms where a
+// normal one does.
+func (a *ablation) FusesNorm(rows int) bool { return foldsNorm(a.timedBackend, rows) }
+
+// LinearAdd, NormLinearQKV and NormLinearSwiGLU are linear layers; left
+// without the residual adds and norms, they neither add nor normalize
+// (LinearAdd writes x).
+func (a *ablation) LinearAdd(x, in, w *tensor.Tensor) {
+	switch {
+	case !a.keeps(kindLinear):
+	case a.keeps(kindNorm):
+		a.timedBackend.(nn.NormFuser).LinearAdd(x, in, w)
+	default:
+		a.timedBackend.Linear(x, in, w, nil)
+	}
+}
+
+func (a *ablation) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+	switch {
+	case !a.keeps(kindLinear):
+	case a.keeps(kindNorm):
+		a.timedBackend.(nn.NormFuser).NormLinearQKV(q, k, v, x, norm, eps, wq, wk, wv, bq, bk, bv)
+	default:
+		a.timedBackend.LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv)
+	}
+}
+
+func (a *ablation) NormLinearSwiGLU(out, x, norm *tensor.Tensor, eps float32, gate, up *tensor.Tensor) {
+	switch {
+	case !a.keeps(kindLinear):
+	case a.keeps(kindNorm):
+		a.timedBackend.(nn.NormFuser).NormLinearSwiGLU(out, x, norm, eps, gate, up)
+	default:
+		a.timedBackend.LinearSwiGLU(out, x, gate, up)
+	}
+}
+
 func (a *ablation) PrefetchWeights(ws []*tensor.Tensor) {
 	if p, ok := a.timedBackend.(nn.Prefetcher); ok && a.keeps(kindPrefetch) {
 		p.PrefetchWeights(ws)
@@ -260,18 +330,33 @@ func (a *ablation) ArgmaxProb(t *tensor.Tensor, rows int) ([]int32, []float32) {
 	return a.timedBackend.(nn.Argmaxer).ArgmaxProb(t, rows)
 }
 
-// ablations are the rows of ablateOps's table.
+// ablations are the rows of ablateOps's table. The row with flipFold
+// times the forward with the folding of norms into the linear layers
+// turned the other way (a normFolder only).
 var ablations = []struct {
-	name string
-	skip opKind
+	name     string
+	skip     opKind
+	flipFold bool
 }{
-	{"every operation", 0},
-	{"without attention", kindAttention},
-	{"without residual adds and norms", kindNorm},
-	{"without rotations", kindRotation},
-	{"without L2 prefetches", kindPrefetch},
-	{"linear layers only", kindAttention | kindNorm | kindRotation | kindPrefetch},
-	{"without linear layers", kindLinear},
+	{"every operation", 0, false},
+	{"", 0, true}, // named by foldRowName
+	{"without attention", kindAttention, false},
+	{"without residual adds and norms", kindNorm, false},
+	{"without rotations", kindRotation, false},
+	{"without L2 prefetches", kindPrefetch, false},
+	{"linear layers only", kindAttention | kindNorm | kindRotation | kindPrefetch, false},
+	{"without linear layers", kindLinear, false},
+}
+
+// flipFold turns f's folding of norms the other way.
+func flipFold(f normFolder) { f.SetFuseNorm(!f.FuseNormSetting()) }
+
+// foldRowName names the flipFold row: what it turns folding to.
+func foldRowName(foldingOn bool) string {
+	if foldingOn {
+		return "norms as kernels of their own"
+	}
+	return "norms folded into linear layers"
 }
 
 // ablateOps times forwards of M tokens at context position ctx (as
@@ -280,7 +365,9 @@ var ablations = []struct {
 // each time beside the full forward's: the difference is what that kind
 // costs in place. "linear layers only" is compared with the roofline
 // (m's weight bytes at bandwidth GB/s): what the weights' reads reach
-// with nothing between them.
+// with nothing between them. On a backend that folds norms into the
+// linear layers (GOPARD_GPU_FUSE_NORM) one more row times the forward
+// with that turned the other way, where it changes the forward.
 func ablateOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, bandwidth float64, ids bool, say func(string, ...any)) error {
 	a := &ablation{timedBackend: b}
 	rows := slices.Max(sizes)
@@ -296,6 +383,7 @@ func ablateOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, ban
 	if p, ok := b.(interface{ PrefetchBudget() int }); ok {
 		prefetching = p.PrefetchBudget() > 0
 	}
+	folder, canFold := b.(normFolder)
 	for _, M := range sizes {
 		want := M
 		if M > 16 {
@@ -308,19 +396,35 @@ func ablateOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, ban
 			if row.skip == kindPrefetch && !prefetching {
 				continue // prefetching is off: nothing to leave out
 			}
+			name := row.name
+			if row.flipFold {
+				if !canFold {
+					continue
+				}
+				name = foldRowName(folder.FuseNormSetting())
+				folded := folder.FusesNorm(M)
+				flipFold(folder)
+				if folder.FusesNorm(M) == folded {
+					flipFold(folder)
+					continue // forwards of M rows do not fold either way
+				}
+			}
 			a.skip = row.skip
 			sec, err := timeForward(dec, prompt[ctx:ctx+M], ctx, want, runs, ids)
+			if row.flipFold {
+				flipFold(folder)
+			}
 			if err != nil {
 				return err
 			}
-			if row.skip == 0 {
+			if row.skip == 0 && !row.flipFold {
 				full = sec
 			}
 			ofBW := ""
 			if row.skip&kindLinear == 0 && bandwidth > 0 {
 				ofBW = fmt.Sprintf("%7.0f%%", 100*float64(m.weightBytes)/sec/1e9/bandwidth)
 			}
-			say("%-34s %8.3fms %+8.3fms %8s\n", row.name, sec*1e3, (sec-full)*1e3, ofBW)
+			say("%-34s %8.3fms %+8.3fms %8s\n", name, sec*1e3, (sec-full)*1e3, ofBW)
 		}
 	}
 	a.skip = 0
