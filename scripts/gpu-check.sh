@@ -18,9 +18,11 @@
 #       activations: BenchmarkLinear), then cmd/bench on
 #       the Llama-3.2-1B shape and the Llama-3.1-8B shape (with a PARD
 #       draft of the 1B shape, K = 8), with float32 activations and with
-#       --bf16-activations, and with weight prefetching into L2 off and on
-#       (GOPARD_GPU_PREFETCH), and the 1B shape's decode step profiled
-#       (--profile: each operation alone, then each kind left out).
+#       --bf16-activations, with weight prefetching into L2 off and on
+#       (GOPARD_GPU_PREFETCH), with the norms folded into the linear layers
+#       (GOPARD_GPU_FUSE_NORM), and the 1B shape's decode step profiled
+#       (--profile: each operation alone, then each kind left out, and
+#       the folding turned the other way).
 #       Logs go to $OUT (else ./gpu-check-out).
 #       SECONDS (default 480) bounds the whole run; the tests get half.
 #
@@ -74,27 +76,31 @@ run)
 
   echo "== bench"
   # Most wanted first, as the budget may end the list: float32 and bf16
-  # activations, weight prefetching into L2 off and on (GOPARD_GPU_PREFETCH,
+  # activations, weight prefetching into L2 off and on (GOPARD_GPU_PREFETCH)
+  # and norms folded into the linear layers (GOPARD_GPU_FUSE_NORM; both
   # written without a GPU), then other prefetch budgets at one row.
   pard="--pard-draft llama3.2-1b -k 8"
-  while IFS='|' read -r name prefetch args; do
+  while IFS='|' read -r name prefetch fold args; do
     if [ "$(left)" -lt 60 ]; then echo "bench $name: skipped, $(left) s left"; continue; fi
     # shellcheck disable=SC2086
-    GOPARD_GPU_PREFETCH=$prefetch timeout "$(left)" "$bin/bench" --device cuda $args >"$out/bench-$name.txt" 2>&1 ||
-      echo "bench $name: exit $?"
+    GOPARD_GPU_PREFETCH=$prefetch GOPARD_GPU_FUSE_NORM=$fold timeout "$(left)" "$bin/bench" --device cuda $args \
+      >"$out/bench-$name.txt" 2>&1 || echo "bench $name: exit $?"
     cat "$out/bench-$name.txt"
   done <<RUNS
-1b-f32|off|--shape llama3.2-1b
-1b-f32-prefetch|on|--shape llama3.2-1b
-1b-profile|off|--shape llama3.2-1b --m 1 --profile
-8b-f32|off|--shape llama3.1-8b $pard
-8b-f32-prefetch|on|--shape llama3.1-8b $pard
-1b-bf16|off|--shape llama3.2-1b --bf16-activations
-8b-bf16|off|--shape llama3.1-8b $pard --bf16-activations
-1b-f32-prefetch12|12MiB|--shape llama3.2-1b --m 1
-1b-f32-prefetch40|40MiB|--shape llama3.2-1b --m 1
-1b-bf16-prefetch|on|--shape llama3.2-1b --bf16-activations
-1b-profile-prefetch|on|--shape llama3.2-1b --m 1 --profile
+1b-f32|off|off|--shape llama3.2-1b
+1b-f32-prefetch|on|off|--shape llama3.2-1b
+1b-profile|off|off|--shape llama3.2-1b --m 1 --profile
+1b-f32-fold|off|on|--shape llama3.2-1b --m 1
+8b-f32|off|off|--shape llama3.1-8b $pard
+8b-f32-fold|off|on|--shape llama3.1-8b --m 1
+8b-f32-prefetch|on|off|--shape llama3.1-8b $pard
+1b-f32-fold-prefetch|on|on|--shape llama3.2-1b --m 1
+1b-bf16|off|off|--shape llama3.2-1b --bf16-activations
+8b-bf16|off|off|--shape llama3.1-8b $pard --bf16-activations
+1b-f32-prefetch12|12MiB|off|--shape llama3.2-1b --m 1
+1b-f32-prefetch40|40MiB|off|--shape llama3.2-1b --m 1
+1b-bf16-prefetch|on|off|--shape llama3.2-1b --bf16-activations
+1b-profile-fold-prefetch|on|on|--shape llama3.2-1b --m 1 --profile
 RUNS
   # A compile that failed over the untried PTX (the kernels then ran
   # without it; gpu/cuda's LaunchMode says so): the compiler's whole log.
@@ -107,7 +113,7 @@ RUNS
   done
   ;;
 *)
-  sed -n '2,25p' "$0"
+  sed -n '2,30p' "$0"
   exit 2
   ;;
 esac
