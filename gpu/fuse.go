@@ -58,8 +58,10 @@ func FuseNormFromEnv() (bool, error) {
 	return false, fmt.Errorf("GOPARD_GPU_FUSE_NORM=%q: want off or on", v)
 }
 
-// normOnLoad checks a norm's operands and reports whether the _norm
-// kernels take x: F32 weights of x's width, and few enough rows.
+// normOnLoad checks a norm's operands (F32 weights of x's width) and
+// reports whether the _norm kernels take x's rows (few enough). Callers
+// call it first, so that the operands are checked whichever way the norm
+// goes.
 func (d *Device) normOnLoad(op string, x, norm *tensor.Tensor) bool {
 	d.operand(op, norm, tensor.F32)
 	if norm.Len() != x.Cols() {

@@ -225,7 +225,7 @@ func (d *Device) linearSwiGLU(op string, out, x, norm *tensor.Tensor, eps float3
 		return
 	}
 	mma := d.mma(x, gate) && up.Ptr%16 == 0
-	if norm != nil && (mma || !d.normOnLoad(op, x, norm)) {
+	if norm != nil && (!d.normOnLoad(op, x, norm) || mma) {
 		x, norm = d.normed(x, norm, eps), nil
 	}
 	if mma {
@@ -291,7 +291,7 @@ func (d *Device) linearQKV(op string, q, k, v, x, norm *tensor.Tensor, eps float
 			}
 		}
 	}
-	if norm != nil && (separate || mma || !d.normOnLoad(op, x, norm)) {
+	if norm != nil && (!d.normOnLoad(op, x, norm) || separate || mma) {
 		x, norm = d.normed(x, norm, eps), nil
 	}
 	if separate {

@@ -30,6 +30,31 @@ func FuseNorm(t *testing.T, b NormFusing) {
 	t.Run("LinearAdd", func(t *testing.T) { testLinearAdd(t, b) })
 	t.Run("NormLinear", func(t *testing.T) { testNormLinear(t, b) })
 	t.Run("Decoder", func(t *testing.T) { testFuseNormDecoder(t, b) })
+	t.Run("BadNorm", func(t *testing.T) { testBadNorm(t, b) })
+}
+
+// testBadNorm: a norm of the wrong width is refused, naming the operation,
+// whether or not the rows would be normalized on the way in.
+func testBadNorm(t *testing.T, b NormFusing) {
+	w := b.Alloc(8, 64)
+	norm := b.Alloc(32)
+	for _, M := range []int{1, 5} {
+		x, out := b.Alloc(M, 64), b.Alloc(M, 8)
+		require.Contains(t, panicText(func() { b.NormLinearSwiGLU(out, x, norm, 1e-5, w, w) }), "NormLinearSwiGLU: norm [32] for x", "M=%d", M)
+		require.Contains(t, panicText(func() { b.NormLinearQKV(out, out, out, x, norm, 1e-5, w, w, w, nil, nil, nil) }), "NormLinearQKV: norm [32] for x", "M=%d", M)
+	}
+}
+
+// panicText runs f and returns what it panicked with, as text ("" if it
+// did not).
+func panicText(f func()) (text string) {
+	defer func() {
+		if r := recover(); r != nil {
+			text = fmt.Sprint(r)
+		}
+	}()
+	f()
+	return ""
 }
 
 // twice uploads h as two device tensors (one for each way of computing).
