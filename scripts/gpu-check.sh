@@ -80,12 +80,14 @@ run)
   # and norms folded into the linear layers (GOPARD_GPU_FUSE_NORM; both
   # written without a GPU), then other prefetch budgets at one row.
   pard="--pard-draft llama3.2-1b -k 8"
+  ran=()
   while IFS='|' read -r name prefetch fold args; do
     if [ "$(left)" -lt 60 ]; then echo "bench $name: skipped, $(left) s left"; continue; fi
     # shellcheck disable=SC2086
     GOPARD_GPU_PREFETCH=$prefetch GOPARD_GPU_FUSE_NORM=$fold timeout "$(left)" "$bin/bench" --device cuda $args \
       >"$out/bench-$name.txt" 2>&1 || echo "bench $name: exit $?"
     cat "$out/bench-$name.txt"
+    ran+=("$name")
   done <<RUNS
 1b-f32|off|off|--shape llama3.2-1b
 1b-f32-prefetch|on|off|--shape llama3.2-1b
@@ -110,6 +112,15 @@ RUNS
       echo "== kernels compiled without the untried PTX: $out/$(basename "$f")"
       head -c 3000 "$f"
     fi
+  done
+  # Last, so that it survives a cut to the output's tail: each run's decode
+  # step and how its kernels were launched.
+  echo "== summary"
+  for name in ${ran[@]+"${ran[@]}"}; do
+    f=$out/bench-$name.txt
+    echo "$name: $(grep -m1 -E '^decode \(M = 1\)' "$f" || tail -n1 "$f")"
+    grep -E '^(iteration [0-9.]+ ms|host waits)' "$f" || true
+    grep -m1 '^kernel launches:' "$f" || true
   done
   ;;
 *)
