@@ -14,11 +14,12 @@ import (
 // as they store them (LinearAdd), and the q/k/v and gate/up projections
 // of up to normMaxRows rows normalize the residual stream as they load it
 // (NormLinearQKV, NormLinearSwiGLU: the linear.cu _norm kernels, where
-// every block computes the rows' norms itself). Each gives the separate
-// kernels' results bit for bit, so the rows of a forward take whichever
-// way is cheaper for their count. Written on 2026-11-28 without a GPU:
-// off unless asked for (GOPARD_GPU_FUSE_NORM, SetFuseNorm) until an H100
-// measures it.
+// every block computes the rows' norms itself); given a rotation, the
+// q/k/v projections rotate q and k as they store them (_norm_rope: one
+// launch a layer fewer again). Each gives the separate kernels' results
+// bit for bit, so the rows of a forward take whichever way is cheaper for
+// their count. Written on 2026-11-28 without a GPU: off unless asked for
+// (GOPARD_GPU_FUSE_NORM, SetFuseNorm) until an H100 measures it.
 
 // normMaxRows is the most rows the _norm kernels take (their buckets).
 const normMaxRows = 2

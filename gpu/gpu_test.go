@@ -67,6 +67,16 @@ func TestKernelSources(t *testing.T) {
 		}
 	}
 	require.Equal(t, normMaxRows, slices.Max(normBuckets))
+	// The rotating ones: one entry per _norm bucket, a warp taking a pair
+	// of columns.
+	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+		for _, mt := range normBuckets {
+			name := qkvNormRopeNames[dt][mt]
+			m := regexp.MustCompile(name + `\(QKV_PARAMS\(\w+\), NORM_PARAMS, ROPE_PARAMS\) \{\s+linear_qkv_rope<\w+, (\d+), \d+>`).FindStringSubmatch(src)
+			require.NotNil(t, m, name)
+			require.Equal(t, strconv.Itoa(mt), m[1], name)
+		}
+	}
 	entries := regexp.MustCompile(`linear_\w+_m(\d+)\(LINEAR_PARAMS\(\w+\)\) \{ linear<\w+, (\d+), (\d+), \d+>`).FindAllStringSubmatch(src, -1)
 	require.Len(t, entries, 3*len(linearBuckets))
 	for _, e := range entries {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -264,7 +265,7 @@ func swigluCols(bucket int) int { return max(1, linearCols(bucket)/2) }
 // when the weights share a dtype and the column groups fit the matrices;
 // otherwise as three launches.
 func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
-	d.linearQKV("LinearQKV", q, k, v, x, nil, 0, wq, wk, wv, bq, bk, bv)
+	d.linearQKV("LinearQKV", q, k, v, x, nil, 0, wq, wk, wv, bq, bk, bv, nil)
 }
 
 // NormLinearQKV implements nn.NormFuser: LinearQKV of RMSNorm(x)·norm, the
@@ -272,13 +273,23 @@ func (d *Device) LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
 // linear.cu) for up to normMaxRows rows, bit for bit as the rmsnorm kernel
 // would have written it; otherwise (more rows, the tensor-core kernels,
 // projections in separate launches) the rmsnorm kernel writes a scratch
-// tensor first.
-func (d *Device) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
-	d.linearQKV("NormLinearQKV", q, k, v, x, norm, eps, wq, wk, wv, bq, bk, bv)
+// tensor first. With rot, that kernel also rotates q and k as it stores
+// them (linear_qkv_norm_rope), bit for bit as RoPEQK after it, which
+// serves the other cases.
+func (d *Device) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor, rot *nn.Rotation) {
+	if rot != nil {
+		d.ropeQKOperands("NormLinearQKV", q, k, rot.Heads, rot.KVHeads, rot.HeadDim, rot.Start, rot.Cos, rot.Sin)
+	}
+	if !d.linearQKV("NormLinearQKV", q, k, v, x, norm, eps, wq, wk, wv, bq, bk, bv, rot) && rot != nil {
+		d.RoPEQK(q, k, rot.Heads, rot.KVHeads, rot.HeadDim, rot.Start, rot.Cos, rot.Sin)
+	}
 }
 
-// linearQKV is LinearQKV, of x normalized by norm unless it is nil.
-func (d *Device) linearQKV(op string, q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+// linearQKV is LinearQKV, of x normalized by norm unless it is nil, and
+// with q and k rotated by rot, if it is set and the rows are few enough
+// for the _norm kernels; it reports whether it rotated them.
+func (d *Device) linearQKV(op string, q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor,
+	rot *nn.Rotation) (rotated bool) {
 	M, K, Nq, Nkv := x.Rows(), x.Cols(), wq.Rows(), wk.Rows()
 	separate := wk.DType != wq.DType || wv.DType != wq.DType || wv.Rows() != Nkv || (bq == nil) != (bk == nil) || (bq == nil) != (bv == nil)
 	mma := !separate && d.mma(x, wq) && wk.Ptr%16 == 0 && wv.Ptr%16 == 0
@@ -298,7 +309,7 @@ func (d *Device) linearQKV(op string, q, k, v, x, norm *tensor.Tensor, eps float
 		d.Linear(q, x, wq, bq)
 		d.Linear(k, x, wk, bk)
 		d.Linear(v, x, wv, bv)
-		return
+		return false
 	}
 	for _, t := range []*tensor.Tensor{q, k, v, x} {
 		d.operand(op, t, tensor.F32)
@@ -320,7 +331,7 @@ func (d *Device) linearQKV(op string, q, k, v, x, norm *tensor.Tensor, eps float
 		}
 	}
 	if M == 0 {
-		return
+		return false
 	}
 	if mma {
 		N := Nq + 2*Nkv
@@ -331,7 +342,7 @@ func (d *Device) linearQKV(op string, q, k, v, x, norm *tensor.Tensor, eps float
 				uint64(x.Ptr)+uint64(m0*K*4), ptr(wq), ptr(wk), ptr(wv), biases[0], biases[1], biases[2],
 				i32(min(linearMaxRows, M-m0)), i32(Nq), i32(Nkv), i32(K), i32(split))
 		}
-		return
+		return false
 	}
 	warps, N := blockThreads/d.warp, Nq+2*Nkv
 	for m0 := 0; m0 < M; m0 += linearMaxRows {
@@ -342,6 +353,15 @@ func (d *Device) linearQKV(op string, q, k, v, x, norm *tensor.Tensor, eps float
 		grid := Dim3{uint32(ceilDiv(N, cols*warps/split)), 1, 1}
 		outs := [...]uint64{uint64(q.Ptr) + uint64(m0*Nq*4), uint64(k.Ptr) + uint64(m0*Nkv*4), uint64(v.Ptr) + uint64(m0*Nkv*4)}
 		xp := uint64(x.Ptr) + uint64(m0*K*4)
+		if norm != nil && rot != nil && Nq == rot.Heads*rot.HeadDim && Nkv == rot.KVHeads*rot.HeadDim {
+			// A warp takes a pair of columns, with the split above.
+			d.launch(qkvNormRopeNames[wq.DType][bucket], Dim3{uint32(ceilDiv(N/2, warps/split)), 1, 1}, Dim3{blockThreads, 1, 1},
+				outs[0], outs[1], outs[2], xp, ptr(wq), ptr(wk), ptr(wv), biases[0], biases[1], biases[2],
+				i32(rows), i32(Nq), i32(Nkv), i32(K), i32(split), ptr(norm), f32(eps),
+				ptr(rot.Cos), ptr(rot.Sin), i32(rot.HeadDim), i32(rot.Start+m0))
+			rotated = true
+			continue
+		}
 		if norm != nil {
 			d.launch(qkvNormNames[wq.DType][bucket], grid, Dim3{blockThreads, 1, 1},
 				outs[0], outs[1], outs[2], xp, ptr(wq), ptr(wk), ptr(wv), biases[0], biases[1], biases[2],
@@ -352,11 +372,14 @@ func (d *Device) linearQKV(op string, q, k, v, x, norm *tensor.Tensor, eps float
 			outs[0], outs[1], outs[2], xp, ptr(wq), ptr(wk), ptr(wv), biases[0], biases[1], biases[2],
 			i32(rows), i32(Nq), i32(Nkv), i32(K), i32(split))
 	}
+	return rotated
 }
 
-// qkvNames[dtype][bucket] names the linear_qkv kernels, and qkvNormNames
-// those that normalize x as they load it (buckets up to normMaxRows).
-var qkvNames, qkvNormNames = kernelNames("linear_qkv", linearBuckets[:]...), kernelNames("linear_qkv_norm", normBuckets...)
+// qkvNames[dtype][bucket] names the linear_qkv kernels, qkvNormNames
+// those that normalize x as they load it (buckets up to normMaxRows), and
+// qkvNormRopeNames those that also rotate q and k as they store them.
+var qkvNames, qkvNormNames, qkvNormRopeNames = kernelNames("linear_qkv", linearBuckets[:]...),
+	kernelNames("linear_qkv_norm", normBuckets...), kernelNames("linear_qkv_norm_rope", normBuckets...)
 
 // swigluNames[dtype][bucket] names the linear_swiglu kernels, and
 // swigluNormNames those that normalize x as they load it.
@@ -437,23 +460,30 @@ func (d *Device) AddRMSNorm(out, x, delta, w *tensor.Tensor, eps float32) {
 // RoPEQK implements nn.Fused: RoPE of q (rows, heads·headDim) and of k
 // (rows, kvHeads·headDim) in one launch.
 func (d *Device) RoPEQK(q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) {
-	for _, t := range []*tensor.Tensor{q, k, cos, sin} {
-		d.operand("RoPEQK", t, tensor.F32)
-	}
-	if !(heads > 0 && kvHeads > 0 && headDim > 0 && headDim%2 == 0 && q.Len()%(heads*headDim) == 0) {
-		d.badShape("RoPEQK", "q %v for %d heads of %d", q.Shape, heads, headDim)
-	}
-	rows := q.Len() / (heads * headDim)
-	if k.Len() != rows*kvHeads*headDim {
-		d.badShape("RoPEQK", "k %v for %d rows of %d kv heads of %d", k.Shape, rows, kvHeads, headDim)
-	}
-	if !(cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && cos.Rows() >= start+rows && sin.Rows() >= start+rows && start >= 0) {
-		d.badShape("RoPEQK", "tables %v, %v for positions %d..%d of head_dim %d", cos.Shape, sin.Shape, start, start+rows-1, headDim)
-	}
-	if rows > 0 {
+	if rows := d.ropeQKOperands("RoPEQK", q, k, heads, kvHeads, headDim, start, cos, sin); rows > 0 {
 		d.launch("rope_qk", Dim3{uint32(rows * (heads + kvHeads)), 1, 1}, Dim3{64, 1, 1},
 			ptr(q), ptr(k), ptr(cos), ptr(sin), i32(rows), i32(heads), i32(kvHeads), i32(headDim), i32(start))
 	}
+}
+
+// ropeQKOperands checks op's rotation of q (rows, heads·headDim) and k
+// (rows, kvHeads·headDim) at positions start.. by the (positions,
+// headDim/2) tables cos and sin, and returns rows.
+func (d *Device) ropeQKOperands(op string, q, k *tensor.Tensor, heads, kvHeads, headDim, start int, cos, sin *tensor.Tensor) int {
+	for _, t := range []*tensor.Tensor{q, k, cos, sin} {
+		d.operand(op, t, tensor.F32)
+	}
+	if !(heads > 0 && kvHeads > 0 && headDim > 0 && headDim%2 == 0 && q.Len()%(heads*headDim) == 0) {
+		d.badShape(op, "q %v for %d heads of %d", q.Shape, heads, headDim)
+	}
+	rows := q.Len() / (heads * headDim)
+	if k.Len() != rows*kvHeads*headDim {
+		d.badShape(op, "k %v for %d rows of %d kv heads of %d", k.Shape, rows, kvHeads, headDim)
+	}
+	if !(cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && cos.Rows() >= start+rows && sin.Rows() >= start+rows && start >= 0) {
+		d.badShape(op, "tables %v, %v for positions %d..%d of head_dim %d", cos.Shape, sin.Shape, start, start+rows-1, headDim)
+	}
+	return rows
 }
 
 // RoPE implements nn.Backend: x (rows, heads·headDim) rotated in place for

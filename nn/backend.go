@@ -84,7 +84,8 @@ type Fused interface {
 // residual adds and RMSNorms into the linear layers around them (a GPU:
 // two launches a layer fewer): the output and down projections add to the
 // residual stream as they store their sums, and the q/k/v and gate/up
-// projections normalize the residual stream as they load it. The results
+// projections normalize the residual stream as they load it (and q/k/v
+// may rotate q and k as they store them). The results
 // are those of the separate operations (Linear, Add, RMSNorm and the
 // Fused forms), bit for bit, so a forward may take either way.
 type NormFuser interface {
@@ -95,11 +96,18 @@ type NormFuser interface {
 	// in (M, K), w (N, K), x (M, N).
 	LinearAdd(x, in, w *tensor.Tensor)
 	// NormLinearQKV is RMSNorm(xb, x, norm, eps) and then LinearQKV(q, k,
-	// v, xb, ...), without xb.
-	NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor)
+	// v, xb, ...), without xb; with rot, RoPEQK of q and k follows.
+	NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor, rot *Rotation)
 	// NormLinearSwiGLU is RMSNorm(xb, x, norm, eps) and then
 	// LinearSwiGLU(out, xb, gate, up), without xb.
 	NormLinearSwiGLU(out, x, norm *tensor.Tensor, eps float32, gate, up *tensor.Tensor)
+}
+
+// Rotation holds RoPEQK's arguments, for NormFuser.NormLinearQKV to rotate
+// q and k as it writes them.
+type Rotation struct {
+	Heads, KVHeads, HeadDim, Start int
+	Cos, Sin                       *tensor.Tensor
 }
 
 // Prefetcher is implemented by backends with a cache in front of the

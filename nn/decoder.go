@@ -100,6 +100,9 @@ type Decoder struct {
 	// next layer's q, k and v, or the LM head).
 	prefetch           Prefetcher
 	afterQKV, afterMLP [][]*tensor.Tensor
+	// rot is the rotation handed to a NormFuser's folded projections (a
+	// field, so that passing it allocates nothing).
+	rot Rotation
 
 	logits     *tensor.Tensor // (rows, vocab), grown to the largest want seen
 	logitsHost []float32      // host copy when the backend is a device
@@ -533,8 +536,16 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 		// attention: q/k/v projections of the normed input (xb, or x
 		// normed on the way when folding), (Qwen3) per-head q/k norm, RoPE
 		sameBiases := (w.QBias == nil) == (w.KBias == nil) && (w.QBias == nil) == (w.VBias == nil)
+		rotated := false
 		if fold && sameBiases {
-			folder.NormLinearQKV(q, k, v, x, w.AttnNorm, cfg.NormEps, w.Q, w.K, w.V, w.QBias, w.KBias, w.VBias)
+			// Without a per-head q/k norm between them, the rotation
+			// rides along too.
+			var rot *Rotation
+			if w.QNorm == nil {
+				d.rot = Rotation{Heads: cfg.Heads, KVHeads: cfg.KVHeads, HeadDim: cfg.HeadDim, Start: start, Cos: d.cos, Sin: d.sin}
+				rot, rotated = &d.rot, true
+			}
+			folder.NormLinearQKV(q, k, v, x, w.AttnNorm, cfg.NormEps, w.Q, w.K, w.V, w.QBias, w.KBias, w.VBias, rot)
 		} else {
 			if fold { // a layer the folded projections do not take
 				b.RMSNorm(xb, x, w.AttnNorm, cfg.NormEps)
@@ -555,9 +566,11 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 			b.RMSNorm(qh, qh, w.QNorm, cfg.NormEps)
 			b.RMSNorm(kh, kh, w.KNorm, cfg.NormEps)
 		}
-		if fused != nil {
+		switch {
+		case rotated:
+		case fused != nil:
 			fused.RoPEQK(q, k, cfg.Heads, cfg.KVHeads, cfg.HeadDim, start, d.cos, d.sin)
-		} else {
+		default:
 			b.RoPE(q, cfg.Heads, cfg.HeadDim, start, d.cos, d.sin)
 			b.RoPE(k, cfg.KVHeads, cfg.HeadDim, start, d.cos, d.sin)
 		}

@@ -207,9 +207,13 @@ func (c *foldingCPU) LinearAdd(x, in, w *tensor.Tensor) {
 	c.cpuTimer.Add(x, out)
 }
 
-func (c *foldingCPU) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+func (c *foldingCPU) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor, rot *nn.Rotation) {
 	c.folded()
 	c.cpuTimer.LinearQKV(q, k, v, c.normed(x, norm, eps), wq, wk, wv, bq, bk, bv)
+	if rot != nil {
+		c.calls[kindRotation]++
+		c.cpuTimer.RoPEQK(q, k, rot.Heads, rot.KVHeads, rot.HeadDim, rot.Start, rot.Cos, rot.Sin)
+	}
 }
 
 func (c *foldingCPU) NormLinearSwiGLU(out, x, norm *tensor.Tensor, eps float32, gate, up *tensor.Tensor) {

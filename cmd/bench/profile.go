@@ -127,9 +127,15 @@ func (p *opProfiler) LinearAdd(x, in, w *tensor.Tensor) {
 	p.time(fmt.Sprintf("linear+add %d×%d", w.Rows(), w.Cols()), func() { p.timedBackend.(nn.NormFuser).LinearAdd(x, in, w) })
 }
 
-func (p *opProfiler) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
-	p.time(fmt.Sprintf("rmsnorm+q,k,v %d+%d+%d×%d", wq.Rows(), wk.Rows(), wv.Rows(), wq.Cols()),
-		func() { p.timedBackend.(nn.NormFuser).NormLinearQKV(q, k, v, x, norm, eps, wq, wk, wv, bq, bk, bv) })
+func (p *opProfiler) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor, rot *nn.Rotation) {
+	rope := ""
+	if rot != nil {
+		rope = "+rope"
+	}
+	p.time(fmt.Sprintf("rmsnorm+q,k,v%s %d+%d+%d×%d", rope, wq.Rows(), wk.Rows(), wv.Rows(), wq.Cols()),
+		func() {
+			p.timedBackend.(nn.NormFuser).NormLinearQKV(q, k, v, x, norm, eps, wq, wk, wv, bq, bk, bv, rot)
+		})
 }
 
 func (p *opProfiler) NormLinearSwiGLU(out, x, norm *tensor.Tensor, eps float32, gate, up *tensor.Tensor) {
@@ -294,13 +300,22 @@ func (a *ablation) LinearAdd(x, in, w *tensor.Tensor) {
 	}
 }
 
-func (a *ablation) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor) {
+// NormLinearQKV's rotation, when it has one, counts as a rotation: left
+// out with them, and kept (by itself) when the rest is left out.
+func (a *ablation) NormLinearQKV(q, k, v, x, norm *tensor.Tensor, eps float32, wq, wk, wv, bq, bk, bv *tensor.Tensor, rot *nn.Rotation) {
+	if !a.keeps(kindRotation) {
+		rot = nil
+	}
 	switch {
 	case !a.keeps(kindLinear):
 	case a.keeps(kindNorm):
-		a.timedBackend.(nn.NormFuser).NormLinearQKV(q, k, v, x, norm, eps, wq, wk, wv, bq, bk, bv)
+		a.timedBackend.(nn.NormFuser).NormLinearQKV(q, k, v, x, norm, eps, wq, wk, wv, bq, bk, bv, rot)
+		return
 	default:
 		a.timedBackend.LinearQKV(q, k, v, x, wq, wk, wv, bq, bk, bv)
+	}
+	if rot != nil {
+		a.timedBackend.RoPEQK(q, k, rot.Heads, rot.KVHeads, rot.HeadDim, rot.Start, rot.Cos, rot.Sin)
 	}
 }
 

@@ -41,7 +41,7 @@ func testBadNorm(t *testing.T, b NormFusing) {
 	for _, M := range []int{1, 5} {
 		x, out := b.Alloc(M, 64), b.Alloc(M, 8)
 		require.Contains(t, panicText(func() { b.NormLinearSwiGLU(out, x, norm, 1e-5, w, w) }), "NormLinearSwiGLU: norm [32] for x", "M=%d", M)
-		require.Contains(t, panicText(func() { b.NormLinearQKV(out, out, out, x, norm, 1e-5, w, w, w, nil, nil, nil) }), "NormLinearQKV: norm [32] for x", "M=%d", M)
+		require.Contains(t, panicText(func() { b.NormLinearQKV(out, out, out, x, norm, 1e-5, w, w, w, nil, nil, nil, nil) }), "NormLinearQKV: norm [32] for x", "M=%d", M)
 	}
 }
 
@@ -95,7 +95,10 @@ func linearAdd(t *testing.T, b NormFusing) {
 
 func testNormLinear(t *testing.T, b NormFusing) {
 	r := rng(22)
-	const eps = 1e-5
+	const eps, ropeHeadDim, positions = 1e-5, 16, 8
+	cosT, sinT := nn.RoPEConfig{Theta: 10000}.Tables(ropeHeadDim, positions)
+	cos, _ := upload(t, b, tensor.FromF32(cosT, positions, ropeHeadDim/2))
+	sin, _ := upload(t, b, tensor.FromF32(sinT, positions, ropeHeadDim/2))
 	for _, dt := range dtypes {
 		// K = 96 and 2056: four values per load (blocks of 128 and 256
 		// threads for the norm, 2056 splitting K); 64: the norm's block
@@ -127,9 +130,16 @@ func testNormLinear(t *testing.T, b NormFusing) {
 					q1, k1, v1 := b.Alloc(M, Nq), b.Alloc(M, Nkv), b.Alloc(M, Nkv)
 					b.LinearQKV(q1, k1, v1, xb, wq, wk, wv, bq, bk, bv)
 					q2, k2, v2 := b.Alloc(M, Nq), b.Alloc(M, Nkv), b.Alloc(M, Nkv)
-					b.NormLinearQKV(q2, k2, v2, x2, norm, eps, wq, wk, wv, bq, bk, bv)
+					b.NormLinearQKV(q2, k2, v2, x2, norm, eps, wq, wk, wv, bq, bk, bv, nil)
 					for i, pair := range [][2]*tensor.Tensor{{q1, q2}, {k1, k2}, {v1, v2}} {
 						require.Equal(t, read(b, pair[0]), read(b, pair[1]), "%s: NormLinearQKV's %c ≠ RMSNorm, LinearQKV", name, "qkv"[i])
+					}
+					// With the rotation too, against RoPEQK after them.
+					rot := &nn.Rotation{Heads: Nq / ropeHeadDim, KVHeads: Nkv / ropeHeadDim, HeadDim: ropeHeadDim, Start: 5, Cos: cos, Sin: sin}
+					b.RoPEQK(q1, k1, rot.Heads, rot.KVHeads, rot.HeadDim, rot.Start, cos, sin)
+					b.NormLinearQKV(q2, k2, v2, x2, norm, eps, wq, wk, wv, bq, bk, bv, rot)
+					for i, pair := range [][2]*tensor.Tensor{{q1, q2}, {k1, k2}, {v1, v2}} {
+						require.Equal(t, read(b, pair[0]), read(b, pair[1]), "%s: NormLinearQKV's rotated %c ≠ RMSNorm, LinearQKV, RoPEQK", name, "qkv"[i])
 					}
 					s1, s2 := b.Alloc(M, 40), b.Alloc(M, 40)
 					b.LinearSwiGLU(s1, xb, gate, up)

@@ -107,4 +107,14 @@ DEV float rms_sumsq(const float* x, int d, int t, int T, bool vec4) {
 // rms_scale is 1 / sqrt(mean + eps) from a row's sum of squares.
 DEV float rms_scale(float ss, int d, float eps) { return 1.0f / sqrtf(ss / (float)d + eps); }
 
+// rope_pair rotates one pair of a head's values, (x0, x1) = (x[i], x[i+h])
+// in the rotate-half layout, by the angle of cosine c and sine s. The rope
+// kernels and the q/k projections that rotate as they store (linear.cu)
+// share it, so that they round alike.
+DEV void rope_pair(float& x0, float& x1, float c, float s) {
+  float a = x0, b = x1;
+  x0 = a * c - b * s;
+  x1 = b * c + a * s;
+}
+
 #endif

@@ -307,6 +307,60 @@ DEV void linear_qkv(float* oq, float* ok, float* ov, const float* x, const T* wq
     linear_columns<T, MT, NR, UNROLL, NORM>(ov, x, wv, bv, M, Nkv, K, ksplit, c0 - Nq - Nkv, c0 < Nq + 2 * Nkv, false, g, eps);
 }
 
+// linear_qkv_rope is linear_qkv normalizing x (NORM) with RoPE folded
+// into its store, for a decode step without a per-head q/k norm: a warp
+// computes the two columns that the rotation mixes, (i, i + head_dim/2) of
+// a q or k head (two neighbours of v), so that it can rotate them as the
+// rope kernels do (rope_pair, angles of positions start..) before writing
+// them. Each column's sum is computed as linear_qkv computes it with the
+// same ksplit (only which warp takes it differs), so the results are those
+// of linear_qkv and then rope_qk, bit for bit.
+//
+// grid (ceil((Nq + 2·Nkv) / 2 / (warps per block / ksplit))), block (a
+// multiple of GP_WARP).
+template <typename T, int MT, int UNROLL>
+DEV void linear_qkv_rope(float* oq, float* ok, float* ov, const float* x, const T* wq, const T* wk, const T* wv,
+                         const float* bq, const float* bk, const float* bv, int M, int Nq, int Nkv, int K, int ksplit,
+                         const float* g, float eps, const float* cos_table, const float* sin_table, int head_dim, int start) {
+  int warp = threadIdx.x / GP_WARP, part = warp % ksplit;
+  int pair = blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit;
+  int half = head_dim / 2, pq = Nq / 2, pkv = Nkv / 2;
+  // The pair's matrix and columns: q's pairs, k's, then v's.
+  float* out = oq;
+  const T* w = wq;
+  const float* bias = bq;
+  int N = Nq, p = pair;
+  bool rotate = true, active = true;
+  if (pair >= pq + pkv) {
+    out = ov, w = wv, bias = bv, N = Nkv, p = pair - pq - pkv, rotate = false, active = p < pkv;
+  } else if (pair >= pq) {
+    out = ok, w = wk, bias = bk, N = Nkv, p = pair - pq;
+  }
+  int c0 = rotate ? p / half * head_dim + p % half : 2 * p, c1 = rotate ? c0 + half : c0 + 1;
+  if (!active) c0 = c1 = 0;
+  const T* wr[2] = {w + (size_t)c0 * K, w + (size_t)c1 * K};
+  float acc[MT][2];
+#pragma unroll
+  for (int m = 0; m < MT; m++) acc[m][0] = acc[m][1] = 0.0f;
+  if (active) linear_prefetch<T, 2, UNROLL>(wr, K, part, ksplit);
+  kernel_begin();
+  linear_norm<MT> nm = {};
+  linear_norm_rows<MT>(nm, x, g, M, K, eps);
+  if (active) linear_accumulate<T, MT, 2, UNROLL, true>(acc, wr, (size_t)w % 16 == 0, x, nm, M, K, part, ksplit);
+  if (!linear_reduce<MT, 2>(acc, active, ksplit)) return;
+#pragma unroll
+  for (int m = 0; m < MT; m++) {
+    if (m < M) {
+      float y0 = acc[m][0] + (bias ? bias[c0] : 0.0f), y1 = acc[m][1] + (bias ? bias[c1] : 0.0f);
+      if (rotate) {
+        size_t at = (size_t)(start + m) * half + p % half;
+        rope_pair(y0, y1, cos_table[at], sin_table[at]);
+      }
+      out[(size_t)m * N + c0] = y0, out[(size_t)m * N + c1] = y1;
+    }
+  }
+}
+
 // linear_swiglu is the SwiGLU MLP's first half in one launch: a warp
 // computes the gate and up dot products of NC columns (its NR = 2·NC weight
 // rows: gate n, up n, gate n+1, ...), then out[m][n] = silu(gate)·up, so
@@ -508,3 +562,25 @@ KERNEL void linear_qkv_norm_bf16_m1(QKV_PARAMS(bf16_t), NORM_PARAMS) { linear_qk
 KERNEL void linear_qkv_norm_bf16_m2(QKV_PARAMS(bf16_t), NORM_PARAMS) { linear_qkv<bf16_t, 2, 1, 4, true>(QKV_ARGS, NORM_ARGS); }
 KERNEL void linear_qkv_norm_f16_m1(QKV_PARAMS(f16_t), NORM_PARAMS) { linear_qkv<f16_t, 1, 1, 4, true>(QKV_ARGS, NORM_ARGS); }
 KERNEL void linear_qkv_norm_f16_m2(QKV_PARAMS(f16_t), NORM_PARAMS) { linear_qkv<f16_t, 2, 1, 4, true>(QKV_ARGS, NORM_ARGS); }
+// The _norm_rope entry points rotate q and k as they store them too
+// (linear_qkv_rope), with the unfused kernels' ksplit.
+#define ROPE_PARAMS const float *cos_table, const float *sin_table, int head_dim, int start
+#define ROPE_ARGS cos_table, sin_table, head_dim, start
+KERNEL void linear_qkv_norm_rope_f32_m1(QKV_PARAMS(float), NORM_PARAMS, ROPE_PARAMS) {
+  linear_qkv_rope<float, 1, 4>(QKV_ARGS, NORM_ARGS, ROPE_ARGS);
+}
+KERNEL void linear_qkv_norm_rope_f32_m2(QKV_PARAMS(float), NORM_PARAMS, ROPE_PARAMS) {
+  linear_qkv_rope<float, 2, 4>(QKV_ARGS, NORM_ARGS, ROPE_ARGS);
+}
+KERNEL void linear_qkv_norm_rope_bf16_m1(QKV_PARAMS(bf16_t), NORM_PARAMS, ROPE_PARAMS) {
+  linear_qkv_rope<bf16_t, 1, 4>(QKV_ARGS, NORM_ARGS, ROPE_ARGS);
+}
+KERNEL void linear_qkv_norm_rope_bf16_m2(QKV_PARAMS(bf16_t), NORM_PARAMS, ROPE_PARAMS) {
+  linear_qkv_rope<bf16_t, 2, 4>(QKV_ARGS, NORM_ARGS, ROPE_ARGS);
+}
+KERNEL void linear_qkv_norm_rope_f16_m1(QKV_PARAMS(f16_t), NORM_PARAMS, ROPE_PARAMS) {
+  linear_qkv_rope<f16_t, 1, 4>(QKV_ARGS, NORM_ARGS, ROPE_ARGS);
+}
+KERNEL void linear_qkv_norm_rope_f16_m2(QKV_PARAMS(f16_t), NORM_PARAMS, ROPE_PARAMS) {
+  linear_qkv_rope<f16_t, 2, 4>(QKV_ARGS, NORM_ARGS, ROPE_ARGS);
+}

@@ -21,8 +21,8 @@ DEV void rope_head(float* x, const float* cos_table, const float* sin_table, int
   const float* s = sin_table + (size_t)(start + row) * h;
   for (int i = threadIdx.x; i < h; i += blockDim.x) {
     float x0 = xh[i], x1 = xh[i + h];
-    xh[i] = x0 * c[i] - x1 * s[i];
-    xh[i + h] = x1 * c[i] + x0 * s[i];
+    rope_pair(x0, x1, c[i], s[i]);
+    xh[i] = x0, xh[i + h] = x1;
   }
 }
 

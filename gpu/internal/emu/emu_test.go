@@ -9,6 +9,7 @@ import (
 
 	"github.com/gopard/gopard/gpu"
 	"github.com/gopard/gopard/gpu/gputest"
+	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -97,6 +98,9 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 	ids := make([]int32, 40)
 	norm, err := d.Load(tensor.FromF32(make([]float32, 64), 64))
 	require.NoError(t, err)
+	cos, sin := d.Alloc(8, 8), d.Alloc(8, 8)
+	rot := &nn.Rotation{Heads: 4, KVHeads: 4, HeadDim: 16, Start: 3, Cos: cos, Sin: sin}
+	q, k, v := d.Alloc(1, 64), d.Alloc(1, 64), d.Alloc(1, 64)
 	x1, x2, x3, out1, out3 := x.RowSlice(0, 1), x.RowSlice(0, 2), x.RowSlice(0, 3), out.RowSlice(0, 1), out.RowSlice(0, 3)
 	require.Positive(t, d.SetPrefetch(gpu.PrefetchHalfL2))
 	ws := []*tensor.Tensor{w, table}
@@ -109,6 +113,7 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 		d.LinearAdd(out1, x1, w)
 		d.NormLinearSwiGLU(out1, x1, norm, 1e-5, w, w)
 		d.NormLinearSwiGLU(out3, x3, norm, 1e-5, w, w) // three rows: a scratch norm first
+		d.NormLinearQKV(q, k, v, x1, norm, 1e-5, w, w, w, nil, nil, nil, rot)
 		off, _ := d.KeepArgmax(logits, 2)
 		d.EmbeddingKept(x2, table, off, 2)
 		d.ReadKept()
