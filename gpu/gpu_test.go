@@ -205,41 +205,39 @@ func TestPrefetchPlan(t *testing.T) {
 }
 
 func TestPrefetchFromEnv(t *testing.T) {
-	for _, c := range []struct {
-		env  string
-		want int
-		bad  bool
-	}{
+	checkEnv(t, "GOPARD_GPU_PREFETCH", PrefetchFromEnv, []envCase[int]{
 		{"", 0, false}, {"0", 0, false}, {"off", 0, false}, {"OFF", 0, false},
 		{"1", PrefetchHalfL2, false}, {"on", PrefetchHalfL2, false},
 		{"24MiB", 24 << 20, false}, {"0MiB", 0, false},
 		{"1024MiB", 1 << 30, false},
 		{"24", 0, true}, {"-1MiB", 0, true}, {"24MB", 0, true}, {"yes", 0, true}, {"1025MiB", 0, true},
-	} {
-		t.Setenv("GOPARD_GPU_PREFETCH", c.env)
-		got, err := PrefetchFromEnv()
-		if c.bad {
-			require.ErrorContains(t, err, "GOPARD_GPU_PREFETCH", c.env)
-			continue
-		}
-		require.NoError(t, err, c.env)
-		require.Equal(t, c.want, got, c.env)
-	}
+	})
 }
 
 func TestFuseNormFromEnv(t *testing.T) {
-	for _, c := range []struct {
-		env       string
-		want, bad bool
-	}{
+	checkEnv(t, "GOPARD_GPU_FUSE_NORM", FuseNormFromEnv, []envCase[bool]{
 		{"", false, false}, {"0", false, false}, {"off", false, false}, {" Off ", false, false},
 		{"1", true, false}, {"on", true, false}, {"ON", true, false},
 		{"yes", false, true}, {"2", false, true}, {"onn", false, true},
-	} {
-		t.Setenv("GOPARD_GPU_FUSE_NORM", c.env)
-		got, err := FuseNormFromEnv()
+	})
+}
+
+// envCase is a value of an environment variable and what its parser
+// should make of it (bad: an error naming the variable).
+type envCase[T any] struct {
+	env  string
+	want T
+	bad  bool
+}
+
+// checkEnv sets the variable name to each case's value and checks what
+// parse returns.
+func checkEnv[T any](t *testing.T, name string, parse func() (T, error), cases []envCase[T]) {
+	for _, c := range cases {
+		t.Setenv(name, c.env)
+		got, err := parse()
 		if c.bad {
-			require.ErrorContains(t, err, "GOPARD_GPU_FUSE_NORM", c.env)
+			require.ErrorContains(t, err, name, c.env)
 			continue
 		}
 		require.NoError(t, err, c.env)
