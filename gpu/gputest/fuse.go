@@ -22,10 +22,12 @@ type NormFusing interface {
 
 // FuseNorm checks nn.NormFuser on b: each folded form against the
 // separate operations it replaces, bit for bit (M = 1 and 2, which the
-// _norm kernels take, and 3, which goes through a scratch norm; every row
-// bucket for LinearAdd), the decoder's chain of them (LinearAdd, then the
-// projections normalizing the result) against AddRMSNorm and the fused
-// projections, and a small decoder's logits with folding on and off.
+// _norm kernels take, and 3, which goes through a scratch norm; the q/k/v
+// projections with and without the rotation; every row bucket and the
+// tensor-core kernels for LinearAdd), the decoder's chain of them
+// (LinearAdd, then the projections normalizing the result) against
+// AddRMSNorm and the fused projections, a small decoder's logits with
+// folding on and off, and that a norm of the wrong width is refused.
 func FuseNorm(t *testing.T, b NormFusing) {
 	t.Run("LinearAdd", func(t *testing.T) { testLinearAdd(t, b) })
 	t.Run("NormLinear", func(t *testing.T) { testNormLinear(t, b) })
