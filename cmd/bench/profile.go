@@ -193,11 +193,11 @@ func profileOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, sa
 		slices.SortFunc(names, func(a, b string) int { return cmp.Compare(p.total[b], p.total[a]) })
 		say("\noperations of a forward of %d token(s), each timed alone on the device (mean of %d forwards): %.3f ms in all\n",
 			M, runs, float64(sum)/float64(runs)/1e6)
-		say("%-24s %6s %10s %10s %7s\n", "operation", "calls", "total", "per call", "share")
+		say("%-38s %6s %10s %10s %7s\n", "operation", "calls", "total", "per call", "share")
 		for _, n := range names {
 			per := p.total[n] / time.Duration(runs)
 			calls := p.calls[n] / runs
-			say("%-24s %6d %8.3fms %8.1fµs %6.1f%%\n", n, calls, float64(per)/1e6, float64(per)/1e3/float64(calls), 100*float64(p.total[n])/float64(sum))
+			say("%-38s %6d %8.3fms %8.1fµs %6.1f%%\n", n, calls, float64(per)/1e6, float64(per)/1e3/float64(calls), 100*float64(p.total[n])/float64(sum))
 		}
 	}
 	return nil
