@@ -300,11 +300,16 @@ template <typename T, int MT, int NR, int UNROLL, bool NORM>
 DEV void linear_qkv(float* oq, float* ok, float* ov, const float* x, const T* wq, const T* wk, const T* wv, const float* bq,
                     const float* bk, const float* bv, int M, int Nq, int Nkv, int K, int ksplit, const float* g, float eps) {
   int c0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + threadIdx.x / GP_WARP / ksplit) * NR;
-  if (c0 < Nq) linear_columns<T, MT, NR, UNROLL, NORM>(oq, x, wq, bq, M, Nq, K, ksplit, c0, true, false, g, eps);
-  else if (c0 < Nq + Nkv)
-    linear_columns<T, MT, NR, UNROLL, NORM>(ok, x, wk, bk, M, Nkv, K, ksplit, c0 - Nq, true, false, g, eps);
-  else
-    linear_columns<T, MT, NR, UNROLL, NORM>(ov, x, wv, bv, M, Nkv, K, ksplit, c0 - Nq - Nkv, c0 < Nq + 2 * Nkv, false, g, eps);
+  // Which matrix the group's columns are in; one call for all, so that
+  // every warp meets the barriers (the norm's, the split's) at the same
+  // place.
+  float* out = oq;
+  const T* w = wq;
+  const float* bias = bq;
+  int N = Nq, n0 = c0;
+  if (c0 >= Nq + Nkv) out = ov, w = wv, bias = bv, N = Nkv, n0 = c0 - Nq - Nkv;
+  else if (c0 >= Nq) out = ok, w = wk, bias = bk, N = Nkv, n0 = c0 - Nq;
+  linear_columns<T, MT, NR, UNROLL, NORM>(out, x, w, bias, M, N, K, ksplit, n0, c0 < Nq + 2 * Nkv, false, g, eps);
 }
 
 // linear_qkv_rope is linear_qkv normalizing x (NORM) with RoPE folded
