@@ -15,7 +15,8 @@
 #       test (kernels, conformance models, engines, one wait per PARD
 #       iteration, bf16 activations on tensor cores), the linear kernels'
 #       benchmark (Llama-3.2-1B and 3.1-8B matrices, 1, 9 and 16 rows, both
-#       activations: BenchmarkLinear), then cmd/bench on
+#       activations: BenchmarkLinear; a layer's linear layers separate and
+#       folded: BenchmarkFold), then cmd/bench on
 #       the Llama-3.2-1B shape and the Llama-3.1-8B shape (with a PARD
 #       draft of the 1B shape, K = 8), with float32 activations and with
 #       --bf16-activations, with weight prefetching into L2 off and on
@@ -69,8 +70,8 @@ run)
     >"$out/cuda-test.log" 2>&1 || echo "cuda tests: exit $?"
   grep -E '^(--- |ok|FAIL|PASS)|waits per iteration|tok/s|max \|Δ' "$out/cuda-test.log" | head -60 || true
 
-  echo "== linear kernels: 1, 9, 16 rows, f32 and bf16 activations"
-  (cd .dev && timeout 90 "$bin/cuda.test" -test.run XXX -test.bench Linear -test.benchtime 20x) >"$out/linear-bench.txt" 2>&1 ||
+  echo "== linear kernels: 1, 9, 16 rows, f32 and bf16 activations; a layer's separate and folded (BenchmarkFold)"
+  (cd .dev && timeout 120 "$bin/cuda.test" -test.run XXX -test.bench 'Linear|Fold' -test.benchtime 20x) >"$out/linear-bench.txt" 2>&1 ||
     echo "linear benchmark: exit $?"
   grep -E 'GB/s|FAIL' "$out/linear-bench.txt" | head -60 || true # no match must not end the run (set -e)
 
@@ -124,7 +125,7 @@ RUNS
   done
   ;;
 *)
-  sed -n '2,30p' "$0"
+  sed -n '2,31p' "$0"
   exit 2
   ;;
 esac

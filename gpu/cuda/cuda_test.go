@@ -50,6 +50,11 @@ func TestDecoder(t *testing.T) { gputest.Decoder(t, open(t), 0, 32) }
 // (go test -run X -bench Linear ./gpu/cuda).
 func BenchmarkLinear(b *testing.B) { gputest.Bench(b, open(b), gputest.LlamaShapes) }
 
+// BenchmarkFold times a decode step's linear layers of a Llama-3.2-1B and
+// 3.1-8B layer with the separate kernels and with the norms, adds and
+// rotation folded into them (go test -run X -bench Fold ./gpu/cuda).
+func BenchmarkFold(b *testing.B) { gputest.BenchFold(b, open(b), gputest.LlamaLayers) }
+
 // TestChain: greedy PARD whose drafts stay on the device waits for it
 // once an iteration.
 func TestChain(t *testing.T) { gputest.Chain(t, open(t)) }

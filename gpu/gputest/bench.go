@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -73,6 +74,93 @@ func Bench(b *testing.B, dev Backend, shapes []LinearShape) {
 					b.ReportMetric(float64(sh.N*sh.K*2)/per/1e9, "GB/s")
 				})
 			}
+		}
+	}
+}
+
+// LayerShape is a decoder layer a fold benchmark runs: hidden width,
+// heads, key/value heads, head width and MLP width.
+type LayerShape struct {
+	Name                                          string
+	Hidden, Heads, KVHeads, HeadDim, Intermediate int
+}
+
+// LlamaLayers are the layers of Llama-3.2-1B and Llama-3.1-8B.
+var LlamaLayers = []LayerShape{
+	{"1b", 2048, 32, 8, 64, 8192},
+	{"8b", 4096, 32, 8, 128, 14336},
+}
+
+// BenchFold times the linear layers of a decode step's layer (M = 1, bf16
+// weights, float32 activations; attention left out: its output is a fixed
+// input) as the separate kernels run them — add+norm, q/k/v, rotation, o,
+// add+norm, gate/up, down — and folded (gpu.Device.SetFuseNorm): q/k/v
+// normalizing and rotating, o adding, gate/up normalizing, down adding.
+// Device time by events (the emulator: wall time), as µs a layer and as
+// the GB/s of its weights.
+func BenchFold(b *testing.B, dev NormFusing, layers []LayerShape) {
+	r := rng(24)
+	load := func(h *tensor.Tensor) *tensor.Tensor {
+		t, err := dev.Load(h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return t
+	}
+	for _, s := range layers {
+		D, nq, nkv := s.Hidden, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim
+		wq, wk, wv := load(random(r, tensor.BF16, nq, D)), load(random(r, tensor.BF16, nkv, D)), load(random(r, tensor.BF16, nkv, D))
+		wo := load(random(r, tensor.BF16, D, nq))
+		gate, up := load(random(r, tensor.BF16, s.Intermediate, D)), load(random(r, tensor.BF16, s.Intermediate, D))
+		down := load(random(r, tensor.BF16, D, s.Intermediate))
+		attnNorm, mlpNorm := load(random(r, tensor.F32, D)), load(random(r, tensor.F32, D))
+		const positions, start = 8, 5
+		cosT, sinT := nn.RoPEConfig{Theta: 10000}.Tables(s.HeadDim, positions)
+		cos, sin := load(tensor.FromF32(cosT, positions, s.HeadDim/2)), load(tensor.FromF32(sinT, positions, s.HeadDim/2))
+		rot := &nn.Rotation{Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: s.HeadDim, Start: start, Cos: cos, Sin: sin}
+		x, att := load(random(r, tensor.F32, 1, D)), load(random(r, tensor.F32, 1, nq))
+		xb, proj, q, k, v := dev.Alloc(1, D), dev.Alloc(1, D), dev.Alloc(1, nq), dev.Alloc(1, nkv), dev.Alloc(1, nkv)
+		mid := dev.Alloc(1, s.Intermediate)
+		bytes := 2 * (nq*D + 2*nkv*D + D*nq + 3*s.Intermediate*D)
+		steps := []struct {
+			name string
+			step func()
+		}{
+			{"separate", func() {
+				dev.AddRMSNorm(xb, x, proj, attnNorm, 1e-5)
+				dev.LinearQKV(q, k, v, xb, wq, wk, wv, nil, nil, nil)
+				dev.RoPEQK(q, k, s.Heads, s.KVHeads, s.HeadDim, start, cos, sin)
+				dev.Linear(proj, att, wo, nil)
+				dev.AddRMSNorm(xb, x, proj, mlpNorm, 1e-5)
+				dev.LinearSwiGLU(mid, xb, gate, up)
+				dev.Linear(proj, mid, down, nil)
+			}},
+			{"folded", func() {
+				dev.NormLinearQKV(q, k, v, x, attnNorm, 1e-5, wq, wk, wv, nil, nil, nil, rot)
+				dev.LinearAdd(x, att, wo)
+				dev.NormLinearSwiGLU(mid, x, mlpNorm, 1e-5, gate, up)
+				dev.LinearAdd(x, mid, down)
+			}},
+		}
+		for _, st := range steps {
+			b.Run(fmt.Sprintf("%s/%s", s.Name, st.name), func(b *testing.B) {
+				st.step() // warm-up: kernels loaded
+				run := func() {
+					for range b.N {
+						st.step()
+					}
+				}
+				d, err := dev.Time(run)
+				if err != nil { // no events (the emulator): wall time, ended by a copy back
+					start := time.Now()
+					run()
+					dev.Read(make([]float32, 1), x)
+					d = time.Since(start)
+				}
+				per := d.Seconds() / float64(b.N)
+				b.ReportMetric(per*1e6, "µs/layer")
+				b.ReportMetric(float64(bytes)/per/1e9, "GB/s")
+			})
 		}
 	}
 }

@@ -77,6 +77,13 @@ func BenchmarkLinear(b *testing.B) {
 	gputest.Bench(b, d, []gputest.LinearShape{{Name: "small", N: 64, K: 96}})
 }
 
+// BenchmarkFold runs gputest.BenchFold on the emulator with a small
+// layer, as BenchmarkLinear: a check that the benchmark works.
+func BenchmarkFold(b *testing.B) {
+	d, _ := deviceOn(b, 32)
+	gputest.BenchFold(b, d, []gputest.LayerShape{{Name: "small", Hidden: 64, Heads: 4, KVHeads: 2, HeadDim: 16, Intermediate: 96}})
+}
+
 func TestMemory(t *testing.T) {
 	d := device(t, 32)
 	before := d.Allocated()
