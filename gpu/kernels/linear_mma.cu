@@ -186,9 +186,15 @@ KERNEL void linear_qkv_mma_bf16(float* oq, float* ok, float* ov, const float* x,
                                 const bf16_t* wv, const float* bq, const float* bk, const float* bv, int M, int Nq, int Nkv,
                                 int K, int ksplit) {
   int c0 = mma_group(ksplit) * 8 * MMA_TILES;
-  if (c0 < Nq) mma_columns(oq, x, wq, bq, M, Nq, K, ksplit, c0, true, false);
-  else if (c0 < Nq + Nkv) mma_columns(ok, x, wk, bk, M, Nkv, K, ksplit, c0 - Nq, true, false);
-  else mma_columns(ov, x, wv, bv, M, Nkv, K, ksplit, c0 - Nq - Nkv, c0 < Nq + 2 * Nkv, false);
+  // One call for every warp, so that all meet the split's barrier at one
+  // place (as linear_qkv).
+  float* out = oq;
+  const bf16_t* w = wq;
+  const float* bias = bq;
+  int N = Nq, n0 = c0;
+  if (c0 >= Nq + Nkv) out = ov, w = wv, bias = bv, N = Nkv, n0 = c0 - Nq - Nkv;
+  else if (c0 >= Nq) out = ok, w = wk, bias = bk, N = Nkv, n0 = c0 - Nq;
+  mma_columns(out, x, w, bias, M, N, K, ksplit, n0, c0 < Nq + 2 * Nkv, false);
 }
 
 // linear_swiglu_mma_bf16 is linear_swiglu of linear.cu on tensor cores: a
