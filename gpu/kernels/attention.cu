@@ -107,11 +107,12 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
         acc[0] = fmaf(pt, vt[(size_t)t * kw], acc[0]);
       }
     }
-    if (groups == 1) {
-      for (int j = 0; j < W; j++) o[c * W + j] = acc[j];
-    } else {
-      for (int j = 0; j < W; j++) red[g * head_dim + c * W + j] = acc[j];
-    }
+    // (j < 4 unrolled, not j < W: acc indexed by a variable would live in
+    // local memory)
+    float* dst = groups == 1 ? o + c * W : red + g * head_dim + c * W;
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+      if (j < W) dst[j] = acc[j];
   }
   if (groups > 1) {
     __syncthreads();

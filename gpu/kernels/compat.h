@@ -32,6 +32,11 @@
 // helper every kernel may call.
 #define KERNEL extern "C" __global__
 #define DEV static __device__ inline
+// DEV_HOT is DEV for the helpers that take a kernel's register arrays (a
+// linear layer's accumulators, weight-row pointers, norm scales): always
+// inlined, since a compiler that declines to inline a large body passes
+// them by address, and they go to local memory.
+#define DEV_HOT static __device__ inline __attribute__((always_inline))
 
 // GP_NO_UNTRIED_PTX leaves out the inline PTX that was written without a
 // GPU to compile it (the tensor-core mma, the bulk L2 prefetch): gpu/cuda

@@ -84,7 +84,7 @@ struct linear_norm {
 // compiler can issue every row's loads before the first multiply, where a
 // guard would wait for each row's load in turn.
 template <int MT, int NR, bool NORM>
-DEV void linear_dot8(float acc[MT][NR], const float wv[NR][8], const float* x, const linear_norm<MT>& nm, int M, int K, int k) {
+DEV_HOT void linear_dot8(float acc[MT][NR], const float wv[NR][8], const float* x, const linear_norm<MT>& nm, int M, int K, int k) {
   float gv[8];
   if (NORM) load8(nm.g + k, gv);
 #pragma unroll
@@ -113,7 +113,7 @@ DEV void linear_dot8(float acc[MT][NR], const float wv[NR][8], const float* x, c
 __shared__ float linear_red[GP_MAX_WARPS * LINEAR_MAX_ROWS * 4];
 
 template <int MT, int NR>
-DEV bool linear_reduce(float acc[MT][NR], bool active, int ksplit) {
+DEV_HOT bool linear_reduce(float acc[MT][NR], bool active, int ksplit) {
   float* red = linear_red;
   int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP, part = warp % ksplit;
 #pragma unroll
@@ -142,7 +142,7 @@ DEV bool linear_reduce(float acc[MT][NR], bool active, int ksplit) {
 // linear_store reduces (linear_reduce) and writes the M rows of the warp's
 // nr columns from n0, adding the bias, or, with add, adds them to out.
 template <int MT, int NR>
-DEV void linear_store(float acc[MT][NR], float* out, const float* bias, int M, int N, int n0, int nr, bool active, int ksplit,
+DEV_HOT void linear_store(float acc[MT][NR], float* out, const float* bias, int M, int N, int n0, int nr, bool active, int ksplit,
                       bool add) {
   if (!linear_reduce<MT, NR>(acc, active, ksplit)) return;
 #pragma unroll
@@ -172,7 +172,7 @@ __shared__ float linear_norm_red[GP_MAX_WARPS];
 __shared__ float linear_norm_scale[LINEAR_MAX_ROWS];
 
 template <int MT>
-DEV void linear_norm_rows(linear_norm<MT>& nm, const float* x, const float* g, int M, int K, float eps) {
+DEV_HOT void linear_norm_rows(linear_norm<MT>& nm, const float* x, const float* g, int M, int K, float eps) {
   bool vec4 = K % 4 == 0 && (size_t)x % 16 == 0 && (size_t)g % 16 == 0;
   for (int m = 0; m < M; m++) {
     float ss = block_sum(rms_sumsq(x + (size_t)m * K, K, threadIdx.x, blockDim.x, vec4), linear_norm_red);
@@ -187,7 +187,7 @@ DEV void linear_norm_rows(linear_norm<MT>& nm, const float* x, const float* g, i
 // linear_accumulate adds to acc the products of the NR weight rows wr
 // with the M rows of x, this warp's share of K (part of ksplit).
 template <typename T, int MT, int NR, int UNROLL, bool NORM>
-DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligned, const float* x, const linear_norm<MT>& nm, int M,
+DEV_HOT void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligned, const float* x, const linear_norm<MT>& nm, int M,
                            int K, int part, int ksplit) {
   int lane = threadIdx.x % GP_WARP;
   if (K % 8 == 0 && aligned && (size_t)x % 32 == 0 && (!NORM || (size_t)nm.g % 32 == 0)) {
@@ -239,7 +239,7 @@ DEV void linear_accumulate(float acc[MT][NR], const T* const wr[NR], bool aligne
 // (those past N repeat the last; an inactive warp's at row 0), clears acc,
 // and returns the number of real columns.
 template <typename T, int MT, int NR>
-DEV int linear_begin(const T* wr[NR], float acc[MT][NR], const T* w, int N, int K, int n0, bool active) {
+DEV_HOT int linear_begin(const T* wr[NR], float acc[MT][NR], const T* w, int N, int K, int n0, bool active) {
   int nr = active ? imin(NR, N - n0) : 1;
 #pragma unroll
   for (int r = 0; r < NR; r++) wr[r] = w + (size_t)(active ? n0 + imin(r, nr - 1) : 0) * K;
@@ -254,7 +254,7 @@ DEV int linear_begin(const T* wr[NR], float acc[MT][NR], const T* w, int N, int 
 // first UNROLL steps), before kernel_begin: while the previous kernel
 // finishes, the weights of this one are already coming.
 template <typename T, int NR, int UNROLL>
-DEV void linear_prefetch(const T* const wr[NR], int K, int part, int ksplit) {
+DEV_HOT void linear_prefetch(const T* const wr[NR], int K, int part, int ksplit) {
   int step = ksplit * GP_WARP * 8;
   int k = (part * GP_WARP + threadIdx.x % GP_WARP) * 8;
 #pragma unroll
@@ -269,7 +269,7 @@ DEV void linear_prefetch(const T* const wr[NR], int K, int part, int ksplit) {
 // barriers. With NORM, x is normalized by the norm of weights g as it is
 // loaded.
 template <typename T, int MT, int NR, int UNROLL, bool NORM>
-DEV void linear_columns(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int n0,
+DEV_HOT void linear_columns(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int n0,
                         bool active, bool add, const float* g, float eps) {
   int part = threadIdx.x / GP_WARP % ksplit; // which of the ksplit warps of this column group
   const T* wr[NR];

@@ -48,7 +48,7 @@ DEV unsigned bf16_rne(float f) {
 DEV unsigned pack_bf16(float lo, float hi) { return bf16_rne(lo) | (bf16_rne(hi) << 16); }
 
 // mma_load_x reads the eight activations of row m at k (zeros past M).
-DEV void mma_load_x(float v[8], const float* x, int m, int M, int K, int k) {
+DEV_HOT void mma_load_x(float v[8], const float* x, int m, int M, int K, int k) {
   if (m < M) {
     load4(x + (size_t)m * K + k, v);
     load4(x + (size_t)m * K + k + 4, v + 4);
@@ -61,7 +61,7 @@ DEV void mma_load_x(float v[8], const float* x, int m, int M, int K, int k) {
 // this lane's row of each) with the M ≤ 16 rows of x over its share of K
 // (part of ksplit, chunks of 32 interleaved).
 template <int NT>
-DEV void mma_accumulate(float d[NT][4], const bf16_t* const wr[NT], const float* x, int M, int K, int part, int ksplit) {
+DEV_HOT void mma_accumulate(float d[NT][4], const bf16_t* const wr[NT], const float* x, int M, int K, int part, int ksplit) {
   int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   int step = ksplit * 32;
   for (int k = part * 32; k < K; k += MMA_UNROLL * step) {
@@ -97,7 +97,7 @@ DEV void mma_accumulate(float d[NT][4], const bf16_t* const wr[NT], const float*
 __shared__ float mma_red[MMA_MAX_WARPS * 32 * MMA_TILES * 4];
 
 template <int NT>
-DEV bool mma_reduce(float d[NT][4], bool active, int ksplit) {
+DEV_HOT bool mma_reduce(float d[NT][4], bool active, int ksplit) {
   int lane = threadIdx.x % 32, warp = threadIdx.x / 32, part = warp % ksplit;
   if (ksplit > 1) {
     if (part > 0) {
@@ -122,7 +122,7 @@ DEV bool mma_reduce(float d[NT][4], bool active, int ksplit) {
 // column n0 of a matrix of N rows (rows past N repeat the last; an inactive
 // warp's at row 0) and clears d.
 template <int NT>
-DEV void mma_rows(const bf16_t* wr[NT], float d[NT][4], const bf16_t* w, int N, int K, int n0, bool active) {
+DEV_HOT void mma_rows(const bf16_t* wr[NT], float d[NT][4], const bf16_t* w, int N, int K, int n0, bool active) {
   int g = threadIdx.x % 32 / 4;
 #pragma unroll
   for (int i = 0; i < NT; i++) {
@@ -134,7 +134,7 @@ DEV void mma_rows(const bf16_t* wr[NT], float d[NT][4], const bf16_t* w, int N, 
 
 // mma_prefetch asks L2 for the first chunks this lane will load.
 template <int NT>
-DEV void mma_prefetch(const bf16_t* const wr[NT], int K, int part, int ksplit) {
+DEV_HOT void mma_prefetch(const bf16_t* const wr[NT], int K, int part, int ksplit) {
   int t = threadIdx.x % 4;
 #pragma unroll
   for (int u = 0; u < MMA_UNROLL; u++) {
@@ -149,7 +149,7 @@ DEV void mma_prefetch(const bf16_t* const wr[NT], int K, int part, int ksplit) {
 // (part of ksplit of its column group); inactive warps only join the
 // barrier. Lane (g, t) writes fragment element r of tile i: row g + 8·(r/2),
 // column n0 + 8i + 2t + r%2.
-DEV void mma_columns(float* out, const float* x, const bf16_t* w, const float* bias, int M, int N, int K, int ksplit, int n0,
+DEV_HOT void mma_columns(float* out, const float* x, const bf16_t* w, const float* bias, int M, int N, int K, int ksplit, int n0,
                      bool active, bool add) {
   int part = threadIdx.x / 32 % ksplit, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const bf16_t* wr[MMA_TILES];
