@@ -58,6 +58,22 @@ type TensorCorer interface {
 	TensorCores() bool
 }
 
+// ResourceReporter is implemented by drivers that can say what a compiled
+// kernel uses (CUDA's cuFuncGetAttribute); fn is a handle from Function.
+type ResourceReporter interface {
+	KernelResources(fn uintptr) (KernelResources, error)
+}
+
+// KernelResources is what one compiled kernel uses per thread and block.
+// A kernel that streams weights should have no local memory: arrays the
+// compiler could not keep in registers live there, and each access is a
+// round trip through the cache.
+type KernelResources struct {
+	Registers   int // per thread
+	LocalBytes  int // per thread: spills and arrays indexed by a variable
+	SharedBytes int // static, per block
+}
+
 // LaunchModer is implemented by drivers that can say how they issue
 // kernels (CUDA: graphs, programmatic dependent launch).
 type LaunchModer interface {
@@ -428,15 +444,38 @@ func (d *Device) badShape(op, format string, args ...any) {
 	panic(fmt.Sprintf("%s: %s: ", d.Name(), op) + fmt.Sprintf(format, args...))
 }
 
+// KernelResources reports what kernel name uses, as compiled for this
+// device, where the driver can say (CUDA).
+func (d *Device) KernelResources(name string) (KernelResources, error) {
+	r, ok := d.drv.(ResourceReporter)
+	if !ok {
+		return KernelResources{}, fmt.Errorf("%s: the driver cannot report kernel resources", d.Name())
+	}
+	fn, err := d.function(name)
+	if err != nil {
+		return KernelResources{}, err
+	}
+	return r.KernelResources(fn)
+}
+
+// function returns kernel name's handle, looking it up once.
+func (d *Device) function(name string) (uintptr, error) {
+	if fn, ok := d.fns[name]; ok {
+		return fn, nil
+	}
+	fn, err := d.drv.Function(name)
+	if err != nil {
+		return 0, err
+	}
+	d.fns[name] = fn
+	return fn, nil
+}
+
 // launch queues kernel name.
 func (d *Device) launch(name string, grid, block Dim3, args ...uint64) {
-	fn, ok := d.fns[name]
-	if !ok {
-		var err error
-		if fn, err = d.drv.Function(name); err != nil {
-			d.fail("kernel "+name, err)
-		}
-		d.fns[name] = fn
+	fn, err := d.function(name)
+	if err != nil {
+		d.fail("kernel "+name, err)
 	}
 	// Copied, so that the variadic args stay on the caller's stack: passed
 	// on through the Driver interface they would be a heap allocation per

@@ -13,7 +13,8 @@
 #   scripts/gpu-check.sh run [SECONDS]
 #       there (from the repository root): the device's name, every CUDA
 #       test (kernels, conformance models, engines, one wait per PARD
-#       iteration, bf16 activations on tensor cores), the linear kernels'
+#       iteration, bf16 activations on tensor cores, folded norms, each
+#       kernel's registers and local memory), the linear kernels'
 #       benchmark (Llama-3.2-1B and 3.1-8B matrices, 1, 9 and 16 rows, both
 #       activations: BenchmarkLinear; a layer's linear layers separate and
 #       folded: BenchmarkFold), then cmd/bench on
@@ -69,6 +70,8 @@ run)
   (cd .dev && timeout $((budget / 2)) "$bin/cuda.test" -test.v -test.skip TestFakeDriver -test.timeout $((budget / 2))s) \
     >"$out/cuda-test.log" 2>&1 || echo "cuda tests: exit $?"
   grep -E '^(--- |ok|FAIL|PASS)|waits per iteration|tok/s|max \|Δ' "$out/cuda-test.log" | head -60 || true
+  # What NVRTC's code of a decode step's kernels uses (TestKernelResources).
+  grep -E 'resources: (linear_[a-z0-9_]+_m[12]|attention_[a-z]+) ' "$out/cuda-test.log" | head -40 || true
 
   echo "== linear kernels: 1, 9, 16 rows, f32 and bf16 activations; a layer's separate and folded (BenchmarkFold)"
   (cd .dev && timeout 120 "$bin/cuda.test" -test.run XXX -test.bench 'Linear|Fold' -test.benchtime 20x) >"$out/linear-bench.txt" 2>&1 ||
@@ -125,7 +128,7 @@ RUNS
   done
   ;;
 *)
-  sed -n '2,31p' "$0"
+  sed -n '2,32p' "$0"
   exit 2
   ;;
 esac

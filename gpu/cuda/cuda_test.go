@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gopard/gopard/gpu"
 	"github.com/gopard/gopard/gpu/gputest"
+	"github.com/gopard/gopard/gpu/kernels"
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -155,4 +157,30 @@ func TestFuseNorm(t *testing.T) {
 	b.SetFuseNorm(true)
 	defer b.SetFuseNorm(false)
 	gputest.Engines(t, b)
+}
+
+// TestKernelResources logs what every kernel uses as compiled for this GPU
+// (registers and local memory a thread, static shared memory a block), and
+// fails if a kernel of a decode step uses local memory.
+func TestKernelResources(t *testing.T) {
+	require.Empty(t, spilledDecodeKernels(t, open(t)), "kernels of a decode step with local memory")
+}
+
+// decodeKernels are the kernels a decode step's forward of one or two rows
+// runs for its linear layers (folded or not) and attention.
+var decodeKernels = regexp.MustCompile(`^(linear_\w+_m[12]|attention_\w+)$`)
+
+// spilledDecodeKernels logs every kernel's resources on b and returns the
+// decodeKernels that use local memory.
+func spilledDecodeKernels(t *testing.T, b *Backend) []string {
+	var spilled []string
+	for _, name := range kernels.Names() {
+		r, err := b.KernelResources(name)
+		require.NoError(t, err, name)
+		t.Logf("resources: %-30s %3d registers, %4d B local, %5d B shared", name, r.Registers, r.LocalBytes, r.SharedBytes)
+		if r.LocalBytes > 0 && decodeKernels.MatchString(name) {
+			spilled = append(spilled, name)
+		}
+	}
+	return spilled
 }

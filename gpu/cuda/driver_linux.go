@@ -62,6 +62,9 @@ enum {
 	GP_ATTR_CC_MAJOR = 75, // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
 	GP_ATTR_CC_MINOR = 76,
 	GP_ATTR_L2_CACHE_SIZE = 38, // CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, bytes
+	GP_FUNC_SHARED_SIZE_BYTES = 1, // CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES (static)
+	GP_FUNC_LOCAL_SIZE_BYTES = 3, // per thread
+	GP_FUNC_NUM_REGS = 4,
 	GP_STREAM_NON_BLOCKING = 1,
 	GP_MAX_ARGS = 32,
 	GP_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6,
@@ -110,6 +113,8 @@ static CUresult (*p_cuEventElapsedTime)(float*, CUevent, CUevent);
 static CUresult (*p_cuEventDestroy)(CUevent);
 static CUresult (*p_cuGetErrorName)(CUresult, const char**);
 static CUresult (*p_cuGetErrorString)(CUresult, const char**);
+// Optional: what a compiled kernel uses (registers, local memory).
+static CUresult (*p_cuFuncGetAttribute)(int*, int, CUfunction);
 
 // NVRTC entry points; the CUBIN and architecture queries are optional
 // (NVRTC 11.1 and 11.2 added them).
@@ -168,6 +173,7 @@ static const char* gp_load_cuda(void* h) {
 	GP_LOAD(h, p_cuEventDestroy, "cuEventDestroy_v2", 1);
 	GP_LOAD(h, p_cuGetErrorName, "cuGetErrorName", 1);
 	GP_LOAD(h, p_cuGetErrorString, "cuGetErrorString", 1);
+	GP_LOAD(h, p_cuFuncGetAttribute, "cuFuncGetAttribute", 0);
 	GP_LOAD(h, p_cuLaunchKernelEx, "cuLaunchKernelEx", 0);
 	GP_LOAD(h, p_cuGraphCreate, "cuGraphCreate", 0);
 	GP_LOAD(h, p_cuGraphDestroy, "cuGraphDestroy", 0);
@@ -220,6 +226,8 @@ static CUresult gp_cuDeviceGetName(char* name, int len, CUdevice d) { return p_c
 static CUresult gp_cuDeviceGetAttribute(int* v, int attr, CUdevice d) { return p_cuDeviceGetAttribute(v, attr, d); }
 static CUresult gp_cuDevicePrimaryCtxRetain(CUcontext* c, CUdevice d) { return p_cuDevicePrimaryCtxRetain(c, d); }
 static CUresult gp_cuDevicePrimaryCtxRelease(CUdevice d) { return p_cuDevicePrimaryCtxRelease(d); }
+static int gp_has_func_attributes(void) { return p_cuFuncGetAttribute != 0; }
+static CUresult gp_cuFuncGetAttribute(int* v, int attr, CUfunction f) { return p_cuFuncGetAttribute(v, attr, f); }
 
 // The calls that work on the device first make its context current on the
 // calling thread: goroutines move between threads, a context does not.
@@ -922,6 +930,28 @@ func (d *driver) Function(name string) (uintptr, error) {
 	}
 	d.fns = append(d.fns, f)
 	return uintptr(len(d.fns) - 1), nil
+}
+
+// KernelResources implements gpu.ResourceReporter: what the driver says a
+// compiled kernel uses (cuFuncGetAttribute).
+func (d *driver) KernelResources(fn uintptr) (gpu.KernelResources, error) {
+	if C.gp_has_func_attributes() == 0 {
+		return gpu.KernelResources{}, fmt.Errorf("%s: the driver has no cuFuncGetAttribute", d.name)
+	}
+	if fn >= uintptr(len(d.fns)) {
+		return gpu.KernelResources{}, fmt.Errorf("%s: no kernel %d", d.name, fn)
+	}
+	var regs, local, shared C.int
+	f := d.fns[fn]
+	for _, a := range []struct {
+		v    *C.int
+		attr C.int
+	}{{&regs, C.GP_FUNC_NUM_REGS}, {&local, C.GP_FUNC_LOCAL_SIZE_BYTES}, {&shared, C.GP_FUNC_SHARED_SIZE_BYTES}} {
+		if err := check("cuFuncGetAttribute", C.gp_cuFuncGetAttribute(a.v, a.attr, f)); err != nil {
+			return gpu.KernelResources{}, err
+		}
+	}
+	return gpu.KernelResources{Registers: int(regs), LocalBytes: int(local), SharedBytes: int(shared)}, nil
 }
 
 func (d *driver) Launch(fn uintptr, grid, block gpu.Dim3, args []uint64) error {

@@ -30,6 +30,19 @@ func TestFakeDriver(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "cuda:0 Fake GPU", b.Name())
 	gputest.Smoke(t, b) // (the emulator's own tests check every kernel)
+	// Kernel resources, as the fake reports them: local memory found in
+	// the decode step's kernels, and only there.
+	r, err := b.KernelResources("linear_bf16_m1")
+	require.NoError(t, err)
+	require.Equal(t, gpu.KernelResources{Registers: 40}, r)
+	require.Empty(t, spilledDecodeKernels(t, b))
+	t.Setenv("FAKE_LOCAL_BYTES", "8")
+	spilled := spilledDecodeKernels(t, b)
+	require.Contains(t, spilled, "linear_qkv_norm_rope_bf16_m1")
+	require.Contains(t, spilled, "attention_chunk")
+	require.NotContains(t, spilled, "linear_bf16_m16")
+	require.NotContains(t, spilled, "rmsnorm")
+	os.Unsetenv("FAKE_LOCAL_BYTES")
 	gputest.Decoder(t, b, 0, 4, "qwen3-tiny")
 	gputest.Chain(t, b) // a PARD iteration's kernels in one graph run
 	// The fake has graphs, so the decoding steps ran as graphs (the fake

@@ -124,6 +124,12 @@ CUresult cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, void* st) { CTX(
 CUresult cuModuleLoadData(void** m, const void* image) { CTX(current_ctx); return (*m = load_module(image)) ? 0 : 200; }
 CUresult cuModuleUnload(void* m) { CTX(current_ctx); return 0; }
 CUresult cuModuleGetFunction(void** f, void* m, const char* name) { CTX(current_ctx); return (*f = function(m, name)) ? 0 : 500; }
+// Every kernel uses 40 registers and FAKE_LOCAL_BYTES of local memory (0).
+CUresult cuFuncGetAttribute(int* v, int attr, void* f) {
+  if (!f) return 400; // CUDA_ERROR_INVALID_HANDLE
+  *v = attr == 4 ? 40 : attr == 3 && getenv("FAKE_LOCAL_BYTES") ? atoi(getenv("FAKE_LOCAL_BYTES")) : 0;
+  return 0;
+}
 CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned shmem, void* stream, void** params, void** extra) {
   CTX(current_ctx);
