@@ -56,20 +56,7 @@ func Bench(b *testing.B, dev Backend, shapes []LinearShape) {
 			for _, M := range []int{1, 9, 16} {
 				b.Run(fmt.Sprintf("%s/M=%d/act=%s", sh.Name, M, act), func(b *testing.B) {
 					xm, om := x.RowSlice(0, M), out.RowSlice(0, M)
-					dev.Linear(om, xm, w, nil) // warm-up: kernels loaded, weights in place
-					run := func() {
-						for range b.N {
-							dev.Linear(om, xm, w, nil)
-						}
-					}
-					d, err := dev.Time(run)
-					if err != nil { // no events (the emulator): wall time, ended by a copy back
-						start := time.Now()
-						run()
-						dev.Read(make([]float32, 1), om)
-						d = time.Since(start)
-					}
-					per := d.Seconds() / float64(b.N)
+					per := timeEach(b, dev, om, func() { dev.Linear(om, xm, w, nil) })
 					b.ReportMetric(per*1e6, "µs/op")
 					b.ReportMetric(float64(sh.N*sh.K*2)/per/1e9, "GB/s")
 				})
@@ -144,23 +131,31 @@ func BenchFold(b *testing.B, dev NormFusing, layers []LayerShape) {
 		}
 		for _, st := range steps {
 			b.Run(fmt.Sprintf("%s/%s", s.Name, st.name), func(b *testing.B) {
-				st.step() // warm-up: kernels loaded
-				run := func() {
-					for range b.N {
-						st.step()
-					}
-				}
-				d, err := dev.Time(run)
-				if err != nil { // no events (the emulator): wall time, ended by a copy back
-					start := time.Now()
-					run()
-					dev.Read(make([]float32, 1), x)
-					d = time.Since(start)
-				}
-				per := d.Seconds() / float64(b.N)
+				per := timeEach(b, dev, x, st.step)
 				b.ReportMetric(per*1e6, "µs/layer")
 				b.ReportMetric(float64(bytes)/per/1e9, "GB/s")
 			})
 		}
 	}
+}
+
+// timeEach runs step once to warm up (kernels loaded, weights in place),
+// then b.N times, and returns the seconds each took: device time by
+// events, or, without them (the emulator), the wall time ended by copying
+// back one value of out, which the steps write.
+func timeEach(b *testing.B, dev Backend, out *tensor.Tensor, step func()) float64 {
+	step()
+	run := func() {
+		for range b.N {
+			step()
+		}
+	}
+	d, err := dev.Time(run)
+	if err != nil {
+		start := time.Now()
+		run()
+		dev.Read(make([]float32, 1), out)
+		d = time.Since(start)
+	}
+	return d.Seconds() / float64(b.N)
 }

@@ -107,6 +107,28 @@ DEV float rms_sumsq(const float* x, int d, int t, int T, bool vec4) {
 // rms_scale is 1 / sqrt(mean + eps) from a row's sum of squares.
 DEV float rms_scale(float ss, int d, float eps) { return 1.0f / sqrtf(ss / (float)d + eps); }
 
+// qkv_matrix is where a column group of the fused q/k/v projections
+// (linear_qkv, linear_qkv_mma_bf16) lies: the matrix, its output and bias,
+// its width N and the group's first column n0 in it.
+template <typename T>
+struct qkv_matrix {
+  float* out;
+  const T* w;
+  const float* bias;
+  int N, n0;
+};
+
+// qkv_select finds the matrix of the group whose first column is c0 in
+// the launch's q (Nq columns), then k, then v (Nkv each). Past them it
+// names v, with n0 ≥ Nkv.
+template <typename T>
+DEV qkv_matrix<T> qkv_select(int c0, float* oq, float* ok, float* ov, const T* wq, const T* wk, const T* wv, const float* bq,
+                             const float* bk, const float* bv, int Nq, int Nkv) {
+  if (c0 >= Nq + Nkv) return {ov, wv, bv, Nkv, c0 - Nq - Nkv};
+  if (c0 >= Nq) return {ok, wk, bk, Nkv, c0 - Nq};
+  return {oq, wq, bq, Nq, c0};
+}
+
 // rope_pair rotates one pair of a head's values, (x0, x1) = (x[i], x[i+h])
 // in the rotate-half layout, by the angle of cosine c and sine s. The rope
 // kernels and the q/k projections that rotate as they store (linear.cu)

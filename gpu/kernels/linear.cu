@@ -300,16 +300,10 @@ template <typename T, int MT, int NR, int UNROLL, bool NORM>
 DEV void linear_qkv(float* oq, float* ok, float* ov, const float* x, const T* wq, const T* wk, const T* wv, const float* bq,
                     const float* bk, const float* bv, int M, int Nq, int Nkv, int K, int ksplit, const float* g, float eps) {
   int c0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + threadIdx.x / GP_WARP / ksplit) * NR;
-  // Which matrix the group's columns are in; one call for all, so that
-  // every warp meets the barriers (the norm's, the split's) at the same
-  // place.
-  float* out = oq;
-  const T* w = wq;
-  const float* bias = bq;
-  int N = Nq, n0 = c0;
-  if (c0 >= Nq + Nkv) out = ov, w = wv, bias = bv, N = Nkv, n0 = c0 - Nq - Nkv;
-  else if (c0 >= Nq) out = ok, w = wk, bias = bk, N = Nkv, n0 = c0 - Nq;
-  linear_columns<T, MT, NR, UNROLL, NORM>(out, x, w, bias, M, N, K, ksplit, n0, c0 < Nq + 2 * Nkv, false, g, eps);
+  // One call for every warp, whichever matrix its columns are in, so that
+  // all meet the barriers (the norm's, the split's) at the same place.
+  qkv_matrix<T> mx = qkv_select<T>(c0, oq, ok, ov, wq, wk, wv, bq, bk, bv, Nq, Nkv);
+  linear_columns<T, MT, NR, UNROLL, NORM>(mx.out, x, mx.w, mx.bias, M, mx.N, K, ksplit, mx.n0, c0 < Nq + 2 * Nkv, false, g, eps);
 }
 
 // linear_qkv_rope is linear_qkv normalizing x (NORM) with RoPE folded

@@ -188,13 +188,8 @@ KERNEL void linear_qkv_mma_bf16(float* oq, float* ok, float* ov, const float* x,
   int c0 = mma_group(ksplit) * 8 * MMA_TILES;
   // One call for every warp, so that all meet the split's barrier at one
   // place (as linear_qkv).
-  float* out = oq;
-  const bf16_t* w = wq;
-  const float* bias = bq;
-  int N = Nq, n0 = c0;
-  if (c0 >= Nq + Nkv) out = ov, w = wv, bias = bv, N = Nkv, n0 = c0 - Nq - Nkv;
-  else if (c0 >= Nq) out = ok, w = wk, bias = bk, N = Nkv, n0 = c0 - Nq;
-  mma_columns(out, x, w, bias, M, N, K, ksplit, n0, c0 < Nq + 2 * Nkv, false);
+  qkv_matrix<bf16_t> mx = qkv_select<bf16_t>(c0, oq, ok, ov, wq, wk, wv, bq, bk, bv, Nq, Nkv);
+  mma_columns(mx.out, x, mx.w, mx.bias, M, mx.N, K, ksplit, mx.n0, c0 < Nq + 2 * Nkv, false);
 }
 
 // linear_swiglu_mma_bf16 is linear_swiglu of linear.cu on tensor cores: a
