@@ -166,18 +166,13 @@ func NewDevice(drv Driver) (*Device, error) {
 	if tc, ok := drv.(TensorCorer); ok && warp == 32 {
 		d.tensorCores = tc.TensorCores()
 	}
-	budget, err := PrefetchFromEnv()
+	env, err := SettingsFromEnv()
 	if err != nil {
 		d.freeAll()
 		return nil, fmt.Errorf("%s: %w", drv.Name(), err)
 	}
-	d.SetPrefetch(budget)
-	fuse, err := FuseNormFromEnv()
-	if err != nil {
-		d.freeAll()
-		return nil, fmt.Errorf("%s: %w", drv.Name(), err)
-	}
-	d.SetFuseNorm(fuse)
+	d.SetPrefetch(env.PrefetchBytes)
+	d.SetFuseNorm(env.FuseNorm)
 	return d, nil
 }
 

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -46,8 +47,7 @@ func (d *Device) FusesNorm(rows int) bool {
 }
 
 // FuseNormFromEnv reads GOPARD_GPU_FUSE_NORM, the setting NewDevice gives
-// SetFuseNorm: unset, "0" or "off", or "1" or "on". Callers that fall back
-// to the CPU when a GPU fails to open check it first, as PrefetchFromEnv.
+// SetFuseNorm: unset, "0" or "off", or "1" or "on".
 func FuseNormFromEnv() (bool, error) {
 	v := strings.TrimSpace(os.Getenv("GOPARD_GPU_FUSE_NORM"))
 	switch strings.ToLower(v) {
@@ -57,6 +57,24 @@ func FuseNormFromEnv() (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("GOPARD_GPU_FUSE_NORM=%q: want off or on", v)
+}
+
+// Settings are what the environment sets on every Device (NewDevice):
+// GOPARD_GPU_PREFETCH's budget (SetPrefetch) and GOPARD_GPU_FUSE_NORM
+// (SetFuseNorm).
+type Settings struct {
+	PrefetchBytes int
+	FuseNorm      bool
+}
+
+// SettingsFromEnv reads the Settings from the environment, with an error
+// naming each malformed variable. Callers that fall back to the CPU when
+// a GPU fails to open check it first, so that a typo is an error, not a
+// silent move to the CPU.
+func SettingsFromEnv() (Settings, error) {
+	prefetch, err1 := PrefetchFromEnv()
+	fuse, err2 := FuseNormFromEnv()
+	return Settings{PrefetchBytes: prefetch, FuseNorm: fuse}, errors.Join(err1, err2)
 }
 
 // normOnLoad checks a norm's operands (F32 weights of x's width) and

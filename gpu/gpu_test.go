@@ -244,3 +244,18 @@ func checkEnv[T any](t *testing.T, name string, parse func() (T, error), cases [
 		require.Equal(t, c.want, got, c.env)
 	}
 }
+
+// TestSettingsFromEnv: both variables read into one Settings, and each
+// malformed one named in the error.
+func TestSettingsFromEnv(t *testing.T) {
+	t.Setenv("GOPARD_GPU_PREFETCH", "12MiB")
+	t.Setenv("GOPARD_GPU_FUSE_NORM", "on")
+	s, err := SettingsFromEnv()
+	require.NoError(t, err)
+	require.Equal(t, Settings{PrefetchBytes: 12 << 20, FuseNorm: true}, s)
+	t.Setenv("GOPARD_GPU_PREFETCH", "lots")
+	t.Setenv("GOPARD_GPU_FUSE_NORM", "maybe")
+	_, err = SettingsFromEnv()
+	require.ErrorContains(t, err, `GOPARD_GPU_PREFETCH="lots"`)
+	require.ErrorContains(t, err, `GOPARD_GPU_FUSE_NORM="maybe"`)
+}

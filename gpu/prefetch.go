@@ -69,9 +69,7 @@ func (d *Device) PrefetchedBytes() int64 { return d.prefetched }
 
 // PrefetchFromEnv reads GOPARD_GPU_PREFETCH, the budget NewDevice gives
 // SetPrefetch: unset, "0" or "off" (no prefetching), "1" or "on" (half the
-// L2 per call), or a budget in MiB ("24MiB"). Callers that fall back to
-// the CPU when a GPU fails to open check it first, so that a mistyped
-// value is an error, not a silent move to the CPU.
+// L2 per call), or a budget in MiB ("24MiB"). See SettingsFromEnv.
 func PrefetchFromEnv() (int, error) {
 	v := strings.TrimSpace(os.Getenv("GOPARD_GPU_PREFETCH"))
 	switch strings.ToLower(v) {

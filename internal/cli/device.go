@@ -21,8 +21,7 @@ const DeviceHelp = "where the model runs: auto (a GPU when one works, else the C
 // to the CPU silently; "cuda" and "hip" fail with the reason the GPU cannot
 // be used (for instance "cuda: libcuda.so.1 not found: no NVIDIA driver on
 // this machine"). A malformed GPU setting in the environment
-// (GOPARD_GPU_PREFETCH, GOPARD_GPU_FUSE_NORM) is an error for every kind
-// but cpu. Release a GPU
+// (gpu.SettingsFromEnv) is an error for every kind but cpu. Release a GPU
 // backend with CloseBackend when done.
 func Backend(device string, threads int) (nn.Backend, error) {
 	kind, ordinal, err := parseDevice(device)
@@ -32,12 +31,8 @@ func Backend(device string, threads int) (nn.Backend, error) {
 	if kind == "cpu" {
 		return ops.NewCPU(threads), nil
 	}
-	// auto would otherwise fall back to the CPU over a typo
-	if _, err := gpu.PrefetchFromEnv(); err != nil {
-		return nil, err
-	}
-	if _, err := gpu.FuseNormFromEnv(); err != nil {
-		return nil, err
+	if _, err := gpu.SettingsFromEnv(); err != nil {
+		return nil, err // auto would otherwise fall back to the CPU over a typo
 	}
 	switch kind {
 	case "cuda":
@@ -185,9 +180,9 @@ func (f *BF16Activations) Want(embedded bool) bool {
 
 // Apply turns bf16 activations on for the target's backend b when Want
 // says so and b can take them (a CPU with AVX512-BF16, a GPU with tensor
-// cores; a GPU only when the flag is given). on reports whether they took effect; note is a line to print
-// when the flag asked for them by name and they cannot be had ("" otherwise:
-// auto falls back silently).
+// cores; a GPU only when the flag is given). on reports whether they took
+// effect; note is a line to print when the flag asked for them by name and
+// they cannot be had ("" otherwise: auto falls back silently).
 func (f *BF16Activations) Apply(b nn.Backend, embedded bool) (on bool, note string) {
 	if !f.Want(embedded) {
 		return false, ""
