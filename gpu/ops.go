@@ -165,16 +165,7 @@ func (d *Device) mma(x, w *tensor.Tensor) bool {
 
 // linearTiledNames[dtype][bucket] names the kernels that stage x in shared
 // memory (the bucket of 16 rows only; see linear_tiled in linear.cu).
-var linearTiledNames = func() map[tensor.DType]*[linearMaxRows + 1]string {
-	names := map[tensor.DType]*[linearMaxRows + 1]string{}
-	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
-		names[dt] = new([linearMaxRows + 1]string)
-		for _, b := range []int{16} {
-			names[dt][b] = fmt.Sprintf("linear_tiled_%s_m%d", suffix(dt), b)
-		}
-	}
-	return names
-}()
+var linearTiledNames = kernelNames("linear_tiled", 16)
 
 // linearTiledCols is NR of the tiled kernel.
 const linearTiledCols = 4
@@ -480,10 +471,16 @@ func (d *Device) ropeQKOperands(op string, q, k *tensor.Tensor, heads, kvHeads, 
 	if k.Len() != rows*kvHeads*headDim {
 		d.badShape(op, "k %v for %d rows of %d kv heads of %d", k.Shape, rows, kvHeads, headDim)
 	}
+	d.ropeTables(op, cos, sin, headDim, start, rows)
+	return rows
+}
+
+// ropeTables checks op's (positions, headDim/2) tables cos and sin for
+// rows positions from start.
+func (d *Device) ropeTables(op string, cos, sin *tensor.Tensor, headDim, start, rows int) {
 	if !(cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && cos.Rows() >= start+rows && sin.Rows() >= start+rows && start >= 0) {
 		d.badShape(op, "tables %v, %v for positions %d..%d of head_dim %d", cos.Shape, sin.Shape, start, start+rows-1, headDim)
 	}
-	return rows
 }
 
 // RoPE implements nn.Backend: x (rows, heads·headDim) rotated in place for
@@ -498,9 +495,7 @@ func (d *Device) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *ten
 		d.badShape("RoPE", "x %v for %d heads of %d", x.Shape, heads, headDim)
 	}
 	rows := x.Len() / width
-	if !(cos.Cols() == headDim/2 && sin.Cols() == headDim/2 && cos.Rows() >= start+rows && sin.Rows() >= start+rows && start >= 0) {
-		d.badShape("RoPE", "tables %v, %v for positions %d..%d of head_dim %d", cos.Shape, sin.Shape, start, start+rows-1, headDim)
-	}
+	d.ropeTables("RoPE", cos, sin, headDim, start, rows)
 	if rows > 0 {
 		d.launch("rope", Dim3{uint32(rows * heads), 1, 1}, Dim3{64, 1, 1}, ptr(x), ptr(cos), ptr(sin), i32(heads), i32(headDim), i32(start))
 	}
