@@ -85,6 +85,10 @@ type Decoder struct {
 	// a KVStore (nil otherwise: they go straight into the cache's rows).
 	kNew, vNew *tensor.Tensor // (maxRows, kvHeads·headDim)
 	store      KVStore
+	// The backend's optional forms (nil where it lacks them): fused steps,
+	// norms folded into its linear layers.
+	fused  Fused
+	folder NormFuser
 	// The backend as an IDChainer (nil when it is not one), and the
 	// handle ForwardArgmaxPending returns, reused from call to call.
 	chain      IDChainer
@@ -148,6 +152,8 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 		d.store = s
 		d.kNew, d.vNew = b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim), b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim)
 	}
+	d.fused, _ = b.(Fused)
+	d.folder, _ = b.(NormFuser)
 	d.chain, _ = b.(IDChainer)
 	if p, ok := b.(Prefetcher); ok {
 		d.prefetch = p
@@ -515,8 +521,7 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 	// folds norms (a GPU, for a decode step's few rows) adds to the
 	// residual stream x in the output and down projections and normalizes
 	// it in the q/k/v and gate/up projections, so that xb is not written.
-	fused, _ := b.(Fused)
-	folder, _ := b.(NormFuser)
+	fused, folder := d.fused, d.folder
 	fold := folder != nil && folder.FusesNorm(M)
 	d.embed(x, in)
 	if len(d.w.Layers) > 0 && !fold {
