@@ -2,6 +2,7 @@ package gputest
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -74,6 +75,37 @@ func testKept(t *testing.T, b Backend) {
 	require.Equal(t, append(want[5:8:8], want3...), ids)
 }
 
+// smallConfig is the shape of the small random decoders the tests run
+// (randomModel): hidden 64, four heads of 16 over two key/value heads.
+func smallConfig(layers int) nn.Config {
+	return nn.Config{Hidden: 64, Intermediate: 96, Layers: layers, Heads: 4, KVHeads: 2, HeadDim: 16, Vocab: 300,
+		NormEps: 1e-5, RoPE: nn.RoPEConfig{Theta: 10000}, Tied: true}
+}
+
+// step is one forward of decodeLogits: tokens, and the logits rows wanted.
+type step struct {
+	tokens []int32
+	want   int
+}
+
+// decodeLogits runs steps one after another on a fresh decoder of cfg and
+// w on b, from position 0, and returns copies of every logits row.
+func decodeLogits(t *testing.T, b nn.Backend, cfg nn.Config, w nn.Weights, steps []step) [][]float32 {
+	d, err := nn.NewDecoder(b, cfg, w, 32, 16)
+	require.NoError(t, err)
+	var logits [][]float32
+	pos := 0
+	for _, s := range steps {
+		rows, err := d.Forward(s.tokens, pos, s.want)
+		require.NoError(t, err)
+		for _, r := range rows {
+			logits = append(logits, slices.Clone(r))
+		}
+		pos += len(s.tokens)
+	}
+	return logits
+}
+
 // randomModel returns a small decoder's weights on b, random in bf16.
 func randomModel(t *testing.T, b nn.Backend, r *rand.Rand, cfg nn.Config) nn.Weights {
 	load := func(h *tensor.Tensor) *tensor.Tensor {
@@ -129,8 +161,7 @@ func (h hideChain) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, 
 // (gpu.Device), a chained iteration waits for the device once and an
 // unchained one once per draft forward and once for the verify.
 func Chain(t *testing.T, b nn.Backend) {
-	cfg := nn.Config{Hidden: 64, Intermediate: 96, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 16, Vocab: 300,
-		NormEps: 1e-5, RoPE: nn.RoPEConfig{Theta: 10000}, Tied: true}
+	cfg := smallConfig(2)
 	w := randomModel(t, b, rng(14), cfg)
 	const capacity, tokens, k = 96, 24, 4
 	dec := func() *nn.Decoder {

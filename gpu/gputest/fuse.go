@@ -2,7 +2,6 @@ package gputest
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -171,25 +170,10 @@ func testNormLinear(t *testing.T, b NormFusing) {
 // a 9-token prompt (too many rows to fold), then forwards of 1, 2 and 1
 // tokens, whose logits must be the same bits either way.
 func testFuseNormDecoder(t *testing.T, b NormFusing) {
-	cfg := nn.Config{Hidden: 64, Intermediate: 96, Layers: 3, Heads: 4, KVHeads: 2, HeadDim: 16, Vocab: 300,
-		NormEps: 1e-5, RoPE: nn.RoPEConfig{Theta: 10000}, Tied: true}
+	cfg := smallConfig(3)
 	w := randomModel(t, b, rng(23), cfg)
-	prompt := []int32{5, 17, 250, 3, 99, 42, 7, 7, 120}
-	run := func() [][]float32 {
-		d, err := nn.NewDecoder(b, cfg, w, 32, 16)
-		require.NoError(t, err)
-		var logits [][]float32
-		pos := 0
-		for _, toks := range [][]int32{prompt, {11}, {260, 4}, {30}} {
-			rows, err := d.Forward(toks, pos, len(toks))
-			require.NoError(t, err)
-			for _, r := range rows {
-				logits = append(logits, slices.Clone(r))
-			}
-			pos += len(toks)
-		}
-		return logits
-	}
+	steps := []step{{[]int32{5, 17, 250, 3, 99, 42, 7, 7, 120}, 9}, {[]int32{11}, 1}, {[]int32{260, 4}, 2}, {[]int32{30}, 1}}
+	run := func() [][]float32 { return decodeLogits(t, b, cfg, w, steps) }
 	b.SetFuseNorm(false)
 	require.False(t, b.FusesNorm(1))
 	want := run()

@@ -1,7 +1,6 @@
 package gputest
 
 import (
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,8 +33,7 @@ func wholePrefetch(t *tensor.Tensor) int64 {
 // layer's q, k and v, or the LM head after the last. The model is small
 // enough for the default budget to take every tensor whole.
 func Prefetch(t *testing.T, b Prefetching, budget int) {
-	cfg := nn.Config{Hidden: 64, Intermediate: 96, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 16, Vocab: 300,
-		NormEps: 1e-5, RoPE: nn.RoPEConfig{Theta: 10000}, Tied: true}
+	cfg := smallConfig(2)
 	w := randomModel(t, b, rng(15), cfg)
 	var perForward int64
 	for l, lw := range w.Layers {
@@ -47,23 +45,8 @@ func Prefetch(t *testing.T, b Prefetching, budget int) {
 			perForward += wholePrefetch(w.LMHead)
 		}
 	}
-	prompt := []int32{5, 17, 250, 3, 99, 42, 7, 7, 120}
-	run := func() [][]float32 {
-		d, err := nn.NewDecoder(b, cfg, w, 32, 16)
-		require.NoError(t, err)
-		var logits [][]float32
-		rows, err := d.Forward(prompt, 0, 2)
-		require.NoError(t, err)
-		for _, r := range rows {
-			logits = append(logits, slices.Clone(r))
-		}
-		for i, tok := range []int32{11, 260} {
-			rows, err := d.Forward([]int32{tok}, len(prompt)+i, 1)
-			require.NoError(t, err)
-			logits = append(logits, slices.Clone(rows[0]))
-		}
-		return logits
-	}
+	steps := []step{{[]int32{5, 17, 250, 3, 99, 42, 7, 7, 120}, 2}, {[]int32{11}, 1}, {[]int32{260}, 1}}
+	run := func() [][]float32 { return decodeLogits(t, b, cfg, w, steps) }
 
 	b.SetPrefetch(0)
 	before := b.PrefetchedBytes()
