@@ -227,7 +227,6 @@ static CUresult gp_cuDeviceGetAttribute(int* v, int attr, CUdevice d) { return p
 static CUresult gp_cuDevicePrimaryCtxRetain(CUcontext* c, CUdevice d) { return p_cuDevicePrimaryCtxRetain(c, d); }
 static CUresult gp_cuDevicePrimaryCtxRelease(CUdevice d) { return p_cuDevicePrimaryCtxRelease(d); }
 static int gp_has_func_attributes(void) { return p_cuFuncGetAttribute != 0; }
-static CUresult gp_cuFuncGetAttribute(int* v, int attr, CUfunction f) { return p_cuFuncGetAttribute(v, attr, f); }
 
 // The calls that work on the device first make its context current on the
 // calling thread: goroutines move between threads, a context does not.
@@ -274,6 +273,10 @@ static CUresult gp_cuModuleLoadData(CUcontext c, CUmodule* m, const void* image)
 static CUresult gp_cuModuleUnload(CUcontext c, CUmodule m) {
 	CUresult r = p_cuCtxSetCurrent(c);
 	return r ? r : p_cuModuleUnload(m);
+}
+static CUresult gp_cuFuncGetAttribute(CUcontext c, int* v, int attr, CUfunction f) {
+	CUresult r = p_cuCtxSetCurrent(c);
+	return r ? r : p_cuFuncGetAttribute(v, attr, f);
 }
 static CUresult gp_cuModuleGetFunction(CUcontext c, CUfunction* f, CUmodule m, const char* name) {
 	CUresult r = p_cuCtxSetCurrent(c);
@@ -947,7 +950,7 @@ func (d *driver) KernelResources(fn uintptr) (gpu.KernelResources, error) {
 		v    *C.int
 		attr C.int
 	}{{&regs, C.GP_FUNC_NUM_REGS}, {&local, C.GP_FUNC_LOCAL_SIZE_BYTES}, {&shared, C.GP_FUNC_SHARED_SIZE_BYTES}} {
-		if err := check("cuFuncGetAttribute", C.gp_cuFuncGetAttribute(a.v, a.attr, f)); err != nil {
+		if err := check("cuFuncGetAttribute", C.gp_cuFuncGetAttribute(d.ctx, a.v, a.attr, f)); err != nil {
 			return gpu.KernelResources{}, err
 		}
 	}
