@@ -126,6 +126,7 @@ CUresult cuModuleUnload(void* m) { CTX(current_ctx); return 0; }
 CUresult cuModuleGetFunction(void** f, void* m, const char* name) { CTX(current_ctx); return (*f = function(m, name)) ? 0 : 500; }
 // Every kernel uses 40 registers and FAKE_LOCAL_BYTES of local memory (0).
 CUresult cuFuncGetAttribute(int* v, int attr, void* f) {
+  CTX(current_ctx);
   if (!f) return 400; // CUDA_ERROR_INVALID_HANDLE
   *v = attr == 4 ? 40 : attr == 3 && getenv("FAKE_LOCAL_BYTES") ? atoi(getenv("FAKE_LOCAL_BYTES")) : 0;
   return 0;
