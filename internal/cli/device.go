@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -18,7 +20,8 @@ const DeviceHelp = "where the model runs: auto (a GPU when one works, else the C
 
 // Backend returns the backend a --device value names; threads sizes the
 // CPU backend (≤ 0: all cores). "auto" tries CUDA, then HIP, and falls back
-// to the CPU silently; "cuda" and "hip" fail with the reason the GPU cannot
+// to the CPU (saying so on stderr when a GPU is there but failed to open:
+// autoBackend); "cuda" and "hip" fail with the reason the GPU cannot
 // be used (for instance "cuda: libcuda.so.1 not found: no NVIDIA driver on
 // this machine"). A malformed GPU setting in the environment
 // (gpu.SettingsFromEnv) is an error for every kind but cpu. Release a GPU
@@ -40,11 +43,38 @@ func Backend(device string, threads int) (nn.Backend, error) {
 	case "hip":
 		return hip.Open(ordinal)
 	}
-	if b, err := cuda.Open(0); err == nil {
-		return b, nil
+	return autoBackend(threads, os.Stderr, []gpuOpener{
+		{"cuda", func(n int) (nn.Backend, error) { return cuda.Open(n) }},
+		{"hip", func(n int) (nn.Backend, error) { return hip.Open(n) }},
+	})
+}
+
+// gpuOpener opens GPU number 0, 1, ... of one kind.
+type gpuOpener struct {
+	kind string
+	open func(ordinal int) (nn.Backend, error)
+}
+
+// autoBackend is --device auto: the first of the GPUs that opens, else the
+// CPU. Not having a GPU (gpu.ErrNoDevice) is the usual case and passes in
+// silence; a GPU that is there but failed to open (its kernels did not
+// compile, its memory is taken) is told on warn, so that a run which falls
+// back to the CPU's speed says why.
+func autoBackend(threads int, warn io.Writer, gpus []gpuOpener) (nn.Backend, error) {
+	var failed []string
+	for _, g := range gpus {
+		b, err := g.open(0)
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, gpu.ErrNoDevice) {
+			fmt.Fprintf(warn, "--device auto: %v\n", err)
+			failed = append(failed, g.kind)
+		}
 	}
-	if b, err := hip.Open(0); err == nil {
-		return b, nil
+	if len(failed) > 0 {
+		fmt.Fprintf(warn, "--device auto: running on the CPU instead (--device %s makes this an error, --device cpu skips the GPU)\n",
+			strings.Join(failed, " or --device "))
 	}
 	return ops.NewCPU(threads), nil
 }

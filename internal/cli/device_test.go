@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopard/gopard/gpu"
 	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/ops/asm"
@@ -73,6 +75,45 @@ func TestBackend(t *testing.T) {
 			b, err := Backend("cpu", 1)
 			require.NoError(t, err)
 			require.NoError(t, CloseBackend(b))
+		})
+	}
+}
+
+// TestAutoBackend checks --device auto's choice and what it says: nothing
+// when there is no GPU, the reason when a GPU is there but failed.
+func TestAutoBackend(t *testing.T) {
+	gpuB := ops.NewCPU(1) // stands in for an opened GPU
+	opens := func(err error) func(int) (nn.Backend, error) {
+		return func(n int) (nn.Backend, error) {
+			require.Zero(t, n)
+			if err != nil {
+				return nil, err
+			}
+			return gpuB, nil
+		}
+	}
+	none := gpu.NoDevice("cuda: libcuda.so.1 not found: no NVIDIA driver on this machine")
+	broken := errors.New("cuda:0 NVIDIA H100: nvrtcCompileProgram: NVRTC_ERROR_COMPILATION")
+	for _, tc := range []struct {
+		name       string
+		cuda, hip  error
+		wantGPU    bool
+		wantOutput string
+	}{
+		{"no GPU", none, none, false, ""},
+		{"CUDA", nil, none, true, ""},
+		{"HIP", none, nil, true, ""},
+		{"CUDA failed", broken, none, false, "--device auto: " + broken.Error() + "\n--device auto: running on the CPU instead (--device cuda makes this an error, --device cpu skips the GPU)\n"},
+		{"CUDA failed, HIP works", broken, nil, true, "--device auto: " + broken.Error() + "\n"},
+		{"both failed", broken, broken, false, "--device auto: " + broken.Error() + "\n--device auto: " + broken.Error() +
+			"\n--device auto: running on the CPU instead (--device cuda or --device hip makes this an error, --device cpu skips the GPU)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var warn strings.Builder
+			b, err := autoBackend(1, &warn, []gpuOpener{{"cuda", opens(tc.cuda)}, {"hip", opens(tc.hip)}})
+			require.NoError(t, err)
+			require.Equal(t, tc.wantGPU, b == gpuB)
+			require.Equal(t, tc.wantOutput, warn.String())
 		})
 	}
 }
