@@ -50,10 +50,12 @@
 // the next linear layers' weights are asked into L2 while attention and
 // the norms run; CUDA sm_90+, not yet measured), nn.NormFuser (with
 // GOPARD_GPU_FUSE_NORM=on or SetFuseNorm, a decode step's residual adds
-// and RMSNorms ride in the linear layers around them, bit for bit, two
-// launches a layer fewer; not yet measured), and times work with events (Time, CopyBandwidth: see
-// cmd/bench --device cuda --profile). The README's GPU section has what it
-// measured on an H100.
+// and RMSNorms, and the rotations where no q/k norm sits between, ride in
+// the linear layers around them, bit for bit, 3L + 1 launches a token
+// fewer; not yet measured), and times work with events (Time,
+// CopyBandwidth: see cmd/bench --device cuda --profile). The README's GPU
+// section has what it measured on an H100, and docs/gpu.md what was
+// written since and how to measure it.
 //
 // Data layout follows the nn.Backend contract: activations are F32 device
 // tensors (tensor.Device, Ptr a device address, RowSliceInto offsets it);

@@ -220,7 +220,7 @@ func (f *BF16Activations) Apply(b nn.Backend, embedded bool) (on bool, note stri
 	_, isCPU := b.(*ops.CPU)
 	if !f.given && !isCPU {
 		// auto keeps a GPU's float32 kernels: the tensor-core ones have not
-		// been timed on a GPU yet (README, "GPU").
+		// been timed on a GPU yet (docs/gpu.md).
 		return false, ""
 	}
 	s, ok := b.(interface{ SetBF16Activations(bool) bool })
