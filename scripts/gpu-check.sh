@@ -79,10 +79,14 @@ run)
   grep -E 'GB/s|FAIL' "$out/linear-bench.txt" | head -60 || true # no match must not end the run (set -e)
 
   echo "== bench"
-  # Most wanted first, as the budget may end the list: float32 and bf16
-  # activations, weight prefetching into L2 off and on (GOPARD_GPU_PREFETCH)
-  # and norms folded into the linear layers (GOPARD_GPU_FUSE_NORM; both
-  # written without a GPU), then other prefetch budgets at one row.
+  # Most wanted first, as the budget may end the list: what decides the
+  # defaults of norms folded into the linear layers (GOPARD_GPU_FUSE_NORM)
+  # and weight prefetching into L2 (GOPARD_GPU_PREFETCH), both written
+  # without a GPU: the 1B decode step each way (the first run also gives
+  # the verify's row counts), the 8B one with and without folding; then
+  # the profile with both on, whose table of forwards with a kind left out
+  # (prefetches) or turned the other way (folding) compares them within
+  # one process; then bf16 activations and other prefetch budgets.
   pard="--pard-draft llama3.2-1b -k 8"
   ran=()
   while IFS='|' read -r name prefetch fold args; do
@@ -94,19 +98,20 @@ run)
     ran+=("$name")
   done <<RUNS
 1b-f32|off|off|--shape llama3.2-1b
-1b-f32-prefetch|on|off|--shape llama3.2-1b
-1b-profile|off|off|--shape llama3.2-1b --m 1 --profile
 1b-f32-fold|off|on|--shape llama3.2-1b --m 1
+1b-f32-prefetch|on|off|--shape llama3.2-1b --m 1
+1b-f32-fold-prefetch|on|on|--shape llama3.2-1b --m 1
 8b-f32|off|off|--shape llama3.1-8b $pard
 8b-f32-fold|off|on|--shape llama3.1-8b --m 1
+1b-profile-fold-prefetch|on|on|--shape llama3.2-1b --m 1 --profile
+1b-profile|off|off|--shape llama3.2-1b --m 1 --profile
 8b-f32-prefetch|on|off|--shape llama3.1-8b $pard
-1b-f32-fold-prefetch|on|on|--shape llama3.2-1b --m 1
 1b-bf16|off|off|--shape llama3.2-1b --bf16-activations
 8b-bf16|off|off|--shape llama3.1-8b $pard --bf16-activations
+8b-f32-fold-prefetch|on|on|--shape llama3.1-8b --m 1
 1b-f32-prefetch12|12MiB|off|--shape llama3.2-1b --m 1
 1b-f32-prefetch40|40MiB|off|--shape llama3.2-1b --m 1
 1b-bf16-prefetch|on|off|--shape llama3.2-1b --bf16-activations
-1b-profile-fold-prefetch|on|on|--shape llama3.2-1b --m 1 --profile
 RUNS
   # A compile that failed over the untried PTX (the kernels then ran
   # without it; gpu/cuda's LaunchMode says so): the compiler's whole log.
