@@ -358,16 +358,33 @@ func (d *Device) growKeeping(b *buffer, bytes, keep int) uintptr {
 	return b.ptr
 }
 
-// Alloc implements nn.Backend: a zeroed F32 device tensor.
+// Alloc implements nn.Backend: a zeroed F32 device tensor. It panics when
+// the device cannot give the memory; TryAlloc returns that as an error.
 func (d *Device) Alloc(shape ...int) *tensor.Tensor {
-	t := &tensor.Tensor{DType: tensor.F32, Shape: append([]int(nil), shape...), Place: tensor.Device}
-	if n := t.Len() * 4; n > 0 {
-		t.Ptr = d.alloc(n)
-		if err := d.drv.Zero(t.Ptr, n); err != nil {
-			d.fail("zero", err)
-		}
+	t, err := d.TryAlloc(shape...)
+	if err != nil {
+		panic(err.Error())
 	}
 	return t
+}
+
+// TryAlloc implements nn.Allocator: Alloc with a failure returned as an
+// error that names the device, the bytes asked for and those it holds.
+func (d *Device) TryAlloc(shape ...int) (*tensor.Tensor, error) {
+	t := &tensor.Tensor{DType: tensor.F32, Shape: append([]int(nil), shape...), Place: tensor.Device}
+	if n := t.Len() * 4; n > 0 {
+		p, err := d.drv.Alloc(n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: allocating %.1f MB (%.1f MB held): %w", d.Name(), float64(n)/1e6, float64(d.used)/1e6, err)
+		}
+		d.track(p, n)
+		if err := d.drv.Zero(p, n); err != nil {
+			d.free(p)
+			return nil, fmt.Errorf("%s: zero: %w", d.Name(), err)
+		}
+		t.Ptr = p
+	}
+	return t, nil
 }
 
 // Load implements nn.Backend: it uploads a host weight in its stored
@@ -517,3 +534,4 @@ var _ nn.Argmaxer = (*Device)(nil)
 var _ nn.IDChainer = (*Device)(nil)
 var _ nn.Prefetcher = (*Device)(nil)
 var _ nn.NormFuser = (*Device)(nil)
+var _ nn.Allocator = (*Device)(nil)

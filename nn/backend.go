@@ -44,6 +44,19 @@ type Backend interface {
 	Read(dst []float32, src *tensor.Tensor)
 }
 
+// Allocator is implemented by backends whose memory can run out in the
+// normal course of things (a GPU's: a model and a long context's KV cache
+// can outgrow it). TryAlloc is Alloc with a failed allocation returned as
+// an error instead of a panic, and Free gives a tensor's memory back
+// before the backend closes. NewDecoder makes its KV cache and buffers
+// with them, so that a context too large for the device is an error that
+// says so, with nothing of the decoder left allocated (a caller may try
+// again with a shorter one).
+type Allocator interface {
+	TryAlloc(shape ...int) (*tensor.Tensor, error)
+	Free(t *tensor.Tensor)
+}
+
 // Argmaxer is implemented by backends that can find each row's largest
 // logit where the logits live (a GPU), so greedy decoding copies back ids
 // instead of rows (vocab up to ~152k floats each).

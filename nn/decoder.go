@@ -135,22 +135,27 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 		return nil, fmt.Errorf("decoder: %d layers of weights for num_hidden_layers %d", len(w.Layers), cfg.Layers)
 	}
 	d := &Decoder{cfg: cfg, b: b, w: w, maxRows: maxRows}
-	d.cache = NewKVCache(b, cfg.Layers, capacity, cfg.KVHeads, cfg.HeadDim)
-	cos, sin := cfg.RoPE.Tables(cfg.HeadDim, capacity)
+	// On a GPU the cache can outgrow the device: a failure is an error
+	// naming what did not fit, and what was made before it is freed.
+	a := &allocation{b: b}
 	var err error
-	if d.cos, err = b.Load(tensor.FromF32(cos, capacity, cfg.HeadDim/2)); err != nil {
-		return nil, err
+	if d.cache, err = newKVCache(a, cfg.Layers, capacity, cfg.KVHeads, cfg.HeadDim); err != nil {
+		a.release()
+		return nil, fmt.Errorf("decoder: %w", err)
 	}
-	if d.sin, err = b.Load(tensor.FromF32(sin, capacity, cfg.HeadDim/2)); err != nil {
-		return nil, err
-	}
+	cos, sin := cfg.RoPE.Tables(cfg.HeadDim, capacity)
+	d.cos, d.sin = a.load(tensor.FromF32(cos, capacity, cfg.HeadDim/2)), a.load(tensor.FromF32(sin, capacity, cfg.HeadDim/2))
 	qDim := cfg.Heads * cfg.HeadDim
-	d.x, d.xb, d.proj = b.Alloc(maxRows, cfg.Hidden), b.Alloc(maxRows, cfg.Hidden), b.Alloc(maxRows, cfg.Hidden)
-	d.q, d.att = b.Alloc(maxRows, qDim), b.Alloc(maxRows, qDim)
-	d.gate, d.up = b.Alloc(maxRows, cfg.Intermediate), b.Alloc(maxRows, cfg.Intermediate)
+	d.x, d.xb, d.proj = a.alloc(maxRows, cfg.Hidden), a.alloc(maxRows, cfg.Hidden), a.alloc(maxRows, cfg.Hidden)
+	d.q, d.att = a.alloc(maxRows, qDim), a.alloc(maxRows, qDim)
+	d.gate, d.up = a.alloc(maxRows, cfg.Intermediate), a.alloc(maxRows, cfg.Intermediate)
 	if s, ok := b.(KVStore); ok { // NewKVCache allocated with it
 		d.store = s
-		d.kNew, d.vNew = b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim), b.Alloc(maxRows, cfg.KVHeads*cfg.HeadDim)
+		d.kNew, d.vNew = a.alloc(maxRows, cfg.KVHeads*cfg.HeadDim), a.alloc(maxRows, cfg.KVHeads*cfg.HeadDim)
+	}
+	if err := a.failed(fmt.Sprintf("decoder: RoPE tables and buffers for %d positions, %d rows a step", capacity, maxRows)); err != nil {
+		a.release()
+		return nil, err
 	}
 	d.fused, _ = b.(Fused)
 	d.folder, _ = b.(NormFuser)

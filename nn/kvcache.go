@@ -19,17 +19,31 @@ type KVCache struct {
 }
 
 // NewKVCache allocates a cache on backend b: with b's AllocKV when it is a
-// KVStore, else F32 (capacity, kvHeads·headDim) with Alloc.
-func NewKVCache(b Backend, layers, capacity, kvHeads, headDim int) *KVCache {
+// KVStore, else F32 (capacity, kvHeads·headDim) tensors from a (an
+// Allocator's TryAlloc where b is one). The error names the cache's size.
+func NewKVCache(b Backend, layers, capacity, kvHeads, headDim int) (*KVCache, error) {
+	a := &allocation{b: b}
+	c, err := newKVCache(a, layers, capacity, kvHeads, headDim)
+	if err != nil {
+		a.release()
+	}
+	return c, err
+}
+
+func newKVCache(a *allocation, layers, capacity, kvHeads, headDim int) (*KVCache, error) {
 	c := &KVCache{K: make([]*tensor.Tensor, layers), V: make([]*tensor.Tensor, layers), Capacity: capacity}
-	alloc := func() *tensor.Tensor { return b.Alloc(capacity, kvHeads*headDim) }
-	if s, ok := b.(KVStore); ok {
-		alloc = func() *tensor.Tensor { return s.AllocKV(capacity, kvHeads, headDim) }
-	}
+	s, isStore := a.b.(KVStore)
 	for l := range c.K {
-		c.K[l], c.V[l] = alloc(), alloc()
+		for _, t := range []**tensor.Tensor{&c.K[l], &c.V[l]} {
+			if isStore {
+				*t = s.AllocKV(capacity, kvHeads, headDim)
+			} else if *t = a.alloc(capacity, kvHeads*headDim); *t == nil {
+				bytes := int64(layers) * 2 * int64(capacity) * int64(kvHeads*headDim) * 4
+				return nil, fmt.Errorf("kv cache of %d positions (%d layers, %.1f MB in float32): %w", capacity, layers, float64(bytes)/1e6, a.err)
+			}
+		}
 	}
-	return c
+	return c, nil
 }
 
 // DType is the element type of the cached keys and values.

@@ -146,3 +146,56 @@ func TestFuseNorm(t *testing.T) {
 		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) { gputest.FuseNorm(t, device(t, warp)) })
 	}
 }
+
+// limitedDriver is an emulated device with little memory: Alloc fails
+// past limit bytes in all.
+type limitedDriver struct {
+	gpu.Driver
+	limit, used int
+}
+
+func (l *limitedDriver) Alloc(bytes int) (uintptr, error) {
+	if l.used+bytes > l.limit {
+		return 0, fmt.Errorf("out of memory (%d bytes in all)", l.limit)
+	}
+	p, err := l.Driver.Alloc(bytes)
+	if err == nil {
+		l.used += bytes
+	}
+	return p, err
+}
+
+// TestOutOfMemory: an allocation the device cannot give is an error from
+// TryAlloc (a panic from Alloc, whose contract has no error), and a
+// decoder whose KV cache does not fit says so and leaves nothing behind.
+func TestOutOfMemory(t *testing.T) {
+	drv, err := Open(32)
+	if errors.Is(err, ErrNoCompiler) || errors.Is(err, errUnavailable) {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	d, err := gpu.NewDevice(&limitedDriver{Driver: drv, limit: 1 << 20})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, d.Close()) }()
+	held := d.Allocated()
+
+	_, err = d.TryAlloc(1024, 1024)
+	const msg = "emu:0 CPU emulator (warp 32): allocating 4.2 MB (0.0 MB held): out of memory (1048576 bytes in all)"
+	require.EqualError(t, err, msg)
+	require.Equal(t, held, d.Allocated())
+	require.PanicsWithValue(t, msg, func() { d.Alloc(1024, 1024) })
+	x, err := d.TryAlloc(16, 16)
+	require.NoError(t, err)
+	d.Free(x)
+
+	cfg := nn.Config{Hidden: 64, Intermediate: 96, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 16, Vocab: 50,
+		NormEps: 1e-6, RoPE: nn.RoPEConfig{Theta: 10000}, Tied: true}
+	w := nn.Weights{Layers: make([]nn.Layer, cfg.Layers)} // not read before a forward
+	held = d.Allocated()
+	_, err = nn.NewDecoder(d, cfg, w, 4096, 16) // four tensors of 0.5 MB: the second fails
+	require.EqualError(t, err, "decoder: kv cache of 4096 positions (2 layers, 2.1 MB in float32): "+
+		"emu:0 CPU emulator (warp 32): allocating 0.5 MB (0.5 MB held): out of memory (1048576 bytes in all)")
+	require.Equal(t, held, d.Allocated(), "what the decoder allocated is freed")
+	_, err = nn.NewDecoder(d, cfg, w, 256, 16)
+	require.NoError(t, err)
+}

@@ -1,0 +1,69 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gopard/gopard/tensor"
+)
+
+// allocation makes a decoder's tensors on b and keeps them, so that when
+// one cannot be had (an Allocator's TryAlloc failed) everything made
+// before it can be given back.
+type allocation struct {
+	b    Backend
+	made []*tensor.Tensor
+	err  error // the first failure; alloc returns nil from then on
+}
+
+// alloc returns a zeroed F32 tensor of shape, or nil after a failure.
+func (a *allocation) alloc(shape ...int) *tensor.Tensor {
+	if a.err != nil {
+		return nil
+	}
+	ta, ok := a.b.(Allocator)
+	if !ok {
+		return a.keep(a.b.Alloc(shape...))
+	}
+	t, err := ta.TryAlloc(shape...)
+	if err != nil {
+		a.err = err
+		return nil
+	}
+	return a.keep(t)
+}
+
+// load is Backend.Load, kept like alloc's tensors.
+func (a *allocation) load(w *tensor.Tensor) *tensor.Tensor {
+	if a.err != nil {
+		return nil
+	}
+	t, err := a.b.Load(w)
+	if err != nil {
+		a.err = err
+		return nil
+	}
+	return a.keep(t)
+}
+
+func (a *allocation) keep(t *tensor.Tensor) *tensor.Tensor {
+	a.made = append(a.made, t)
+	return t
+}
+
+// release frees what alloc and load made, where the backend can.
+func (a *allocation) release() {
+	if f, ok := a.b.(Allocator); ok {
+		for _, t := range a.made {
+			f.Free(t)
+		}
+	}
+	a.made = nil
+}
+
+// failed returns the first failure, wrapped as what failed.
+func (a *allocation) failed(what string) error {
+	if a.err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, a.err)
+}

@@ -1,0 +1,81 @@
+package nn_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/ops"
+	"github.com/gopard/gopard/tensor"
+)
+
+// budgetCPU is the CPU behind an nn.Allocator whose TryAlloc hands out at
+// most left bytes, as a GPU's memory would.
+type budgetCPU struct {
+	nn.Backend
+	left int
+	live map[*tensor.Tensor]int
+}
+
+func newBudgetCPU(bytes int) *budgetCPU {
+	return &budgetCPU{Backend: ops.NewCPU(2), left: bytes, live: map[*tensor.Tensor]int{}}
+}
+
+func (b *budgetCPU) TryAlloc(shape ...int) (*tensor.Tensor, error) {
+	n := tensor.NumElements(shape) * 4
+	if n > b.left {
+		return nil, fmt.Errorf("out of memory: %d bytes asked, %d left", n, b.left)
+	}
+	b.left -= n
+	t := b.Backend.Alloc(shape...)
+	b.live[t] = n
+	return t, nil
+}
+
+func (b *budgetCPU) Free(t *tensor.Tensor) {
+	if n, ok := b.live[t]; ok {
+		b.left += n
+		delete(b.live, t)
+	}
+}
+
+// TestDecoderOutOfMemory: a KV cache or buffers the backend cannot hold
+// are an error that says which, with nothing of the decoder left
+// allocated, and a decoder that fits runs as on the CPU.
+func TestDecoderOutOfMemory(t *testing.T) {
+	ref := randomDecoder(t, ops.NewCPU(2), tensor.BF16, 5, false)
+	cfg, w := ref.Config(), ref.Weights()
+	// 2 layers × K and V × 2 heads × 8 values × 4 bytes: 256 bytes a
+	// position; buffers: 3·32 + 2·32 + 2·48 floats, 1 KiB a row.
+	const budget = 100_000
+	for _, tc := range []struct {
+		capacity, rows int
+		want           string
+	}{
+		{1000, 5, "decoder: kv cache of 1000 positions (2 layers, 0.3 MB in float32): out of memory: 64000 bytes asked, 36000 left"},
+		{300, 32, "decoder: RoPE tables and buffers for 300 positions, 32 rows a step: out of memory: 6144 bytes asked, 2720 left"},
+	} {
+		b := newBudgetCPU(budget)
+		_, err := nn.NewDecoder(b, cfg, w, tc.capacity, tc.rows)
+		require.EqualError(t, err, tc.want)
+		require.Empty(t, b.live, "capacity %d: the decoder's tensors are freed", tc.capacity)
+		require.Equal(t, budget, b.left)
+	}
+
+	_, err := nn.NewKVCache(newBudgetCPU(budget), cfg.Layers, 1000, cfg.KVHeads, cfg.HeadDim)
+	require.ErrorContains(t, err, "kv cache of 1000 positions")
+
+	b := newBudgetCPU(budget)
+	d, err := nn.NewDecoder(b, cfg, w, 64, 5)
+	require.NoError(t, err)
+	require.Len(t, b.live, 2*cfg.Layers+7, "the cache and the buffers came from TryAlloc")
+	tokens := []int32{1, 5, 9, 2, 44, 17, 3}
+	want, err := ref.Forward(tokens, 0, len(tokens))
+	require.NoError(t, err)
+	want = copyRows(want)
+	got, err := d.Forward(tokens, 0, len(tokens))
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
