@@ -140,6 +140,8 @@ type Device struct {
 	fuseNorm bool
 	norm     buffer
 	normedX  tensor.Tensor
+	// f16KV: AllocKV hands out binary16 caches (SetF16KVCache).
+	f16KV bool
 }
 
 // buffer is scratch device memory that grows on demand.
@@ -371,8 +373,13 @@ func (d *Device) Alloc(shape ...int) *tensor.Tensor {
 // TryAlloc implements nn.Allocator: Alloc with a failure returned as an
 // error that names the device, the bytes asked for and those it holds.
 func (d *Device) TryAlloc(shape ...int) (*tensor.Tensor, error) {
-	t := &tensor.Tensor{DType: tensor.F32, Shape: append([]int(nil), shape...), Place: tensor.Device}
-	if n := t.Len() * 4; n > 0 {
+	return d.tryAlloc(tensor.F32, shape...)
+}
+
+// tryAlloc makes a zeroed device tensor of dtype dt.
+func (d *Device) tryAlloc(dt tensor.DType, shape ...int) (*tensor.Tensor, error) {
+	t := &tensor.Tensor{DType: dt, Shape: append([]int(nil), shape...), Place: tensor.Device}
+	if n := t.Len() * dt.Size(); n > 0 {
 		p, err := d.drv.Alloc(n)
 		if err != nil {
 			return nil, fmt.Errorf("%s: allocating %.1f MB (%.1f MB held): %w", d.Name(), float64(n)/1e6, float64(d.used)/1e6, err)
@@ -535,3 +542,4 @@ var _ nn.IDChainer = (*Device)(nil)
 var _ nn.Prefetcher = (*Device)(nil)
 var _ nn.NormFuser = (*Device)(nil)
 var _ nn.Allocator = (*Device)(nil)
+var _ nn.KVStore = (*Device)(nil)

@@ -52,7 +52,10 @@
 // GOPARD_GPU_FUSE_NORM=on or SetFuseNorm, a decode step's residual adds
 // and RMSNorms, and the rotations where no q/k norm sits between, ride in
 // the linear layers around them, bit for bit, 3L + 1 launches a token
-// fewer; not yet measured), and times work with events (Time,
+// fewer; not yet measured), nn.Allocator (a KV cache too large for the
+// device is an error, not a panic), nn.KVStore (with SetF16KVCache, a
+// binary16 cache: half the memory and the bytes attention reads), and
+// times work with events (Time,
 // CopyBandwidth: see cmd/bench --device cuda --profile). The README's GPU
 // section has what it measured on an H100, and docs/gpu.md what was
 // written since and how to measure it.

@@ -507,9 +507,10 @@ func (d *Device) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *ten
 // (flash-decoding), scored by attention_chunk and merged by
 // attention_combine.
 func (d *Device) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
-	for _, t := range []*tensor.Tensor{out, q, k, v} {
-		d.operand("Attention", t, tensor.F32)
-	}
+	d.operand("Attention", out, tensor.F32)
+	d.operand("Attention", q, tensor.F32)
+	d.operand("Attention", k, tensor.F32, tensor.F16)
+	d.operand("Attention", v, k.DType)
 	M := q.Rows()
 	if !(heads > 0 && kvHeads > 0 && heads%kvHeads == 0 && headDim > 0 && headDim <= attnMaxHeadDim) {
 		d.badShape("Attention", "%d heads, %d kv heads of %d (head_dim ≤ %d)", heads, kvHeads, headDim, attnMaxHeadDim)
@@ -531,7 +532,11 @@ func (d *Device) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, h
 	partO := d.grow(&d.part, n*(headDim+2)*4)
 	partML := partO + uintptr(n*headDim*4)
 	scale := float32(1 / math.Sqrt(float64(headDim)))
-	d.launch("attention_chunk", Dim3{uint32(M * heads), uint32(chunks), 1}, Dim3{blockThreads, 1, 1},
+	chunk := "attention_chunk"
+	if k.DType == tensor.F16 {
+		chunk = "attention_chunk_f16"
+	}
+	d.launch(chunk, Dim3{uint32(M * heads), uint32(chunks), 1}, Dim3{blockThreads, 1, 1},
 		uint64(partO), uint64(partML), ptr(q), ptr(k), ptr(v), i32(start), i32(heads), i32(kvHeads), i32(headDim), f32(scale))
 	d.launch("attention_combine", Dim3{uint32(M * heads), 1, 1}, Dim3{threadsFor(headDim), 1, 1},
 		ptr(out), uint64(partO), uint64(partML), i32(chunks), i32(headDim))

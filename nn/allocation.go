@@ -32,6 +32,32 @@ func (a *allocation) alloc(shape ...int) *tensor.Tensor {
 	return a.keep(t)
 }
 
+// allocKV is s.AllocKV (TryAllocKV where s is a KVAllocator), kept like
+// alloc's tensors; nil after a failure or where s asks for the default
+// cache.
+func (a *allocation) allocKV(s KVStore, rows, kvHeads, headDim int) *tensor.Tensor {
+	if a.err != nil {
+		return nil
+	}
+	ka, ok := s.(KVAllocator)
+	if !ok {
+		return a.keepKV(s.AllocKV(rows, kvHeads, headDim))
+	}
+	t, err := ka.TryAllocKV(rows, kvHeads, headDim)
+	if err != nil {
+		a.err = err
+		return nil
+	}
+	return a.keepKV(t)
+}
+
+func (a *allocation) keepKV(t *tensor.Tensor) *tensor.Tensor {
+	if t == nil {
+		return nil
+	}
+	return a.keep(t)
+}
+
 // load is Backend.Load, kept like alloc's tensors.
 func (a *allocation) load(w *tensor.Tensor) *tensor.Tensor {
 	if a.err != nil {

@@ -54,7 +54,7 @@ func TestDecoderOutOfMemory(t *testing.T) {
 		capacity, rows int
 		want           string
 	}{
-		{1000, 5, "decoder: kv cache of 1000 positions (2 layers, 0.3 MB in float32): out of memory: 64000 bytes asked, 36000 left"},
+		{1000, 5, "decoder: kv cache of 1000 positions (2 layers, 0.3 MB in F32): out of memory: 64000 bytes asked, 36000 left"},
 		{300, 32, "decoder: RoPE tables and buffers for 300 positions, 32 rows a step: out of memory: 6144 bytes asked, 2720 left"},
 	} {
 		b := newBudgetCPU(budget)

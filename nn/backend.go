@@ -57,6 +57,13 @@ type Allocator interface {
 	Free(t *tensor.Tensor)
 }
 
+// KVAllocator is implemented by a KVStore whose caches can outgrow its
+// memory (a GPU's): TryAllocKV is AllocKV with a failed allocation
+// returned as an error, as Allocator's TryAlloc is Alloc.
+type KVAllocator interface {
+	TryAllocKV(rows, kvHeads, headDim int) (*tensor.Tensor, error)
+}
+
 // Argmaxer is implemented by backends that can find each row's largest
 // logit where the logits live (a GPU), so greedy decoding copies back ids
 // instead of rows (vocab up to ~152k floats each).
@@ -147,7 +154,9 @@ type Prefetcher interface {
 type KVStore interface {
 	// AllocKV returns a zeroed cache for rows positions of kvHeads heads of
 	// headDim values (rows·kvHeads·headDim elements), in the backend's
-	// layout and dtype.
+	// layout and dtype; or nil, for the default float32 rows (Alloc)
+	// into which the Decoder writes keys and values directly (a GPU
+	// without SetF16KVCache).
 	AllocKV(rows, kvHeads, headDim int) *tensor.Tensor
 	// StoreKV rounds the F32 rows of src (M, kvHeads·headDim), the keys or
 	// values of positions start..start+M−1, into cache, a tensor from

@@ -149,8 +149,8 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 	d.x, d.xb, d.proj = a.alloc(maxRows, cfg.Hidden), a.alloc(maxRows, cfg.Hidden), a.alloc(maxRows, cfg.Hidden)
 	d.q, d.att = a.alloc(maxRows, qDim), a.alloc(maxRows, qDim)
 	d.gate, d.up = a.alloc(maxRows, cfg.Intermediate), a.alloc(maxRows, cfg.Intermediate)
-	if s, ok := b.(KVStore); ok { // NewKVCache allocated with it
-		d.store = s
+	if d.cache.Stored { // the cache came from the backend's AllocKV
+		d.store = b.(KVStore)
 		d.kNew, d.vNew = a.alloc(maxRows, cfg.KVHeads*cfg.HeadDim), a.alloc(maxRows, cfg.KVHeads*cfg.HeadDim)
 	}
 	if err := a.failed(fmt.Sprintf("decoder: RoPE tables and buffers for %d positions, %d rows a step", capacity, maxRows)); err != nil {

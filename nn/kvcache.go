@@ -15,12 +15,17 @@ type KVCache struct {
 	// what the backend's KVStore.AllocKV returns (its layout and dtype).
 	K, V     []*tensor.Tensor
 	Capacity int
-	n        int
+	// Stored: K and V came from a KVStore's AllocKV, and keys and values
+	// go in through its StoreKV; else they are float32 rows written in
+	// place.
+	Stored bool
+	n      int
 }
 
 // NewKVCache allocates a cache on backend b: with b's AllocKV when it is a
-// KVStore, else F32 (capacity, kvHeads·headDim) tensors from a (an
-// Allocator's TryAlloc where b is one). The error names the cache's size.
+// KVStore that gives one, else F32 (capacity, kvHeads·headDim) tensors
+// from Alloc (an Allocator's TryAlloc where b is one). The error names the
+// cache's size.
 func NewKVCache(b Backend, layers, capacity, kvHeads, headDim int) (*KVCache, error) {
 	a := &allocation{b: b}
 	c, err := newKVCache(a, layers, capacity, kvHeads, headDim)
@@ -32,18 +37,49 @@ func NewKVCache(b Backend, layers, capacity, kvHeads, headDim int) (*KVCache, er
 
 func newKVCache(a *allocation, layers, capacity, kvHeads, headDim int) (*KVCache, error) {
 	c := &KVCache{K: make([]*tensor.Tensor, layers), V: make([]*tensor.Tensor, layers), Capacity: capacity}
-	s, isStore := a.b.(KVStore)
+	width := kvHeads * headDim
+	s, _ := a.b.(KVStore)
+	if s != nil && layers > 0 {
+		// The store's first cache says whether it keeps them at all.
+		if c.K[0] = a.allocKV(s, capacity, kvHeads, headDim); a.err != nil {
+			return nil, c.failed(a, layers, width, nil)
+		}
+		c.Stored = c.K[0] != nil
+	}
 	for l := range c.K {
 		for _, t := range []**tensor.Tensor{&c.K[l], &c.V[l]} {
-			if isStore {
-				*t = s.AllocKV(capacity, kvHeads, headDim)
-			} else if *t = a.alloc(capacity, kvHeads*headDim); *t == nil {
-				bytes := int64(layers) * 2 * int64(capacity) * int64(kvHeads*headDim) * 4
-				return nil, fmt.Errorf("kv cache of %d positions (%d layers, %.1f MB in float32): %w", capacity, layers, float64(bytes)/1e6, a.err)
+			if *t != nil {
+				continue
+			}
+			if c.Stored {
+				*t = a.allocKV(s, capacity, kvHeads, headDim)
+			} else {
+				*t = a.alloc(capacity, width)
+			}
+			if *t == nil {
+				dt := tensor.F32
+				if c.Stored {
+					dt = c.K[0].DType
+				}
+				return nil, c.failed(a, layers, width, &dt)
 			}
 		}
 	}
 	return c, nil
+}
+
+// failed describes the allocation that failed: the cache's size (in bytes
+// when its dtype dt is known) and the backend's error.
+func (c *KVCache) failed(a *allocation, layers, width int, dt *tensor.DType) error {
+	what := fmt.Sprintf("kv cache of %d positions (%d layers", c.Capacity, layers)
+	if dt != nil {
+		bytes := int64(layers) * 2 * int64(c.Capacity) * int64(width) * int64(dt.Size())
+		what += fmt.Sprintf(", %.1f MB in %v", float64(bytes)/1e6, *dt)
+	}
+	if a.err == nil { // a KVStore that gave a cache for some layers only
+		return fmt.Errorf("%s): the backend's AllocKV gave none", what)
+	}
+	return fmt.Errorf("%s): %w", what, a.err)
 }
 
 // DType is the element type of the cached keys and values.

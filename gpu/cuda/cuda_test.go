@@ -184,3 +184,8 @@ func spilledDecodeKernels(t *testing.T, b *Backend) []string {
 	}
 	return spilled
 }
+
+// TestKVCacheF16 checks the binary16 KV cache (SetF16KVCache): rounding
+// as the CPU rounds, attention over it, a decoder's logits against the
+// CPU's with its binary16 cache (gputest.KVCacheF16).
+func TestKVCacheF16(t *testing.T) { gputest.KVCacheF16(t, open(t)) }

@@ -90,3 +90,8 @@ func TestFuseNorm(t *testing.T) {
 	defer b.SetFuseNorm(false)
 	gputest.Engines(t, b)
 }
+
+// TestKVCacheF16 checks the binary16 KV cache (SetF16KVCache): rounding
+// as the CPU rounds, attention over it, a decoder's logits against the
+// CPU's with its binary16 cache (gputest.KVCacheF16).
+func TestKVCacheF16(t *testing.T) { gputest.KVCacheF16(t, open(t)) }

@@ -15,9 +15,11 @@
 //
 //   out = Σ_c exp(μ_c − μ) · o_c / Σ_c exp(μ_c − μ) · λ_c
 //
-// q and out are (M, heads·head_dim); k and v are (≥ start+M, kv_heads·head_dim).
-// The partials are (M·heads, chunks, head_dim) for o and (M·heads, chunks, 2)
-// for (μ, λ).
+// q and out are (M, heads·head_dim); k and v are (≥ start+M, kv_heads·head_dim),
+// float32 (attention_chunk) or binary16 (attention_chunk_f16: a cache kept
+// in half the bytes, widened exactly as it is read, the arithmetic the
+// same). The partials are (M·heads, chunks, head_dim) for o and
+// (M·heads, chunks, 2) for (μ, λ).
 #include "common.h"
 
 // 64 positions a chunk: at a short context a decode step has only heads ×
@@ -28,13 +30,18 @@
 // groups · head_dim ≤ blockDim · 4 floats: the block's threads, four dimensions each.
 #define ATTN_RED (GP_MAX_BLOCK * 4)
 
+// At file scope, one set for both cache dtypes: clang's AMDGPU back end
+// would give each kernel room for every instantiation's own.
+__shared__ float attn_q[ATTN_MAX_HEAD_DIM];
+__shared__ float attn_p[ATTN_CHUNK];
+__shared__ float attn_scratch[GP_MAX_WARPS];
+__shared__ float attn_red[ATTN_RED]; // the value groups' partial sums
+
 // grid (M·heads, chunks), block (a multiple of GP_WARP).
-KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const float* k, const float* v,
-                            int start, int heads, int kv_heads, int head_dim, float scale) {
-  __shared__ float qs[ATTN_MAX_HEAD_DIM];
-  __shared__ float p[ATTN_CHUNK];
-  __shared__ float scratch[GP_MAX_WARPS];
-  __shared__ float red[ATTN_RED]; // the value groups' partial sums
+template <typename T>
+DEV_HOT void attention_chunk_of(float* part_o, float* part_ml, const float* q, const T* k, const T* v, int start, int heads,
+                                int kv_heads, int head_dim, float scale) {
+  float *qs = attn_q, *p = attn_p, *scratch = attn_scratch, *red = attn_red;
   kernel_begin();
   int rh = blockIdx.x, m = rh / heads, h = rh % heads, c = blockIdx.y;
   int kw = kv_heads * head_dim, kv_off = h / (heads / kv_heads) * head_dim;
@@ -56,7 +63,7 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
   // latency at a time). Four dimensions per load where rows allow.
   bool vec4 = head_dim % 4 == 0 && kw % 4 == 0 && kv_off % 4 == 0;
   for (int t = t0 + threadIdx.x; t < t1; t += blockDim.x) {
-    const float* kt = k + (size_t)t * kw + kv_off;
+    const T* kt = k + (size_t)t * kw + kv_off;
     float s = 0.0f;
     if (vec4) {
 #pragma unroll 8
@@ -66,7 +73,7 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
         s = fmaf(qs[d], kv[0], s), s = fmaf(qs[d + 1], kv[1], s), s = fmaf(qs[d + 2], kv[2], s), s = fmaf(qs[d + 3], kv[3], s);
       }
     } else {
-      for (int d = 0; d < head_dim; d++) s = fmaf(qs[d], kt[d], s);
+      for (int d = 0; d < head_dim; d++) s = fmaf(qs[d], to_f32(kt[d]), s);
     }
     p[t - t0] = s * scale;
   }
@@ -94,7 +101,7 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
   __syncthreads(); // scratch and p settled before red is written
   for (int c = threadIdx.x % cols; c < cols && g < groups; c += blockDim.x) {
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    const float* vt = v + kv_off + c * W;
+    const T* vt = v + kv_off + c * W;
 #pragma unroll 4
     for (int t = t0 + g; t < t1; t += groups) {
       float pt = p[t - t0];
@@ -104,7 +111,7 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
         acc[0] = fmaf(pt, vv[0], acc[0]), acc[1] = fmaf(pt, vv[1], acc[1]);
         acc[2] = fmaf(pt, vv[2], acc[2]), acc[3] = fmaf(pt, vv[3], acc[3]);
       } else {
-        acc[0] = fmaf(pt, vt[(size_t)t * kw], acc[0]);
+        acc[0] = fmaf(pt, to_f32(vt[(size_t)t * kw]), acc[0]);
       }
     }
     // (j < 4 unrolled, not j < W: acc indexed by a variable would live in
@@ -123,6 +130,16 @@ KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const
     }
   }
   if (threadIdx.x == 0) part_ml[2 * part] = mu, part_ml[2 * part + 1] = lambda;
+}
+
+KERNEL void attention_chunk(float* part_o, float* part_ml, const float* q, const float* k, const float* v, int start, int heads,
+                            int kv_heads, int head_dim, float scale) {
+  attention_chunk_of<float>(part_o, part_ml, q, k, v, start, heads, kv_heads, head_dim, scale);
+}
+
+KERNEL void attention_chunk_f16(float* part_o, float* part_ml, const float* q, const f16_t* k, const f16_t* v, int start,
+                                int heads, int kv_heads, int head_dim, float scale) {
+  attention_chunk_of<f16_t>(part_o, part_ml, q, k, v, start, heads, kv_heads, head_dim, scale);
 }
 
 // grid (M·heads), block (any): block rh writes head rh % heads of row rh / heads,

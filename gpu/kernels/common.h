@@ -25,6 +25,26 @@ DEV float f16_bits_to_f32(unsigned h) {
 
 DEV float to_f32(f16_t x) { return f16_bits_to_f32(x.bits); }
 
+// f32_to_f16_bits rounds x to binary16 to nearest, ties to even, as the
+// CPU's F32ToF16 (x86's VCVTPS2PH) does: beyond ±65504 it overflows to an
+// infinity, below 2^-14 it becomes a subnormal (or zero), and a NaN stays
+// a quiet NaN with its top mantissa bits.
+DEV unsigned f32_to_f16_bits(float x) {
+  unsigned u = __float_as_uint(x), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return sign | 0x7e00u | ((a >> 13) & 0x3ffu); // NaN
+  if (a >= 0x477ff000u) return sign | 0x7c00u;                      // ≥ 65520 (or inf): inf
+  if (a >= 0x38800000u) {                                            // normal: rebias 127 → 15, round at bit 13
+    a -= 0x38000000u;
+    return sign | ((a + 0xfffu + ((a >> 13) & 1u)) >> 13);
+  }
+  if (a <= 0x33000000u) return sign; // at most half the smallest subnormal, 2^-25: ±0
+  // subnormal: x / 2^-24 = m · 2^(e − 126) with m the 24-bit significand
+  unsigned m = (a & 0x7fffffu) | 0x800000u, s = 126u - (a >> 23); // 14 ≤ s ≤ 24
+  unsigned q = m >> s, rem = m & ((1u << s) - 1u), half = 1u << (s - 1u);
+  if (rem > half || (rem == half && (q & 1u))) q++; // q = 0x400 is 2^-14, the smallest normal
+  return sign | q;
+}
+
 // load4 widens four consecutive elements at p, which must be 16-byte
 // aligned for f32 and 8-byte aligned for the 16-bit types.
 DEV void load4(const float* p, float v[4]) {

@@ -43,6 +43,13 @@ func TestKernels(t *testing.T) {
 	}
 }
 
+// TestKVCacheF16 runs gputest.KVCacheF16 on the emulator, at both warps.
+func TestKVCacheF16(t *testing.T) {
+	for _, warp := range []int{32, 64} {
+		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) { gputest.KVCacheF16(t, device(t, warp)) })
+	}
+}
+
 // TestDecoder runs the small-vocabulary conformance models on the emulator.
 func TestDecoder(t *testing.T) {
 	if testing.Short() {
@@ -110,6 +117,8 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 	q, k, v := d.Alloc(1, 64), d.Alloc(1, 64), d.Alloc(1, 64)
 	x1, x2, x3, out1, out3 := x.RowSlice(0, 1), x.RowSlice(0, 2), x.RowSlice(0, 3), out.RowSlice(0, 1), out.RowSlice(0, 3)
 	require.Positive(t, d.SetPrefetch(gpu.PrefetchHalfL2))
+	d.SetF16KVCache(true)
+	kc, vc := d.AllocKV(8, 4, 16), d.AllocKV(8, 4, 16)
 	ws := []*tensor.Tensor{w, table}
 	step := func() {
 		d.PrefetchWeights(ws)
@@ -121,6 +130,9 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 		d.NormLinearSwiGLU(out1, x1, norm, 1e-5, w, w)
 		d.NormLinearSwiGLU(out3, x3, norm, 1e-5, w, w) // three rows: a scratch norm first
 		d.NormLinearQKV(q, k, v, x1, norm, 1e-5, w, w, w, nil, nil, nil, rot)
+		d.StoreKV(kc, 3, k)
+		d.StoreKV(vc, 3, v)
+		d.Attention(out1, q, kc, vc, 3, 4, 4, 16)
 		off, _ := d.KeepArgmax(logits, 2)
 		d.EmbeddingKept(x2, table, off, 2)
 		d.ReadKept()
@@ -193,7 +205,7 @@ func TestOutOfMemory(t *testing.T) {
 	w := nn.Weights{Layers: make([]nn.Layer, cfg.Layers)} // not read before a forward
 	held = d.Allocated()
 	_, err = nn.NewDecoder(d, cfg, w, 4096, 16) // four tensors of 0.5 MB: the second fails
-	require.EqualError(t, err, "decoder: kv cache of 4096 positions (2 layers, 2.1 MB in float32): "+
+	require.EqualError(t, err, "decoder: kv cache of 4096 positions (2 layers, 2.1 MB in F32): "+
 		"emu:0 CPU emulator (warp 32): allocating 0.5 MB (0.5 MB held): out of memory (1048576 bytes in all)")
 	require.Equal(t, held, d.Allocated(), "what the decoder allocated is freed")
 	_, err = nn.NewDecoder(d, cfg, w, 256, 16)
