@@ -24,7 +24,8 @@
 #       (GOPARD_GPU_PREFETCH), with the norms folded into the linear layers
 #       (GOPARD_GPU_FUSE_NORM), and the 1B shape's decode step profiled
 #       (--profile: each operation alone, then each kind left out, and
-#       the folding turned the other way).
+#       the folding turned the other way), and last the 8B decode step at
+#       position 4096 with a float32 and a binary16 KV cache.
 #       Logs go to $OUT (else ./gpu-check-out).
 #       SECONDS (default 480) bounds the whole run; the tests get half.
 #
@@ -86,7 +87,8 @@ run)
   # the verify's row counts), the 8B one with and without folding; then
   # the profile with both on, whose table of forwards with a kind left out
   # (prefetches) or turned the other way (folding) compares them within
-  # one process; then bf16 activations and other prefetch budgets.
+  # one process; then bf16 activations, other prefetch budgets, and a
+  # long context's binary16 KV cache (--kv-cache f16).
   pard="--pard-draft llama3.2-1b -k 8"
   ran=()
   while IFS='|' read -r name prefetch fold args; do
@@ -112,6 +114,8 @@ run)
 1b-f32-prefetch12|12MiB|off|--shape llama3.2-1b --m 1
 1b-f32-prefetch40|40MiB|off|--shape llama3.2-1b --m 1
 1b-bf16-prefetch|on|off|--shape llama3.2-1b --bf16-activations
+8b-ctx4096|off|off|--shape llama3.1-8b --m 1 --context 4096
+8b-ctx4096-kv16|off|off|--shape llama3.1-8b --m 1 --context 4096 --kv-cache f16
 RUNS
   # A compile that failed over the untried PTX (the kernels then ran
   # without it; gpu/cuda's LaunchMode says so): the compiler's whole log.

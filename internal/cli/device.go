@@ -109,21 +109,21 @@ func CloseBackend(b nn.Backend) error {
 }
 
 // KVCacheHelp is the usage text of the --kv-cache flag.
-const KVCacheHelp = "KV-cache dtype: f32, or f16 (CPU only: half the cache memory and half the bytes attention reads per position; keys and values rounded to binary16, as llama.cpp's default cache)"
+const KVCacheHelp = "KV-cache dtype: f32, or f16 (half the cache memory, on the CPU or the GPU, and half the bytes attention reads per position; keys and values rounded to binary16, as llama.cpp's default cache)"
 
 // SetKVCache applies a --kv-cache value to backend b before models are
-// loaded on it: "f32" (the default, every backend) or "f16" (the CPU). It
+// loaded on it: "f32" (the default) or "f16" (ops.CPU and the GPUs). It
 // returns the value's canonical spelling, for reports.
 func SetKVCache(b nn.Backend, dtype string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(dtype)) {
 	case "", "f32":
 		return "f32", nil
 	case "f16":
-		cpu, ok := b.(*ops.CPU)
+		s, ok := b.(interface{ SetF16KVCache(on bool) })
 		if !ok {
-			return "", fmt.Errorf("--kv-cache f16: a CPU setting; %s keeps an f32 cache", b.Name())
+			return "", fmt.Errorf("--kv-cache f16: %s keeps an f32 cache", b.Name())
 		}
-		cpu.SetF16KVCache(true)
+		s.SetF16KVCache(true)
 		return "f16", nil
 	}
 	return "", fmt.Errorf("--kv-cache %q: want f32 or f16", dtype)

@@ -139,7 +139,7 @@ func TestStartCPUProfile(t *testing.T) {
 	}
 }
 
-// notCPU is a backend that is not ops.CPU (only its name is used).
+// notCPU is a backend without a binary16 cache (only its name is used).
 type notCPU struct{ nn.Backend }
 
 func (notCPU) Name() string { return "cuda:0" }
@@ -155,7 +155,7 @@ func TestSetKVCache(t *testing.T) {
 		{"", false, tensor.F32, ""},
 		{" F16 ", false, tensor.F16, ""},
 		{"f32", true, 0, ""},
-		{"f16", true, 0, "a CPU setting; cuda:0 keeps an f32 cache"},
+		{"f16", true, 0, "--kv-cache f16: cuda:0 keeps an f32 cache"},
 		{"bf16", false, 0, `--kv-cache "bf16": want f32 or f16`},
 	} {
 		cpu := ops.NewCPU(1)
