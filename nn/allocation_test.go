@@ -79,3 +79,72 @@ func TestDecoderOutOfMemory(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 }
+
+// storeCPU is budgetCPU as an nn.KVStore and nn.KVAllocator: binary16
+// caches from TryAllocKV out of the same budget when f16, else none (the
+// default float32 rows).
+type storeCPU struct {
+	*budgetCPU
+	f16 bool
+}
+
+func (b *storeCPU) AllocKV(rows, kvHeads, headDim int) *tensor.Tensor {
+	t, err := b.TryAllocKV(rows, kvHeads, headDim)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func (b *storeCPU) TryAllocKV(rows, kvHeads, headDim int) (*tensor.Tensor, error) {
+	if !b.f16 {
+		return nil, nil
+	}
+	n := rows * kvHeads * headDim * 2
+	if n > b.left {
+		return nil, fmt.Errorf("out of memory: %d bytes asked, %d left", n, b.left)
+	}
+	b.left -= n
+	t := tensor.New(tensor.F16, rows, kvHeads*headDim)
+	b.live[t] = n
+	return t, nil
+}
+
+func (b *storeCPU) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
+	panic("not run")
+}
+
+// TestKVCacheStore: a KVStore's AllocKV decides the cache (nil: float32
+// rows from TryAlloc), and a failure names the size once the dtype is
+// known, with everything freed.
+func TestKVCacheStore(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		f16    bool
+		budget int
+		stored bool
+		dtype  tensor.DType
+		err    string
+	}{
+		{"default rows", false, 1 << 20, false, tensor.F32, ""},
+		{"binary16", true, 1 << 20, true, tensor.F16, ""},
+		{"default rows fail", false, 100_000, false, 0, "kv cache of 1000 positions (2 layers, 0.3 MB in F32): out of memory: 64000 bytes asked, 36000 left"},
+		{"binary16 fails later", true, 100_000, false, 0, "kv cache of 1000 positions (2 layers, 0.1 MB in F16): out of memory: 32000 bytes asked, 4000 left"},
+		{"binary16 fails first", true, 10_000, false, 0, "kv cache of 1000 positions (2 layers): out of memory: 32000 bytes asked, 10000 left"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &storeCPU{budgetCPU: newBudgetCPU(tc.budget), f16: tc.f16}
+			c, err := nn.NewKVCache(b, 2, 1000, 2, 8)
+			if tc.err != "" {
+				require.EqualError(t, err, tc.err)
+				require.Empty(t, b.live)
+				require.Equal(t, tc.budget, b.left)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.stored, c.Stored)
+			require.Equal(t, tc.dtype, c.DType())
+			require.Len(t, b.live, 4)
+		})
+	}
+}
