@@ -241,8 +241,8 @@ func run(o options) error {
 		if f, ok := backend.(normFolder); ok {
 			rep.FuseNorm = f.FuseNormSetting()
 		}
-		say("gopard bench: %s, bf16 activations %v (tensor cores), weight prefetch into L2 %s (GOPARD_GPU_PREFETCH), norms folded into linear layers %v (GOPARD_GPU_FUSE_NORM), %s/%s\n\n",
-			backend.Name(), o.bf16Act, prefetch, rep.FuseNorm, runtime.GOOS, runtime.GOARCH)
+		say("gopard bench: %s, bf16 activations %v (tensor cores), weight prefetch into L2 %s (GOPARD_GPU_PREFETCH), norms folded into linear layers %v (GOPARD_GPU_FUSE_NORM), %s KV cache, %s/%s\n\n",
+			backend.Name(), o.bf16Act, prefetch, rep.FuseNorm, o.kvCache, runtime.GOOS, runtime.GOARCH)
 		defer func() { say("kernel launches: %s\n", gpu.LaunchMode()) }()
 		bw, err := gpu.CopyBandwidth(1<<30, o.runs)
 		if err != nil {
