@@ -33,9 +33,12 @@
 #define KERNEL extern "C" __global__
 #define DEV static __device__ inline
 // DEV_HOT is DEV for the helpers that take a kernel's register arrays (a
-// linear layer's accumulators, weight-row pointers, norm scales): always
-// inlined, since a compiler that declines to inline a large body passes
-// them by address, and they go to local memory.
+// linear layer's accumulators, weight-row pointers, norm scales), and for
+// the large bodies that use shared memory: always inlined, since a
+// compiler that declines to inline a large body passes the arrays by
+// address, and they go to local memory, and (clang's AMDGPU back end) the
+// shared memory of a function left out of line is reserved in every
+// kernel. .ci/gpu-compile-check fails on any function left out of line.
 #define DEV_HOT static __device__ inline __attribute__((always_inline))
 
 // GP_NO_UNTRIED_PTX leaves out the inline PTX that was written without a

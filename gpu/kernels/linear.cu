@@ -284,7 +284,7 @@ DEV_HOT void linear_columns(float* out, const float* x, const T* w, const float*
 }
 
 template <typename T, int MT, int NR, int UNROLL>
-DEV void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int add) {
+DEV_HOT void linear(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int add) {
   int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + threadIdx.x / GP_WARP / ksplit) * NR;
   // idle warps stay for the barrier
   linear_columns<T, MT, NR, UNROLL, false>(out, x, w, bias, M, N, K, ksplit, n0, n0 < N, add != 0, nullptr, 0.0f);
@@ -297,8 +297,8 @@ DEV void linear(float* out, const float* x, const T* w, const float* bias, int M
 // columns on Llama-3.1-8B) and cost mostly their launch. With NORM, x is
 // the residual stream, normalized (weights g) as it is loaded.
 template <typename T, int MT, int NR, int UNROLL, bool NORM>
-DEV void linear_qkv(float* oq, float* ok, float* ov, const float* x, const T* wq, const T* wk, const T* wv, const float* bq,
-                    const float* bk, const float* bv, int M, int Nq, int Nkv, int K, int ksplit, const float* g, float eps) {
+DEV_HOT void linear_qkv(float* oq, float* ok, float* ov, const float* x, const T* wq, const T* wk, const T* wv, const float* bq,
+                        const float* bk, const float* bv, int M, int Nq, int Nkv, int K, int ksplit, const float* g, float eps) {
   int c0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + threadIdx.x / GP_WARP / ksplit) * NR;
   // One call for every warp, whichever matrix its columns are in, so that
   // all meet the barriers (the norm's, the split's) at the same place.
@@ -318,9 +318,9 @@ DEV void linear_qkv(float* oq, float* ok, float* ov, const float* x, const T* wq
 // grid (ceil((Nq + 2·Nkv) / 2 / (warps per block / ksplit))), block (a
 // multiple of GP_WARP).
 template <typename T, int MT, int UNROLL>
-DEV void linear_qkv_rope(float* oq, float* ok, float* ov, const float* x, const T* wq, const T* wk, const T* wv,
-                         const float* bq, const float* bk, const float* bv, int M, int Nq, int Nkv, int K, int ksplit,
-                         const float* g, float eps, const float* cos_table, const float* sin_table, int head_dim, int start) {
+DEV_HOT void linear_qkv_rope(float* oq, float* ok, float* ov, const float* x, const T* wq, const T* wk, const T* wv,
+                             const float* bq, const float* bk, const float* bv, int M, int Nq, int Nkv, int K, int ksplit,
+                             const float* g, float eps, const float* cos_table, const float* sin_table, int head_dim, int start) {
   int warp = threadIdx.x / GP_WARP, part = warp % ksplit;
   int pair = blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit;
   int half = head_dim / 2, pq = Nq / 2, pkv = Nkv / 2;
@@ -373,8 +373,8 @@ DEV void linear_qkv_rope(float* oq, float* ok, float* ov, const float* x, const 
 //
 // grid (ceil(N / (NC · warps per block / ksplit))), block (a multiple of GP_WARP).
 template <typename T, int MT, int NC, int UNROLL, bool NORM>
-DEV void linear_swiglu(float* out, const float* x, const T* gate, const T* up, int M, int N, int K, int ksplit, const float* g,
-                       float eps) {
+DEV_HOT void linear_swiglu(float* out, const float* x, const T* gate, const T* up, int M, int N, int K, int ksplit, const float* g,
+                           float eps) {
   int warp = threadIdx.x / GP_WARP;
   int part = warp % ksplit;
   int n0 = (blockIdx.x * (blockDim.x / GP_WARP / ksplit) + warp / ksplit) * NC;
@@ -428,7 +428,7 @@ DEV void linear_swiglu(float* out, const float* x, const T* gate, const T* up, i
 #define LINEAR_TILE 512
 
 template <typename T, int MT, int NR>
-DEV void linear_tiled(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int add) {
+DEV_HOT void linear_tiled(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int ksplit, int add) {
   __shared__ float xs[MT * LINEAR_TILE];
   int lane = threadIdx.x % GP_WARP, warp = threadIdx.x / GP_WARP;
   int part = warp % ksplit;
