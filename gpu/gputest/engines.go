@@ -75,8 +75,25 @@ func engines(t *testing.T, b nn.Backend) {
 	t.Logf("PARD K = 8, min-confidence 0.1 on %s: %d of %d drafts verified, mean accepted length %.2f",
 		b.Name(), cut.Stats.Drafted, 8*cut.Stats.Iterations, cut.Stats.AcceptLength)
 
-	onCPU, err := pard.Generate(load("target", dirs.Target, cpu), nil, prompt, pard.Options{Mode: pard.AR, MaxNewTokens: tokens, IgnoreEOS: true, Vocab: tok.VocabSize()})
+	cpuTarget := load("target", dirs.Target, cpu)
+	onCPU, err := pard.Generate(cpuTarget, nil, prompt, pard.Options{Mode: pard.AR, MaxNewTokens: tokens, IgnoreEOS: true, Vocab: tok.VocabSize()})
 	require.NoError(t, err)
+
+	// Sampling (speculative rejection sampling) reads logits rows from the
+	// device, the target's and the draft's; with the CPU's seed it draws
+	// the same tokens unless a draw lands within the two sides' rounding of
+	// a boundary.
+	sampling := pard.Options{Mode: pard.PARD, K: k, MaxNewTokens: tokens / 2, IgnoreEOS: true, Vocab: tok.VocabSize(),
+		Temperature: 0.8, TopP: 0.95, Seed: 7}
+	sampled, err := pard.Generate(target, pdraft, prompt, sampling)
+	require.NoError(t, err)
+	require.Len(t, sampled.Output, tokens/2)
+	sampledCPU, err := pard.Generate(cpuTarget, load("pard", dirs.PARD, cpu), prompt, sampling)
+	require.NoError(t, err)
+	n := commonPrefix(sampled.Output, sampledCPU.Output)
+	t.Logf("PARD sampling (T 0.8, top-p 0.95) on %s: mean accepted length %.2f; the CPU with the same seed draws the same first %d of %d tokens",
+		b.Name(), sampled.Stats.AcceptLength, n, tokens/2)
+	require.GreaterOrEqual(t, n, 8, "the device's first sampled tokens differ from the CPU's with the same seed")
 	if n := commonPrefix(ar.Output, onCPU.Output); n < tokens {
 		t.Logf("device and CPU greedy outputs agree on %d of %d tokens (a near tie decided differently)", n, tokens)
 	} else {
