@@ -1,6 +1,7 @@
 package gputest
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -242,5 +243,43 @@ func Chain(t *testing.T, b nn.Backend) {
 			continue // products of rounded activations: logits a few parts in 10³ apart, so draws may part early
 		}
 		require.GreaterOrEqual(t, n, 8, "%v: the first sampled tokens differ from the CPU's with the same seed", c.mode)
+	}
+}
+
+// testDecoderChunks runs a small random decoder on b and on the CPU with
+// chunks of 5 rows, so that a prompt of 13 takes three forwards, keeping
+// the logits of all its rows, of the last two, or of none (the last
+// layer's attention and MLP then skip the rows before them, on device
+// views of the buffers' later rows), then decodes a token; the logits
+// must agree. With the norms folded where b can, too (decode steps only).
+func testDecoderChunks(t *testing.T, b nn.Backend) {
+	cfg := smallConfig(2)
+	wDev, wCPU := randomModel(t, b, rng(31), cfg), randomModel(t, cpu, rng(31), cfg)
+	prompt := []int32{5, 17, 250, 3, 99, 42, 7, 7, 120, 1, 0, 298, 64}
+	check := func(name string) {
+		for _, want := range []int{len(prompt), 2, 0} {
+			dev, err := nn.NewDecoder(b, cfg, wDev, 32, 5)
+			require.NoError(t, err)
+			host, err := nn.NewDecoder(cpu, cfg, wCPU, 32, 5)
+			require.NoError(t, err)
+			got, err := dev.Forward(prompt, 0, want)
+			require.NoError(t, err)
+			exp, err := host.Forward(prompt, 0, want)
+			require.NoError(t, err)
+			require.Len(t, got, want)
+			for i := range exp {
+				Close(t, fmt.Sprintf("%s: prompt, %d rows kept: row %d", name, want, i), got[i], exp[i], Tol)
+			}
+			got, err = dev.Forward([]int32{11}, len(prompt), 1)
+			require.NoError(t, err)
+			exp, err = host.Forward([]int32{11}, len(prompt), 1)
+			require.NoError(t, err)
+			Close(t, fmt.Sprintf("%s: the step after a prompt of %d rows kept", name, want), got[0], exp[0], Tol)
+		}
+	}
+	check("separate")
+	if f, ok := b.(interface{ SetFuseNorm(bool) bool }); ok && f.SetFuseNorm(true) {
+		defer f.SetFuseNorm(false)
+		check("folded")
 	}
 }
