@@ -576,6 +576,10 @@ func Decoder(t *testing.T, b Backend, maxVocab, greedy int, only ...string) {
 			onGPU, err := models.Load(dir, llama.Options{Backend: b, Context: 128})
 			require.NoError(t, err)
 			defer onGPU.Close()
+			// The device copied the weights, so the files are unmapped
+			// already (and the forwards below read none of them).
+			require.True(t, onGPU.Copied)
+			require.False(t, onCPU.Copied)
 
 			want, err := onCPU.Forward(ref.PromptIDs, 0, len(ref.PromptIDs))
 			require.NoError(t, err)

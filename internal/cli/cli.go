@@ -56,8 +56,12 @@ func LoadModel(dir string, b nn.Backend, context int, quiet bool) (*llama.Model,
 	}
 	if !quiet {
 		c := m.Config()
-		fmt.Fprintf(os.Stderr, "\rloaded %s: %s, %d layers, hidden %d, vocab %d, %.1f MB of weights mapped, %.1f MB KV cache (%d positions), %v\n",
-			dir, m.Arch.Name, c.Layers, c.Hidden, c.Vocab, float64(m.WeightBytes())/1e6, float64(m.Cache().Bytes())/1e6, m.Cache().Capacity, m.LoadTime.Round(1e6))
+		where := "mapped"
+		if m.Copied {
+			where = "copied to " + b.Name()
+		}
+		fmt.Fprintf(os.Stderr, "\rloaded %s: %s, %d layers, hidden %d, vocab %d, %.1f MB of weights %s, %.1f MB KV cache (%d positions), %v\n",
+			dir, m.Arch.Name, c.Layers, c.Hidden, c.Vocab, float64(m.WeightBytes())/1e6, where, float64(m.Cache().Bytes())/1e6, m.Cache().Capacity, m.LoadTime.Round(1e6))
 	}
 	return m, nil
 }

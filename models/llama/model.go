@@ -51,12 +51,16 @@ type Model struct {
 	EOS       []int32 // config.json and generation_config.json eos_token_id
 	PardToken int32   // config.json pard_token; -1 when absent
 	LoadTime  time.Duration
+	// Copied: the backend copied every weight (a GPU), so the files were
+	// unmapped once the model was loaded and the host holds none of them.
+	Copied bool
 
 	ckpt *safetensors.Model
 }
 
 // Open builds a model of the given architecture from a parsed config and
-// the directory's safetensors. Weights stay memory-mapped.
+// the directory's safetensors. Weights stay memory-mapped, unless the
+// backend copied them all (Copied).
 func Open(dir string, c *HFConfig, arch Arch, opt Options) (*Model, error) {
 	t0 := time.Now()
 	if opt.Backend == nil {
@@ -107,13 +111,37 @@ func Open(dir string, c *HFConfig, arch Arch, opt Options) (*Model, error) {
 		ckpt.Close()
 		return nil, fmt.Errorf("model %s: %w", dir, err)
 	}
-	return &Model{Decoder: dec, Dir: dir, Arch: arch, HF: c, EOS: eos, PardToken: pard, ckpt: ckpt, LoadTime: time.Since(t0)}, nil
+	m := &Model{Decoder: dec, Dir: dir, Arch: arch, HF: c, EOS: eos, PardToken: pard, ckpt: ckpt}
+	if m.Copied = copied(cfg, arch, w); m.Copied {
+		// A GPU holds its own copy: the mapped pages would only weigh on
+		// the host's memory (the page cache may keep the file).
+		if err := ckpt.Close(); err != nil {
+			return nil, err
+		}
+	}
+	m.LoadTime = time.Since(t0)
+	return m, nil
 }
 
-// WeightBytes is the size of the checkpoint's tensors.
+// copied reports whether every weight of w lives in device memory.
+func copied(cfg nn.Config, arch Arch, w nn.Weights) bool {
+	all := []*tensor.Tensor{w.Embed, w.LMHead}
+	for _, r := range tensorRefs(cfg, arch, &w) {
+		all = append(all, *r.field)
+	}
+	for _, t := range all {
+		if t != nil && t.Place != tensor.Device {
+			return false
+		}
+	}
+	return true
+}
+
+// WeightBytes is the size of the checkpoint's tensors (mapped, or copied).
 func (m *Model) WeightBytes() int64 { return m.ckpt.Bytes() }
 
-// Close unmaps the weights. The model must not be used afterwards.
+// Close unmaps the weights (if Copied, they already are). The model must not
+// be used afterwards.
 func (m *Model) Close() error { return m.ckpt.Close() }
 
 // binder looks tensors up by their Hugging Face names, checks their shapes
