@@ -4,11 +4,13 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gopard/gopard/models"
 	"github.com/gopard/gopard/models/llama"
@@ -44,10 +46,12 @@ func ParseIDs(s string) ([]int32, error) {
 // LoadModel opens a model directory on a backend and, unless quiet, prints a
 // line saying what was loaded (to stderr, so --json output stays clean).
 func LoadModel(dir string, b nn.Backend, context int, quiet bool) (*llama.Model, error) {
+	opt := llama.Options{Backend: b, Context: context}
 	if !quiet {
 		fmt.Fprintf(os.Stderr, "loading %s ...", dir)
+		opt.Progress = loadProgress(os.Stderr, dir, time.Now())
 	}
-	m, err := models.Load(dir, llama.Options{Backend: b, Context: context})
+	m, err := models.Load(dir, opt)
 	if err != nil {
 		if !quiet {
 			fmt.Fprintln(os.Stderr)
@@ -64,6 +68,22 @@ func LoadModel(dir string, b nn.Backend, context int, quiet bool) (*llama.Model,
 			dir, m.Arch.Name, c.Layers, c.Hidden, c.Vocab, float64(m.WeightBytes())/1e6, where, float64(m.Cache().Bytes())/1e6, m.Cache().Capacity, m.LoadTime.Round(1e6))
 	}
 	return m, nil
+}
+
+// loadProgress returns a llama.Options.Progress that rewrites the loading
+// line with the bytes loaded so far, five times a second at most, once a
+// load has taken a second (mapping weights on the CPU takes less; reading
+// and uploading a large model to a GPU, tens of seconds).
+func loadProgress(w io.Writer, dir string, start time.Time) func(done, total int64) {
+	var last time.Time
+	return func(done, total int64) {
+		now := time.Now()
+		if now.Sub(start) < time.Second || now.Sub(last) < 200*time.Millisecond && done < total {
+			return
+		}
+		last = now
+		fmt.Fprintf(w, "\rloading %s ... %.1f of %.1f GB", dir, float64(done)/1e9, float64(total)/1e9)
+	}
 }
 
 // Fatal prints "cmd: err" to stderr and exits with status 1.

@@ -1,6 +1,12 @@
 package cli
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
 
 func TestMedian(t *testing.T) {
 	for _, c := range []struct {
@@ -23,4 +29,20 @@ func TestMedian(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLoadProgress: nothing in a load's first second, then the line
+// rewritten at most five times a second, and always at the end.
+func TestLoadProgress(t *testing.T) {
+	var w strings.Builder
+	p := loadProgress(&w, "m", time.Now())
+	p(1e9, 4e9)
+	require.Empty(t, w.String(), "a load shorter than a second says nothing more")
+
+	w.Reset()
+	p = loadProgress(&w, "m", time.Now().Add(-2*time.Second))
+	p(1e9, 4e9)
+	p(2e9, 4e9) // within 200 ms of the last
+	p(4e9, 4e9) // the end
+	require.Equal(t, "\rloading m ... 1.0 of 4.0 GB\rloading m ... 4.0 of 4.0 GB", w.String())
 }

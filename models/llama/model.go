@@ -32,6 +32,10 @@ type Options struct {
 	// ChunkSize bounds the positions processed per internal step of a long
 	// forward (0: DefaultChunk); it sizes the activation buffers.
 	ChunkSize int
+	// Progress, if set, is called after each weight is loaded with the
+	// bytes loaded so far and the checkpoint's total (a GPU reads and
+	// uploads them all, tens of seconds for a large model).
+	Progress func(done, total int64)
 }
 
 // Defaults for Options.
@@ -100,7 +104,7 @@ func Open(dir string, c *HFConfig, arch Arch, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &binder{ckpt: ckpt, backend: opt.Backend, dir: dir}
+	b := &binder{ckpt: ckpt, backend: opt.Backend, dir: dir, progress: opt.Progress, total: ckpt.Bytes()}
 	w := b.weights(cfg, arch)
 	if b.err != nil {
 		ckpt.Close()
@@ -151,6 +155,9 @@ type binder struct {
 	backend nn.Backend
 	dir     string
 	err     error
+
+	progress    func(done, total int64) // Options.Progress
+	done, total int64
 }
 
 func (b *binder) get(name string, shape ...int) *tensor.Tensor {
@@ -166,8 +173,13 @@ func (b *binder) get(name string, shape ...int) *tensor.Tensor {
 		b.err = fmt.Errorf("model %s: tensor %q has shape %v, config.json implies %v", b.dir, name, t.Shape, shape)
 		return nil
 	}
+	bytes := int64(len(t.Data))
 	if t, err = b.backend.Load(t); err != nil {
 		b.err = fmt.Errorf("model %s: tensor %q: %w", b.dir, name, err)
+		return nil
+	}
+	if b.done += bytes; b.progress != nil {
+		b.progress(b.done, b.total)
 	}
 	return t
 }

@@ -38,9 +38,18 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := Open(dir, c, arch, Options{Backend: cpu, Context: 16})
+		var done, totals []int64
+		m, err := Open(dir, c, arch, Options{Backend: cpu, Context: 16, Progress: func(d, total int64) {
+			done, totals = append(done, d), append(totals, total)
+		}})
 		if err != nil {
 			t.Fatalf("%s: %v", arch.Name, err)
+		}
+		// One call a stored tensor, rising to every byte of them.
+		all := m.WeightBytes()
+		if len(done) != len(refs) || !slices.IsSorted(done) || done[0] <= 0 || done[len(done)-1] != all ||
+			slices.ContainsFunc(totals, func(n int64) bool { return n != all }) {
+			t.Errorf("%s: progress %v of %v for %d tensors of %d bytes", arch.Name, done, totals, len(refs), all)
 		}
 		loaded := make([]*tensor.Tensor, len(refs))
 		for i, ref := range refs {
