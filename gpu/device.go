@@ -312,10 +312,18 @@ func (d *Device) free(p uintptr) {
 	}
 }
 
-// Free releases a tensor made by Alloc or Load before Close; views of it
-// must not be used afterwards. Tensors the Device does not own are ignored.
+// Free releases a tensor made by Alloc or Load before Close, once the work
+// queued on the device (which may still read it: launches held back for a
+// graph, a pending argmax) is done; views of it must not be used
+// afterwards. Tensors the Device does not own are ignored.
 func (d *Device) Free(t *tensor.Tensor) {
-	if t != nil && t.Place == tensor.Device {
+	if t == nil || t.Place != tensor.Device {
+		return
+	}
+	if _, ok := d.mem[t.Ptr]; ok {
+		if err := d.sync(); err != nil {
+			d.fail("synchronize", err)
+		}
 		d.free(t.Ptr)
 	}
 }

@@ -78,6 +78,23 @@ func TestDecoderOutOfMemory(t *testing.T) {
 	got, err := d.Forward(tokens, 0, len(tokens))
 	require.NoError(t, err)
 	require.Equal(t, want, got)
+
+	// The logits buffer grows in place of the old one, and one that does
+	// not fit is an error that leaves the cache as it was.
+	held := len(b.live)
+	d.Truncate(0)
+	_, err = d.Forward(append(tokens, tokens...), 0, 2*len(tokens))
+	require.NoError(t, err)
+	require.Len(t, b.live, held, "the smaller logits buffer was freed")
+	b.left = 1000
+	d.Truncate(3)
+	_, err = d.Forward(append(tokens, tokens...)[:2*len(tokens)-3], 3, 2*len(tokens)-3)
+	require.NoError(t, err, "rows that fit the buffer need no memory")
+	d.Truncate(3)
+	_, err = d.Forward(make([]int32, 20), 3, 20)
+	// (1000 left, and the 14 rows' buffer freed first: 2800 bytes)
+	require.EqualError(t, err, "decoder: logits of 20 rows (0.0 MB): out of memory: 4000 bytes asked, 3800 left")
+	require.Equal(t, 3, d.Len())
 }
 
 // storeCPU is budgetCPU as an nn.KVStore and nn.KVAllocator: binary16

@@ -467,10 +467,12 @@ func (d *Decoder) forward(in input, start, want int) error {
 			return fmt.Errorf("decoder: token %d at input index %d is outside the vocabulary [0, %d)", t, i, d.cfg.Vocab)
 		}
 	}
+	if err := d.growLogits(want); err != nil {
+		return err
+	}
 	if err := d.cache.reserve(start, n); err != nil {
 		return err
 	}
-	d.growLogits(want)
 	for c0 := 0; c0 < n; c0 += d.maxRows {
 		c1 := min(n, c0+d.maxRows)
 		// The chunk's rows from keep on are among the last want.
@@ -495,16 +497,28 @@ func (d *Decoder) hostLogits(want int) []float32 {
 	return host
 }
 
-func (d *Decoder) growLogits(want int) {
+func (d *Decoder) growLogits(want int) error {
 	if d.logits != nil && d.logits.Rows() >= want || want == 0 {
-		return
+		return nil
 	}
-	d.logits = d.b.Alloc(want, d.cfg.Vocab)
+	// The old buffer goes back first (a GPU's memory, where a score of a
+	// long text wants a row for every position).
+	a := &allocation{b: d.b}
+	if f, ok := d.b.(Allocator); ok && d.logits != nil {
+		f.Free(d.logits)
+		d.logits = nil
+	}
+	logits := a.alloc(want, d.cfg.Vocab)
+	if err := a.failed(fmt.Sprintf("decoder: logits of %d rows (%.1f MB)", want, float64(want)*float64(d.cfg.Vocab)*4/1e6)); err != nil {
+		return err
+	}
+	d.logits = logits
 	if d.logits.Place != tensor.Host {
 		d.logitsHost = make([]float32, want*d.cfg.Vocab)
 	}
 	d.rows = make([][]float32, 0, want)
 	d.ids = make([]int32, 0, want)
+	return nil
 }
 
 // forwardChunk runs every layer over tokens at positions start.., leaving

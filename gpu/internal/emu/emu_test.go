@@ -96,8 +96,12 @@ func TestMemory(t *testing.T) {
 	before := d.Allocated()
 	x := d.Alloc(10, 10)
 	require.Equal(t, before+400, d.Allocated())
+	waits := d.HostWaits()
 	d.Free(x)
 	require.Equal(t, before, d.Allocated())
+	require.Equal(t, waits+1, d.HostWaits(), "Free waits for the queued work that may read the tensor")
+	d.Free(x) // no longer the Device's: ignored, without a wait
+	require.Equal(t, waits+1, d.HostWaits())
 }
 
 // TestLaunchesAllocateNothing: queuing a decode step's operations on a
