@@ -24,6 +24,8 @@ static int gp_emu_launch(void* f, unsigned gx, unsigned gy, unsigned gz, unsigne
 
 typedef long (*gp_emu_counter)(void);
 static long gp_emu_take(void* f) { return ((gp_emu_counter)f)(); }
+typedef void (*gp_emu_setter)(int);
+static void gp_emu_set(void* f, int v) { ((gp_emu_setter)f)(v); }
 typedef long (*gp_emu_prefetch_taker)(uintptr_t*, long);
 static long gp_emu_take_prefetches(void* f, uintptr_t* out, long max) { return ((gp_emu_prefetch_taker)f)(out, max); }
 static void gp_emu_drop_prefetches(void* f) { static uintptr_t none; ((gp_emu_prefetch_taker)f)(&none, 0); }
@@ -74,7 +76,7 @@ func Open(warp int) (gpu.Driver, error) {
 	for _, f := range []struct {
 		name string
 		p    *unsafe.Pointer
-	}{{"emu_take_unwaited", &d.unwaited}, {"emu_take_prefetches", &d.prefetches}} {
+	}{{"emu_take_unwaited", &d.unwaited}, {"emu_take_prefetches", &d.prefetches}, {"emu_set_order", &d.setOrder}} {
 		cn := C.CString(f.name)
 		*f.p = C.dlsym(h, cn)
 		C.free(unsafe.Pointer(cn))
@@ -101,6 +103,7 @@ type driver struct {
 
 	unwaited   unsafe.Pointer // emu_take_unwaited
 	prefetches unsafe.Pointer // emu_take_prefetches
+	setOrder   unsafe.Pointer // emu_set_order
 
 	// recording: keep the prefetches the kernels ask for in prefetched
 	// (takePrefetches), instead of dropping them after each launch.
@@ -114,6 +117,26 @@ type prefetch struct {
 	addr  uintptr
 	bytes int
 }
+
+// Orders in which the emulator resumes the threads of a block (SetOrder).
+const (
+	// FirstToLast resumes every ready thread from the first to the last,
+	// each until it waits at a barrier (a shuffle's or the block's), round
+	// after round: the order the emulator starts in.
+	FirstToLast = 0
+	// LastToFirst is FirstToLast from the last thread to the first.
+	LastToFirst = 1
+	// WarpsAhead runs a warp at a time, from the last, each until all its
+	// threads wait at a block barrier or end, so that a warp gets far
+	// ahead of the others, as on a GPU.
+	WarpsAhead = 2
+)
+
+// SetOrder sets the order in which the emulator resumes the threads of a
+// block, for every device of this warp size in the process: a kernel that
+// lacks a barrier between a write to shared memory and another thread's
+// read of it may pass by luck in one order, seldom in all three.
+func (d *driver) SetOrder(order int) { C.gp_emu_set(d.setOrder, C.int(order)) }
 
 // L2Bytes implements gpu.L2Cacher.
 func (d *driver) L2Bytes() int { return emulatedL2 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopard/gopard/gpu/gputest"
 	"github.com/gopard/gopard/tensor"
 )
 
@@ -60,4 +61,58 @@ func TestPrefetchChunks(t *testing.T) {
 	d.PrefetchWeights([]*tensor.Tensor{small})
 	require.Equal(t, before, d.PrefetchedBytes(), "off: nothing asked for")
 	require.Panics(t, func() { d.PrefetchWeights(make([]*tensor.Tensor, 5)) }, "five tensors")
+}
+
+// TestOrders runs the kernel tests with each block's threads resumed in
+// the emulator's two other orders (SetOrder): a barrier missing between a
+// write to shared memory and another thread's read of it may pass by luck
+// in the usual order, seldom in all three. That the order changes shows
+// in the prefetches a linear layer's 256 lanes ask for before their first
+// barrier, one each, which the emulator records in the order the threads
+// ran.
+func TestOrders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	d, drv := deviceOn(t, 32)
+	emu := drv.(*driver)
+	w, err := d.Load(tensor.Convert(tensor.FromF32(make([]float32, 8*256), 8, 256), tensor.BF16))
+	require.NoError(t, err)
+	x, out := d.Alloc(1, 256), d.Alloc(1, 8)
+	lanes := func() []prefetch {
+		emu.recording = true
+		d.Linear(out, x, w, nil)
+		got := emu.takePrefetches()
+		emu.recording = false
+		return got
+	}
+	first := lanes()
+	require.Len(t, first, 256)
+	defer emu.SetOrder(FirstToLast)
+	for _, o := range []struct {
+		name  string
+		order int
+		want  func() []prefetch // first's prefetches in the order's order
+	}{
+		{"LastToFirst", LastToFirst, func() []prefetch {
+			p := slices.Clone(first)
+			slices.Reverse(p)
+			return p
+		}},
+		{"WarpsAhead", WarpsAhead, func() []prefetch {
+			var p []prefetch
+			for w := 7; w >= 0; w-- {
+				p = append(p, first[32*w:32*w+32]...)
+			}
+			return p
+		}},
+	} {
+		t.Run(o.name, func(t *testing.T) {
+			emu.SetOrder(o.order)
+			require.Equal(t, o.want(), lanes())
+			t.Run("Kernels", func(t *testing.T) { gputest.Kernels(t, d) })
+			t.Run("FuseNorm", func(t *testing.T) { gputest.FuseNorm(t, d) })
+			t.Run("KVCacheF16", func(t *testing.T) { gputest.KVCacheF16(t, d) })
+		})
+	}
 }

@@ -185,6 +185,31 @@ static void fiber_main() {
   swap(f.ctx, scheduler); // never resumed
 }
 
+// order is how run_block resumes the ready threads of a block
+// (emu_set_order): 0 from the first to the last, each until it waits at
+// a barrier (a shuffle's or the block's), round after round; 1 the same
+// from the last to the first; 2 a warp at a time, from the last, each
+// running until all its threads wait at a block barrier or end. A kernel
+// that lacks a barrier between a write to shared memory and another
+// thread's read of it may pass by luck in one order, seldom in all three:
+// 2 lets a warp run far ahead of the others, as a GPU's warps can.
+static int order;
+
+// ready reports whether fiber i can be resumed.
+static bool ready(int i) {
+  Fiber& f = fibers[i];
+  return !f.done && !(f.waiting && f.waiting->gen == f.wait_gen);
+}
+
+// resume runs fiber i until it waits or ends.
+static void resume(int i) {
+  Fiber& f = fibers[i];
+  f.waiting = nullptr;
+  current = i;
+  threadIdx = f.tid;
+  swap(scheduler, f.ctx);
+}
+
 static void run_block(int n) {
   if ((int)fibers.size() < n) fibers.resize(n);
   int warps = (n + EMU_WARP - 1) / EMU_WARP;
@@ -203,13 +228,21 @@ static void run_block(int n) {
   }
   live = n;
   while (live > 0) {
-    for (int i = 0; i < n; i++) {
-      Fiber& f = fibers[i];
-      if (f.done || (f.waiting && f.waiting->gen == f.wait_gen)) continue;
-      f.waiting = nullptr;
-      current = i;
-      threadIdx = f.tid;
-      swap(scheduler, f.ctx);
+    if (order == 2) {
+      for (int w = warps - 1; w >= 0; w--) {
+        int lo = w * EMU_WARP, hi = lo + EMU_WARP < n ? lo + EMU_WARP : n;
+        for (bool progress = true; progress;) {
+          progress = false;
+          for (int i = lo; i < hi; i++) {
+            if (ready(i)) resume(i), progress = true;
+          }
+        }
+      }
+      continue;
+    }
+    for (int j = 0; j < n; j++) {
+      int i = order == 1 ? n - 1 - j : j;
+      if (ready(i)) resume(i);
     }
   }
 }
@@ -306,6 +339,10 @@ extern "C" long emu_take_prefetches(uintptr_t* out, long max) {
   emu_prefetched.clear();
   return n;
 }
+
+// emu_set_order sets the order in which run_block resumes the threads of
+// a block (emu::order; 0 is the default).
+extern "C" void emu_set_order(int o) { emu::order = o; }
 
 // emu_take_unwaited returns, and resets, the number of threads since the
 // last call that returned without calling grid_dependency_wait.
