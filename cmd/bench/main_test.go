@@ -33,6 +33,7 @@ func TestValidate(t *testing.T) {
 		{"threads", func(o *options) { o.threads = -1 }, "--threads -1"},
 		{"layers", func(o *options) { o.layers = -2 }, "--layers -2"},
 		{"layers", func(o *options) { o.layers = 3; o.model = "/some/dir" }, "only for a random --shape"},
+		{"profile", func(o *options) { o.profile = true; o.kvCache = "F16" }, "--profile times forwards over a float32 KV cache"},
 	} {
 		o := ok
 		c.edit(&o)
