@@ -100,6 +100,9 @@ func TestFakeDriver(t *testing.T) {
 	require.True(t, b.FusesNorm(1))
 	gputest.Decoder(t, b, 0, 4, "qwen3-tiny")
 	gputest.FuseNorm(t, b)
+	// The binary16 KV cache in graphs: each step's stores write other
+	// rows, so their nodes are updated.
+	gputest.KVCacheF16(t, b)
 	require.NoError(t, b.Close())
 	os.Unsetenv("GOPARD_GPU_FUSE_NORM")
 	os.Unsetenv("FAKE_CC")

@@ -77,6 +77,9 @@ DEV_HOT void attention_chunk_of(float* part_o, float* part_ml, const float* q, c
     }
     p[t - t0] = s * scale;
   }
+  // (Each thread reads back only the scores it wrote, so this barrier and
+  // the one before the value sums guard nothing today, block_sum's having
+  // published p: scripts/barrier-sweep.sh. Kept, as timed on the H100.)
   __syncthreads();
 
   // Softmax numerators relative to the chunk's maximum.
@@ -98,7 +101,7 @@ DEV_HOT void attention_chunk_of(float* part_o, float* part_ml, const float* q, c
   int W = vec4 ? 4 : 1, cols = head_dim / W;
   int groups = cols <= (int)blockDim.x ? blockDim.x / cols : 1;
   int g = threadIdx.x / cols;
-  __syncthreads(); // scratch and p settled before red is written
+  __syncthreads();
   for (int c = threadIdx.x % cols; c < cols && g < groups; c += blockDim.x) {
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     const T* vt = v + kv_off + c * W;
