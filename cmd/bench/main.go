@@ -49,7 +49,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gopard/gopard/internal/cli"
@@ -140,9 +139,6 @@ func (o *options) validate() error {
 		return fmt.Errorf("--layers %d: must be in [1, 1024] (0: the shape's)", o.layers)
 	case o.layers > 0 && o.model != "":
 		return fmt.Errorf("--layers %d: only for a random --shape, not --model %s", o.layers, o.model)
-	case o.profile && strings.EqualFold(strings.TrimSpace(o.kvCache), "f16"):
-		// Its timing wrappers hide the backend's nn.KVStore.
-		return fmt.Errorf("--profile times forwards over a float32 KV cache in rows; it cannot show --kv-cache f16")
 	}
 	if o.pardDraft != "" {
 		if _, ok := shapes[o.pardDraft]; !ok {

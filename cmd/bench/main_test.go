@@ -33,7 +33,6 @@ func TestValidate(t *testing.T) {
 		{"threads", func(o *options) { o.threads = -1 }, "--threads -1"},
 		{"layers", func(o *options) { o.layers = -2 }, "--layers -2"},
 		{"layers", func(o *options) { o.layers = 3; o.model = "/some/dir" }, "only for a random --shape"},
-		{"profile", func(o *options) { o.profile = true; o.kvCache = "F16" }, "--profile times forwards over a float32 KV cache"},
 	} {
 		o := ok
 		c.edit(&o)
@@ -113,6 +112,33 @@ func TestProfileOps(t *testing.T) {
 	require.Regexp(t, `attention\s+2 `, text)
 }
 
+// TestProfileKVCache: the profile's and the ablation's decoders keep the
+// cache the backend's own keep (the CPU's heads apart; binary16 with
+// --kv-cache f16), not float32 rows, and the profile times the stores.
+func TestProfileKVCache(t *testing.T) {
+	s := shapes["tiny"]
+	w, bytes := randomWeights(s)
+	for _, f16 := range []bool{false, true} {
+		cpu := ops.NewCPU(1)
+		cpu.SetF16KVCache(f16)
+		b := cpuTimer{cpu}
+		own, err := nn.NewDecoder(b, s.cfg, w, 64, 16)
+		require.NoError(t, err)
+		for _, wrapped := range []nn.Backend{newOpProfiler(b), &ablation{timedBackend: b}} {
+			dec, err := nn.NewDecoder(wrapped, s.cfg, w, 64, 16)
+			require.NoError(t, err)
+			require.True(t, dec.Cache().Stored, "%T", wrapped)
+			require.Equal(t, own.Cache().DType(), dec.Cache().DType(), "%T", wrapped)
+			require.Equal(t, own.Cache().K[0].Shape, dec.Cache().K[0].Shape, "%T", wrapped)
+		}
+		var out strings.Builder
+		say := func(format string, a ...any) { fmt.Fprintf(&out, format, a...) }
+		m := &forwardRunner{name: "tiny", cfg: s.cfg, dec: own, weightBytes: bytes}
+		require.NoError(t, profileOps(b, m, []int{1}, 8, 1, say))
+		require.Contains(t, out.String(), fmt.Sprintf("store kv %v", own.Cache().DType()))
+	}
+}
+
 // The gopard-go shape is the embedded target's: the sizes --layers scales
 // from are the shipped model's.
 func TestGopardGoShapeIsTheEmbeddedTarget(t *testing.T) {
@@ -147,6 +173,13 @@ type countingCPU struct {
 func (c *countingCPU) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
 	c.calls[kindAttention]++
 	c.cpuTimer.Attention(out, q, k, v, start, heads, kvHeads, headDim)
+}
+
+// StoreKV counts as attention: the ablation's attention row leaves the
+// KV store's stores out with it.
+func (c *countingCPU) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
+	c.calls[kindAttention]++
+	c.cpuTimer.StoreKV(cache, start, src)
 }
 
 func (c *countingCPU) RMSNorm(out, x, w *tensor.Tensor, eps float32) {

@@ -158,6 +158,27 @@ func (p *opProfiler) ArgmaxProb(t *tensor.Tensor, rows int) (ids []int32, probs 
 	return ids, probs
 }
 
+// AllocKV and StoreKV are the backend's KV store (nn.KVStore), so that the
+// profile's decoder keeps the cache the backend's own decoders keep (the
+// CPU's heads apart, a binary16 one with --kv-cache f16): allocKV, or the
+// default float32 rows where the backend keeps none. The stores are timed.
+func (p *opProfiler) AllocKV(rows, kvHeads, headDim int) *tensor.Tensor {
+	return allocKV(p.timedBackend, rows, kvHeads, headDim)
+}
+
+func (p *opProfiler) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
+	p.time(fmt.Sprintf("store kv %v", cache.DType), func() { p.timedBackend.(nn.KVStore).StoreKV(cache, start, src) })
+}
+
+// allocKV is b's AllocKV where b is an nn.KVStore, else nil: the default
+// cache (nn.KVStore's protocol).
+func allocKV(b timedBackend, rows, kvHeads, headDim int) *tensor.Tensor {
+	if s, ok := b.(nn.KVStore); ok {
+		return s.AllocKV(rows, kvHeads, headDim)
+	}
+	return nil
+}
+
 // profileOps times each operation of forwards of M tokens at context
 // position ctx on a decoder sharing m's weights, and prints where the
 // device time goes (on the CPU: the wall time; the greedy argmax of the
@@ -207,11 +228,11 @@ func profileOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, sa
 type opKind uint8
 
 const (
-	kindAttention opKind = 1 << iota
-	kindNorm             // RMSNorm, AddRMSNorm and Add: the residual adds and norms (folded: their share of the linear layers)
-	kindRotation         // RoPE, RoPEQK
-	kindLinear           // Linear, LinearQKV, LinearSwiGLU and their folded forms: the weights' reads
-	kindPrefetch         // nn.Prefetcher's PrefetchWeights
+	kindAttention opKind = 1 << iota // Attention, and a KV store's StoreKV
+	kindNorm                         // RMSNorm, AddRMSNorm and Add: the residual adds and norms (folded: their share of the linear layers)
+	kindRotation                     // RoPE, RoPEQK
+	kindLinear                       // Linear, LinearQKV, LinearSwiGLU and their folded forms: the weights' reads
+	kindPrefetch                     // nn.Prefetcher's PrefetchWeights
 )
 
 // ablation is a backend that drops the operations of the kinds in skip,
@@ -219,9 +240,8 @@ const (
 // queued among the others in the device's usual launch mode (a GPU's
 // graphs and overlapping launches), which profileOps, timing each alone,
 // cannot show. Its results are wrong; only its times mean anything. It
-// hands argmax and prefetching on to the backend when it has them, so
-// that a GPU decoder takes its usual path; on the CPU its KV cache is
-// float32 rows (it hides nn.KVStore), as the profile's is.
+// hands argmax, prefetching and the KV store on to the backend when it has
+// them, so that a decoder takes its usual path.
 type ablation struct {
 	timedBackend
 	skip opKind
@@ -332,6 +352,17 @@ func (a *ablation) NormLinearSwiGLU(out, x, norm *tensor.Tensor, eps float32, ga
 func (a *ablation) PrefetchWeights(ws []*tensor.Tensor) {
 	if p, ok := a.timedBackend.(nn.Prefetcher); ok && a.keeps(kindPrefetch) {
 		p.PrefetchWeights(ws)
+	}
+}
+
+// AllocKV and StoreKV are the backend's KV store, as the profile's.
+func (a *ablation) AllocKV(rows, kvHeads, headDim int) *tensor.Tensor {
+	return allocKV(a.timedBackend, rows, kvHeads, headDim)
+}
+
+func (a *ablation) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
+	if a.keeps(kindAttention) {
+		a.timedBackend.(nn.KVStore).StoreKV(cache, start, src)
 	}
 }
 
