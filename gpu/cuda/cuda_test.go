@@ -148,16 +148,9 @@ func TestNVRTCLibs(t *testing.T) {
 }
 
 // TestFuseNorm: the norms and residual adds folded into the linear layers
-// give the separate kernels' bits (gputest.FuseNorm); AR, VSD and PARD
-// then still agree token for token, AR's decode steps folding and PARD's
-// verify (more rows) not.
-func TestFuseNorm(t *testing.T) {
-	b := open(t)
-	gputest.FuseNorm(t, b)
-	b.SetFuseNorm(true)
-	defer b.SetFuseNorm(false)
-	gputest.Engines(t, b)
-}
+// give the separate kernels' bits, and the engines still agree with them
+// (gputest.FuseNormEngines).
+func TestFuseNorm(t *testing.T) { gputest.FuseNormEngines(t, open(t)) }
 
 // TestKernelResources logs what every kernel uses as compiled for this GPU
 // (registers and local memory a thread, static shared memory a block), and

@@ -34,6 +34,17 @@ func FuseNorm(t *testing.T, b NormFusing) {
 	t.Run("BadNorm", func(t *testing.T) { testBadNorm(t, b) })
 }
 
+// FuseNormEngines is FuseNorm, then Engines with the folding on: AR, VSD
+// and PARD still agree token for token, AR's decode steps folding and
+// PARD's verify (more rows) not. For a GPU: on the emulator the embedded
+// models' engines take minutes.
+func FuseNormEngines(t *testing.T, b NormFusing) {
+	FuseNorm(t, b)
+	b.SetFuseNorm(true)
+	defer b.SetFuseNorm(false)
+	Engines(t, b)
+}
+
 // testBadNorm: a norm of the wrong width is refused, naming the operation,
 // whether or not the rows would be normalized on the way in.
 func testBadNorm(t *testing.T, b NormFusing) {
@@ -173,7 +184,7 @@ func testFuseNormDecoder(t *testing.T, b NormFusing) {
 	cfg := smallConfig(3)
 	w := randomModel(t, b, rng(23), cfg)
 	steps := []step{{[]int32{5, 17, 250, 3, 99, 42, 7, 7, 120}, 9}, {[]int32{11}, 1}, {[]int32{260, 4}, 2}, {[]int32{30}, 1}}
-	run := func() [][]float32 { return decodeLogits(t, b, cfg, w, steps) }
+	run := func() [][]float32 { return decodeLogits(t, b, cfg, w, 16, steps) }
 	b.SetFuseNorm(false)
 	require.False(t, b.FusesNorm(1))
 	want := run()

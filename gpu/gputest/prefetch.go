@@ -46,7 +46,7 @@ func Prefetch(t *testing.T, b Prefetching, budget int) {
 		}
 	}
 	steps := []step{{[]int32{5, 17, 250, 3, 99, 42, 7, 7, 120}, 2}, {[]int32{11}, 1}, {[]int32{260}, 1}}
-	run := func() [][]float32 { return decodeLogits(t, b, cfg, w, steps) }
+	run := func() [][]float32 { return decodeLogits(t, b, cfg, w, 16, steps) }
 
 	b.SetPrefetch(0)
 	before := b.PrefetchedBytes()

@@ -80,16 +80,9 @@ func TestLibs(t *testing.T) {
 }
 
 // TestFuseNorm: the norms and residual adds folded into the linear layers
-// give the separate kernels' bits (gputest.FuseNorm); AR, VSD and PARD
-// then still agree token for token, AR's decode steps folding and PARD's
-// verify (more rows) not.
-func TestFuseNorm(t *testing.T) {
-	b := open(t)
-	gputest.FuseNorm(t, b)
-	b.SetFuseNorm(true)
-	defer b.SetFuseNorm(false)
-	gputest.Engines(t, b)
-}
+// give the separate kernels' bits, and the engines still agree with them
+// (gputest.FuseNormEngines).
+func TestFuseNorm(t *testing.T) { gputest.FuseNormEngines(t, open(t)) }
 
 // TestKVCacheF16 checks the binary16 KV cache (SetF16KVCache): rounding
 // as the CPU rounds, attention over it, a decoder's logits against the
