@@ -20,9 +20,6 @@ func (d *Device) F16KVCache() bool { return d.f16KV }
 // into which the projections write directly. It panics when the device
 // cannot give the memory, as Alloc does.
 func (d *Device) AllocKV(rows, kvHeads, headDim int) *tensor.Tensor {
-	if !d.f16KV {
-		return nil
-	}
 	t, err := d.TryAllocKV(rows, kvHeads, headDim)
 	if err != nil {
 		panic(err.Error())

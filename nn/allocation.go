@@ -41,18 +41,11 @@ func (a *allocation) allocKV(s KVStore, rows, kvHeads, headDim int) *tensor.Tens
 	}
 	ka, ok := s.(KVAllocator)
 	if !ok {
-		return a.keepKV(s.AllocKV(rows, kvHeads, headDim))
+		return a.keep(s.AllocKV(rows, kvHeads, headDim))
 	}
 	t, err := ka.TryAllocKV(rows, kvHeads, headDim)
 	if err != nil {
 		a.err = err
-		return nil
-	}
-	return a.keepKV(t)
-}
-
-func (a *allocation) keepKV(t *tensor.Tensor) *tensor.Tensor {
-	if t == nil {
 		return nil
 	}
 	return a.keep(t)
@@ -71,8 +64,11 @@ func (a *allocation) load(w *tensor.Tensor) *tensor.Tensor {
 	return a.keep(t)
 }
 
+// keep remembers t (nil: nothing was made) and returns it.
 func (a *allocation) keep(t *tensor.Tensor) *tensor.Tensor {
-	a.made = append(a.made, t)
+	if t != nil {
+		a.made = append(a.made, t)
+	}
 	return t
 }
 

@@ -42,7 +42,7 @@ func newKVCache(a *allocation, layers, capacity, kvHeads, headDim int) (*KVCache
 	if s != nil && layers > 0 {
 		// The store's first cache says whether it keeps them at all.
 		if c.K[0] = a.allocKV(s, capacity, kvHeads, headDim); a.err != nil {
-			return nil, c.failed(a, layers, width, nil)
+			return nil, c.failed(a, layers, width, tensor.Invalid)
 		}
 		c.Stored = c.K[0] != nil
 	}
@@ -61,7 +61,7 @@ func newKVCache(a *allocation, layers, capacity, kvHeads, headDim int) (*KVCache
 				if c.Stored {
 					dt = c.K[0].DType
 				}
-				return nil, c.failed(a, layers, width, &dt)
+				return nil, c.failed(a, layers, width, dt)
 			}
 		}
 	}
@@ -69,12 +69,12 @@ func newKVCache(a *allocation, layers, capacity, kvHeads, headDim int) (*KVCache
 }
 
 // failed describes the allocation that failed: the cache's size (in bytes
-// when its dtype dt is known) and the backend's error.
-func (c *KVCache) failed(a *allocation, layers, width int, dt *tensor.DType) error {
+// when its dtype dt is known, not tensor.Invalid) and the backend's error.
+func (c *KVCache) failed(a *allocation, layers, width int, dt tensor.DType) error {
 	what := fmt.Sprintf("kv cache of %d positions (%d layers", c.Capacity, layers)
-	if dt != nil {
+	if dt != tensor.Invalid {
 		bytes := int64(layers) * 2 * int64(c.Capacity) * int64(width) * int64(dt.Size())
-		what += fmt.Sprintf(", %.1f MB in %v", float64(bytes)/1e6, *dt)
+		what += fmt.Sprintf(", %.1f MB in %v", float64(bytes)/1e6, dt)
 	}
 	if a.err == nil { // a KVStore that gave a cache for some layers only
 		return fmt.Errorf("%s): the backend's AllocKV gave none", what)
