@@ -116,7 +116,7 @@ func Open(dir string, c *HFConfig, arch Arch, opt Options) (*Model, error) {
 		return nil, fmt.Errorf("model %s: %w", dir, err)
 	}
 	m := &Model{Decoder: dec, Dir: dir, Arch: arch, HF: c, EOS: eos, PardToken: pard, ckpt: ckpt}
-	if m.Copied = copied(cfg, arch, w); m.Copied {
+	if m.Copied = b.onHost == 0; m.Copied {
 		// A GPU holds its own copy: the mapped pages would only weigh on
 		// the host's memory (the page cache may keep the file).
 		if err := ckpt.Close(); err != nil {
@@ -125,20 +125,6 @@ func Open(dir string, c *HFConfig, arch Arch, opt Options) (*Model, error) {
 	}
 	m.LoadTime = time.Since(t0)
 	return m, nil
-}
-
-// copied reports whether every weight of w lives in device memory.
-func copied(cfg nn.Config, arch Arch, w nn.Weights) bool {
-	all := []*tensor.Tensor{w.Embed, w.LMHead}
-	for _, r := range tensorRefs(cfg, arch, &w) {
-		all = append(all, *r.field)
-	}
-	for _, t := range all {
-		if t != nil && t.Place != tensor.Device {
-			return false
-		}
-	}
-	return true
 }
 
 // WeightBytes is the size of the checkpoint's tensors (mapped, or copied).
@@ -158,6 +144,7 @@ type binder struct {
 
 	progress    func(done, total int64) // Options.Progress
 	done, total int64
+	onHost      int // weights the backend left in host memory (the CPU: all)
 }
 
 func (b *binder) get(name string, shape ...int) *tensor.Tensor {
@@ -177,6 +164,9 @@ func (b *binder) get(name string, shape ...int) *tensor.Tensor {
 	if t, err = b.backend.Load(t); err != nil {
 		b.err = fmt.Errorf("model %s: tensor %q: %w", b.dir, name, err)
 		return nil
+	}
+	if t.Place != tensor.Device {
+		b.onHost++
 	}
 	if b.done += bytes; b.progress != nil {
 		b.progress(b.done, b.total)
