@@ -130,6 +130,23 @@ type Rotation struct {
 	Cos, Sin                       *tensor.Tensor
 }
 
+// Bulker is implemented by backends with a faster product for many rows
+// whose sums run in another order than Linear's (a GPU: a tiled matrix
+// product, where Linear's kernels give a row the same bits whatever the
+// forward's row count, so that decoding and verifying agree). The
+// Decoder sends it only the rows of a forward whose logits are not
+// wanted, BulkRows or more of them at the front of a chunk: the prompt's
+// rows but its last in a first forward, which AR, VSD and PARD decoding
+// all compute alike, so that their outputs stay identical; every row
+// whose logits are read still goes through Linear.
+type Bulker interface {
+	// BulkRows is the fewest rows worth a LinearBulk; 0 turns it off.
+	BulkRows() int
+	// LinearBulk computes out = x·wᵀ + bias as Linear does, up to the
+	// rounding of each sum's order.
+	LinearBulk(out, x, w, bias *tensor.Tensor)
+}
+
 // Prefetcher is implemented by backends with a cache in front of the
 // weights' memory that can be filled ahead of use (a GPU's L2). A decoding
 // step's linear layers are bound by reading their weights, and between

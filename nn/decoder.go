@@ -89,6 +89,7 @@ type Decoder struct {
 	// norms folded into its linear layers.
 	fused  Fused
 	folder NormFuser
+	bulk   Bulker
 	// The backend as an IDChainer (nil when it is not one), and the
 	// handle ForwardArgmaxPending returns, reused from call to call.
 	chain      IDChainer
@@ -159,6 +160,7 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 	}
 	d.fused, _ = b.(Fused)
 	d.folder, _ = b.(NormFuser)
+	d.bulk, _ = b.(Bulker)
 	d.chain, _ = b.(IDChainer)
 	if p, ok := b.(Prefetcher); ok {
 		d.prefetch = p
@@ -473,15 +475,22 @@ func (d *Decoder) forward(in input, start, want int) error {
 	if err := d.cache.reserve(start, n); err != nil {
 		return err
 	}
-	for c0 := 0; c0 < n; c0 += d.maxRows {
+	for c0 := 0; c0 < n; {
 		c1 := min(n, c0+d.maxRows)
 		// The chunk's rows from keep on are among the last want.
 		keep := min(c1, max(c0, n-want)) - c0
-		d.forwardChunk(in.slice(c0, c1), start+c0, keep)
+		// Enough rows only for the cache go to a Bulker's product alone:
+		// the rest of the chunk, wanted, follows as the next chunk.
+		bulk := d.bulk != nil && d.bulk.BulkRows() > 0 && keep >= d.bulk.BulkRows()
+		if bulk {
+			c1 = c0 + keep
+		}
+		d.forwardChunk(in.slice(c0, c1), start+c0, keep, bulk)
 		// Logits for the rows of this chunk among the last want of the input.
 		if lo := max(c0, n-want); lo < c1 {
 			d.logitRows(lo-c0, c1-c0, lo-(n-want))
 		}
+		c0 = c1
 	}
 	return nil
 }
@@ -526,8 +535,10 @@ func (d *Decoder) growLogits(want int) error {
 // (a prompt's, or a PARD draft's accepted tokens) need only their keys and
 // values from the last layer, so its attention and MLP skip them: a 1/L
 // share of a prefill's arithmetic. Every row is computed independently of
-// the others, so the kept rows' bits do not change.
-func (d *Decoder) forwardChunk(in input, start, keep int) {
+// the others, so the kept rows' bits do not change. With bulk (a chunk of
+// rows only for the cache, keep == M) the linear layers are the Bulker's
+// LinearBulk, and the fused, folded and prefetching forms sit out.
+func (d *Decoder) forwardChunk(in input, start, keep int, bulk bool) {
 	cfg, b := &d.cfg, d.b
 	M := in.len()
 	x, xb, q := d.x.RowSliceInto(&d.vx, 0, M), d.xb.RowSliceInto(&d.vxb, 0, M), d.q.RowSliceInto(&d.vq, 0, M)
@@ -541,7 +552,7 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 	// residual stream x in the output and down projections and normalizes
 	// it in the q/k/v and gate/up projections, so that xb is not written.
 	fused, folder := d.fused, d.folder
-	fold := folder != nil && folder.FusesNorm(M)
+	fold := !bulk && folder != nil && folder.FusesNorm(M)
 	d.embed(x, in)
 	if len(d.w.Layers) > 0 && !fold {
 		b.RMSNorm(xb, x, d.w.Layers[0].AttnNorm, cfg.NormEps)
@@ -574,15 +585,15 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 			if fold { // a layer the folded projections do not take
 				b.RMSNorm(xb, x, w.AttnNorm, cfg.NormEps)
 			}
-			if fused != nil && sameBiases {
+			if fused != nil && sameBiases && !bulk {
 				fused.LinearQKV(q, k, v, xb, w.Q, w.K, w.V, w.QBias, w.KBias, w.VBias)
 			} else {
-				b.Linear(q, xb, w.Q, w.QBias)
-				b.Linear(k, xb, w.K, w.KBias)
-				b.Linear(v, xb, w.V, w.VBias)
+				d.linear(bulk, q, xb, w.Q, w.QBias)
+				d.linear(bulk, k, xb, w.K, w.KBias)
+				d.linear(bulk, v, xb, w.V, w.VBias)
 			}
 		}
-		if d.prefetch != nil && !(l == len(d.w.Layers)-1 && keep == M) {
+		if d.prefetch != nil && !bulk && !(l == len(d.w.Layers)-1 && keep == M) {
 			d.prefetch.PrefetchWeights(d.afterQKV[l])
 		}
 		if w.QNorm != nil {
@@ -617,7 +628,7 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 		if fold {
 			folder.LinearAdd(x, att, w.O)
 		} else {
-			b.Linear(proj, att, w.O, nil)
+			d.linear(bulk, proj, att, w.O, nil)
 			d.addNorm(fused, xb, x, proj, w.MLPNorm)
 		}
 
@@ -628,16 +639,16 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 		case fold:
 			folder.NormLinearSwiGLU(gate, x, w.MLPNorm, cfg.NormEps, w.Gate, w.Up)
 			folder.LinearAdd(x, gate, w.Down)
-		case fused != nil:
+		case fused != nil && !bulk:
 			fused.LinearSwiGLU(gate, xb, w.Gate, w.Up)
 			b.Linear(proj, gate, w.Down, nil)
 		default:
-			b.Linear(gate, xb, w.Gate, nil)
-			b.Linear(up, xb, w.Up, nil)
+			d.linear(bulk, gate, xb, w.Gate, nil)
+			d.linear(bulk, up, xb, w.Up, nil)
 			b.SiLUMul(gate, gate, up)
-			b.Linear(proj, gate, w.Down, nil)
+			d.linear(bulk, proj, gate, w.Down, nil)
 		}
-		if d.prefetch != nil {
+		if d.prefetch != nil && !bulk {
 			d.prefetch.PrefetchWeights(d.afterMLP[l])
 		}
 		if !fold {
@@ -648,6 +659,15 @@ func (d *Decoder) forwardChunk(in input, start, keep int) {
 			}
 		}
 	}
+}
+
+// linear is the backend's Linear, or with bulk the Bulker's LinearBulk.
+func (d *Decoder) linear(bulk bool, out, x, w, bias *tensor.Tensor) {
+	if bulk {
+		d.bulk.LinearBulk(out, x, w, bias)
+		return
+	}
+	d.b.Linear(out, x, w, bias)
 }
 
 // embed gathers the embedding rows of in's tokens into x: those named on
