@@ -142,6 +142,9 @@ type Device struct {
 	normedX  tensor.Tensor
 	// f16KV: AllocKV hands out binary16 caches (SetF16KVCache).
 	f16KV bool
+	// bulk: BulkRows lets the decoder send a prefill's rows to LinearBulk
+	// (SetBulk).
+	bulk bool
 }
 
 // buffer is scratch device memory that grows on demand.
@@ -175,6 +178,7 @@ func NewDevice(drv Driver) (*Device, error) {
 	}
 	d.SetPrefetch(env.PrefetchBytes)
 	d.SetFuseNorm(env.FuseNorm)
+	d.SetBulk(env.Bulk)
 	return d, nil
 }
 

@@ -54,8 +54,11 @@
 // the linear layers around them, bit for bit, 3L + 1 launches a token
 // fewer; not yet measured), nn.Allocator (a KV cache too large for the
 // device is an error, not a panic), nn.KVStore (with SetF16KVCache, a
-// binary16 cache: half the memory and the bytes attention reads), and
-// times work with events (Time,
+// binary16 cache: half the memory and the bytes attention reads),
+// nn.Bulker (with GOPARD_GPU_BULK=on or SetBulk, a prompt's rows but its
+// last go through a tiled matrix product, linear_bulk.cu, that reads the
+// weights once per 64 rows; not yet measured), and times work with events
+// (Time,
 // CopyBandwidth: see cmd/bench --device cuda --profile). The README's GPU
 // section has what it measured on an H100, and docs/gpu.md what was
 // written since and how to measure it.

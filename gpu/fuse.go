@@ -48,23 +48,28 @@ func (d *Device) FusesNorm(rows int) bool {
 
 // FuseNormFromEnv reads GOPARD_GPU_FUSE_NORM, the setting NewDevice gives
 // SetFuseNorm: unset, "0" or "off", or "1" or "on".
-func FuseNormFromEnv() (bool, error) {
-	v := strings.TrimSpace(os.Getenv("GOPARD_GPU_FUSE_NORM"))
+func FuseNormFromEnv() (bool, error) { return onOffFromEnv("GOPARD_GPU_FUSE_NORM") }
+
+// onOffFromEnv reads a setting that is off (unset, "0", "off") or on
+// ("1", "on") from the environment variable name.
+func onOffFromEnv(name string) (bool, error) {
+	v := strings.TrimSpace(os.Getenv(name))
 	switch strings.ToLower(v) {
 	case "", "0", "off":
 		return false, nil
 	case "1", "on":
 		return true, nil
 	}
-	return false, fmt.Errorf("GOPARD_GPU_FUSE_NORM=%q: want off or on", v)
+	return false, fmt.Errorf("%s=%q: want off or on", name, v)
 }
 
 // Settings are what the environment sets on every Device (NewDevice):
-// GOPARD_GPU_PREFETCH's budget (SetPrefetch) and GOPARD_GPU_FUSE_NORM
-// (SetFuseNorm).
+// GOPARD_GPU_PREFETCH's budget (SetPrefetch), GOPARD_GPU_FUSE_NORM
+// (SetFuseNorm) and GOPARD_GPU_BULK (SetBulk).
 type Settings struct {
 	PrefetchBytes int
 	FuseNorm      bool
+	Bulk          bool
 }
 
 // SettingsFromEnv reads the Settings from the environment, with an error
@@ -74,7 +79,8 @@ type Settings struct {
 func SettingsFromEnv() (Settings, error) {
 	prefetch, err1 := PrefetchFromEnv()
 	fuse, err2 := FuseNormFromEnv()
-	return Settings{PrefetchBytes: prefetch, FuseNorm: fuse}, errors.Join(err1, err2)
+	bulk, err3 := BulkFromEnv()
+	return Settings{PrefetchBytes: prefetch, FuseNorm: fuse, Bulk: bulk}, errors.Join(err1, err2, err3)
 }
 
 // normOnLoad checks a norm's operands (F32 weights of x's width) and

@@ -95,7 +95,8 @@ func TestKernelSources(t *testing.T) {
 		require.Contains(t, names, n)
 	}
 	// The launch geometry the host assumes is the kernels'.
-	for name, want := range map[string]int{"LINEAR_MAX_ROWS": linearMaxRows, "LINEAR_TILE": linearTile, "ATTN_CHUNK": attnChunk, "ATTN_MAX_HEAD_DIM": attnMaxHeadDim, "EMBEDDING_INLINE_IDS": embeddingInlineIDs, "GP_MAX_BLOCK": 1024} {
+	for name, want := range map[string]int{"LINEAR_MAX_ROWS": linearMaxRows, "LINEAR_TILE": linearTile, "ATTN_CHUNK": attnChunk, "ATTN_MAX_HEAD_DIM": attnMaxHeadDim, "EMBEDDING_INLINE_IDS": embeddingInlineIDs, "GP_MAX_BLOCK": 1024,
+		"BULK_BM": bulkTileRows, "BULK_BN": bulkTileCols, "BULK_THREADS": bulkThreads} {
 		m := regexp.MustCompile(`#define ` + name + ` (\d+)`).FindStringSubmatch(src)
 		require.NotNil(t, m, name)
 		got, _ := strconv.Atoi(m[1])
@@ -245,17 +246,20 @@ func checkEnv[T any](t *testing.T, name string, parse func() (T, error), cases [
 	}
 }
 
-// TestSettingsFromEnv: both variables read into one Settings, and each
-// malformed one named in the error.
+// TestSettingsFromEnv: the three variables read into one Settings, and
+// each malformed one named in the error.
 func TestSettingsFromEnv(t *testing.T) {
 	t.Setenv("GOPARD_GPU_PREFETCH", "12MiB")
 	t.Setenv("GOPARD_GPU_FUSE_NORM", "on")
+	t.Setenv("GOPARD_GPU_BULK", "1")
 	s, err := SettingsFromEnv()
 	require.NoError(t, err)
-	require.Equal(t, Settings{PrefetchBytes: 12 << 20, FuseNorm: true}, s)
+	require.Equal(t, Settings{PrefetchBytes: 12 << 20, FuseNorm: true, Bulk: true}, s)
 	t.Setenv("GOPARD_GPU_PREFETCH", "lots")
 	t.Setenv("GOPARD_GPU_FUSE_NORM", "maybe")
+	t.Setenv("GOPARD_GPU_BULK", "yes")
 	_, err = SettingsFromEnv()
 	require.ErrorContains(t, err, `GOPARD_GPU_PREFETCH="lots"`)
 	require.ErrorContains(t, err, `GOPARD_GPU_FUSE_NORM="maybe"`)
+	require.ErrorContains(t, err, `GOPARD_GPU_BULK="yes"`)
 }

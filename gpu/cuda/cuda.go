@@ -19,7 +19,8 @@
 // layers' weights while the operations between them run (sm_90+; see
 // gpu.Device.SetPrefetch), and GOPARD_GPU_FUSE_NORM=on folds a decode
 // step's residual adds and norms into its linear layers (see
-// gpu.Device.SetFuseNorm). Where
+// gpu.Device.SetFuseNorm), and GOPARD_GPU_BULK=on sends a prompt's prefill
+// through a tiled matrix product (gpu.Device.SetBulk). Where
 // the libraries are: GOPARD_LIBCUDA and GOPARD_NVRTC.
 package cuda
 

@@ -57,6 +57,11 @@ func BenchmarkLinear(b *testing.B) { gputest.Bench(b, open(b), gputest.LlamaShap
 // rotation folded into them (go test -run X -bench Fold ./gpu/cuda).
 func BenchmarkFold(b *testing.B) { gputest.BenchFold(b, open(b), gputest.LlamaLayers) }
 
+// BenchmarkBulk times a prefill chunk's product of the Llama-3.2-1B and
+// 3.1-8B matrices through Linear and through the tiled LinearBulk (go
+// test -run X -bench Bulk ./gpu/cuda).
+func BenchmarkBulk(b *testing.B) { gputest.BenchBulk(b, open(b), gputest.LlamaShapes) }
+
 // TestChain: greedy PARD whose drafts stay on the device waits for it
 // once an iteration.
 func TestChain(t *testing.T) { gputest.Chain(t, open(t)) }

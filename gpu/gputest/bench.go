@@ -159,3 +159,43 @@ func timeEach(b *testing.B, dev Backend, out *tensor.Tensor, step func()) float6
 	}
 	return d.Seconds() / float64(b.N)
 }
+
+// BulkRows is the row count BenchBulk multiplies: a prefill chunk of the
+// decoder's default size (models/llama.DefaultChunk).
+const BulkRows = 256
+
+// BenchBulk times a prefill chunk's product (BulkRows rows, bf16 weights,
+// float32 activations) of each shape on dev both ways: Linear (launches
+// of 16 rows, each reading the weights) and the Bulker's tiled
+// LinearBulk. Device time by events, as µs a product and its GFLOP/s.
+func BenchBulk(b *testing.B, dev Backend, shapes []LinearShape) {
+	bulk, ok := dev.(nn.Bulker)
+	if !ok {
+		b.Skipf("%s has no bulk product", dev.Name())
+	}
+	r := rng(25)
+	for _, sh := range shapes {
+		w, err := dev.Load(random(r, tensor.BF16, sh.N, sh.K))
+		if err != nil {
+			b.Fatal(err)
+		}
+		x, err := dev.Load(random(r, tensor.F32, BulkRows, sh.K))
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := dev.Alloc(BulkRows, sh.N)
+		for _, way := range []struct {
+			name string
+			mul  func()
+		}{
+			{"linear", func() { dev.Linear(out, x, w, nil) }},
+			{"bulk", func() { bulk.LinearBulk(out, x, w, nil) }},
+		} {
+			b.Run(fmt.Sprintf("%s/M=%d/%s", sh.Name, BulkRows, way.name), func(b *testing.B) {
+				per := timeEach(b, dev, out, way.mul)
+				b.ReportMetric(per*1e6, "µs/op")
+				b.ReportMetric(2*float64(BulkRows)*float64(sh.N*sh.K)/per/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

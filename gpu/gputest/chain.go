@@ -93,7 +93,11 @@ type step struct {
 // w on b that forwards at most chunk rows at a time, from position 0, and
 // returns copies of every logits row.
 func decodeLogits(t *testing.T, b nn.Backend, cfg nn.Config, w nn.Weights, chunk int, steps []step) [][]float32 {
-	d, err := nn.NewDecoder(b, cfg, w, 32, chunk)
+	capacity := 0
+	for _, s := range steps {
+		capacity += len(s.tokens)
+	}
+	d, err := nn.NewDecoder(b, cfg, w, capacity, chunk)
 	require.NoError(t, err)
 	var logits [][]float32
 	pos := 0
@@ -269,7 +273,26 @@ func testDecoderChunks(t *testing.T, b nn.Backend) {
 	}
 	check("separate")
 	if f, ok := b.(interface{ SetFuseNorm(bool) bool }); ok && f.SetFuseNorm(true) {
-		defer f.SetFuseNorm(false)
 		check("folded")
+		f.SetFuseNorm(false)
+	}
+	// A prefill's rows through the tiled product (nn.Bulker): a prompt long
+	// enough for BulkRows, in chunks of 32 and of 64.
+	if s, ok := b.(bulkSetter); ok && s.SetBulk(true) {
+		defer s.SetBulk(false)
+		long := make([]int32, 45)
+		for i := range long {
+			long[i] = int32(i*37+5) % int32(cfg.Vocab)
+		}
+		for _, chunk := range []int{32, 64} {
+			for _, want := range []int{1, 3, 0, len(long)} {
+				steps := []step{{long, want}, {[]int32{11}, 1}}
+				got, exp := decodeLogits(t, b, cfg, wDev, chunk, steps), decodeLogits(t, cpu, cfg, wCPU, chunk, steps)
+				require.Len(t, got, len(exp))
+				for i := range exp {
+					Close(t, fmt.Sprintf("bulk prefill, chunk %d, keeping %d rows: logits row %d", chunk, want, i), got[i], exp[i], Tol)
+				}
+			}
+		}
 	}
 }

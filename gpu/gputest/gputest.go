@@ -128,6 +128,7 @@ func Kernels(t *testing.T, b Backend) {
 	t.Run("Kept", func(t *testing.T) { testKept(t, b) })
 	t.Run("BF16Activations", func(t *testing.T) { testBF16Activations(t, b) })
 	t.Run("DecoderChunks", func(t *testing.T) { testDecoderChunks(t, b) })
+	t.Run("LinearBulk", func(t *testing.T) { testLinearBulk(t, b) })
 }
 
 // Smoke runs one small case of each operation: for a driver whose kernels

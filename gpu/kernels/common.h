@@ -64,6 +64,29 @@ DEV void load4(const f16_t* p, float v[4]) {
   v[2] = f16_bits_to_f32(a.y & 0xffffu), v[3] = f16_bits_to_f32(a.y >> 16);
 }
 
+// load8 widens eight consecutive elements at p, which must be 16-byte
+// aligned (32-byte for f32).
+DEV void load8(const float* p, float v[8]) {
+  load4(p, v);
+  load4(p + 4, v + 4);
+}
+
+DEV void load8(const bf16_t* p, float v[8]) {
+  uint4 a = *(const uint4*)p; // little-endian: element 0 is the low half
+  v[0] = __uint_as_float(a.x << 16), v[1] = __uint_as_float(a.x & 0xffff0000u);
+  v[2] = __uint_as_float(a.y << 16), v[3] = __uint_as_float(a.y & 0xffff0000u);
+  v[4] = __uint_as_float(a.z << 16), v[5] = __uint_as_float(a.z & 0xffff0000u);
+  v[6] = __uint_as_float(a.w << 16), v[7] = __uint_as_float(a.w & 0xffff0000u);
+}
+
+DEV void load8(const f16_t* p, float v[8]) {
+  uint4 a = *(const uint4*)p;
+  v[0] = f16_bits_to_f32(a.x & 0xffffu), v[1] = f16_bits_to_f32(a.x >> 16);
+  v[2] = f16_bits_to_f32(a.y & 0xffffu), v[3] = f16_bits_to_f32(a.y >> 16);
+  v[4] = f16_bits_to_f32(a.z & 0xffffu), v[5] = f16_bits_to_f32(a.z >> 16);
+  v[6] = f16_bits_to_f32(a.w & 0xffffu), v[7] = f16_bits_to_f32(a.w >> 16);
+}
+
 // silu is the SwiGLU gate's activation, g·sigmoid(g).
 DEV float silu(float g) { return g / (1.0f + expf(-g)); }
 

@@ -84,6 +84,13 @@ func BenchmarkLinear(b *testing.B) {
 	gputest.Bench(b, d, []gputest.LinearShape{{Name: "small", N: 64, K: 96}})
 }
 
+// BenchmarkBulk runs gputest.BenchBulk on the emulator with a small
+// shape, as BenchmarkLinear: a check that the benchmark works.
+func BenchmarkBulk(b *testing.B) {
+	d, _ := deviceOn(b, 32)
+	gputest.BenchBulk(b, d, []gputest.LinearShape{{Name: "small", N: 64, K: 96}})
+}
+
 // BenchmarkFold runs gputest.BenchFold on the emulator with a small
 // layer, as BenchmarkLinear: a check that the benchmark works.
 func BenchmarkFold(b *testing.B) {
@@ -104,8 +111,9 @@ func TestMemory(t *testing.T) {
 	require.Equal(t, waits+1, d.HostWaits())
 }
 
-// TestLaunchesAllocateNothing: queuing a decode step's operations on a
-// Device allocates no Go memory (a GPU launches hundreds a token).
+// TestLaunchesAllocateNothing: queuing a decode step's operations (and a
+// prefill's bulk product) on a Device allocates no Go memory (a GPU
+// launches hundreds a token).
 func TestLaunchesAllocateNothing(t *testing.T) {
 	d := device(t, 32)
 	table, err := d.Load(tensor.FromF32(make([]float32, 50*64), 50, 64))
@@ -129,6 +137,7 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 		d.Embedding(x3, table, ids[:3])
 		d.Embedding(x, table, ids) // four launches of inline ids
 		d.Linear(out1, x1, w, nil)
+		d.LinearBulk(out, x, w, nil) // a prefill's rows
 		d.Add(out, x)
 		d.LinearAdd(out1, x1, w)
 		d.NormLinearSwiGLU(out1, x1, norm, 1e-5, w, w)

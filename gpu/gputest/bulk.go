@@ -1,0 +1,72 @@
+package gputest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/nn"
+	"github.com/gopard/gopard/tensor"
+)
+
+// bulkSetter is a backend whose prefills may take a tiled product for the
+// rows only the cache needs (gpu.Device: nn.Bulker, SetBulk).
+type bulkSetter interface {
+	nn.Bulker
+	SetBulk(bool) bool
+}
+
+// testLinearBulk checks the Bulker's product against the CPU's Linear for
+// every weight dtype, partial and whole tiles of rows, columns and k, the
+// 16-byte loads and the one-element ones, and that a row's bits do not
+// depend on the rows beside it.
+func testLinearBulk(t *testing.T, b Backend) {
+	bk, ok := b.(nn.Bulker)
+	if !ok {
+		t.Skipf("%s has no bulk product", b.Name())
+	}
+	r := rng(41)
+	for _, dt := range dtypes {
+		// K = 96: whole tiles of 16; 1288: a half tile last (16-byte
+		// loads); 70: one element at a time (K % 8 ≠ 0); 8: half a tile.
+		// N = 67, 130, 20: partial tiles of 128 columns, 130 two of them.
+		for _, nk := range [][2]int{{67, 96}, {130, 1288}, {40, 70}, {20, 8}} {
+			N, K := nk[0], nk[1]
+			w, hw := upload(t, b, random(r, dt, N, K))
+			bias, hbias := upload(t, b, random(r, tensor.F32, N))
+			// Partial and whole tiles of 64 rows.
+			for _, M := range []int{1, 37, 64, 65, 130} {
+				withBias := M%2 == 1
+				name := fmt.Sprintf("%v N=%d K=%d M=%d bias=%v", dt, N, K, M, withBias)
+				// x is a view two rows into a larger tensor, as the decoder's chunks are.
+				hx := random(r, tensor.F32, M+3, K)
+				x, _ := upload(t, b, hx)
+				xv, hxv := x.RowSlice(2, 2+M), hx.RowSlice(2, 2+M)
+				want, out := tensor.New(tensor.F32, M, N), b.Alloc(M, N)
+				if withBias {
+					cpu.Linear(want, hxv, hw, hbias)
+					bk.LinearBulk(out, xv, w, bias)
+				} else {
+					cpu.Linear(want, hxv, hw, nil)
+					bk.LinearBulk(out, xv, w, nil)
+				}
+				Close(t, name, read(b, out), want.F32(), Tol)
+			}
+		}
+	}
+	// Each output sums k in one order whatever M: a row alone has the bits
+	// it has among 130 (as the decoder needs, a prefill's rows being cut
+	// into chunks).
+	const N, K = 67, 264
+	w, _ := upload(t, b, random(r, tensor.BF16, N, K))
+	x, _ := upload(t, b, random(r, tensor.F32, 130, K))
+	all := b.Alloc(130, N)
+	bk.LinearBulk(all, x, w, nil)
+	rows := read(b, all)
+	for _, m := range []int{0, 63, 64, 100, 129} {
+		part := b.Alloc(1, N)
+		bk.LinearBulk(part, x.RowSlice(m, m+1), w, nil)
+		require.Equal(t, rows[m*N:(m+1)*N], read(b, part), "row %d alone vs among 130", m)
+	}
+}

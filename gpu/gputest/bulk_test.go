@@ -1,0 +1,71 @@
+package gputest
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopard/gopard/models"
+	"github.com/gopard/gopard/models/llama"
+	"github.com/gopard/gopard/ops"
+	"github.com/gopard/gopard/pard"
+	"github.com/gopard/gopard/tensor"
+	"github.com/gopard/gopard/tokenizer"
+)
+
+// skewedBulk is the CPU as an nn.Bulker whose product is Linear's times
+// 0.75: far from Linear, so that a row sent to it in one decoding mode and
+// not in another would change the output.
+type skewedBulk struct {
+	*ops.CPU
+	rows int
+}
+
+func (b *skewedBulk) BulkRows() int { return 4 }
+
+func (b *skewedBulk) LinearBulk(out, x, w, bias *tensor.Tensor) {
+	b.CPU.Linear(out, x, w, bias)
+	for i, v := range out.F32() {
+		out.F32()[i] = 0.75 * v
+	}
+	b.rows += x.Rows()
+}
+
+// TestBulkEnginesOnCPU: greedy AR, VSD and PARD (every draft verified,
+// and cut by MinConfidence) give the same tokens with a Bulker whose
+// products differ from Linear's, because the decoder sends it the same
+// rows in every mode (the prompt's but its last).
+func TestBulkEnginesOnCPU(t *testing.T) {
+	dirs := defaultModels(t)
+	tok, err := tokenizer.Load(filepath.Join(dirs.Target, "tokenizer.json"))
+	require.NoError(t, err)
+	prompt := tok.Encode("package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tif len(os.Args) < 2 {\n", false)
+	const tokens = 48
+	b := &skewedBulk{CPU: ops.NewCPU(2)}
+	capacity := len(prompt) + tokens + 9
+	layers := map[string]int{}
+	load := func(name, dir string) pard.Model {
+		m, err := models.Load(dir, llama.Options{Backend: b, Context: capacity})
+		require.NoError(t, err, name)
+		t.Cleanup(func() { m.Close() })
+		layers[name] = m.Config().Layers
+		return pard.WithInfo(m, pard.ModelInfo{Name: name, VocabSize: m.Config().Vocab, EOS: m.EOS,
+			PardToken: m.PardToken, SpdType: m.HF.SpdType, MaxContext: capacity})
+	}
+	target, draft, pdraft := load("target", dirs.Target), load("draft", dirs.Draft), load("pard", dirs.PARD)
+	gen := func(dm pard.Model, opt pard.Options) []int32 {
+		opt.MaxNewTokens, opt.IgnoreEOS, opt.Vocab = tokens, true, tok.VocabSize()
+		res, err := pard.Generate(target, dm, prompt, opt)
+		require.NoError(t, err, "%v", opt.Mode)
+		require.Len(t, res.Output, tokens)
+		return res.Output
+	}
+	b.rows = 0
+	ar := gen(nil, pard.Options{Mode: pard.AR})
+	// Seven products a layer, three in the last (it stops at the cache).
+	require.Equal(t, (len(prompt)-1)*(7*layers["target"]-4), b.rows, "AR: the prompt's rows but the last, through every product")
+	require.Equal(t, ar, gen(draft, pard.Options{Mode: pard.VSD, K: 4}), "VSD")
+	require.Equal(t, ar, gen(pdraft, pard.Options{Mode: pard.PARD, K: 4}), "PARD")
+	require.Equal(t, ar, gen(pdraft, pard.Options{Mode: pard.PARD, K: 8, MinConfidence: 0.1}), "PARD, min confidence 0.1")
+}
