@@ -60,6 +60,15 @@ import (
 // forwardSizes are the M of the forwards measured.
 var forwardSizes = []int{1, 2, 4, 8, 9, 13, 16, 64}
 
+// forwardWant is the logits rows a timed forward of M rows keeps: all of
+// a decoding step's or a verify's (M ≤ 16), one of a prefill chunk's.
+func forwardWant(M int) int {
+	if M > 16 {
+		return 1
+	}
+	return M
+}
+
 // maxForwardRows bounds --m.
 const maxForwardRows = 1024
 
@@ -189,6 +198,9 @@ type report struct {
 	// FuseNorm: on a GPU, decode steps fold the residual adds and norms
 	// into the linear layers (GOPARD_GPU_FUSE_NORM).
 	FuseNorm bool `json:"fuse_norm,omitempty"`
+	// Bulk: a prefill's rows but the last go through the tiled product
+	// (GOPARD_GPU_BULK; the forward of 64 rows, which keeps one).
+	Bulk bool `json:"bulk,omitempty"`
 }
 
 // gpuBackend is what bench uses of a GPU backend beyond nn.Backend.
@@ -241,8 +253,11 @@ func run(o options) error {
 		if f, ok := backend.(normFolder); ok {
 			rep.FuseNorm = f.FuseNormSetting()
 		}
-		say("gopard bench: %s, bf16 activations %v (tensor cores), weight prefetch into L2 %s (GOPARD_GPU_PREFETCH), norms folded into linear layers %v (GOPARD_GPU_FUSE_NORM), %s KV cache, %s/%s\n\n",
-			backend.Name(), o.bf16Act, prefetch, rep.FuseNorm, o.kvCache, runtime.GOOS, runtime.GOARCH)
+		if k, ok := backend.(nn.Bulker); ok {
+			rep.Bulk = k.BulkRows() > 0
+		}
+		say("gopard bench: %s, bf16 activations %v (tensor cores), weight prefetch into L2 %s (GOPARD_GPU_PREFETCH), norms folded into linear layers %v (GOPARD_GPU_FUSE_NORM), prefill by tiles %v (GOPARD_GPU_BULK), %s KV cache, %s/%s\n\n",
+			backend.Name(), o.bf16Act, prefetch, rep.FuseNorm, rep.Bulk, o.kvCache, runtime.GOOS, runtime.GOARCH)
 		defer func() { say("kernel launches: %s\n", gpu.LaunchMode()) }()
 		bw, err := gpu.CopyBandwidth(1<<30, o.runs)
 		if err != nil {
@@ -317,10 +332,7 @@ func run(o options) error {
 		sizes = []int{o.only}
 	}
 	for _, M := range sizes {
-		want := M
-		if M > 16 {
-			want = 1
-		}
+		want := forwardWant(M)
 		toks := prompt[o.context : o.context+M]
 		sec, err := timeForward(m.dec, toks, o.context, want, o.runs, onGPU)
 		if err != nil {

@@ -139,6 +139,45 @@ func TestProfileKVCache(t *testing.T) {
 	}
 }
 
+// bulkTimer is the CPU as an nn.Bulker (its LinearBulk is Linear),
+// counting the rows it multiplies.
+type bulkTimer struct {
+	cpuTimer
+	rows int
+}
+
+func (b *bulkTimer) BulkRows() int { return 4 }
+
+func (b *bulkTimer) LinearBulk(out, x, w, bias *tensor.Tensor) {
+	b.rows += x.Rows()
+	b.Linear(out, x, w, bias)
+}
+
+// TestProfileBulk: the profile's and the ablation's decoders send a
+// prefill's rows to the backend's bulk product, as its own decoders do,
+// and the profile times it.
+func TestProfileBulk(t *testing.T) {
+	s := shapes["tiny"]
+	w, bytes := randomWeights(s)
+	b := &bulkTimer{cpuTimer: cpuTimer{ops.NewCPU(1)}}
+	prompt := syntheticPrompt(12, s.cfg.Vocab)
+	for _, wrapped := range []nn.Backend{b, newOpProfiler(b), &ablation{timedBackend: b}} {
+		dec, err := nn.NewDecoder(wrapped, s.cfg, w, 64, 16)
+		require.NoError(t, err)
+		b.rows = 0
+		_, err = dec.Forward(prompt, 0, 1)
+		require.NoError(t, err)
+		require.Equal(t, 11*(7*s.cfg.Layers-4), b.rows, "%T: the prompt's rows but the last, through every product", wrapped)
+	}
+	var out strings.Builder
+	say := func(format string, a ...any) { fmt.Fprintf(&out, format, a...) }
+	own, err := nn.NewDecoder(b, s.cfg, w, 64, 16)
+	require.NoError(t, err)
+	m := &forwardRunner{name: "tiny", cfg: s.cfg, dec: own, weightBytes: bytes}
+	require.NoError(t, profileOps(b, m, []int{20}, 8, 1, say))
+	require.Contains(t, out.String(), "linear bulk")
+}
+
 // The gopard-go shape is the embedded target's: the sizes --layers scales
 // from are the shipped model's.
 func TestGopardGoShapeIsTheEmbeddedTarget(t *testing.T) {

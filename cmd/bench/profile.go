@@ -170,6 +170,22 @@ func (p *opProfiler) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor
 	p.time(fmt.Sprintf("store kv %v", cache.DType), func() { p.timedBackend.(nn.KVStore).StoreKV(cache, start, src) })
 }
 
+// BulkRows and LinearBulk are the backend's tiled product for a prefill's
+// rows (nn.Bulker), timed: bulkRows is b's BulkRows where b is an
+// nn.Bulker, else 0 (none), so that the decoder takes its usual path.
+func (p *opProfiler) BulkRows() int { return bulkRows(p.timedBackend) }
+
+func (p *opProfiler) LinearBulk(out, x, w, bias *tensor.Tensor) {
+	p.time(fmt.Sprintf("linear bulk %d×%d", w.Rows(), w.Cols()), func() { p.timedBackend.(nn.Bulker).LinearBulk(out, x, w, bias) })
+}
+
+func bulkRows(b timedBackend) int {
+	if k, ok := b.(nn.Bulker); ok {
+		return k.BulkRows()
+	}
+	return 0
+}
+
 // allocKV is b's AllocKV where b is an nn.KVStore, else nil: the default
 // cache (nn.KVStore's protocol).
 func allocKV(b timedBackend, rows, kvHeads, headDim int) *tensor.Tensor {
@@ -198,7 +214,7 @@ func profileOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, sa
 		p.reset()
 		for range runs {
 			dec.Truncate(ctx)
-			if _, err := dec.ForwardArgmax(prompt[ctx:ctx+M], ctx, M); err != nil {
+			if _, err := dec.ForwardArgmax(prompt[ctx:ctx+M], ctx, forwardWant(M)); err != nil {
 				return err
 			}
 		}
@@ -231,7 +247,7 @@ const (
 	kindAttention opKind = 1 << iota // Attention, and a KV store's StoreKV
 	kindNorm                         // RMSNorm, AddRMSNorm and Add: the residual adds and norms (folded: their share of the linear layers)
 	kindRotation                     // RoPE, RoPEQK
-	kindLinear                       // Linear, LinearQKV, LinearSwiGLU and their folded forms: the weights' reads
+	kindLinear                       // Linear, LinearQKV, LinearSwiGLU, LinearBulk and the folded forms: the weights' reads
 	kindPrefetch                     // nn.Prefetcher's PrefetchWeights
 )
 
@@ -355,6 +371,16 @@ func (a *ablation) PrefetchWeights(ws []*tensor.Tensor) {
 	}
 }
 
+// BulkRows and LinearBulk are the backend's, as the profile's; the bulk
+// products are linear layers.
+func (a *ablation) BulkRows() int { return bulkRows(a.timedBackend) }
+
+func (a *ablation) LinearBulk(out, x, w, bias *tensor.Tensor) {
+	if a.keeps(kindLinear) {
+		a.timedBackend.(nn.Bulker).LinearBulk(out, x, w, bias)
+	}
+}
+
 // AllocKV and StoreKV are the backend's KV store, as the profile's.
 func (a *ablation) AllocKV(rows, kvHeads, headDim int) *tensor.Tensor {
 	return allocKV(a.timedBackend, rows, kvHeads, headDim)
@@ -431,10 +457,7 @@ func ablateOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, ban
 	}
 	folder, canFold := b.(normFolder)
 	for _, M := range sizes {
-		want := M
-		if M > 16 {
-			want = 1 // a prefill chunk, as run times it
-		}
+		want := forwardWant(M)
 		say("\nforwards of %d token(s) with a kind of operation left out (their results are wrong; medians of %d):\n", M, runs)
 		say("%-34s %10s %10s %8s\n", "operations", "time", "Δ", "of bw")
 		var full float64
