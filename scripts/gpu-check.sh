@@ -17,15 +17,19 @@
 #       kernel's registers and local memory), the linear kernels'
 #       benchmark (Llama-3.2-1B and 3.1-8B matrices, 1, 9 and 16 rows, both
 #       activations: BenchmarkLinear; a layer's linear layers separate and
-#       folded: BenchmarkFold), then cmd/bench on
+#       folded: BenchmarkFold; a 256-row prefill chunk through the 16-row
+#       kernels and through the tiled product: BenchmarkBulk), then
+#       cmd/bench on
 #       the Llama-3.2-1B shape and the Llama-3.1-8B shape (with a PARD
 #       draft of the 1B shape, K = 8), with float32 activations and with
 #       --bf16-activations, with weight prefetching into L2 off and on
 #       (GOPARD_GPU_PREFETCH), with the norms folded into the linear layers
 #       (GOPARD_GPU_FUSE_NORM), and the 1B shape's decode step profiled
 #       (--profile: each operation alone, then each kind left out, and
-#       the folding turned the other way), and last the 8B decode step at
-#       position 4096 with a float32 and a binary16 KV cache.
+#       the folding turned the other way), a 64-token prefill of the 8B
+#       shape with and without the tiled product (GOPARD_GPU_BULK), and
+#       last the 8B decode step at position 4096 with a float32 and a
+#       binary16 KV cache.
 #       Logs go to $OUT (else ./gpu-check-out).
 #       SECONDS (default 480) bounds the whole run; the tests get half.
 #
@@ -74,10 +78,10 @@ run)
   # What NVRTC's code of a decode step's kernels uses (TestKernelResources).
   grep -E 'resources: (linear_[a-z0-9_]+_m[12]|attention_[a-z]+) ' "$out/cuda-test.log" | head -40 || true
 
-  echo "== linear kernels: 1, 9, 16 rows, f32 and bf16 activations; a layer's separate and folded (BenchmarkFold)"
-  (cd .dev && timeout 120 "$bin/cuda.test" -test.run XXX -test.bench 'Linear|Fold' -test.benchtime 20x) >"$out/linear-bench.txt" 2>&1 ||
+  echo "== linear kernels: 1, 9, 16 rows, f32 and bf16 activations; a layer's separate and folded (BenchmarkFold); 256 rows, 16 at a time and tiled (BenchmarkBulk)"
+  (cd .dev && timeout 120 "$bin/cuda.test" -test.run XXX -test.bench 'Linear|Fold|Bulk' -test.benchtime 20x) >"$out/linear-bench.txt" 2>&1 ||
     echo "linear benchmark: exit $?"
-  grep -E 'GB/s|FAIL' "$out/linear-bench.txt" | head -60 || true # no match must not end the run (set -e)
+  grep -E 'GB/s|GFLOP/s|FAIL' "$out/linear-bench.txt" | head -80 || true # no match must not end the run (set -e)
 
   echo "== bench"
   # Most wanted first, as the budget may end the list: what decides the
@@ -87,35 +91,39 @@ run)
   # the verify's row counts), the 8B one with and without folding; then
   # the profile with both on, whose table of forwards with a kind left out
   # (prefetches) or turned the other way (folding) compares them within
-  # one process; then bf16 activations, other prefetch budgets, and a
-  # long context's binary16 KV cache (--kv-cache f16).
+  # one process; then a prefill's rows through the tiled product
+  # (GOPARD_GPU_BULK: the forward of 64 tokens, which keeps one row's
+  # logits), bf16 activations, other prefetch budgets, and a long
+  # context's binary16 KV cache (--kv-cache f16).
   pard="--pard-draft llama3.2-1b -k 8"
   ran=()
-  while IFS='|' read -r name prefetch fold args; do
+  while IFS='|' read -r name prefetch fold bulk args; do
     if [ "$(left)" -lt 60 ]; then echo "bench $name: skipped, $(left) s left"; continue; fi
     # shellcheck disable=SC2086
-    GOPARD_GPU_PREFETCH=$prefetch GOPARD_GPU_FUSE_NORM=$fold timeout "$(left)" "$bin/bench" --device cuda $args \
+    GOPARD_GPU_PREFETCH=$prefetch GOPARD_GPU_FUSE_NORM=$fold GOPARD_GPU_BULK=$bulk timeout "$(left)" "$bin/bench" --device cuda $args \
       >"$out/bench-$name.txt" 2>&1 || echo "bench $name: exit $?"
     cat "$out/bench-$name.txt"
     ran+=("$name")
   done <<RUNS
-1b-f32|off|off|--shape llama3.2-1b
-1b-f32-fold|off|on|--shape llama3.2-1b --m 1
-1b-f32-prefetch|on|off|--shape llama3.2-1b --m 1
-1b-f32-fold-prefetch|on|on|--shape llama3.2-1b --m 1
-8b-f32|off|off|--shape llama3.1-8b $pard
-8b-f32-fold|off|on|--shape llama3.1-8b --m 1
-1b-profile-fold-prefetch|on|on|--shape llama3.2-1b --m 1 --profile
-1b-profile|off|off|--shape llama3.2-1b --m 1 --profile
-8b-f32-prefetch|on|off|--shape llama3.1-8b $pard
-1b-bf16|off|off|--shape llama3.2-1b --bf16-activations
-8b-bf16|off|off|--shape llama3.1-8b $pard --bf16-activations
-8b-f32-fold-prefetch|on|on|--shape llama3.1-8b --m 1
-1b-f32-prefetch12|12MiB|off|--shape llama3.2-1b --m 1
-1b-f32-prefetch40|40MiB|off|--shape llama3.2-1b --m 1
-1b-bf16-prefetch|on|off|--shape llama3.2-1b --bf16-activations
-8b-ctx4096|off|off|--shape llama3.1-8b --m 1 --context 4096
-8b-ctx4096-kv16|off|off|--shape llama3.1-8b --m 1 --context 4096 --kv-cache f16
+1b-f32|off|off|off|--shape llama3.2-1b
+1b-f32-fold|off|on|off|--shape llama3.2-1b --m 1
+1b-f32-prefetch|on|off|off|--shape llama3.2-1b --m 1
+1b-f32-fold-prefetch|on|on|off|--shape llama3.2-1b --m 1
+8b-f32|off|off|off|--shape llama3.1-8b $pard
+8b-f32-fold|off|on|off|--shape llama3.1-8b --m 1
+1b-profile-fold-prefetch|on|on|off|--shape llama3.2-1b --m 1 --profile
+1b-profile|off|off|off|--shape llama3.2-1b --m 1 --profile
+8b-prefill|off|off|off|--shape llama3.1-8b --m 64
+8b-prefill-bulk|off|off|on|--shape llama3.1-8b --m 64
+8b-f32-prefetch|on|off|off|--shape llama3.1-8b $pard
+1b-bf16|off|off|off|--shape llama3.2-1b --bf16-activations
+8b-bf16|off|off|off|--shape llama3.1-8b $pard --bf16-activations
+8b-f32-fold-prefetch|on|on|off|--shape llama3.1-8b --m 1
+1b-f32-prefetch12|12MiB|off|off|--shape llama3.2-1b --m 1
+1b-f32-prefetch40|40MiB|off|off|--shape llama3.2-1b --m 1
+1b-bf16-prefetch|on|off|off|--shape llama3.2-1b --bf16-activations
+8b-ctx4096|off|off|off|--shape llama3.1-8b --m 1 --context 4096
+8b-ctx4096-kv16|off|off|off|--shape llama3.1-8b --m 1 --context 4096 --kv-cache f16
 RUNS
   # A compile that failed over the untried PTX (the kernels then ran
   # without it; gpu/cuda's LaunchMode says so): the compiler's whole log.
@@ -131,7 +139,7 @@ RUNS
   echo "== summary"
   for name in ${ran[@]+"${ran[@]}"}; do
     f=$out/bench-$name.txt
-    echo "$name: $(grep -m1 -E '^decode \(M = 1\)' "$f" || tail -n1 "$f")"
+    echo "$name: $(grep -m1 -E '^decode \(M = 1\)' "$f" || grep -m1 -E '^ +64 ' "$f" || tail -n1 "$f")"
     grep -E '^(iteration [0-9.]+ ms|host waits)' "$f" || true
     grep -m1 '^kernel launches:' "$f" || true
   done
