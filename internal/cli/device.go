@@ -39,14 +39,23 @@ func Backend(device string, threads int) (nn.Backend, error) {
 	}
 	switch kind {
 	case "cuda":
-		return cuda.Open(ordinal)
+		return opened(cuda.Open(ordinal))
 	case "hip":
-		return hip.Open(ordinal)
+		return opened(hip.Open(ordinal))
 	}
 	return autoBackend(threads, os.Stderr, []gpuOpener{
-		{"cuda", func(n int) (nn.Backend, error) { return cuda.Open(n) }},
-		{"hip", func(n int) (nn.Backend, error) { return hip.Open(n) }},
+		{"cuda", func(n int) (nn.Backend, error) { return opened(cuda.Open(n)) }},
+		{"hip", func(n int) (nn.Backend, error) { return opened(hip.Open(n)) }},
 	})
+}
+
+// opened is an Open's result as an nn.Backend: nil on error, where the
+// Open's nil pointer would make a non-nil interface.
+func opened[B nn.Backend](b B, err error) (nn.Backend, error) {
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // gpuOpener opens GPU number 0, 1, ... of one kind.

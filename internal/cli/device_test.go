@@ -52,6 +52,7 @@ func TestBackend(t *testing.T) {
 	for _, dev := range []string{"cuda", "hip"} {
 		b, err := Backend(dev, 1)
 		if err != nil {
+			require.True(t, b == nil, "%s: no backend with the error, not %#v", dev, b)
 			require.True(t, strings.HasPrefix(err.Error(), dev+": "), err.Error())
 			t.Logf("%s: %v", dev, err)
 			continue
@@ -65,7 +66,7 @@ func TestBackend(t *testing.T) {
 
 	// A mistyped GPU setting is an error, even where auto would have
 	// fallen back to the CPU; the CPU itself does not read it.
-	for _, env := range []string{"GOPARD_GPU_PREFETCH", "GOPARD_GPU_FUSE_NORM"} {
+	for _, env := range []string{"GOPARD_GPU_PREFETCH", "GOPARD_GPU_FUSE_NORM", "GOPARD_GPU_BULK"} {
 		t.Run(env, func(t *testing.T) {
 			t.Setenv(env, "lots")
 			for _, dev := range []string{"auto", "cuda", "hip:1"} {
