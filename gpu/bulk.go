@@ -50,22 +50,7 @@ func BulkFromEnv() (bool, error) { return onOffFromEnv("GOPARD_GPU_BULK") }
 // it, up to the order of each sum, by tiles of bulkTileRows ×
 // bulkTileCols (linear_bulk.cu).
 func (d *Device) LinearBulk(out, x, w, bias *tensor.Tensor) {
-	const op = "LinearBulk"
-	d.operand(op, out, tensor.F32)
-	d.operand(op, x, tensor.F32)
-	d.operand(op, w, tensor.F32, tensor.BF16, tensor.F16)
-	M, K, N := x.Rows(), x.Cols(), w.Rows()
-	if !(w.Cols() == K && out.Len() == M*N) {
-		d.badShape(op, "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
-	}
-	var b uint64
-	if bias != nil {
-		d.operand(op, bias, tensor.F32)
-		if bias.Len() != N {
-			d.badShape(op, "bias %v for %d outputs", bias.Shape, N)
-		}
-		b = ptr(bias)
-	}
+	M, K, N, b := d.linearOperands("LinearBulk", out, x, w, bias)
 	if M == 0 || N == 0 {
 		return
 	}

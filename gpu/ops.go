@@ -93,21 +93,7 @@ func (d *Device) LinearAdd(x, in, w *tensor.Tensor) { d.linear("LinearAdd", x, i
 
 // linear is Linear, or with add LinearAdd (op names the caller in panics).
 func (d *Device) linear(op string, out, x, w, bias *tensor.Tensor, add bool) {
-	d.operand(op, out, tensor.F32)
-	d.operand(op, x, tensor.F32)
-	d.operand(op, w, tensor.F32, tensor.BF16, tensor.F16)
-	M, K, N := x.Rows(), x.Cols(), w.Rows()
-	if !(w.Cols() == K && out.Len() == M*N) {
-		d.badShape(op, "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
-	}
-	var b uint64
-	if bias != nil {
-		d.operand(op, bias, tensor.F32)
-		if bias.Len() != N {
-			d.badShape(op, "bias %v for %d outputs", bias.Shape, N)
-		}
-		b = ptr(bias)
-	}
+	M, K, N, b := d.linearOperands(op, out, x, w, bias)
 	var accumulate uint64
 	if add {
 		accumulate = 1
@@ -138,6 +124,27 @@ func (d *Device) linear(op string, out, x, w, bias *tensor.Tensor, add bool) {
 		d.launch(name, grid, Dim3{blockThreads, 1, 1},
 			uint64(out.Ptr)+uint64(m0*N*4), xp, ptr(w), b, i32(rows), i32(N), i32(K), i32(split), accumulate)
 	}
+}
+
+// linearOperands checks the operands of out = x·wᵀ + bias and returns
+// the product's shape (x (M, K), w (N, K)) and the bias's address (0 when
+// nil).
+func (d *Device) linearOperands(op string, out, x, w, bias *tensor.Tensor) (M, K, N int, b uint64) {
+	d.operand(op, out, tensor.F32)
+	d.operand(op, x, tensor.F32)
+	d.operand(op, w, tensor.F32, tensor.BF16, tensor.F16)
+	M, K, N = x.Rows(), x.Cols(), w.Rows()
+	if !(w.Cols() == K && out.Len() == M*N) {
+		d.badShape(op, "x %v, w %v, out %v", x.Shape, w.Shape, out.Shape)
+	}
+	if bias != nil {
+		d.operand(op, bias, tensor.F32)
+		if bias.Len() != N {
+			d.badShape(op, "bias %v for %d outputs", bias.Shape, N)
+		}
+		b = ptr(bias)
+	}
+	return M, K, N, b
 }
 
 // The tensor-core kernels' geometry (linear_mma.cu): a warp computes

@@ -1,7 +1,6 @@
 package gputest
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -37,21 +36,7 @@ func testLinearBulk(t *testing.T, b Backend) {
 			bias, hbias := upload(t, b, random(r, tensor.F32, N))
 			// Partial and whole tiles of 64 rows.
 			for _, M := range []int{1, 37, 64, 65, 130} {
-				withBias := M%2 == 1
-				name := fmt.Sprintf("%v N=%d K=%d M=%d bias=%v", dt, N, K, M, withBias)
-				// x is a view two rows into a larger tensor, as the decoder's chunks are.
-				hx := random(r, tensor.F32, M+3, K)
-				x, _ := upload(t, b, hx)
-				xv, hxv := x.RowSlice(2, 2+M), hx.RowSlice(2, 2+M)
-				want, out := tensor.New(tensor.F32, M, N), b.Alloc(M, N)
-				if withBias {
-					cpu.Linear(want, hxv, hw, hbias)
-					bk.LinearBulk(out, xv, w, bias)
-				} else {
-					cpu.Linear(want, hxv, hw, nil)
-					bk.LinearBulk(out, xv, w, nil)
-				}
-				Close(t, name, read(b, out), want.F32(), Tol)
+				checkProduct(t, b, r, bk.LinearBulk, w, hw, bias, hbias, M, false, M%2 == 1)
 			}
 		}
 	}
@@ -69,4 +54,8 @@ func testLinearBulk(t *testing.T, b Backend) {
 		bk.LinearBulk(part, x.RowSlice(m, m+1), w, nil)
 		require.Equal(t, rows[m*N:(m+1)*N], read(b, part), "row %d alone vs among 130", m)
 	}
+	// Operands checked as Linear's, the message naming LinearBulk.
+	require.PanicsWithValue(t, b.Name()+": LinearBulk: x [130 264], w [67 264], out [130 66]",
+		func() { bk.LinearBulk(b.Alloc(130, 66), x, w, nil) })
+	require.Panics(t, func() { bk.LinearBulk(all, tensor.New(tensor.F32, 130, K), w, nil) }, "x on the host")
 }

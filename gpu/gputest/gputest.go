@@ -272,26 +272,31 @@ func testLinearShapes(t *testing.T, b Backend, rounded bool) {
 			// Every row bucket (1, 2, 4, 8, 12, 16), partly filled, and M > 16.
 			for _, M := range []int{1, 2, 3, 6, 9, 16, 37} { // 9: bucket 12; 37 = 16 + 16 + 5
 				for _, withBias := range []bool{false, true} {
-					name := fmt.Sprintf("%v N=%d K=%d M=%d bias=%v", dt, N, K, M, withBias)
-					// x is a view two rows into a larger tensor, as the decoder's chunks are.
-					hx := random(r, tensor.F32, M+3, K)
-					x, _ := upload(t, b, hx)
-					xv, hxv := x.RowSlice(2, 2+M), hx.RowSlice(2, 2+M)
-					want := tensor.New(tensor.F32, M, N)
-					out := b.Alloc(M, N)
-					hxv = refX(hxv, dt, K, rounded)
-					if withBias {
-						cpu.Linear(want, hxv, hw, hbias)
-						b.Linear(out, xv, w, bias)
-					} else {
-						cpu.Linear(want, hxv, hw, nil)
-						b.Linear(out, xv, w, nil)
-					}
-					Close(t, name, read(b, out), want.F32(), Tol)
+					checkProduct(t, b, r, b.Linear, w, hw, bias, hbias, M, rounded, withBias)
 				}
 			}
 		}
 	}
+}
+
+// checkProduct multiplies M rows of random activations by the weights on
+// b with mul (w) and on the CPU with Linear (hw, the activations rounded
+// as refX says), with or without the bias, and compares. The device's x is
+// a view two rows into a larger tensor, as the decoder's chunks are.
+func checkProduct(t *testing.T, b Backend, r *rand.Rand, mul func(out, x, w, bias *tensor.Tensor),
+	w, hw, bias, hbias *tensor.Tensor, M int, rounded, withBias bool) {
+	N, K := hw.Rows(), hw.Cols()
+	name := fmt.Sprintf("%v N=%d K=%d M=%d bias=%v", hw.DType, N, K, M, withBias)
+	hx := random(r, tensor.F32, M+3, K)
+	x, _ := upload(t, b, hx)
+	xv, hxv := x.RowSlice(2, 2+M), refX(hx.RowSlice(2, 2+M), hw.DType, K, rounded)
+	if !withBias {
+		bias, hbias = nil, nil
+	}
+	want, out := tensor.New(tensor.F32, M, N), b.Alloc(M, N)
+	cpu.Linear(want, hxv, hw, hbias)
+	mul(out, xv, w, bias)
+	Close(t, name, read(b, out), want.F32(), Tol)
 }
 
 func testRMSNorm(t *testing.T, b Backend) {
