@@ -45,7 +45,14 @@ func TestNew(t *testing.T) {
 
 func TestKernels(t *testing.T) { gputest.Kernels(t, open(t)) }
 
-func TestDecoder(t *testing.T) { gputest.Decoder(t, open(t), 0, 32) }
+func TestDecoder(t *testing.T) {
+	b := open(t)
+	gputest.Decoder(t, b, 0, 32)
+	// A prompt's rows but the last through the tiled product
+	// (GOPARD_GPU_BULK): the same references.
+	b.SetBulk(true)
+	t.Run("bulk", func(t *testing.T) { gputest.Decoder(t, b, 0, 32) })
+}
 
 // BenchmarkLinear times the linear layers of the Llama-3.2-1B and
 // Llama-3.1-8B shapes for 1, 9 and 16 rows, float32 and bf16 activations

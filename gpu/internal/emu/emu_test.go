@@ -61,6 +61,11 @@ func TestDecoder(t *testing.T) {
 	// row each): the same references.
 	require.True(t, d.SetFuseNorm(true))
 	t.Run("fuse-norm", func(t *testing.T) { gputest.Decoder(t, d, 1000, 4) })
+	// With a prompt's rows but the last through the tiled product (the
+	// prompts of 37 and 44 tokens are long enough): the same references.
+	d.SetFuseNorm(false)
+	require.True(t, d.SetBulk(true))
+	t.Run("bulk", func(t *testing.T) { gputest.Decoder(t, d, 1000, 4) })
 }
 
 // TestChain runs greedy PARD with its drafts kept on the emulated device:
