@@ -28,7 +28,10 @@
 // and x and w are 16-byte aligned: the loads are then 16-byte words;
 // otherwise one element at a time.
 //
-// grid (ceil(N / BULK_BN), ceil(M / BULK_BM)), block (BULK_THREADS).
+// grid (ceil(M / BULK_BM), ceil(N / BULK_BN)), block (BULK_THREADS):
+// the row tiles of a column tile are neighbours in launch order, so that
+// the blocks running together share their weights, read from memory once
+// and then from L2 (a prefill chunk's x, a few MB, stays in L2 anyway).
 // bias may be null.
 #include "common.h"
 
@@ -67,7 +70,7 @@ DEV_HOT void linear_bulk(float* out, const float* x, const T* w, const float* bi
   __shared__ float xs[BULK_BK][BULK_BM];
   __shared__ float ws[BULK_BK][BULK_BN];
   int t = threadIdx.x, tm = t / 16, tn = t % 16; // 16 × 16 threads
-  int m0 = blockIdx.y * BULK_BM, n0 = blockIdx.x * BULK_BN;
+  int m0 = blockIdx.x * BULK_BM, n0 = blockIdx.y * BULK_BN;
   // Who loads what: x's 64 rows × 16 k as one 4-wide word each, w's 128
   // rows × 16 k as one 8-wide word each.
   int xm = t / 4, xk = t % 4 * 4, wn = t / 2, wk = t % 2 * 8;
