@@ -332,9 +332,10 @@ func (d *Device) Free(t *tensor.Tensor) {
 	}
 }
 
-// fail panics with the device name, the operation and the error.
+// fail panics with a Failure naming the device, the operation and the
+// error.
 func (d *Device) fail(op string, err error) {
-	panic(fmt.Sprintf("%s: %s: %v", d.Name(), op, err))
+	panic(&Failure{fmt.Errorf("%s: %s: %w", d.Name(), op, err)})
 }
 
 func (d *Device) alloc(bytes int) uintptr {
@@ -372,12 +373,13 @@ func (d *Device) growKeeping(b *buffer, bytes, keep int) uintptr {
 	return b.ptr
 }
 
-// Alloc implements nn.Backend: a zeroed F32 device tensor. It panics when
-// the device cannot give the memory; TryAlloc returns that as an error.
+// Alloc implements nn.Backend: a zeroed F32 device tensor. It panics
+// (with a Failure) when the device cannot give the memory; TryAlloc
+// returns that as an error.
 func (d *Device) Alloc(shape ...int) *tensor.Tensor {
 	t, err := d.TryAlloc(shape...)
 	if err != nil {
-		panic(err.Error())
+		panic(&Failure{err})
 	}
 	return t
 }

@@ -63,6 +63,12 @@
 // section has what it measured on an H100, and docs/gpu.md what was
 // written since and how to measure it.
 //
+// When the device fails an operation (the driver refuses a launch or a
+// copy, memory runs out mid-forward), the operation panics with a Failure,
+// which wraps nn.ErrDevice: nn.Decoder returns it as its error, naming the
+// device, the kernel and the driver's code. Operands of the wrong shape,
+// dtype or place panic with a plain message: a bug in the caller.
+//
 // Data layout follows the nn.Backend contract: activations are F32 device
 // tensors (tensor.Device, Ptr a device address, RowSliceInto offsets it);
 // weights keep their stored dtype (F32, BF16, F16) and are widened in

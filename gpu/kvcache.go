@@ -22,7 +22,7 @@ func (d *Device) F16KVCache() bool { return d.f16KV }
 func (d *Device) AllocKV(rows, kvHeads, headDim int) *tensor.Tensor {
 	t, err := d.TryAllocKV(rows, kvHeads, headDim)
 	if err != nil {
-		panic(err.Error())
+		panic(&Failure{err})
 	}
 	return t
 }

@@ -7,7 +7,19 @@
 // nil-able weights.
 package nn
 
-import "github.com/gopard/gopard/tensor"
+import (
+	"errors"
+
+	"github.com/gopard/gopard/tensor"
+)
+
+// ErrDevice is wrapped by what a backend panics with when its device
+// fails an operation (a GPU's launch or copy refused, its memory gone mid
+// forward): Backend's methods have no error results. The Decoder's
+// methods recover such a panic and return it as their error; any other
+// panic (a misuse: operands of the wrong shape) goes on. After one the
+// device's state is unknown: close the backend.
+var ErrDevice = errors.New("device failure")
 
 // Backend runs the dozen operations a decoder needs. Activations are F32
 // tensors the backend allocated; weights are tensors the backend prepared

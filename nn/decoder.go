@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gopard/gopard/ops"
@@ -197,7 +198,8 @@ func (d *Decoder) Truncate(n int) { d.cache.Truncate(n) }
 // Forward appends tokens at positions start.. to the KV cache and returns
 // the logits of the last want positions (want rows of Vocab values). The
 // rows alias the decoder's buffers until the next call.
-func (d *Decoder) Forward(tokens []int32, start, want int) ([][]float32, error) {
+func (d *Decoder) Forward(tokens []int32, start, want int) (_ [][]float32, err error) {
+	defer deviceFailure(&err)
 	if err := d.forward(input{host: tokens}, start, want); err != nil || want == 0 {
 		return nil, err
 	}
@@ -216,7 +218,8 @@ func (d *Decoder) Forward(tokens []int32, start, want int) ([][]float32, error) 
 // Argmaxer and keeps the logits on a device, the argmax runs there and only
 // want ids are copied back. The ids alias the decoder's buffer until the
 // next call.
-func (d *Decoder) ForwardArgmax(tokens []int32, start, want int) ([]int32, error) {
+func (d *Decoder) ForwardArgmax(tokens []int32, start, want int) (_ []int32, err error) {
+	defer deviceFailure(&err)
 	ids, _, err := d.forwardArgmax(tokens, start, want, false)
 	return ids, err
 }
@@ -226,7 +229,8 @@ func (d *Decoder) ForwardArgmax(tokens []int32, start, want int) ([]int32, error
 // pard.Options.MinConfidence), computed where the logits are: a device
 // copies back an id and a probability a row. Both alias the decoder's
 // buffers until the next call.
-func (d *Decoder) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, []float32, error) {
+func (d *Decoder) ForwardArgmaxProb(tokens []int32, start, want int) (_ []int32, _ []float32, err error) {
+	defer deviceFailure(&err)
 	return d.forwardArgmax(tokens, start, want, true)
 }
 
@@ -295,7 +299,8 @@ type pendingIDs struct {
 }
 
 // IDs implements Pending.
-func (p *pendingIDs) IDs() ([]int32, error) {
+func (p *pendingIDs) IDs() (_ []int32, err error) {
+	defer deviceFailure(&err)
 	if p.read {
 		return p.ids, nil
 	}
@@ -345,7 +350,8 @@ func (d *Decoder) pend(prefix []int32, want int) (Pending, error) {
 // until the handle's IDs, or another decoder's ForwardArgmaxAfter, reads
 // them; elsewhere they are computed at once. The handle is valid until
 // this decoder's next call.
-func (d *Decoder) ForwardArgmaxPending(tokens []int32, start, want int) (Pending, error) {
+func (d *Decoder) ForwardArgmaxPending(tokens []int32, start, want int) (_ Pending, err error) {
+	defer deviceFailure(&err)
 	if want < 1 {
 		return nil, fmt.Errorf("decoder: want %d argmax ids: a pending forward gives at least one", want)
 	}
@@ -362,7 +368,8 @@ func (d *Decoder) ForwardArgmaxPending(tokens []int32, start, want int) (Pending
 // that a draft's K sequential forwards leave one handle on all K drafts.
 // Where prev's ids are kept on this backend's open list they are fed from
 // there and the ids stay on the device.
-func (d *Decoder) ForwardArgmaxPendingAfter(tokens []int32, prev Pending, feed, start, want int) (Pending, error) {
+func (d *Decoder) ForwardArgmaxPendingAfter(tokens []int32, prev Pending, feed, start, want int) (_ Pending, err error) {
+	defer deviceFailure(&err)
 	if want < 1 {
 		return nil, fmt.Errorf("decoder: want %d argmax ids: a pending forward gives at least one", want)
 	}
@@ -410,6 +417,7 @@ func (d *Decoder) ForwardArgmaxPendingAfter(tokens []int32, prev Pending, feed, 
 // both on the host's side. prevIDs and ids alias this decoder's buffers
 // until its next call.
 func (d *Decoder) ForwardArgmaxAfter(tokens []int32, prev Pending, start, want int) (prevIDs, ids []int32, err error) {
+	defer deviceFailure(&err)
 	p, ok := prev.(*pendingIDs)
 	if !ok || want == 0 || !d.onDevice(p) {
 		pids, err := prev.IDs()
@@ -435,6 +443,21 @@ func (d *Decoder) ForwardArgmaxAfter(tokens []int32, prev Pending, start, want i
 	d.prevIDs = append(d.prevIDs[:0], p.ids...)
 	d.ids = append(d.ids[:0], all[off:off+want]...)
 	return d.prevIDs, d.ids, nil
+}
+
+// deviceFailure, deferred by the Decoder's methods, turns a backend's
+// panic with an error wrapping ErrDevice into the method's error; any
+// other panic goes on.
+func deviceFailure(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if e, ok := r.(error); ok && errors.Is(e, ErrDevice) {
+		*err = fmt.Errorf("decoder: %w", e)
+		return
+	}
+	panic(r)
 }
 
 // input is a forward's tokens: ids in host memory, then kept ids [keptOff,

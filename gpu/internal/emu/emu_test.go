@@ -213,7 +213,7 @@ func TestOutOfMemory(t *testing.T) {
 	const msg = "emu:0 CPU emulator (warp 32): allocating 4.2 MB (0.0 MB held): out of memory (1048576 bytes in all)"
 	require.EqualError(t, err, msg)
 	require.Equal(t, held, d.Allocated())
-	require.PanicsWithValue(t, msg, func() { d.Alloc(1024, 1024) })
+	require.PanicsWithError(t, msg, func() { d.Alloc(1024, 1024) })
 	x, err := d.TryAlloc(16, 16)
 	require.NoError(t, err)
 	d.Free(x)
@@ -228,4 +228,56 @@ func TestOutOfMemory(t *testing.T) {
 	require.Equal(t, held, d.Allocated(), "what the decoder allocated is freed")
 	_, err = nn.NewDecoder(d, cfg, w, 256, 16)
 	require.NoError(t, err)
+}
+
+// faultyDriver is an emulated device whose launches fail after ok of
+// them, as a GPU's do after a fault.
+type faultyDriver struct {
+	gpu.Driver
+	ok int
+}
+
+func (f *faultyDriver) Launch(fn uintptr, grid, block gpu.Dim3, args []uint64) error {
+	if f.ok == 0 {
+		return errors.New("CUDA_ERROR_ILLEGAL_ADDRESS (injected)")
+	}
+	f.ok--
+	return f.Driver.Launch(fn, grid, block, args)
+}
+
+// TestDeviceFailure: a launch the driver refuses mid-forward is the
+// decoder's error (matching nn.ErrDevice and naming the device and the
+// kernel), not a panic.
+func TestDeviceFailure(t *testing.T) {
+	drv, err := Open(32)
+	if errors.Is(err, ErrNoCompiler) || errors.Is(err, errUnavailable) {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	faulty := &faultyDriver{Driver: drv, ok: 1 << 30}
+	d, err := gpu.NewDevice(faulty)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, d.Close()) }()
+	cfg := nn.Config{Hidden: 64, Intermediate: 96, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 16, Vocab: 50,
+		NormEps: 1e-6, RoPE: nn.RoPEConfig{Theta: 10000}, Tied: true}
+	load := func(shape ...int) *tensor.Tensor {
+		w, err := d.Load(tensor.Convert(tensor.New(tensor.F32, shape...), tensor.BF16))
+		require.NoError(t, err)
+		return w
+	}
+	D, q, kv := cfg.Hidden, cfg.Heads*cfg.HeadDim, cfg.KVHeads*cfg.HeadDim
+	w := nn.Weights{Embed: load(cfg.Vocab, D), Norm: load(D)}
+	w.LMHead = w.Embed
+	for range cfg.Layers {
+		w.Layers = append(w.Layers, nn.Layer{AttnNorm: load(D), Q: load(q, D), K: load(kv, D), V: load(kv, D), O: load(D, q),
+			MLPNorm: load(D), Gate: load(cfg.Intermediate, D), Up: load(cfg.Intermediate, D), Down: load(D, cfg.Intermediate)})
+	}
+	dec, err := nn.NewDecoder(d, cfg, w, 64, 16)
+	require.NoError(t, err)
+	_, err = dec.ForwardArgmax([]int32{1, 2, 3}, 0, 1)
+	require.NoError(t, err)
+	faulty.ok = 5
+	_, err = dec.ForwardArgmax([]int32{4}, 3, 1)
+	require.ErrorIs(t, err, nn.ErrDevice)
+	require.Regexp(t, `^decoder: emu:0 CPU emulator \(warp 32\): launch \w+: CUDA_ERROR_ILLEGAL_ADDRESS \(injected\)$`, err.Error())
 }
