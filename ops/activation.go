@@ -46,3 +46,43 @@ func LogSoftmax(out, x []float32) {
 // runs: a NaN at index 0 must not hide the row's real maximum. It runs in
 // AVX-512 where the CPU has it (asm.Argmax).
 func Argmax(x []float32) int { return asm.Argmax(x) }
+
+// TopK fills idx with the indices of the len(idx) largest values of x,
+// largest first and, among equal values, the lower index first: the
+// order of a stable sort of x by value, descending, cut after len(idx).
+// NaN ranks as -Inf. One pass keeps the best so far in order, so a large
+// vocabulary's top few cost about a read of x, not a sort.
+func TopK(idx []int, x []float32) {
+	k := min(len(idx), len(x))
+	idx = idx[:k]
+	if k == 0 {
+		return
+	}
+	key := func(i int) float32 {
+		if v := x[i]; v == v {
+			return v
+		}
+		return float32(math.Inf(-1))
+	}
+	n := 0 // idx[:n] holds the best so far, in order
+	for i := range x {
+		v := key(i)
+		if n == k && v <= key(idx[k-1]) {
+			continue // not above the worst kept (an equal one came first)
+		}
+		// Insert after every kept value ≥ v: equal values keep index order.
+		lo, hi := 0, n
+		for lo < hi {
+			if mid := (lo + hi) / 2; key(idx[mid]) >= v {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		if n < k {
+			n++
+		}
+		copy(idx[lo+1:n], idx[lo:n-1])
+		idx[lo] = i
+	}
+}

@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"testing"
 	"time"
 	"unsafe"
@@ -201,4 +202,29 @@ func BenchmarkLinear(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkTopK: the 10 largest of a Qwen vocabulary's logits (what
+// cmd/score prints a position), against the stable sort it replaces.
+func BenchmarkTopK(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := make([]float32, 151936)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	b.Run("TopK", func(b *testing.B) {
+		idx := make([]int, 10)
+		for b.Loop() {
+			TopK(idx, x)
+		}
+	})
+	b.Run("SliceStable", func(b *testing.B) {
+		order := make([]int, len(x))
+		for b.Loop() {
+			for i := range order {
+				order[i] = i
+			}
+			sort.SliceStable(order, func(p, q int) bool { return x[order[p]] > x[order[q]] })
+		}
+	})
 }

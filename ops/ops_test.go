@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -737,5 +738,37 @@ func TestBF16PanelsEqualRows(t *testing.T) {
 		c.Linear(up, x, w2, nil)
 		c.SiLUMul(want, out, up)
 		require.Equal(t, want.F32(), fused.F32(), "swiglu M=%d", M)
+	}
+}
+
+// TopK gives a stable descending sort's first k indices, ties and NaNs
+// included, for every k.
+func TestTopK(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 2, 7, 100, 1000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.IntN(20)) // many ties
+		}
+		if n > 5 {
+			x[1], x[3] = float32(math.NaN()), float32(math.Inf(-1))
+			x[n-1] = float32(math.Inf(1))
+		}
+		key := func(i int) float32 {
+			if x[i] != x[i] {
+				return float32(math.Inf(-1))
+			}
+			return x[i]
+		}
+		want := make([]int, n)
+		for i := range want {
+			want[i] = i
+		}
+		sort.SliceStable(want, func(a, b int) bool { return key(want[a]) > key(want[b]) })
+		for _, k := range []int{0, 1, 2, 5, n / 2, n, n + 3} {
+			got := make([]int, k)
+			TopK(got, x)
+			require.Equal(t, want[:min(k, n)], got[:min(k, n)], "n %d k %d", n, k)
+		}
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"sort"
 
 	"github.com/gopard/gopard/internal/cli"
 	"github.com/gopard/gopard/ops"
@@ -71,7 +70,7 @@ func run(dir, idsFlag string, top int, device, kvCache string, threads int, asJS
 	var tops [][][2]float64
 	var nll float64
 	lp := make([]float32, m.Config().Vocab)
-	order := make([]int, len(lp))
+	best := make([]int, top)
 	for c0 := 0; c0 < len(ids); c0 += chunk {
 		c1 := min(len(ids), c0+chunk)
 		rows, err := m.Forward(ids[c0:c1], c0, c1-c0)
@@ -80,13 +79,10 @@ func run(dir, idsFlag string, top int, device, kvCache string, threads int, asJS
 		}
 		for r, logits := range rows {
 			ops.LogSoftmax(lp, logits)
-			for i := range order {
-				order[i] = i
-			}
-			sort.SliceStable(order, func(a, b int) bool { return lp[order[a]] > lp[order[b]] })
+			ops.TopK(best, lp)
 			row := make([][2]float64, top)
-			for i := range row {
-				row[i] = [2]float64{float64(order[i]), float64(lp[order[i]])}
+			for i, id := range best {
+				row[i] = [2]float64{float64(id), float64(lp[id])}
 			}
 			tops = append(tops, row)
 			if pos := c0 + r; pos+1 < len(ids) {
