@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -72,6 +73,12 @@ type KernelResources struct {
 	Registers   int // per thread
 	LocalBytes  int // per thread: spills and arrays indexed by a variable
 	SharedBytes int // static, per block
+}
+
+// MemReporter is implemented by drivers that can say how much device
+// memory is free and how much there is (cuMemGetInfo, hipMemGetInfo).
+type MemReporter interface {
+	MemInfo() (free, total int64, err error)
 }
 
 // LaunchModer is implemented by drivers that can say how they issue
@@ -241,6 +248,17 @@ func (d *Device) WarpSize() int { return d.warp }
 
 // Allocated is the device memory the Device holds, in bytes.
 func (d *Device) Allocated() int64 { return d.used }
+
+// MemInfo reports the device memory free and in all, where the driver can
+// say (a MemReporter); otherwise an error matching errors.ErrUnsupported.
+// llama.Open checks a model against it before uploading any weight.
+func (d *Device) MemInfo() (free, total int64, err error) {
+	r, ok := d.drv.(MemReporter)
+	if !ok {
+		return 0, 0, fmt.Errorf("%s: the driver cannot report its memory: %w", d.Name(), errors.ErrUnsupported)
+	}
+	return r.MemInfo()
+}
 
 // Time returns the device time of the work f queues, when the driver can
 // measure it (CUDA and HIP events).

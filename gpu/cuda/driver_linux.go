@@ -85,6 +85,7 @@ static CUresult (*p_cuDevicePrimaryCtxRelease)(CUdevice);
 static CUresult (*p_cuCtxSetCurrent)(CUcontext);
 static CUresult (*p_cuMemAlloc)(CUdeviceptr*, size_t);
 static CUresult (*p_cuMemFree)(CUdeviceptr);
+static CUresult (*p_cuMemGetInfo)(size_t*, size_t*);
 static CUresult (*p_cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
 static CUresult (*p_cuMemcpyHtoDAsync)(CUdeviceptr, const void*, size_t, CUstream);
 static CUresult (*p_cuMemcpyDtoHAsync)(void*, CUdeviceptr, size_t, CUstream);
@@ -156,6 +157,7 @@ static const char* gp_load_cuda(void* h) {
 	GP_LOAD(h, p_cuCtxSetCurrent, "cuCtxSetCurrent", 1);
 	GP_LOAD(h, p_cuMemAlloc, "cuMemAlloc_v2", 1);
 	GP_LOAD(h, p_cuMemFree, "cuMemFree_v2", 1);
+	GP_LOAD(h, p_cuMemGetInfo, "cuMemGetInfo_v2", 0);
 	GP_LOAD(h, p_cuMemsetD8Async, "cuMemsetD8Async", 1);
 	GP_LOAD(h, p_cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", 1);
 	GP_LOAD(h, p_cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", 1);
@@ -249,6 +251,11 @@ static CUresult gp_cuMemAlloc(CUcontext c, CUdeviceptr* p, size_t n) {
 static CUresult gp_cuMemFree(CUcontext c, CUdeviceptr p) {
 	CUresult r = p_cuCtxSetCurrent(c);
 	return r ? r : p_cuMemFree(p);
+}
+static int gp_has_mem_info(void) { return p_cuMemGetInfo != 0; }
+static CUresult gp_cuMemGetInfo(CUcontext c, size_t* free_, size_t* total) {
+	CUresult r = p_cuCtxSetCurrent(c);
+	return r ? r : p_cuMemGetInfo(free_, total);
 }
 static CUresult gp_cuMemsetD8Async(CUcontext c, CUdeviceptr p, size_t n, CUstream s) {
 	CUresult r = p_cuCtxSetCurrent(c);
@@ -894,6 +901,19 @@ func (d *driver) Alloc(bytes int) (uintptr, error) {
 		return 0, err
 	}
 	return uintptr(p), nil
+}
+
+// MemInfo implements gpu.MemReporter: the device memory free and in all,
+// as the driver counts them (other processes' use included).
+func (d *driver) MemInfo() (free, total int64, err error) {
+	if C.gp_has_mem_info() == 0 {
+		return 0, 0, fmt.Errorf("cuMemGetInfo: %w", errors.ErrUnsupported)
+	}
+	var f, t C.size_t
+	if err := check("cuMemGetInfo", C.gp_cuMemGetInfo(d.ctx, &f, &t)); err != nil {
+		return 0, 0, err
+	}
+	return int64(f), int64(t), nil
 }
 
 func (d *driver) Free(p uintptr) error {

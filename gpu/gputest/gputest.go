@@ -641,6 +641,18 @@ func Decoder(t *testing.T, b Backend, maxVocab, greedy int, only ...string) {
 	}
 }
 
+// TooLarge loads a conformance model on b, whose memory must report too
+// little free for it (a fake driver told so): the load fails before any
+// weight is uploaded, saying what the model needs and what b has.
+func TooLarge(t *testing.T, b Backend) {
+	root := shareddata.Dir(t, "conformance", "models")
+	held := b.(interface{ Allocated() int64 }).Allocated()
+	_, err := models.Load(filepath.Join(root, "qwen3-tiny"), llama.Options{Backend: b, Context: 128})
+	require.ErrorContains(t, err, "qwen3-tiny does not fit "+b.Name()+": it needs about ")
+	require.ErrorContains(t, err, "the device has 0.0 MB free of 17.2 GB")
+	require.Equal(t, held, b.(interface{ Allocated() int64 }).Allocated(), "nothing uploaded")
+}
+
 func testCopy(t *testing.T, b Backend) {
 	h := random(rng(12), tensor.F32, 3, 1000)
 	src, _ := upload(t, b, h)

@@ -34,6 +34,7 @@ static hipError_t (*p_hipDeviceGetName)(char*, int, int);
 static hipError_t (*p_hipGetDeviceProperties)(void*, int);
 static hipError_t (*p_hipMalloc)(void**, size_t);
 static hipError_t (*p_hipFree)(void*);
+static hipError_t (*p_hipMemGetInfo)(size_t*, size_t*);
 static hipError_t (*p_hipMemsetAsync)(void*, int, size_t, hipStream_t);
 static hipError_t (*p_hipMemcpyHtoDAsync)(void*, void*, size_t, hipStream_t);
 static hipError_t (*p_hipMemcpyDtoHAsync)(void*, void*, size_t, hipStream_t);
@@ -85,6 +86,7 @@ static const char* gp_load_hip(void* h) {
 	if (!p_hipGetDeviceProperties) GP_LOAD(h, p_hipGetDeviceProperties, "hipGetDeviceProperties", 0);
 	GP_LOAD(h, p_hipMalloc, "hipMalloc", 1);
 	GP_LOAD(h, p_hipFree, "hipFree", 1);
+	GP_LOAD(h, p_hipMemGetInfo, "hipMemGetInfo", 0);
 	GP_LOAD(h, p_hipMemsetAsync, "hipMemsetAsync", 1);
 	GP_LOAD(h, p_hipMemcpyHtoDAsync, "hipMemcpyHtoDAsync", 1);
 	GP_LOAD(h, p_hipMemcpyDtoHAsync, "hipMemcpyDtoHAsync", 1);
@@ -162,6 +164,11 @@ static hipError_t gp_hipFree(int dev, uintptr_t p) {
 	hipError_t r = p_hipSetDevice(dev);
 	return r ? r : p_hipFree((void*)p);
 }
+static int gp_has_mem_info(void) { return p_hipMemGetInfo != 0; }
+static hipError_t gp_hipMemGetInfo(int dev, size_t* free_, size_t* total) {
+	hipError_t r = p_hipSetDevice(dev);
+	return r ? r : p_hipMemGetInfo(free_, total);
+}
 static hipError_t gp_hipMemsetAsync(int dev, uintptr_t p, size_t n, hipStream_t s) {
 	hipError_t r = p_hipSetDevice(dev);
 	return r ? r : p_hipMemsetAsync((void*)p, 0, n, s);
@@ -233,6 +240,7 @@ static hiprtcResult gp_hiprtc_destroy(hiprtcProgram* p) { return p_hiprtcDestroy
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -465,6 +473,19 @@ func (d *driver) Alloc(bytes int) (uintptr, error) {
 		return 0, err
 	}
 	return uintptr(p), nil
+}
+
+// MemInfo implements gpu.MemReporter: the device memory free and in all,
+// as the runtime counts them.
+func (d *driver) MemInfo() (free, total int64, err error) {
+	if C.gp_has_mem_info() == 0 {
+		return 0, 0, fmt.Errorf("hipMemGetInfo: %w", errors.ErrUnsupported)
+	}
+	var f, t C.size_t
+	if err := check("hipMemGetInfo", C.gp_hipMemGetInfo(d.dev, &f, &t)); err != nil {
+		return 0, 0, err
+	}
+	return int64(f), int64(t), nil
 }
 
 func (d *driver) Free(p uintptr) error {

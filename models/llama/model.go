@@ -104,6 +104,10 @@ func Open(dir string, c *HFConfig, arch Arch, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDeviceMemory(dir, opt.Backend, cfg, ckpt.Bytes(), capacity); err != nil {
+		ckpt.Close()
+		return nil, err
+	}
 	b := &binder{ckpt: ckpt, backend: opt.Backend, dir: dir, progress: opt.Progress, total: ckpt.Bytes()}
 	w := b.weights(cfg, arch)
 	if b.err != nil {
@@ -238,4 +242,42 @@ func (b *binder) weights(cfg nn.Config, arch Arch) nn.Weights {
 		}
 	}
 	return w
+}
+
+// checkDeviceMemory fails, before any weight is uploaded, when a backend
+// that reports its memory (a GPU: MemInfo) has too little free for the
+// model's weights (weightBytes as stored) and its KV cache of capacity
+// positions: uploading gigabytes only to fail on the last tensor costs
+// the time of the upload and says less. The buffers of a forward come on
+// top; a model that passes may still fail there, with its own error.
+func checkDeviceMemory(dir string, b nn.Backend, cfg nn.Config, weightBytes int64, capacity int) error {
+	r, ok := b.(interface {
+		MemInfo() (free, total int64, err error)
+	})
+	if !ok {
+		return nil
+	}
+	free, total, err := r.MemInfo()
+	if err != nil {
+		return nil // nothing known: the uploads will tell
+	}
+	kvDType := tensor.F32
+	if f, ok := b.(interface{ F16KVCache() bool }); ok && f.F16KVCache() {
+		kvDType = tensor.F16
+	}
+	kvBytes := int64(cfg.Layers) * 2 * int64(capacity) * int64(cfg.KVHeads*cfg.HeadDim) * int64(kvDType.Size())
+	if need := weightBytes + kvBytes; need > free {
+		return fmt.Errorf("model %s does not fit %s: it needs about %s (%s of weights, a %s KV cache of %d positions in %v), "+
+			"the device has %s free of %s; a shorter context or a binary16 KV cache (--kv-cache f16) needs less, and --device cpu runs it from host memory",
+			dir, b.Name(), size(need), size(weightBytes), size(kvBytes), capacity, kvDType, size(free), size(total))
+	}
+	return nil
+}
+
+// size prints bytes in decimal MB, or GB from 1 GB on, to one decimal.
+func size(bytes int64) string {
+	if bytes >= 1e9 {
+		return fmt.Sprintf("%.1f GB", float64(bytes)/1e9)
+	}
+	return fmt.Sprintf("%.1f MB", float64(bytes)/1e6)
 }

@@ -118,6 +118,9 @@ CUresult cuDevicePrimaryCtxRelease_v2(int d) { return 0; }
 CUresult cuCtxSetCurrent(void* c) { current_ctx = c; return 0; }
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t n) { CTX(current_ctx); *p = (uintptr_t)alloc(n); return 0; }
 CUresult cuMemFree_v2(CUdeviceptr p) { CTX(current_ctx); live_allocs--; free((void*)(uintptr_t)p); return 0; }
+// The device has 16 GiB, FAKE_MEM_FREE bytes of them free (8 GiB unset).
+static size_t fake_free(void) { return getenv("FAKE_MEM_FREE") ? (size_t)atoll(getenv("FAKE_MEM_FREE")) : (size_t)8 << 30; }
+CUresult cuMemGetInfo_v2(size_t* free_, size_t* total) { CTX(current_ctx); *free_ = fake_free(), *total = (size_t)16 << 30; return 0; }
 CUresult cuMemsetD8Async(CUdeviceptr p, unsigned char v, size_t n, void* s) { CTX(current_ctx); memset((void*)(uintptr_t)p, v, n); return 0; }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* s, size_t n, void* st) { CTX(current_ctx); memcpy((void*)(uintptr_t)d, s, n); return 0; }
 CUresult cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, void* st) { CTX(current_ctx); memcpy(d, (void*)(uintptr_t)s, n); return 0; }
@@ -274,6 +277,7 @@ hipError_t hipGetDevicePropertiesR0600(char* props, int d) {
   return 0;
 }
 hipError_t hipMalloc(void** p, size_t n) { DEV(); *p = alloc(n); return 0; }
+hipError_t hipMemGetInfo(size_t* free_, size_t* total) { DEV(); *free_ = fake_free(), *total = (size_t)16 << 30; return 0; }
 hipError_t hipFree(void* p) { DEV(); live_allocs--; free(p); return 0; }
 hipError_t hipMemsetAsync(void* p, int v, size_t n, void* s) { DEV(); memset(p, v, n); return 0; }
 hipError_t hipMemcpyHtoDAsync(void* d, void* s, size_t n, void* st) { DEV(); memcpy(d, s, n); return 0; }
