@@ -32,14 +32,7 @@ func TestFakeDriver(t *testing.T) {
 	require.Equal(t, "hip:0 Fake Instinct (gfx90a)", b.Name())
 	require.Equal(t, 64, b.WarpSize())
 	gputest.Smoke(t, b) // (the emulator's own tests check every kernel)
-	// The memory the runtime reports, and a model that does not fit it
-	// refused before any upload.
-	free, total, err := b.MemInfo()
-	require.NoError(t, err)
-	require.Equal(t, [2]int64{8 << 30, 16 << 30}, [2]int64{free, total})
-	t.Setenv("FAKE_MEM_FREE", "1000")
-	gputest.TooLarge(t, b)
-	os.Unsetenv("FAKE_MEM_FREE")
+	fakegpu.Memory(t, b)
 	gputest.Decoder(t, b, 0, 4, "qwen3-tiny")
 	x := b.Alloc(1, 64)
 	d, err := b.Time(func() { b.Add(x, x) })

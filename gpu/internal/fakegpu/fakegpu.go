@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gopard/gopard/gpu/gputest"
 	"github.com/gopard/gopard/gpu/internal/emu"
 )
 
@@ -63,4 +64,22 @@ func Run(t *testing.T, warp int, libEnv ...string) (child bool) {
 		t.Fatalf("child process: %v", err)
 	}
 	return false
+}
+
+// Memory checks, in the child, the memory the fake reports through b (8
+// of 16 GiB free) and that a model too large for FAKE_MEM_FREE bytes is
+// refused before any upload (gputest.TooLarge).
+func Memory(t *testing.T, b gputest.Backend) {
+	free, total, err := b.(interface {
+		MemInfo() (free, total int64, err error)
+	}).MemInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if free != 8<<30 || total != 16<<30 {
+		t.Fatalf("MemInfo: %d free of %d, want 8 of 16 GiB", free, total)
+	}
+	t.Setenv("FAKE_MEM_FREE", "1000")
+	gputest.TooLarge(t, b)
+	os.Unsetenv("FAKE_MEM_FREE")
 }
