@@ -150,7 +150,8 @@ type Rotation struct {
 // wanted, BulkRows or more of them at the front of a chunk: the prompt's
 // rows but its last in a first forward, which AR, VSD and PARD decoding
 // all compute alike, so that their outputs stay identical; every row
-// whose logits are read still goes through Linear.
+// whose logits are read still goes through Linear (unless the decoder's
+// SetBulkAll says no other forward must match them: scoring a text).
 type Bulker interface {
 	// BulkRows is the fewest rows worth a LinearBulk; 0 turns it off.
 	BulkRows() int

@@ -81,3 +81,46 @@ func TestBulkPrefill(t *testing.T) {
 }
 
 var _ nn.Bulker = (*bulkCPU)(nil)
+
+// With SetBulkAll every chunk of BulkRows or more goes to the Bulker
+// whole, its wanted rows and their LM head included, and the logits are
+// the plain decoder's (this Bulker computes as Linear does).
+func TestBulkAll(t *testing.T) {
+	prompt := make([]int32, 40)
+	for i := range prompt {
+		prompt[i] = int32(i*11+1) % 50
+	}
+	for _, c := range []struct {
+		want int
+		rows int // through LinearBulk in all
+	}{
+		// Chunks of 16, 16 and 8, every row wanted: seven products a
+		// layer and the LM head, for every row.
+		{want: 40, rows: 40 * (7*2 + 1)},
+		// The first two chunks only for the cache (ten products); the
+		// third's 7 rows before the last too, then its last row on
+		// through attention, the MLP and the head.
+		{want: 1, rows: 32*10 + 8*(7+3) + 1*(4+1)},
+	} {
+		b := &bulkCPU{CPU: ops.NewCPU(2), min: 4}
+		plain := randomDecoder(t, separateCPU{ops.NewCPU(2)}, tensor.BF16, 16, false)
+		bulk := randomDecoder(t, b, tensor.BF16, 16, false)
+		bulk.SetBulkAll(true)
+		want, err := plain.Forward(prompt, 0, c.want)
+		require.NoError(t, err)
+		want = copyRows(want)
+		got, err := bulk.Forward(prompt, 0, c.want)
+		require.NoError(t, err)
+		require.Equal(t, want, copyRows(got), "want %d", c.want)
+		sum := 0
+		for _, n := range b.rows {
+			sum += n
+		}
+		require.Equal(t, c.rows, sum, "want %d: rows through the bulk product", c.want)
+		// A chunk shorter than BulkRows keeps Linear.
+		b.rows = nil
+		_, err = bulk.Forward([]int32{3, 4, 5}, len(prompt), 3)
+		require.NoError(t, err)
+		require.Empty(t, b.rows)
+	}
+}

@@ -91,6 +91,8 @@ type Decoder struct {
 	fused  Fused
 	folder NormFuser
 	bulk   Bulker
+	// bulkAll: chunks go to bulk whole, wanted rows included (SetBulkAll).
+	bulkAll bool
 	// The backend as an IDChainer (nil when it is not one), and the
 	// handle ForwardArgmaxPending returns, reused from call to call.
 	chain      IDChainer
@@ -503,15 +505,21 @@ func (d *Decoder) forward(in input, start, want int) error {
 		// The chunk's rows from keep on are among the last want.
 		keep := min(c1, max(c0, n-want)) - c0
 		// Enough rows only for the cache go to a Bulker's product alone:
-		// the rest of the chunk, wanted, follows as the next chunk.
-		bulk := d.bulk != nil && d.bulk.BulkRows() > 0 && keep >= d.bulk.BulkRows()
-		if bulk {
-			c1 = c0 + keep
+		// the rest of the chunk, wanted, follows as the next chunk. With
+		// SetBulkAll, a chunk long enough goes whole.
+		bulk := false
+		if least := d.bulkRows(); least > 0 {
+			switch {
+			case d.bulkAll:
+				bulk = c1-c0 >= least
+			case keep >= least:
+				bulk, c1 = true, c0+keep
+			}
 		}
 		d.forwardChunk(in.slice(c0, c1), start+c0, keep, bulk)
 		// Logits for the rows of this chunk among the last want of the input.
 		if lo := max(c0, n-want); lo < c1 {
-			d.logitRows(lo-c0, c1-c0, lo-(n-want))
+			d.logitRows(lo-c0, c1-c0, lo-(n-want), bulk)
 		}
 		c0 = c1
 	}
@@ -559,8 +567,9 @@ func (d *Decoder) growLogits(want int) error {
 // values from the last layer, so its attention and MLP skip them: a 1/L
 // share of a prefill's arithmetic. Every row is computed independently of
 // the others, so the kept rows' bits do not change. With bulk (a chunk of
-// rows only for the cache, keep == M) the linear layers are the Bulker's
-// LinearBulk, and the fused, folded and prefetching forms sit out.
+// rows only for the cache, keep == M, or any chunk under SetBulkAll) the
+// linear layers are the Bulker's LinearBulk, and the fused, folded and
+// prefetching forms sit out.
 func (d *Decoder) forwardChunk(in input, start, keep int, bulk bool) {
 	cfg, b := &d.cfg, d.b
 	M := in.len()
@@ -719,9 +728,26 @@ func (d *Decoder) addNorm(f Fused, out, x, delta, w *tensor.Tensor) {
 }
 
 // logitRows applies the final norm and LM head to chunk rows [lo, hi),
-// writing logits rows from dst on.
-func (d *Decoder) logitRows(lo, hi, dst int) {
+// writing logits rows from dst on; with bulk, the head is the Bulker's.
+func (d *Decoder) logitRows(lo, hi, dst int, bulk bool) {
 	xb := d.xb.RowSliceInto(&d.vnxb, lo, hi)
 	d.b.RMSNorm(xb, d.x.RowSliceInto(&d.vnx, lo, hi), d.w.Norm, d.cfg.NormEps)
-	d.b.Linear(d.logits.RowSliceInto(&d.vlogits, dst, dst+hi-lo), xb, d.w.LMHead, nil)
+	d.linear(bulk, d.logits.RowSliceInto(&d.vlogits, dst, dst+hi-lo), xb, d.w.LMHead, nil)
 }
+
+// bulkRows is the Bulker's BulkRows, or 0 without one.
+func (d *Decoder) bulkRows() int {
+	if d.bulk == nil {
+		return 0
+	}
+	return d.bulk.BulkRows()
+}
+
+// SetBulkAll lets a Bulker's product (a GPU's tiled one, see Bulker) take
+// every row of a chunk of BulkRows rows or more, those whose logits are
+// read and the LM head's included: for scoring a text (cmd/score), where
+// no other forward must give a row the same bits. Off by default, and it
+// must stay off for speculative decoding, whose verify must compute each
+// row as a decoding step does, which only Linear guarantees. Without a
+// Bulker it changes nothing.
+func (d *Decoder) SetBulkAll(on bool) { d.bulkAll = on }

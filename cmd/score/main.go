@@ -63,6 +63,9 @@ func run(dir, idsFlag string, top int, device, kvCache string, threads int, asJS
 		return err
 	}
 	defer m.Close()
+	// Scores are compared with nothing a decode step computes, so every
+	// row may take a GPU's tiled product (GOPARD_GPU_BULK).
+	m.SetBulkAll(true)
 	top = min(top, m.Config().Vocab)
 
 	// Forward in chunks so the logits buffer stays small for long inputs.

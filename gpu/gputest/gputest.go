@@ -554,8 +554,11 @@ type reference struct {
 
 // Decoder runs the conformance models of ../shared/data (those with at
 // most maxVocab tokens: 0, all) on b and on the CPU: the log-probabilities
-// of the whole prompt must agree within 2e-3 (the conformance tolerance),
-// then the first greedy tokens (decoded one at a time) must be the
+// of the whole prompt must agree within 2e-3 (the conformance tolerance;
+// with SetBulkAll, so that a device with bulk on scores the prompt through
+// its tiled product, as cmd/score does), then the prompt again as a
+// prefill keeping its last row, from which the first greedy tokens
+// (decoded one at a time) must be the
 // reference continuation, and forwarding them again as one block of rows
 // after a truncation (the PARD verify shape) must predict the same tokens.
 // Only those named in only run, when any are.
@@ -589,7 +592,11 @@ func Decoder(t *testing.T, b Backend, maxVocab, greedy int, only ...string) {
 
 			want, err := onCPU.Forward(ref.PromptIDs, 0, len(ref.PromptIDs))
 			require.NoError(t, err)
+			// Every row through the tiled product when the device has it
+			// on, as cmd/score takes it (SetBulkAll), then back.
+			onGPU.SetBulkAll(true)
 			got, err := onGPU.Forward(ref.PromptIDs, 0, len(ref.PromptIDs))
+			onGPU.SetBulkAll(false)
 			require.NoError(t, err)
 			worst := 0.0
 			for pos := range want {
