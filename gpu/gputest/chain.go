@@ -284,8 +284,11 @@ func testDecoderChunks(t *testing.T, b nn.Backend) {
 		for i := range long {
 			long[i] = int32(i*37+5) % int32(cfg.Vocab)
 		}
+		// Chunk 32: a whole chunk through it, then a short one not; 64:
+		// the prompt but its last row, then that row (keeping 1), or all
+		// of it (keeping none).
 		for _, chunk := range []int{32, 64} {
-			for _, want := range []int{1, 3, 0, len(long)} {
+			for _, want := range []int{1, 0} {
 				steps := []step{{long, want}, {[]int32{11}, 1}}
 				got, exp := decodeLogits(t, b, cfg, wDev, chunk, steps), decodeLogits(t, cpu, cfg, wCPU, chunk, steps)
 				require.Len(t, got, len(exp))
