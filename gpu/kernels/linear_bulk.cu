@@ -66,7 +66,10 @@ DEV_HOT void bulk_load_w(float v[8], const T* w, int N, int K, int n, int k, int
 template <typename T>
 DEV_HOT void linear_bulk(float* out, const float* x, const T* w, const float* bias, int M, int N, int K, int vec) {
   // The staged tiles, k-major, so that a thread's rows (columns) at one k
-  // are one 16-byte word.
+  // are one 16-byte word. (Those words are read as float4, which needs
+  // 16-byte alignment: both arrays are 16-byte multiples and the only
+  // shared memory of their kernels, so wherever the compiler puts them,
+  // as it declares them with .align 4, they stay aligned.)
   __shared__ float xs[BULK_BK][BULK_BM];
   __shared__ float ws[BULK_BK][BULK_BN];
   int t = threadIdx.x, tm = t / 16, tn = t % 16; // 16 × 16 threads
