@@ -73,13 +73,19 @@ func newKVCache(a *allocation, layers, capacity, kvHeads, headDim int) (*KVCache
 func (c *KVCache) failed(a *allocation, layers, width int, dt tensor.DType) error {
 	what := fmt.Sprintf("kv cache of %d positions (%d layers", c.Capacity, layers)
 	if dt != tensor.Invalid {
-		bytes := int64(layers) * 2 * int64(c.Capacity) * int64(width) * int64(dt.Size())
-		what += fmt.Sprintf(", %.1f MB in %v", float64(bytes)/1e6, dt)
+		what += fmt.Sprintf(", %.1f MB in %v", float64(KVCacheBytes(layers, c.Capacity, width, dt))/1e6, dt)
 	}
 	if a.err == nil { // a KVStore that gave a cache for some layers only
 		return fmt.Errorf("%s): the backend's AllocKV gave none", what)
 	}
 	return fmt.Errorf("%s): %w", what, a.err)
+}
+
+// KVCacheBytes is what a cache of keys and values for capacity positions
+// of layers layers, width (kvHeads·headDim) values each, takes in dtype
+// dt: what NewKVCache allocates, before it does.
+func KVCacheBytes(layers, capacity, width int, dt tensor.DType) int64 {
+	return int64(layers) * 2 * int64(capacity) * int64(width) * int64(dt.Size())
 }
 
 // DType is the element type of the cached keys and values.

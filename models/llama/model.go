@@ -265,7 +265,7 @@ func checkDeviceMemory(dir string, b nn.Backend, cfg nn.Config, weightBytes int6
 	if f, ok := b.(interface{ F16KVCache() bool }); ok && f.F16KVCache() {
 		kvDType = tensor.F16
 	}
-	kvBytes := int64(cfg.Layers) * 2 * int64(capacity) * int64(cfg.KVHeads*cfg.HeadDim) * int64(kvDType.Size())
+	kvBytes := nn.KVCacheBytes(cfg.Layers, capacity, cfg.KVHeads*cfg.HeadDim, kvDType)
 	if need := weightBytes + kvBytes; need > free {
 		return fmt.Errorf("model %s does not fit %s: it needs about %s (%s of weights, a %s KV cache of %d positions in %v), "+
 			"the device has %s free of %s; a shorter context or a binary16 KV cache (--kv-cache f16) needs less, and --device cpu runs it from host memory",
