@@ -43,17 +43,11 @@ func testLinearBulk(t *testing.T, b Backend) {
 	// Each output sums k in one order whatever M: a row alone has the bits
 	// it has among 130 (as the decoder needs, a prefill's rows being cut
 	// into chunks).
-	const N, K = 67, 264
-	w, _ := upload(t, b, random(r, tensor.BF16, N, K))
+	const K = 264
+	w, _ := upload(t, b, random(r, tensor.BF16, 67, K))
 	x, _ := upload(t, b, random(r, tensor.F32, 130, K))
-	all := b.Alloc(130, N)
-	bk.LinearBulk(all, x, w, nil)
-	rows := read(b, all)
-	for _, m := range []int{0, 63, 64, 100, 129} {
-		part := b.Alloc(1, N)
-		bk.LinearBulk(part, x.RowSlice(m, m+1), w, nil)
-		require.Equal(t, rows[m*N:(m+1)*N], read(b, part), "row %d alone vs among 130", m)
-	}
+	rowsAlone(t, b, bk.LinearBulk, x, w, [][2]int{{0, 1}, {63, 1}, {64, 1}, {100, 1}, {129, 1}})
+	all := b.Alloc(130, 67)
 	// Operands checked as Linear's, the message naming LinearBulk.
 	require.PanicsWithValue(t, b.Name()+": LinearBulk: x [130 264], w [67 264], out [130 66]",
 		func() { bk.LinearBulk(b.Alloc(130, 66), x, w, nil) })

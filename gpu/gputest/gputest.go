@@ -227,21 +227,33 @@ func testBF16Activations(t *testing.T, b Backend) {
 	t.Run("LinearQKV", func(t *testing.T) { testLinearQKVShapes(t, b, true) })
 
 	r := rng(17)
-	const N, K = 40, 256
-	w, _ := upload(t, b, random(r, tensor.BF16, N, K))
-	x, _ := upload(t, b, random(r, tensor.F32, 16, K))
-	all := b.Alloc(16, N)
-	b.Linear(all, x, w, nil)
-	rows := read(b, all)
+	w, _ := upload(t, b, random(r, tensor.BF16, 40, 256))
+	x, _ := upload(t, b, random(r, tensor.F32, 16, 256))
+	var parts [][2]int
 	for _, m := range []int{0, 4, 8, 15} {
 		for _, M := range []int{1, 2, 9} {
-			if m+M > 16 {
-				continue
+			if m+M <= 16 {
+				parts = append(parts, [2]int{m, M})
 			}
-			part := b.Alloc(M, N)
-			b.Linear(part, x.RowSlice(m, m+M), w, nil)
-			require.Equal(t, rows[m*N:(m+1)*N], read(b, part)[:N], "row %d alone vs among 16: M = %d", m, M)
 		}
+	}
+	rowsAlone(t, b, b.Linear, x, w, parts)
+}
+
+// rowsAlone multiplies all rows of x by w with mul, then each part {m, M}
+// (rows m..m+M-1) alone, and requires part's first row to have the bits
+// row m had among all: a row's result must not depend on the rows beside
+// it, which keeps greedy speculative decoding exact.
+func rowsAlone(t *testing.T, b Backend, mul func(out, x, w, bias *tensor.Tensor), x, w *tensor.Tensor, parts [][2]int) {
+	N, rowsX := w.Rows(), x.Rows()
+	all := b.Alloc(rowsX, N)
+	mul(all, x, w, nil)
+	rows := read(b, all)
+	for _, p := range parts {
+		m, M := p[0], p[1]
+		part := b.Alloc(M, N)
+		mul(part, x.RowSlice(m, m+M), w, nil)
+		require.Equal(t, rows[m*N:(m+1)*N], read(b, part)[:N], "row %d alone vs among %d: M = %d", m, rowsX, M)
 	}
 }
 
