@@ -17,46 +17,34 @@ type allocation struct {
 
 // alloc returns a zeroed F32 tensor of shape, or nil after a failure.
 func (a *allocation) alloc(shape ...int) *tensor.Tensor {
-	if a.err != nil {
-		return nil
+	if ta, ok := a.b.(Allocator); ok {
+		return a.try(func() (*tensor.Tensor, error) { return ta.TryAlloc(shape...) })
 	}
-	ta, ok := a.b.(Allocator)
-	if !ok {
-		return a.keep(a.b.Alloc(shape...))
-	}
-	t, err := ta.TryAlloc(shape...)
-	if err != nil {
-		a.err = err
-		return nil
-	}
-	return a.keep(t)
+	return a.try(func() (*tensor.Tensor, error) { return a.b.Alloc(shape...), nil })
 }
 
 // allocKV is s.AllocKV (TryAllocKV where s is a KVAllocator), kept like
 // alloc's tensors; nil after a failure or where s asks for the default
 // cache.
 func (a *allocation) allocKV(s KVStore, rows, kvHeads, headDim int) *tensor.Tensor {
-	if a.err != nil {
-		return nil
+	if ka, ok := s.(KVAllocator); ok {
+		return a.try(func() (*tensor.Tensor, error) { return ka.TryAllocKV(rows, kvHeads, headDim) })
 	}
-	ka, ok := s.(KVAllocator)
-	if !ok {
-		return a.keep(s.AllocKV(rows, kvHeads, headDim))
-	}
-	t, err := ka.TryAllocKV(rows, kvHeads, headDim)
-	if err != nil {
-		a.err = err
-		return nil
-	}
-	return a.keep(t)
+	return a.try(func() (*tensor.Tensor, error) { return s.AllocKV(rows, kvHeads, headDim), nil })
 }
 
 // load is Backend.Load, kept like alloc's tensors.
 func (a *allocation) load(w *tensor.Tensor) *tensor.Tensor {
+	return a.try(func() (*tensor.Tensor, error) { return a.b.Load(w) })
+}
+
+// try runs mk unless an earlier one failed, and keeps what it made or
+// the first failure (nil from then on).
+func (a *allocation) try(mk func() (*tensor.Tensor, error)) *tensor.Tensor {
 	if a.err != nil {
 		return nil
 	}
-	t, err := a.b.Load(w)
+	t, err := mk()
 	if err != nil {
 		a.err = err
 		return nil
