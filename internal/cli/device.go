@@ -37,16 +37,18 @@ func Backend(device string, threads int) (nn.Backend, error) {
 	if _, err := gpu.SettingsFromEnv(); err != nil {
 		return nil, err // auto would otherwise fall back to the CPU over a typo
 	}
-	switch kind {
-	case "cuda":
-		return opened(cuda.Open(ordinal))
-	case "hip":
-		return opened(hip.Open(ordinal))
+	for _, g := range gpuOpeners {
+		if g.kind == kind {
+			return g.open(ordinal)
+		}
 	}
-	return autoBackend(threads, os.Stderr, []gpuOpener{
-		{"cuda", func(n int) (nn.Backend, error) { return opened(cuda.Open(n)) }},
-		{"hip", func(n int) (nn.Backend, error) { return opened(hip.Open(n)) }},
-	})
+	return autoBackend(threads, os.Stderr, gpuOpeners)
+}
+
+// gpuOpeners are the GPU kinds, in the order auto tries them.
+var gpuOpeners = []gpuOpener{
+	{"cuda", func(n int) (nn.Backend, error) { return opened(cuda.Open(n)) }},
+	{"hip", func(n int) (nn.Backend, error) { return opened(hip.Open(n)) }},
 }
 
 // opened is an Open's result as an nn.Backend: nil on error, where the
