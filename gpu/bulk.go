@@ -66,4 +66,4 @@ func (d *Device) LinearBulk(out, x, w, bias *tensor.Tensor) {
 }
 
 // bulkNames[dtype] names the linear_bulk kernel for weights of dtype.
-var bulkNames = map[tensor.DType]string{tensor.F32: "linear_bulk_f32", tensor.BF16: "linear_bulk_bf16", tensor.F16: "linear_bulk_f16"}
+var bulkNames = dtypeNames("linear_bulk")
