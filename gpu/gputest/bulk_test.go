@@ -1,17 +1,13 @@
 package gputest
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gopard/gopard/models"
-	"github.com/gopard/gopard/models/llama"
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/pard"
 	"github.com/gopard/gopard/tensor"
-	"github.com/gopard/gopard/tokenizer"
 )
 
 // skewedBulk is the CPU as an nn.Bulker whose product is Linear's times
@@ -37,23 +33,13 @@ func (b *skewedBulk) LinearBulk(out, x, w, bias *tensor.Tensor) {
 // products differ from Linear's, because the decoder sends it the same
 // rows in every mode (the prompt's but its last).
 func TestBulkEnginesOnCPU(t *testing.T) {
-	dirs := defaultModels(t)
-	tok, err := tokenizer.Load(filepath.Join(dirs.Target, "tokenizer.json"))
-	require.NoError(t, err)
-	prompt := tok.Encode("package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tif len(os.Args) < 2 {\n", false)
+	dirs, tok, prompt := goPrompt(t)
 	const tokens = 48
 	b := &skewedBulk{CPU: ops.NewCPU(2)}
 	capacity := len(prompt) + tokens + 9
-	layers := map[string]int{}
-	load := func(name, dir string) pard.Model {
-		m, err := models.Load(dir, llama.Options{Backend: b, Context: capacity})
-		require.NoError(t, err, name)
-		t.Cleanup(func() { m.Close() })
-		layers[name] = m.Config().Layers
-		return pard.WithInfo(m, pard.ModelInfo{Name: name, VocabSize: m.Config().Vocab, EOS: m.EOS,
-			PardToken: m.PardToken, SpdType: m.HF.SpdType, MaxContext: capacity})
-	}
-	target, draft, pdraft := load("target", dirs.Target), load("draft", dirs.Draft), load("pard", dirs.PARD)
+	target, targetModel := loadModel(t, "target", dirs.Target, b, capacity)
+	draft, _ := loadModel(t, "draft", dirs.Draft, b, capacity)
+	pdraft, _ := loadModel(t, "pard", dirs.PARD, b, capacity)
 	gen := func(dm pard.Model, opt pard.Options) []int32 {
 		opt.MaxNewTokens, opt.IgnoreEOS, opt.Vocab = tokens, true, tok.VocabSize()
 		res, err := pard.Generate(target, dm, prompt, opt)
@@ -64,7 +50,7 @@ func TestBulkEnginesOnCPU(t *testing.T) {
 	b.rows = 0
 	ar := gen(nil, pard.Options{Mode: pard.AR})
 	// Seven products a layer, three in the last (it stops at the cache).
-	require.Equal(t, (len(prompt)-1)*(7*layers["target"]-4), b.rows, "AR: the prompt's rows but the last, through every product")
+	require.Equal(t, (len(prompt)-1)*(7*targetModel.Config().Layers-4), b.rows, "AR: the prompt's rows but the last, through every product")
 	require.Equal(t, ar, gen(draft, pard.Options{Mode: pard.VSD, K: 4}), "VSD")
 	require.Equal(t, ar, gen(pdraft, pard.Options{Mode: pard.PARD, K: 4}), "PARD")
 	require.Equal(t, ar, gen(pdraft, pard.Options{Mode: pard.PARD, K: 8, MinConfidence: 0.1}), "PARD, min confidence 0.1")

@@ -34,18 +34,12 @@ func defaultModels(t *testing.T) defaultmodel.Models {
 func Engines(t *testing.T, b Backend) { engines(t, b) }
 
 func engines(t *testing.T, b nn.Backend) {
-	dirs := defaultModels(t)
-	tok, err := tokenizer.Load(filepath.Join(dirs.Target, "tokenizer.json"))
-	require.NoError(t, err)
-	prompt := tok.Encode("package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tif len(os.Args) < 2 {\n", false)
+	dirs, tok, prompt := goPrompt(t)
 	const tokens, k = 96, 4
 	capacity := len(prompt) + tokens + k + 1
 	load := func(name, dir string, bk nn.Backend) pard.Model {
-		m, err := models.Load(dir, llama.Options{Backend: bk, Context: capacity})
-		require.NoError(t, err, name)
-		t.Cleanup(func() { m.Close() })
-		return pard.WithInfo(m, pard.ModelInfo{Name: name, VocabSize: m.Config().Vocab, EOS: m.EOS,
-			PardToken: m.PardToken, SpdType: m.HF.SpdType, MaxContext: capacity})
+		m, _ := loadModel(t, name, dir, bk, capacity)
+		return m
 	}
 	target, draft, pdraft := load("target", dirs.Target, b), load("draft", dirs.Draft, b), load("pard", dirs.PARD, b)
 	_, hasIDs := target.(pard.ArgmaxForwarder)
@@ -101,6 +95,25 @@ func engines(t *testing.T, b nn.Backend) {
 	}
 	require.Equal(t, ar.Output[:8], onCPU.Output[:8], "the device's first greedy tokens differ from the CPU's")
 	require.True(t, slices.Equal(ar.Prompt, prompt))
+}
+
+// goPrompt returns the default models' directories, their tokenizer and
+// the engines' prompt (the start of a Go program), or skips.
+func goPrompt(t *testing.T) (defaultmodel.Models, *tokenizer.Tokenizer, []int32) {
+	dirs := defaultModels(t)
+	tok, err := tokenizer.Load(filepath.Join(dirs.Target, "tokenizer.json"))
+	require.NoError(t, err)
+	return dirs, tok, tok.Encode("package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tif len(os.Args) < 2 {\n", false)
+}
+
+// loadModel loads the model in dir on b for capacity positions, closed
+// when t ends, as the engines take it (named name) and as itself.
+func loadModel(t *testing.T, name, dir string, b nn.Backend, capacity int) (pard.Model, *llama.Model) {
+	m, err := models.Load(dir, llama.Options{Backend: b, Context: capacity})
+	require.NoError(t, err, name)
+	t.Cleanup(func() { m.Close() })
+	return pard.WithInfo(m, pard.ModelInfo{Name: name, VocabSize: m.Config().Vocab, EOS: m.EOS,
+		PardToken: m.PardToken, SpdType: m.HF.SpdType, MaxContext: capacity}), m
 }
 
 func commonPrefix(a, b []int32) int {
