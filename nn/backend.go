@@ -21,6 +21,24 @@ import (
 // device's state is unknown: close the backend.
 var ErrDevice = errors.New("device failure")
 
+// ErrOutOfMemory is matched (errors.Is) by the errors that mean a device
+// has too little memory for what was asked: a model refused before its
+// upload because it does not fit, or an allocation the driver refused for
+// want of memory. Unlike other load errors, the same work may still run
+// elsewhere (on the CPU, from host memory), which is what --device auto
+// does on it.
+var ErrOutOfMemory = errors.New("out of device memory")
+
+// OutOfMemory returns err, with its message unchanged, matching
+// ErrOutOfMemory as well as what err matches.
+func OutOfMemory(err error) error { return outOfMemory{err} }
+
+type outOfMemory struct{ err error }
+
+func (e outOfMemory) Error() string        { return e.err.Error() }
+func (e outOfMemory) Unwrap() error        { return e.err }
+func (e outOfMemory) Is(target error) bool { return target == ErrOutOfMemory }
+
 // Backend runs the dozen operations a decoder needs. Activations are F32
 // tensors the backend allocated; weights are tensors the backend prepared
 // with Load. Shapes are (rows, cols) with rows = positions. Methods do not

@@ -24,6 +24,7 @@ import (
 	"github.com/gopard/gopard/internal/defaultmodel"
 	"github.com/gopard/gopard/internal/gocorpus"
 	"github.com/gopard/gopard/models/llama"
+	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/pard"
 	"github.com/gopard/gopard/tokenizer"
@@ -93,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	fs.StringVar(&c.out, "out", "", "results JSONL file (default: results/<timestamp>.jsonl)")
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
-	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
+	fs.StringVar(&c.device, "device", "auto", cli.FallBackHelp)
 	fs.Var(&c.bf16Flag, "bf16-activations", cli.BF16ActivationsHelp)
 	fs.StringVar(&c.kvCache, "kv-cache", "f32", cli.KVCacheHelp)
 	fs.StringVar(&c.draftAct, "draft-activations", "bf16", cli.DraftActivationsHelp)
@@ -351,41 +352,19 @@ func run(c *config, stdout, stderr io.Writer) error {
 		capacity = hf.MaxPositions
 	}
 
-	backend, err := cli.Backend(c.device, c.threads)
+	ms, err := cli.FallBack(c.device, stderr, func(device string) (*models, error) {
+		return openModels(c, device, tok, capacity, stderr)
+	})
 	if err != nil {
 		return err
 	}
-	defer cli.CloseBackend(backend)
-	bf16On, note := c.bf16Flag.Apply(backend, c.embedded) // whether the target takes bf16 activations
-	if note != "" {
-		fmt.Fprintln(stderr, "eval: "+note)
-	}
-	if c.kvCache, err = cli.SetKVCache(backend, c.kvCache); err != nil {
-		return err
-	}
-	draftBackend, draftBF16, err := cli.DraftBackend(backend, c.draftAct)
-	if err != nil {
-		return err
-	}
+	defer ms.close()
+	backend, bf16On, draftBF16 := ms.backend, ms.bf16On, ms.draftBF16
+	target, pardDraft, vsdDraft := ms.target, ms.pardDraft, ms.vsdDraft
 	fmt.Fprintf(stderr, "eval: running on %s\n", backend.Name())
 	cpuName := ""
 	if _, onCPU := backend.(*ops.CPU); onCPU {
 		cpuName = ops.CPUName()
-	}
-	pair, err := cli.OpenPair(c.target, c.draft, tok, backend, draftBackend, capacity, false)
-	if err != nil {
-		return err
-	}
-	defer pair.Close()
-	target, pardDraft := pair.Models()
-	vsdDraft := pardDraft
-	if c.arDraft != "" {
-		ar, info, err := pair.OpenDraft(c.arDraft, draftBackend, capacity, false)
-		if err != nil {
-			return err
-		}
-		defer ar.Close()
-		vsdDraft = pard.WithInfo(ar, info)
 	}
 
 	outPath := c.out
@@ -593,4 +572,67 @@ func printTable(w io.Writer, cells []cell) {
 		}
 		fmt.Fprintf(w, "%-12s %-5s %3d %8g %8d %10.2f %8s %9.2f %8.2f %6.3f\n", c.Benchmark, c.Mode, c.K, c.MinConfidence, c.Prompts, c.TokenPerSec, speed, c.AcceptLength, c.Verified, c.Acc)
 	}
+}
+
+// models are the backend eval runs on and the models it loaded there.
+type models struct {
+	backend           nn.Backend
+	bf16On, draftBF16 bool // whether the target and the drafts take bf16 activations
+	pair              *cli.Pair
+	ar                *llama.Model // --ar-draft, or nil
+	target, pardDraft pard.Model
+	vsdDraft          pard.Model // the AR draft, or the PARD draft run as one
+}
+
+// openModels opens the backend of device (with --threads,
+// --bf16-activations, --kv-cache and --draft-activations) and loads the
+// target, the PARD draft and the --ar-draft onto it, leaving nothing open
+// when one fails: cli.FallBack runs it again on the CPU when the models do
+// not fit a GPU that --device auto chose.
+func openModels(c *config, device string, tok *tokenizer.Tokenizer, capacity int, stderr io.Writer) (*models, error) {
+	b, err := cli.Backend(device, c.threads)
+	if err != nil {
+		return nil, err
+	}
+	ms := &models{backend: b}
+	var note string
+	if ms.bf16On, note = c.bf16Flag.Apply(b, c.embedded); note != "" {
+		fmt.Fprintln(stderr, "eval: "+note)
+	}
+	fail := func(err error) (*models, error) {
+		ms.close()
+		return nil, err
+	}
+	if c.kvCache, err = cli.SetKVCache(b, c.kvCache); err != nil {
+		return fail(err)
+	}
+	draftB, draftBF16, err := cli.DraftBackend(b, c.draftAct)
+	if err != nil {
+		return fail(err)
+	}
+	ms.draftBF16 = draftBF16
+	if ms.pair, err = cli.OpenPair(c.target, c.draft, tok, b, draftB, capacity, false); err != nil {
+		return fail(err)
+	}
+	ms.target, ms.pardDraft = ms.pair.Models()
+	ms.vsdDraft = ms.pardDraft
+	if c.arDraft != "" {
+		ar, info, err := ms.pair.OpenDraft(c.arDraft, draftB, capacity, false)
+		if err != nil {
+			return fail(err)
+		}
+		ms.ar, ms.vsdDraft = ar, pard.WithInfo(ar, info)
+	}
+	return ms, nil
+}
+
+// close releases the models, then the backend.
+func (ms *models) close() {
+	if ms.ar != nil {
+		ms.ar.Close()
+	}
+	if ms.pair != nil {
+		ms.pair.Close()
+	}
+	cli.CloseBackend(ms.backend)
 }

@@ -93,7 +93,7 @@ func runDemo(c *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the prompt encodes to no tokens")
 	}
 	quiet := c.quiet || c.asJSON
-	b, draftB, err := newBackend(c, stderr)
+	b, draftB, err := newBackend(c, c.device, stderr)
 	if err != nil {
 		return err
 	}

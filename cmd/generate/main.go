@@ -85,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Uint64Var(&c.seed, "seed", 0, "sampling seed")
 	fs.IntVar(&c.pardToken, "pard-token", -1, "PARD mask token id (default: the draft config.json's pard_token)")
 	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
-	fs.StringVar(&c.device, "device", "auto", cli.DeviceHelp)
+	fs.StringVar(&c.device, "device", "auto", cli.FallBackHelp)
 	fs.Var(&c.bf16Flag, "bf16-activations", cli.BF16ActivationsHelp)
 	fs.StringVar(&c.kvCache, "kv-cache", "f32", cli.KVCacheHelp)
 	fs.StringVar(&c.draftAct, "draft-activations", "bf16", cli.DraftActivationsHelp)
@@ -223,15 +223,11 @@ func run(c *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the prompt has %d tokens; the context holds %d (raise --max_cache_len, within max_position_embeddings %d)", len(prompt), capacity, hf.MaxPositions)
 	}
 
-	b, draftB, err := newBackend(c, stderr)
+	b, pair, err := openPair(c, tok, capacity, stderr)
 	if err != nil {
 		return err
 	}
 	defer cli.CloseBackend(b)
-	pair, err := cli.OpenPair(c.target, c.draft, tok, b, draftB, capacity, c.asJSON || c.quiet)
-	if err != nil {
-		return err
-	}
 	defer pair.Close()
 	target, draft := pair.Models()
 
@@ -375,10 +371,34 @@ func buildPrompt(c *config, tok *tokenizer.Tokenizer, tokDir string) ([]int32, e
 	return ids, nil
 }
 
-// newBackend is the backend of --device, --threads, --bf16-activations
-// and --kv-cache, and the one drafts run on beside it (--draft-activations).
-func newBackend(c *config, stderr io.Writer) (target, draft nn.Backend, err error) {
-	b, err := cli.Backend(c.device, c.threads)
+// openPair opens the backend and loads the target and the draft onto it;
+// with --device auto, a pair too large for the GPU's memory runs on the
+// CPU (cli.FallBack).
+func openPair(c *config, tok *tokenizer.Tokenizer, capacity int, stderr io.Writer) (nn.Backend, *cli.Pair, error) {
+	type opened struct {
+		b    nn.Backend
+		pair *cli.Pair
+	}
+	o, err := cli.FallBack(c.device, stderr, func(device string) (opened, error) {
+		b, draftB, err := newBackend(c, device, stderr)
+		if err != nil {
+			return opened{}, err
+		}
+		pair, err := cli.OpenPair(c.target, c.draft, tok, b, draftB, capacity, c.asJSON || c.quiet)
+		if err != nil {
+			cli.CloseBackend(b)
+			return opened{}, err
+		}
+		return opened{b, pair}, nil
+	})
+	return o.b, o.pair, err
+}
+
+// newBackend is the backend of device (--device), --threads,
+// --bf16-activations and --kv-cache, and the one drafts run on beside it
+// (--draft-activations).
+func newBackend(c *config, device string, stderr io.Writer) (target, draft nn.Backend, err error) {
+	b, err := cli.Backend(device, c.threads)
 	if err != nil {
 		return nil, nil, err
 	}

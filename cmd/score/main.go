@@ -15,6 +15,8 @@ import (
 	"os"
 
 	"github.com/gopard/gopard/internal/cli"
+	"github.com/gopard/gopard/models/llama"
+	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/ops"
 )
 
@@ -23,7 +25,7 @@ func main() {
 	idsFlag := flag.String("ids", "", "token ids to score, comma-separated")
 	top := flag.Int("top", 10, "log-probabilities to print per position")
 	threads := flag.Int("threads", 0, "CPU threads (0: all cores)")
-	device := flag.String("device", "auto", cli.DeviceHelp)
+	device := flag.String("device", "auto", cli.FallBackHelp)
 	kvCache := flag.String("kv-cache", "f32", cli.KVCacheHelp)
 	asJSON := flag.Bool("json", false, `print one JSON object {"top_logprobs": [[[id, logprob], ...], ...], "perplexity": p}`)
 	flag.Usage = func() {
@@ -50,18 +52,32 @@ func run(dir, idsFlag string, top int, device, kvCache string, threads int, asJS
 	if top < 1 {
 		return fmt.Errorf("--top %d: must be at least 1", top)
 	}
-	b, err := cli.Backend(device, threads)
+	// With --device auto, a model too large for the GPU is scored on the CPU.
+	type opened struct {
+		b nn.Backend
+		m *llama.Model
+	}
+	o, err := cli.FallBack(device, os.Stderr, func(device string) (opened, error) {
+		b, err := cli.Backend(device, threads)
+		if err != nil {
+			return opened{}, err
+		}
+		if _, err := cli.SetKVCache(b, kvCache); err != nil {
+			cli.CloseBackend(b)
+			return opened{}, err
+		}
+		m, err := cli.LoadModel(dir, b, len(ids), asJSON)
+		if err != nil {
+			cli.CloseBackend(b)
+			return opened{}, err
+		}
+		return opened{b, m}, nil
+	})
 	if err != nil {
 		return err
 	}
-	defer cli.CloseBackend(b)
-	if _, err := cli.SetKVCache(b, kvCache); err != nil {
-		return err
-	}
-	m, err := cli.LoadModel(dir, b, len(ids), asJSON)
-	if err != nil {
-		return err
-	}
+	defer cli.CloseBackend(o.b)
+	m := o.m
 	defer m.Close()
 	// Scores are compared with nothing a decode step computes, so every
 	// row may take a GPU's tiled product (GOPARD_GPU_BULK).

@@ -59,6 +59,7 @@ typedef struct {
 
 enum {
 	GP_CUDA_ERROR_NO_DEVICE = 100,
+	GP_CUDA_ERROR_OUT_OF_MEMORY = 2, // CUDA_ERROR_OUT_OF_MEMORY
 	GP_ATTR_CC_MAJOR = 75, // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
 	GP_ATTR_CC_MINOR = 76,
 	GP_ATTR_L2_CACHE_SIZE = 38, // CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, bytes
@@ -445,6 +446,7 @@ import (
 
 	"github.com/gopard/gopard/gpu"
 	"github.com/gopard/gopard/gpu/kernels"
+	"github.com/gopard/gopard/nn"
 )
 
 // The libraries are opened once per process; their function pointers are
@@ -500,7 +502,11 @@ func check(api string, r C.CUresult) error {
 	if r == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: %s (%s)", api, C.GoString(C.gp_error_name(r)), C.GoString(C.gp_error_string(r)))
+	err := fmt.Errorf("%s: %s (%s)", api, C.GoString(C.gp_error_name(r)), C.GoString(C.gp_error_string(r)))
+	if r == C.GP_CUDA_ERROR_OUT_OF_MEMORY {
+		return nn.OutOfMemory(err) // --device auto may run the model on the CPU instead
+	}
+	return err
 }
 
 func checkNVRTC(api string, r C.nvrtcResult) error {

@@ -43,7 +43,7 @@ func TestFakeDriver(t *testing.T) {
 	require.NotContains(t, spilled, "linear_bf16_m16")
 	require.NotContains(t, spilled, "rmsnorm")
 	os.Unsetenv("FAKE_LOCAL_BYTES")
-	fakegpu.Memory(t, b)
+	fakegpu.Memory(t, b, "CUDA_ERROR_OUT_OF_MEMORY")
 	gputest.Decoder(t, b, 0, 4, "qwen3-tiny")
 	gputest.Chain(t, b) // a PARD iteration's kernels in one graph run
 	// The fake has graphs, so the decoding steps ran as graphs (the fake

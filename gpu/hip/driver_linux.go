@@ -20,6 +20,7 @@ typedef struct _hiprtcProgram* hiprtcProgram;
 enum {
 	GP_HIP_ERROR_INSUFFICIENT_DRIVER = 35,
 	GP_HIP_ERROR_NO_DEVICE = 100,
+	GP_HIP_ERROR_OUT_OF_MEMORY = 2, // hipErrorOutOfMemory
 	GP_STREAM_NON_BLOCKING = 1,
 	GP_MAX_ARGS = 32,
 	GP_PROPS_BYTES = 1 << 16, // more than any hipDeviceProp_t
@@ -249,6 +250,7 @@ import (
 
 	"github.com/gopard/gopard/gpu"
 	"github.com/gopard/gopard/gpu/kernels"
+	"github.com/gopard/gopard/nn"
 )
 
 var (
@@ -303,7 +305,11 @@ func check(api string, r C.hipError_t) error {
 	if r == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: %s (%s)", api, C.GoString(C.gp_error_name(r)), C.GoString(C.gp_error_string(r)))
+	err := fmt.Errorf("%s: %s (%s)", api, C.GoString(C.gp_error_name(r)), C.GoString(C.gp_error_string(r)))
+	if r == C.GP_HIP_ERROR_OUT_OF_MEMORY {
+		return nn.OutOfMemory(err) // --device auto may run the model on the CPU instead
+	}
+	return err
 }
 
 func checkRTC(api string, r C.hiprtcResult) error {

@@ -32,7 +32,7 @@ func TestFakeDriver(t *testing.T) {
 	require.Equal(t, "hip:0 Fake Instinct (gfx90a)", b.Name())
 	require.Equal(t, 64, b.WarpSize())
 	gputest.Smoke(t, b) // (the emulator's own tests check every kernel)
-	fakegpu.Memory(t, b)
+	fakegpu.Memory(t, b, "hipErrorOutOfMemory")
 	gputest.Decoder(t, b, 0, 4, "qwen3-tiny")
 	x := b.Alloc(1, 64)
 	d, err := b.Time(func() { b.Add(x, x) })

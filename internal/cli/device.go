@@ -18,6 +18,10 @@ import (
 // DeviceHelp is the usage text of the --device flag.
 const DeviceHelp = "where the model runs: auto (a GPU when one works, else the CPU), cpu, cuda, hip, or cuda:N / hip:N for GPU number N"
 
+// FallBackHelp is DeviceHelp for the commands that load models through
+// FallBack.
+const FallBackHelp = DeviceHelp + "; with auto, models that do not fit the GPU's free memory run on the CPU"
+
 // Backend returns the backend a --device value names; threads sizes the
 // CPU backend (≤ 0: all cores). "auto" tries CUDA, then HIP, and falls back
 // to the CPU (saying so on stderr when a GPU is there but failed to open:
@@ -88,6 +92,27 @@ func autoBackend(threads int, warn io.Writer, gpus []gpuOpener) (nn.Backend, err
 			strings.Join(failed, " or --device "))
 	}
 	return ops.NewCPU(threads), nil
+}
+
+// FallBack runs open, which opens the backend a --device value names and
+// loads the models onto it, and returns what it made. When device is auto
+// and open fails because a model does not fit a GPU's memory
+// (nn.ErrOutOfMemory: refused before its upload, or an allocation the
+// driver refused), FallBack says so on warn and runs open again for the
+// CPU, which holds the models in host memory: auto means the fastest
+// place that can run the job, and a GPU that cannot hold it is not one.
+// open must leave nothing open or loaded when it fails. With any other
+// device, or any other error, open's result is returned as it is.
+func FallBack[T any](device string, warn io.Writer, open func(device string) (T, error)) (T, error) {
+	v, err := open(device)
+	if err == nil || !errors.Is(err, nn.ErrOutOfMemory) {
+		return v, err
+	}
+	if kind, _, _ := parseDevice(device); kind != "auto" {
+		return v, err
+	}
+	fmt.Fprintf(warn, "--device auto: %v\n--device auto: running on the CPU instead (--device cpu skips the GPU)\n", err)
+	return open("cpu")
 }
 
 // parseDevice splits "cuda:1" into its kind and ordinal.

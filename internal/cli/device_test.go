@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopard/gopard/gpu"
+	"github.com/gopard/gopard/internal/defaultmodel"
 	"github.com/gopard/gopard/nn"
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/ops/asm"
@@ -280,5 +281,79 @@ func TestDraftBackendOnGPU(t *testing.T) {
 		require.NoError(t, err)
 		require.Same(t, g, d)
 		require.Equal(t, on, bf16)
+	}
+}
+
+// fullGPU stands in for a GPU with no memory free: the CPU, reporting
+// MemInfo, so that a model's load is refused before its upload.
+type fullGPU struct {
+	*ops.CPU
+	closed bool
+}
+
+func (g *fullGPU) Name() string                            { return "cuda:0 Full GPU" }
+func (g *fullGPU) MemInfo() (free, total int64, err error) { return 0, 16 << 30, nil }
+func (g *fullGPU) Close() error                            { g.closed = true; return nil }
+
+// TestFallBack opens the embedded target and PARD draft as generate does,
+// on a GPU too full to hold them: --device auto runs them on the CPU,
+// saying why; a GPU asked for by name, or another error, is not retried.
+func TestFallBack(t *testing.T) {
+	dirs, err := defaultmodel.Dirs()
+	if err != nil {
+		t.Skipf("no embedded models: %v", err)
+	}
+	tok, err := LoadTokenizer(dirs.Target)
+	require.NoError(t, err)
+	type opened struct {
+		b    nn.Backend
+		pair *Pair
+	}
+	for _, tc := range []struct {
+		device, target string
+		opens          []string // the devices open was asked for
+		err            string   // wanted in the error; "" for none
+		warn           string   // wanted in the warning
+	}{
+		{device: "auto", target: dirs.Target, opens: []string{"auto", "cpu"},
+			warn: "--device auto: model " + dirs.Target + " does not fit cuda:0 Full GPU: it needs about "},
+		{device: "", target: dirs.Target, opens: []string{"", "cpu"},
+			warn: "the device has 0.0 MB free of 17.2 GB; a shorter context or"},
+		{device: "cuda", target: dirs.Target, opens: []string{"cuda"}, err: "does not fit cuda:0 Full GPU"},
+		{device: "auto", target: filepath.Join(t.TempDir(), "none"), opens: []string{"auto"}, err: "none"},
+	} {
+		var asked []string
+		var gpus []*fullGPU
+		var warn strings.Builder
+		o, err := FallBack(tc.device, &warn, func(device string) (opened, error) {
+			asked = append(asked, device)
+			var b nn.Backend = ops.NewCPU(1)
+			if device != "cpu" {
+				g := &fullGPU{CPU: ops.NewCPU(1)}
+				gpus = append(gpus, g)
+				b = g
+			}
+			pair, err := OpenPair(tc.target, dirs.PARD, tok, b, b, 64, true)
+			if err != nil {
+				CloseBackend(b)
+				return opened{}, err
+			}
+			return opened{b, pair}, nil
+		})
+		require.Equal(t, tc.opens, asked, "device %q", tc.device)
+		for _, g := range gpus {
+			require.True(t, g.closed, "the full GPU closed")
+		}
+		if tc.err != "" {
+			require.ErrorContains(t, err, tc.err)
+			require.Empty(t, warn.String())
+			continue
+		}
+		require.NoError(t, err, "device %q", tc.device)
+		require.IsType(t, &ops.CPU{}, o.b)
+		require.Equal(t, dirs.PARD, o.pair.DraftInfo.Name)
+		require.Contains(t, warn.String(), tc.warn)
+		require.True(t, strings.HasSuffix(warn.String(), "\n--device auto: running on the CPU instead (--device cpu skips the GPU)\n"), warn.String())
+		o.pair.Close()
 	}
 }

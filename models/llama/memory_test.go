@@ -67,6 +67,7 @@ func TestDeviceMemoryCheck(t *testing.T) {
 		}
 		require.ErrorContains(t, err, tc.msg, "free %d", tc.free)
 		require.ErrorContains(t, err, "model "+dir+" does not fit ")
+		require.ErrorIs(t, err, nn.ErrOutOfMemory, "--device auto tries the CPU on it")
 		require.Zero(t, d.loads, "nothing loaded before the check")
 	}
 }

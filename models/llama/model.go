@@ -267,9 +267,9 @@ func checkDeviceMemory(dir string, b nn.Backend, cfg nn.Config, weightBytes int6
 	}
 	kvBytes := nn.KVCacheBytes(cfg.Layers, capacity, cfg.KVHeads*cfg.HeadDim, kvDType)
 	if need := weightBytes + kvBytes; need > free {
-		return fmt.Errorf("model %s does not fit %s: it needs about %s (%s of weights, a %s KV cache of %d positions in %v), "+
+		return nn.OutOfMemory(fmt.Errorf("model %s does not fit %s: it needs about %s (%s of weights, a %s KV cache of %d positions in %v), "+
 			"the device has %s free of %s; a shorter context or a binary16 KV cache (--kv-cache f16) needs less, and --device cpu runs it from host memory",
-			dir, b.Name(), size(need), size(weightBytes), size(kvBytes), capacity, kvDType, size(free), size(total))
+			dir, b.Name(), size(need), size(weightBytes), size(kvBytes), capacity, kvDType, size(free), size(total)))
 	}
 	return nil
 }

@@ -6,14 +6,17 @@ package fakegpu
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gopard/gopard/gpu/gputest"
 	"github.com/gopard/gopard/gpu/internal/emu"
+	"github.com/gopard/gopard/nn"
 )
 
 //go:embed testdata/fakegpu.c
@@ -67,9 +70,11 @@ func Run(t *testing.T, warp int, libEnv ...string) (child bool) {
 }
 
 // Memory checks, in the child, the memory the fake reports through b (8
-// of 16 GiB free) and that a model too large for FAKE_MEM_FREE bytes is
-// refused before any upload (gputest.TooLarge).
-func Memory(t *testing.T, b gputest.Backend) {
+// of 16 GiB free), that a model too large for FAKE_MEM_FREE bytes is
+// refused before any upload (gputest.TooLarge), and that an allocation the
+// driver refuses for want of memory is an error matching
+// nn.ErrOutOfMemory, named as the driver names it (oom).
+func Memory(t *testing.T, b gputest.Backend, oom string) {
 	free, total, err := b.(interface {
 		MemInfo() (free, total int64, err error)
 	}).MemInfo()
@@ -81,5 +86,9 @@ func Memory(t *testing.T, b gputest.Backend) {
 	}
 	t.Setenv("FAKE_MEM_FREE", "1000")
 	gputest.TooLarge(t, b)
+	_, err = b.(nn.Allocator).TryAlloc(1000) // 4000 bytes
+	if !errors.Is(err, nn.ErrOutOfMemory) || !strings.Contains(err.Error(), oom) {
+		t.Fatalf("TryAlloc of 4000 bytes with 1000 free: %v, want an error naming %s that matches nn.ErrOutOfMemory", err, oom)
+	}
 	os.Unsetenv("FAKE_MEM_FREE")
 }

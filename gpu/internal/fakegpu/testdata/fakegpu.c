@@ -116,10 +116,16 @@ CUresult cuDeviceGetAttribute(int* v, int attr, int d) {
 CUresult cuDevicePrimaryCtxRetain(void** c, int d) { *c = the_ctx; return 0; }
 CUresult cuDevicePrimaryCtxRelease_v2(int d) { return 0; }
 CUresult cuCtxSetCurrent(void* c) { current_ctx = c; return 0; }
-CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t n) { CTX(current_ctx); *p = (uintptr_t)alloc(n); return 0; }
-CUresult cuMemFree_v2(CUdeviceptr p) { CTX(current_ctx); live_allocs--; free((void*)(uintptr_t)p); return 0; }
-// The device has 16 GiB, FAKE_MEM_FREE bytes of them free (8 GiB unset).
+// The device has 16 GiB, FAKE_MEM_FREE bytes of them free (8 GiB unset);
+// an allocation larger than that fails as a real one would (out of memory).
 static size_t fake_free(void) { return getenv("FAKE_MEM_FREE") ? (size_t)atoll(getenv("FAKE_MEM_FREE")) : (size_t)8 << 30; }
+CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t n) {
+  CTX(current_ctx);
+  if (n > fake_free()) return 2; // CUDA_ERROR_OUT_OF_MEMORY
+  *p = (uintptr_t)alloc(n);
+  return 0;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) { CTX(current_ctx); live_allocs--; free((void*)(uintptr_t)p); return 0; }
 CUresult cuMemGetInfo_v2(size_t* free_, size_t* total) { CTX(current_ctx); *free_ = fake_free(), *total = (size_t)16 << 30; return 0; }
 CUresult cuMemsetD8Async(CUdeviceptr p, unsigned char v, size_t n, void* s) { CTX(current_ctx); memset((void*)(uintptr_t)p, v, n); return 0; }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* s, size_t n, void* st) { CTX(current_ctx); memcpy((void*)(uintptr_t)d, s, n); return 0; }
@@ -238,8 +244,14 @@ CUresult cuEventRecord(void* e, void* s) { CTX(current_ctx); *(double*)e = now_m
 CUresult cuEventSynchronize(void* e) { CTX(current_ctx); return 0; }
 CUresult cuEventElapsedTime(float* ms, void* a, void* b) { CTX(current_ctx); *ms = *(double*)b - *(double*)a; return 0; }
 CUresult cuEventDestroy_v2(void* e) { CTX(current_ctx); free(e); return 0; }
-CUresult cuGetErrorName(CUresult r, const char** s) { *s = r == 100 ? "CUDA_ERROR_NO_DEVICE" : "CUDA_ERROR_FAKE"; return 0; }
-CUresult cuGetErrorString(CUresult r, const char** s) { *s = r == 100 ? "no CUDA-capable device is detected" : "fake error"; return 0; }
+CUresult cuGetErrorName(CUresult r, const char** s) {
+  *s = r == 100 ? "CUDA_ERROR_NO_DEVICE" : r == 2 ? "CUDA_ERROR_OUT_OF_MEMORY" : "CUDA_ERROR_FAKE";
+  return 0;
+}
+CUresult cuGetErrorString(CUresult r, const char** s) {
+  *s = r == 100 ? "no CUDA-capable device is detected" : r == 2 ? "out of memory" : "fake error";
+  return 0;
+}
 
 int nvrtcVersion(int* major, int* minor) { *major = 12, *minor = 4; return 0; }
 int nvrtcCreateProgram(struct program** p, const char* src, const char* name, int nh, const char* const* h, const char* const* in) { return create(p, src); }
@@ -276,7 +288,12 @@ hipError_t hipGetDevicePropertiesR0600(char* props, int d) {
   strcpy(props + 1160, "gfx90a:sramecc+:xnack-"); // somewhere past the name
   return 0;
 }
-hipError_t hipMalloc(void** p, size_t n) { DEV(); *p = alloc(n); return 0; }
+hipError_t hipMalloc(void** p, size_t n) {
+  DEV();
+  if (n > fake_free()) return 2; // hipErrorOutOfMemory
+  *p = alloc(n);
+  return 0;
+}
 hipError_t hipMemGetInfo(size_t* free_, size_t* total) { DEV(); *free_ = fake_free(), *total = (size_t)16 << 30; return 0; }
 hipError_t hipFree(void* p) { DEV(); live_allocs--; free(p); return 0; }
 hipError_t hipMemsetAsync(void* p, int v, size_t n, void* s) { DEV(); memset(p, v, n); return 0; }
@@ -299,8 +316,8 @@ hipError_t hipEventRecord(void* e, void* s) { DEV(); *(double*)e = now_ms(); ret
 hipError_t hipEventSynchronize(void* e) { DEV(); return 0; }
 hipError_t hipEventElapsedTime(float* ms, void* a, void* b) { DEV(); *ms = *(double*)b - *(double*)a; return 0; }
 hipError_t hipEventDestroy(void* e) { DEV(); free(e); return 0; }
-const char* hipGetErrorName(hipError_t r) { return r == 100 ? "hipErrorNoDevice" : "hipErrorFake"; }
-const char* hipGetErrorString(hipError_t r) { return r == 100 ? "no ROCm-capable device is detected" : "fake error"; }
+const char* hipGetErrorName(hipError_t r) { return r == 100 ? "hipErrorNoDevice" : r == 2 ? "hipErrorOutOfMemory" : "hipErrorFake"; }
+const char* hipGetErrorString(hipError_t r) { return r == 100 ? "no ROCm-capable device is detected" : r == 2 ? "out of memory" : "fake error"; }
 
 int hiprtcVersion(int* major, int* minor) { *major = 6, *minor = 2; return 0; }
 int hiprtcCreateProgram(struct program** p, const char* src, const char* name, int nh, const char** h, const char** in) { return create(p, src); }
