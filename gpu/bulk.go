@@ -1,11 +1,17 @@
 package gpu
 
-import "github.com/gopard/gopard/tensor"
+import (
+	"math"
 
-// The nn.Bulker operation: a prompt's prefill through a tiled matrix
+	"github.com/gopard/gopard/tensor"
+)
+
+// The nn.Bulker operations: a prompt's prefill through a tiled matrix
 // product (linear_bulk.cu) instead of linear.cu's kernels, which read the
 // weights once per linearMaxRows rows and keep every row's bits whatever
-// the forward's row count. The decoder sends only the rows whose logits
+// the forward's row count, and through attention by tiles of the cache
+// shared across rows and heads (attention_bulk.cu) instead of
+// attention.cu's blocks of one row and head each. The decoder sends only the rows whose logits
 // nobody reads (all of a prompt's rows but the last), which every
 // decoding mode computes alike, so speculative decoding still gives the
 // target's own tokens. Written on 2026-11-28 without a GPU: off unless
@@ -17,6 +23,14 @@ const (
 	bulkTileRows = 64
 	bulkTileCols = 128
 	bulkThreads  = 256
+)
+
+// The tiles of attention_bulk.cu (ATTB_Q, ATTB_SUB, ATTB_MAX_HEAD_DIM
+// there): query vectors a block, threads a query vector, the widest head.
+const (
+	attnBulkQ          = 32
+	attnBulkSub        = 8
+	attnBulkMaxHeadDim = 128
 )
 
 // bulkMinRows is the fewest rows BulkRows lets the decoder send: below
@@ -67,3 +81,30 @@ func (d *Device) LinearBulk(out, x, w, bias *tensor.Tensor) {
 
 // bulkNames[dtype] names the linear_bulk kernel for weights of dtype.
 var bulkNames = dtypeNames("linear_bulk")
+
+// AttentionBulk implements nn.Bulker: Attention as attention_bulk.cu
+// computes it, up to the order of each sum: blocks of attnBulkQ (row,
+// head) pairs of one key/value head walk the cache in tiles they share,
+// where attention.cu reads each position again for every row and head.
+// Heads wider than attnBulkMaxHeadDim take Attention's kernels.
+func (d *Device) AttentionBulk(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	M := d.attentionOperands("AttentionBulk", out, q, k, v, start, heads, kvHeads, headDim)
+	if M == 0 {
+		return
+	}
+	if headDim > attnBulkMaxHeadDim {
+		d.attentionChunks(out, q, k, v, start, heads, kvHeads, headDim)
+		return
+	}
+	blocks := ceilDiv(M*(heads/kvHeads), attnBulkQ)
+	if !(blocks < maxGrid && kvHeads < maxGrid) {
+		d.badShape("AttentionBulk", "%d rows of %d heads", M, heads)
+	}
+	name := "attention_bulk"
+	if k.DType == tensor.F16 {
+		name = "attention_bulk_f16"
+	}
+	scale := float32(1 / math.Sqrt(float64(headDim)))
+	d.launch(name, Dim3{uint32(blocks), uint32(kvHeads), 1}, Dim3{attnBulkQ * attnBulkSub, 1, 1},
+		ptr(out), ptr(q), ptr(k), ptr(v), i32(M), i32(start), i32(heads), i32(kvHeads), i32(headDim), f32(scale))
+}

@@ -57,9 +57,9 @@
 // binary16 cache: half the memory and the bytes attention reads),
 // nn.Bulker (with GOPARD_GPU_BULK=on or SetBulk, a prompt's rows but its
 // last go through a tiled matrix product, linear_bulk.cu, that reads the
-// weights once per 64 rows; not yet measured), and times work with events
-// (Time,
-// CopyBandwidth: see cmd/bench --device cuda --profile). The README's GPU
+// weights once per 64 rows, and attention_bulk.cu, that reads the cache
+// once per 32 (row, head) pairs; not yet measured), and times work with
+// events (Time, CopyBandwidth: see cmd/bench --device cuda --profile). The README's GPU
 // section has what it measured on an H100, and docs/gpu.md what was
 // written since and how to measure it.
 //

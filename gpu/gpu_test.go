@@ -91,12 +91,13 @@ func TestKernelSources(t *testing.T) {
 		i := slices.Index(linearBuckets[:], b)
 		require.True(t, i >= 0 && b >= rows && (i == 0 || linearBuckets[i-1] < rows), "rows %d → bucket %d: the smallest that holds them", rows, b)
 	}
-	for _, n := range []string{"rmsnorm", "rope", "attention_chunk", "attention_combine", "silu_mul", "add", "argmax_part", "argmax_final", "embedding_inline_bf16", "warp_size"} {
+	for _, n := range []string{"rmsnorm", "rope", "attention_chunk", "attention_combine", "attention_bulk", "attention_bulk_f16", "silu_mul", "add", "argmax_part", "argmax_final", "embedding_inline_bf16", "warp_size"} {
 		require.Contains(t, names, n)
 	}
 	// The launch geometry the host assumes is the kernels'.
 	for name, want := range map[string]int{"LINEAR_MAX_ROWS": linearMaxRows, "LINEAR_TILE": linearTile, "ATTN_CHUNK": attnChunk, "ATTN_MAX_HEAD_DIM": attnMaxHeadDim, "EMBEDDING_INLINE_IDS": embeddingInlineIDs, "GP_MAX_BLOCK": 1024,
-		"BULK_BM": bulkTileRows, "BULK_BN": bulkTileCols, "BULK_THREADS": bulkThreads} {
+		"BULK_BM": bulkTileRows, "BULK_BN": bulkTileCols, "BULK_THREADS": bulkThreads,
+		"ATTB_Q": attnBulkQ, "ATTB_SUB": attnBulkSub, "ATTB_MAX_HEAD_DIM": attnBulkMaxHeadDim} {
 		m := regexp.MustCompile(`#define ` + name + ` (\d+)`).FindStringSubmatch(src)
 		require.NotNil(t, m, name)
 		got, _ := strconv.Atoi(m[1])

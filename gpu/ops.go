@@ -514,25 +514,42 @@ func (d *Device) RoPE(x *tensor.Tensor, heads, headDim, start int, cos, sin *ten
 // (flash-decoding), scored by attention_chunk and merged by
 // attention_combine.
 func (d *Device) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
-	d.operand("Attention", out, tensor.F32)
-	d.operand("Attention", q, tensor.F32)
-	d.operand("Attention", k, tensor.F32, tensor.F16)
-	d.operand("Attention", v, k.DType)
-	M := q.Rows()
-	if !(heads > 0 && kvHeads > 0 && heads%kvHeads == 0 && headDim > 0 && headDim <= attnMaxHeadDim) {
-		d.badShape("Attention", "%d heads, %d kv heads of %d (head_dim ≤ %d)", heads, kvHeads, headDim, attnMaxHeadDim)
-	}
-	if !(q.Len() == M*heads*headDim && out.Len() == q.Len()) {
-		d.badShape("Attention", "q %v, out %v for %d heads of %d", q.Shape, out.Shape, heads, headDim)
-	}
-	if !(start >= 0 && k.Cols() == kvHeads*headDim && v.Cols() == k.Cols() && k.Rows() >= start+M && v.Rows() >= start+M) {
-		d.badShape("Attention", "cache k %v, v %v for positions %d..%d of %d kv heads", k.Shape, v.Shape, start, start+M-1, kvHeads)
-	}
+	M := d.attentionOperands("Attention", out, q, k, v, start, heads, kvHeads, headDim)
 	if M == 0 {
 		return
 	}
+	d.attentionChunks(out, q, k, v, start, heads, kvHeads, headDim)
+}
+
+// attentionOperands checks the operands of Attention (and AttentionBulk,
+// op) and returns q's row count.
+func (d *Device) attentionOperands(op string, out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) int {
+	d.operand(op, out, tensor.F32)
+	d.operand(op, q, tensor.F32)
+	d.operand(op, k, tensor.F32, tensor.F16)
+	d.operand(op, v, k.DType)
+	M := q.Rows()
+	if !(heads > 0 && kvHeads > 0 && heads%kvHeads == 0 && headDim > 0 && headDim <= attnMaxHeadDim) {
+		d.badShape(op, "%d heads, %d kv heads of %d (head_dim ≤ %d)", heads, kvHeads, headDim, attnMaxHeadDim)
+	}
+	if !(q.Len() == M*heads*headDim && out.Len() == q.Len()) {
+		d.badShape(op, "q %v, out %v for %d heads of %d", q.Shape, out.Shape, heads, headDim)
+	}
+	if !(start >= 0 && k.Cols() == kvHeads*headDim && v.Cols() == k.Cols() && k.Rows() >= start+M && v.Rows() >= start+M) {
+		d.badShape(op, "cache k %v, v %v for positions %d..%d of %d kv heads", k.Shape, v.Shape, start, start+M-1, kvHeads)
+	}
+	if !(M*heads < math.MaxInt32) {
+		d.badShape(op, "%d rows of %d heads", M, heads)
+	}
+	return M
+}
+
+// attentionChunks queues attention.cu's kernels for checked operands of
+// at least one row.
+func (d *Device) attentionChunks(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	M := q.Rows()
 	chunks := ceilDiv(start+M, attnChunk)
-	if !(chunks < maxGrid && M*heads < math.MaxInt32) {
+	if chunks >= maxGrid {
 		d.badShape("Attention", "%d positions, %d rows", start+M, M)
 	}
 	n := M * heads * chunks

@@ -160,10 +160,12 @@ type Rotation struct {
 	Cos, Sin                       *tensor.Tensor
 }
 
-// Bulker is implemented by backends with a faster product for many rows
-// whose sums run in another order than Linear's (a GPU: a tiled matrix
-// product, where Linear's kernels give a row the same bits whatever the
-// forward's row count, so that decoding and verifying agree). The
+// Bulker is implemented by backends with a faster product and attention
+// for many rows whose sums run in another order than Linear's and
+// Attention's (a GPU: a tiled matrix product, and attention by tiles of
+// the cache shared across rows and heads, where Linear's kernels give a
+// row the same bits whatever the forward's row count, so that decoding
+// and verifying agree). The
 // Decoder sends it only the rows of a forward whose logits are not
 // wanted, BulkRows or more of them at the front of a chunk: the prompt's
 // rows but its last in a first forward, which AR, VSD and PARD decoding
@@ -176,6 +178,9 @@ type Bulker interface {
 	// LinearBulk computes out = x·wᵀ + bias as Linear does, up to the
 	// rounding of each sum's order.
 	LinearBulk(out, x, w, bias *tensor.Tensor)
+	// AttentionBulk computes Attention, up to the rounding of each sum's
+	// order; a row's result must not depend on the other rows.
+	AttentionBulk(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int)
 }
 
 // Prefetcher is implemented by backends with a cache in front of the

@@ -11,12 +11,14 @@ import (
 	"github.com/gopard/gopard/tensor"
 )
 
-// bulkCPU is ops.CPU as an nn.Bulker whose LinearBulk is its Linear (the
-// same bits), recording the rows of each call.
+// bulkCPU is ops.CPU as an nn.Bulker whose LinearBulk is its Linear and
+// whose AttentionBulk is its Attention (the same bits), recording the rows
+// of each call.
 type bulkCPU struct {
 	*ops.CPU
 	min  int
-	rows []int
+	rows []int // LinearBulk's
+	att  []int // AttentionBulk's
 }
 
 func (b *bulkCPU) BulkRows() int { return b.min }
@@ -24,6 +26,11 @@ func (b *bulkCPU) BulkRows() int { return b.min }
 func (b *bulkCPU) LinearBulk(out, x, w, bias *tensor.Tensor) {
 	b.rows = append(b.rows, x.Rows())
 	b.CPU.Linear(out, x, w, bias)
+}
+
+func (b *bulkCPU) AttentionBulk(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	b.att = append(b.att, q.Rows())
+	b.CPU.Attention(out, q, k, v, start, heads, kvHeads, headDim)
 }
 
 // A Bulker gets exactly the chunks' leading rows whose logits are not
@@ -68,8 +75,10 @@ func TestBulkPrefill(t *testing.T) {
 			}
 		}
 		require.Equal(t, rows, b.rows, name)
+		// Attention once a bulk chunk: the last layer stops at the cache.
+		require.Equal(t, c.bulk, b.att, name)
 		// The next step reads the cache the bulk rows wrote.
-		b.rows = nil
+		b.rows, b.att = nil, nil
 		want, err = plain.Forward([]int32{9, 4}, len(prompt), 2)
 		require.NoError(t, err)
 		want = copyRows(want)
@@ -77,6 +86,7 @@ func TestBulkPrefill(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, copyRows(got), name)
 		require.Empty(t, b.rows, "%s: a step's rows are all wanted", name)
+		require.Empty(t, b.att, name)
 	}
 }
 
@@ -93,14 +103,15 @@ func TestBulkAll(t *testing.T) {
 	for _, c := range []struct {
 		want int
 		rows int // through LinearBulk in all
+		att  int // through AttentionBulk in all
 	}{
 		// Chunks of 16, 16 and 8, every row wanted: seven products a
-		// layer and the LM head, for every row.
-		{want: 40, rows: 40 * (7*2 + 1)},
-		// The first two chunks only for the cache (ten products); the
-		// third's 7 rows before the last too, then its last row on
-		// through attention, the MLP and the head.
-		{want: 1, rows: 32*10 + 8*(7+3) + 1*(4+1)},
+		// layer and the LM head, for every row; attention in both layers.
+		{want: 40, rows: 40 * (7*2 + 1), att: 40 * 2},
+		// The first two chunks only for the cache (ten products, attention
+		// in the first layer); the third's 7 rows before the last too,
+		// then its last row on through attention, the MLP and the head.
+		{want: 1, rows: 32*10 + 8*(7+3) + 1*(4+1), att: 32 + 8 + 1},
 	} {
 		b := &bulkCPU{CPU: ops.NewCPU(2), min: 4}
 		plain := randomDecoder(t, separateCPU{ops.NewCPU(2)}, tensor.BF16, 16, false)
@@ -117,10 +128,16 @@ func TestBulkAll(t *testing.T) {
 			sum += n
 		}
 		require.Equal(t, c.rows, sum, "want %d: rows through the bulk product", c.want)
-		// A chunk shorter than BulkRows keeps Linear.
-		b.rows = nil
+		sum = 0
+		for _, n := range b.att {
+			sum += n
+		}
+		require.Equal(t, c.att, sum, "want %d: rows through the bulk attention", c.want)
+		// A chunk shorter than BulkRows keeps Linear and Attention.
+		b.rows, b.att = nil, nil
 		_, err = bulk.Forward([]int32{3, 4, 5}, len(prompt), 3)
 		require.NoError(t, err)
 		require.Empty(t, b.rows)
+		require.Empty(t, b.att)
 	}
 }

@@ -568,7 +568,7 @@ func (d *Decoder) growLogits(want int) error {
 // share of a prefill's arithmetic. Every row is computed independently of
 // the others, so the kept rows' bits do not change. With bulk (a chunk of
 // rows only for the cache, keep == M, or any chunk under SetBulkAll) the
-// linear layers are the Bulker's LinearBulk, and the fused, folded and
+// linear layers and attention are the Bulker's, and the fused, folded and
 // prefetching forms sit out.
 func (d *Decoder) forwardChunk(in input, start, keep int, bulk bool) {
 	cfg, b := &d.cfg, d.b
@@ -656,7 +656,11 @@ func (d *Decoder) forwardChunk(in input, start, keep int, bulk bool) {
 		}
 		// causal grouped-query attention over the cache, output projection,
 		// residual, and the MLP's norm
-		b.Attention(att, q, d.cache.K[l], d.cache.V[l], start, cfg.Heads, cfg.KVHeads, cfg.HeadDim)
+		if bulk {
+			d.bulk.AttentionBulk(att, q, d.cache.K[l], d.cache.V[l], start, cfg.Heads, cfg.KVHeads, cfg.HeadDim)
+		} else {
+			b.Attention(att, q, d.cache.K[l], d.cache.V[l], start, cfg.Heads, cfg.KVHeads, cfg.HeadDim)
+		}
 		if fold {
 			folder.LinearAdd(x, att, w.O)
 		} else {

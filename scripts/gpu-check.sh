@@ -18,7 +18,9 @@
 #       benchmark (Llama-3.2-1B and 3.1-8B matrices, 1, 9 and 16 rows, both
 #       activations: BenchmarkLinear; a layer's linear layers separate and
 #       folded: BenchmarkFold; a 256-row prefill chunk through the 16-row
-#       kernels and through the tiled product: BenchmarkBulk), then
+#       kernels and through the tiled product: BenchmarkBulk; its
+#       attention at the start and at the end of a 4096-token prompt, a
+#       block per row and head and tiled: BenchmarkBulkAttention), then
 #       cmd/bench on
 #       the Llama-3.2-1B shape and the Llama-3.1-8B shape (with a PARD
 #       draft of the 1B shape, K = 8), with float32 activations and with
@@ -27,7 +29,7 @@
 #       (GOPARD_GPU_FUSE_NORM), and the 1B shape's decode step profiled
 #       (--profile: each operation alone, then each kind left out, and
 #       the folding turned the other way), a 64-token prefill of the 8B
-#       shape with and without the tiled product (GOPARD_GPU_BULK), and
+#       shape with and without the tiled product and attention (GOPARD_GPU_BULK), and
 #       last the 8B decode step at position 4096 with a float32 and a
 #       binary16 KV cache.
 #       Logs go to $OUT (else ./gpu-check-out).
@@ -78,10 +80,10 @@ run)
   # What NVRTC's code of a decode step's kernels uses (TestKernelResources).
   grep -E 'resources: (linear_[a-z0-9_]+_m[12]|attention_[a-z]+) ' "$out/cuda-test.log" | head -40 || true
 
-  echo "== linear kernels: 1, 9, 16 rows, f32 and bf16 activations; a layer's separate and folded (BenchmarkFold); 256 rows, 16 at a time and tiled (BenchmarkBulk)"
+  echo "== linear kernels: 1, 9, 16 rows, f32 and bf16 activations; a layer's separate and folded (BenchmarkFold); 256 rows, 16 at a time and tiled (BenchmarkBulk), and their attention (BenchmarkBulkAttention)"
   (cd .dev && timeout 120 "$bin/cuda.test" -test.run XXX -test.bench 'Linear|Fold|Bulk' -test.benchtime 20x) >"$out/linear-bench.txt" 2>&1 ||
     echo "linear benchmark: exit $?"
-  grep -E 'GB/s|GFLOP/s|FAIL' "$out/linear-bench.txt" | head -80 || true # no match must not end the run (set -e)
+  grep -E 'GB/s|GFLOP/s|FAIL' "$out/linear-bench.txt" | head -100 || true # no match must not end the run (set -e)
 
   echo "== bench"
   # Most wanted first, as the budget may end the list: what decides the

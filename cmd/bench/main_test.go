@@ -139,11 +139,11 @@ func TestProfileKVCache(t *testing.T) {
 	}
 }
 
-// bulkTimer is the CPU as an nn.Bulker (its LinearBulk is Linear),
-// counting the rows it multiplies.
+// bulkTimer is the CPU as an nn.Bulker (its LinearBulk is Linear, its
+// AttentionBulk Attention), counting the rows it multiplies and attends.
 type bulkTimer struct {
 	cpuTimer
-	rows int
+	rows, att int
 }
 
 func (b *bulkTimer) BulkRows() int { return 4 }
@@ -153,9 +153,14 @@ func (b *bulkTimer) LinearBulk(out, x, w, bias *tensor.Tensor) {
 	b.Linear(out, x, w, bias)
 }
 
+func (b *bulkTimer) AttentionBulk(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	b.att += q.Rows()
+	b.Attention(out, q, k, v, start, heads, kvHeads, headDim)
+}
+
 // TestProfileBulk: the profile's and the ablation's decoders send a
-// prefill's rows to the backend's bulk product, as its own decoders do,
-// and the profile times it.
+// prefill's rows to the backend's bulk product and attention, as its own
+// decoders do, and the profile times them.
 func TestProfileBulk(t *testing.T) {
 	s := shapes["tiny"]
 	w, bytes := randomWeights(s)
@@ -164,10 +169,11 @@ func TestProfileBulk(t *testing.T) {
 	for _, wrapped := range []nn.Backend{b, newOpProfiler(b), &ablation{timedBackend: b}} {
 		dec, err := nn.NewDecoder(wrapped, s.cfg, w, 64, 16)
 		require.NoError(t, err)
-		b.rows = 0
+		b.rows, b.att = 0, 0
 		_, err = dec.Forward(prompt, 0, 1)
 		require.NoError(t, err)
 		require.Equal(t, 11*(7*s.cfg.Layers-4), b.rows, "%T: the prompt's rows but the last, through every product", wrapped)
+		require.Equal(t, 11*(s.cfg.Layers-1), b.att, "%T: and through attention but in the last layer", wrapped)
 	}
 	var out strings.Builder
 	say := func(format string, a ...any) { fmt.Fprintf(&out, format, a...) }
@@ -176,6 +182,7 @@ func TestProfileBulk(t *testing.T) {
 	m := &forwardRunner{name: "tiny", cfg: s.cfg, dec: own, weightBytes: bytes}
 	require.NoError(t, profileOps(b, m, []int{20}, 8, 1, say))
 	require.Contains(t, out.String(), "linear bulk")
+	require.Contains(t, out.String(), "attention bulk")
 }
 
 // The gopard-go shape is the embedded target's: the sizes --layers scales

@@ -170,13 +170,20 @@ func (p *opProfiler) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor
 	p.time(fmt.Sprintf("store kv %v", cache.DType), func() { p.timedBackend.(nn.KVStore).StoreKV(cache, start, src) })
 }
 
-// BulkRows and LinearBulk are the backend's tiled product for a prefill's
-// rows (nn.Bulker), timed: bulkRows is b's BulkRows where b is an
-// nn.Bulker, else 0 (none), so that the decoder takes its usual path.
+// BulkRows, LinearBulk and AttentionBulk are the backend's tiled product
+// and attention for a prefill's rows (nn.Bulker), timed: bulkRows is b's
+// BulkRows where b is an nn.Bulker, else 0 (none), so that the decoder
+// takes its usual path.
 func (p *opProfiler) BulkRows() int { return bulkRows(p.timedBackend) }
 
 func (p *opProfiler) LinearBulk(out, x, w, bias *tensor.Tensor) {
 	p.time(fmt.Sprintf("linear bulk %d×%d", w.Rows(), w.Cols()), func() { p.timedBackend.(nn.Bulker).LinearBulk(out, x, w, bias) })
+}
+
+func (p *opProfiler) AttentionBulk(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	p.time("attention bulk", func() {
+		p.timedBackend.(nn.Bulker).AttentionBulk(out, q, k, v, start, heads, kvHeads, headDim)
+	})
 }
 
 func bulkRows(b timedBackend) int {
@@ -244,7 +251,7 @@ func profileOps(b timedBackend, m *forwardRunner, sizes []int, ctx, runs int, sa
 type opKind uint8
 
 const (
-	kindAttention opKind = 1 << iota // Attention, and a KV store's StoreKV
+	kindAttention opKind = 1 << iota // Attention, AttentionBulk, and a KV store's StoreKV
 	kindNorm                         // RMSNorm, AddRMSNorm and Add: the residual adds and norms (folded: their share of the linear layers)
 	kindRotation                     // RoPE, RoPEQK
 	kindLinear                       // Linear, LinearQKV, LinearSwiGLU, LinearBulk and the folded forms: the weights' reads
@@ -371,13 +378,20 @@ func (a *ablation) PrefetchWeights(ws []*tensor.Tensor) {
 	}
 }
 
-// BulkRows and LinearBulk are the backend's, as the profile's; the bulk
-// products are linear layers.
+// BulkRows, LinearBulk and AttentionBulk are the backend's, as the
+// profile's; the bulk products are linear layers, the bulk attention
+// attention.
 func (a *ablation) BulkRows() int { return bulkRows(a.timedBackend) }
 
 func (a *ablation) LinearBulk(out, x, w, bias *tensor.Tensor) {
 	if a.keeps(kindLinear) {
 		a.timedBackend.(nn.Bulker).LinearBulk(out, x, w, bias)
+	}
+}
+
+func (a *ablation) AttentionBulk(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	if a.keeps(kindAttention) {
+		a.timedBackend.(nn.Bulker).AttentionBulk(out, q, k, v, start, heads, kvHeads, headDim)
 	}
 }
 

@@ -69,6 +69,14 @@ func BenchmarkFold(b *testing.B) { gputest.BenchFold(b, open(b), gputest.LlamaLa
 // test -run X -bench Bulk ./gpu/cuda).
 func BenchmarkBulk(b *testing.B) { gputest.BenchBulk(b, open(b), gputest.LlamaShapes) }
 
+// BenchmarkBulkAttention times a prefill chunk's attention of the
+// Llama-3.2-1B and 3.1-8B heads, at the start of a prompt and at the end
+// of a 4096-token one, through Attention and through the tiled
+// AttentionBulk (go test -run X -bench BulkAttention ./gpu/cuda).
+func BenchmarkBulkAttention(b *testing.B) {
+	gputest.BenchBulkAttention(b, open(b), gputest.LlamaAttention, []int{0, 4096 - gputest.BulkRows})
+}
+
 // TestChain: greedy PARD whose drafts stay on the device waits for it
 // once an iteration.
 func TestChain(t *testing.T) { gputest.Chain(t, open(t)) }

@@ -199,3 +199,61 @@ func BenchBulk(b *testing.B, dev Backend, shapes []LinearShape) {
 		}
 	}
 }
+
+// AttentionShape is the heads of a model's attention.
+type AttentionShape struct {
+	Name                    string
+	Heads, KVHeads, HeadDim int
+}
+
+// LlamaAttention are the attention heads of Llama-3.2-1B and Llama-3.1-8B.
+var LlamaAttention = []AttentionShape{{"1b", 32, 8, 64}, {"8b", 32, 8, 128}}
+
+// BenchBulkAttention times a prefill chunk's attention (BulkRows rows at
+// each of starts, a float32 cache) of each shape on dev both ways:
+// Attention (a block per row, head and 64 positions, each reading its
+// keys and values) and the Bulker's AttentionBulk (the cache read by tiles
+// shared across rows and heads). Device time by events, as µs a chunk and
+// the GFLOP/s of its scores and weighted sums.
+func BenchBulkAttention(b *testing.B, dev Backend, shapes []AttentionShape, starts []int) {
+	bulk, ok := dev.(nn.Bulker)
+	if !ok {
+		b.Skipf("%s has no bulk attention", dev.Name())
+	}
+	r := rng(26)
+	for _, sh := range shapes {
+		for _, start := range starts {
+			load := func(rows, cols int) *tensor.Tensor {
+				t, err := dev.Load(random(r, tensor.F32, rows, cols))
+				if err != nil {
+					b.Fatal(err)
+				}
+				return t
+			}
+			q := load(BulkRows, sh.Heads*sh.HeadDim)
+			k, v := load(start+BulkRows, sh.KVHeads*sh.HeadDim), load(start+BulkRows, sh.KVHeads*sh.HeadDim)
+			out := dev.Alloc(BulkRows, sh.Heads*sh.HeadDim)
+			// Each row m scores and sums start+m+1 positions, 2 FLOPs a
+			// dimension for each.
+			flops := 4 * float64(sh.Heads*sh.HeadDim) * (float64(BulkRows*start) + float64(BulkRows*(BulkRows+1)/2))
+			for _, way := range []struct {
+				name string
+				run  func()
+			}{
+				{"attention", func() { dev.Attention(out, q, k, v, start, sh.Heads, sh.KVHeads, sh.HeadDim) }},
+				{"bulk", func() { bulk.AttentionBulk(out, q, k, v, start, sh.Heads, sh.KVHeads, sh.HeadDim) }},
+			} {
+				b.Run(fmt.Sprintf("%s/M=%d/start=%d/%s", sh.Name, BulkRows, start, way.name), func(b *testing.B) {
+					per := timeEach(b, dev, out, way.run)
+					b.ReportMetric(per*1e6, "µs/op")
+					b.ReportMetric(flops/per/1e9, "GFLOP/s")
+				})
+			}
+			for _, t := range []*tensor.Tensor{q, k, v, out} {
+				if f, ok := dev.(nn.Allocator); ok {
+					f.Free(t)
+				}
+			}
+		}
+	}
+}

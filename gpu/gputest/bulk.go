@@ -1,6 +1,7 @@
 package gputest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -52,4 +53,70 @@ func testLinearBulk(t *testing.T, b Backend) {
 	require.PanicsWithValue(t, b.Name()+": LinearBulk: x [130 264], w [67 264], out [130 66]",
 		func() { bk.LinearBulk(b.Alloc(130, 66), x, w, nil) })
 	require.Panics(t, func() { bk.LinearBulk(all, tensor.New(tensor.F32, 130, K), w, nil) }, "x on the host")
+}
+
+// testAttentionBulk checks the Bulker's attention against the CPU's for
+// groups of query heads that do and do not divide a block's 32 query
+// vectors, heads of 6 to 128 dimensions (and one wider, which takes
+// Attention's kernels), blocks and tiles whole and partial, with and
+// without earlier positions in the cache; a binary16 cache against the
+// float32 one of the same rounded values (exact: the same arithmetic once
+// widened); and that a row's bits do not depend on the rows beside it.
+func testAttentionBulk(t *testing.T, b Backend) {
+	bk, ok := b.(nn.Bulker)
+	if !ok {
+		t.Skipf("%s has no bulk attention", b.Name())
+	}
+	kv, f16 := b.(KVCaching)
+	if f16 {
+		kv.SetF16KVCache(true) // AllocKV's caches binary16
+		defer kv.SetF16KVCache(false)
+	}
+	r := rng(42)
+	type shape struct{ heads, kvHeads, headDim int }
+	for _, sh := range []shape{{4, 2, 16}, {8, 1, 64}, {7, 1, 24}, {2, 2, 128}, {3, 1, 6}, {1, 1, 160}} {
+		for _, M := range []int{1, 33, 70} {
+			for _, start := range []int{0, 45} {
+				name := fmt.Sprintf("%+v M=%d start=%d", sh, M, start)
+				kw, qw := sh.kvHeads*sh.headDim, sh.heads*sh.headDim
+				capacity := start + M + 3
+				hq := random(r, tensor.F32, M, qw)
+				hk, hv := random(r, tensor.F32, capacity, kw), random(r, tensor.F32, capacity, kw)
+				q, _ := upload(t, b, hq)
+				k, _ := upload(t, b, hk)
+				v, _ := upload(t, b, hv)
+				want := tensor.New(tensor.F32, M, qw)
+				cpu.Attention(want, hq, hk, hv, start, sh.heads, sh.kvHeads, sh.headDim)
+				out := b.Alloc(M, qw)
+				bk.AttentionBulk(out, q, k, v, start, sh.heads, sh.kvHeads, sh.headDim)
+				got := read(b, out)
+				Close(t, name, got, want.F32(), Tol)
+				if M == 70 && start == 45 {
+					// Rows alone at their positions: the bits they have
+					// among 70 (first and last of a block, a block's only).
+					for _, m := range []int{0, 31, 32, 69} {
+						one := b.Alloc(1, qw)
+						bk.AttentionBulk(one, q.RowSlice(m, m+1), k, v, start+m, sh.heads, sh.kvHeads, sh.headDim)
+						require.Equal(t, got[m*qw:(m+1)*qw], read(b, one), "%s: row %d alone", name, m)
+					}
+				}
+				if !f16 || start == 0 {
+					continue
+				}
+				k16, v16 := kv.AllocKV(capacity, sh.kvHeads, sh.headDim), kv.AllocKV(capacity, sh.kvHeads, sh.headDim)
+				kv.StoreKV(k16, 0, k)
+				kv.StoreKV(v16, 0, v)
+				k32, _ := upload(t, b, tensor.Convert(tensor.Convert(hk, tensor.F16), tensor.F32))
+				v32, _ := upload(t, b, tensor.Convert(tensor.Convert(hv, tensor.F16), tensor.F32))
+				bk.AttentionBulk(out, q, k32, v32, start, sh.heads, sh.kvHeads, sh.headDim)
+				got16 := b.Alloc(M, qw)
+				bk.AttentionBulk(got16, q, k16, v16, start, sh.heads, sh.kvHeads, sh.headDim)
+				require.Equal(t, read(b, out), read(b, got16), "%s: binary16 cache", name)
+			}
+		}
+	}
+	// Operands checked as Attention's, the message naming AttentionBulk.
+	q, k := b.Alloc(3, 64), b.Alloc(10, 32)
+	require.PanicsWithValue(t, b.Name()+": AttentionBulk: cache k [10 32], v [10 32] for positions 8..10 of 1 kv heads",
+		func() { bk.AttentionBulk(b.Alloc(3, 64), q, k, k, 8, 2, 1, 32) })
 }

@@ -10,12 +10,12 @@ import (
 	"github.com/gopard/gopard/tensor"
 )
 
-// skewedBulk is the CPU as an nn.Bulker whose product is Linear's times
-// 0.75: far from Linear, so that a row sent to it in one decoding mode and
-// not in another would change the output.
+// skewedBulk is the CPU as an nn.Bulker whose product and attention are
+// Linear's and Attention's times 0.75: far from them, so that a row sent
+// to it in one decoding mode and not in another would change the output.
 type skewedBulk struct {
 	*ops.CPU
-	rows int
+	rows, att int
 }
 
 func (b *skewedBulk) BulkRows() int { return 4 }
@@ -26,6 +26,14 @@ func (b *skewedBulk) LinearBulk(out, x, w, bias *tensor.Tensor) {
 		out.F32()[i] = 0.75 * v
 	}
 	b.rows += x.Rows()
+}
+
+func (b *skewedBulk) AttentionBulk(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+	b.CPU.Attention(out, q, k, v, start, heads, kvHeads, headDim)
+	for i, v := range out.F32() {
+		out.F32()[i] = 0.75 * v
+	}
+	b.att += q.Rows()
 }
 
 // TestBulkEnginesOnCPU: greedy AR, VSD and PARD (every draft verified,
@@ -47,10 +55,12 @@ func TestBulkEnginesOnCPU(t *testing.T) {
 		require.Len(t, res.Output, tokens)
 		return res.Output
 	}
-	b.rows = 0
+	b.rows, b.att = 0, 0
 	ar := gen(nil, pard.Options{Mode: pard.AR})
 	// Seven products a layer, three in the last (it stops at the cache).
-	require.Equal(t, (len(prompt)-1)*(7*targetModel.Config().Layers-4), b.rows, "AR: the prompt's rows but the last, through every product")
+	layers := targetModel.Config().Layers
+	require.Equal(t, (len(prompt)-1)*(7*layers-4), b.rows, "AR: the prompt's rows but the last, through every product")
+	require.Equal(t, (len(prompt)-1)*(layers-1), b.att, "AR: and through attention but in the last layer")
 	require.Equal(t, ar, gen(draft, pard.Options{Mode: pard.VSD, K: 4}), "VSD")
 	require.Equal(t, ar, gen(pdraft, pard.Options{Mode: pard.PARD, K: 4}), "PARD")
 	require.Equal(t, ar, gen(pdraft, pard.Options{Mode: pard.PARD, K: 8, MinConfidence: 0.1}), "PARD, min confidence 0.1")

@@ -129,6 +129,7 @@ func Kernels(t *testing.T, b Backend) {
 	t.Run("BF16Activations", func(t *testing.T) { testBF16Activations(t, b) })
 	t.Run("DecoderChunks", func(t *testing.T) { testDecoderChunks(t, b) })
 	t.Run("LinearBulk", func(t *testing.T) { testLinearBulk(t, b) })
+	t.Run("AttentionBulk", func(t *testing.T) { testAttentionBulk(t, b) })
 }
 
 // Smoke runs one small case of each operation: for a driver whose kernels

@@ -96,6 +96,13 @@ func BenchmarkBulk(b *testing.B) {
 	gputest.BenchBulk(b, d, []gputest.LinearShape{{Name: "small", N: 64, K: 96}})
 }
 
+// BenchmarkBulkAttention runs gputest.BenchBulkAttention on the emulator
+// with small heads, as BenchmarkLinear: a check that the benchmark works.
+func BenchmarkBulkAttention(b *testing.B) {
+	d, _ := deviceOn(b, 32)
+	gputest.BenchBulkAttention(b, d, []gputest.AttentionShape{{Name: "small", Heads: 4, KVHeads: 2, HeadDim: 16}}, []int{0, 64})
+}
+
 // BenchmarkFold runs gputest.BenchFold on the emulator with a small
 // layer, as BenchmarkLinear: a check that the benchmark works.
 func BenchmarkFold(b *testing.B) {
@@ -151,6 +158,7 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 		d.StoreKV(kc, 3, k)
 		d.StoreKV(vc, 3, v)
 		d.Attention(out1, q, kc, vc, 3, 4, 4, 16)
+		d.AttentionBulk(out1, q, kc, vc, 3, 4, 4, 16) // (a prefill's, on one row)
 		off, _ := d.KeepArgmax(logits, 2)
 		d.EmbeddingKept(x2, table, off, 2)
 		d.ReadKept()
