@@ -95,8 +95,10 @@ run)
   # (prefetches) or turned the other way (folding) compares them within
   # one process; then a prefill's rows through the tiled product
   # (GOPARD_GPU_BULK: the forward of 64 tokens, which keeps one row's
-  # logits), bf16 activations, other prefetch budgets, and a long
-  # context's binary16 KV cache (--kv-cache f16).
+  # logits), bf16 activations, other prefetch budgets, a long
+  # context's binary16 KV cache (--kv-cache f16), and last the 64 tokens
+  # at the end of a 4096-token prompt without and with the tiled product
+  # and attention.
   pard="--pard-draft llama3.2-1b -k 8"
   ran=()
   while IFS='|' read -r name prefetch fold bulk args; do
@@ -126,6 +128,8 @@ run)
 1b-bf16-prefetch|on|off|off|--shape llama3.2-1b --bf16-activations
 8b-ctx4096|off|off|off|--shape llama3.1-8b --m 1 --context 4096
 8b-ctx4096-kv16|off|off|off|--shape llama3.1-8b --m 1 --context 4096 --kv-cache f16
+8b-prefill-ctx3840|off|off|off|--shape llama3.1-8b --m 64 --context 3840
+8b-prefill-ctx3840-bulk|off|off|on|--shape llama3.1-8b --m 64 --context 3840
 RUNS
   # A compile that failed over the untried PTX (the kernels then ran
   # without it; gpu/cuda's LaunchMode says so): the compiler's whole log.

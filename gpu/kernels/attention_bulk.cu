@@ -90,6 +90,7 @@ DEV_HOT void attention_bulk_of(float* out, const float* q, const T* k, const T* 
       s[i] = neg_inf();
       if (r < seen) {
         float dot = 0.0f;
+#pragma unroll 8
         for (int d = 0; d < head_dim; d++) dot = fmaf(attb_q[qi][d], attb_k[r][d], dot);
         s[i] = dot * scale;
       }
