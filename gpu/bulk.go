@@ -11,10 +11,10 @@ import (
 // weights once per linearMaxRows rows and keep every row's bits whatever
 // the forward's row count, and through attention by tiles of the cache
 // shared across rows and heads (attention_bulk.cu) instead of
-// attention.cu's blocks of one row and head each. The decoder sends only the rows whose logits
-// nobody reads (all of a prompt's rows but the last), which every
-// decoding mode computes alike, so speculative decoding still gives the
-// target's own tokens. Written on 2026-11-28 without a GPU: off unless
+// attention.cu's blocks of one row and head each. The decoder sends only
+// the rows whose logits nobody reads (all of a prompt's rows but the
+// last), which every decoding mode computes alike, so speculative
+// decoding still gives the target's own tokens. Written on 2026-11-28 without a GPU: off unless
 // asked for (GOPARD_GPU_BULK, SetBulk) until a GPU times it.
 
 // The tile linear_bulk.cu's blocks compute (BULK_BM, BULK_BN,
@@ -93,7 +93,7 @@ func (d *Device) AttentionBulk(out, q, k, v *tensor.Tensor, start, heads, kvHead
 		return
 	}
 	if headDim > attnBulkMaxHeadDim {
-		d.attentionChunks(out, q, k, v, start, heads, kvHeads, headDim)
+		d.attentionChunks("AttentionBulk", out, q, k, v, start, heads, kvHeads, headDim)
 		return
 	}
 	blocks := ceilDiv(M*(heads/kvHeads), attnBulkQ)

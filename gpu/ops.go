@@ -518,7 +518,7 @@ func (d *Device) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHeads, h
 	if M == 0 {
 		return
 	}
-	d.attentionChunks(out, q, k, v, start, heads, kvHeads, headDim)
+	d.attentionChunks("Attention", out, q, k, v, start, heads, kvHeads, headDim)
 }
 
 // attentionOperands checks the operands of Attention (and AttentionBulk,
@@ -544,13 +544,13 @@ func (d *Device) attentionOperands(op string, out, q, k, v *tensor.Tensor, start
 	return M
 }
 
-// attentionChunks queues attention.cu's kernels for checked operands of
-// at least one row.
-func (d *Device) attentionChunks(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
+// attentionChunks queues attention.cu's kernels for op's checked operands
+// of at least one row.
+func (d *Device) attentionChunks(op string, out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
 	M := q.Rows()
 	chunks := ceilDiv(start+M, attnChunk)
 	if chunks >= maxGrid {
-		d.badShape("Attention", "%d positions, %d rows", start+M, M)
+		d.badShape(op, "%d positions, %d rows", start+M, M)
 	}
 	n := M * heads * chunks
 	partO := d.grow(&d.part, n*(headDim+2)*4)

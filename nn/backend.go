@@ -165,13 +165,13 @@ type Rotation struct {
 // Attention's (a GPU: a tiled matrix product, and attention by tiles of
 // the cache shared across rows and heads, where Linear's kernels give a
 // row the same bits whatever the forward's row count, so that decoding
-// and verifying agree). The
-// Decoder sends it only the rows of a forward whose logits are not
-// wanted, BulkRows or more of them at the front of a chunk: the prompt's
-// rows but its last in a first forward, which AR, VSD and PARD decoding
-// all compute alike, so that their outputs stay identical; every row
-// whose logits are read still goes through Linear (unless the decoder's
-// SetBulkAll says no other forward must match them: scoring a text).
+// and verifying agree). The Decoder sends it only the rows of a forward
+// whose logits are not wanted, BulkRows or more of them at the front of a
+// chunk: the prompt's rows but its last in a first forward, which AR, VSD
+// and PARD decoding all compute alike, so that their outputs stay
+// identical; every row whose logits are read still goes through Linear
+// and Attention (unless the decoder's SetBulkAll says no other forward
+// must match them: scoring a text).
 type Bulker interface {
 	// BulkRows is the fewest rows worth a LinearBulk; 0 turns it off.
 	BulkRows() int
