@@ -68,14 +68,18 @@ func (d *Device) LinearBulk(out, x, w, bias *tensor.Tensor) {
 	if M == 0 || N == 0 {
 		return
 	}
-	var vec uint64
-	if K%8 == 0 && x.Ptr%16 == 0 && w.Ptr%16 == 0 {
-		vec = 1
-	}
 	if ceilDiv(N, bulkTileCols) >= maxGrid {
 		d.badShape("LinearBulk", "%d outputs", N)
 	}
 	grid := Dim3{uint32(ceilDiv(M, bulkTileRows)), uint32(ceilDiv(N, bulkTileCols)), 1}
+	if d.mma(x, w) { // bf16 activations: tensor cores, as Linear's
+		d.launch("linear_bulk_mma_bf16", grid, Dim3{bulkThreads, 1, 1}, ptr(out), ptr(x), ptr(w), b, i32(M), i32(N), i32(K))
+		return
+	}
+	var vec uint64
+	if K%8 == 0 && x.Ptr%16 == 0 && w.Ptr%16 == 0 {
+		vec = 1
+	}
 	d.launch(bulkNames[w.DType], grid, Dim3{bulkThreads, 1, 1}, ptr(out), ptr(x), ptr(w), b, i32(M), i32(N), i32(K), vec)
 }
 

@@ -95,7 +95,8 @@ run)
   # (prefetches) or turned the other way (folding) compares them within
   # one process; then a prefill's rows through the tiled product
   # (GOPARD_GPU_BULK: the forward of 64 tokens, which keeps one row's
-  # logits), bf16 activations, other prefetch budgets, a long
+  # logits), bf16 activations (and the tiled product on tensor cores,
+  # against 8b-bf16's 64-token row), other prefetch budgets, a long
   # context's binary16 KV cache (--kv-cache f16), and last the 64 tokens
   # at the end of a 4096-token prompt without and with the tiled product
   # and attention.
@@ -122,6 +123,7 @@ run)
 8b-f32-prefetch|on|off|off|--shape llama3.1-8b $pard
 1b-bf16|off|off|off|--shape llama3.2-1b --bf16-activations
 8b-bf16|off|off|off|--shape llama3.1-8b $pard --bf16-activations
+8b-prefill-bulk-bf16|off|off|on|--shape llama3.1-8b --m 64 --bf16-activations
 8b-f32-fold-prefetch|on|on|off|--shape llama3.1-8b --m 1
 1b-f32-prefetch12|12MiB|off|off|--shape llama3.2-1b --m 1
 1b-f32-prefetch40|40MiB|off|off|--shape llama3.2-1b --m 1

@@ -167,7 +167,10 @@ const BulkRows = 256
 // BenchBulk times a prefill chunk's product (BulkRows rows, bf16 weights,
 // float32 activations) of each shape on dev both ways: Linear (launches
 // of 16 rows, each reading the weights) and the Bulker's tiled
-// LinearBulk. Device time by events, as µs a product and its GFLOP/s.
+// LinearBulk; on a device with tensor cores, both again with the
+// activations rounded to bf16 (linear_mma.cu's kernels, and the tiled
+// linear_bulk_mma_bf16). Device time by events, as µs a product and its
+// GFLOP/s.
 func BenchBulk(b *testing.B, dev Backend, shapes []LinearShape) {
 	bulk, ok := dev.(nn.Bulker)
 	if !ok {
@@ -186,16 +189,28 @@ func BenchBulk(b *testing.B, dev Backend, shapes []LinearShape) {
 		out := dev.Alloc(BulkRows, sh.N)
 		for _, way := range []struct {
 			name string
+			bf16 bool // activations rounded to bf16: tensor cores
 			mul  func()
 		}{
-			{"linear", func() { dev.Linear(out, x, w, nil) }},
-			{"bulk", func() { bulk.LinearBulk(out, x, w, nil) }},
+			{"linear", false, func() { dev.Linear(out, x, w, nil) }},
+			{"bulk", false, func() { bulk.LinearBulk(out, x, w, nil) }},
+			{"linear-bf16", true, func() { dev.Linear(out, x, w, nil) }},
+			{"bulk-bf16", true, func() { bulk.LinearBulk(out, x, w, nil) }},
 		} {
+			if way.bf16 {
+				s, ok := dev.(bf16Setter)
+				if !ok || !s.SetBF16Activations(true) {
+					continue
+				}
+			}
 			b.Run(fmt.Sprintf("%s/M=%d/%s", sh.Name, BulkRows, way.name), func(b *testing.B) {
 				per := timeEach(b, dev, out, way.mul)
 				b.ReportMetric(per*1e6, "µs/op")
 				b.ReportMetric(2*float64(BulkRows)*float64(sh.N*sh.K)/per/1e9, "GFLOP/s")
 			})
+			if way.bf16 {
+				dev.(bf16Setter).SetBF16Activations(false)
+			}
 		}
 	}
 }

@@ -48,6 +48,29 @@ func testLinearBulk(t *testing.T, b Backend) {
 	w, _ := upload(t, b, random(r, tensor.BF16, 67, K))
 	x, _ := upload(t, b, random(r, tensor.F32, 130, K))
 	rowsAlone(t, b, bk.LinearBulk, x, w, [][2]int{{0, 1}, {63, 1}, {64, 1}, {100, 1}, {129, 1}})
+	// With bf16 activations on tensor cores, bf16 weights over K % 32 == 0
+	// take linear_bulk_mma_bf16 (the activations rounded as the CPU's);
+	// other weights and K keep the float32 tiles.
+	if s, ok := b.(bf16Setter); ok && s.SetBF16Activations(true) {
+		t.Run("BF16Activations", func(t *testing.T) {
+			defer s.SetBF16Activations(false)
+			for _, dt := range dtypes {
+				// K = 32: one staged tile; 1280: forty; 96 with N = 130:
+				// partial tiles of columns; 70: not a multiple of 32.
+				for _, nk := range [][2]int{{67, 32}, {130, 96}, {20, 1280}, {40, 70}} {
+					N, K := nk[0], nk[1]
+					w, hw := upload(t, b, random(r, dt, N, K))
+					bias, hbias := upload(t, b, random(r, tensor.F32, N))
+					for _, M := range []int{1, 37, 64, 65, 130} {
+						checkProduct(t, b, r, bk.LinearBulk, w, hw, bias, hbias, M, true, M%2 == 1)
+					}
+				}
+			}
+			w, _ := upload(t, b, random(r, tensor.BF16, 67, 256))
+			x, _ := upload(t, b, random(r, tensor.F32, 130, 256))
+			rowsAlone(t, b, bk.LinearBulk, x, w, [][2]int{{0, 1}, {15, 1}, {16, 1}, {63, 1}, {64, 1}, {129, 1}})
+		})
+	}
 	all := b.Alloc(130, 67)
 	// Operands checked as Linear's, the message naming LinearBulk.
 	require.PanicsWithValue(t, b.Name()+": LinearBulk: x [130 264], w [67 264], out [130 66]",

@@ -88,6 +88,17 @@ DEV void load8(const f16_t* p, float v[8]) {
 }
 
 // silu is the SwiGLU gate's activation, g·sigmoid(g).
+// bf16_rne rounds f to the nearest bf16, ties to even (bits in the low
+// half), as tensor.Float32ToBF16 and the CPU's bf16 activations do.
+DEV unsigned bf16_rne(float f) {
+  unsigned u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u; // NaN stays a quiet NaN
+  return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+// pack_bf16 is the mma word of two activations: lo at the lower k.
+DEV unsigned pack_bf16(float lo, float hi) { return bf16_rne(lo) | (bf16_rne(hi) << 16); }
+
 DEV float silu(float g) { return g / (1.0f + expf(-g)); }
 
 DEV float neg_inf() { return __uint_as_float(0xff800000u); }

@@ -127,3 +127,96 @@ DEV_HOT void linear_bulk(float* out, const float* x, const T* w, const float* bi
 KERNEL void linear_bulk_f32(BULK_PARAMS(float)) { linear_bulk<float>(BULK_ARGS); }
 KERNEL void linear_bulk_bf16(BULK_PARAMS(bf16_t)) { linear_bulk<bf16_t>(BULK_ARGS); }
 KERNEL void linear_bulk_f16(BULK_PARAMS(f16_t)) { linear_bulk<f16_t>(BULK_ARGS); }
+
+// linear_bulk_mma_bf16 is linear_bulk for bf16 weights with the
+// activations rounded to bf16 (gpu.Device.SetBF16Activations), on tensor
+// cores as linear_mma.cu computes a decoding step's and a verify's rows:
+//
+//   out[m][n] = Σ_k bf16(x[m][k])·w[n][k] + bias[n]
+//
+// A block computes the same BULK_BM × BULK_BN outputs, its 8 warps as 2 ×
+// 4 of 32 rows × 32 columns, each 2 × 4 mma tiles of 16 × 8. It stages
+// BULK_MMA_BK columns of k of the tile's rows of x (rounded to bf16 once,
+// as they are staged) and of w in shared memory as words of two bf16 (the
+// lower k in the low half, as an mma word holds them), and lane (g, t) of
+// a warp reads its fragments there for each 16 of k (compat.h's layout: a
+// rows g and g + 8, b column g, words t and t + 4), the rows padded to
+// BULK_MMA_STRIDE words so that the eight rows a warp reads at one word
+// fall in different banks. Each output sums k in order, sixteen at a time,
+// so a row's bits do not depend on the other rows; they differ from
+// linear_mma.cu's (another order). The host's condition is linear_mma's:
+// K % 32 == 0, x and w 16-byte aligned, tensor cores (warps of 32).
+// grid and block as linear_bulk's.
+#define BULK_MMA_BK 32
+#define BULK_MMA_STRIDE (BULK_MMA_BK / 2 + 4) // words a staged row: 16 of k pairs, 4 of padding
+
+KERNEL void linear_bulk_mma_bf16(float* out, const float* x, const bf16_t* w, const float* bias, int M, int N, int K) {
+  __shared__ unsigned xs[BULK_BM][BULK_MMA_STRIDE];
+  __shared__ unsigned ws[BULK_BN][BULK_MMA_STRIDE];
+  int t = threadIdx.x, warp = t / 32, g = t % 32 / 4, q = t % 4;
+  int m0 = blockIdx.x * BULK_BM, n0 = blockIdx.y * BULK_BN;
+  int wm = warp / 4 * 32, wn = warp % 4 * 32; // the warp's rows and columns within the tile
+  // Who stages what: x's 64 rows × 32 k as eight floats each, w's 128
+  // rows × 32 k as sixteen bf16 (two 16-byte words) each.
+  int xm = t / 4, xk = t % 4 * 8, wr = t / 2, wk = t % 2 * 16;
+  bool xin = m0 + xm < M, win = n0 + wr < N;
+  const float* xrow = x + (size_t)(xin ? m0 + xm : 0) * K;
+  const bf16_t* wrow = w + (size_t)(win ? n0 + wr : 0) * K;
+  float d[2][4][4];
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+      for (int r = 0; r < 4; r++) d[i][j][r] = 0.0f;
+  uint4 wv[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+  float xv[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  if (win) wv[0] = *(const uint4*)(wrow + wk), wv[1] = *(const uint4*)(wrow + wk + 8); // weights: before the wait
+  kernel_begin();
+  if (xin) load4(xrow + xk, xv), load4(xrow + xk + 4, xv + 4);
+
+  for (int k0 = 0; k0 < K; k0 += BULK_MMA_BK) {
+#pragma unroll
+    for (int j = 0; j < 4; j++) xs[xm][xk / 2 + j] = pack_bf16(xv[2 * j], xv[2 * j + 1]);
+    unsigned* wsr = &ws[wr][wk / 2];
+    wsr[0] = wv[0].x, wsr[1] = wv[0].y, wsr[2] = wv[0].z, wsr[3] = wv[0].w;
+    wsr[4] = wv[1].x, wsr[5] = wv[1].y, wsr[6] = wv[1].z, wsr[7] = wv[1].w;
+    __syncthreads(); // the tile is staged
+    int k1 = k0 + BULK_MMA_BK;
+    if (k1 < K) {
+      if (win) wv[0] = *(const uint4*)(wrow + k1 + wk), wv[1] = *(const uint4*)(wrow + k1 + wk + 8);
+      if (xin) load4(xrow + k1 + xk, xv), load4(xrow + k1 + xk + 4, xv + 4);
+    }
+#pragma unroll
+    for (int s = 0; s < BULK_MMA_BK / 16; s++) {
+      int kw = s * 8; // the step's first word
+      unsigned a[2][4], b[4][2];
+#pragma unroll
+      for (int i = 0; i < 2; i++) {
+        int r = wm + 16 * i + g;
+        a[i][0] = xs[r][kw + q], a[i][1] = xs[r + 8][kw + q], a[i][2] = xs[r][kw + 4 + q], a[i][3] = xs[r + 8][kw + 4 + q];
+      }
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        int c = wn + 8 * j + g;
+        b[j][0] = ws[c][kw + q], b[j][1] = ws[c][kw + 4 + q];
+      }
+#pragma unroll
+      for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) mma_bf16_16816(d[i][j], a[i], b[j]);
+    }
+    __syncthreads(); // the tile is consumed before the next is staged
+  }
+
+  // Lane (g, t) holds element r of tile (i, j): row g + 8·(r/2), column 2t + r%2.
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+      for (int r = 0; r < 4; r++) {
+        int m = m0 + wm + 16 * i + g + 8 * (r / 2), n = n0 + wn + 8 * j + 2 * q + r % 2;
+        if (m < M && n < N) out[(size_t)m * N + n] = bias ? d[i][j][r] + bias[n] : d[i][j][r];
+      }
+}

@@ -37,16 +37,6 @@
 #define MMA_UNROLL 4    // chunks whose loads a lane issues before using any
 #define MMA_MAX_WARPS 8 // warps per block (256 threads)
 
-// bf16_rne rounds f to the nearest bf16, ties to even (bits in the low half).
-DEV unsigned bf16_rne(float f) {
-  unsigned u = __float_as_uint(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u; // NaN stays a quiet NaN
-  return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-}
-
-// pack_bf16 is the mma word of two activations: lo at the lower k.
-DEV unsigned pack_bf16(float lo, float hi) { return bf16_rne(lo) | (bf16_rne(hi) << 16); }
-
 // mma_load_x reads the eight activations of row m at k (zeros past M).
 DEV_HOT void mma_load_x(float v[8], const float* x, int m, int M, int K, int k) {
   if (m < M) {
