@@ -62,7 +62,8 @@ func BulkFromEnv() (bool, error) { return onOffFromEnv("GOPARD_GPU_BULK") }
 
 // LinearBulk implements nn.Bulker: out = x·wᵀ + bias as Linear computes
 // it, up to the order of each sum, by tiles of bulkTileRows ×
-// bulkTileCols (linear_bulk.cu).
+// bulkTileCols (linear_bulk.cu); on tensor cores where Linear takes them
+// (bf16 activations, mma), else on the CUDA cores in float32.
 func (d *Device) LinearBulk(out, x, w, bias *tensor.Tensor) {
 	M, K, N, b := d.linearOperands("LinearBulk", out, x, w, bias)
 	if M == 0 || N == 0 {
