@@ -36,20 +36,32 @@ func (d *Device) TryAllocKV(rows, kvHeads, headDim int) (*tensor.Tensor, error) 
 	return d.tryAlloc(tensor.F16, rows, kvHeads*headDim)
 }
 
-// StoreKV implements nn.KVStore: it rounds the float32 rows of src, the
-// keys or values of positions start.., into those rows of a binary16
-// cache from AllocKV.
-func (d *Device) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
+// StoreKV implements nn.KVStore: it rounds the float32 rows of k and v,
+// the keys and values of positions start.., into those rows of binary16
+// caches from AllocKV, in one launch (a decode step's stores are a few
+// KB: the launch is their cost).
+func (d *Device) StoreKV(kCache, vCache *tensor.Tensor, start int, k, v *tensor.Tensor) {
+	n := d.storeOperands(kCache, start, k)
+	if d.storeOperands(vCache, start, v) != n {
+		d.badShape("StoreKV", "keys %v, values %v", k.Shape, v.Shape)
+	}
+	if n == 0 {
+		return
+	}
+	at := func(cache *tensor.Tensor) uint64 { return uint64(cache.Ptr + uintptr(start*cache.Cols()*2)) }
+	grid := elementwiseGrid(n)
+	grid.Y = 2 // keys, values
+	d.launch("store_kv_f16", grid, Dim3{blockThreads, 1, 1}, at(kCache), ptr(k), at(vCache), ptr(v), i32(n))
+}
+
+// storeOperands checks a cache and the rows StoreKV puts into it from
+// position start, and returns their element count.
+func (d *Device) storeOperands(cache *tensor.Tensor, start int, src *tensor.Tensor) int {
 	d.operand("StoreKV", cache, tensor.F16)
 	d.operand("StoreKV", src, tensor.F32)
 	M, cols := src.Rows(), src.Cols()
 	if !(cache.Cols() == cols && start >= 0 && start+M <= cache.Rows()) {
 		d.badShape("StoreKV", "%d rows of %d at position %d into a cache %v", M, cols, start, cache.Shape)
 	}
-	n := M * cols
-	if n == 0 {
-		return
-	}
-	dst := cache.Ptr + uintptr(start*cols*2)
-	d.launch("store_f16", elementwiseGrid(n), Dim3{blockThreads, 1, 1}, uint64(dst), ptr(src), i32(n))
+	return M * cols
 }

@@ -127,7 +127,7 @@ func (b *storeCPU) TryAllocKV(rows, kvHeads, headDim int) (*tensor.Tensor, error
 	return t, nil
 }
 
-func (b *storeCPU) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
+func (b *storeCPU) StoreKV(kCache, vCache *tensor.Tensor, start int, k, v *tensor.Tensor) {
 	panic("not run")
 }
 

@@ -211,10 +211,11 @@ type KVStore interface {
 	// into which the Decoder writes keys and values directly (a GPU
 	// without SetF16KVCache).
 	AllocKV(rows, kvHeads, headDim int) *tensor.Tensor
-	// StoreKV rounds the F32 rows of src (M, kvHeads·headDim), the keys or
-	// values of positions start..start+M−1, into cache, a tensor from
-	// AllocKV.
-	StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor)
+	// StoreKV rounds the F32 rows of k and v (M, kvHeads·headDim), the
+	// keys and values of positions start..start+M−1, into kCache and
+	// vCache, tensors from AllocKV: one operation for both (on a GPU, one
+	// launch a layer).
+	StoreKV(kCache, vCache *tensor.Tensor, start int, k, v *tensor.Tensor)
 }
 
 // IDChainer is implemented by backends that can keep argmax ids where they

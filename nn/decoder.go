@@ -642,8 +642,7 @@ func (d *Decoder) forwardChunk(in input, start, keep int, bulk bool) {
 			b.RoPE(k, cfg.KVHeads, cfg.HeadDim, start, d.cos, d.sin)
 		}
 		if d.store != nil {
-			d.store.StoreKV(d.cache.K[l], start, k)
-			d.store.StoreKV(d.cache.V[l], start, v)
+			d.store.StoreKV(d.cache.K[l], d.cache.V[l], start, k, v)
 		}
 		if l == len(d.w.Layers)-1 && keep > 0 {
 			if keep == M {

@@ -272,10 +272,16 @@ func (c *CPU) AllocKV(rows, kvHeads, headDim int) *tensor.Tensor {
 	return tensor.New(tensor.F32, kvHeads, rows, headDim)
 }
 
-// StoreKV implements nn.KVStore: it puts the float32 rows of src, positions
-// start.., into each head's positions of cache, rounded to binary16 in a
-// binary16 cache.
-func (c *CPU) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
+// StoreKV implements nn.KVStore: it puts the float32 rows of k and v,
+// positions start.., into each head's positions of kCache and vCache,
+// rounded to binary16 in a binary16 cache.
+func (c *CPU) StoreKV(kCache, vCache *tensor.Tensor, start int, k, v *tensor.Tensor) {
+	storeKV(kCache, start, k)
+	storeKV(vCache, start, v)
+}
+
+// storeKV is StoreKV for one cache.
+func storeKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
 	kvHeads, rows, hd := cache.Shape[0], cache.Shape[1], cache.Shape[2]
 	M, s := src.Rows(), src.F32()
 	if src.Cols() != kvHeads*hd || start < 0 || start+M > rows {

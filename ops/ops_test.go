@@ -230,44 +230,47 @@ func TestAttentionLayouts(t *testing.T) {
 		})
 }
 
-// TestStoreKV: CPU.StoreKV puts each position's heads where HeadMajor
+// TestStoreKV: CPU.StoreKV puts each position's keys and values where HeadMajor
 // says, rounded to binary16 in a binary16 cache, and nowhere else.
 func TestStoreKV(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	const kvHeads, rows, hd, start, M = 3, 10, 8, 4, 5
-	src := tensor.FromF32(randSlice(r, M*kvHeads*hd), M, kvHeads*hd)
+	k := tensor.FromF32(randSlice(r, M*kvHeads*hd), M, kvHeads*hd)
+	v := tensor.FromF32(randSlice(r, M*kvHeads*hd), M, kvHeads*hd)
 	for _, f16 := range []bool{false, true} {
 		c := NewCPU(1)
 		c.SetF16KVCache(f16)
-		cache := c.AllocKV(rows, kvHeads, hd)
-		require.Equal(t, []int{kvHeads, rows, hd}, cache.Shape)
-		c.StoreKV(cache, start, src)
-		got := make([]float32, cache.Len())
-		if f16 {
-			asm.F16ToF32(got, cache.U16())
-		} else {
-			copy(got, cache.F32())
-		}
-		l := HeadMajor(rows, hd)
-		for g := range kvHeads {
-			for p := range rows {
-				for i := range hd {
-					want := float32(0)
-					if p >= start && p < start+M {
-						want = src.F32()[(p-start)*kvHeads*hd+g*hd+i]
-						if f16 {
-							h := []uint16{0}
-							asm.F32ToF16(h, []float32{want})
-							w := []float32{0}
-							asm.F16ToF32(w, h)
-							want = w[0]
+		kc, vc := c.AllocKV(rows, kvHeads, hd), c.AllocKV(rows, kvHeads, hd)
+		require.Equal(t, []int{kvHeads, rows, hd}, kc.Shape)
+		c.StoreKV(kc, vc, start, k, v)
+		for _, s := range []struct{ cache, src *tensor.Tensor }{{kc, k}, {vc, v}} {
+			got := make([]float32, s.cache.Len())
+			if f16 {
+				asm.F16ToF32(got, s.cache.U16())
+			} else {
+				copy(got, s.cache.F32())
+			}
+			l := HeadMajor(rows, hd)
+			for g := range kvHeads {
+				for p := range rows {
+					for i := range hd {
+						want := float32(0)
+						if p >= start && p < start+M {
+							want = s.src.F32()[(p-start)*kvHeads*hd+g*hd+i]
+							if f16 {
+								h := []uint16{0}
+								asm.F32ToF16(h, []float32{want})
+								w := []float32{0}
+								asm.F16ToF32(w, h)
+								want = w[0]
+							}
 						}
+						require.Equal(t, want, got[g*l.HeadStride+p*l.RowStride+i], "f16 %v head %d position %d, %d", f16, g, p, i)
 					}
-					require.Equal(t, want, got[g*l.HeadStride+p*l.RowStride+i], "f16 %v head %d position %d, %d", f16, g, p, i)
 				}
 			}
 		}
-		require.Panics(t, func() { c.StoreKV(cache, rows-M+1, src) }, "positions past the cache")
+		require.Panics(t, func() { c.StoreKV(kc, vc, rows-M+1, k, v) }, "positions past the cache")
 		c.Pool().Close()
 	}
 }

@@ -223,9 +223,9 @@ func (c *countingCPU) Attention(out, q, k, v *tensor.Tensor, start, heads, kvHea
 
 // StoreKV counts as attention: the ablation's attention row leaves the
 // KV store's stores out with it.
-func (c *countingCPU) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
+func (c *countingCPU) StoreKV(kCache, vCache *tensor.Tensor, start int, k, v *tensor.Tensor) {
 	c.calls[kindAttention]++
-	c.cpuTimer.StoreKV(cache, start, src)
+	c.cpuTimer.StoreKV(kCache, vCache, start, k, v)
 }
 
 func (c *countingCPU) RMSNorm(out, x, w *tensor.Tensor, eps float32) {

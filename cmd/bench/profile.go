@@ -166,8 +166,8 @@ func (p *opProfiler) AllocKV(rows, kvHeads, headDim int) *tensor.Tensor {
 	return allocKV(p.timedBackend, rows, kvHeads, headDim)
 }
 
-func (p *opProfiler) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
-	p.time(fmt.Sprintf("store kv %v", cache.DType), func() { p.timedBackend.(nn.KVStore).StoreKV(cache, start, src) })
+func (p *opProfiler) StoreKV(kCache, vCache *tensor.Tensor, start int, k, v *tensor.Tensor) {
+	p.time(fmt.Sprintf("store kv %v", kCache.DType), func() { p.timedBackend.(nn.KVStore).StoreKV(kCache, vCache, start, k, v) })
 }
 
 // BulkRows, LinearBulk and AttentionBulk are the backend's tiled product
@@ -400,9 +400,9 @@ func (a *ablation) AllocKV(rows, kvHeads, headDim int) *tensor.Tensor {
 	return allocKV(a.timedBackend, rows, kvHeads, headDim)
 }
 
-func (a *ablation) StoreKV(cache *tensor.Tensor, start int, src *tensor.Tensor) {
+func (a *ablation) StoreKV(kCache, vCache *tensor.Tensor, start int, k, v *tensor.Tensor) {
 	if a.keeps(kindAttention) {
-		a.timedBackend.(nn.KVStore).StoreKV(cache, start, src)
+		a.timedBackend.(nn.KVStore).StoreKV(kCache, vCache, start, k, v)
 	}
 }
 

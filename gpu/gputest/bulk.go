@@ -127,8 +127,7 @@ func testAttentionBulk(t *testing.T, b Backend) {
 					continue
 				}
 				k16, v16 := kv.AllocKV(capacity, sh.kvHeads, sh.headDim), kv.AllocKV(capacity, sh.kvHeads, sh.headDim)
-				kv.StoreKV(k16, 0, k)
-				kv.StoreKV(v16, 0, v)
+				kv.StoreKV(k16, v16, 0, k, v)
 				k32, _ := upload(t, b, tensor.Convert(tensor.Convert(hk, tensor.F16), tensor.F32))
 				v32, _ := upload(t, b, tensor.Convert(tensor.Convert(hv, tensor.F16), tensor.F32))
 				bk.AttentionBulk(out, q, k32, v32, start, sh.heads, sh.kvHeads, sh.headDim)

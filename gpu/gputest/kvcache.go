@@ -60,10 +60,10 @@ func readF16(t *testing.T, b Backend, f16 *tensor.Tensor) []uint16 {
 func testStoreKV(t *testing.T, b KVCaching) {
 	const rows, kvHeads, headDim = 8, 2, 16
 	width := kvHeads * headDim
-	cache := b.AllocKV(rows, kvHeads, headDim)
-	require.NotNil(t, cache)
-	require.Equal(t, tensor.F16, cache.DType)
-	require.Equal(t, []int{rows, width}, cache.Shape)
+	kc, vc := b.AllocKV(rows, kvHeads, headDim), b.AllocKV(rows, kvHeads, headDim)
+	require.NotNil(t, kc)
+	require.Equal(t, tensor.F16, kc.DType)
+	require.Equal(t, []int{rows, width}, kc.Shape)
 
 	// Three rows at positions 2..4: the values rounding must get right, then
 	// random ones of every scale.
@@ -83,20 +83,35 @@ func testStoreKV(t *testing.T, b KVCaching) {
 			src[i] = float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(40)-28)))
 		}
 	}
-	dev, err := b.Load(tensor.FromF32(src, M, width))
+	// The values: the keys backwards, halved (other values in the other cache).
+	vals := make([]float32, len(src))
+	for i := range vals {
+		vals[i] = -0.5 * src[len(src)-1-i]
+	}
+	k, err := b.Load(tensor.FromF32(src, M, width))
 	require.NoError(t, err)
-	b.StoreKV(cache, start, dev)
+	v, err := b.Load(tensor.FromF32(vals, M, width))
+	require.NoError(t, err)
+	b.StoreKV(kc, vc, start, k, v)
 
-	want := make([]uint16, rows*width) // the other rows stay zero
-	asm.F32ToF16(want[start*width:], src)
-	got := readF16(t, b, cache)
-	for i := range want {
-		if got[i] != want[i] {
-			require.Failf(t, "StoreKV", "value %d (%g, bits %#08x): %#04x, want %#04x (the CPU's F32ToF16)",
-				i-start*width, src[min(max(i-start*width, 0), len(src)-1)], math.Float32bits(src[min(max(i-start*width, 0), len(src)-1)]), got[i], want[i])
+	for _, c := range []struct {
+		name  string
+		cache *tensor.Tensor
+		src   []float32
+	}{{"keys", kc, src}, {"values", vc, vals}} {
+		want := make([]uint16, rows*width) // the other rows stay zero
+		asm.F32ToF16(want[start*width:], c.src)
+		got := readF16(t, b, c.cache)
+		for i := range want {
+			if got[i] != want[i] {
+				at := min(max(i-start*width, 0), len(c.src)-1)
+				require.Failf(t, "StoreKV", "%s: value %d (%g, bits %#08x): %#04x, want %#04x (the CPU's F32ToF16)",
+					c.name, i-start*width, c.src[at], math.Float32bits(c.src[at]), got[i], want[i])
+			}
 		}
 	}
-	require.Panics(t, func() { b.StoreKV(cache, rows-M+1, dev) }, "rows past the cache")
+	require.Panics(t, func() { b.StoreKV(kc, vc, rows-M+1, k, v) }, "rows past the cache")
+	require.Panics(t, func() { b.StoreKV(kc, vc, start, k, v.RowSlice(0, M-1)) }, "fewer values than keys")
 }
 
 func testAttentionF16(t *testing.T, b KVCaching) {
@@ -114,8 +129,7 @@ func testAttentionF16(t *testing.T, b KVCaching) {
 				k16, v16 := b.AllocKV(capacity, sh.kvHeads, sh.headDim), b.AllocKV(capacity, sh.kvHeads, sh.headDim)
 				k, _ := upload(t, b, hk)
 				v, _ := upload(t, b, hv)
-				b.StoreKV(k16, 0, k)
-				b.StoreKV(v16, 0, v)
+				b.StoreKV(k16, v16, 0, k, v)
 				// The float32 cache of the rounded values.
 				k32, _ := upload(t, b, tensor.Convert(tensor.Convert(hk, tensor.F16), tensor.F32))
 				v32, _ := upload(t, b, tensor.Convert(tensor.Convert(hv, tensor.F16), tensor.F32))

@@ -155,8 +155,7 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 		d.NormLinearSwiGLU(out1, x1, norm, 1e-5, w, w)
 		d.NormLinearSwiGLU(out3, x3, norm, 1e-5, w, w) // three rows: a scratch norm first
 		d.NormLinearQKV(q, k, v, x1, norm, 1e-5, w, w, w, nil, nil, nil, rot)
-		d.StoreKV(kc, 3, k)
-		d.StoreKV(vc, 3, v)
+		d.StoreKV(kc, vc, 3, k, v)
 		d.Attention(out1, q, kc, vc, 3, 4, 4, 16)
 		d.AttentionBulk(out1, q, kc, vc, 3, 4, 4, 16) // (a prefill's, on one row)
 		off, _ := d.KeepArgmax(logits, 2)
