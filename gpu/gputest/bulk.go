@@ -2,6 +2,7 @@ package gputest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,20 +28,10 @@ func testLinearBulk(t *testing.T, b Backend) {
 		t.Skipf("%s has no bulk product", b.Name())
 	}
 	r := rng(41)
-	for _, dt := range dtypes {
-		// K = 96: whole tiles of 16; 1288: a half tile last (16-byte
-		// loads); 70: one element at a time (K % 8 ≠ 0); 8: half a tile.
-		// N = 67, 130, 20: partial tiles of 128 columns, 130 two of them.
-		for _, nk := range [][2]int{{67, 96}, {130, 1288}, {40, 70}, {20, 8}} {
-			N, K := nk[0], nk[1]
-			w, hw := upload(t, b, random(r, dt, N, K))
-			bias, hbias := upload(t, b, random(r, tensor.F32, N))
-			// Partial and whole tiles of 64 rows.
-			for _, M := range []int{1, 37, 64, 65, 130} {
-				checkProduct(t, b, r, bk.LinearBulk, w, hw, bias, hbias, M, false, M%2 == 1)
-			}
-		}
-	}
+	// K = 96: whole tiles of 16; 1288: a half tile last (16-byte loads);
+	// 70: one element at a time (K % 8 ≠ 0); 8: half a tile. N = 67, 130,
+	// 20: partial tiles of 128 columns, 130 two of them.
+	checkBulkShapes(t, b, r, bk, [][2]int{{67, 96}, {130, 1288}, {40, 70}, {20, 8}}, false)
 	// Each output sums k in one order whatever M: a row alone has the bits
 	// it has among 130 (as the decoder needs, a prefill's rows being cut
 	// into chunks).
@@ -54,18 +45,9 @@ func testLinearBulk(t *testing.T, b Backend) {
 	if s, ok := b.(bf16Setter); ok && s.SetBF16Activations(true) {
 		t.Run("BF16Activations", func(t *testing.T) {
 			defer s.SetBF16Activations(false)
-			for _, dt := range dtypes {
-				// K = 32: one staged tile; 1280: forty; 96 with N = 130:
-				// partial tiles of columns; 70: not a multiple of 32.
-				for _, nk := range [][2]int{{67, 32}, {130, 96}, {20, 1280}, {40, 70}} {
-					N, K := nk[0], nk[1]
-					w, hw := upload(t, b, random(r, dt, N, K))
-					bias, hbias := upload(t, b, random(r, tensor.F32, N))
-					for _, M := range []int{1, 37, 64, 65, 130} {
-						checkProduct(t, b, r, bk.LinearBulk, w, hw, bias, hbias, M, true, M%2 == 1)
-					}
-				}
-			}
+			// K = 32: one staged tile; 1280: forty; 96 with N = 130:
+			// partial tiles of columns; 70: not a multiple of 32.
+			checkBulkShapes(t, b, r, bk, [][2]int{{67, 32}, {130, 96}, {20, 1280}, {40, 70}}, true)
 			w, _ := upload(t, b, random(r, tensor.BF16, 67, 256))
 			x, _ := upload(t, b, random(r, tensor.F32, 130, 256))
 			rowsAlone(t, b, bk.LinearBulk, x, w, [][2]int{{0, 1}, {15, 1}, {16, 1}, {63, 1}, {64, 1}, {129, 1}})
@@ -76,6 +58,23 @@ func testLinearBulk(t *testing.T, b Backend) {
 	require.PanicsWithValue(t, b.Name()+": LinearBulk: x [130 264], w [67 264], out [130 66]",
 		func() { bk.LinearBulk(b.Alloc(130, 66), x, w, nil) })
 	require.Panics(t, func() { bk.LinearBulk(all, tensor.New(tensor.F32, 130, K), w, nil) }, "x on the host")
+}
+
+// checkBulkShapes checks bk's LinearBulk against the CPU's Linear for
+// weights of every dtype and each (N, K) of shapes, with partial and
+// whole tiles of 64 rows, the activations rounded to bf16 where rounded
+// says the device rounds them (refX).
+func checkBulkShapes(t *testing.T, b Backend, r *rand.Rand, bk nn.Bulker, shapes [][2]int, rounded bool) {
+	for _, dt := range dtypes {
+		for _, nk := range shapes {
+			N, K := nk[0], nk[1]
+			w, hw := upload(t, b, random(r, dt, N, K))
+			bias, hbias := upload(t, b, random(r, tensor.F32, N))
+			for _, M := range []int{1, 37, 64, 65, 130} {
+				checkProduct(t, b, r, bk.LinearBulk, w, hw, bias, hbias, M, rounded, M%2 == 1)
+			}
+		}
+	}
 }
 
 // testAttentionBulk checks the Bulker's attention against the CPU's for
