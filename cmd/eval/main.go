@@ -590,27 +590,20 @@ type models struct {
 // when one fails: cli.FallBack runs it again on the CPU when the models do
 // not fit a GPU that --device auto chose.
 func openModels(c *config, device string, tok *tokenizer.Tokenizer, capacity int, stderr io.Writer) (*models, error) {
-	b, err := cli.Backend(device, c.threads)
+	bs, note, err := cli.OpenBackends(device, c.threads, &c.bf16Flag, c.embedded, c.kvCache, c.draftAct)
 	if err != nil {
 		return nil, err
 	}
-	ms := &models{backend: b}
-	var note string
-	if ms.bf16On, note = c.bf16Flag.Apply(b, c.embedded); note != "" {
+	if note != "" {
 		fmt.Fprintln(stderr, "eval: "+note)
 	}
+	c.kvCache = bs.KVCache
+	b, draftB := bs.Target, bs.Draft
+	ms := &models{backend: b, bf16On: bs.BF16, draftBF16: bs.DraftBF16}
 	fail := func(err error) (*models, error) {
 		ms.close()
 		return nil, err
 	}
-	if c.kvCache, err = cli.SetKVCache(b, c.kvCache); err != nil {
-		return fail(err)
-	}
-	draftB, draftBF16, err := cli.DraftBackend(b, c.draftAct)
-	if err != nil {
-		return fail(err)
-	}
-	ms.draftBF16 = draftBF16
 	if ms.pair, err = cli.OpenPair(c.target, c.draft, tok, b, draftB, capacity, false); err != nil {
 		return fail(err)
 	}

@@ -398,21 +398,13 @@ func openPair(c *config, tok *tokenizer.Tokenizer, capacity int, stderr io.Write
 // --bf16-activations and --kv-cache, and the one drafts run on beside it
 // (--draft-activations).
 func newBackend(c *config, device string, stderr io.Writer) (target, draft nn.Backend, err error) {
-	b, err := cli.Backend(device, c.threads)
+	bs, note, err := cli.OpenBackends(device, c.threads, &c.bf16Flag, c.demo, c.kvCache, c.draftAct)
 	if err != nil {
 		return nil, nil, err
 	}
-	var note string
-	if c.bf16Act, note = c.bf16Flag.Apply(b, c.demo); note != "" && !c.quiet {
+	if note != "" && !c.quiet {
 		fmt.Fprintln(stderr, "generate: "+note)
 	}
-	if c.kvCache, err = cli.SetKVCache(b, c.kvCache); err != nil {
-		cli.CloseBackend(b)
-		return nil, nil, err
-	}
-	if draft, c.draftBF16, err = cli.DraftBackend(b, c.draftAct); err != nil {
-		cli.CloseBackend(b)
-		return nil, nil, err
-	}
-	return b, draft, nil
+	c.bf16Act, c.kvCache, c.draftBF16 = bs.BF16, bs.KVCache, bs.DraftBF16
+	return bs.Target, bs.Draft, nil
 }

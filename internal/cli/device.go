@@ -193,6 +193,37 @@ func DraftBackend(b nn.Backend, activations string) (draft nn.Backend, bf16 bool
 	return sib, bf16, nil
 }
 
+// Backends are what a command that runs a target and its drafts opens for
+// its --device, --threads, --bf16-activations, --kv-cache and
+// --draft-activations flags.
+type Backends struct {
+	Target, Draft   nn.Backend // Draft is Target's DraftBackend
+	BF16, DraftBF16 bool       // whether their products take bf16 activations
+	KVCache         string     // --kv-cache as SetKVCache spells it
+}
+
+// OpenBackends opens the backend of device and threads, applies bf16 (for
+// the embedded models or a checkpoint), kvCache and draftAct to it in the
+// order they need, and returns it with its drafts' backend; note is
+// bf16.Apply's line for the caller to print ("" for none). On error
+// nothing is left open; else the caller closes Target (CloseBackend).
+func OpenBackends(device string, threads int, bf16 *BF16Activations, embedded bool, kvCache, draftAct string) (bs Backends, note string, err error) {
+	b, err := Backend(device, threads)
+	if err != nil {
+		return Backends{}, "", err
+	}
+	bs.Target = b
+	bs.BF16, note = bf16.Apply(b, embedded)
+	if bs.KVCache, err = SetKVCache(b, kvCache); err == nil {
+		bs.Draft, bs.DraftBF16, err = DraftBackend(b, draftAct)
+	}
+	if err != nil {
+		CloseBackend(b)
+		return Backends{}, "", err
+	}
+	return bs, note, nil
+}
+
 // ParseDraftActivations checks a --draft-activations value and reports
 // whether it asks for bf16 activations ("" means the default, bf16).
 func ParseDraftActivations(activations string) (bf16 bool, err error) {

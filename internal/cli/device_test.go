@@ -357,3 +357,23 @@ func TestFallBack(t *testing.T) {
 		o.pair.Close()
 	}
 }
+
+// TestOpenBackends: the flags applied in order (the draft backend a
+// sibling with its own activations, the KV-cache setting copied), and a
+// bad value an error.
+func TestOpenBackends(t *testing.T) {
+	bs, note, err := OpenBackends("cpu", 1, &BF16Activations{}, false, "F16", "f32")
+	require.NoError(t, err)
+	require.Empty(t, note)
+	require.Equal(t, "f16", bs.KVCache)
+	require.False(t, bs.BF16, "a checkpoint keeps float32 activations by default")
+	require.False(t, bs.DraftBF16, "--draft-activations f32")
+	require.NotSame(t, bs.Target, bs.Draft, "the CPU's drafts run on a sibling")
+	require.Equal(t, tensor.F16, bs.Draft.(*ops.CPU).AllocKV(4, 1, 8).DType, "the sibling has the target's cache setting")
+	_, _, err = OpenBackends("cpu", 1, &BF16Activations{}, false, "f8", "f32")
+	require.ErrorContains(t, err, `--kv-cache "f8"`)
+	_, _, err = OpenBackends("cpu", 1, &BF16Activations{}, false, "f32", "int4")
+	require.Error(t, err)
+	_, _, err = OpenBackends("tpu", 1, &BF16Activations{}, false, "f32", "f32")
+	require.Error(t, err)
+}
