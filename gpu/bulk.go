@@ -14,8 +14,9 @@ import (
 // attention.cu's blocks of one row and head each. The decoder sends only
 // the rows whose logits nobody reads (all of a prompt's rows but the
 // last), which every decoding mode computes alike, so speculative
-// decoding still gives the target's own tokens. Written on 2026-11-28 without a GPU: off unless
-// asked for (GOPARD_GPU_BULK, SetBulk) until a GPU times it.
+// decoding still gives the target's own tokens. Written on 2026-11-28
+// without a GPU: off unless asked for (GOPARD_GPU_BULK, SetBulk) until a
+// GPU times it.
 
 // The tile linear_bulk.cu's blocks compute (BULK_BM, BULK_BN,
 // BULK_THREADS there).

@@ -59,9 +59,9 @@
 // last go through a tiled matrix product, linear_bulk.cu, that reads the
 // weights once per 64 rows, and attention_bulk.cu, that reads the cache
 // once per 32 (row, head) pairs; not yet measured), and times work with
-// events (Time, CopyBandwidth: see cmd/bench --device cuda --profile). The README's GPU
-// section has what it measured on an H100, and docs/gpu.md what was
-// written since and how to measure it.
+// events (Time, CopyBandwidth: see cmd/bench --device cuda --profile).
+// The README's GPU section has what it measured on an H100, and
+// docs/gpu.md what was written since and how to measure it.
 //
 // When the device fails an operation (the driver refuses a launch or a
 // copy, memory runs out mid-forward), the operation panics with a Failure,

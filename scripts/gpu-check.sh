@@ -29,7 +29,8 @@
 #       (GOPARD_GPU_FUSE_NORM), and the 1B shape's decode step profiled
 #       (--profile: each operation alone, then each kind left out, and
 #       the folding turned the other way), a 64-token prefill of the 8B
-#       shape with and without the tiled product and attention (GOPARD_GPU_BULK), and
+#       shape with and without the tiled product and attention
+#       (GOPARD_GPU_BULK), and
 #       last the 8B decode step at position 4096 with a float32 and a
 #       binary16 KV cache.
 #       Logs go to $OUT (else ./gpu-check-out).

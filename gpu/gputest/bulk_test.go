@@ -30,8 +30,8 @@ func (b *skewedBulk) LinearBulk(out, x, w, bias *tensor.Tensor) {
 
 func (b *skewedBulk) AttentionBulk(out, q, k, v *tensor.Tensor, start, heads, kvHeads, headDim int) {
 	b.CPU.Attention(out, q, k, v, start, heads, kvHeads, headDim)
-	for i, v := range out.F32() {
-		out.F32()[i] = 0.75 * v
+	for i, o := range out.F32() {
+		out.F32()[i] = 0.75 * o
 	}
 	b.att += q.Rows()
 }

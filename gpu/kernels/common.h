@@ -87,7 +87,6 @@ DEV void load8(const f16_t* p, float v[8]) {
   v[6] = f16_bits_to_f32(a.w & 0xffffu), v[7] = f16_bits_to_f32(a.w >> 16);
 }
 
-// silu is the SwiGLU gate's activation, g·sigmoid(g).
 // bf16_rne rounds f to the nearest bf16, ties to even (bits in the low
 // half), as tensor.Float32ToBF16 and the CPU's bf16 activations do.
 DEV unsigned bf16_rne(float f) {
@@ -99,6 +98,7 @@ DEV unsigned bf16_rne(float f) {
 // pack_bf16 is the mma word of two activations: lo at the lower k.
 DEV unsigned pack_bf16(float lo, float hi) { return bf16_rne(lo) | (bf16_rne(hi) << 16); }
 
+// silu is the SwiGLU gate's activation, g·sigmoid(g).
 DEV float silu(float g) { return g / (1.0f + expf(-g)); }
 
 DEV float neg_inf() { return __uint_as_float(0xff800000u); }
