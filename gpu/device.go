@@ -126,9 +126,16 @@ type Device struct {
 	keptGen    uint64
 	keptClosed bool
 	keptHost   []int32
+	// Beside it, the distributions of the ids KeepSample drew (row i of
+	// keptDist for id i, keptWidth values a row; sampled[i] marks them).
+	keptDist  buffer
+	keptWidth int
+	sampled   []bool
 
-	// waits counts the times the host waited for the device (HostWaits).
+	// waits counts the times the host waited for the device (HostWaits);
+	// busy: work was launched since the last wait.
 	waits int64
+	busy  bool
 	// launchArgs holds a launch's arguments (see launch).
 	launchArgs []uint64
 
@@ -199,6 +206,7 @@ func (d *Device) warpSize() (int, error) {
 		return 0, err
 	}
 	d.track(p, 4)
+	d.busy = true
 	if err := d.drv.Launch(fn, Dim3{1, 1, 1}, Dim3{64, 1, 1}, []uint64{uint64(p)}); err != nil {
 		return 0, err
 	}
@@ -267,7 +275,7 @@ func (d *Device) Time(f func()) (time.Duration, error) {
 	if !ok {
 		return 0, fmt.Errorf("%s: the driver has no timer", d.Name())
 	}
-	d.waits++
+	d.waits, d.busy = d.waits+1, false
 	return t.Time(f)
 }
 
@@ -275,27 +283,35 @@ func (d *Device) Time(f func()) (time.Duration, error) {
 func (d *Device) Synchronize() error { return d.sync() }
 
 // download, upload and sync are the driver's calls that make the host
-// wait for the device, counted for HostWaits.
+// wait for the device's queued work, counted for HostWaits when there is
+// some (a copy from an idle device waits for the copy alone).
 func (d *Device) download(dst unsafe.Pointer, src uintptr, bytes int) error {
-	d.waits++
+	d.waited()
 	return d.drv.Download(dst, src, bytes)
 }
 
 func (d *Device) upload(dst uintptr, src unsafe.Pointer, bytes int) error {
-	d.waits++
+	d.waited()
 	return d.drv.Upload(dst, src, bytes)
 }
 
 func (d *Device) sync() error {
-	d.waits++
+	d.waited()
 	return d.drv.Synchronize()
 }
 
+func (d *Device) waited() {
+	if d.busy {
+		d.waits, d.busy = d.waits+1, false
+	}
+}
+
 // HostWaits is the number of times the Device has made the host wait for
-// the device's queued work: copies to the host (Read, Argmax, ReadKept),
-// copies to the device (Load; Embedding of more than 64 ids), timings,
-// synchronizations and buffer growth. A greedy PARD iteration whose models
-// chain their ids (nn.IDChainer) costs one.
+// work it had queued: copies to the host (Read, Argmax, ReadKept),
+// copies to the device (Load; Embedding of more than 64 ids),
+// synchronizations and buffer growth, each after a launch; and timings.
+// A PARD iteration whose models chain their drafts (nn.IDChainer, and
+// nn.SampleChainer when sampling) costs one.
 func (d *Device) HostWaits() int64 { return d.waits }
 
 // Close frees every allocation and releases the device. The Device and its
@@ -317,8 +333,8 @@ func (d *Device) freeAll() {
 	for p := range d.mem {
 		d.free(p)
 	}
-	d.ids, d.part, d.result, d.kept = buffer{}, buffer{}, buffer{}, buffer{}
-	d.nKept, d.keptClosed = 0, false
+	d.ids, d.part, d.result, d.kept, d.keptDist = buffer{}, buffer{}, buffer{}, buffer{}, buffer{}
+	d.nKept, d.keptClosed, d.sampled = 0, false, d.sampled[:0]
 }
 
 func (d *Device) track(p uintptr, bytes int) {
@@ -532,6 +548,7 @@ func (d *Device) launch(name string, grid, block Dim3, args ...uint64) {
 	// on through the Driver interface they would be a heap allocation per
 	// launch, hundreds a token.
 	d.launchArgs = append(d.launchArgs[:0], args...)
+	d.busy = true
 	if err := d.drv.Launch(fn, grid, block, d.launchArgs); err != nil {
 		d.fail("launch "+name, err)
 	}
@@ -571,6 +588,7 @@ var _ nn.Backend = (*Device)(nil)
 var _ nn.Fused = (*Device)(nil)
 var _ nn.Argmaxer = (*Device)(nil)
 var _ nn.IDChainer = (*Device)(nil)
+var _ nn.SampleChainer = (*Device)(nil)
 var _ nn.Prefetcher = (*Device)(nil)
 var _ nn.NormFuser = (*Device)(nil)
 var _ nn.Allocator = (*Device)(nil)

@@ -248,3 +248,33 @@ type IDChainer interface {
 	// KeepArgmax appends to.
 	KeptGeneration() uint64
 }
+
+// Sampling is the transform of a draft's logits before its tokens are
+// drawn on a device (SampleChainer; ops.DraftDist): temperature, then
+// top-k (0: off), then top-p (0 or 1: off).
+type Sampling struct {
+	Temperature float32 // > 0
+	TopK        int
+	TopP        float32
+}
+
+// SampleChainer is an IDChainer that can also draw the kept ids from the
+// rows' distributions instead of taking their argmax, so that a sampling
+// PARD or VSD iteration hands its drafts to the verify on the device too:
+// the host then waits for the device once an iteration, and reads the
+// drafts' distributions (which the acceptance test needs) with the
+// target's rows.
+type SampleChainer interface {
+	IDChainer
+	// KeepSample queues, for each of the rows of t (a (rows, n) F32
+	// tensor the backend allocated), the distribution ops.DraftDist makes
+	// of it with s and a draw from it with the uniform number u[r] (in
+	// [0, 1); ops.Draw's rule); it appends the ids to the open list, as
+	// KeepArgmax, and keeps each row's distribution beside its id.
+	KeepSample(t *tensor.Tensor, rows int, s Sampling, u []float32) (off int, gen uint64)
+	// ReadKeptDists copies the distributions kept beside ids [off, off+n)
+	// of list gen into dst (n rows of the width they were kept at), after
+	// waiting for the queued work, and reports true; false, copying
+	// nothing, when gen is no longer the newest list.
+	ReadKeptDists(dst []float32, gen uint64, off, n int) bool
+}

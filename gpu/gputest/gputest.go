@@ -126,6 +126,7 @@ func Kernels(t *testing.T, b Backend) {
 	t.Run("LinearSwiGLU", func(t *testing.T) { testLinearSwiGLU(t, b) })
 	t.Run("LinearQKV", func(t *testing.T) { testLinearQKV(t, b) })
 	t.Run("Kept", func(t *testing.T) { testKept(t, b) })
+	t.Run("Sample", func(t *testing.T) { testSample(t, b) })
 	t.Run("BF16Activations", func(t *testing.T) { testBF16Activations(t, b) })
 	t.Run("DecoderChunks", func(t *testing.T) { testDecoderChunks(t, b) })
 	t.Run("LinearBulk", func(t *testing.T) { testLinearBulk(t, b) })
@@ -183,10 +184,11 @@ func testEmbedding(t *testing.T, b Backend) {
 				want := tensor.New(tensor.F32, len(ids), dim)
 				cpu.Embedding(want, hostTable, ids)
 				out := b.Alloc(len(ids), dim)
+				b.Embedding(out.RowSlice(0, 1), table, ids[:1]) // work queued before
 				w := waits(b)
 				b.Embedding(out, table, ids)
 				if w >= 0 {
-					// An upload waits for the device.
+					// An upload waits for the queued work.
 					require.Equal(t, w+int64(max(0, min(1, n-64))), waits(b), "%v dim %d, %d ids: waits", dt, dim, n)
 				}
 				require.Equal(t, want.F32(), read(b, out), "%v dim %d, %d ids", dt, dim, n) // exact: a copy

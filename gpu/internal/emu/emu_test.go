@@ -115,17 +115,21 @@ func TestMemory(t *testing.T) {
 	before := d.Allocated()
 	x := d.Alloc(10, 10)
 	require.Equal(t, before+400, d.Allocated())
+	d.Add(x, x) // queued work that reads x
 	waits := d.HostWaits()
 	d.Free(x)
 	require.Equal(t, before, d.Allocated())
 	require.Equal(t, waits+1, d.HostWaits(), "Free waits for the queued work that may read the tensor")
 	d.Free(x) // no longer the Device's: ignored, without a wait
 	require.Equal(t, waits+1, d.HostWaits())
+	y := d.Alloc(10, 10)
+	d.Free(y) // nothing queued since the last wait: nothing to wait for
+	require.Equal(t, waits+1, d.HostWaits(), "a wait with nothing queued is not counted")
 }
 
 // TestLaunchesAllocateNothing: queuing a decode step's operations (and a
-// prefill's bulk product) on a Device allocates no Go memory (a GPU
-// launches hundreds a token).
+// prefill's bulk product, a sampling draft's draws) on a Device allocates
+// no Go memory (a GPU launches hundreds a token).
 func TestLaunchesAllocateNothing(t *testing.T) {
 	d := device(t, 32)
 	table, err := d.Load(tensor.FromF32(make([]float32, 50*64), 50, 64))
@@ -144,6 +148,7 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 	d.SetF16KVCache(true)
 	kc, vc := d.AllocKV(8, 4, 16), d.AllocKV(8, 4, 16)
 	ws := []*tensor.Tensor{w, table}
+	uniform, dists := []float32{0.3, 0.7}, make([]float32, 2*50)
 	step := func() {
 		d.PrefetchWeights(ws)
 		d.Embedding(x3, table, ids[:3])
@@ -161,6 +166,10 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 		off, _ := d.KeepArgmax(logits, 2)
 		d.EmbeddingKept(x2, table, off, 2)
 		d.ReadKept()
+		off, gen := d.KeepSample(logits, 2, nn.Sampling{Temperature: 0.8, TopK: 5, TopP: 0.9}, uniform)
+		d.EmbeddingKept(x2, table, off, 2)
+		d.ReadKept()
+		d.ReadKeptDists(dists, gen, off, 2)
 	}
 	step()
 	require.Zero(t, testing.AllocsPerRun(5, step))
