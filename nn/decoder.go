@@ -3,6 +3,7 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/tensor"
@@ -96,11 +97,15 @@ type Decoder struct {
 	// The backend as an IDChainer (nil when it is not one), and the
 	// handle ForwardArgmaxPending returns, reused from call to call.
 	chain      IDChainer
+	sampler    SampleChainer // the backend as one, or nil
 	pending    pendingIDs
-	prevIDs    []int32 // ForwardArgmaxAfter's copy of the earlier model's ids
-	joined     []int32 // its tokens and those ids, when they meet on the host
-	prefixBuf  []int32 // a pending handle's ids before its own
-	pendingBuf []int32 // a pending handle's ids when computed on the host (not d.ids: they may be read after a forward)
+	dists      []float32   // a sampled handle's distributions, copied back
+	distRows   [][]float32 // views of them
+	uniform    []float32   // ForwardSamplePending's uniform numbers
+	prevIDs    []int32     // ForwardArgmaxAfter's copy of the earlier model's ids
+	joined     []int32     // its tokens and those ids, when they meet on the host
+	prefixBuf  []int32     // a pending handle's ids before its own
+	pendingBuf []int32     // a pending handle's ids when computed on the host (not d.ids: they may be read after a forward)
 
 	// The backend as a Prefetcher (nil when it is not one) and, per
 	// layer, the weights named to it after the q/k/v projections (o, gate
@@ -165,6 +170,7 @@ func NewDecoder(b Backend, cfg Config, w Weights, capacity, maxRows int) (*Decod
 	d.folder, _ = b.(NormFuser)
 	d.bulk, _ = b.(Bulker)
 	d.chain, _ = b.(IDChainer)
+	d.sampler, _ = b.(SampleChainer)
 	if p, ok := b.(Prefetcher); ok {
 		d.prefetch = p
 		for l := range w.Layers {
@@ -205,13 +211,19 @@ func (d *Decoder) Forward(tokens []int32, start, want int) (_ [][]float32, err e
 	if err := d.forward(input{host: tokens}, start, want); err != nil || want == 0 {
 		return nil, err
 	}
+	return d.hostRows(want), nil
+}
+
+// hostRows copies the first want logits rows to the host (a wait for a
+// device) and returns views of them.
+func (d *Decoder) hostRows(want int) [][]float32 {
 	host := d.hostLogits(want)
 	V := d.cfg.Vocab
 	d.rows = d.rows[:0]
 	for r := 0; r < want; r++ {
 		d.rows = append(d.rows, host[r*V:(r+1)*V])
 	}
-	return d.rows, nil
+	return d.rows
 }
 
 // ForwardArgmax is Forward returning, instead of each of the last want
@@ -292,12 +304,14 @@ type Pending interface {
 // then ids [off, off+n) of the backend's kept list of generation gen; or,
 // once read (or when computed on the host), ids.
 type pendingIDs struct {
-	d      *Decoder
-	prefix []int32
-	gen    uint64
-	off, n int
-	read   bool
-	ids    []int32
+	d       *Decoder
+	prefix  []int32
+	gen     uint64
+	off, n  int
+	read    bool
+	ids     []int32
+	sampled bool        // drawn by KeepSample: Dists has their distributions
+	dists   [][]float32 // once Dists read them
 }
 
 // IDs implements Pending.
@@ -334,7 +348,7 @@ func (d *Decoder) pend(prefix []int32, want int) (Pending, error) {
 	p := &d.pending
 	*p = pendingIDs{d: d, prefix: prefix}
 	if d.chain != nil && d.logits.Place != tensor.Host {
-		p.off, p.gen = d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
+		p.off, p.gen = d.keep(want, nil)
 		p.n = want
 		return p, nil
 	}
@@ -383,14 +397,7 @@ func (d *Decoder) ForwardArgmaxPendingAfter(tokens []int32, prev Pending, feed, 
 		if err := d.forward(input{host: tokens, keptOff: off + n - feed, kept: feed}, start, want); err != nil {
 			return nil, err
 		}
-		own, ownGen := d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
-		if ownGen != gen || own != off+n {
-			return nil, fmt.Errorf("decoder: backend %s kept ids at %d of list %d, not after the earlier ones (%d..%d of list %d)",
-				d.b.Name(), own, ownGen, off, off+n-1, gen)
-		}
-		q := &d.pending
-		*q = pendingIDs{d: d, prefix: d.prefixBuf, gen: gen, off: off, n: n + want}
-		return q, nil
+		return d.keepAfter(gen, off, n, want, nil)
 	}
 	ids, err := prev.IDs()
 	if err != nil {
@@ -409,6 +416,202 @@ func (d *Decoder) ForwardArgmaxPendingAfter(tokens []int32, prev Pending, feed, 
 	return d.pend(d.prefixBuf, want)
 }
 
+// sampling is a draw's settings and its rows' uniform numbers (keep).
+type sampling struct {
+	s Sampling
+	u []float32
+}
+
+// keep queues the first want logits rows' argmax ids (smp nil) or draws
+// into the backend's open list, and returns where they start and its
+// generation.
+func (d *Decoder) keep(want int, smp *sampling) (off int, gen uint64) {
+	rows := d.logits.RowSliceInto(&d.vlogits, 0, want)
+	if smp != nil {
+		return d.sampler.KeepSample(rows, want, smp.s, smp.u)
+	}
+	return d.chain.KeepArgmax(rows, want)
+}
+
+// keepAfter keeps the ids of a forward fed ids [off, off+n) of list gen
+// (a handle on them and d.prefixBuf before them) and makes d.pending the
+// handle on all of them.
+func (d *Decoder) keepAfter(gen uint64, off, n, want int, smp *sampling) (Pending, error) {
+	own, ownGen := d.keep(want, smp)
+	if ownGen != gen || own != off+n {
+		return nil, fmt.Errorf("decoder: backend %s kept ids at %d of list %d, not after the earlier ones (%d..%d of list %d)",
+			d.b.Name(), own, ownGen, off, off+n-1, gen)
+	}
+	q := &d.pending
+	*q = pendingIDs{d: d, prefix: d.prefixBuf, gen: gen, off: off, n: n + want, sampled: smp != nil}
+	return q, nil
+}
+
+// Sampled is a handle on ids drawn on a device (Decoder.ForwardSamplePending)
+// that also holds the distributions they were drawn from.
+type Sampled interface {
+	Pending
+	// Dists returns each id's distribution (a row of Vocab values), read
+	// after the ids (IDs, or another decoder's ForwardAfter): the first
+	// copies them back. They alias the buffers of the decoder that drew
+	// them until its next call.
+	Dists() ([][]float32, error)
+}
+
+// Dists implements Sampled.
+func (p *pendingIDs) Dists() (_ [][]float32, err error) {
+	defer deviceFailure(&err)
+	d := p.d
+	switch {
+	case !p.sampled || len(p.prefix) > 0:
+		return nil, fmt.Errorf("decoder: ids %d..%d of kept list %d were not all drawn on the device", p.off, p.off+p.n-1, p.gen)
+	case !p.read:
+		return nil, fmt.Errorf("decoder: distributions of ids %d..%d of kept list %d read before the ids", p.off, p.off+p.n-1, p.gen)
+	case p.dists != nil:
+		return p.dists, nil
+	}
+	V := d.cfg.Vocab
+	d.dists = slices.Grow(d.dists[:0], p.n*V)[:p.n*V]
+	if !d.sampler.ReadKeptDists(d.dists, p.gen, p.off, p.n) {
+		return nil, fmt.Errorf("decoder: distributions of ids %d..%d of kept list %d are gone (the backend %s started another)", p.off, p.off+p.n-1, p.gen, d.b.Name())
+	}
+	d.distRows = d.distRows[:0]
+	for r := range p.n {
+		d.distRows = append(d.distRows, d.dists[r*V:(r+1)*V])
+	}
+	p.dists = d.distRows
+	return p.dists, nil
+}
+
+// SamplesOnDevice reports whether ForwardSamplePending can draw where the
+// logits are: the backend is a SampleChainer (whose buffers are on its
+// device).
+func (d *Decoder) SamplesOnDevice() bool { return d.sampler != nil }
+
+// ForwardSamplePending is ForwardArgmaxPending drawing each of the last
+// want positions' ids from its logits' distribution (ops.DraftDist with
+// s) by the uniform number of u instead of taking their argmax, on the
+// device: a sampling draft's forward whose drafts feed the target's verify
+// there (ForwardAfter). It needs SamplesOnDevice. The handle is valid
+// until this decoder's next call.
+func (d *Decoder) ForwardSamplePending(tokens []int32, start, want int, s Sampling, u []float32) (_ Sampled, err error) {
+	defer deviceFailure(&err)
+	if err := d.checkSample(want, s, u); err != nil {
+		return nil, err
+	}
+	if err := d.forward(input{host: tokens}, start, want); err != nil {
+		return nil, err
+	}
+	p := &d.pending
+	*p = pendingIDs{d: d, n: want, sampled: true}
+	p.off, p.gen = d.keep(want, &sampling{s, d.uniform})
+	return p, nil
+}
+
+// ForwardSamplePendingAfter is ForwardSamplePending over tokens followed
+// by the last feed ids of prev, a handle drawn on this decoder's device
+// (VSD: each draft fed back); the handle it returns holds prev's ids
+// followed by its own, with their distributions.
+func (d *Decoder) ForwardSamplePendingAfter(tokens []int32, prev Pending, feed, start, want int, s Sampling, u []float32) (_ Sampled, err error) {
+	defer deviceFailure(&err)
+	if err := d.checkSample(want, s, u); err != nil {
+		return nil, err
+	}
+	p, ok := prev.(*pendingIDs)
+	if !ok || !p.sampled || len(p.prefix) > 0 || !d.onDevice(p) || feed < 0 || feed > p.n {
+		return nil, fmt.Errorf("decoder: feeding back %d ids of a handle not drawn on %s's open list", feed, d.b.Name())
+	}
+	gen, off, n := p.gen, p.off, p.n
+	if err := d.forward(input{host: tokens, keptOff: off + n - feed, kept: feed}, start, want); err != nil {
+		return nil, err
+	}
+	d.prefixBuf = d.prefixBuf[:0]
+	q, err := d.keepAfter(gen, off, n, want, &sampling{s, d.uniform})
+	if err != nil {
+		return nil, err
+	}
+	return q.(*pendingIDs), nil
+}
+
+// checkSample checks a sampled forward's settings and keeps u as the
+// float32 numbers below 1 the device takes.
+func (d *Decoder) checkSample(want int, s Sampling, u []float32) error {
+	switch {
+	case !d.SamplesOnDevice():
+		return fmt.Errorf("decoder: backend %s does not draw ids on a device", d.b.Name())
+	case want < 1:
+		return fmt.Errorf("decoder: want %d draws: a pending forward gives at least one", want)
+	case len(u) != want:
+		return fmt.Errorf("decoder: %d uniform numbers for %d draws", len(u), want)
+	case !(s.Temperature > 0) || s.TopK < 0 || !(s.TopP >= 0 && s.TopP <= 1):
+		return fmt.Errorf("decoder: sampling with temperature %v, top-k %d, top-p %v", s.Temperature, s.TopK, s.TopP)
+	}
+	d.uniform = append(d.uniform[:0], u...)
+	for i, v := range d.uniform {
+		if !(v >= 0 && v < 1) {
+			return fmt.Errorf("decoder: uniform number %v outside [0, 1)", u[i])
+		}
+	}
+	return nil
+}
+
+// ForwardAfter is Forward over tokens followed by the ids prev holds
+// (another decoder's pending forward: a draft's drawn or argmax ids) at
+// positions start..; it returns prev's ids and its own logits rows. When
+// prev's ids are kept on this decoder's backend and still in its open
+// list, they go straight from that list into the embedding: the host
+// waits for the device once, for the rows, then copies the ids back from
+// the idle device. Otherwise prev's ids are read first. Both alias this
+// decoder's buffers until its next call.
+func (d *Decoder) ForwardAfter(tokens []int32, prev Pending, start, want int) (prevIDs []int32, rows [][]float32, err error) {
+	defer deviceFailure(&err)
+	p, err := d.forwardAfter(tokens, prev, start, want)
+	if err != nil || want == 0 {
+		return d.prevIDs, nil, err
+	}
+	rows = d.hostRows(want)
+	if p != nil {
+		if _, err := d.takeKept(p, p.gen, 0, 0); err != nil {
+			return nil, nil, err
+		}
+	}
+	return d.prevIDs, rows, nil
+}
+
+// forwardAfter forwards tokens followed by prev's ids at positions
+// start.., leaving the logits of the last want in d.logits. It returns
+// prev's handle when its ids were gathered from this backend's open list
+// (takeKept reads them after), or nil when they were read first, into
+// d.prevIDs.
+func (d *Decoder) forwardAfter(tokens []int32, prev Pending, start, want int) (*pendingIDs, error) {
+	p, ok := prev.(*pendingIDs)
+	if !ok || want == 0 || !d.onDevice(p) {
+		pids, err := prev.IDs()
+		if err != nil {
+			return nil, err
+		}
+		d.prevIDs = append(d.prevIDs[:0], pids...)
+		d.joined = append(append(d.joined[:0], tokens...), pids...)
+		return nil, d.forward(input{host: d.joined}, start, want)
+	}
+	d.joined = append(append(d.joined[:0], tokens...), p.prefix...)
+	return p, d.forward(input{host: d.joined, keptOff: p.off, kept: p.n}, start, want)
+}
+
+// takeKept reads the backend's list back, which must be p's (and hold this
+// decoder's own n ids at off of list gen, when n > 0), copies p's ids into
+// d.prevIDs and returns the list.
+func (d *Decoder) takeKept(p *pendingIDs, gen uint64, off, n int) ([]int32, error) {
+	all, readGen := d.chain.ReadKept()
+	if gen != p.gen || readGen != gen || p.off+p.n > len(all) || off+n > len(all) {
+		return nil, fmt.Errorf("decoder: backend %s read back list %d of %d ids, not list %d (the earlier model's, and this one's kept in list %d at %d)",
+			d.b.Name(), readGen, len(all), p.gen, gen, off)
+	}
+	p.take(all)
+	d.prevIDs = append(d.prevIDs[:0], p.ids...)
+	return all, nil
+}
+
 // ForwardArgmaxAfter is ForwardArgmax over tokens followed by the ids prev
 // holds (another decoder's ForwardArgmaxPending, typically a draft's) at
 // positions start..; it returns prev's ids and its own. When prev's ids
@@ -420,29 +623,19 @@ func (d *Decoder) ForwardArgmaxPendingAfter(tokens []int32, prev Pending, feed, 
 // until its next call.
 func (d *Decoder) ForwardArgmaxAfter(tokens []int32, prev Pending, start, want int) (prevIDs, ids []int32, err error) {
 	defer deviceFailure(&err)
-	p, ok := prev.(*pendingIDs)
-	if !ok || want == 0 || !d.onDevice(p) {
-		pids, err := prev.IDs()
-		if err != nil {
-			return nil, nil, err
-		}
-		d.prevIDs = append(d.prevIDs[:0], pids...)
-		d.joined = append(append(d.joined[:0], tokens...), pids...)
-		ids, err := d.ForwardArgmax(d.joined, start, want)
+	p, err := d.forwardAfter(tokens, prev, start, want)
+	if err != nil || want == 0 {
+		return d.prevIDs, nil, err
+	}
+	if p == nil {
+		ids, _, err := d.argmaxRows(want, false)
 		return d.prevIDs, ids, err
 	}
-	d.joined = append(append(d.joined[:0], tokens...), p.prefix...)
-	if err := d.forward(input{host: d.joined, keptOff: p.off, kept: p.n}, start, want); err != nil {
+	off, gen := d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
+	all, err := d.takeKept(p, gen, off, want)
+	if err != nil {
 		return nil, nil, err
 	}
-	off, gen := d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
-	all, readGen := d.chain.ReadKept()
-	if gen != p.gen || readGen != gen || off+want > len(all) {
-		return nil, nil, fmt.Errorf("decoder: backend %s kept ids in list %d at %d and read back list %d of %d ids (the earlier model's in list %d)",
-			d.b.Name(), gen, off, readGen, len(all), p.gen)
-	}
-	p.take(all)
-	d.prevIDs = append(d.prevIDs[:0], p.ids...)
 	d.ids = append(d.ids[:0], all[off:off+want]...)
 	return d.prevIDs, d.ids, nil
 }

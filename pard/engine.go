@@ -199,6 +199,12 @@ type engine struct {
 	// the drafts to the verify without reading them first (nil otherwise;
 	// see newEngine).
 	targetChain, draftChain ChainForwarder
+	// The models as SampleChainForwarders, when a sampling iteration draws
+	// its drafts on the device and passes them to the verify there (nil
+	// otherwise), with the draws' settings and uniform numbers.
+	targetSample, draftSample SampleChainForwarder
+	sampling                  nn.Sampling
+	uniform                   []float32
 
 	all        []int32 // prompt + committed tokens; drafts sit after them
 	plen       int
@@ -352,8 +358,18 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 		e.rnd = newRNG(opt.Seed)
 		e.p = make([]float32, e.vocab)
 		e.q = make([][]float32, e.k)
-		for i := range e.q {
-			e.q[i] = make([]float32, e.vocab)
+		// Chained: the draft draws on the device, unless a cut needs the
+		// distributions first; its ids must stay in the vocabulary.
+		tc, tok := target.(SampleChainForwarder)
+		dc, dok := e.draft.(SampleChainForwarder)
+		if opt.MinConfidence == 0 && tok && dok && tc.SamplesOnDevice() && dc.SamplesOnDevice() && e.draft.Info().VocabSize == e.vocab {
+			e.targetSample, e.draftSample = tc, dc
+			e.sampling = nn.Sampling{Temperature: opt.Temperature, TopK: opt.TopK, TopP: opt.TopP}
+			e.uniform = make([]float32, e.k)
+		} else {
+			for i := range e.q { // the host's draws' distributions
+				e.q[i] = make([]float32, e.vocab)
+			}
 		}
 	}
 	e.stats.DepthTried = make([]int, e.k)
@@ -381,9 +397,12 @@ func (e *engine) run() (*Result, error) {
 		proposed := kk // the PARD draft read kk−1 masks, whatever is verified
 		var out logits
 		var err error
-		if e.draftChain != nil && kk > 0 {
+		switch {
+		case e.draftChain != nil && kk > 0:
 			out, err = e.draftAndVerifyChained(total, kk)
-		} else {
+		case e.draftSample != nil && kk > 0:
+			out, err = e.draftAndVerifySampled(total, kk)
+		default:
 			out, kk, err = e.draftThenVerify(total, kk)
 		}
 		if err != nil {
@@ -527,7 +546,7 @@ func (e *engine) pardInput(total, kk int) []int32 {
 // for both.
 func (e *engine) draftAndVerifyChained(total, kk int) (logits, error) {
 	t0 := time.Now()
-	pending, read, err := e.draftChained(total, kk)
+	pending, read, err := e.draftChained(total, kk, nil)
 	e.stats.DraftTime += time.Since(t0)
 	if err != nil {
 		return logits{}, err
@@ -554,33 +573,115 @@ func (e *engine) draftAndVerifyChained(total, kk int) (logits, error) {
 // draftChained queues the draft's forwards of an iteration, leaving the kk
 // drafts pending: PARD's one forward over the committed tokens it has not
 // read and kk−1 masks, or VSD's kk forwards, each fed the draft before it.
+// The drafts are argmax ids, or with u (a uniform number a draft) draws.
 // It returns the handle on the drafts and how many positions the draft
 // read (its cache grows by that from e.dLen).
-func (e *engine) draftChained(total, kk int) (nn.Pending, int, error) {
+func (e *engine) draftChained(total, kk int, u []float32) (nn.Pending, int, error) {
 	if e.mode == PARD {
 		in := e.pardInput(total, kk)
-		e.stats.DraftForwards++
-		p, err := e.draftChain.ForwardArgmaxPending(in, e.dLen, kk)
-		if err != nil {
-			return nil, 0, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
-		}
-		return p, len(in), nil
+		p, err := e.draftFirst(in, kk, u)
+		return p, len(in), err
 	}
 	x := e.all[e.dLen:total]
-	e.stats.DraftForwards++
-	p, err := e.draftChain.ForwardArgmaxPending(x, e.dLen, 1)
+	p, err := e.draftFirst(x, 1, u)
 	if err != nil {
-		return nil, 0, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
+		return nil, 0, err
 	}
 	read := len(x)
-	for range kk - 1 {
-		e.stats.DraftForwards++
-		if p, err = e.draftChain.ForwardArgmaxPendingAfter(nil, p, 1, e.dLen+read, 1); err != nil {
-			return nil, 0, fmt.Errorf("pard: draft forward at %d: %w", e.dLen+read, err)
+	for j := 1; j < kk; j++ {
+		if p, err = e.draftNext(p, e.dLen+read, u, j); err != nil {
+			return nil, 0, err
 		}
 		read++
 	}
 	return p, read, nil
+}
+
+// draftFirst queues the draft's first pending forward of an iteration, over
+// x at e.dLen, for want ids (draws by u[:want] when u is not nil).
+func (e *engine) draftFirst(x []int32, want int, u []float32) (p nn.Pending, err error) {
+	e.stats.DraftForwards++
+	if u == nil {
+		p, err = e.draftChain.ForwardArgmaxPending(x, e.dLen, want)
+	} else {
+		p, err = e.draftSample.ForwardSamplePending(x, e.dLen, want, e.sampling, u[:want])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pard: draft forward at %d: %w", e.dLen, err)
+	}
+	return p, nil
+}
+
+// draftNext queues VSD's next forward at start, fed the draft's newest
+// pending id, for the draft of depth j (drawn by u[j] when u is not nil).
+func (e *engine) draftNext(prev nn.Pending, start int, u []float32, j int) (p nn.Pending, err error) {
+	e.stats.DraftForwards++
+	if u == nil {
+		p, err = e.draftChain.ForwardArgmaxPendingAfter(nil, prev, 1, start, 1)
+	} else {
+		p, err = e.draftSample.ForwardSamplePendingAfter(nil, prev, 1, start, 1, e.sampling, u[j:j+1])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pard: draft forward at %d: %w", start, err)
+	}
+	return p, nil
+}
+
+// draftAndVerifySampled is propose and the verify forward of a sampling
+// iteration whose models are SampleChainForwarders on a device: the draft
+// draws its kk drafts there (by the uniform numbers pick would use, in
+// the same order) and they feed the target's forward; the target's rows
+// come back (one wait), then the drafts and the distributions they were
+// drawn from, which become e.q for verify. It writes the drafts after the
+// committed tokens and returns the target's rows.
+func (e *engine) draftAndVerifySampled(total, kk int) (logits, error) {
+	u := e.uniform[:kk]
+	for j := range u {
+		// float32 as the device takes it, below 1 (as float64 is).
+		u[j] = min(float32(e.rnd.float64()), 0x1.fffffep-1)
+	}
+	t0 := time.Now()
+	pending, read, err := e.draftChained(total, kk, u)
+	e.stats.DraftTime += time.Since(t0)
+	if err != nil {
+		return logits{}, err
+	}
+	x := e.all[e.tLen:total]
+	t0 = time.Now()
+	drafts, rows, err := e.targetSample.ForwardAfter(x, pending, e.tLen, kk+1)
+	e.stats.TargetTime += time.Since(t0)
+	e.stats.TargetForwards++
+	if err != nil {
+		return logits{}, fmt.Errorf("pard: target forward at %d after the draft's at %d: %w", e.tLen, e.dLen, err)
+	}
+	if e.dLen, err = expect(e.draft, "draft", logits{ids: drafts}, true, false, kk, e.vocab, e.dLen+read); err != nil {
+		return logits{}, err
+	}
+	sampled, ok := pending.(nn.Sampled)
+	if !ok {
+		return logits{}, fmt.Errorf("pard: draft %s drew its drafts without their distributions (%T)", e.draft.Info().Name, pending)
+	}
+	dists, err := sampled.Dists()
+	if err != nil {
+		return logits{}, fmt.Errorf("pard: draft %s: %w", e.draft.Info().Name, err)
+	}
+	if _, err := expect(e.draft, "draft", logits{rows: dists}, false, false, kk, e.vocab, e.dLen); err != nil {
+		return logits{}, err
+	}
+	for j, d := range drafts {
+		// verify accepts with probability p/q: q of the draft must be > 0,
+		// as a draw from q makes it.
+		if !(dists[j][d] > 0) {
+			return logits{}, fmt.Errorf("pard: draft %s drew %d at depth %d, whose probability it gives as %v", e.draft.Info().Name, d, j, dists[j][d])
+		}
+		e.q[j] = dists[j][:e.vocab]
+	}
+	copy(e.all[total:total+kk], drafts)
+	out := logits{rows: rows}
+	if e.tLen, err = expect(e.target, "target", out, false, false, kk+1, e.vocab, e.tLen+len(x)+kk); err != nil {
+		return logits{}, err
+	}
+	return out, nil
 }
 
 // cut multiplies *conf by the draft's probability of id, its draft at depth

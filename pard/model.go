@@ -82,10 +82,40 @@ type ChainForwarder interface {
 	ForwardArgmaxAfter(tokens []int32, prev nn.Pending, start, want int) (prevIDs, ids []int32, err error)
 }
 
+// SampleChainForwarder is a ChainForwarder that can also draw a sampling
+// draft's tokens where its logits are (nn.Decoder on a GPU: an
+// nn.SampleChainer): a sampling PARD or VSD iteration without a minimum
+// confidence whose models both draw on the device hands the drafts to the
+// target's verify there, and waits for the device once, when the target's
+// logits rows come back (the drafts and their distributions follow from
+// the idle device).
+type SampleChainForwarder interface {
+	ChainForwarder
+	// SamplesOnDevice reports whether ForwardSamplePending works: the
+	// draws happen where the logits are.
+	SamplesOnDevice() bool
+	// ForwardSamplePending is ForwardArgmaxPending drawing each id from
+	// its row's distribution (ops.DraftDist with s) by its uniform number
+	// in u, instead of taking the argmax; the handle also holds the
+	// distributions, once its ids were read.
+	ForwardSamplePending(tokens []int32, start, want int, s nn.Sampling, u []float32) (nn.Sampled, error)
+	// ForwardSamplePendingAfter is ForwardSamplePending over tokens
+	// followed by the last feed ids of prev, this model's latest handle;
+	// the handle it returns holds prev's draws and its own (VSD).
+	ForwardSamplePendingAfter(tokens []int32, prev nn.Pending, feed, start, want int, s nn.Sampling, u []float32) (nn.Sampled, error)
+	// ForwardAfter is Forward over tokens followed by prev's ids, at
+	// positions start..; it returns prev's ids and its own logits rows,
+	// both aliasing this model's buffers until its next forward.
+	ForwardAfter(tokens []int32, prev nn.Pending, start, want int) (prevIDs []int32, rows [][]float32, err error)
+}
+
 // WithInfo returns f as a Model that reports info. The Model is an
-// ArgmaxForwarder exactly when f is one, and a ChainForwarder exactly when
-// f is one.
+// ArgmaxForwarder exactly when f is one, and a ChainForwarder (a
+// SampleChainForwarder) exactly when f is one.
 func WithInfo(f Forwarder, info ModelInfo) Model {
+	if c, ok := f.(SampleChainForwarder); ok {
+		return withInfoSampleChain{withInfoChain{withInfoArgmax{withInfo{f, info}, c}, c}, c}
+	}
 	if c, ok := f.(ChainForwarder); ok {
 		return withInfoChain{withInfoArgmax{withInfo{f, info}, c}, c}
 	}
@@ -134,4 +164,24 @@ func (w withInfoChain) ForwardArgmaxPendingAfter(tokens []int32, prev nn.Pending
 
 func (w withInfoChain) ForwardArgmaxAfter(tokens []int32, prev nn.Pending, start, want int) ([]int32, []int32, error) {
 	return w.c.ForwardArgmaxAfter(tokens, prev, start, want)
+}
+
+// withInfoSampleChain is withInfoChain for a SampleChainForwarder.
+type withInfoSampleChain struct {
+	withInfoChain
+	s SampleChainForwarder
+}
+
+func (w withInfoSampleChain) SamplesOnDevice() bool { return w.s.SamplesOnDevice() }
+
+func (w withInfoSampleChain) ForwardSamplePending(tokens []int32, start, want int, s nn.Sampling, u []float32) (nn.Sampled, error) {
+	return w.s.ForwardSamplePending(tokens, start, want, s, u)
+}
+
+func (w withInfoSampleChain) ForwardSamplePendingAfter(tokens []int32, prev nn.Pending, feed, start, want int, s nn.Sampling, u []float32) (nn.Sampled, error) {
+	return w.s.ForwardSamplePendingAfter(tokens, prev, feed, start, want, s, u)
+}
+
+func (w withInfoSampleChain) ForwardAfter(tokens []int32, prev nn.Pending, start, want int) ([]int32, [][]float32, error) {
+	return w.s.ForwardAfter(tokens, prev, start, want)
 }

@@ -367,24 +367,37 @@ func TestSamplingDistribution(t *testing.T) {
 		}
 		// The minimum confidences cut some iterations and not others: the
 		// cut depends on the draft's probabilities of its own samples.
+		// The -chain engines draw the drafts as a device does (ops.DraftDist,
+		// TestChainedSampling) and verify with those distributions.
+		chained := func(m *fakeLM) Model {
+			f := newSampleChainFake(m, true)
+			return WithInfo(f, f.info)
+		}
 		engines := []struct {
 			name    string
 			mode    Mode
 			draft   Model
 			k       int
 			minConf float32
+			target  Model // nil: fs.target
 		}{
-			{"ar", AR, nil, 0, 0},
-			{"vsd-good", VSD, fs.good, 2, 0},
-			{"vsd-bad", VSD, fs.bad, 3, 0},
-			{"pard", PARD, fs.pard, 1, 0},
-			{"pard", PARD, fs.pard, 3, 0},
-			{"pard-bad", PARD, fs.bad, 4, 0},
-			{"vsd-good-cut", VSD, fs.good, 3, 0.3},
-			{"pard-cut", PARD, fs.pard, 3, 0.3},
+			{"ar", AR, nil, 0, 0, nil},
+			{"vsd-good", VSD, fs.good, 2, 0, nil},
+			{"vsd-bad", VSD, fs.bad, 3, 0, nil},
+			{"pard", PARD, fs.pard, 1, 0, nil},
+			{"pard", PARD, fs.pard, 3, 0, nil},
+			{"pard-bad", PARD, fs.bad, 4, 0, nil},
+			{"vsd-good-cut", VSD, fs.good, 3, 0.3, nil},
+			{"pard-cut", PARD, fs.pard, 3, 0.3, nil},
+			{"vsd-bad-chain", VSD, chained(fs.bad), 3, 0, chained(fs.target)},
+			{"pard-chain", PARD, chained(fs.pard), 3, 0, chained(fs.target)},
 		}
 		for _, en := range engines {
-			x, df := chi2(sample(fs.target, en.draft, en.mode, en.k, en.minConf))
+			target := en.target
+			if target == nil {
+				target = fs.target
+			}
+			x, df := chi2(sample(target, en.draft, en.mode, en.k, en.minConf))
 			limit := float64(df) + 7*math.Sqrt(2*float64(df))
 			t.Logf("T=%v top-k %d top-p %v %-8s K=%d: chi2 %.1f, df %d, limit %.1f", cfg.temp, cfg.k, cfg.p, en.name, en.k, x, df, limit)
 			if x > limit {
