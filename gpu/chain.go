@@ -1,7 +1,6 @@
 package gpu
 
 import (
-	"slices"
 	"unsafe"
 
 	"github.com/gopard/gopard/nn"
@@ -21,17 +20,17 @@ const keptMinBytes = 1024
 // rows of t (rows, n) into the open list, after its ids, and returns
 // where they start and the list's generation.
 func (d *Device) KeepArgmax(t *tensor.Tensor, rows int) (off int, gen uint64) {
-	off = d.openKept(rows, false)
+	off = d.openKept(rows, distRow{})
 	d.queueArgmax("KeepArgmax", t, rows, false, d.kept.ptr+uintptr(off*4))
 	return off, d.keptGen
 }
 
 // openKept makes room for rows more ids in the open list (opening a new
-// one after a read) and returns where they go, counting them in; sampled
-// says whether KeepSample draws them (and keeps their distributions).
-func (d *Device) openKept(rows int, sampled bool) int {
+// one after a read) and returns where they go, counting them in, each
+// with distribution row dist (see distRow).
+func (d *Device) openKept(rows int, dist distRow) int {
 	if d.keptClosed {
-		d.nKept, d.keptClosed, d.sampled = 0, false, d.sampled[:0]
+		d.nKept, d.keptClosed, d.dists, d.distEnd = 0, false, d.dists[:0], 0
 		d.keptGen++
 	}
 	// The ids so far stay: whole 16-byte words of them (growKeeping's
@@ -39,11 +38,18 @@ func (d *Device) openKept(rows int, sampled bool) int {
 	d.growKeeping(&d.kept, max(keptMinBytes, (d.nKept+rows)*4), ceilDiv(d.nKept*4, 16)*16)
 	off := d.nKept
 	d.nKept += rows
-	for range rows {
-		d.sampled = append(d.sampled, sampled)
+	for r := range rows {
+		if dist.width > 0 {
+			dist.at = d.distEnd + r*dist.width
+		}
+		d.dists = append(d.dists, dist)
 	}
 	return off
 }
+
+// distRow is where a kept id's distribution is in keptDist: width values
+// from float at (width 0: an argmax id, none).
+type distRow struct{ at, width int }
 
 // sampleRows is SAMPLE_ROWS in sample.cu: the rows of a draft_sample
 // launch, whose uniform numbers are its arguments (a copy of them to the
@@ -59,55 +65,102 @@ func (d *Device) KeepSample(t *tensor.Tensor, rows int, s nn.Sampling, u []float
 	if !(rows > 0 && t.Len()%rows == 0 && t.Len() > 0) || rows >= maxGrid {
 		d.badShape(op, "%d rows of %v", rows, t.Shape)
 	}
-	n := t.Len() / rows
-	if len(u) != rows {
+	stride := t.Len() / rows
+	n := stride
+	if s.Vocab > 0 {
+		n = s.Vocab
+	}
+	switch {
+	case len(u) != rows:
 		d.badShape(op, "%d uniform numbers for %d rows", len(u), rows)
+	case !(s.Temperature > 0) || s.TopK < 0 || s.TopP < 0 || s.TopP > 1 || s.Vocab < 0 || n > stride:
+		d.badShape(op, "sampling %+v from rows of %d", s, stride)
 	}
-	if !(s.Temperature > 0) || s.TopK < 0 || s.TopP < 0 || s.TopP > 1 {
-		d.badShape(op, "sampling %+v", s)
-	}
-	off = d.openKept(rows, true)
-	if slices.Contains(d.sampled[:off], true) && d.keptWidth != n {
-		d.badShape(op, "rows of %d values in a list drawn from rows of %d", n, d.keptWidth)
-	}
-	d.keptWidth = n
+	off = d.openKept(rows, distRow{width: n})
+	at := d.dists[off].at
 	// Earlier rows of the list stay, as its ids do.
-	d.growKeeping(&d.keptDist, (off+rows)*n*4, min(ceilDiv(off*n*4, 16)*16, d.keptDist.bytes))
+	d.growKeeping(&d.keptDist, (at+rows*n)*4, min(ceilDiv(at*4, 16)*16, d.keptDist.bytes))
+	d.distEnd = at + rows*n
 	for r0 := 0; r0 < rows; r0 += sampleRows {
 		var us [sampleRows]uint64
 		for i := range min(sampleRows, rows-r0) {
 			us[i] = f32(u[r0+i])
 		}
 		d.launch("draft_sample", Dim3{uint32(min(sampleRows, rows-r0)), 1, 1}, Dim3{blockThreads, 1, 1},
-			uint64(d.keptDist.ptr+uintptr((off+r0)*n*4)), uint64(d.kept.ptr+uintptr((off+r0)*4)), ptr(t)+uint64(r0*n*4), i32(n),
+			uint64(d.keptDist.ptr+uintptr((at+r0*n)*4)), uint64(d.kept.ptr+uintptr((off+r0)*4)), ptr(t)+uint64(r0*stride*4), i32(n), i32(stride),
 			f32(1/s.Temperature), i32(s.TopK), f32(s.TopP), us[0], us[1], us[2], us[3], us[4], us[5], us[6], us[7])
 	}
 	return off, d.keptGen
 }
 
-// ReadKeptDists implements nn.SampleChainer.
+// distRows returns where the distributions of ids [off, off+n) of the
+// open list start and their width, checking that they are draws' whose
+// rows lie one after another.
+func (d *Device) distRows(op string, off, n int) (at, width int) {
+	if !(off >= 0 && n > 0 && off+n <= len(d.dists)) {
+		d.badShape(op, "ids %d..%d of a list of %d", off, off+n-1, len(d.dists))
+	}
+	first := d.dists[off]
+	for i, r := range d.dists[off : off+n] {
+		if r.width == 0 || r.width != first.width || r.at != first.at+i*first.width {
+			d.badShape(op, "id %d of the list: not a draw in a row after id %d's", off+i, off)
+		}
+	}
+	return first.at, first.width
+}
+
+// ReadKeptDists copies the distributions kept beside ids [off, off+n) of
+// list gen into dst (n rows of the width they were kept at), after waiting
+// for the queued work, and reports true; false, copying nothing, when gen
+// is no longer the newest list. For tests and inspection: the verify reads
+// them on the device.
 func (d *Device) ReadKeptDists(dst []float32, gen uint64, off, n int) bool {
 	const op = "ReadKeptDists"
 	if gen != d.keptGen {
 		return false
 	}
-	if !(off >= 0 && n >= 0 && off+n <= len(d.sampled)) {
-		d.badShape(op, "ids %d..%d of a list of %d", off, off+n-1, len(d.sampled))
+	if n == 0 {
+		return true
 	}
-	for i := off; i < off+n; i++ {
-		if !d.sampled[i] {
-			d.badShape(op, "id %d of the list is an argmax, not a draw", i)
-		}
+	at, width := d.distRows(op, off, n)
+	if len(dst) != n*width {
+		d.badShape(op, "%d values for %d rows of %d", len(dst), n, width)
 	}
-	if len(dst) != n*d.keptWidth {
-		d.badShape(op, "%d values for %d rows of %d", len(dst), n, d.keptWidth)
-	}
-	if n > 0 {
-		if err := d.download(unsafe.Pointer(&dst[0]), d.keptDist.ptr+uintptr(off*d.keptWidth*4), len(dst)*4); err != nil {
-			d.fail(op, err)
-		}
+	if err := d.download(unsafe.Pointer(&dst[0]), d.keptDist.ptr+uintptr(at*4), len(dst)*4); err != nil {
+		d.fail(op, err)
 	}
 	return true
+}
+
+// KeepVerdict implements nn.SampleChainer: the spec_accept kernel, after
+// put_f32 has put u in device memory.
+func (d *Device) KeepVerdict(drafts, target, k int, u []float32) (off int) {
+	const op = "KeepVerdict"
+	if len(u) != k+1 {
+		d.badShape(op, "%d uniform numbers for %d drafts", len(u), k)
+	}
+	var qAt, pAt, width int
+	if k > 0 {
+		qAt, width = d.distRows(op, drafts, k)
+	}
+	pAt, pWidth := d.distRows(op, target, k+1)
+	if k > 0 && pWidth != width {
+		d.badShape(op, "drafts drawn from %d values, the target's from %d", width, pWidth)
+	}
+	uPtr := d.grow(&d.uniforms, (k+1)*4)
+	for i0 := 0; i0 <= k; i0 += sampleRows {
+		var us [sampleRows]uint64
+		for i := range min(sampleRows, k+1-i0) {
+			us[i] = f32(u[i0+i])
+		}
+		d.launch("put_f32", Dim3{1, 1, 1}, Dim3{64, 1, 1}, uint64(uPtr+uintptr(i0*4)), i32(min(sampleRows, k+1-i0)),
+			us[0], us[1], us[2], us[3], us[4], us[5], us[6], us[7])
+	}
+	off = d.openKept(2, distRow{})
+	at := func(i int) uint64 { return uint64(d.keptDist.ptr + uintptr(i*4)) }
+	d.launch("spec_accept", Dim3{1, 1, 1}, Dim3{blockThreads, 1, 1}, uint64(d.kept.ptr+uintptr(off*4)),
+		uint64(d.kept.ptr+uintptr(drafts*4)), at(qAt), at(pAt), uint64(d.kept.ptr+uintptr((target+k)*4)), uint64(uPtr), i32(k), i32(pWidth))
+	return off
 }
 
 // EmbeddingKept implements nn.IDChainer: out (n, dim) gets the rows of

@@ -126,11 +126,13 @@ type Device struct {
 	keptGen    uint64
 	keptClosed bool
 	keptHost   []int32
-	// Beside it, the distributions of the ids KeepSample drew (row i of
-	// keptDist for id i, keptWidth values a row; sampled[i] marks them).
-	keptDist  buffer
-	keptWidth int
-	sampled   []bool
+	// Beside it, the distributions of the ids KeepSample drew (dists[i]
+	// says where id i's is in keptDist, the first distEnd floats in use),
+	// and KeepVerdict's uniform numbers.
+	keptDist buffer
+	dists    []distRow
+	distEnd  int
+	uniforms buffer
 
 	// waits counts the times the host waited for the device (HostWaits);
 	// busy: work was launched since the last wait.
@@ -333,8 +335,8 @@ func (d *Device) freeAll() {
 	for p := range d.mem {
 		d.free(p)
 	}
-	d.ids, d.part, d.result, d.kept, d.keptDist = buffer{}, buffer{}, buffer{}, buffer{}, buffer{}
-	d.nKept, d.keptClosed, d.sampled = 0, false, d.sampled[:0]
+	d.ids, d.part, d.result, d.kept, d.keptDist, d.uniforms = buffer{}, buffer{}, buffer{}, buffer{}, buffer{}, buffer{}
+	d.nKept, d.keptClosed, d.dists, d.distEnd = 0, false, d.dists[:0], 0
 }
 
 func (d *Device) track(p uintptr, bytes int) {

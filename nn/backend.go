@@ -256,14 +256,14 @@ type Sampling struct {
 	Temperature float32 // > 0
 	TopK        int
 	TopP        float32
+	Vocab       int // draw among each row's first Vocab values (0: all)
 }
 
 // SampleChainer is an IDChainer that can also draw the kept ids from the
-// rows' distributions instead of taking their argmax, so that a sampling
-// PARD or VSD iteration hands its drafts to the verify on the device too:
-// the host then waits for the device once an iteration, and reads the
-// drafts' distributions (which the acceptance test needs) with the
-// target's rows.
+// rows' distributions instead of taking their argmax, and run speculative
+// sampling's acceptance test over such draws, so that a sampling PARD or
+// VSD iteration runs on the device as a greedy one does: the host waits
+// once an iteration, and copies back ids.
 type SampleChainer interface {
 	IDChainer
 	// KeepSample queues, for each of the rows of t (a (rows, n) F32
@@ -272,9 +272,13 @@ type SampleChainer interface {
 	// [0, 1); ops.Draw's rule); it appends the ids to the open list, as
 	// KeepArgmax, and keeps each row's distribution beside its id.
 	KeepSample(t *tensor.Tensor, rows int, s Sampling, u []float32) (off int, gen uint64)
-	// ReadKeptDists copies the distributions kept beside ids [off, off+n)
-	// of list gen into dst (n rows of the width they were kept at), after
-	// waiting for the queued work, and reports true; false, copying
-	// nothing, when gen is no longer the newest list.
-	ReadKeptDists(dst []float32, gen uint64, off, n int) bool
+	// KeepVerdict queues speculative sampling's acceptance test (pard's
+	// verify) of the k drafts at drafts in the open list, drawn from their
+	// kept distributions q, against the target's k+1 draws at target and
+	// their distributions p (of the same width), with the uniform numbers
+	// u[0..k]: a = the first depth a with u[a]·q_a(x_a) ≥ p_a(x_a) (k when
+	// none), next = a draw by u[a+1] from (p_a − q_a)⁺ (from p_a when that
+	// has no mass), or the target's last draw when a = k. It appends a and
+	// next to the list and returns where they are.
+	KeepVerdict(drafts, target, k int, u []float32) (off int)
 }

@@ -3,7 +3,6 @@ package nn
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/tensor"
@@ -99,13 +98,12 @@ type Decoder struct {
 	chain      IDChainer
 	sampler    SampleChainer // the backend as one, or nil
 	pending    pendingIDs
-	dists      []float32   // a sampled handle's distributions, copied back
-	distRows   [][]float32 // views of them
-	uniform    []float32   // ForwardSamplePending's uniform numbers
-	prevIDs    []int32     // ForwardArgmaxAfter's copy of the earlier model's ids
-	joined     []int32     // its tokens and those ids, when they meet on the host
-	prefixBuf  []int32     // a pending handle's ids before its own
-	pendingBuf []int32     // a pending handle's ids when computed on the host (not d.ids: they may be read after a forward)
+	uniform    []float32 // a draw's uniform numbers, checked
+	draws      []float32 // ForwardVerifySampled's for the target's draws
+	prevIDs    []int32   // ForwardArgmaxAfter's copy of the earlier model's ids
+	joined     []int32   // its tokens and those ids, when they meet on the host
+	prefixBuf  []int32   // a pending handle's ids before its own
+	pendingBuf []int32   // a pending handle's ids when computed on the host (not d.ids: they may be read after a forward)
 
 	// The backend as a Prefetcher (nil when it is not one) and, per
 	// layer, the weights named to it after the q/k/v projections (o, gate
@@ -310,8 +308,7 @@ type pendingIDs struct {
 	off, n  int
 	read    bool
 	ids     []int32
-	sampled bool        // drawn by KeepSample: Dists has their distributions
-	dists   [][]float32 // once Dists read them
+	sampled bool // drawn by KeepSample, with their distributions kept
 }
 
 // IDs implements Pending.
@@ -447,42 +444,6 @@ func (d *Decoder) keepAfter(gen uint64, off, n, want int, smp *sampling) (Pendin
 	return q, nil
 }
 
-// Sampled is a handle on ids drawn on a device (Decoder.ForwardSamplePending)
-// that also holds the distributions they were drawn from.
-type Sampled interface {
-	Pending
-	// Dists returns each id's distribution (a row of Vocab values), read
-	// after the ids (IDs, or another decoder's ForwardAfter): the first
-	// copies them back. They alias the buffers of the decoder that drew
-	// them until its next call.
-	Dists() ([][]float32, error)
-}
-
-// Dists implements Sampled.
-func (p *pendingIDs) Dists() (_ [][]float32, err error) {
-	defer deviceFailure(&err)
-	d := p.d
-	switch {
-	case !p.sampled || len(p.prefix) > 0:
-		return nil, fmt.Errorf("decoder: ids %d..%d of kept list %d were not all drawn on the device", p.off, p.off+p.n-1, p.gen)
-	case !p.read:
-		return nil, fmt.Errorf("decoder: distributions of ids %d..%d of kept list %d read before the ids", p.off, p.off+p.n-1, p.gen)
-	case p.dists != nil:
-		return p.dists, nil
-	}
-	V := d.cfg.Vocab
-	d.dists = slices.Grow(d.dists[:0], p.n*V)[:p.n*V]
-	if !d.sampler.ReadKeptDists(d.dists, p.gen, p.off, p.n) {
-		return nil, fmt.Errorf("decoder: distributions of ids %d..%d of kept list %d are gone (the backend %s started another)", p.off, p.off+p.n-1, p.gen, d.b.Name())
-	}
-	d.distRows = d.distRows[:0]
-	for r := range p.n {
-		d.distRows = append(d.distRows, d.dists[r*V:(r+1)*V])
-	}
-	p.dists = d.distRows
-	return p.dists, nil
-}
-
 // SamplesOnDevice reports whether ForwardSamplePending can draw where the
 // logits are: the backend is a SampleChainer (whose buffers are on its
 // device).
@@ -491,10 +452,11 @@ func (d *Decoder) SamplesOnDevice() bool { return d.sampler != nil }
 // ForwardSamplePending is ForwardArgmaxPending drawing each of the last
 // want positions' ids from its logits' distribution (ops.DraftDist with
 // s) by the uniform number of u instead of taking their argmax, on the
-// device: a sampling draft's forward whose drafts feed the target's verify
-// there (ForwardAfter). It needs SamplesOnDevice. The handle is valid
-// until this decoder's next call.
-func (d *Decoder) ForwardSamplePending(tokens []int32, start, want int, s Sampling, u []float32) (_ Sampled, err error) {
+// device, where the distributions stay: a sampling draft's forward whose
+// drafts feed the target's verify there (ForwardVerifySampled), or a
+// target's own draw. It needs SamplesOnDevice. The handle is valid until
+// this decoder's next call.
+func (d *Decoder) ForwardSamplePending(tokens []int32, start, want int, s Sampling, u []float32) (_ Pending, err error) {
 	defer deviceFailure(&err)
 	if err := d.checkSample(want, s, u); err != nil {
 		return nil, err
@@ -511,8 +473,8 @@ func (d *Decoder) ForwardSamplePending(tokens []int32, start, want int, s Sampli
 // ForwardSamplePendingAfter is ForwardSamplePending over tokens followed
 // by the last feed ids of prev, a handle drawn on this decoder's device
 // (VSD: each draft fed back); the handle it returns holds prev's ids
-// followed by its own, with their distributions.
-func (d *Decoder) ForwardSamplePendingAfter(tokens []int32, prev Pending, feed, start, want int, s Sampling, u []float32) (_ Sampled, err error) {
+// followed by its own.
+func (d *Decoder) ForwardSamplePendingAfter(tokens []int32, prev Pending, feed, start, want int, s Sampling, u []float32) (_ Pending, err error) {
 	defer deviceFailure(&err)
 	if err := d.checkSample(want, s, u); err != nil {
 		return nil, err
@@ -526,11 +488,7 @@ func (d *Decoder) ForwardSamplePendingAfter(tokens []int32, prev Pending, feed, 
 		return nil, err
 	}
 	d.prefixBuf = d.prefixBuf[:0]
-	q, err := d.keepAfter(gen, off, n, want, &sampling{s, d.uniform})
-	if err != nil {
-		return nil, err
-	}
-	return q.(*pendingIDs), nil
+	return d.keepAfter(gen, off, n, want, &sampling{s, d.uniform})
 }
 
 // checkSample checks a sampled forward's settings and keeps u as the
@@ -543,8 +501,8 @@ func (d *Decoder) checkSample(want int, s Sampling, u []float32) error {
 		return fmt.Errorf("decoder: want %d draws: a pending forward gives at least one", want)
 	case len(u) != want:
 		return fmt.Errorf("decoder: %d uniform numbers for %d draws", len(u), want)
-	case !(s.Temperature > 0) || s.TopK < 0 || !(s.TopP >= 0 && s.TopP <= 1):
-		return fmt.Errorf("decoder: sampling with temperature %v, top-k %d, top-p %v", s.Temperature, s.TopK, s.TopP)
+	case !(s.Temperature > 0) || s.TopK < 0 || !(s.TopP >= 0 && s.TopP <= 1) || s.Vocab < 0 || s.Vocab > d.cfg.Vocab:
+		return fmt.Errorf("decoder: sampling with temperature %v, top-k %d, top-p %v among %d of %d tokens", s.Temperature, s.TopK, s.TopP, s.Vocab, d.cfg.Vocab)
 	}
 	d.uniform = append(d.uniform[:0], u...)
 	for i, v := range d.uniform {
@@ -555,27 +513,51 @@ func (d *Decoder) checkSample(want int, s Sampling, u []float32) error {
 	return nil
 }
 
-// ForwardAfter is Forward over tokens followed by the ids prev holds
-// (another decoder's pending forward: a draft's drawn or argmax ids) at
-// positions start..; it returns prev's ids and its own logits rows. When
-// prev's ids are kept on this decoder's backend and still in its open
-// list, they go straight from that list into the embedding: the host
-// waits for the device once, for the rows, then copies the ids back from
-// the idle device. Otherwise prev's ids are read first. Both alias this
-// decoder's buffers until its next call.
-func (d *Decoder) ForwardAfter(tokens []int32, prev Pending, start, want int) (prevIDs []int32, rows [][]float32, err error) {
+// ForwardVerifySampled is the target's verify of k drafts drawn on this
+// decoder's device (prev: the draft's ForwardSamplePending or
+// ForwardSamplePendingAfter, all k of them in its handle) by speculative
+// rejection sampling, on the device: it forwards tokens followed by the
+// drafts at positions start.., draws from the last k+1 positions'
+// distributions (ops.DraftDist with s; the last by u[k], the bonus
+// token), and runs the acceptance test (SampleChainer.KeepVerdict with
+// u[0..k]). The host waits once, and copies back ids: the drafts, the
+// number accepted and the token that follows them. drafts aliases this
+// decoder's buffer until its next call.
+func (d *Decoder) ForwardVerifySampled(tokens []int32, prev Pending, start, k int, s Sampling, u []float32) (drafts []int32, accepted int, next int32, err error) {
 	defer deviceFailure(&err)
-	p, err := d.forwardAfter(tokens, prev, start, want)
-	if err != nil || want == 0 {
-		return d.prevIDs, nil, err
+	p, ok := prev.(*pendingIDs)
+	if !ok || !p.sampled || len(p.prefix) > 0 || p.n != k || k < 1 || !d.onDevice(p) {
+		return nil, 0, 0, fmt.Errorf("decoder: verifying %d drafts of a handle not drawn on %s's open list", k, d.b.Name())
 	}
-	rows = d.hostRows(want)
-	if p != nil {
-		if _, err := d.takeKept(p, p.gen, 0, 0); err != nil {
-			return nil, nil, err
-		}
+	if err := d.checkSample(k+1, s, u); err != nil {
+		return nil, 0, 0, err
 	}
-	return d.prevIDs, rows, nil
+	d.joined = append(d.joined[:0], tokens...)
+	if err := d.forward(input{host: d.joined, keptOff: p.off, kept: p.n}, start, k+1); err != nil {
+		return nil, 0, 0, err
+	}
+	// Only the last row's draw is the target's (the bonus token); the
+	// others stand beside their distributions, which the test reads.
+	d.draws = d.draws[:0]
+	for range k {
+		d.draws = append(d.draws, 0)
+	}
+	d.draws = append(d.draws, d.uniform[k])
+	target, gen := d.keep(k+1, &sampling{s, d.draws})
+	verdict := d.sampler.KeepVerdict(p.off, target, k, d.uniform)
+	all, err := d.takeKept(p, gen, verdict, 2)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	vocab := d.cfg.Vocab
+	if s.Vocab > 0 {
+		vocab = s.Vocab
+	}
+	accepted, next = int(all[verdict]), all[verdict+1]
+	if accepted < 0 || accepted > k || next < 0 || int(next) >= vocab {
+		return nil, 0, 0, fmt.Errorf("decoder: backend %s's verdict on %d drafts: %d accepted, then token %d of a vocabulary of %d", d.b.Name(), k, accepted, next, vocab)
+	}
+	return d.prevIDs, accepted, next, nil
 }
 
 // forwardAfter forwards tokens followed by prev's ids at positions

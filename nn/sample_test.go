@@ -11,9 +11,9 @@ import (
 	"github.com/gopard/gopard/tensor"
 )
 
-// sampleDevice is chainDevice with a SampleChainer that draws on the host
-// (ops.DraftDist, ops.Draw), keeping each draw's distribution beside its
-// id as gpu.Device does.
+// sampleDevice is chainDevice with a SampleChainer that draws and tests
+// on the host (ops.DraftDist, ops.Draw, ops.Verdict), keeping each draw's
+// distribution beside its id as gpu.Device does.
 type sampleDevice struct {
 	*chainDevice
 	dists [][]float32 // row i for kept id i; nil for an argmax id
@@ -43,38 +43,42 @@ func (b *sampleDevice) KeepSample(t *tensor.Tensor, rows int, s nn.Sampling, u [
 	n := len(v) / rows
 	off := len(b.kept)
 	for r := range rows {
-		q := make([]float32, n)
-		ops.DraftDist(q, v[r*n:(r+1)*n], s.Temperature, s.TopK, s.TopP)
+		q := hostDist(v[r*n:(r+1)*n], s)
 		b.kept = append(b.kept, int32(ops.Draw(q, float64(u[r]))))
 		b.dists = append(b.dists, q)
 	}
 	return off, b.gen
 }
 
-func (b *sampleDevice) ReadKeptDists(dst []float32, gen uint64, off, n int) bool {
-	if gen != b.gen {
-		return false
+// hostDist is a draw's distribution of a row: ops.DraftDist over its first
+// s.Vocab values (all when 0).
+func hostDist(row []float32, s nn.Sampling) []float32 {
+	if s.Vocab > 0 {
+		row = row[:s.Vocab]
 	}
-	dst = dst[:0]
-	for _, q := range b.dists[off : off+n] {
-		if q == nil {
-			panic("ReadKeptDists: an argmax id")
-		}
-		dst = append(dst, q...)
-	}
-	return true
+	q := make([]float32, len(row))
+	ops.DraftDist(q, row, s.Temperature, s.TopK, s.TopP)
+	return q
+}
+
+func (b *sampleDevice) KeepVerdict(drafts, target, k int, u []float32) int {
+	a, next := ops.Verdict(b.kept[drafts:drafts+k], b.dists[drafts:drafts+k], b.dists[target:target+k+1], b.kept[target+k], u)
+	off := len(b.kept)
+	b.kept = append(b.kept, int32(a), next)
+	b.dists = append(b.dists, nil, nil)
+	return off
 }
 
 // TestForwardSampleChained: a PARD draft's ForwardSamplePending, or a VSD
 // draft's ForwardSamplePending and ForwardSamplePendingAfter, followed by
-// the target's ForwardAfter give the draws ops.DraftDist and ops.Draw make
-// from the draft's own rows, the target's rows over its tokens and those
-// draws, and the distributions; the drafts never leave the device and
-// the pair copies the list back once. On the host, sampling on a device
-// is an error, and a handle's distributions need its ids read first and
-// its list still the newest.
+// the target's ForwardVerifySampled give the draws ops.DraftDist and
+// ops.Draw make from the draft's own rows (among the first Vocab values),
+// and ops.Verdict's over them and the target's rows; the drafts never
+// leave the device, no logits row comes back, the list comes back in one
+// copy. On the host, sampling on a device is an error, as are bad
+// settings and a handle of another count of drafts.
 func TestForwardSampleChained(t *testing.T) {
-	s := nn.Sampling{Temperature: 0.9, TopK: 20, TopP: 0.9}
+	s := nn.Sampling{Temperature: 0.9, TopK: 20, TopP: 0.9, Vocab: 45}
 	for _, vsd := range []bool{false, true} {
 		dev := newSampleDevice()
 		target, draft := randomDecoder(t, dev, tensor.BF16, 256, true), randomDecoder(t, dev, tensor.BF16, 256, false)
@@ -82,17 +86,18 @@ func TestForwardSampleChained(t *testing.T) {
 		require.True(t, draft.SamplesOnDevice())
 		prompt := []int32{1, 5, 9, 2, 44, 17, 3}
 		u := []float32{0.1, 0.9, 0.5, 0.3}
+		v := []float32{0.01, 0.02, 0.99, 0.4, 0.6} // the verify's: the first test passes here, the second fails
 		k := len(u)
 
-		// The reference: the draft's rows, its draws, then the target's rows.
+		// The reference: the draft's rows, its draws, the target's rows,
+		// its bonus draw and the verdict.
 		var wantDrafts []int32
-		var wantDists [][]float32
+		var q [][]float32
 		draw := func(row []float32, u float32) {
-			q := make([]float32, len(row))
-			ops.DraftDist(q, row, s.Temperature, s.TopK, s.TopP)
-			wantDrafts, wantDists = append(wantDrafts, int32(ops.Draw(q, float64(u)))), append(wantDists, q)
+			d := hostDist(row, s)
+			wantDrafts, q = append(wantDrafts, int32(ops.Draw(d, float64(u)))), append(q, d)
 		}
-		var p nn.Sampled
+		var h nn.Pending
 		var err error
 		if vsd {
 			rows, err := refD.Forward(prompt, 0, 1)
@@ -103,10 +108,10 @@ func TestForwardSampleChained(t *testing.T) {
 				require.NoError(t, err)
 				draw(rows[0], u[j])
 			}
-			p, err = draft.ForwardSamplePending(prompt, 0, 1, s, u[:1])
+			h, err = draft.ForwardSamplePending(prompt, 0, 1, s, u[:1])
 			require.NoError(t, err)
 			for j := 1; j < k; j++ {
-				p, err = draft.ForwardSamplePendingAfter(nil, p, 1, draft.Len(), 1, s, u[j:j+1])
+				h, err = draft.ForwardSamplePendingAfter(nil, h, 1, draft.Len(), 1, s, u[j:j+1])
 				require.NoError(t, err)
 			}
 		} else {
@@ -116,46 +121,39 @@ func TestForwardSampleChained(t *testing.T) {
 			for j, r := range rows {
 				draw(r, u[j])
 			}
-			p, err = draft.ForwardSamplePending(in, 0, k, s, u)
+			h, err = draft.ForwardSamplePending(in, 0, k, s, u)
 			require.NoError(t, err)
 		}
-		_, err = p.Dists()
-		require.Error(t, err, "distributions before the ids")
-		wantRows, err := refT.Forward(append(slices.Clone(prompt), wantDrafts...), 0, k+1)
+		rows, err := refT.Forward(append(slices.Clone(prompt), wantDrafts...), 0, k+1)
 		require.NoError(t, err)
+		p := make([][]float32, k+1)
+		for a, r := range rows {
+			p[a] = hostDist(r, s)
+		}
+		wantA, wantNext := ops.Verdict(wantDrafts, q, p, int32(ops.Draw(p[k], float64(v[k]))), v)
 
+		_, _, _, err = target.ForwardVerifySampled(prompt, h, 0, k-1, s, v[:k])
+		require.ErrorContains(t, err, "not drawn", "vsd %v: a handle on another count of drafts", vsd)
 		downloads, reads := dev.downloads, dev.reads
-		drafts, rows, err := target.ForwardAfter(prompt, p, 0, k+1)
+		drafts, a, next, err := target.ForwardVerifySampled(prompt, h, 0, k, s, v)
 		require.NoError(t, err)
 		require.Equal(t, wantDrafts, drafts, "vsd %v: drafts", vsd)
-		require.Equal(t, wantRows, rows, "vsd %v: target rows", vsd)
+		require.Equal(t, []any{wantA, wantNext}, []any{a, next}, "vsd %v: verdict", vsd)
+		t.Logf("vsd %v: %d of %d drafts accepted, then %d", vsd, a, k, next)
 		require.Equal(t, downloads+1, dev.downloads, "vsd %v: one copy of the list", vsd)
-		require.Equal(t, reads+1, dev.reads, "vsd %v: the target's rows, no draft row", vsd)
+		require.Equal(t, reads, dev.reads, "vsd %v: no logits row", vsd)
 		fed := 0 // VSD feeds each draft but the last back to the draft
 		if vsd {
 			fed = k - 1
 		}
 		require.Equal(t, k+fed, dev.embedded, "vsd %v: drafts gathered on the device", vsd)
-		dists, err := p.Dists()
-		require.NoError(t, err)
-		require.Equal(t, wantDists, dists, "vsd %v: distributions", vsd)
-
-		// A new list: the handle's distributions are gone.
-		_, err = draft.ForwardArgmaxPending([]int32{7}, draft.Len(), 1)
-		require.NoError(t, err)
-		q, err := draft.ForwardSamplePending([]int32{8}, draft.Len(), 1, s, u[:1])
-		require.NoError(t, err)
-		_, err = q.IDs()
-		require.NoError(t, err)
-		_, _ = target.ForwardArgmaxPending([]int32{9}, target.Len(), 1) // opens the next list
-		_, err = q.Dists()
-		require.ErrorContains(t, err, "gone")
+		require.Equal(t, len(prompt)+k, target.Len(), "vsd %v: target cache", vsd)
 
 		// Bad settings.
 		for _, c := range []struct {
 			s nn.Sampling
 			u []float32
-		}{{nn.Sampling{}, u[:1]}, {s, nil}, {s, []float32{1}}, {nn.Sampling{Temperature: 1, TopP: 2}, u[:1]}} {
+		}{{nn.Sampling{}, u[:1]}, {s, nil}, {s, []float32{1}}, {nn.Sampling{Temperature: 1, TopP: 2}, u[:1]}, {nn.Sampling{Temperature: 1, Vocab: 51}, u[:1]}} {
 			_, err := draft.ForwardSamplePending([]int32{8}, draft.Len(), 1, c.s, c.u)
 			require.Error(t, err, "%+v %v", c.s, c.u)
 		}
@@ -163,6 +161,6 @@ func TestForwardSampleChained(t *testing.T) {
 
 	cpu := randomDecoder(t, ops.NewCPU(2), tensor.BF16, 256, false)
 	require.False(t, cpu.SamplesOnDevice())
-	_, err := cpu.ForwardSamplePending([]int32{1}, 0, 1, s, []float32{0.5})
+	_, err := cpu.ForwardSamplePending([]int32{1}, 0, 1, nn.Sampling{Temperature: 1}, []float32{0.5})
 	require.ErrorContains(t, err, "does not draw ids on a device")
 }

@@ -118,3 +118,29 @@ func compareDesc(a, b float32) int {
 	}
 	return 0
 }
+
+// Verdict is speculative rejection sampling's test of k drafts x_a drawn
+// from q_a against the target's distributions p_a (a ≤ k) with the uniform
+// numbers u[0..k], the CPU reference of the GPU's spec_accept kernel
+// (nn.SampleChainer.KeepVerdict): accepted = the first depth a with
+// u[a]·q_a(x_a) ≥ p_a(x_a) (k when none), next = Draw from (p_a − q_a)⁺
+// by u[a+1] (from p_a when that has no mass), or bonus when every draft is
+// accepted.
+func Verdict(drafts []int32, q, p [][]float32, bonus int32, u []float32) (accepted int, next int32) {
+	for a, x := range drafts {
+		if u[a]*q[a][x] < p[a][x] {
+			continue
+		}
+		residual := make([]float32, len(p[a]))
+		var mass float64
+		for i, v := range p[a] {
+			residual[i] = max(v-q[a][i], 0)
+			mass += float64(residual[i])
+		}
+		if !(mass > 0) {
+			residual = p[a]
+		}
+		return a, int32(Draw(residual, float64(u[a+1])))
+	}
+	return len(drafts), bonus
+}

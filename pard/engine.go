@@ -199,12 +199,13 @@ type engine struct {
 	// the drafts to the verify without reading them first (nil otherwise;
 	// see newEngine).
 	targetChain, draftChain ChainForwarder
-	// The models as SampleChainForwarders, when a sampling iteration draws
-	// its drafts on the device and passes them to the verify there (nil
-	// otherwise), with the draws' settings and uniform numbers.
+	// The models as SampleChainForwarders, when a sampling engine draws
+	// the target's tokens on its device (targetSample) and an iteration
+	// draws its drafts and verifies them there (draftSample); nil
+	// otherwise. With the draws' settings and uniform numbers.
 	targetSample, draftSample SampleChainForwarder
 	sampling                  nn.Sampling
-	uniform                   []float32
+	uniform, verifyU          []float32
 
 	all        []int32 // prompt + committed tokens; drafts sit after them
 	plen       int
@@ -358,14 +359,18 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 		e.rnd = newRNG(opt.Seed)
 		e.p = make([]float32, e.vocab)
 		e.q = make([][]float32, e.k)
-		// Chained: the draft draws on the device, unless a cut needs the
-		// distributions first; its ids must stay in the vocabulary.
+		// On the device: the target's draws, and an iteration's drafts and
+		// verify when the draft draws there too, unless a cut needs the
+		// drafts' distributions on the host first.
 		tc, tok := target.(SampleChainForwarder)
 		dc, dok := e.draft.(SampleChainForwarder)
-		if opt.MinConfidence == 0 && tok && dok && tc.SamplesOnDevice() && dc.SamplesOnDevice() && e.draft.Info().VocabSize == e.vocab {
-			e.targetSample, e.draftSample = tc, dc
-			e.sampling = nn.Sampling{Temperature: opt.Temperature, TopK: opt.TopK, TopP: opt.TopP}
-			e.uniform = make([]float32, e.k)
+		if opt.MinConfidence == 0 && tok && tc.SamplesOnDevice() && (e.draft == nil || dok && dc.SamplesOnDevice()) {
+			e.targetSample = tc
+			if e.draft != nil {
+				e.draftSample = dc
+			}
+			e.sampling = nn.Sampling{Temperature: opt.Temperature, TopK: opt.TopK, TopP: opt.TopP, Vocab: e.vocab}
+			e.uniform, e.verifyU = make([]float32, e.k+1), make([]float32, e.k+1)
 		} else {
 			for i := range e.q { // the host's draws' distributions
 				e.q[i] = make([]float32, e.vocab)
@@ -396,20 +401,26 @@ func (e *engine) run() (*Result, error) {
 		}
 		proposed := kk // the PARD draft read kk−1 masks, whatever is verified
 		var out logits
+		var a int
+		var next int32
 		var err error
 		switch {
-		case e.draftChain != nil && kk > 0:
-			out, err = e.draftAndVerifyChained(total, kk)
 		case e.draftSample != nil && kk > 0:
-			out, err = e.draftAndVerifySampled(total, kk)
+			a, next, err = e.draftAndVerifySampled(total, kk)
+		case e.targetSample != nil:
+			next, err = e.sampleTarget(total)
+		case e.draftChain != nil && kk > 0:
+			if out, err = e.draftAndVerifyChained(total, kk); err == nil {
+				a, next = e.verify(out, e.all[total:total+kk])
+			}
 		default:
-			out, kk, err = e.draftThenVerify(total, kk)
+			if out, kk, err = e.draftThenVerify(total, kk); err == nil {
+				a, next = e.verify(out, e.all[total:total+kk])
+			}
 		}
 		if err != nil {
 			return nil, err
 		}
-		drafts := e.all[total : total+kk]
-		a, next := e.verify(out, drafts)
 		e.all[total+a] = next
 		e.stats.record(kk, a)
 		newTotal := total + a + 1
@@ -627,62 +638,87 @@ func (e *engine) draftNext(prev nn.Pending, start int, u []float32, j int) (p nn
 	return p, nil
 }
 
-// draftAndVerifySampled is propose and the verify forward of a sampling
-// iteration whose models are SampleChainForwarders on a device: the draft
-// draws its kk drafts there (by the uniform numbers pick would use, in
-// the same order) and they feed the target's forward; the target's rows
-// come back (one wait), then the drafts and the distributions they were
-// drawn from, which become e.q for verify. It writes the drafts after the
-// committed tokens and returns the target's rows.
-func (e *engine) draftAndVerifySampled(total, kk int) (logits, error) {
+// draftAndVerifySampled is a sampling iteration whose models draw on the
+// device: the draft draws its kk drafts there (by the uniform numbers pick
+// would use, in the same order), the target's forward takes them there and
+// its verify runs there (by the numbers verify would use), and the drafts,
+// the number accepted and the token after them come back in one wait. It
+// writes the drafts after the committed tokens and returns the other two.
+func (e *engine) draftAndVerifySampled(total, kk int) (int, int32, error) {
 	u := e.uniform[:kk]
 	for j := range u {
-		// float32 as the device takes it, below 1 (as float64 is).
-		u[j] = min(float32(e.rnd.float64()), 0x1.fffffep-1)
+		u[j] = e.uniform32()
 	}
 	t0 := time.Now()
 	pending, read, err := e.draftChained(total, kk, u)
 	e.stats.DraftTime += time.Since(t0)
 	if err != nil {
-		return logits{}, err
+		return 0, 0, err
+	}
+	// The verify's numbers: kk+1 drawn ahead, the generator then put where
+	// verify's own draws would have left it (a+2 of them after a rejection
+	// at depth a, kk+1 when every draft is accepted).
+	saved := e.rnd
+	v := e.verifyU[:kk+1]
+	for j := range v {
+		v[j] = e.uniform32()
 	}
 	x := e.all[e.tLen:total]
 	t0 = time.Now()
-	drafts, rows, err := e.targetSample.ForwardAfter(x, pending, e.tLen, kk+1)
+	drafts, a, next, err := e.targetSample.ForwardVerifySampled(x, pending, e.tLen, kk, e.sampling, v)
 	e.stats.TargetTime += time.Since(t0)
 	e.stats.TargetForwards++
 	if err != nil {
-		return logits{}, fmt.Errorf("pard: target forward at %d after the draft's at %d: %w", e.tLen, e.dLen, err)
+		return 0, 0, fmt.Errorf("pard: target forward at %d after the draft's at %d: %w", e.tLen, e.dLen, err)
 	}
 	if e.dLen, err = expect(e.draft, "draft", logits{ids: drafts}, true, false, kk, e.vocab, e.dLen+read); err != nil {
-		return logits{}, err
+		return 0, 0, err
 	}
-	sampled, ok := pending.(nn.Sampled)
-	if !ok {
-		return logits{}, fmt.Errorf("pard: draft %s drew its drafts without their distributions (%T)", e.draft.Info().Name, pending)
+	if a < 0 || a > kk || next < 0 || int(next) >= e.vocab {
+		return 0, 0, fmt.Errorf("pard: target %s accepted %d of %d drafts, then token %d (vocabulary %d)", e.target.Info().Name, a, kk, next, e.vocab)
 	}
-	dists, err := sampled.Dists()
-	if err != nil {
-		return logits{}, fmt.Errorf("pard: draft %s: %w", e.draft.Info().Name, err)
-	}
-	if _, err := expect(e.draft, "draft", logits{rows: dists}, false, false, kk, e.vocab, e.dLen); err != nil {
-		return logits{}, err
-	}
-	for j, d := range drafts {
-		// verify accepts with probability p/q: q of the draft must be > 0,
-		// as a draw from q makes it.
-		if !(dists[j][d] > 0) {
-			return logits{}, fmt.Errorf("pard: draft %s drew %d at depth %d, whose probability it gives as %v", e.draft.Info().Name, d, j, dists[j][d])
-		}
-		e.q[j] = dists[j][:e.vocab]
+	if e.tLen, err = cacheLength(e.target, "target", e.tLen+len(x)+kk); err != nil {
+		return 0, 0, err
 	}
 	copy(e.all[total:total+kk], drafts)
-	out := logits{rows: rows}
-	if e.tLen, err = expect(e.target, "target", out, false, false, kk+1, e.vocab, e.tLen+len(x)+kk); err != nil {
-		return logits{}, err
+	e.rnd = saved
+	taken := kk + 1
+	if a < kk {
+		taken = a + 2
 	}
-	return out, nil
+	for range taken {
+		e.rnd.float64()
+	}
+	return a, next, nil
 }
+
+// sampleTarget is an iteration without drafts whose target draws on the
+// device: its forward over the committed tokens it has not read, and a
+// draw from the last position's distribution there by the uniform number
+// verify would use; one id comes back.
+func (e *engine) sampleTarget(total int) (int32, error) {
+	x := e.all[e.tLen:total]
+	e.uniform[0] = e.uniform32()
+	t0 := time.Now()
+	p, err := e.targetSample.ForwardSamplePending(x, e.tLen, 1, e.sampling, e.uniform[:1])
+	var ids []int32
+	if err == nil {
+		ids, err = p.IDs()
+	}
+	e.stats.TargetTime += time.Since(t0)
+	e.stats.TargetForwards++
+	if err != nil {
+		return 0, fmt.Errorf("pard: target forward at %d: %w", e.tLen, err)
+	}
+	if e.tLen, err = expect(e.target, "target", logits{ids: ids}, true, false, 1, e.vocab, e.tLen+len(x)); err != nil {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// uniform32 is the next uniform number as a device takes it: a float32
+// below 1, as the float64 is.
+func (e *engine) uniform32() float32 { return min(float32(e.rnd.float64()), 0x1.fffffep-1) }
 
 // cut multiplies *conf by the draft's probability of id, its draft at depth
 // j from row i of out, and reports whether Options.MinConfidence leaves
@@ -800,6 +836,11 @@ func expect(m Model, role string, out logits, byID, probs bool, want, vocab, wan
 			}
 		}
 	}
+	return cacheLength(m, role, wantLen)
+}
+
+// cacheLength checks the cache length a forward left, and returns it.
+func cacheLength(m Model, role string, wantLen int) (int, error) {
 	if n := m.Len(); n != wantLen {
 		return 0, fmt.Errorf("pard: %s %s cache holds %d positions after a forward, want %d", role, m.Info().Name, n, wantLen)
 	}

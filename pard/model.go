@@ -82,31 +82,34 @@ type ChainForwarder interface {
 	ForwardArgmaxAfter(tokens []int32, prev nn.Pending, start, want int) (prevIDs, ids []int32, err error)
 }
 
-// SampleChainForwarder is a ChainForwarder that can also draw a sampling
-// draft's tokens where its logits are (nn.Decoder on a GPU: an
-// nn.SampleChainer): a sampling PARD or VSD iteration without a minimum
-// confidence whose models both draw on the device hands the drafts to the
-// target's verify there, and waits for the device once, when the target's
-// logits rows come back (the drafts and their distributions follow from
-// the idle device).
+// SampleChainForwarder is a ChainForwarder that can also draw tokens where
+// its logits are (nn.Decoder on a GPU: an nn.SampleChainer). A sampling
+// engine whose target is one draws the target's tokens there; a PARD or
+// VSD iteration without a minimum confidence whose draft is one too draws
+// the drafts there, verifies them there by speculative rejection sampling,
+// and waits for the device once, for a few ids: the drafts, how many were
+// accepted and the token after them.
 type SampleChainForwarder interface {
 	ChainForwarder
-	// SamplesOnDevice reports whether ForwardSamplePending works: the
-	// draws happen where the logits are.
+	// SamplesOnDevice reports whether the methods below work: the draws
+	// happen where the logits are.
 	SamplesOnDevice() bool
 	// ForwardSamplePending is ForwardArgmaxPending drawing each id from
 	// its row's distribution (ops.DraftDist with s) by its uniform number
-	// in u, instead of taking the argmax; the handle also holds the
-	// distributions, once its ids were read.
-	ForwardSamplePending(tokens []int32, start, want int, s nn.Sampling, u []float32) (nn.Sampled, error)
+	// in u, instead of taking the argmax.
+	ForwardSamplePending(tokens []int32, start, want int, s nn.Sampling, u []float32) (nn.Pending, error)
 	// ForwardSamplePendingAfter is ForwardSamplePending over tokens
 	// followed by the last feed ids of prev, this model's latest handle;
 	// the handle it returns holds prev's draws and its own (VSD).
-	ForwardSamplePendingAfter(tokens []int32, prev nn.Pending, feed, start, want int, s nn.Sampling, u []float32) (nn.Sampled, error)
-	// ForwardAfter is Forward over tokens followed by prev's ids, at
-	// positions start..; it returns prev's ids and its own logits rows,
-	// both aliasing this model's buffers until its next forward.
-	ForwardAfter(tokens []int32, prev nn.Pending, start, want int) (prevIDs []int32, rows [][]float32, err error)
+	ForwardSamplePendingAfter(tokens []int32, prev nn.Pending, feed, start, want int, s nn.Sampling, u []float32) (nn.Pending, error)
+	// ForwardVerifySampled forwards tokens followed by the k drafts prev
+	// drew, at positions start.., and returns the drafts, how many of them
+	// speculative rejection sampling accepts and the token that follows
+	// them, drawing with u[0..k] as engine.verify would (the acceptance
+	// test of depth a by u[a], the token after a rejection at a by u[a+1],
+	// the bonus token by u[k]), with the target's distributions made as
+	// the drafts' were (ops.DraftDist with s).
+	ForwardVerifySampled(tokens []int32, prev nn.Pending, start, k int, s nn.Sampling, u []float32) (drafts []int32, accepted int, next int32, err error)
 }
 
 // WithInfo returns f as a Model that reports info. The Model is an
@@ -174,14 +177,14 @@ type withInfoSampleChain struct {
 
 func (w withInfoSampleChain) SamplesOnDevice() bool { return w.s.SamplesOnDevice() }
 
-func (w withInfoSampleChain) ForwardSamplePending(tokens []int32, start, want int, s nn.Sampling, u []float32) (nn.Sampled, error) {
+func (w withInfoSampleChain) ForwardSamplePending(tokens []int32, start, want int, s nn.Sampling, u []float32) (nn.Pending, error) {
 	return w.s.ForwardSamplePending(tokens, start, want, s, u)
 }
 
-func (w withInfoSampleChain) ForwardSamplePendingAfter(tokens []int32, prev nn.Pending, feed, start, want int, s nn.Sampling, u []float32) (nn.Sampled, error) {
+func (w withInfoSampleChain) ForwardSamplePendingAfter(tokens []int32, prev nn.Pending, feed, start, want int, s nn.Sampling, u []float32) (nn.Pending, error) {
 	return w.s.ForwardSamplePendingAfter(tokens, prev, feed, start, want, s, u)
 }
 
-func (w withInfoSampleChain) ForwardAfter(tokens []int32, prev nn.Pending, start, want int) ([]int32, [][]float32, error) {
-	return w.s.ForwardAfter(tokens, prev, start, want)
+func (w withInfoSampleChain) ForwardVerifySampled(tokens []int32, prev nn.Pending, start, k int, s nn.Sampling, u []float32) ([]int32, int, int32, error) {
+	return w.s.ForwardVerifySampled(tokens, prev, start, k, s, u)
 }

@@ -220,13 +220,13 @@ func Chain(t *testing.T, b nn.Backend) {
 	}
 
 	// Sampling (speculative rejection sampling): where b draws on the
-	// device (nn.SampleChainer), the draft's draws feed the verify there and
-	// an iteration waits once, for the target's rows (the drafts and their
-	// distributions then come from the idle device); else it reads the
-	// draft's rows and the target's. With the same seed, the same weights
-	// on the CPU, whose draft draws on the host (pard's sampler), draw the
-	// same tokens, unless a draw lands within the two sides' rounding of a
-	// boundary.
+	// device (nn.SampleChainer), the draft's draws feed the verify there,
+	// the acceptance test runs there, and an iteration waits once, for a
+	// few ids; else it reads the draft's rows and the target's. With the
+	// same seed, the same weights on the CPU, which draws and tests on the
+	// host (pard's sampler), draw the same tokens, unless a draw lands
+	// within the two sides' rounding of a boundary (the device's
+	// distributions are ops.DraftDist's: the same up to rounding and ties).
 	wCPU := randomModel(t, cpu, rng(14), cfg)
 	onCPU := func(name string, pardToken int32, spd string) pard.Model {
 		d, err := nn.NewDecoder(cpu, cfg, wCPU, capacity, 32)
@@ -239,6 +239,7 @@ func Chain(t *testing.T, b nn.Backend) {
 	}{
 		{pard.PARD, pardDraft, onCPU("random-pard", int32(cfg.Vocab-1), "pard")},
 		{pard.VSD, arDraft, onCPU("random-draft", -1, "")},
+		{pard.AR, nil, nil},
 	} {
 		opt := pard.Options{Mode: c.mode, K: k, MaxNewTokens: tokens, IgnoreEOS: true, Temperature: 0.8, TopP: 0.95, Seed: 7}
 		got, err := pard.Generate(target, c.draft, prompt, opt) // and the warm-up of the waits' count
@@ -251,7 +252,11 @@ func Chain(t *testing.T, b nn.Backend) {
 			require.Equal(t, got.Output, again.Output, "%v sampling: the same seed, another output", c.mode)
 			require.Equal(t, 1.0, float64(waits(b)-w)/float64(again.Stats.Iterations), "%v sampling: waits per chained iteration", c.mode)
 			w = waits(b)
-			plain, err := pard.Generate(hide(target), hide(c.draft), prompt, opt)
+			var hidden pard.Model
+			if c.draft != nil {
+				hidden = hide(c.draft)
+			}
+			plain, err := pard.Generate(hide(target), hidden, prompt, opt)
 			require.NoError(t, err)
 			t.Logf("%s, %v sampling: waits per iteration %.2f chained, %.2f not", b.Name(), c.mode,
 				1.0, float64(waits(b)-w)/float64(plain.Stats.Iterations))

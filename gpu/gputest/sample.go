@@ -3,6 +3,7 @@ package gputest
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,6 +13,13 @@ import (
 	"github.com/gopard/gopard/tensor"
 )
 
+// sampleChainer is an nn.SampleChainer that copies its distributions back
+// (gpu.Device.ReadKeptDists).
+type sampleChainer interface {
+	nn.SampleChainer
+	ReadKeptDists(dst []float32, gen uint64, off, n int) bool
+}
+
 // testSample checks nn.SampleChainer's draws (the draft_sample kernel)
 // against ops.DraftDist: each row's kept distribution has the reference's
 // support and values, its id has probability > 0 and is where the
@@ -19,7 +27,7 @@ import (
 // join the kept list (after argmax ids), come back with it in one wait,
 // and the distributions after it without another.
 func testSample(t *testing.T, b Backend) {
-	c, ok := b.(nn.SampleChainer)
+	c, ok := b.(sampleChainer)
 	if !ok {
 		t.Skipf("%s draws no ids", b.Name())
 	}
@@ -103,11 +111,77 @@ func testSample(t *testing.T, b Backend) {
 		}
 	}
 
+	// Among each row's first 2000 values only.
+	limited := nn.Sampling{Temperature: 0.9, TopP: 0.9, Vocab: 2000}
+	off, g := c.KeepSample(dev, rows, limited, us)
+	ids, _ := c.ReadKept()
+	dists := make([]float32, 6*2000)
+	require.True(t, c.ReadKeptDists(dists, g, off, 6))
+	want := make([]float32, 2000)
+	for row := range 6 {
+		ops.DraftDist(want, x[row*n:row*n+2000], limited.Temperature, limited.TopK, limited.TopP)
+		Close(t, fmt.Sprintf("the first 2000: row %d", row), dists[row*2000:(row+1)*2000], want, 1e-5)
+		require.Less(t, ids[off+row], int32(2000))
+	}
+
+	testVerdict(t, b, c, x[:6*n], n)
+
 	// A new list: the old one's distributions are gone; argmax ids have none.
-	off, g := c.KeepArgmax(dev.RowSlice(0, 1), 1)
+	off, g = c.KeepArgmax(dev.RowSlice(0, 1), 1)
 	require.False(t, c.ReadKeptDists(make([]float32, n), g-1, 0, 1), "an older list's distributions")
 	require.Panics(t, func() { c.ReadKeptDists(make([]float32, n), g, off, 1) }, "an argmax id has no distribution")
 	c.ReadKept()
 	require.Panics(t, func() { c.KeepSample(dev, rows, nn.Sampling{Temperature: 1}, us[:3]) }, "fewer uniform numbers than rows")
 	require.Panics(t, func() { c.KeepSample(dev, rows, nn.Sampling{}, us) }, "temperature 0")
+}
+
+// testVerdict checks KeepVerdict (the spec_accept kernel) against
+// ops.Verdict over the distributions and draws the device kept: k = 4
+// drafts drawn from rows 0..3 of x (rows of n), verified against targets
+// whose rows repeat the drafts' for the first `same` depths (whose tests
+// then pass whatever the number: u·q < p = q) and are rows 4 and 5 of x
+// after, so that each case accepts `same` drafts or more, rejecting a
+// later one or, with every row the same, accepting all and then taking
+// the target's last draw.
+func testVerdict(t *testing.T, b Backend, c sampleChainer, x []float32, n int) {
+	const k = 4
+	s := nn.Sampling{Temperature: 1.1, TopK: 300}
+	u := []float32{0.3, 0.8, 0.5, 0.1}
+	v := []float32{0.7, 0.4, 0.9, 0.2, 0.6}
+	draftRows, _ := upload(t, b, tensor.FromF32(x[:k*n], k, n))
+	for same := 0; same <= k; same++ {
+		tv := slices.Clone(x[:same*n])
+		for a := same; a <= k; a++ {
+			r := k + a%2
+			tv = append(tv, x[r*n:(r+1)*n]...)
+		}
+		targetRows, _ := upload(t, b, tensor.FromF32(tv, k+1, n))
+		dOff, gen := c.KeepSample(draftRows, k, s, u)
+		tOff, _ := c.KeepSample(targetRows, k+1, s, []float32{0, 0, 0, 0, v[k]})
+		w := waits(b)
+		vOff := c.KeepVerdict(dOff, tOff, k, v)
+		ids, g := c.ReadKept()
+		require.Equal(t, gen, g)
+		if w >= 0 {
+			require.Equal(t, w+1, waits(b), "same %d: the verdict comes back in one wait", same)
+		}
+		q, p := make([]float32, k*n), make([]float32, (k+1)*n)
+		require.True(t, c.ReadKeptDists(q, gen, dOff, k))
+		require.True(t, c.ReadKeptDists(p, gen, tOff, k+1))
+		qs, ps := make([][]float32, k), make([][]float32, k+1)
+		for a := range k + 1 {
+			if a < k {
+				qs[a] = q[a*n : (a+1)*n]
+			}
+			ps[a] = p[a*n : (a+1)*n]
+		}
+		wantA, wantNext := ops.Verdict(ids[dOff:dOff+k], qs, ps, ids[tOff+k], v)
+		require.Equal(t, []int32{int32(wantA), wantNext}, ids[vOff:vOff+2], "same %d: accepted and next", same)
+		t.Logf("same %d: %d of %d accepted, then %d", same, wantA, k, wantNext)
+		require.GreaterOrEqual(t, wantA, same, "same %d: equal distributions pass", same)
+		if same == k {
+			require.Equal(t, ids[tOff+k], wantNext, "every draft accepted: then the target's draw")
+		}
+	}
+	require.Panics(t, func() { c.KeepVerdict(0, 0, 4, v[:3]) }, "too few uniform numbers")
 }

@@ -128,8 +128,8 @@ func TestMemory(t *testing.T) {
 }
 
 // TestLaunchesAllocateNothing: queuing a decode step's operations (and a
-// prefill's bulk product, a sampling draft's draws) on a Device allocates
-// no Go memory (a GPU launches hundreds a token).
+// prefill's bulk product, speculative sampling's draws and test) on a
+// Device allocates no Go memory (a GPU launches hundreds a token).
 func TestLaunchesAllocateNothing(t *testing.T) {
 	d := device(t, 32)
 	table, err := d.Load(tensor.FromF32(make([]float32, 50*64), 50, 64))
@@ -166,8 +166,11 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 		off, _ := d.KeepArgmax(logits, 2)
 		d.EmbeddingKept(x2, table, off, 2)
 		d.ReadKept()
-		off, gen := d.KeepSample(logits, 2, nn.Sampling{Temperature: 0.8, TopK: 5, TopP: 0.9}, uniform)
+		s := nn.Sampling{Temperature: 0.8, TopK: 5, TopP: 0.9}
+		off, gen := d.KeepSample(logits, 2, s, uniform)
 		d.EmbeddingKept(x2, table, off, 2)
+		target, _ := d.KeepSample(logits, 2, s, uniform)
+		d.KeepVerdict(off+1, target, 1, uniform)
 		d.ReadKept()
 		d.ReadKeptDists(dists, gen, off, 2)
 	}
