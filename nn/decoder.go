@@ -309,6 +309,7 @@ type pendingIDs struct {
 	read    bool
 	ids     []int32
 	sampled bool // drawn by KeepSample, with their distributions kept
+	width   int  // the distributions' (sampled)
 }
 
 // IDs implements Pending.
@@ -441,6 +442,9 @@ func (d *Decoder) keepAfter(gen uint64, off, n, want int, smp *sampling) (Pendin
 	}
 	q := &d.pending
 	*q = pendingIDs{d: d, prefix: d.prefixBuf, gen: gen, off: off, n: n + want, sampled: smp != nil}
+	if smp != nil {
+		q.width = d.drawWidth(smp.s)
+	}
 	return q, nil
 }
 
@@ -465,9 +469,17 @@ func (d *Decoder) ForwardSamplePending(tokens []int32, start, want int, s Sampli
 		return nil, err
 	}
 	p := &d.pending
-	*p = pendingIDs{d: d, n: want, sampled: true}
+	*p = pendingIDs{d: d, n: want, sampled: true, width: d.drawWidth(s)}
 	p.off, p.gen = d.keep(want, &sampling{s, d.uniform})
 	return p, nil
+}
+
+// drawWidth is the number of values of a row that draws with s take.
+func (d *Decoder) drawWidth(s Sampling) int {
+	if s.Vocab > 0 {
+		return s.Vocab
+	}
+	return d.cfg.Vocab
 }
 
 // ForwardSamplePendingAfter is ForwardSamplePending over tokens followed
@@ -532,8 +544,10 @@ func (d *Decoder) ForwardVerifySampled(tokens []int32, prev Pending, start, k in
 	if err := d.checkSample(k+1, s, u); err != nil {
 		return nil, 0, 0, err
 	}
-	d.joined = append(d.joined[:0], tokens...)
-	if err := d.forward(input{host: d.joined, keptOff: p.off, kept: p.n}, start, k+1); err != nil {
+	if p.width != d.drawWidth(s) {
+		return nil, 0, 0, fmt.Errorf("decoder: drafts drawn among %d tokens, the target's draws among %d (Sampling.Vocab)", p.width, d.drawWidth(s))
+	}
+	if err := d.forward(input{host: tokens, keptOff: p.off, kept: p.n}, start, k+1); err != nil {
 		return nil, 0, 0, err
 	}
 	// Only the last row's draw is the target's (the bonus token); the
@@ -549,10 +563,7 @@ func (d *Decoder) ForwardVerifySampled(tokens []int32, prev Pending, start, k in
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	vocab := d.cfg.Vocab
-	if s.Vocab > 0 {
-		vocab = s.Vocab
-	}
+	vocab := d.drawWidth(s)
 	accepted, next = int(all[verdict]), all[verdict+1]
 	if accepted < 0 || accepted > k || next < 0 || int(next) >= vocab {
 		return nil, 0, 0, fmt.Errorf("decoder: backend %s's verdict on %d drafts: %d accepted, then token %d of a vocabulary of %d", d.b.Name(), k, accepted, next, vocab)

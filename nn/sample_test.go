@@ -134,6 +134,10 @@ func TestForwardSampleChained(t *testing.T) {
 
 		_, _, _, err = target.ForwardVerifySampled(prompt, h, 0, k-1, s, v[:k])
 		require.ErrorContains(t, err, "not drawn", "vsd %v: a handle on another count of drafts", vsd)
+		wide := s
+		wide.Vocab = 0
+		_, _, _, err = target.ForwardVerifySampled(prompt, h, 0, k, wide, v)
+		require.ErrorContains(t, err, "drafts drawn among 45 tokens, the target's draws among 50", "vsd %v", vsd)
 		downloads, reads := dev.downloads, dev.reads
 		drafts, a, next, err := target.ForwardVerifySampled(prompt, h, 0, k, s, v)
 		require.NoError(t, err)

@@ -118,29 +118,15 @@ func TestChainedPARD(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range []int{1, 4, 8} {
 				for pi, prompt := range prompts {
-					opt := Options{Mode: tc.mode, K: k, MaxNewTokens: 40, Temperature: tc.temp, Seed: uint64(pi), MinConfidence: tc.minConf}
-					if pi%3 == 0 { // the context limit: iterations with fewer drafts, and none
-						opt.MaxNewTokens, opt.MaxContext = 0, len(prompt)+7+pi
-					}
-					if tc.pardTokenIsBad {
-						opt.PardToken = vocab - 1 // an AR model as a PARD draft
-					}
-					pick := func(s fakeSet) *fakeLM {
-						switch {
-						case tc.mode == VSD:
-							return s.good
-						case tc.pardTokenIsBad:
-							return s.bad
-						}
-						return s.pard
-					}
+					opt := chainRun(Options{Mode: tc.mode, K: k, MaxNewTokens: 40, Temperature: tc.temp, Seed: uint64(pi), MinConfidence: tc.minConf},
+						pi, len(prompt), tc.pardTokenIsBad, vocab)
 					rs := newFakeSet(t, vocab, eos)
-					want, err := Generate(rs.target, pick(rs), prompt, opt)
+					want, err := Generate(rs.target, rs.draftFor(tc.mode, tc.pardTokenIsBad), prompt, opt)
 					require.NoError(t, err)
 
 					cs := newFakeSet(t, vocab, eos)
 					target := &chainFake{argmaxFake: &argmaxFake{fakeLM: cs.target}}
-					draft := &chainFake{argmaxFake: &argmaxFake{fakeLM: pick(cs)}}
+					draft := &chainFake{argmaxFake: &argmaxFake{fakeLM: cs.draftFor(tc.mode, tc.pardTokenIsBad)}}
 					wrap := func(f *chainFake, chain bool) Model {
 						if chain {
 							return WithInfo(f, f.info)
@@ -172,6 +158,32 @@ func TestChainedPARD(t *testing.T) {
 			}
 		})
 	}
+}
+
+// chainRun is opt for run pi of a chained engine's test over a prompt of
+// plen tokens: every third run hits the context limit (iterations with
+// fewer drafts, and none); with pardTokenIsBad, an AR model is the PARD
+// draft.
+func chainRun(opt Options, pi, plen int, pardTokenIsBad bool, vocab int) Options {
+	if pi%3 == 0 {
+		opt.MaxNewTokens, opt.MaxContext = 0, plen+7+pi
+	}
+	if pardTokenIsBad {
+		opt.PardToken = int32(vocab - 1)
+	}
+	return opt
+}
+
+// draftFor is the draft of mode in s: the good AR draft for VSD, the PARD
+// draft, or with pardTokenIsBad the bad AR draft.
+func (s fakeSet) draftFor(mode Mode, pardTokenIsBad bool) *fakeLM {
+	switch {
+	case mode == VSD:
+		return s.good
+	case pardTokenIsBad:
+		return s.bad
+	}
+	return s.pard
 }
 
 // TestChainedPARDChecked: the drafts and ids a chained verify returns are

@@ -36,7 +36,11 @@
 // models are [ChainForwarder]s hands the drafts from the draft's forwards
 // to the target's on the device (VSD's draft feeds each draft back there
 // too): the host waits for the device once an iteration, when the drafts
-// and the target's ids come back together.
+// and the target's ids come back together. A sampling engine without a
+// minimum confidence whose models are [SampleChainForwarder]s that draw on
+// their device does the same: the draws and the acceptance test run there
+// with the uniform numbers the host's would take, and the drafts, the
+// count accepted and the next token come back.
 //
 // # Losslessness
 //
@@ -46,7 +50,9 @@
 // produces exactly the distribution of AR sampling from the target: see the
 // derivation in the comment of engine.verify (verify.go). Both paths use the same logits transform
 // (temperature, then top-k, then top-p), the same vocabulary limit and the same
-// tie-breaking (lower id first).
+// tie-breaking (lower id first); an engine that draws on a device (above)
+// takes ops.DraftDist's transform for every draw instead (ties kept
+// together).
 //
 // # Metrics
 //

@@ -143,29 +143,15 @@ func TestChainedSampling(t *testing.T) {
 			same, runs := 0, 0
 			for _, k := range []int{1, 4, 8} {
 				for pi, prompt := range prompts {
-					opt := Options{Mode: tc.mode, K: k, MaxNewTokens: 40, Temperature: tc.temp, TopK: tc.topK, TopP: tc.topP,
-						Seed: uint64(pi), MinConfidence: tc.minConf}
-					if pi%3 == 0 { // the context limit: iterations with fewer drafts, and none
-						opt.MaxNewTokens, opt.MaxContext = 0, len(prompt)+7+pi
-					}
-					if tc.pardTokenIsBad {
-						opt.PardToken = vocab - 1
-					}
-					pick := func(s fakeSet) *fakeLM {
-						switch {
-						case tc.mode == VSD:
-							return s.good
-						case tc.pardTokenIsBad:
-							return s.bad
-						}
-						return s.pard
-					}
+					opt := chainRun(Options{Mode: tc.mode, K: k, MaxNewTokens: 40, Temperature: tc.temp, TopK: tc.topK, TopP: tc.topP,
+						Seed: uint64(pi), MinConfidence: tc.minConf}, pi, len(prompt), tc.pardTokenIsBad, vocab)
 					rs := newFakeSet(t, vocab, eos)
-					want, err := Generate(rs.target, pick(rs), prompt, opt)
+					want, err := Generate(rs.target, rs.draftFor(tc.mode, tc.pardTokenIsBad), prompt, opt)
 					require.NoError(t, err)
 
 					cs := newFakeSet(t, vocab, eos)
-					target, draft := newSampleChainFake(cs.target, tc.onDevice), newSampleChainFake(pick(cs), tc.onDevice)
+					target := newSampleChainFake(cs.target, tc.onDevice)
+					draft := newSampleChainFake(cs.draftFor(tc.mode, tc.pardTokenIsBad), tc.onDevice)
 					var dm Model
 					if tc.mode != AR {
 						dm = WithInfo(draft, draft.info)
