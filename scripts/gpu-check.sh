@@ -92,6 +92,8 @@ run)
   # and weight prefetching into L2 (GOPARD_GPU_PREFETCH), both written
   # without a GPU: the 1B decode step each way (the first run also gives
   # the verify's row counts), the 8B one with and without folding; then
+  # a sampling PARD iteration (draws and acceptance test on the device:
+  # its overhead against greedy's and its host waits, 1 expected); then
   # the profile with both on, whose table of forwards with a kind left out
   # (prefetches) or turned the other way (folding) compares them within
   # one process; then a prefill's rows through the tiled product
@@ -117,6 +119,7 @@ run)
 1b-f32-fold-prefetch|on|on|off|--shape llama3.2-1b --m 1
 8b-f32|off|off|off|--shape llama3.1-8b $pard
 8b-f32-fold|off|on|off|--shape llama3.1-8b --m 1
+8b-f32-sample|off|off|off|--shape llama3.1-8b --m 1 $pard --pard-temperature 0.8
 1b-profile-fold-prefetch|on|on|off|--shape llama3.2-1b --m 1 --profile
 1b-profile|off|off|off|--shape llama3.2-1b --m 1 --profile
 8b-prefill|off|off|off|--shape llama3.1-8b --m 64

@@ -12,7 +12,7 @@
 //
 //	go run ./cmd/bench [--shape qwen2.5-0.5b|llama3.2-1b|llama3.1-8b|qwen3-0.6b|tiny | --model DIR]
 //	                   [--device cpu|auto|cuda|hip] [--threads N] [--runs R] [--context C] [--json]
-//	                   [--profile] [--pard-draft SHAPE -k K --pard-tokens T --draft-activations bf16|f32]
+//	                   [--profile] [--pard-draft SHAPE -k K --pard-tokens T --pard-temperature T --draft-activations bf16|f32]
 //
 // Forwards run at context position C (default 256, prefilled once) and the
 // cache is truncated back to C before every run. M ≤ 16 are verify-shaped
@@ -92,6 +92,7 @@ type options struct {
 	draftAct     string
 	k            int
 	pardTokens   int
+	pardTemp     float64
 	profile      bool
 	layers       int
 }
@@ -116,6 +117,7 @@ func main() {
 	flag.StringVar(&o.draftAct, "draft-activations", "bf16", cli.DraftActivationsHelp+" (with --pard-draft)")
 	flag.IntVar(&o.k, "k", 8, "drafts per PARD iteration (with --pard-draft)")
 	flag.IntVar(&o.pardTokens, "pard-tokens", 128, "tokens generated in the timed PARD run (with --pard-draft)")
+	flag.Float64Var(&o.pardTemp, "pard-temperature", 0, "sample the PARD run at this temperature (0: greedy; with --pard-draft): on a GPU the draws and the acceptance test then run on the device")
 	flag.BoolVar(&o.profile, "profile", false, "time every operation of the M = 1 and M = 9 forwards (or --m's) alone and print where the time goes (a GPU: device time by events; the CPU: wall time, dispatch and waits included); then time those forwards with each kind of operation left out (attention, norms, rotations, L2 prefetches, all but the linear layers, the linear layers), to show what each costs in place, and on a GPU with norm folding turned the other way (GOPARD_GPU_FUSE_NORM)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: bench [--shape NAME | --model DIR] [flags]\n\n")
@@ -144,6 +146,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("--k %d: must be in [1, 64]", o.k)
 	case o.pardTokens < 2 || o.pardTokens > 1<<14:
 		return fmt.Errorf("--pard-tokens %d: must be in [2, 16384]", o.pardTokens)
+	case !(o.pardTemp >= 0 && o.pardTemp <= 100):
+		return fmt.Errorf("--pard-temperature %v: must be in [0, 100]", o.pardTemp)
 	case o.layers < 0 || o.layers > 1024:
 		return fmt.Errorf("--layers %d: must be in [1, 1024] (0: the shape's)", o.layers)
 	case o.layers > 0 && o.model != "":

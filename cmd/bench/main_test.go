@@ -29,6 +29,7 @@ func TestValidate(t *testing.T) {
 		{"k", func(o *options) { o.k = 0 }, "--k 0"},
 		{"pard-tokens", func(o *options) { o.pardTokens = 1 }, "--pard-tokens 1"},
 		{"pard-draft", func(o *options) { o.pardDraft = "nope" }, `--pard-draft "nope": unknown`},
+		{"pard-temperature", func(o *options) { o.pardTemp = -1 }, "--pard-temperature -1"},
 		{"draft-activations", func(o *options) { o.draftAct = "fp8" }, `--draft-activations "fp8"`},
 		{"threads", func(o *options) { o.threads = -1 }, "--threads -1"},
 		{"layers", func(o *options) { o.layers = -2 }, "--layers -2"},

@@ -14,11 +14,13 @@ type pardResult struct {
 	Draft string `json:"draft"`
 	// DraftBF16Activations is whether the draft's products rounded their
 	// activations to bf16 (--draft-activations on a CPU that can).
-	DraftBF16Activations bool    `json:"draft_bf16_activations"`
-	K                    int     `json:"k"`
-	Iterations           int     `json:"iterations"`
-	Tokens               int     `json:"tokens"`
-	AcceptLen            float64 `json:"accept_length"`
+	DraftBF16Activations bool `json:"draft_bf16_activations"`
+	K                    int  `json:"k"`
+	// Temperature is the run's (0: greedy; else sampling, seed 1).
+	Temperature float64 `json:"temperature"`
+	Iterations  int     `json:"iterations"`
+	Tokens      int     `json:"tokens"`
+	AcceptLen   float64 `json:"accept_length"`
 	// IterationMs is the mean wall time of an iteration after the prefill
 	// one: draft forward, verify forward, host work and syncs.
 	IterationMs float64 `json:"iteration_ms"`
@@ -37,11 +39,14 @@ type pardResult struct {
 	HostWaits *float64 `json:"host_waits_per_iteration,omitempty"`
 }
 
-// benchPARD generates --pard-tokens tokens with PARD (greedy, K drafts)
-// from a random draft of shape --pard-draft against the model m, and
-// compares the mean iteration with its two forwards timed alone. Random
-// weights accept almost no drafts, so every iteration verifies all K: the
-// measurement is the engine's cost, not its speed-up.
+// benchPARD generates --pard-tokens tokens with PARD (K drafts, greedy or
+// sampling at --pard-temperature) from a random draft of shape
+// --pard-draft against the model m, and compares the mean iteration with
+// its two forwards timed alone. Every iteration verifies all K drafts:
+// the measurement is the engine's cost (with sampling, the draws and the
+// acceptance test included), not its speed-up, which random weights do
+// not show (greedy, they accept almost no drafts; sampling from their
+// nearly flat distributions, most).
 func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say func(string, ...any)) (*pardResult, error) {
 	s := shapes[o.pardDraft]
 	if s.cfg.Vocab != m.cfg.Vocab {
@@ -64,7 +69,7 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 	}
 	target := pard.WithInfo(m.dec, info(m.name, m.cfg, -1, ""))
 	draft := pard.WithInfo(ddec, info(o.pardDraft+" (random bf16)", s.cfg, int32(s.cfg.Vocab-1), "pard"))
-	opt := pard.Options{Mode: pard.PARD, K: o.k, MaxNewTokens: 8, IgnoreEOS: true}
+	opt := pard.Options{Mode: pard.PARD, K: o.k, MaxNewTokens: 8, IgnoreEOS: true, Temperature: float32(o.pardTemp), Seed: 1}
 	if _, err := pard.Generate(target, draft, prompt, opt); err != nil { // warm-up
 		return nil, err
 	}
@@ -85,7 +90,7 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 	if st.Iterations < 2 {
 		return nil, fmt.Errorf("PARD ran %d iteration(s): raise --pard-tokens", st.Iterations)
 	}
-	r := &pardResult{Draft: o.pardDraft, DraftBF16Activations: dbf16, K: o.k, Iterations: st.Iterations, Tokens: st.Tokens, AcceptLen: round3(st.AcceptLength)}
+	r := &pardResult{Draft: o.pardDraft, DraftBF16Activations: dbf16, K: o.k, Temperature: o.pardTemp, Iterations: st.Iterations, Tokens: st.Tokens, AcceptLen: round3(st.AcceptLength)}
 	r.IterationMs = round3(float64(st.Total-st.PrefillTime) / float64(st.Iterations-1) / float64(time.Millisecond))
 	if counts {
 		w := round3(float64(waits) / float64(st.Iterations))
@@ -122,8 +127,12 @@ func benchPARD(o options, b nn.Backend, m *forwardRunner, prompt []int32, say fu
 	if dbf16 {
 		act = "bf16"
 	}
-	say("\nPARD, draft %s (random bf16, %s activations), K = %d, greedy: %d tokens in %d iterations (mean accepted length %.2f)\n",
-		o.pardDraft, act, o.k, st.Tokens, st.Iterations, st.AcceptLength)
+	how := "greedy"
+	if o.pardTemp > 0 {
+		how = fmt.Sprintf("sampling at temperature %v", o.pardTemp)
+	}
+	say("\nPARD, draft %s (random bf16, %s activations), K = %d, %s: %d tokens in %d iterations (mean accepted length %.2f)\n",
+		o.pardDraft, act, o.k, how, st.Tokens, st.Iterations, st.AcceptLength)
 	say("iteration %.3f ms; alone: draft forward of %d rows %.3f ms + verify forward of %d rows %.3f ms = %.3f ms; overhead %+.1f%%\n",
 		r.IterationMs, o.k, r.DraftMs, o.k+1, r.VerifyMs, r.DraftMs+r.VerifyMs, 100*r.Overhead)
 	if r.HostWaits != nil {
