@@ -3,6 +3,7 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/gopard/gopard/ops"
 	"github.com/gopard/gopard/tensor"
@@ -495,6 +496,9 @@ func (d *Decoder) ForwardSamplePendingAfter(tokens []int32, prev Pending, feed, 
 	if !ok || !p.sampled || len(p.prefix) > 0 || !d.onDevice(p) || feed < 0 || feed > p.n {
 		return nil, fmt.Errorf("decoder: feeding back %d ids of a handle not drawn on %s's open list", feed, d.b.Name())
 	}
+	if p.width != d.drawWidth(s) {
+		return nil, fmt.Errorf("decoder: draws among %d tokens after draws among %d (Sampling.Vocab)", d.drawWidth(s), p.width)
+	}
 	gen, off, n := p.gen, p.off, p.n
 	if err := d.forward(input{host: tokens, keptOff: off + n - feed, kept: feed}, start, want); err != nil {
 		return nil, err
@@ -513,7 +517,7 @@ func (d *Decoder) checkSample(want int, s Sampling, u []float32) error {
 		return fmt.Errorf("decoder: want %d draws: a pending forward gives at least one", want)
 	case len(u) != want:
 		return fmt.Errorf("decoder: %d uniform numbers for %d draws", len(u), want)
-	case !(s.Temperature > 0) || s.TopK < 0 || !(s.TopP >= 0 && s.TopP <= 1) || s.Vocab < 0 || s.Vocab > d.cfg.Vocab:
+	case !(s.Temperature > 0 && 1/s.Temperature < math.MaxFloat32) || s.TopK < 0 || !(s.TopP >= 0 && s.TopP <= 1) || s.Vocab < 0 || s.Vocab > d.cfg.Vocab:
 		return fmt.Errorf("decoder: sampling with temperature %v, top-k %d, top-p %v among %d of %d tokens", s.Temperature, s.TopK, s.TopP, s.Vocab, d.cfg.Vocab)
 	}
 	d.uniform = append(d.uniform[:0], u...)

@@ -138,6 +138,10 @@ func TestForwardSampleChained(t *testing.T) {
 		wide.Vocab = 0
 		_, _, _, err = target.ForwardVerifySampled(prompt, h, 0, k, wide, v)
 		require.ErrorContains(t, err, "drafts drawn among 45 tokens, the target's draws among 50", "vsd %v", vsd)
+		if vsd {
+			_, err = draft.ForwardSamplePendingAfter(nil, h, 1, draft.Len(), 1, wide, u[:1])
+			require.ErrorContains(t, err, "draws among 50 tokens after draws among 45")
+		}
 		downloads, reads := dev.downloads, dev.reads
 		drafts, a, next, err := target.ForwardVerifySampled(prompt, h, 0, k, s, v)
 		require.NoError(t, err)
@@ -157,7 +161,7 @@ func TestForwardSampleChained(t *testing.T) {
 		for _, c := range []struct {
 			s nn.Sampling
 			u []float32
-		}{{nn.Sampling{}, u[:1]}, {s, nil}, {s, []float32{1}}, {nn.Sampling{Temperature: 1, TopP: 2}, u[:1]}, {nn.Sampling{Temperature: 1, Vocab: 51}, u[:1]}} {
+		}{{nn.Sampling{}, u[:1]}, {s, nil}, {s, []float32{1}}, {nn.Sampling{Temperature: 1, TopP: 2}, u[:1]}, {nn.Sampling{Temperature: 1, Vocab: 51}, u[:1]}, {nn.Sampling{Temperature: 1e-40}, u[:1]}} {
 			_, err := draft.ForwardSamplePending([]int32{8}, draft.Len(), 1, c.s, c.u)
 			require.Error(t, err, "%+v %v", c.s, c.u)
 		}

@@ -255,6 +255,9 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 	if t < 0 || t != t || math.IsInf(float64(t), 0) {
 		return nil, fmt.Errorf("pard: temperature %v is not a finite number ≥ 0", t)
 	}
+	if t > 0 && 1/t > math.MaxFloat32 {
+		return nil, fmt.Errorf("pard: temperature %v is too small to divide the logits by (0 is greedy)", t)
+	}
 	if opt.TopK < 0 {
 		return nil, fmt.Errorf("pard: top-k %d is negative", opt.TopK)
 	}

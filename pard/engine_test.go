@@ -576,6 +576,7 @@ func TestErrors(t *testing.T) {
 		{"incompatible draft", fs.target, other, p, Options{Mode: VSD, K: 2}, "no common EOS"},
 		{"negative temperature", fs.target, nil, p, Options{Temperature: -1}, "temperature"},
 		{"NaN temperature", fs.target, nil, p, Options{Temperature: float32(math.NaN())}, "temperature"},
+		{"temperature too small to divide by", fs.target, nil, p, Options{Temperature: 1e-40}, "too small"},
 		{"negative top-k", fs.target, nil, p, Options{Temperature: 1, TopK: -1}, "top-k"},
 		{"top-p above 1", fs.target, nil, p, Options{Temperature: 1, TopP: 1.5}, "top-p"},
 		{"negative budget", fs.target, nil, p, Options{MaxNewTokens: -1}, "MaxNewTokens"},
