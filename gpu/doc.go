@@ -6,7 +6,7 @@
 //
 //	gpu/kernels        the device code: one .cu file per operation (linear,
 //	                   linear_mma, rmsnorm, rope, attention, embedding,
-//	                   elementwise, argmax, copy, prefetch), written once for CUDA and
+//	                   elementwise, argmax, sample, copy, prefetch), written once for CUDA and
 //	                   HIP (linear_mma's tensor cores: CUDA sm_80+); compat.h maps
 //	                   the spellings that differ, common.h holds dtype
 //	                   conversions and reductions. Embedded with go:embed.
@@ -42,7 +42,9 @@
 // Besides nn.Backend, a Device implements nn.Argmaxer (greedy decoding
 // copies back ids, not logits), nn.IDChainer (a draft's ids stay on the
 // device for the verify: one wait for the device per speculative
-// iteration, HostWaits counts them), SetBF16Activations (tensor-core
+// iteration, HostWaits counts them), nn.SampleChainer (sampling's draws
+// and acceptance test on the device, sample.cu: ids come back, not
+// logits), SetBF16Activations (tensor-core
 // products, linear_mma.cu) and nn.Fused (residual add with the next
 // RMSNorm, both rotations, the q/k/v projections and the SwiGLU gate/up in
 // one launch each: on a GPU a decode step's small operations cost mostly
