@@ -621,10 +621,12 @@ func (d *Decoder) takeKept(p *pendingIDs, gen uint64, off, n int) ([]int32, erro
 func (d *Decoder) ForwardArgmaxAfter(tokens []int32, prev Pending, start, want int) (prevIDs, ids []int32, err error) {
 	defer deviceFailure(&err)
 	p, err := d.forwardAfter(tokens, prev, start, want)
-	if err != nil || want == 0 {
-		return d.prevIDs, nil, err
-	}
-	if p == nil {
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case want == 0:
+		return d.prevIDs, nil, nil
+	case p == nil:
 		ids, _, err := d.argmaxRows(want, false)
 		return d.prevIDs, ids, err
 	}
