@@ -25,7 +25,8 @@ type sampleChainer interface {
 // support and values, its id has probability > 0 and is where the
 // uniform number falls in the running sum of that distribution; the ids
 // join the kept list (after argmax ids), come back with it in one wait,
-// and the distributions after it without another.
+// and the distributions after it without another; draws among a row's
+// first values (Sampling.Vocab); and the verdict (testVerdict).
 func testSample(t *testing.T, b Backend) {
 	c, ok := b.(sampleChainer)
 	if !ok {
