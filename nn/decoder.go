@@ -335,9 +335,14 @@ func (p *pendingIDs) take(all []int32) {
 }
 
 // onDevice reports whether p's kept ids can feed d's forward where they
-// are: kept on d's backend, in its open list, and below d's vocabulary.
+// are: kept on d's backend, in its open list, and below d's vocabulary
+// (argmax ids span their decoder's rows, draws the values they took).
 func (d *Decoder) onDevice(p *pendingIDs) bool {
-	return !p.read && d.chain != nil && p.d.chain == d.chain && p.gen == d.chain.KeptGeneration() && p.d.cfg.Vocab <= d.cfg.Vocab
+	bound := p.d.cfg.Vocab
+	if p.sampled {
+		bound = p.width
+	}
+	return !p.read && d.chain != nil && p.d.chain == d.chain && p.gen == d.chain.KeptGeneration() && bound <= d.cfg.Vocab
 }
 
 // pend makes d.pending the handle on prefix followed by the argmax ids of

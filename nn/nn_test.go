@@ -46,7 +46,13 @@ func TestRoPETables(t *testing.T) {
 
 // randomDecoder builds a small decoder with random weights of the given dtype.
 func randomDecoder(t *testing.T, b nn.Backend, dt tensor.DType, chunk int, qwen3 bool) *nn.Decoder {
-	cfg := nn.Config{Hidden: 32, Intermediate: 48, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 8, Vocab: 50,
+	return randomDecoderVocab(t, b, dt, chunk, qwen3, 50)
+}
+
+// randomDecoderVocab is randomDecoder with a vocabulary of vocab tokens
+// (the first 50 rows of its embedding are randomDecoder's).
+func randomDecoderVocab(t *testing.T, b nn.Backend, dt tensor.DType, chunk int, qwen3 bool, vocab int) *nn.Decoder {
+	cfg := nn.Config{Hidden: 32, Intermediate: 48, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 8, Vocab: vocab,
 		NormEps: 1e-6, RoPE: nn.RoPEConfig{Theta: 10000}, Tied: true}
 	r := rand.New(rand.NewPCG(7, 7))
 	mk := func(scale float64, shape ...int) *tensor.Tensor {

@@ -167,8 +167,20 @@ func TestForwardSampleChained(t *testing.T) {
 		}
 	}
 
+	// A draft with a larger vocabulary than the target's, drawing among the
+	// target's: its draws feed the verify on the device all the same.
+	dev := newSampleDevice()
+	target, draft := randomDecoder(t, dev, tensor.BF16, 256, true), randomDecoderVocab(t, dev, tensor.BF16, 256, false, 60)
+	h, err := draft.ForwardSamplePending([]int32{1, 5, 49, 49}, 0, 3, s, []float32{0.2, 0.5, 0.8})
+	require.NoError(t, err)
+	downloads := dev.downloads
+	drafts, _, _, err := target.ForwardVerifySampled([]int32{1, 5}, h, 0, 3, s, []float32{0.1, 0.2, 0.3, 0.4})
+	require.NoError(t, err)
+	require.Len(t, drafts, 3)
+	require.Equal(t, downloads+1, dev.downloads, "drafts of a wider draft: still one copy")
+
 	cpu := randomDecoder(t, ops.NewCPU(2), tensor.BF16, 256, false)
 	require.False(t, cpu.SamplesOnDevice())
-	_, err := cpu.ForwardSamplePending([]int32{1}, 0, 1, nn.Sampling{Temperature: 1}, []float32{0.5})
+	_, err = cpu.ForwardSamplePending([]int32{1}, 0, 1, nn.Sampling{Temperature: 1}, []float32{0.5})
 	require.ErrorContains(t, err, "does not draw ids on a device")
 }
