@@ -249,9 +249,10 @@ type IDChainer interface {
 	KeptGeneration() uint64
 }
 
-// Sampling is the transform of a draft's logits before its tokens are
+// Sampling is the transform of a model's logits before its tokens are
 // drawn on a device (SampleChainer; ops.DraftDist): temperature, then
-// top-k (0: off), then top-p (0 or 1: off).
+// top-k (0: off), then top-p (0 or 1: off), over each row's first Vocab
+// values.
 type Sampling struct {
 	Temperature float32 // > 0
 	TopK        int
@@ -268,9 +269,10 @@ type SampleChainer interface {
 	IDChainer
 	// KeepSample queues, for each of the rows of t (a (rows, n) F32
 	// tensor the backend allocated), the distribution ops.DraftDist makes
-	// of it with s and a draw from it with the uniform number u[r] (in
-	// [0, 1); ops.Draw's rule); it appends the ids to the open list, as
-	// KeepArgmax, and keeps each row's distribution beside its id.
+	// of its first s.Vocab values (all n when 0) with s and a draw from it
+	// with the uniform number u[r] (in [0, 1); ops.Draw's rule); it
+	// appends the ids to the open list, as KeepArgmax, and keeps each
+	// row's distribution beside its id.
 	KeepSample(t *tensor.Tensor, rows int, s Sampling, u []float32) (off int, gen uint64)
 	// KeepVerdict queues speculative sampling's acceptance test (pard's
 	// verify) of the k drafts at drafts in the open list, drawn from their
