@@ -99,7 +99,6 @@ type Decoder struct {
 	chain      IDChainer
 	sampler    SampleChainer // the backend as one, or nil
 	pending    pendingIDs
-	uniform    []float32 // a draw's uniform numbers, checked
 	draws      []float32 // ForwardVerifySampled's for the target's draws
 	prevIDs    []int32   // ForwardArgmaxAfter's copy of the earlier model's ids
 	joined     []int32   // its tokens and those ids, when they meet on the host
@@ -210,19 +209,13 @@ func (d *Decoder) Forward(tokens []int32, start, want int) (_ [][]float32, err e
 	if err := d.forward(input{host: tokens}, start, want); err != nil || want == 0 {
 		return nil, err
 	}
-	return d.hostRows(want), nil
-}
-
-// hostRows copies the first want logits rows to the host (a wait for a
-// device) and returns views of them.
-func (d *Decoder) hostRows(want int) [][]float32 {
 	host := d.hostLogits(want)
 	V := d.cfg.Vocab
 	d.rows = d.rows[:0]
 	for r := 0; r < want; r++ {
 		d.rows = append(d.rows, host[r*V:(r+1)*V])
 	}
-	return d.rows
+	return d.rows, nil
 }
 
 // ForwardArgmax is Forward returning, instead of each of the last want
@@ -303,14 +296,13 @@ type Pending interface {
 // then ids [off, off+n) of the backend's kept list of generation gen; or,
 // once read (or when computed on the host), ids.
 type pendingIDs struct {
-	d       *Decoder
-	prefix  []int32
-	gen     uint64
-	off, n  int
-	read    bool
-	ids     []int32
-	sampled bool // drawn by KeepSample, with their distributions kept
-	width   int  // the distributions' (sampled)
+	d      *Decoder
+	prefix []int32
+	gen    uint64
+	off, n int
+	read   bool
+	ids    []int32
+	width  int // drawn by KeepSample (> 0): the values they were drawn among
 }
 
 // IDs implements Pending.
@@ -339,7 +331,7 @@ func (p *pendingIDs) take(all []int32) {
 // (argmax ids span their decoder's rows, draws the values they took).
 func (d *Decoder) onDevice(p *pendingIDs) bool {
 	bound := p.d.cfg.Vocab
-	if p.sampled {
+	if p.width > 0 {
 		bound = p.width
 	}
 	return !p.read && d.chain != nil && p.d.chain == d.chain && p.gen == d.chain.KeptGeneration() && bound <= d.cfg.Vocab
@@ -395,13 +387,7 @@ func (d *Decoder) ForwardArgmaxPendingAfter(tokens []int32, prev Pending, feed, 
 	}
 	p, ok := prev.(*pendingIDs)
 	if ok && d.onDevice(p) && feed >= 0 && feed <= p.n {
-		// A copy of the prefix: p may be d.pending, which pend rewrites.
-		d.prefixBuf = append(d.prefixBuf[:0], p.prefix...)
-		gen, off, n := p.gen, p.off, p.n
-		if err := d.forward(input{host: tokens, keptOff: off + n - feed, kept: feed}, start, want); err != nil {
-			return nil, err
-		}
-		return d.keepAfter(gen, off, n, want, nil)
+		return d.feedKept(tokens, p, feed, start, want, nil)
 	}
 	ids, err := prev.IDs()
 	if err != nil {
@@ -437,17 +423,24 @@ func (d *Decoder) keep(want int, smp *sampling) (off int, gen uint64) {
 	return d.chain.KeepArgmax(rows, want)
 }
 
-// keepAfter keeps the ids of a forward fed ids [off, off+n) of list gen
-// (a handle on them and d.prefixBuf before them) and makes d.pending the
-// handle on all of them.
-func (d *Decoder) keepAfter(gen uint64, off, n, want int, smp *sampling) (Pending, error) {
+// feedKept forwards tokens followed by the last feed of p's ids, kept on
+// this backend's open list, at positions start.., and keeps the last want
+// positions' argmax ids (smp nil) or draws after p's: d.pending becomes
+// the handle on p's ids and them.
+func (d *Decoder) feedKept(tokens []int32, p *pendingIDs, feed, start, want int, smp *sampling) (Pending, error) {
+	// A copy of the prefix: p may be d.pending, which this rewrites.
+	d.prefixBuf = append(d.prefixBuf[:0], p.prefix...)
+	gen, off, n := p.gen, p.off, p.n
+	if err := d.forward(input{host: tokens, keptOff: off + n - feed, kept: feed}, start, want); err != nil {
+		return nil, err
+	}
 	own, ownGen := d.keep(want, smp)
 	if ownGen != gen || own != off+n {
 		return nil, fmt.Errorf("decoder: backend %s kept ids at %d of list %d, not after the earlier ones (%d..%d of list %d)",
 			d.b.Name(), own, ownGen, off, off+n-1, gen)
 	}
 	q := &d.pending
-	*q = pendingIDs{d: d, prefix: d.prefixBuf, gen: gen, off: off, n: n + want, sampled: smp != nil}
+	*q = pendingIDs{d: d, prefix: d.prefixBuf, gen: gen, off: off, n: n + want}
 	if smp != nil {
 		q.width = d.drawWidth(smp.s)
 	}
@@ -475,8 +468,8 @@ func (d *Decoder) ForwardSamplePending(tokens []int32, start, want int, s Sampli
 		return nil, err
 	}
 	p := &d.pending
-	*p = pendingIDs{d: d, n: want, sampled: true, width: d.drawWidth(s)}
-	p.off, p.gen = d.keep(want, &sampling{s, d.uniform})
+	*p = pendingIDs{d: d, n: want, width: d.drawWidth(s)}
+	p.off, p.gen = d.keep(want, &sampling{s, u})
 	return p, nil
 }
 
@@ -498,22 +491,16 @@ func (d *Decoder) ForwardSamplePendingAfter(tokens []int32, prev Pending, feed, 
 		return nil, err
 	}
 	p, ok := prev.(*pendingIDs)
-	if !ok || !p.sampled || len(p.prefix) > 0 || !d.onDevice(p) || feed < 0 || feed > p.n {
+	if !ok || p.width == 0 || len(p.prefix) > 0 || !d.onDevice(p) || feed < 0 || feed > p.n {
 		return nil, fmt.Errorf("decoder: feeding back %d ids of a handle not drawn on %s's open list", feed, d.b.Name())
 	}
 	if p.width != d.drawWidth(s) {
 		return nil, fmt.Errorf("decoder: draws among %d tokens after draws among %d (Sampling.Vocab)", d.drawWidth(s), p.width)
 	}
-	gen, off, n := p.gen, p.off, p.n
-	if err := d.forward(input{host: tokens, keptOff: off + n - feed, kept: feed}, start, want); err != nil {
-		return nil, err
-	}
-	d.prefixBuf = d.prefixBuf[:0]
-	return d.keepAfter(gen, off, n, want, &sampling{s, d.uniform})
+	return d.feedKept(tokens, p, feed, start, want, &sampling{s, u})
 }
 
-// checkSample checks a sampled forward's settings and keeps u as the
-// float32 numbers below 1 the device takes.
+// checkSample checks a sampled forward's settings and uniform numbers.
 func (d *Decoder) checkSample(want int, s Sampling, u []float32) error {
 	switch {
 	case !d.SamplesOnDevice():
@@ -525,10 +512,9 @@ func (d *Decoder) checkSample(want int, s Sampling, u []float32) error {
 	case !(s.Temperature > 0 && 1/s.Temperature < math.MaxFloat32) || s.TopK < 0 || !(s.TopP >= 0 && s.TopP <= 1) || s.Vocab < 0 || s.Vocab > d.cfg.Vocab:
 		return fmt.Errorf("decoder: sampling with temperature %v, top-k %d, top-p %v among %d of %d tokens", s.Temperature, s.TopK, s.TopP, s.Vocab, d.cfg.Vocab)
 	}
-	d.uniform = append(d.uniform[:0], u...)
-	for i, v := range d.uniform {
+	for _, v := range u {
 		if !(v >= 0 && v < 1) {
-			return fmt.Errorf("decoder: uniform number %v outside [0, 1)", u[i])
+			return fmt.Errorf("decoder: uniform number %v outside [0, 1)", v)
 		}
 	}
 	return nil
@@ -547,7 +533,7 @@ func (d *Decoder) checkSample(want int, s Sampling, u []float32) error {
 func (d *Decoder) ForwardVerifySampled(tokens []int32, prev Pending, start, k int, s Sampling, u []float32) (drafts []int32, accepted int, next int32, err error) {
 	defer deviceFailure(&err)
 	p, ok := prev.(*pendingIDs)
-	if !ok || !p.sampled || len(p.prefix) > 0 || p.n != k || k < 1 || !d.onDevice(p) {
+	if !ok || p.width == 0 || len(p.prefix) > 0 || p.n != k || k < 1 || !d.onDevice(p) {
 		return nil, 0, 0, fmt.Errorf("decoder: verifying %d drafts of a handle not drawn on %s's open list", k, d.b.Name())
 	}
 	if err := d.checkSample(k+1, s, u); err != nil {
@@ -565,9 +551,9 @@ func (d *Decoder) ForwardVerifySampled(tokens []int32, prev Pending, start, k in
 	for range k {
 		d.draws = append(d.draws, 0)
 	}
-	d.draws = append(d.draws, d.uniform[k])
+	d.draws = append(d.draws, u[k])
 	target, gen := d.keep(k+1, &sampling{s, d.draws})
-	verdict := d.sampler.KeepVerdict(p.off, target, k, d.uniform)
+	verdict := d.sampler.KeepVerdict(p.off, target, k, u)
 	all, err := d.takeKept(p, gen, verdict, 2)
 	if err != nil {
 		return nil, 0, 0, err
@@ -578,26 +564,6 @@ func (d *Decoder) ForwardVerifySampled(tokens []int32, prev Pending, start, k in
 		return nil, 0, 0, fmt.Errorf("decoder: backend %s's verdict on %d drafts: %d accepted, then token %d of a vocabulary of %d", d.b.Name(), k, accepted, next, vocab)
 	}
 	return d.prevIDs, accepted, next, nil
-}
-
-// forwardAfter forwards tokens followed by prev's ids at positions
-// start.., leaving the logits of the last want in d.logits. It returns
-// prev's handle when its ids were gathered from this backend's open list
-// (takeKept reads them after), or nil when they were read first, into
-// d.prevIDs.
-func (d *Decoder) forwardAfter(tokens []int32, prev Pending, start, want int) (*pendingIDs, error) {
-	p, ok := prev.(*pendingIDs)
-	if !ok || want == 0 || !d.onDevice(p) {
-		pids, err := prev.IDs()
-		if err != nil {
-			return nil, err
-		}
-		d.prevIDs = append(d.prevIDs[:0], pids...)
-		d.joined = append(append(d.joined[:0], tokens...), pids...)
-		return nil, d.forward(input{host: d.joined}, start, want)
-	}
-	d.joined = append(append(d.joined[:0], tokens...), p.prefix...)
-	return p, d.forward(input{host: d.joined, keptOff: p.off, kept: p.n}, start, want)
 }
 
 // takeKept reads the backend's list back, which must be p's (and hold this
@@ -625,15 +591,20 @@ func (d *Decoder) takeKept(p *pendingIDs, gen uint64, off, n int) ([]int32, erro
 // until its next call.
 func (d *Decoder) ForwardArgmaxAfter(tokens []int32, prev Pending, start, want int) (prevIDs, ids []int32, err error) {
 	defer deviceFailure(&err)
-	p, err := d.forwardAfter(tokens, prev, start, want)
-	switch {
-	case err != nil:
-		return nil, nil, err
-	case want == 0:
-		return d.prevIDs, nil, nil
-	case p == nil:
-		ids, _, err := d.argmaxRows(want, false)
+	p, ok := prev.(*pendingIDs)
+	if !ok || want == 0 || !d.onDevice(p) {
+		pids, err := prev.IDs()
+		if err != nil {
+			return nil, nil, err
+		}
+		d.prevIDs = append(d.prevIDs[:0], pids...)
+		d.joined = append(append(d.joined[:0], tokens...), pids...)
+		ids, err := d.ForwardArgmax(d.joined, start, want)
 		return d.prevIDs, ids, err
+	}
+	d.joined = append(append(d.joined[:0], tokens...), p.prefix...)
+	if err := d.forward(input{host: d.joined, keptOff: p.off, kept: p.n}, start, want); err != nil {
+		return nil, nil, err
 	}
 	off, gen := d.chain.KeepArgmax(d.logits.RowSliceInto(&d.vlogits, 0, want), want)
 	all, err := d.takeKept(p, gen, off, want)
