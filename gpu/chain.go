@@ -56,16 +56,23 @@ type distRow struct{ at, width int }
 // device would be a wait).
 const sampleRows = 8
 
+// uniformArgs returns how many of u (at most sampleRows) a launch takes,
+// and them as its arguments, the rest 0.
+func uniformArgs(u []float32) (int, [sampleRows]uint64) {
+	var us [sampleRows]uint64
+	m := min(sampleRows, len(u))
+	for i := range m {
+		us[i] = f32(u[i])
+	}
+	return m, us
+}
+
 // KeepSample implements nn.SampleChainer: the draft_sample kernel (see
 // gpu/kernels/sample.cu) over each row of t, the ids into the open list
 // and the distributions beside them.
 func (d *Device) KeepSample(t *tensor.Tensor, rows int, s nn.Sampling, u []float32) (off int, gen uint64) {
 	const op = "KeepSample"
-	d.operand(op, t, tensor.F32)
-	if !(rows > 0 && t.Len()%rows == 0 && t.Len() > 0) || rows >= maxGrid {
-		d.badShape(op, "%d rows of %v", rows, t.Shape)
-	}
-	stride := t.Len() / rows
+	stride := d.logitRows(op, t, rows)
 	n := stride
 	if s.Vocab > 0 {
 		n = s.Vocab
@@ -82,11 +89,8 @@ func (d *Device) KeepSample(t *tensor.Tensor, rows int, s nn.Sampling, u []float
 	d.growKeeping(&d.keptDist, (at+rows*n)*4, min(ceilDiv(at*4, 16)*16, d.keptDist.bytes))
 	d.distEnd = at + rows*n
 	for r0 := 0; r0 < rows; r0 += sampleRows {
-		var us [sampleRows]uint64
-		for i := range min(sampleRows, rows-r0) {
-			us[i] = f32(u[r0+i])
-		}
-		d.launch("draft_sample", Dim3{uint32(min(sampleRows, rows-r0)), 1, 1}, Dim3{blockThreads, 1, 1},
+		m, us := uniformArgs(u[r0:])
+		d.launch("draft_sample", Dim3{uint32(m), 1, 1}, Dim3{blockThreads, 1, 1},
 			uint64(d.keptDist.ptr+uintptr((at+r0*n)*4)), uint64(d.kept.ptr+uintptr((off+r0)*4)), ptr(t)+uint64(r0*stride*4), i32(n), i32(stride),
 			f32(1/s.Temperature), i32(s.TopK), f32(s.TopP), us[0], us[1], us[2], us[3], us[4], us[5], us[6], us[7])
 	}
@@ -149,11 +153,8 @@ func (d *Device) KeepVerdict(drafts, target, k int, u []float32) (off int) {
 	}
 	uPtr := d.grow(&d.uniforms, (k+1)*4)
 	for i0 := 0; i0 <= k; i0 += sampleRows {
-		var us [sampleRows]uint64
-		for i := range min(sampleRows, k+1-i0) {
-			us[i] = f32(u[i0+i])
-		}
-		d.launch("put_f32", Dim3{1, 1, 1}, Dim3{64, 1, 1}, uint64(uPtr+uintptr(i0*4)), i32(min(sampleRows, k+1-i0)),
+		m, us := uniformArgs(u[i0:])
+		d.launch("put_f32", Dim3{1, 1, 1}, Dim3{64, 1, 1}, uint64(uPtr+uintptr(i0*4)), i32(m),
 			us[0], us[1], us[2], us[3], us[4], us[5], us[6], us[7])
 	}
 	off = d.openKept(2, distRow{})

@@ -633,23 +633,29 @@ func (d *Device) argmax(op string, t *tensor.Tensor, rows int, probs bool) ([]in
 // queueArgmax queues the argmax kernels over the rows of t. The ids go to
 // out, or when out is 0 to the start of the result buffer, followed there
 // (with probs) by the probabilities; it returns where the ids go.
-func (d *Device) queueArgmax(op string, t *tensor.Tensor, rows int, probs bool, out uintptr) uintptr {
+// logitRows checks that t is rows non-empty F32 rows of the device's, one
+// block of the grid each, and returns their length.
+func (d *Device) logitRows(op string, t *tensor.Tensor, rows int) int {
 	d.operand(op, t, tensor.F32)
 	if !(rows > 0 && t.Len()%rows == 0) {
 		d.badShape(op, "%d rows of %v", rows, t.Shape)
 	}
-	n := t.Len() / rows
-	if n <= 0 {
+	if t.Len() == 0 {
 		d.badShape(op, "empty rows of %v", t.Shape)
 	}
+	if rows >= maxGrid {
+		d.badShape(op, "%d rows", rows)
+	}
+	return t.Len() / rows
+}
+
+func (d *Device) queueArgmax(op string, t *tensor.Tensor, rows int, probs bool, out uintptr) uintptr {
+	n := d.logitRows(op, t, rows)
 	// About 2048 elements a block (two loads of four per thread), in spans
 	// of a multiple of four so that every block's loads stay aligned.
 	parts := min(max(ceilDiv(n, 2048), 1), 1024)
 	span := ceilDiv(ceilDiv(n, parts), 4) * 4
 	parts = ceilDiv(n, span)
-	if rows >= maxGrid {
-		d.badShape(op, "%d rows", rows)
-	}
 	buf := d.grow(&d.result, rows*8+rows*parts*12)
 	if out == 0 {
 		out = buf
