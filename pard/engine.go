@@ -212,10 +212,12 @@ type engine struct {
 	tLen, dLen int     // cache lengths the engine expects
 	din        []int32 // PARD draft input buffer
 
+	// Sampling: the generator, and for the host's draws the sampler and
+	// the distributions (nil when the models draw on their device).
 	smp *sampler
 	rnd rng
 	p   []float32   // target distribution of the position being verified
-	q   [][]float32 // draft distributions, one per depth (sampling only)
+	q   [][]float32 // draft distributions, one per depth
 	// exps holds a greedy draft row's softmax while its top token's
 	// probability is read (Options.MinConfidence, a draft without
 	// ForwardArgmaxProb).
@@ -358,10 +360,7 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 			}
 		}
 	} else {
-		e.smp = newSampler(opt.Temperature, opt.TopK, opt.TopP, e.vocab)
 		e.rnd = newRNG(opt.Seed)
-		e.p = make([]float32, e.vocab)
-		e.q = make([][]float32, e.k)
 		// On the device: the target's draws, and an iteration's drafts and
 		// verify when the draft draws there too, unless a cut needs the
 		// drafts' distributions on the host first.
@@ -375,7 +374,11 @@ func newEngine(target, draft Model, prompt []int32, opt Options) (*engine, error
 			e.sampling = nn.Sampling{Temperature: opt.Temperature, TopK: opt.TopK, TopP: opt.TopP, Vocab: e.vocab}
 			e.uniform, e.verifyU = make([]float32, e.k+1), make([]float32, e.k+1)
 		} else {
-			for i := range e.q { // the host's draws' distributions
+			// The host's draws: its sampler, the target's distribution and
+			// the drafts'.
+			e.smp = newSampler(opt.Temperature, opt.TopK, opt.TopP, e.vocab)
+			e.p, e.q = make([]float32, e.vocab), make([][]float32, e.k)
+			for i := range e.q {
 				e.q[i] = make([]float32, e.vocab)
 			}
 		}
