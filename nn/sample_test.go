@@ -21,9 +21,12 @@ type sampleDevice struct {
 
 func newSampleDevice() *sampleDevice { return &sampleDevice{chainDevice: newChainDevice()} }
 
+// reopen starts a new list after a read, as chainDevice.KeepArgmax does,
+// the distributions with the ids.
 func (b *sampleDevice) reopen() {
 	if b.closed {
-		b.dists = b.dists[:0]
+		b.kept, b.dists, b.closed = b.kept[:0], b.dists[:0], false
+		b.gen++
 	}
 }
 
@@ -35,10 +38,6 @@ func (b *sampleDevice) KeepArgmax(t *tensor.Tensor, rows int) (int, uint64) {
 
 func (b *sampleDevice) KeepSample(t *tensor.Tensor, rows int, s nn.Sampling, u []float32) (int, uint64) {
 	b.reopen()
-	if b.closed {
-		b.kept, b.closed = b.kept[:0], false
-		b.gen++
-	}
 	v := b.deviceCPU.host(t).F32() // (chainDevice.host is its list)
 	n := len(v) / rows
 	off := len(b.kept)
