@@ -630,9 +630,6 @@ func (d *Device) argmax(op string, t *tensor.Tensor, rows int, probs bool) ([]in
 	return res[:rows:rows], p
 }
 
-// queueArgmax queues the argmax kernels over the rows of t. The ids go to
-// out, or when out is 0 to the start of the result buffer, followed there
-// (with probs) by the probabilities; it returns where the ids go.
 // logitRows checks that t is rows non-empty F32 rows of the device's, one
 // block of the grid each, and returns their length.
 func (d *Device) logitRows(op string, t *tensor.Tensor, rows int) int {
@@ -649,6 +646,9 @@ func (d *Device) logitRows(op string, t *tensor.Tensor, rows int) int {
 	return t.Len() / rows
 }
 
+// queueArgmax queues the argmax kernels over the rows of t. The ids go to
+// out, or when out is 0 to the start of the result buffer, followed there
+// (with probs) by the probabilities; it returns where the ids go.
 func (d *Device) queueArgmax(op string, t *tensor.Tensor, rows int, probs bool, out uintptr) uintptr {
 	n := d.logitRows(op, t, rows)
 	// About 2048 elements a block (two loads of four per thread), in spans
