@@ -85,6 +85,7 @@ func checkBulkShapes(t *testing.T, b Backend, r *rand.Rand, bk nn.Bulker, shapes
 // float32 one of the same rounded values (exact: the same arithmetic once
 // widened); and that a row's bits do not depend on the rows beside it.
 func testAttentionBulk(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	bk, ok := b.(nn.Bulker)
 	if !ok {
 		t.Skipf("%s has no bulk attention", b.Name())

@@ -27,6 +27,7 @@ func waits(b nn.Backend) int64 {
 // CPU's, a list comes back in one wait and a new one starts after it, and
 // a list that outgrows its buffer keeps its ids.
 func testKept(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	c, ok := b.(nn.IDChainer)
 	if !ok {
 		t.Skipf("%s keeps no ids", b.Name())
@@ -167,6 +168,7 @@ func (h hideChain) ForwardArgmaxProb(tokens []int32, start, want int) ([]int32, 
 // (gpu.Device), a chained iteration waits for the device once and an
 // unchained one once per draft forward and once for the verify.
 func Chain(t *testing.T, b nn.Backend) {
+	cpu := hostCPU()
 	cfg := smallConfig(2)
 	w := randomModel(t, b, rng(14), cfg)
 	const capacity, tokens, k = 96, 24, 4
@@ -279,6 +281,7 @@ func Chain(t *testing.T, b nn.Backend) {
 // views of the buffers' later rows), then decodes a token; the logits
 // must agree. With the norms folded where b can, too (decode steps only).
 func testDecoderChunks(t *testing.T, b nn.Backend) {
+	cpu := hostCPU()
 	cfg := smallConfig(2)
 	wDev, wCPU := randomModel(t, b, rng(31), cfg), randomModel(t, cpu, rng(31), cfg)
 	prompt := []int32{5, 17, 250, 3, 99, 42, 7, 7, 120, 1, 0, 298, 64}

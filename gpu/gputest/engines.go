@@ -34,6 +34,7 @@ func defaultModels(t *testing.T) defaultmodel.Models {
 func Engines(t *testing.T, b Backend) { engines(t, b) }
 
 func engines(t *testing.T, b nn.Backend) {
+	cpu := hostCPU()
 	dirs, tok, prompt := goPrompt(t)
 	const tokens, k = 96, 4
 	capacity := len(prompt) + tokens + k + 1

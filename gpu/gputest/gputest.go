@@ -43,7 +43,10 @@ type Backend interface {
 // compute in f32, only in different orders.
 const Tol = 1e-4
 
-var cpu = ops.NewCPU(1)
+// hostCPU returns a CPU backend for the references, one thread; each
+// test takes its own, since a CPU runs one operation at a time and the
+// tests of several devices may run in parallel.
+func hostCPU() *ops.CPU { return ops.NewCPU(1) }
 
 // rng returns a seeded generator, so that failures repeat.
 func rng(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)) }
@@ -65,6 +68,7 @@ func random(r *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor {
 // upload puts a host tensor on b (Load), and returns it with its CPU twin
 // (which the CPU backend may have widened).
 func upload(t *testing.T, b nn.Backend, h *tensor.Tensor) (dev, host *tensor.Tensor) {
+	cpu := hostCPU()
 	t.Helper()
 	dev, err := b.Load(h)
 	require.NoError(t, err)
@@ -136,6 +140,7 @@ func Kernels(t *testing.T, b Backend) {
 // Smoke runs one small case of each operation: for a driver whose kernels
 // Kernels already checked elsewhere (the emulator behind a fake driver).
 func Smoke(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	testAlloc(t, b)
 	r := rng(11)
 	table, hostTable := upload(t, b, random(r, tensor.BF16, 20, 64))
@@ -169,6 +174,7 @@ func testAlloc(t *testing.T, b Backend) {
 }
 
 func testEmbedding(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	r := rng(3)
 	for _, dt := range dtypes {
 		for _, dim := range []int{36, 301} {
@@ -300,6 +306,7 @@ func testLinearShapes(t *testing.T, b Backend, rounded bool) {
 // a view two rows into a larger tensor, as the decoder's chunks are.
 func checkProduct(t *testing.T, b Backend, r *rand.Rand, mul func(out, x, w, bias *tensor.Tensor),
 	w, hw, bias, hbias *tensor.Tensor, M int, rounded, withBias bool) {
+	cpu := hostCPU()
 	N, K := hw.Rows(), hw.Cols()
 	name := fmt.Sprintf("%v N=%d K=%d M=%d bias=%v", hw.DType, N, K, M, withBias)
 	hx := random(r, tensor.F32, M+3, K)
@@ -315,6 +322,7 @@ func checkProduct(t *testing.T, b Backend, r *rand.Rand, mul func(out, x, w, bia
 }
 
 func testRMSNorm(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	r := rng(5)
 	for _, shape := range [][2]int{{5, 96}, {9 * 4, 16}, {3, 1000}, {2, 7}} {
 		rows, d := shape[0], shape[1]
@@ -332,6 +340,7 @@ func testRMSNorm(t *testing.T, b Backend) {
 }
 
 func testAddRMSNorm(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	r := rng(13)
 	// d = 7: one value per load; 96 and 4096: four.
 	for _, shape := range [][2]int{{5, 96}, {1, 4096}, {3, 7}} {
@@ -353,6 +362,7 @@ func testAddRMSNorm(t *testing.T, b Backend) {
 func testLinearSwiGLU(t *testing.T, b Backend) { testLinearSwiGLUShapes(t, b, false) }
 
 func testLinearSwiGLUShapes(t *testing.T, b Backend, rounded bool) {
+	cpu := hostCPU()
 	r := rng(15)
 	for _, dt := range dtypes {
 		// The vector path with and without split warps, and the scalar one.
@@ -379,6 +389,7 @@ func testLinearSwiGLUShapes(t *testing.T, b Backend, rounded bool) {
 func testLinearQKV(t *testing.T, b Backend) { testLinearQKVShapes(t, b, false) }
 
 func testLinearQKVShapes(t *testing.T, b Backend, rounded bool) {
+	cpu := hostCPU()
 	r := rng(16)
 	for _, dt := range dtypes {
 		// Nq, Nkv, K: column groups of 1, 2 and 4 fit 64 and 32; 66 and 34
@@ -419,6 +430,7 @@ func testLinearQKVShapes(t *testing.T, b Backend, rounded bool) {
 }
 
 func testRoPEQK(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	r := rng(14)
 	for _, hd := range []int{16, 128} {
 		heads, kvHeads, rows, start, positions := 4, 2, 9, 5, 40
@@ -439,6 +451,7 @@ func testRoPEQK(t *testing.T, b Backend) {
 }
 
 func testRoPE(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	r := rng(6)
 	scaling := &nn.Llama3Scaling{Factor: 32, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositions: 64}
 	for _, cfg := range []nn.RoPEConfig{{Theta: 10000}, {Theta: 500000, Scaling: scaling}} {
@@ -458,6 +471,7 @@ func testRoPE(t *testing.T, b Backend) {
 }
 
 func testAttention(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	r := rng(7)
 	type shape struct{ heads, kvHeads, headDim int }
 	// head_dim 6 and 258 (not multiples of 4) take the one-dimension-per-thread
@@ -483,6 +497,7 @@ func testAttention(t *testing.T, b Backend) {
 }
 
 func testSiLUMul(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	r := rng(8)
 	for _, n := range []int{1, 1000, 70001} {
 		hg, hu := random(r, tensor.F32, n), random(r, tensor.F32, n)
@@ -499,6 +514,7 @@ func testSiLUMul(t *testing.T, b Backend) {
 }
 
 func testAdd(t *testing.T, b Backend) {
+	cpu := hostCPU()
 	r := rng(9)
 	for _, n := range []int{1, 1000, 70001} {
 		hd, hs := random(r, tensor.F32, n), random(r, tensor.F32, n)
@@ -578,6 +594,7 @@ type reference struct {
 // after a truncation (the PARD verify shape) must predict the same tokens.
 // Only those named in only run, when any are.
 func Decoder(t *testing.T, b Backend, maxVocab, greedy int, only ...string) {
+	cpu := hostCPU()
 	root := shareddata.Dir(t, "conformance", "models")
 	entries, err := os.ReadDir(root)
 	require.NoError(t, err)
