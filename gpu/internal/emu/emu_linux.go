@@ -41,36 +41,32 @@ import "C"
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"sync"
 	"unsafe"
 
 	"github.com/gopard/gopard/gpu"
 )
 
-// libraries loaded in this process, by warp size.
+// The emulator's state (the fibers of the block it runs, their resume
+// order, the kernels' shared memory) is global in its library, so two
+// devices can run kernels at once only on two copies of it: Open takes a
+// copy no open driver holds, loading another when all are held, and Close
+// gives it back. Tests on separate devices may then run in parallel.
 var (
-	mu   sync.Mutex
-	libs = map[int]unsafe.Pointer{}
+	mu     sync.Mutex
+	idle   = map[int][]unsafe.Pointer{} // copies no open driver holds, by warp size
+	copies = map[int]int{}              // copies loaded, by warp size
 )
 
 // Open compiles the kernels for an emulated warp of 32 or 64 threads (or
 // takes them from the cache of gpu.CacheDir("emu")) and returns a Driver
-// that runs them on the CPU.
+// that runs them on the CPU, on a copy of the kernels of its own.
 func Open(warp int) (gpu.Driver, error) {
-	mu.Lock()
-	defer mu.Unlock()
-	h := libs[warp]
-	if h == nil {
-		path, err := Library(warp)
-		if err != nil {
-			return nil, err
-		}
-		cpath := C.CString(path)
-		defer C.free(unsafe.Pointer(cpath))
-		if h = C.dlopen(cpath, C.RTLD_NOW|C.RTLD_LOCAL); h == nil {
-			return nil, fmt.Errorf("emu: dlopen %s: %s", path, C.GoString(C.dlerror()))
-		}
-		libs[warp] = h
+	h, err := take(warp)
+	if err != nil {
+		return nil, err
 	}
 	d := &driver{lib: h, warp: warp}
 	for _, f := range []struct {
@@ -81,10 +77,78 @@ func Open(warp int) (gpu.Driver, error) {
 		*f.p = C.dlsym(h, cn)
 		C.free(unsafe.Pointer(cn))
 		if *f.p == nil {
+			give(warp, h)
 			return nil, fmt.Errorf("emu: the kernel library lacks %s", f.name)
 		}
 	}
+	// As a fresh copy: whatever its last driver left is not this one's.
+	d.SetOrder(FirstToLast)
+	C.gp_emu_take(d.unwaited)
+	C.gp_emu_drop_prefetches(d.prefetches)
 	return d, nil
+}
+
+// take returns an idle copy of the kernel library for warp, loading one
+// when none is idle.
+func take(warp int) (unsafe.Pointer, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(idle[warp]); n > 0 {
+		h := idle[warp][n-1]
+		idle[warp] = idle[warp][:n-1]
+		return h, nil
+	}
+	path, err := Library(warp)
+	if err != nil {
+		return nil, err
+	}
+	if copies[warp] > 0 {
+		// dlopen gives the handle it gave before for a path it has open:
+		// a second copy needs a file of its own (removed once mapped).
+		if path, err = copyFile(path); err != nil {
+			return nil, fmt.Errorf("emu: a copy of the kernel library: %w", err)
+		}
+		defer os.Remove(path)
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	h := C.dlopen(cpath, C.RTLD_NOW|C.RTLD_LOCAL)
+	if h == nil {
+		return nil, fmt.Errorf("emu: dlopen %s: %s", path, C.GoString(C.dlerror()))
+	}
+	copies[warp]++
+	return h, nil
+}
+
+// give puts a copy of the kernel library back among the idle ones.
+func give(warp int, h unsafe.Pointer) {
+	mu.Lock()
+	defer mu.Unlock()
+	idle[warp] = append(idle[warp], h)
+}
+
+// copyFile copies the file at path to a new temporary file and returns
+// the new file's path.
+func copyFile(path string) (string, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	dst, err := os.CreateTemp("", "gopard-emu-*.so")
+	if err != nil {
+		return "", err
+	}
+	if _, err = io.Copy(dst, src); err == nil {
+		err = dst.Close()
+	} else {
+		dst.Close()
+	}
+	if err != nil {
+		os.Remove(dst.Name())
+		return "", err
+	}
+	return dst.Name(), nil
 }
 
 // emulatedL2 is the L2 cache the emulator reports (L2Bytes), so that the
@@ -133,9 +197,10 @@ const (
 )
 
 // SetOrder sets the order in which the emulator resumes the threads of a
-// block, for every device of this warp size in the process: a kernel that
-// lacks a barrier between a write to shared memory and another thread's
-// read of it may pass by luck in one order, seldom in all three.
+// block on this driver's copy of the kernels (a new driver starts at
+// FirstToLast): a kernel that lacks a barrier between a write to shared
+// memory and another thread's read of it may pass by luck in one order,
+// seldom in all three.
 func (d *driver) SetOrder(order int) { C.gp_emu_set(d.setOrder, C.int(order)) }
 
 // L2Bytes implements gpu.L2Cacher.
@@ -233,4 +298,11 @@ func (d *driver) Launch(fn uintptr, grid, block gpu.Dim3, args []uint64) error {
 
 func (d *driver) Synchronize() error { return nil }
 
-func (d *driver) Close() error { return nil }
+// Close gives the driver's copy of the kernels back for another Open.
+func (d *driver) Close() error {
+	if d.lib != nil {
+		give(d.warp, d.lib)
+		d.lib, d.fns, d.names = nil, nil, nil
+	}
+	return nil
+}

@@ -38,15 +38,23 @@ func deviceOn(tb testing.TB, warp int) (*gpu.Device, gpu.Driver) {
 // TestKernels runs every kernel against the CPU, with CUDA's warp of 32
 // and an AMD wavefront of 64.
 func TestKernels(t *testing.T) {
+	t.Parallel()
 	for _, warp := range []int{32, 64} {
-		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) { gputest.Kernels(t, device(t, warp)) })
+		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) {
+			t.Parallel()
+			gputest.Kernels(t, device(t, warp))
+		})
 	}
 }
 
 // TestKVCacheF16 runs gputest.KVCacheF16 on the emulator, at both warps.
 func TestKVCacheF16(t *testing.T) {
+	t.Parallel()
 	for _, warp := range []int{32, 64} {
-		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) { gputest.KVCacheF16(t, device(t, warp)) })
+		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) {
+			t.Parallel()
+			gputest.KVCacheF16(t, device(t, warp))
+		})
 	}
 }
 
@@ -55,6 +63,7 @@ func TestDecoder(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
+	t.Parallel()
 	d := device(t, 32)
 	gputest.Decoder(t, d, 1000, 4)
 	// With the norms folded into the linear layers (the greedy steps, one
@@ -73,8 +82,13 @@ func TestDecoder(t *testing.T) {
 // tensor-core kernels must give each row the same bits whatever the rows
 // beside it, or PARD's output could leave AR's.
 func TestChain(t *testing.T) {
-	t.Run("f32", func(t *testing.T) { gputest.Chain(t, device(t, 32)) })
+	t.Parallel()
+	t.Run("f32", func(t *testing.T) {
+		t.Parallel()
+		gputest.Chain(t, device(t, 32))
+	})
 	t.Run("bf16-activations", func(t *testing.T) {
+		t.Parallel()
 		d := device(t, 32)
 		require.True(t, d.SetBF16Activations(true))
 		gputest.Chain(t, d)
@@ -182,8 +196,12 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 // decoder's logits unchanged, every weight it names asked for); the chunks
 // asked for are checked in TestPrefetchChunks.
 func TestPrefetch(t *testing.T) {
+	t.Parallel()
 	for _, warp := range []int{32, 64} {
-		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) { gputest.Prefetch(t, device(t, warp), gpu.PrefetchHalfL2) })
+		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) {
+			t.Parallel()
+			gputest.Prefetch(t, device(t, warp), gpu.PrefetchHalfL2)
+		})
 	}
 }
 
@@ -191,8 +209,12 @@ func TestPrefetch(t *testing.T) {
 // give the separate kernels' bits (gputest.FuseNorm), with warps of 32 and
 // 64.
 func TestFuseNorm(t *testing.T) {
+	t.Parallel()
 	for _, warp := range []int{32, 64} {
-		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) { gputest.FuseNorm(t, device(t, warp)) })
+		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) {
+			t.Parallel()
+			gputest.FuseNorm(t, device(t, warp))
+		})
 	}
 }
 

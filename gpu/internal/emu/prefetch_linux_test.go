@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopard/gopard/gpu"
 	"github.com/gopard/gopard/gpu/gputest"
 	"github.com/gopard/gopard/tensor"
 )
@@ -63,32 +64,66 @@ func TestPrefetchChunks(t *testing.T) {
 	require.Panics(t, func() { d.PrefetchWeights(make([]*tensor.Tensor, 5)) }, "five tensors")
 }
 
+// linearLanes returns the prefetches of a linear layer's one block on d,
+// in the order its threads ran, their addresses made offsets in the
+// layer's weights (each device has its own copy).
+func linearLanes(t *testing.T, d *gpu.Device, emu *driver) []prefetch {
+	w, err := d.Load(tensor.Convert(tensor.FromF32(make([]float32, 8*256), 8, 256), tensor.BF16))
+	require.NoError(t, err)
+	x, out := d.Alloc(1, 256), d.Alloc(1, 8)
+	emu.recording = true
+	d.Linear(out, x, w, nil)
+	got := emu.takePrefetches()
+	emu.recording = false
+	for i := range got {
+		got[i].addr -= w.Ptr
+	}
+	d.Free(w)
+	d.Free(x)
+	d.Free(out)
+	return got
+}
+
+// TestCopies: two drivers open at once run on copies of the kernels of
+// their own (an order set on one leaves the other's alone), and a driver
+// that reuses a closed one's copy starts in the default order.
+func TestCopies(t *testing.T) {
+	d1, drv1 := deviceOn(t, 32)
+	first := linearLanes(t, d1, drv1.(*driver))
+	require.Len(t, first, 256)
+	drv1.(*driver).SetOrder(LastToFirst)
+	last := slices.Clone(first)
+	slices.Reverse(last)
+	require.Equal(t, last, linearLanes(t, d1, drv1.(*driver)))
+
+	d2, drv2 := deviceOn(t, 32)
+	require.Equal(t, first, linearLanes(t, d2, drv2.(*driver)), "a second driver's order")
+	require.Equal(t, last, linearLanes(t, d1, drv1.(*driver)), "the first driver's order, the second's open")
+	require.NoError(t, d1.Close())
+	d3, drv3 := deviceOn(t, 32) // d1's copy, put back
+	require.Equal(t, first, linearLanes(t, d3, drv3.(*driver)), "a reused copy's order")
+	require.NoError(t, d2.Close())
+}
+
 // TestOrders runs the kernel tests with each block's threads resumed in
-// the emulator's two other orders (SetOrder): a barrier missing between a
-// write to shared memory and another thread's read of it may pass by luck
-// in the usual order, seldom in all three. That the order changes shows
-// in the prefetches a linear layer's 256 lanes ask for before their first
-// barrier, one each, which the emulator records in the order the threads
-// ran.
+// the emulator's two other orders (SetOrder), each order on a device of
+// its own, in parallel: a barrier missing between a write to shared memory
+// and another thread's read of it may pass by luck in the usual order,
+// seldom in all three. That the order changes shows in the prefetches a
+// linear layer's 256 lanes ask for before their first barrier, one each,
+// which the emulator records in the order the threads ran.
 func TestOrders(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	d, drv := deviceOn(t, 32)
-	emu := drv.(*driver)
-	w, err := d.Load(tensor.Convert(tensor.FromF32(make([]float32, 8*256), 8, 256), tensor.BF16))
-	require.NoError(t, err)
-	x, out := d.Alloc(1, 256), d.Alloc(1, 8)
-	lanes := func() []prefetch {
-		emu.recording = true
-		d.Linear(out, x, w, nil)
-		got := emu.takePrefetches()
-		emu.recording = false
-		return got
+	t.Parallel()
+	lanes := func(t *testing.T, order int) (*gpu.Device, []prefetch) {
+		d, drv := deviceOn(t, 32)
+		drv.(*driver).SetOrder(order)
+		return d, linearLanes(t, d, drv.(*driver))
 	}
-	first := lanes()
+	_, first := lanes(t, FirstToLast)
 	require.Len(t, first, 256)
-	defer emu.SetOrder(FirstToLast)
 	for _, o := range []struct {
 		name  string
 		order int
@@ -108,8 +143,9 @@ func TestOrders(t *testing.T) {
 		}},
 	} {
 		t.Run(o.name, func(t *testing.T) {
-			emu.SetOrder(o.order)
-			require.Equal(t, o.want(), lanes())
+			t.Parallel()
+			d, got := lanes(t, o.order)
+			require.Equal(t, o.want(), got)
 			t.Run("Kernels", func(t *testing.T) { gputest.Kernels(t, d) })
 			t.Run("FuseNorm", func(t *testing.T) { gputest.FuseNorm(t, d) })
 			t.Run("KVCacheF16", func(t *testing.T) { gputest.KVCacheF16(t, d) })
