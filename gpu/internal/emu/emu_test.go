@@ -35,27 +35,27 @@ func deviceOn(tb testing.TB, warp int) (*gpu.Device, gpu.Driver) {
 	return d, drv
 }
 
-// TestKernels runs every kernel against the CPU, with CUDA's warp of 32
-// and an AMD wavefront of 64.
-func TestKernels(t *testing.T) {
+// eachWarp runs check on a device of each emulated warp, CUDA's 32 and an
+// AMD wavefront's 64, in parallel with each other and other parallel tests.
+func eachWarp(t *testing.T, check func(t *testing.T, d *gpu.Device)) {
 	t.Parallel()
 	for _, warp := range []int{32, 64} {
 		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) {
 			t.Parallel()
-			gputest.Kernels(t, device(t, warp))
+			check(t, device(t, warp))
 		})
 	}
 }
 
+// TestKernels runs every kernel against the CPU, with CUDA's warp of 32
+// and an AMD wavefront of 64.
+func TestKernels(t *testing.T) {
+	eachWarp(t, func(t *testing.T, d *gpu.Device) { gputest.Kernels(t, d) })
+}
+
 // TestKVCacheF16 runs gputest.KVCacheF16 on the emulator, at both warps.
 func TestKVCacheF16(t *testing.T) {
-	t.Parallel()
-	for _, warp := range []int{32, 64} {
-		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) {
-			t.Parallel()
-			gputest.KVCacheF16(t, device(t, warp))
-		})
-	}
+	eachWarp(t, func(t *testing.T, d *gpu.Device) { gputest.KVCacheF16(t, d) })
 }
 
 // TestDecoder runs the small-vocabulary conformance models on the emulator.
@@ -196,26 +196,14 @@ func TestLaunchesAllocateNothing(t *testing.T) {
 // decoder's logits unchanged, every weight it names asked for); the chunks
 // asked for are checked in TestPrefetchChunks.
 func TestPrefetch(t *testing.T) {
-	t.Parallel()
-	for _, warp := range []int{32, 64} {
-		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) {
-			t.Parallel()
-			gputest.Prefetch(t, device(t, warp), gpu.PrefetchHalfL2)
-		})
-	}
+	eachWarp(t, func(t *testing.T, d *gpu.Device) { gputest.Prefetch(t, d, gpu.PrefetchHalfL2) })
 }
 
 // TestFuseNorm: the norms and residual adds folded into the linear layers
 // give the separate kernels' bits (gputest.FuseNorm), with warps of 32 and
 // 64.
 func TestFuseNorm(t *testing.T) {
-	t.Parallel()
-	for _, warp := range []int{32, 64} {
-		t.Run(fmt.Sprintf("warp%d", warp), func(t *testing.T) {
-			t.Parallel()
-			gputest.FuseNorm(t, device(t, warp))
-		})
-	}
+	eachWarp(t, func(t *testing.T, d *gpu.Device) { gputest.FuseNorm(t, d) })
 }
 
 // limitedDriver is an emulated device with little memory: Alloc fails
