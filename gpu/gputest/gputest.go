@@ -68,11 +68,10 @@ func random(r *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor {
 // upload puts a host tensor on b (Load), and returns it with its CPU twin
 // (which the CPU backend may have widened).
 func upload(t *testing.T, b nn.Backend, h *tensor.Tensor) (dev, host *tensor.Tensor) {
-	cpu := hostCPU()
 	t.Helper()
 	dev, err := b.Load(h)
 	require.NoError(t, err)
-	host, err = cpu.Load(h)
+	host, err = hostCPU().Load(h)
 	require.NoError(t, err)
 	return dev, host
 }

@@ -55,9 +55,8 @@ import (
 // copy no open driver holds, loading another when all are held, and Close
 // gives it back. Tests on separate devices may then run in parallel.
 var (
-	mu     sync.Mutex
-	idle   = map[int][]unsafe.Pointer{} // copies no open driver holds, by warp size
-	copies = map[int]int{}              // copies loaded, by warp size
+	mu   sync.Mutex
+	idle = map[int][]unsafe.Pointer{} // copies no open driver holds, by warp size
 )
 
 // Open compiles the kernels for an emulated warp of 32 or 64 threads (or
@@ -81,9 +80,9 @@ func Open(warp int) (gpu.Driver, error) {
 			return nil, fmt.Errorf("emu: the kernel library lacks %s", f.name)
 		}
 	}
-	// As a fresh copy: whatever its last driver left is not this one's.
+	// As a fresh copy: the order and prefetches its last driver left are
+	// not this one's (Launch takes the unwaited count after every launch).
 	d.SetOrder(FirstToLast)
-	C.gp_emu_take(d.unwaited)
 	C.gp_emu_drop_prefetches(d.prefetches)
 	return d, nil
 }
@@ -102,21 +101,18 @@ func take(warp int) (unsafe.Pointer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if copies[warp] > 0 {
-		// dlopen gives the handle it gave before for a path it has open:
-		// a second copy needs a file of its own (removed once mapped).
-		if path, err = copyFile(path); err != nil {
-			return nil, fmt.Errorf("emu: a copy of the kernel library: %w", err)
-		}
-		defer os.Remove(path)
+	// dlopen gives the handle it gave before for a path it has open: each
+	// copy is loaded from a file of its own (removed once mapped).
+	if path, err = copyFile(path); err != nil {
+		return nil, fmt.Errorf("emu: a copy of the kernel library: %w", err)
 	}
+	defer os.Remove(path)
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	h := C.dlopen(cpath, C.RTLD_NOW|C.RTLD_LOCAL)
 	if h == nil {
 		return nil, fmt.Errorf("emu: dlopen %s: %s", path, C.GoString(C.dlerror()))
 	}
-	copies[warp]++
 	return h, nil
 }
 
